@@ -1,0 +1,45 @@
+"""specc: declarative model specs for PyTorch — validate, infer shapes, lint, build, render.
+
+The static API (load, check) never imports torch; build() does.
+"""
+__version__ = "0.1.0"
+
+
+def check(source, *, dims=None, path=None, lint=True, config=None):
+    """Analyse a spec (file path, YAML text or dict) → :class:`specc.analysis.Analysis`."""
+    from specc.analysis import analyse, analyse_path, read_source
+
+    if isinstance(source, dict):
+        return analyse(source, path=path, dims=dims, lint=lint, config=config)
+    display, data, is_file = read_source(source)
+    if is_file:
+        return analyse_path(display, dims=dims, lint=lint, config=config)
+    return analyse(data, path=path, dims=dims, lint=lint, config=config)
+
+
+def load(source, *, dims=None, path=None):
+    """The analysed graph IR of a spec; raises SpecError when the spec has errors."""
+    from specc.errors import SpecError
+
+    analysis = check(source, dims=dims, path=path, lint=False)
+    if not analysis.ok:
+        raise SpecError([d for d in analysis.diagnostics if d.severity == "error"])
+    return analysis.graph
+
+
+def build(source, *, device="cpu", dtype=None, dims=None, max_params=None):
+    """Build the spec into an ``nn.Module`` (imports torch)."""
+    from specc.compile.build import build_module
+
+    return build_module(load(source, dims=dims), device=device, dtype=dtype,
+                        max_params=max_params)
+
+
+def render(source, **options):
+    """A ``graphviz.Digraph`` of the spec (no torch)."""
+    from specc.render import render_graph
+
+    return render_graph(check(source, dims=options.pop("dims", None)), **options)
+
+
+__all__ = ["__version__", "check", "load", "build", "render"]

@@ -1,0 +1,137 @@
+"""The static pipeline end to end: load → validate → expand → infer → lint.
+
+Never imports torch. :func:`analyse` returns an :class:`Analysis` whatever the input:
+problems become diagnostics, never exceptions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from specc.errors import SEVERITY_RANK, Diagnostic, Limits, Loc, SpecError
+from specc.ir import Graph
+
+
+@dataclass
+class Analysis:
+    path: str
+    graph: Graph | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    source: str = ""
+
+    def worst(self) -> str | None:
+        if not self.diagnostics:
+            return None
+        return max((d.severity for d in self.diagnostics), key=SEVERITY_RANK.__getitem__)
+
+    def fails(self, fail_on: str = "error") -> bool:
+        return any(SEVERITY_RANK[d.severity] >= SEVERITY_RANK[fail_on] for d in self.diagnostics)
+
+    @property
+    def ok(self) -> bool:
+        return not self.fails("error")
+
+
+def read_source(source) -> tuple[str, bytes | str, bool]:
+    """(display path, content, is_file) for a path, YAML text, or a dict."""
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
+                                    and source.endswith((".yaml", ".yml"))):
+        path = Path(source)
+        return str(source), path.read_bytes(), True
+    return "<spec>", source, False
+
+
+def analyse(source, *, path: str | None = None, dims: dict | None = None,
+            limits: Limits | None = None, lint: bool = True, config=None) -> Analysis:
+    from specc.loader import load_yaml
+
+    limits = limits or Limits()
+    display = path or "<spec>"
+    text = ""
+    try:
+        if isinstance(source, dict):
+            doc = _located(source)
+        else:
+            if isinstance(source, bytes):
+                text = source.decode("utf-8", "replace")
+            else:
+                text = source
+            doc = load_yaml(source, limits)
+    except SpecError as exc:
+        return Analysis(display, None, _with_file(exc.diagnostics, display), text)
+    return analyse_document(doc, display, dims=dims, limits=limits, lint=lint, config=config,
+                            source=text)
+
+
+def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, config=None,
+                     source: str = "") -> Analysis:
+    from specc.expand import expand
+    from specc.infer import infer
+    from specc.schema import validate
+
+    limits = limits or Limits()
+    diagnostics = validate(doc)
+    graph = None
+    if isinstance(doc, dict):
+        try:
+            graph = expand(doc, dims, limits)
+        except SpecError as exc:
+            diagnostics += exc.diagnostics
+        except (TypeError, AttributeError, KeyError, ValueError):
+            # only a document the schema already rejected can confuse the expander
+            if not diagnostics:
+                raise
+    if graph is not None:
+        graph.source_lines = source.splitlines()
+        infer(graph, limits)
+        diagnostics = _merge(diagnostics, graph.diagnostics)
+        graph.diagnostics = diagnostics
+        if lint:
+            from specc.lint import run_lints
+
+            diagnostics = run_lints(graph, config)
+            graph.diagnostics = diagnostics
+    return Analysis(display, graph, _with_file(diagnostics, display), source)
+
+
+def _merge(first: list[Diagnostic], second: list[Diagnostic]) -> list[Diagnostic]:
+    """Schema and expander can find the same mistake: keep one per (line, code family)."""
+    seen = {(d.loc.line, d.code) for d in first}
+    seen_lines = {d.loc.line for d in first}
+    out = list(first)
+    for d in second:
+        if (d.loc.line, d.code) in seen or (d.code[:2] == "E1" and d.loc.line in seen_lines):
+            continue
+        out.append(d)
+    return out
+
+
+def _with_file(diagnostics, display: str) -> list[Diagnostic]:
+    return [d.with_file(display) for d in diagnostics]
+
+
+def _located(value):
+    """A plain dict/list (from the Python API) → LDict/LList without positions."""
+    from specc.loader import LDict, LList
+
+    if isinstance(value, dict):
+        out = LDict(Loc(0, 0))
+        for k, v in value.items():
+            out[k] = _located(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        out = LList(Loc(0, 0))
+        for v in value:
+            out.append(_located(v))
+            out.item_locs.append(Loc(0, 0))
+        return out
+    return value
+
+
+def analyse_path(path: str, **kwargs) -> Analysis:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Analysis(path, None, [Diagnostic("E000", f"cannot read {path}: "
+                                                f"{exc.strerror or exc}", file=path)])
+    return analyse(data, path=path, **kwargs)

@@ -1,0 +1,222 @@
+"""Symbolic tensor dimensions.
+
+A dimension is an ``int`` or a :class:`Sym`: an integer polynomial over symbol names
+(``N``, ``T``, ``H``) and floor-division atoms such as ``(H+1)//2``. Arithmetic on Syms
+normalises, so two branches computing the same size compare equal:
+
+    >>> H = Sym.symbol("H")
+    >>> (H + 2 - 3) // 2 + 1 == (H - 1) // 2 + 1
+    True
+
+Anything that turns out constant collapses back to a plain ``int``.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+Dim = Union[int, "Sym"]
+_ATOMS: dict[str, tuple["Sym", int]] = {}  # floor-div atom name -> (numerator, divisor)
+
+
+class NeedsConcrete(Exception):
+    """An operation needs a concrete size but got a symbolic one."""
+
+    def __init__(self, dim: "Sym", what: str):
+        self.dim = dim
+        self.what = what
+        super().__init__(f"{what} needs a concrete size, but it is {dim} "
+                         f"(bind {', '.join(sorted(dim.symbols()))} with --dim)")
+
+
+class Sym:
+    __slots__ = ("terms", "_hash")
+
+    def __init__(self, terms: dict):
+        # terms: monomial (sorted tuple of atom names) -> nonzero int coefficient
+        self.terms = tuple(sorted((m, c) for m, c in terms.items() if c))
+        self._hash = hash(self.terms)
+
+    @staticmethod
+    def symbol(name: str) -> "Sym":
+        return Sym({(name,): 1})
+
+    @staticmethod
+    def make(terms: dict) -> Dim:
+        clean = {m: c for m, c in terms.items() if c}
+        if not clean:
+            return 0
+        if list(clean) == [()]:
+            return clean[()]
+        return Sym(clean)
+
+    # -- arithmetic -------------------------------------------------------------
+    def _terms(self) -> dict:
+        return dict(self.terms)
+
+    def __add__(self, other):
+        terms = self._terms()
+        for m, c in _as_terms(other).items():
+            terms[m] = terms.get(m, 0) + c
+        return Sym.make(terms)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Sym.make({m: -c for m, c in self.terms})
+
+    def __sub__(self, other):
+        return self + (-other if isinstance(other, Sym) else -int(other))
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __mul__(self, other):
+        result: dict = {}
+        for m1, c1 in self.terms:
+            for m2, c2 in _as_terms(other).items():
+                m = tuple(sorted(m1 + m2))
+                result[m] = result.get(m, 0) + c1 * c2
+        return Sym.make(result)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, k):
+        if isinstance(k, Sym):
+            if k == self:
+                return 1
+            raise NeedsConcrete(k, "division by a symbolic size")
+        k = int(k)
+        if k == 1:
+            return self
+        quotient, remainder = {}, {}
+        for m, c in self.terms:
+            quotient[m] = c // k
+            if c % k:
+                remainder[m] = c % k
+        rest = Sym.make(remainder)
+        if isinstance(rest, int):
+            return Sym.make(quotient) + rest // k
+        name = f"({rest})//{k}"
+        _ATOMS[name] = (rest, k)
+        return Sym.make(quotient) + Sym.symbol(name)
+
+    def __rfloordiv__(self, other):
+        raise NeedsConcrete(self, "division by a symbolic size")
+
+    def __mod__(self, k):
+        return self - (self // k) * k
+
+    def __eq__(self, other):
+        return isinstance(other, Sym) and self.terms == other.terms
+
+    def __hash__(self):
+        return self._hash
+
+    def __bool__(self):
+        return True
+
+    # -- inspection -------------------------------------------------------------
+    def symbols(self) -> set[str]:
+        names: set[str] = set()
+        for m, _ in self.terms:
+            for atom in m:
+                if atom in _ATOMS:
+                    names |= _ATOMS[atom][0].symbols()
+                else:
+                    names.add(atom)
+        return names
+
+    def exact_div(self, k: int):
+        """self / k when every coefficient divides, else None (for reshape's -1)."""
+        if all(c % k == 0 for _, c in self.terms):
+            return Sym.make({m: c // k for m, c in self.terms})
+        return None
+
+    def div_by(self, other: "Sym"):
+        """self / other for a monomial divisor (C*H*W / H = C*W), else None."""
+        if len(other.terms) != 1:
+            return self if other == self else None
+        (mono, coef), = other.terms
+        out = {}
+        for m, c in self.terms:
+            rest = list(m)
+            for atom in mono:
+                if atom not in rest:
+                    return None
+                rest.remove(atom)
+            if c % coef:
+                return None
+            out[tuple(rest)] = c // coef
+        return Sym.make(out)
+
+    def substitute(self, env: dict) -> Dim:
+        total: Dim = 0
+        for m, c in self.terms:
+            term: Dim = c
+            for atom in m:
+                if atom in _ATOMS:
+                    numerator, k = _ATOMS[atom]
+                    value = substitute(numerator, env) // k
+                else:
+                    value = env.get(atom, Sym.symbol(atom))
+                term = term * value
+            total = total + term
+        return total
+
+    def __str__(self):
+        parts = []
+        for m, c in sorted(self.terms, key=lambda t: (len(t[0]) == 0, t[0])):
+            mono = "*".join(m)
+            if not m:
+                text = str(abs(c))
+            elif abs(c) == 1:
+                text = mono
+            else:
+                text = f"{abs(c)}*{mono}"
+            sign = "-" if c < 0 else "+"
+            parts.append((sign, text))
+        out = ("-" if parts[0][0] == "-" else "") + parts[0][1]
+        for sign, text in parts[1:]:
+            out += sign + text
+        return out
+
+    __repr__ = __str__
+
+
+def _as_terms(value) -> dict:
+    if isinstance(value, Sym):
+        return dict(value.terms)
+    return {(): int(value)}
+
+
+def substitute(dim: Dim, env: dict) -> Dim:
+    return dim.substitute(env) if isinstance(dim, Sym) else dim
+
+
+def is_concrete(dim) -> bool:
+    return isinstance(dim, int)
+
+
+def concrete(dim: Dim, what: str) -> int:
+    if isinstance(dim, Sym):
+        raise NeedsConcrete(dim, what)
+    return dim
+
+
+def dim_json(dim: Dim):
+    return dim if isinstance(dim, int) else str(dim)
+
+
+def shape_str(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def product(dims) -> Dim:
+    result: Dim = 1
+    for d in dims:
+        result = result * d
+    return result
+
+
+def ceil_div(a: Dim, k: int) -> Dim:
+    return (a + (k - 1)) // k

@@ -1,0 +1,93 @@
+"""Diagnostics: the one structured error/warning object every stage produces.
+
+Modelled on python-jsonschema's errors: a code, a message, and a path back into the
+document (file, line, column, node path) so every finding can be printed as
+``path:line:col: CODE message``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+SEVERITIES = ("info", "warning", "error")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in a spec file (1-based line and column, as editors show them)."""
+
+    line: int = 0
+    col: int = 0
+
+    def __bool__(self) -> bool:
+        return self.line > 0
+
+
+NOWHERE = Loc()
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    severity: str = "error"
+    loc: Loc = NOWHERE
+    node: str | None = None  # dotted node path, e.g. "layer1.0.conv1"
+    hint: str | None = None
+    rule: str | None = None  # kebab-case rule name for lint findings
+    file: str | None = None
+
+    def with_file(self, file: str) -> "Diagnostic":
+        return replace(self, file=file)
+
+    def format(self) -> str:
+        where = f"{self.file or '<spec>'}:{self.loc.line}:{self.loc.col}"
+        text = f"{where}: {self.code} {self.message}"
+        if self.node:
+            text += f" [node {self.node}]"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def to_json(self) -> dict:
+        return {
+            "code": self.code,
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "line": self.loc.line,
+            "column": self.loc.col,
+            "node": self.node,
+            "hint": self.hint,
+        }
+
+
+class SpecError(Exception):
+    """Raised by a stage that cannot go on; carries one or more diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = list(diagnostics)
+        super().__init__("; ".join(d.message for d in self.diagnostics))
+
+
+def error(code: str, message: str, loc: Loc = NOWHERE, node: str | None = None,
+          hint: str | None = None) -> SpecError:
+    return SpecError(Diagnostic(code, message, "error", loc, node, hint))
+
+
+@dataclass
+class Limits:
+    """Resource limits for hostile input. Every one is documented in docs/errors.md."""
+
+    max_file_bytes: int = 5_000_000
+    max_yaml_nodes: int = 1_000_000  # after alias expansion
+    max_depth: int = 200
+    max_graph_nodes: int = 200_000
+    max_repeat: int = 10_000
+    max_dim: int = 2 ** 40
+    max_params: int = 2_000_000_000
+    max_expr_len: int = 500
+
+    extra: dict = field(default_factory=dict)

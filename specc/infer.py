@@ -1,0 +1,68 @@
+"""Stage 4 — infer: shapes, dtypes, parameter counts and MACs of every node, statically.
+
+Runs each op's shape rule in graph order. A node whose rule fails gets a located
+diagnostic; nodes downstream of it are skipped silently rather than reporting the same
+mistake again.
+"""
+from __future__ import annotations
+
+from specc.dims import NeedsConcrete, Sym, substitute
+from specc.errors import Diagnostic, Limits
+from specc.ir import Graph, Node
+from specc.ops.base import InferCtx, ShapeError, get_op
+
+
+def infer(graph: Graph, limits: Limits | None = None) -> Graph:
+    limits = limits or Limits()
+    for node in graph.nodes:
+        if node.broken or any(ref.type is None for ref in node.inputs):
+            continue
+        diagnostic = infer_node(node, limits)
+        if diagnostic is not None:
+            graph.diagnostics.append(diagnostic)
+    return graph
+
+
+def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
+    op = get_op(node.op)
+    ctx = InferCtx(op, [ref.type for ref in node.inputs], node.attrs, node.given)
+    try:
+        outs = op.infer(ctx)
+        _check_dims(outs, limits, op.name)
+        node.params = op.count_params(node.attrs)
+        node.macs = op.macs(ctx, outs)
+    except ShapeError as exc:
+        loc = node.attr_locs.get(exc.param, node.loc) if exc.param else node.loc
+        return Diagnostic(exc.code, str(exc), "error", loc, node.id, exc.hint)
+    except NeedsConcrete as exc:
+        return Diagnostic("E304", f"{op.name}: {exc}", "error", node.loc, node.id,
+                          f"bind {', '.join(sorted(exc.dim.symbols()))} with --dim SYM=VALUE")
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        return Diagnostic("E301", f"{op.name}: cannot compute the output shape ({exc})",
+                          "error", node.loc, node.id)
+    node.out_types = list(outs)
+    return None
+
+
+def _check_dims(outs, limits: Limits, op_name: str) -> None:
+    for t in outs:
+        for d in t.shape:
+            if isinstance(d, int) and d > limits.max_dim:
+                raise ShapeError(f"{op_name}: output size {d} is over the limit max_dim "
+                                 f"({limits.max_dim})", code="E004")
+
+
+def per_sample(value, graph: Graph):
+    """Bind the batch symbol(s) to 1 (MACs are reported per sample)."""
+    if isinstance(value, Sym):
+        return substitute(value, {s: 1 for s in graph.batch_symbols})
+    return value
+
+
+def totals(graph: Graph) -> dict:
+    params = sum(n.params for n in graph.nodes if n.out_types is not None)
+    macs = 0
+    for n in graph.nodes:
+        if n.out_types is not None:
+            macs = macs + per_sample(n.macs, graph)
+    return {"params": params, "macs": macs}

@@ -1,0 +1,122 @@
+"""The graph IR every later stage reads: :class:`Graph`, :class:`Scope`, :class:`Node`.
+
+A Node is one op instance (or a model input). A Scope is a container — the model, a
+nested ``layers:`` sequence, a block instance, a ``repeat`` — and becomes one
+``nn.Module`` when compiled. Nodes are stored in a topological order by construction:
+a ``from`` can only name something defined earlier, so the graph cannot have a cycle.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from specc.dims import Dim
+from specc.errors import Diagnostic, Loc
+from specc.tensor import TensorType
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One output of one node."""
+
+    node: "Node"
+    index: int = 0
+
+    @property
+    def type(self) -> TensorType | None:
+        types = self.node.out_types
+        return types[self.index] if types and self.index < len(types) else None
+
+    def __str__(self) -> str:
+        if self.index == 0:
+            return self.node.id
+        return f"{self.node.id}.{self.node.output_names[self.index]}"
+
+
+@dataclass(eq=False)
+class Node:
+    id: str  # unique dotted path, e.g. "layer1.0.conv1"; model inputs use their name
+    op: str  # registered op name, or "input"
+    attrs: dict
+    inputs: list[Ref]
+    loc: Loc
+    scope: "Scope | None" = None
+    attr_name: str = ""  # name inside its scope: module attribute / sequence index
+    named: bool = False  # the spec gave it a name
+    given: set = field(default_factory=set)  # attrs written in the spec
+    attr_locs: dict = field(default_factory=dict)
+    init: object = None  # the node's `init:` entry, for the compiler
+    broken: bool = False  # expansion failed; inference skips it and what depends on it
+    output_names: tuple = ("out",)
+    # filled by inference
+    out_types: list[TensorType] | None = None
+    params: int = 0
+    macs: Dim = 0
+
+    @property
+    def ref(self) -> Ref:
+        return Ref(self, 0)
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}: {self.op})"
+
+
+@dataclass(eq=False)
+class Scope:
+    path: str  # dotted path of the module; "" for the model
+    kind: str  # "model", "sequence", "block", "repeat"
+    loc: Loc
+    attr_name: str = ""
+    parent: "Scope | None" = None
+    block: str | None = None  # block name for block instances
+    items: list[Union[Node, "Scope"]] = field(default_factory=list)
+    input: Ref | None = None  # the value its first item reads
+    output: Ref | None = None
+    named: bool = False
+
+    def walk_nodes(self):
+        for item in self.items:
+            if isinstance(item, Scope):
+                yield from item.walk_nodes()
+            else:
+                yield item
+
+    def walk_scopes(self):
+        yield self
+        for item in self.items:
+            if isinstance(item, Scope):
+                yield from item.walk_scopes()
+
+
+@dataclass
+class Graph:
+    name: str
+    inputs: list[Node]
+    nodes: list[Node]  # topological order, inputs excluded
+    root: Scope
+    outputs: list[tuple[str, Ref]]
+    outputs_as_dict: bool = False
+    loss: dict = field(default_factory=dict)  # output name -> loss name
+    task: str | None = None
+    batch_symbols: set = field(default_factory=set)
+    init: dict = field(default_factory=dict)  # op name -> init spec
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    source_lines: list[str] = field(default_factory=list)
+
+    def consumers(self) -> dict:
+        """node id -> list of (consumer node, input position)."""
+        result: dict = {n.id: [] for n in self.inputs + self.nodes}
+        for node in self.nodes:
+            for pos, ref in enumerate(node.inputs):
+                result[ref.node.id].append((node, pos))
+        return result
+
+    def node(self, node_id: str) -> Node | None:
+        for n in self.inputs + self.nodes:
+            if n.id == node_id:
+                return n
+        return None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)

@@ -1,0 +1,139 @@
+"""The rule registry, in the style of ruff: code, kebab-case name, severity, explanation.
+
+A rule is a function ``check(graph, facts) -> iterable of (node, message)`` registered
+with :func:`rule`. :func:`run_lints` runs the selected rules, applies inline
+suppressions (``# specc: ignore[rule-name]`` on the node's line) and reports
+suppressions that suppressed nothing.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from specc.errors import SEVERITY_RANK, Diagnostic, Loc
+from specc.ir import Graph, Node
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    summary: str
+    explanation: str  # a paragraph, then a bad and a good example
+    hint: str
+    check: Callable
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "name": self.name, "severity": self.severity,
+                "summary": self.summary, "explanation": self.explanation, "hint": self.hint}
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(code: str, name: str, severity: str, summary: str, explanation: str, hint: str):
+    def register(check):
+        if code in RULES or any(r.name == name for r in RULES.values()):
+            raise ValueError(f"rule {code} {name} registered twice")
+        RULES[code] = Rule(code, name, severity, summary, explanation.strip(), hint, check)
+        return check
+    return register
+
+
+def find_rule(key: str) -> Rule | None:
+    _load_rules()
+    key = key.strip()
+    for r in RULES.values():
+        if key.upper() == r.code or key.lower() == r.name:
+            return r
+    return None
+
+
+def matches(r: Rule, selectors: Iterable[str]) -> bool:
+    """A selector is a code, a code prefix ('L1', 'L'), a rule name, or 'ALL'."""
+    for s in selectors:
+        s = s.strip()
+        if not s:
+            continue
+        if s.upper() == "ALL" or r.code.startswith(s.upper()) or s.lower() == r.name:
+            return True
+    return False
+
+
+_SUPPRESS = re.compile(r"#\s*specc:\s*ignore(?:\[([^\]]*)\])?")
+
+
+def _suppressions(graph: Graph) -> dict[int, tuple[set, Loc]]:
+    """line -> (rule names/codes suppressed, where the comment is); empty set = all."""
+    found = {}
+    for number, line in enumerate(graph.source_lines, start=1):
+        match = _SUPPRESS.search(line)
+        if match:
+            names = {n.strip() for n in (match.group(1) or "").split(",") if n.strip()}
+            found[number] = (names, Loc(number, match.start() + 1))
+    return found
+
+
+def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
+    _load_rules()
+    select = getattr(config, "select", None) or ["ALL"]
+    ignore = getattr(config, "ignore", None) or []
+    diagnostics = list(graph.diagnostics)
+    facts = _Facts(graph)
+    for r in RULES.values():
+        if not matches(r, select) or matches(r, ignore):
+            continue
+        for node, message, *extra in r.check(graph, facts):
+            loc = extra[0] if extra and extra[0] else node.loc
+            diagnostics.append(Diagnostic(r.code, message, r.severity, loc, node.id, r.hint,
+                                          rule=r.name))
+    return _apply_suppressions(graph, diagnostics)
+
+
+def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    suppressions = _suppressions(graph)
+    if not suppressions:
+        return diagnostics
+    used: set = set()
+    kept = []
+    for d in diagnostics:
+        entry = suppressions.get(d.loc.line)
+        if entry is not None and d.rule is not None and (
+                not entry[0] or d.rule in entry[0] or d.code in entry[0]):
+            used.add((d.loc.line, d.rule))
+            used.add((d.loc.line, d.code))
+            continue
+        kept.append(d)
+    for line, (names, loc) in suppressions.items():
+        for name in sorted(names) or ["*"]:
+            if name == "*" and not any(u[0] == line for u in used):
+                kept.append(Diagnostic("L000", "this `specc: ignore` suppresses nothing",
+                                       "warning", loc, rule="unused-suppression"))
+            elif name != "*" and (line, name) not in used:
+                known = find_rule(name)
+                why = "suppresses nothing" if known else "names no rule"
+                kept.append(Diagnostic("L000", f"`specc: ignore[{name}]` {why}", "warning", loc,
+                                       rule="unused-suppression",
+                                       hint="remove it" if known else "see `specc rules`"))
+    return kept
+
+
+class _Facts:
+    """Derived facts that several rules use, computed once per graph."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.consumers = graph.consumers()
+
+    def users(self, node: Node) -> list[Node]:
+        return [n for n, _ in self.consumers.get(node.id, [])]
+
+
+def _load_rules() -> None:
+    from specc.lint import rules  # noqa: F401  (registers every rule)
+
+
+def severity_at_least(severity: str, threshold: str) -> bool:
+    return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]

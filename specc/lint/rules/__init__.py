@@ -1,0 +1,1 @@
+"""Every lint rule; each module registers its rules on import."""

@@ -1,0 +1,62 @@
+"""Helpers shared by the shape rules of several op families."""
+from __future__ import annotations
+
+from specc.dims import Dim, Sym, ceil_div, product
+from specc.ops.base import InferCtx
+from specc.ops.ptypes import as_tuple
+
+
+def norm_dim(ctx: InferCtx, dim: int, rank: int, param: str = "dim") -> int:
+    """A possibly negative dim index → 0..rank-1, with torch's IndexError as a message."""
+    if not -rank <= dim < max(rank, 1):
+        ctx.fail(f"{ctx.op.name}: {param}={dim} is out of range for a {rank}-D input "
+                 f"(expected in [{-rank}, {rank - 1}])", param)
+    return dim % rank if rank else 0
+
+
+def spatial_input(ctx: InferCtx, nd: int, channel_param: str | None):
+    """Split a (N, C, *spatial) or unbatched (C, *spatial) input, as torch accepts both."""
+    t = ctx.need_rank(nd + 1, nd + 2)
+    ctx.need_float()
+    batch = t.shape[:-nd - 1]
+    channels = t.shape[-nd - 1]
+    return t, batch, channels, t.shape[-nd:]
+
+
+def window_out(size: Dim, kernel: int, stride: int, pad: int, dilation: int = 1,
+               ceil_mode: bool = False) -> Dim:
+    """The conv/pool output size formula from torch.nn's docs."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return span // stride + 1
+    out = ceil_div(span, stride) + 1
+    if isinstance(out, Sym):
+        return out if pad == 0 else _ceil_needs_concrete(size)
+    # torch: the last window must start inside the input or the left padding
+    if (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _ceil_needs_concrete(size: Sym):
+    from specc.dims import NeedsConcrete
+
+    raise NeedsConcrete(size, "ceil_mode with padding")
+
+
+def has_floor_remainder(size: int, kernel: int, stride: int, pad: int, dilation: int = 1) -> bool:
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) % stride != 0
+
+
+def tuples(attrs: dict, names, nd: int) -> list[tuple]:
+    return [as_tuple(attrs[n], nd) for n in names]
+
+
+def check_len(ctx: InferCtx, name: str, nd: int) -> None:
+    value = ctx.attrs.get(name)
+    if isinstance(value, list) and len(value) not in (1, nd):
+        ctx.fail(f"{ctx.op.name}: {name} needs {nd} values, got {len(value)}", name)
+
+
+def numel(shape) -> Dim:
+    return product(shape)

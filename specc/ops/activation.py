@@ -1,0 +1,114 @@
+"""Element-wise activations, softmax-like ops, and the Dropout family.
+
+Most activations keep the input's shape and need a float input; they are declared from
+one table so each still has its own OpDef (and its own torch parameters).
+"""
+from __future__ import annotations
+
+from specc.ops._util import norm_dim
+from specc.ops.base import InferCtx, OpDef, Param, register
+
+
+def _same(ctx: InferCtx):
+    return [ctx.need_float()]
+
+
+_INPLACE = Param("inplace", "bool", False)
+
+# name -> (extra params, output range, doc).  The range feeds the loss lint rules.
+_ELEMENTWISE = {
+    "ReLU": ([_INPLACE], "nonneg", "max(0, x)"),
+    "ReLU6": ([_INPLACE], "bounded", "min(max(0, x), 6)"),
+    "LeakyReLU": ([Param("negative_slope", "float", 0.01), _INPLACE], "real", ""),
+    "ELU": ([Param("alpha", "float", 1.0), _INPLACE], "real", ""),
+    "CELU": ([Param("alpha", "float", 1.0), _INPLACE], "real", ""),
+    "SELU": ([_INPLACE], "real", ""),
+    "GELU": ([Param("approximate", "str", "none", choices=("none", "tanh"))], "real", ""),
+    "SiLU": ([_INPLACE], "real", "x * sigmoid(x)"),
+    "Mish": ([_INPLACE], "real", ""),
+    "Sigmoid": ([], "unit", "1 / (1 + exp(-x))"),
+    "Tanh": ([], "bounded", ""),
+    "Softplus": ([Param("beta", "float", 1.0), Param("threshold", "float", 20.0)], "nonneg", ""),
+    "Softsign": ([], "bounded", ""),
+    "Hardtanh": ([Param("min_val", "float", -1.0), Param("max_val", "float", 1.0), _INPLACE],
+                 "bounded", ""),
+    "Hardswish": ([_INPLACE], "real", ""),
+    "Hardsigmoid": ([_INPLACE], "unit", ""),
+    "Tanhshrink": ([], "real", ""),
+    "Softshrink": ([Param("lambd", "float", 0.5)], "real", ""),
+    "Hardshrink": ([Param("lambd", "float", 0.5)], "real", ""),
+    "LogSigmoid": ([], "nonpos", ""),
+    "Threshold": ([Param("threshold", "float"), Param("value", "float"), _INPLACE], "real", ""),
+}
+OUTPUT_RANGE: dict[str, str] = {}
+
+for _name, (_params, _range, _doc) in _ELEMENTWISE.items():
+    OUTPUT_RANGE[_name] = _range
+    register(OpDef(_name, "module", list(_params), _same,
+                   doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation"))
+
+
+def _prelu(ctx: InferCtx):
+    t = ctx.need_float()
+    n = ctx.attrs["num_parameters"]
+    if n != 1 and (t.rank < 2 or t.shape[1] != n):
+        ctx.fail(f"PReLU: num_parameters={n} must be 1 or the channel count "
+                 f"({t.shape[1] if t.rank >= 2 else '?'})", "num_parameters", code="E302")
+    return [t]
+
+
+register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1),
+                                   Param("init", "float", 0.25)],
+               _prelu, doc="torch.nn.PReLU: leaky ReLU with a learned slope.",
+               category="activation", count_params=lambda a: a["num_parameters"]))
+OUTPUT_RANGE["PReLU"] = "real"
+
+
+def _softmax_like(ctx: InferCtx):
+    t = ctx.need_float()
+    dim = ctx.attrs["dim"]
+    if dim is None:
+        ctx.fail(f"{ctx.op.name} needs an explicit dim (torch's implicit choice is "
+                 "deprecated and differs by input rank)", "dim", code="E306")
+    norm_dim(ctx, dim, t.rank)
+    return [t]
+
+
+for _name, _range in (("Softmax", "unit"), ("LogSoftmax", "nonpos"), ("Softmin", "unit")):
+    OUTPUT_RANGE[_name] = _range
+    register(OpDef(_name, "module", [Param("dim", "optint", None)], _softmax_like,
+                   doc=f"torch.nn.{_name} along dim.", category="activation",
+                   key_args=lambda a: f"dim={a['dim']}"))
+
+
+def _glu(ctx: InferCtx):
+    t = ctx.need_float()
+    axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
+    size = t.shape[axis]
+    if isinstance(size, int) and size % 2:
+        ctx.fail(f"GLU: halving dim {axis} needs an even size, got {size}", "dim")
+    shape = list(t.shape)
+    shape[axis] = size // 2
+    return [t.with_shape(shape)]
+
+
+register(OpDef("GLU", "module", [Param("dim", "int", -1)], _glu,
+               doc="torch.nn.GLU: a * sigmoid(b) over two halves of dim.", category="activation"))
+OUTPUT_RANGE["GLU"] = "real"
+
+
+def _dropout(min_rank: int | None):
+    def infer(ctx: InferCtx):
+        t = ctx.need_float()
+        if min_rank is not None and t.rank not in (min_rank, min_rank + 1):
+            ctx.fail(f"{ctx.op.name} expects a {min_rank}-D or {min_rank + 1}-D input, "
+                     f"got {t}")
+        return [t]
+    return infer
+
+
+for _name, _rank in (("Dropout", None), ("Dropout1d", 2), ("Dropout2d", 3), ("Dropout3d", 4),
+                     ("AlphaDropout", None), ("FeatureAlphaDropout", None)):
+    register(OpDef(_name, "module", [Param("p", "float", 0.5), _INPLACE], _dropout(_rank),
+                   doc=f"torch.nn.{_name}: zeroes elements with probability p in training.",
+                   category="dropout", key_args=lambda a: f"p={a['p']}"))

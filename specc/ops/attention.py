@@ -1,0 +1,154 @@
+"""MultiheadAttention and the Transformer encoder/decoder layers."""
+from __future__ import annotations
+
+from specc.ops._util import numel
+from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+
+
+def _seq_batch(ctx: InferCtx, t, batch_first: bool, what: str):
+    """(length, batch, features) of a (L, N, E) / (N, L, E) / unbatched (L, E) input."""
+    if t.rank == 2:
+        return t.shape[0], None, t.shape[1]
+    if t.rank != 3:
+        ctx.fail(f"{ctx.op.name}: {what} must be 3-D ({'N, L' if batch_first else 'L, N'}, E) "
+                 f"or 2-D (L, E), got {t}")
+    if batch_first:
+        return t.shape[1], t.shape[0], t.shape[2]
+    return t.shape[0], t.shape[1], t.shape[2]
+
+
+def _check_heads(ctx: InferCtx, embed: str, heads: str) -> None:
+    e, h = ctx.attrs[embed], ctx.attrs[heads]
+    if e % h:
+        ctx.fail(f"{ctx.op.name}: {embed}={e} must be divisible by {heads}={h}", heads,
+                 code="E306")
+
+
+def _mha(ctx: InferCtx):
+    for i in range(len(ctx.inputs)):
+        ctx.need_float(i)
+    q = ctx.inputs[0]
+    k = ctx.inputs[1] if len(ctx.inputs) > 1 else q
+    v = ctx.inputs[2] if len(ctx.inputs) > 2 else k
+    a, bf = ctx.attrs, ctx.attrs["batch_first"]
+    lq, nq, eq = _seq_batch(ctx, q, bf, "query")
+    lk, nk, ek = _seq_batch(ctx, k, bf, "key")
+    lv, nv, ev = _seq_batch(ctx, v, bf, "value")
+    ctx.infer_attr("embed_dim", eq, "query feature size")
+    _check_heads(ctx, "embed_dim", "num_heads")
+    if a["kdim"] is None and ek != a["embed_dim"]:
+        ctx.infer_attr("kdim", ek, "key feature size")
+    if a["vdim"] is None and ev != a["embed_dim"]:
+        ctx.infer_attr("vdim", ev, "value feature size")
+    if ek != (a["kdim"] or a["embed_dim"]) or ev != (a["vdim"] or a["embed_dim"]):
+        ctx.fail(f"MultiheadAttention: key/value feature sizes {ek}/{ev} do not match kdim/vdim",
+                 code="E302")
+    if lk != lv or not (nq == nk == nv):
+        ctx.fail(f"MultiheadAttention: query {q}, key {k} and value {v} disagree on batch or "
+                 "key/value length", code="E301")
+    weights = (lq, lk) if nq is None else (nq, lq, lk)
+    return [q, q.with_shape(weights)]
+
+
+def _mha_count(a: dict) -> int:
+    e = a["embed_dim"]
+    kd, vd = a["kdim"] or e, a["vdim"] or e
+    total = e * e + e * kd + e * vd + e * e  # q, k, v and output projections
+    if a["bias"]:
+        total += 3 * e + e
+    if a["add_bias_kv"]:
+        total += 2 * e
+    return total
+
+
+def _mha_macs(ctx: InferCtx, outs):
+    a, q = ctx.attrs, ctx.inputs[0]
+    k = ctx.inputs[1] if len(ctx.inputs) > 1 else q
+    e = a["embed_dim"]
+    kd, vd = a["kdim"] or e, a["vdim"] or e
+    kv_rows = numel(k.shape[:-1])
+    q_rows = numel(q.shape[:-1])
+    lk = k.shape[0] if k.rank == 2 else (k.shape[1] if a["batch_first"] else k.shape[0])
+    projections = q_rows * e * e + kv_rows * e * (kd + vd) + q_rows * e * e
+    attention = 2 * q_rows * lk * e  # QKᵀ and AV
+    return projections + attention
+
+
+def _mha_emit(ctx: EmitCtx) -> list[str]:
+    q = ctx.args[0]
+    k = ctx.args[1] if len(ctx.args) > 1 else q
+    v = ctx.args[2] if len(ctx.args) > 2 else k
+    return [f"{ctx.outs[0]}, {ctx.outs[1]} = {ctx.module}({q}, {k}, {v})"]
+
+
+register(OpDef(
+    "MultiheadAttention", "module",
+    [Param("embed_dim", "posint", inferred=True), Param("num_heads", "posint"),
+     Param("dropout", "float", 0.0), Param("bias", "bool", True),
+     Param("add_bias_kv", "bool", False), Param("add_zero_attn", "bool", False),
+     Param("kdim", "optpos", None), Param("vdim", "optpos", None),
+     Param("batch_first", "bool", False)],
+    _mha, doc="torch.nn.MultiheadAttention. Inputs: query [, key [, value]] (one input = "
+              "self-attention). Outputs: out, weights.",
+    category="attention", n_inputs=(1, 3), outputs=("out", "weights"),
+    count_params=_mha_count, macs=_mha_macs, emit=_mha_emit,
+    key_args=lambda a: f"{a['num_heads']} heads"))
+
+
+def _layer_params(decoder: bool) -> list[Param]:
+    return [Param("d_model", "posint", inferred=True), Param("nhead", "posint"),
+            Param("dim_feedforward", "posint", 2048), Param("dropout", "float", 0.1),
+            Param("activation", "str", "relu", choices=("relu", "gelu")),
+            Param("layer_norm_eps", "float", 1e-5), Param("batch_first", "bool", False),
+            Param("norm_first", "bool", False), Param("bias", "bool", True)]
+
+
+def _transformer(decoder: bool):
+    def infer(ctx: InferCtx):
+        x = ctx.need_float(0)
+        _, _, e = _seq_batch(ctx, x, ctx.attrs["batch_first"], "input")
+        ctx.infer_attr("d_model", e, "feature size")
+        _check_heads(ctx, "d_model", "nhead")
+        if decoder:
+            memory = ctx.need_float(1)
+            _, _, em = _seq_batch(ctx, memory, ctx.attrs["batch_first"], "memory")
+            if em != e:
+                ctx.fail(f"TransformerDecoderLayer: memory features {em} ≠ d_model {e}",
+                         code="E302")
+        return [x]
+    return infer
+
+
+def _transformer_count(decoder: bool):
+    def count(a: dict) -> int:
+        e, f, b = a["d_model"], a["dim_feedforward"], a["bias"]
+        attn = 4 * e * e + (4 * e if b else 0)
+        ffn = 2 * e * f + ((f + e) if b else 0)
+        norms = (3 if decoder else 2) * (2 * e if b else e)
+        return attn * (2 if decoder else 1) + ffn + norms
+    return count
+
+
+def _transformer_macs(decoder: bool):
+    def macs(ctx: InferCtx, outs):
+        a, x = ctx.attrs, ctx.inputs[0]
+        e, f = a["d_model"], a["dim_feedforward"]
+        rows = numel(x.shape[:-1])
+        length = x.shape[0] if x.rank == 2 else (x.shape[1] if a["batch_first"] else x.shape[0])
+        total = rows * (4 * e * e + 2 * e * f) + 2 * rows * length * e
+        if decoder:
+            m = ctx.inputs[1]
+            m_rows = numel(m.shape[:-1])
+            m_len = m.shape[0] if m.rank == 2 else (m.shape[1] if a["batch_first"] else m.shape[0])
+            total = total + rows * 2 * e * e + m_rows * 2 * e * e + 2 * rows * m_len * e
+        return total
+    return macs
+
+
+for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoderLayer", True)):
+    register(OpDef(
+        _name, "module", _layer_params(_decoder), _transformer(_decoder),
+        doc=f"torch.nn.{_name}." + (" Inputs: tgt, memory." if _decoder else ""),
+        category="attention", n_inputs=(2, 2) if _decoder else (1, 1),
+        count_params=_transformer_count(_decoder), macs=_transformer_macs(_decoder),
+        key_args=lambda a: f"d={a['d_model']}, {a['nhead']} heads"))

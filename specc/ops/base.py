@@ -1,0 +1,170 @@
+"""The op registry: one :class:`OpDef` per op, in the spirit of ONNX operator schemas.
+
+An OpDef holds everything specc knows about an op — its parameters (names, types,
+defaults; they generate the JSON Schema), its shape/dtype rule, its parameter count,
+its MACs, and how it becomes torch code. Adding an op means adding one declaration
+in one file of :mod:`specc.ops`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from specc.dims import Dim, NeedsConcrete, Sym
+from specc.tensor import TensorType
+
+REQUIRED = object()  # marks a parameter without a default
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # see specc.ops.ptypes.PTYPES
+    default: Any = REQUIRED
+    doc: str = ""
+    choices: tuple | None = None
+    inferred: bool = False  # may be omitted: specc infers it from the input
+    to_torch: bool = True  # passed to the torch constructor / function
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED and not self.inferred
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule; ``param`` names the argument to point at."""
+
+    def __init__(self, message: str, param: str | None = None, hint: str | None = None,
+                 code: str = "E301"):
+        self.param, self.hint, self.code = param, hint, code
+        super().__init__(message)
+
+
+@dataclass
+class InferCtx:
+    """What a shape rule sees: the node's input types and its (mutable) attributes."""
+
+    op: "OpDef"
+    inputs: list[TensorType]
+    attrs: dict
+    given: set  # attribute names the spec wrote explicitly
+
+    def fail(self, message: str, param: str | None = None, hint: str | None = None,
+             code: str = "E301"):
+        raise ShapeError(message, param, hint, code)
+
+    def infer_attr(self, name: str, value, what: str = "") -> None:
+        """Fill an inferable attribute, or check the one the spec gave."""
+        if isinstance(value, Sym):
+            if name in self.given:
+                return
+            raise ShapeError(f"{self.op.name} cannot infer {name}: the input's {what or 'size'} "
+                             f"is symbolic ({value})", name,
+                             hint=f"give {name} explicitly or bind "
+                                  f"{', '.join(sorted(value.symbols()))} with --dim",
+                             code="E304")
+        if name in self.given and self.attrs[name] != value:
+            raise ShapeError(f"{self.op.name} has {name}={self.attrs[name]!r} but its input "
+                             f"{what or 'size'} is {value} (input {self.inputs[0]})", name,
+                             hint=f"remove {name} to infer it, or fix the previous layer",
+                             code="E302")
+        self.attrs[name] = value
+
+    def need_rank(self, *ranks: int, index: int = 0) -> TensorType:
+        t = self.inputs[index]
+        if t.rank not in ranks:
+            want = " or ".join(f"{r}-D" for r in ranks)
+            self.fail(f"{self.op.name} expects a {want} input, got {t.rank}-D {t}")
+        return t
+
+    def need_float(self, index: int = 0) -> TensorType:
+        t = self.inputs[index]
+        if not t.is_float:
+            self.fail(f"{self.op.name} needs a floating-point input, got {t.dtype}",
+                      code="E305", hint="integer tensors feed Embedding; cast floats earlier")
+        return t
+
+    def positive(self, value: Dim, what: str) -> Dim:
+        if isinstance(value, int) and value <= 0:
+            self.fail(f"{self.op.name}: {what} would be {value} — the input is too small "
+                      f"(input {self.inputs[0]})", code="E303")
+        return value
+
+    def concrete(self, value: Dim, what: str) -> int:
+        if isinstance(value, Sym):
+            raise ShapeError(f"{self.op.name}: {what} needs a concrete size, but it is "
+                             f"{value}", hint=f"bind {', '.join(sorted(value.symbols()))} "
+                             "with --dim SYM=VALUE or give a concrete input shape",
+                             code="E304")
+        return value
+
+
+InferFn = Callable[[InferCtx], list]
+
+
+@dataclass
+class EmitCtx:
+    """What code generation sees for one node."""
+
+    module: str | None  # expression for the node's submodule (module ops)
+    args: list[str]  # expressions for the inputs
+    outs: list[str]  # variable names for the outputs
+    attrs: dict
+    in_types: list[TensorType]
+    out_types: list[TensorType]
+    dim_expr: Callable[[Dim], str]  # a symbolic size → runtime Python expression
+
+
+@dataclass
+class OpDef:
+    name: str
+    kind: str  # "module" (an nn.Module), "function" (torch code), "parameter"
+    params: list[Param]
+    infer: InferFn
+    doc: str = ""
+    category: str = "misc"
+    n_inputs: tuple[int, int | None] = (1, 1)  # (min, max); None = any number
+    outputs: tuple[str, ...] | Callable[[dict], tuple[str, ...]] = ("out",)
+    count_params: Callable[[dict], int] = lambda attrs: 0
+    macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
+    emit: Callable[[EmitCtx], list[str]] | None = None  # default: one call
+    torch_class: str | None = None  # for modules: attribute of torch.nn
+    key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
+    param_map: dict = field(default_factory=dict)
+
+    def param(self, name: str) -> Param | None:
+        return self.param_map.get(name)
+
+    def output_names(self, attrs: dict) -> tuple[str, ...]:
+        return self.outputs(attrs) if callable(self.outputs) else self.outputs
+
+    def __post_init__(self):
+        self.param_map = {p.name: p for p in self.params}
+        if self.kind == "module" and self.torch_class is None:
+            self.torch_class = self.name
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    if op.name in REGISTRY:
+        raise ValueError(f"op {op.name} declared twice")
+    REGISTRY[op.name] = op
+    return op
+
+
+def get_op(name: str) -> OpDef | None:
+    from specc import ops  # noqa: F401  (importing the package registers every op)
+
+    return REGISTRY.get(name)
+
+
+def all_ops() -> dict[str, OpDef]:
+    from specc import ops  # noqa: F401
+
+    return REGISTRY
+
+
+__all__ = ["OpDef", "Param", "REQUIRED", "InferCtx", "EmitCtx", "ShapeError", "register",
+           "get_op", "all_ops", "NeedsConcrete"]

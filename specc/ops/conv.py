@@ -1,0 +1,128 @@
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
+from __future__ import annotations
+
+from specc.dims import product
+from specc.ops._util import check_len, numel, spatial_input, tuples, window_out
+from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops.ptypes import as_tuple
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _conv_params(transposed: bool) -> list[Param]:
+    params = [
+        Param("in_channels", "posint", inferred=True, doc="channels of the input (inferred)"),
+        Param("out_channels", "posint", doc="channels produced"),
+        Param("kernel_size", "posints"),
+        Param("stride", "posints", 1),
+        Param("padding", "nonnegints" if transposed else "padding", 0),
+    ]
+    if transposed:
+        params.append(Param("output_padding", "nonnegints", 0))
+    params += [
+        Param("groups", "posint", 1),
+        Param("bias", "bool", True),
+        Param("dilation", "posints", 1),
+        Param("padding_mode", "str", "zeros", choices=("zeros",) if transposed else _PADDING_MODES),
+    ]
+    return params
+
+
+def _check_groups(ctx: InferCtx) -> None:
+    a = ctx.attrs
+    for name in ("in_channels", "out_channels"):
+        if a[name] % a["groups"]:
+            ctx.fail(f"{ctx.op.name}: {name}={a[name]} must be divisible by "
+                     f"groups={a['groups']}", "groups", code="E306")
+
+
+def _conv_infer(nd: int):
+    def infer(ctx: InferCtx):
+        t, batch, channels, spatial = spatial_input(ctx, nd, "in_channels")
+        ctx.infer_attr("in_channels", channels, "channel count")
+        for name in ("kernel_size", "stride", "padding", "dilation"):
+            check_len(ctx, name, nd)
+        _check_groups(ctx)
+        a = ctx.attrs
+        k, s, d = tuples(a, ("kernel_size", "stride", "dilation"), nd)
+        if a["padding"] == "same":
+            if any(x != 1 for x in s):
+                ctx.fail(f"{ctx.op.name}: padding='same' is not supported for strided "
+                         "convolutions", "padding", code="E306")
+            out = list(spatial)
+        else:
+            p = (0,) * nd if a["padding"] == "valid" else as_tuple(a["padding"], nd)
+            for i in range(nd):
+                if isinstance(spatial[i], int) and spatial[i] + 2 * p[i] < d[i] * (k[i] - 1) + 1:
+                    ctx.fail(f"{ctx.op.name}: kernel size {d[i] * (k[i] - 1) + 1} (dilated) is "
+                             f"larger than the padded input size {spatial[i] + 2 * p[i]} "
+                             f"(input {t})", "kernel_size", code="E303")
+            out = [ctx.positive(window_out(spatial[i], k[i], s[i], p[i], d[i]), "output size")
+                   for i in range(nd)]
+        return [t.with_shape((*batch, a["out_channels"], *out))]
+    return infer
+
+
+def _convT_infer(nd: int):
+    def infer(ctx: InferCtx):
+        t, batch, channels, spatial = spatial_input(ctx, nd, "in_channels")
+        ctx.infer_attr("in_channels", channels, "channel count")
+        for name in ("kernel_size", "stride", "padding", "dilation", "output_padding"):
+            check_len(ctx, name, nd)
+        _check_groups(ctx)
+        k, s, p, d, op = tuples(ctx.attrs, ("kernel_size", "stride", "padding", "dilation",
+                                            "output_padding"), nd)
+        for i in range(nd):
+            if op[i] >= max(s[i], d[i]):
+                ctx.fail(f"{ctx.op.name}: output_padding must be smaller than stride or "
+                         f"dilation, got output_padding={op[i]}", "output_padding", code="E306")
+        out = [ctx.positive((spatial[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1,
+                            "output size") for i in range(nd)]
+        return [t.with_shape((*batch, ctx.attrs["out_channels"], *out))]
+    return infer
+
+
+def _count(nd: int):
+    def count(a: dict) -> int:
+        k = product(as_tuple(a["kernel_size"], nd))
+        weight = a["out_channels"] * (a["in_channels"] // a["groups"]) * k
+        return weight + (a["out_channels"] if a["bias"] else 0)
+    return count
+
+
+def _conv_macs(nd: int):
+    def macs(ctx: InferCtx, outs):
+        a = ctx.attrs
+        per_output = (a["in_channels"] // a["groups"]) * product(as_tuple(a["kernel_size"], nd))
+        return numel(outs[0].shape) * per_output
+    return macs
+
+
+def _convT_macs(nd: int):
+    def macs(ctx: InferCtx, outs):
+        a = ctx.attrs
+        per_input = (a["out_channels"] // a["groups"]) * product(as_tuple(a["kernel_size"], nd))
+        return numel(ctx.inputs[0].shape) * per_input
+    return macs
+
+
+def _label(nd: int):
+    def label(a: dict) -> str:
+        kernel = "×".join(str(x) for x in as_tuple(a["kernel_size"], nd))
+        strides = set(as_tuple(a.get("stride", 1), nd))
+        stride = "" if strides == {1} else "/" + (
+            str(strides.pop()) if len(strides) == 1 else "×".join(map(str, a["stride"])))
+        groups = f", groups {a['groups']}" if a.get("groups", 1) != 1 else ""
+        return f"{kernel}{stride}, {a['out_channels']}{groups}"
+    return label
+
+
+for _nd in (1, 2, 3):
+    register(OpDef(
+        f"Conv{_nd}d", "module", _conv_params(False), _conv_infer(_nd),
+        doc=f"torch.nn.Conv{_nd}d: {_nd}-D convolution over (N, C, *spatial).",
+        category="conv", count_params=_count(_nd), macs=_conv_macs(_nd), key_args=_label(_nd)))
+    register(OpDef(
+        f"ConvTranspose{_nd}d", "module", _conv_params(True), _convT_infer(_nd),
+        doc=f"torch.nn.ConvTranspose{_nd}d: {_nd}-D transposed convolution.",
+        category="conv", count_params=_count(_nd), macs=_convT_macs(_nd), key_args=_label(_nd)))

@@ -1,0 +1,121 @@
+"""Linear, Bilinear, Identity, Flatten, Unflatten and Embedding."""
+from __future__ import annotations
+
+from specc.dims import product
+from specc.ops._util import norm_dim, numel
+from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.tensor import INT_DTYPES
+
+
+def _linear(ctx: InferCtx):
+    t = ctx.need_float()
+    if t.rank == 0:
+        ctx.fail("Linear needs at least a 1-D input")
+    ctx.infer_attr("in_features", t.shape[-1], "last dimension")
+    return [t.with_shape((*t.shape[:-1], ctx.attrs["out_features"]))]
+
+
+register(OpDef(
+    "Linear", "module",
+    [Param("in_features", "posint", inferred=True, doc="size of the last input dim (inferred)"),
+     Param("out_features", "posint"), Param("bias", "bool", True)],
+    _linear, doc="torch.nn.Linear: y = x Wᵀ + b over the last dim.", category="linear",
+    count_params=lambda a: a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0),
+    macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
+    key_args=lambda a: f"→ {a['out_features']}"))
+
+
+def _bilinear(ctx: InferCtx):
+    a, b = ctx.need_float(0), ctx.need_float(1)
+    if a.shape[:-1] != b.shape[:-1]:
+        ctx.fail(f"Bilinear: inputs must agree on all but the last dim, got {a} and {b}")
+    ctx.infer_attr("in1_features", a.shape[-1], "first input's last dim")
+    ctx.infer_attr("in2_features", b.shape[-1], "second input's last dim")
+    return [a.with_shape((*a.shape[:-1], ctx.attrs["out_features"]))]
+
+
+register(OpDef(
+    "Bilinear", "module",
+    [Param("in1_features", "posint", inferred=True), Param("in2_features", "posint", inferred=True),
+     Param("out_features", "posint"), Param("bias", "bool", True)],
+    _bilinear, doc="torch.nn.Bilinear: y = x1ᵀ A x2 + b.", category="linear", n_inputs=(2, 2),
+    count_params=lambda a: a["in1_features"] * a["in2_features"] * a["out_features"]
+    + (a["out_features"] if a["bias"] else 0),
+    macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in1_features"] * ctx.attrs["in2_features"]))
+
+register(OpDef("Identity", "module", [], lambda ctx: [ctx.inputs[0]],
+               doc="torch.nn.Identity: passes its input through.", category="misc"))
+
+
+def flatten_shape(ctx: InferCtx, shape, start: int, end: int):
+    rank = max(len(shape), 1)
+    s, e = norm_dim(ctx, start, rank, "start_dim"), norm_dim(ctx, end, rank, "end_dim")
+    if s > e:
+        ctx.fail(f"flatten: start_dim {start} comes after end_dim {end}", "start_dim")
+    if not shape:
+        return (1,)
+    return (*shape[:s], product(shape[s:e + 1]), *shape[e + 1:])
+
+
+def _flatten(ctx: InferCtx):
+    t = ctx.inputs[0]
+    return [t.with_shape(flatten_shape(ctx, t.shape, ctx.attrs["start_dim"], ctx.attrs["end_dim"]))]
+
+
+register(OpDef("Flatten", "module", [Param("start_dim", "int", 1), Param("end_dim", "int", -1)],
+               _flatten, doc="torch.nn.Flatten (start_dim=1 by default, unlike torch.flatten).",
+               category="shape"))
+
+
+def _unflatten(ctx: InferCtx):
+    t = ctx.inputs[0]
+    axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
+    sizes = list(ctx.attrs["unflattened_size"])
+    if sizes.count(-1) > 1:
+        ctx.fail("Unflatten: only one size may be -1", "unflattened_size")
+    known = product(s for s in sizes if s != -1)
+    if -1 in sizes:
+        rest = t.shape[axis] // known if isinstance(t.shape[axis], int) else None
+        if rest is None:
+            ctx.fail("Unflatten: cannot infer -1 from a symbolic size", "unflattened_size",
+                     code="E304")
+        sizes[sizes.index(-1)] = rest
+    if product(sizes) != t.shape[axis]:
+        ctx.fail(f"Unflatten: sizes {sizes} do not multiply to {t.shape[axis]} (dim {axis} of "
+                 f"{t})", "unflattened_size")
+    return [t.with_shape((*t.shape[:axis], *sizes, *t.shape[axis + 1:]))]
+
+
+register(OpDef("Unflatten", "module", [Param("dim", "int"), Param("unflattened_size", "ints")],
+               _unflatten, doc="torch.nn.Unflatten: splits one dim into several.",
+               category="shape"))
+
+
+def _embedding(ctx: InferCtx):
+    t = ctx.inputs[0]
+    if t.dtype not in INT_DTYPES:
+        ctx.fail(f"Embedding needs an integer input (token ids), got {t.dtype}", code="E305",
+                 hint="declare the input with dtype: int64")
+    n, pad = ctx.attrs["num_embeddings"], ctx.attrs["padding_idx"]
+    if pad is not None and not -n <= pad < n:
+        ctx.fail(f"Embedding: padding_idx {pad} must be within num_embeddings {n}",
+                 "padding_idx", code="E306")
+    return [t.__class__((*t.shape, ctx.attrs["embedding_dim"]), "float32")]
+
+
+register(OpDef(
+    "Embedding", "module",
+    [Param("num_embeddings", "posint"), Param("embedding_dim", "posint"),
+     Param("padding_idx", "optint", None), Param("max_norm", "optfloat", None),
+     Param("scale_grad_by_freq", "bool", False), Param("sparse", "bool", False)],
+    _embedding, doc="torch.nn.Embedding: integer ids → vectors.", category="embedding",
+    count_params=lambda a: a["num_embeddings"] * a["embedding_dim"],
+    key_args=lambda a: f"{a['num_embeddings']}×{a['embedding_dim']}"))
+
+
+def emit_call(ctx: EmitCtx) -> list[str]:
+    """Default code for an op: one call whose outputs are unpacked by position."""
+    call = f"{ctx.module}({', '.join(ctx.args)})"
+    if len(ctx.outs) == 1:
+        return [f"{ctx.outs[0]} = {call}"]
+    return [f"{', '.join(ctx.outs)} = {call}"]

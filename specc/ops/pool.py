@@ -1,0 +1,94 @@
+"""Max/Avg pooling and adaptive pooling, 1-D to 3-D."""
+from __future__ import annotations
+
+from specc.ops._util import check_len, spatial_input, tuples, window_out
+from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops.ptypes import as_tuple
+
+
+def _pool_params(kind: str, nd: int) -> list[Param]:
+    params = [Param("kernel_size", "posints"), Param("stride", "posints", None),
+              Param("padding", "nonnegints", 0)]
+    if kind == "Max":
+        params += [Param("dilation", "posints", 1), Param("return_indices", "bool", False),
+                   Param("ceil_mode", "bool", False)]
+    else:
+        params += [Param("ceil_mode", "bool", False), Param("count_include_pad", "bool", True)]
+        if nd > 1:
+            params.append(Param("divisor_override", "optpos", None))
+    return params
+
+
+def _pool_infer(kind: str, nd: int):
+    def infer(ctx: InferCtx):
+        t, batch, channels, spatial = spatial_input(ctx, nd, None)
+        a = ctx.attrs
+        for name in ("kernel_size", "stride", "padding", "dilation"):
+            if a.get(name) is not None:
+                check_len(ctx, name, nd)
+        k = as_tuple(a["kernel_size"], nd)
+        s = k if a["stride"] is None else as_tuple(a["stride"], nd)
+        p = as_tuple(a["padding"], nd)
+        d = as_tuple(a.get("dilation", 1), nd)
+        out = []
+        for i in range(nd):
+            effective = (k[i] - 1) * d[i] + 1  # torch compares with the dilated kernel
+            if p[i] * 2 > effective:
+                ctx.fail(f"{ctx.op.name}: padding {p[i]} should be at most half of the "
+                         f"(dilated) kernel size {effective}", "padding", code="E306")
+            size = window_out(spatial[i], k[i], s[i], p[i], d[i], a["ceil_mode"])
+            out.append(ctx.positive(size, "output size"))
+        result = t.with_shape((*batch, channels, *out))
+        if a.get("return_indices"):
+            from specc.tensor import TensorType
+            return [result, TensorType(result.shape, "int64")]
+        return [result]
+    return infer
+
+
+def _pool_label(nd: int):
+    def label(a: dict) -> str:
+        k = "×".join(str(x) for x in as_tuple(a["kernel_size"], nd))
+        s = a.get("stride")
+        strides = set(as_tuple(s, nd)) if s is not None else set()
+        if s is None or len(strides) == 1:
+            return k + ("" if s is None else f"/{strides.pop()}")
+        return k + "/" + "×".join(str(x) for x in as_tuple(s, nd))
+    return label
+
+
+def _adaptive_infer(kind: str, nd: int):
+    def infer(ctx: InferCtx):
+        t, batch, channels, spatial = spatial_input(ctx, nd, None)
+        size = ctx.attrs["output_size"]
+        if isinstance(size, list) and len(size) not in (1, nd):
+            ctx.fail(f"{ctx.op.name}: output_size needs {nd} values, got {len(size)}",
+                     "output_size")
+        sizes = as_tuple(size, nd)
+        out = [spatial[i] if sizes[i] is None else sizes[i] for i in range(nd)]
+        result = t.with_shape((*batch, channels, *out))
+        if ctx.attrs.get("return_indices"):
+            from specc.tensor import TensorType
+            return [result, TensorType(result.shape, "int64")]
+        return [result]
+    return infer
+
+
+def _outputs(attrs: dict):
+    return ("out", "indices") if attrs.get("return_indices") else ("out",)
+
+
+for _nd in (1, 2, 3):
+    for _kind in ("Max", "Avg"):
+        register(OpDef(
+            f"{_kind}Pool{_nd}d", "module", _pool_params(_kind, _nd), _pool_infer(_kind, _nd),
+            doc=f"torch.nn.{_kind}Pool{_nd}d.", category="pool", outputs=_outputs,
+            key_args=_pool_label(_nd)))
+        adaptive = [Param("output_size", "outsize")]
+        if _kind == "Max":
+            adaptive.append(Param("return_indices", "bool", False))
+        register(OpDef(
+            f"Adaptive{_kind}Pool{_nd}d", "module", adaptive, _adaptive_infer(_kind, _nd),
+            doc=f"torch.nn.Adaptive{_kind}Pool{_nd}d: pools to a fixed output size.",
+            category="pool", outputs=_outputs,
+            key_args=lambda a: f"→ {a['output_size']}"))

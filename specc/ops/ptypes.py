@@ -1,0 +1,119 @@
+"""Parameter types: each one is a JSON Schema fragment plus the same check in Python.
+
+The schema fragment goes into ``schemas/specc.schema.json`` (for editors and the first
+validation pass); the Python check runs again after expressions are evaluated, since
+``${...}`` can compute a value of any type.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+SYMBOL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int_list(v, n_min=1) -> bool:
+    return isinstance(v, list) and len(v) >= n_min and all(_is_int(x) for x in v)
+
+
+@dataclass(frozen=True)
+class PType:
+    title: str  # used in messages: "expected <title>"
+    schema: dict
+    check: Callable[[Any], bool]
+
+
+_INT = {"type": "integer"}
+_POS = {"type": "integer", "minimum": 1}
+_NONNEG = {"type": "integer", "minimum": 0}
+_INTS = {"type": "array", "items": {"type": "integer"}, "minItems": 1}
+_POS_INTS = {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1}
+_NONNEG_INTS = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}
+_SHAPE_ITEM = {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": SYMBOL_PATTERN}]}
+
+PTYPES: dict[str, PType] = {
+    "int": PType("an integer", _INT, _is_int),
+    "posint": PType("a positive integer", _POS, lambda v: _is_int(v) and v >= 1),
+    "nonneg": PType("a non-negative integer", _NONNEG, lambda v: _is_int(v) and v >= 0),
+    "float": PType("a number", {"type": "number"}, _is_num),
+    "prob": PType("a probability in [0, 1]", {"type": "number", "minimum": 0, "maximum": 1},
+                  lambda v: _is_num(v) and 0 <= v <= 1),
+    "bool": PType("true or false", {"type": "boolean"}, lambda v: isinstance(v, bool)),
+    "str": PType("a string", {"type": "string"}, lambda v: isinstance(v, str)),
+    "posints": PType("a positive integer or a list of them", {"anyOf": [_POS, _POS_INTS]},
+                     lambda v: (_is_int(v) and v >= 1) or (_int_list(v) and min(v) >= 1)),
+    "nonnegints": PType("a non-negative integer or a list of them",
+                        {"anyOf": [_NONNEG, _NONNEG_INTS]},
+                        lambda v: (_is_int(v) and v >= 0) or (_int_list(v) and min(v) >= 0)),
+    "padding": PType("a non-negative integer, a list of them, 'same' or 'valid'",
+                     {"anyOf": [_NONNEG, _NONNEG_INTS, {"enum": ["same", "valid"]}]},
+                     lambda v: (_is_int(v) and v >= 0) or (_int_list(v) and min(v) >= 0)
+                     or v in ("same", "valid")),
+    "dim": PType("a dimension index", _INT, _is_int),
+    "dims": PType("a dimension index or a list of them", {"anyOf": [_INT, _INTS]},
+                  lambda v: _is_int(v) or _int_list(v)),
+    "ints": PType("a list of integers", _INTS, lambda v: _int_list(v)),
+    "shape": PType("a list of sizes (integers, -1 or symbol names)",
+                   {"type": "array", "items": _SHAPE_ITEM},
+                   lambda v: isinstance(v, list) and all(
+                       _is_int(x) or (isinstance(x, str) and x.isidentifier()) for x in v)),
+    "outsize": PType("a positive integer or a list of positive integers / null",
+                     {"anyOf": [_POS, {"type": "array", "minItems": 1, "items": {
+                         "anyOf": [_POS, {"type": "null"}]}}]},
+                     lambda v: (_is_int(v) and v >= 1) or (isinstance(v, list) and v and all(
+                         x is None or (_is_int(x) and x >= 1) for x in v))),
+    "scale": PType("a positive number or a list of them",
+                   {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                              {"type": "array", "items": {"type": "number"}, "minItems": 1}]},
+                   lambda v: (_is_num(v) and v > 0) or (isinstance(v, list) and v and all(
+                       _is_num(x) and x > 0 for x in v))),
+    "sections": PType("a positive integer or a list of positive integers",
+                      {"anyOf": [_POS, _POS_INTS]},
+                      lambda v: (_is_int(v) and v >= 1) or (_int_list(v) and min(v) >= 1)),
+    "names": PType("a list of names", {"type": "array", "items": {
+        "type": "string", "pattern": SYMBOL_PATTERN}},
+        lambda v: isinstance(v, list) and all(isinstance(x, str) and x.isidentifier()
+                                               for x in v)),
+    "optint": PType("an integer or null", {"anyOf": [_INT, {"type": "null"}]},
+                    lambda v: v is None or _is_int(v)),
+    "optpos": PType("a positive integer or null", {"anyOf": [_POS, {"type": "null"}]},
+                    lambda v: v is None or (_is_int(v) and v >= 1)),
+    "optfloat": PType("a number or null", {"anyOf": [{"type": "number"}, {"type": "null"}]},
+                      lambda v: v is None or _is_num(v)),
+    "number_or_none": PType("a number or null",
+                            {"anyOf": [{"type": "number"}, {"type": "null"}]},
+                            lambda v: v is None or _is_num(v)),
+}
+
+
+def check_value(ptype: str, choices, value) -> str | None:
+    """None when ``value`` fits, else what was expected (for the error message)."""
+    spec = PTYPES[ptype]
+    if choices is not None:
+        if value in choices and (value is not True or True in choices):
+            return None
+        return "one of " + ", ".join(repr(c) for c in choices)
+    return None if spec.check(value) else spec.title
+
+
+def schema_for(ptype: str, choices) -> dict:
+    if choices is not None:
+        return {"enum": list(choices)}
+    return dict(PTYPES[ptype].schema)
+
+
+def as_tuple(value, n: int) -> tuple:
+    """torch's _ntuple: an int repeats, a list must have n entries (checked upstream)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1 and n > 1:
+            return tuple(value) * n
+        return tuple(value)
+    return (value,) * n

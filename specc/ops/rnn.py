@@ -1,0 +1,149 @@
+"""RNN, LSTM and GRU.
+
+Inputs: ``x``, then optionally ``lengths`` (a 1-D integer tensor: the built module packs
+the batch with ``pack_padded_sequence(enforce_sorted=False)`` and pads it back to the
+input's length), then optionally the initial state ``h_0`` (and ``c_0`` for LSTM).
+Outputs: ``output``, ``h_n`` (and ``c_n`` for LSTM).
+"""
+from __future__ import annotations
+
+from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.tensor import INT_DTYPES, TensorType
+
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def _params(name: str) -> list[Param]:
+    params = [Param("input_size", "posint", inferred=True, doc="features per step (inferred)"),
+              Param("hidden_size", "posint"), Param("num_layers", "posint", 1)]
+    if name == "RNN":
+        params.append(Param("nonlinearity", "str", "tanh", choices=("tanh", "relu")))
+    params += [Param("bias", "bool", True), Param("batch_first", "bool", False),
+               Param("dropout", "float", 0.0), Param("bidirectional", "bool", False)]
+    if name == "LSTM":
+        params.append(Param("proj_size", "nonneg", 0))
+    return params
+
+
+def split_inputs(inputs: list[TensorType]):
+    """(x, lengths or None, initial states) from the node's inputs."""
+    x, rest = inputs[0], list(inputs[1:])
+    lengths = None
+    if rest and rest[0].dtype in INT_DTYPES and rest[0].rank == 1:
+        lengths = rest.pop(0)
+    return x, lengths, rest
+
+
+def _infer(name: str):
+    def infer(ctx: InferCtx):
+        x, lengths, states = split_inputs(ctx.inputs)
+        ctx.need_float()
+        a = ctx.attrs
+        if x.rank not in (2, 3):
+            ctx.fail(f"{name} expects a 3-D input ({'N, T' if a['batch_first'] else 'T, N'}, "
+                     f"features) or 2-D unbatched (T, features), got {x}")
+        ctx.infer_attr("input_size", x.shape[-1], "feature size (last dim)")
+        proj = a.get("proj_size", 0)
+        if proj and proj >= a["hidden_size"]:
+            ctx.fail("LSTM: proj_size has to be smaller than hidden_size", "proj_size",
+                     code="E306")
+        h_out = proj or a["hidden_size"]
+        dirs = 2 if a["bidirectional"] else 1
+        if x.rank == 3:
+            batch = x.shape[0] if a["batch_first"] else x.shape[1]
+            state_batch: tuple = (batch,)
+        else:
+            state_batch = ()
+        if lengths is not None:
+            if x.rank != 3:
+                ctx.fail(f"{name}: lengths need a batched 3-D input")
+            if lengths.shape[0] != state_batch[0]:
+                ctx.fail(f"{name}: lengths has {lengths.shape[0]} entries for a batch of "
+                         f"{state_batch[0]}")
+        h_shape = (dirs * a["num_layers"], *state_batch, h_out)
+        c_shape = (dirs * a["num_layers"], *state_batch, a["hidden_size"])
+        want = [h_shape, c_shape] if name == "LSTM" else [h_shape]
+        if states and len(states) != len(want):
+            ctx.fail(f"{name} takes {len(want)} initial state tensor(s), got {len(states)}")
+        for got, shape in zip(states, want):
+            if got.shape != shape:
+                ctx.fail(f"{name}: initial state {got} does not match the expected "
+                         f"{TensorType(shape)}", code="E302")
+        outs = [x.with_shape((*x.shape[:-1], dirs * h_out)), x.with_shape(h_shape)]
+        if name == "LSTM":
+            outs.append(x.with_shape(c_shape))
+        return outs
+    return infer
+
+
+def _layer_sizes(name: str, a: dict):
+    """(input size, output size) of each layer × direction."""
+    h_out = a.get("proj_size", 0) or a["hidden_size"]
+    dirs = 2 if a["bidirectional"] else 1
+    for layer in range(a["num_layers"]):
+        size_in = a["input_size"] if layer == 0 else dirs * h_out
+        for _ in range(dirs):
+            yield size_in, h_out
+
+
+def _count(name: str):
+    def count(a: dict) -> int:
+        g, h = _GATES[name], a["hidden_size"]
+        total = 0
+        for size_in, h_out in _layer_sizes(name, a):
+            total += g * h * (size_in + h_out) + (2 * g * h if a["bias"] else 0)
+            if a.get("proj_size", 0):
+                total += h * a["proj_size"]
+        return total
+    return count
+
+
+def _macs(name: str):
+    def macs(ctx: InferCtx, outs):
+        a, g, h = ctx.attrs, _GATES[name], ctx.attrs["hidden_size"]
+        x = ctx.inputs[0]
+        steps = x.shape[:-1]  # every (batch, time) position runs every layer
+        per_step = sum(g * h * (si + ho) + (h * a.get("proj_size", 0))
+                       for si, ho in _layer_sizes(name, a))
+        total = per_step
+        for d in steps:
+            total = total * d
+        return total
+    return macs
+
+
+def _emit(name: str):
+    def emit(ctx: EmitCtx) -> list[str]:
+        x_type, lengths, states = split_inputs(ctx.in_types)
+        x, args = ctx.args[0], list(ctx.args[1:])
+        lengths_arg = args.pop(0) if lengths is not None else None
+        state = ""
+        if args:
+            state = f", ({', '.join(args)})" if name == "LSTM" else f", {args[0]}"
+        result = ctx.outs[0] if lengths_arg is None else f"_{ctx.outs[0]}_packed"
+        unpack = f"{result}, ({ctx.outs[1]}, {ctx.outs[2]})" if name == "LSTM" \
+            else f"{result}, {ctx.outs[1]}"
+        if lengths_arg is None:
+            return [f"{unpack} = {ctx.module}({x}{state})"]
+        bf = ctx.attrs["batch_first"]
+        time_axis = 1 if bf else 0
+        return [
+            f"_{ctx.outs[0]}_in = torch.nn.utils.rnn.pack_padded_sequence({x}, "
+            f"{lengths_arg}.cpu(), batch_first={bf}, enforce_sorted=False)",
+            f"{unpack} = {ctx.module}(_{ctx.outs[0]}_in{state})",
+            f"{ctx.outs[0]}, _ = torch.nn.utils.rnn.pad_packed_sequence({result}, "
+            f"batch_first={bf}, total_length={x}.size({time_axis}))",
+        ]
+    return emit
+
+
+for _name in ("RNN", "LSTM", "GRU"):
+    register(OpDef(
+        _name, "module", _params(_name), _infer(_name),
+        doc=f"torch.nn.{_name}. Inputs: x [, lengths] [, initial state]. "
+            f"Outputs: output, h_n{', c_n' if _name == 'LSTM' else ''}.",
+        category="recurrent", n_inputs=(1, 4),
+        outputs=("output", "h_n", "c_n") if _name == "LSTM" else ("output", "h_n"),
+        count_params=_count(_name), macs=_macs(_name), emit=_emit(_name),
+        key_args=lambda a: f"{a['hidden_size']}×{a['num_layers']}"
+                           + (" bi" if a["bidirectional"] else "")))

@@ -1,0 +1,393 @@
+"""Functional (lower-case) ops: arithmetic, merging, reshaping, reductions, indexing.
+
+These hold no parameters (except ``parameter``, a learned tensor) and become plain
+torch expressions in the generated forward.
+"""
+from __future__ import annotations
+
+from specc.dims import Dim, Sym, product
+from specc.ops._util import norm_dim, numel
+from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.linear import flatten_shape
+from specc.tensor import BroadcastError, TensorType, broadcast_shapes, promote_dtypes
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+def _fn(name: str, params: list[Param], infer, template, doc: str, **kw) -> OpDef:
+    """A functional op whose code is one expression built by ``template(args, attrs, ctx)``."""
+
+    def emit(ctx: EmitCtx) -> list[str]:
+        value = template(ctx.args, ctx.attrs, ctx)
+        if len(ctx.outs) == 1:
+            return [f"{ctx.outs[0]} = {value}"]
+        return [f"{', '.join(ctx.outs)} = {value}"]
+
+    return register(OpDef(name, "function", params, infer, doc=doc, emit=emit, **kw))
+
+
+def _arith(name: str):
+    def infer(ctx: InferCtx):
+        if len(ctx.inputs) == 1 and ctx.attrs["other"] is None:
+            ctx.fail(f"{name} needs two inputs, or one input and `other`", "other")
+        try:
+            shape = broadcast_shapes(*(t.shape for t in ctx.inputs))
+        except BroadcastError as exc:
+            shapes = ", ".join(str(t) for t in ctx.inputs)
+            ctx.fail(f"{name}: inputs {shapes} cannot be broadcast: {exc}")
+        dtype = promote_dtypes(*(t.dtype for t in ctx.inputs))
+        if name == "div" and dtype not in ("float32", "float16", "bfloat16", "float64"):
+            dtype = "float32"
+        if isinstance(ctx.attrs["other"], float) and dtype not in (
+                "float32", "float16", "bfloat16", "float64"):
+            dtype = "float32"
+        return [TensorType(shape, dtype)]
+
+    def template(args, attrs, ctx):
+        terms = list(args) + ([repr(attrs["other"])] if attrs["other"] is not None else [])
+        return f" {_SYMBOLS[name]} ".join(terms)
+
+    _fn(name, [Param("other", "number_or_none", None, doc="a scalar operand")], infer, template,
+        f"element-wise {name} of its inputs (torch broadcasting)", category="merge",
+        n_inputs=(1, None))
+
+
+for _name in _SYMBOLS:
+    _arith(_name)
+
+
+def _cat(stack: bool):
+    def infer(ctx: InferCtx):
+        ts = ctx.inputs
+        if len(ts) < 1:
+            ctx.fail("cat needs inputs")
+        rank = ts[0].rank
+        for t in ts:
+            if t.rank != rank:
+                ctx.fail(f"{ctx.op.name}: all inputs need the same rank, got "
+                         + ", ".join(str(t) for t in ts))
+        axis = norm_dim(ctx, ctx.attrs["dim"], rank + (1 if stack else 0))
+        dtype = promote_dtypes(*(t.dtype for t in ts))
+        if stack:
+            if any(t.shape != ts[0].shape for t in ts):
+                ctx.fail("stack: all inputs need the same shape, got "
+                         + ", ".join(str(t) for t in ts))
+            shape = list(ts[0].shape)
+            shape.insert(axis, len(ts))
+            return [TensorType(tuple(shape), dtype)]
+        for t in ts[1:]:
+            for i in range(rank):
+                if i != axis and t.shape[i] != ts[0].shape[i]:
+                    ctx.fail(f"cat along dim {axis}: inputs differ at dim {i}: "
+                             + ", ".join(str(t) for t in ts))
+        shape = list(ts[0].shape)
+        shape[axis] = sum((t.shape[axis] for t in ts[1:]), ts[0].shape[axis])
+        return [TensorType(tuple(shape), dtype)]
+    return infer
+
+
+for _name, _stack in (("cat", False), ("stack", True)):
+    _fn(_name, [Param("dim", "int", 0)], _cat(_stack),
+        lambda args, a, ctx, n=_name: f"torch.{n}([{', '.join(args)}], dim={a['dim']})",
+        f"torch.{_name} of its inputs along dim", category="merge", n_inputs=(1, None))
+
+
+def _flatten(ctx: InferCtx):
+    t = ctx.inputs[0]
+    return [t.with_shape(flatten_shape(ctx, t.shape, ctx.attrs["start_dim"], ctx.attrs["end_dim"]))]
+
+
+_fn("flatten", [Param("start_dim", "int", 0), Param("end_dim", "int", -1)], _flatten,
+    lambda args, a, ctx: f"torch.flatten({args[0]}, {a['start_dim']}, {a['end_dim']})",
+    "torch.flatten (start_dim=0 by default, as in torch)", category="shape")
+
+
+def _target_shape(ctx: InferCtx, param: str):
+    return [Sym.symbol(d) if isinstance(d, str) else d for d in ctx.attrs[param]]
+
+
+def _reshape(ctx: InferCtx):
+    t = ctx.inputs[0]
+    shape = _target_shape(ctx, "shape")
+    if shape.count(-1) > 1:
+        ctx.fail(f"{ctx.op.name}: only one dimension can be -1", "shape")
+    total = numel(t.shape)
+    known = product(d for d in shape if not (isinstance(d, int) and d == -1))
+    if isinstance(known, int) and known <= 0 or any(isinstance(d, int) and d < -1 for d in shape):
+        ctx.fail(f"{ctx.op.name}: invalid target shape {ctx.attrs['shape']}", "shape")
+    if -1 in shape:
+        rest = _divide(total, known)
+        if rest is None:
+            ctx.fail(f"{ctx.op.name}: cannot infer -1: {total} elements are not divisible by "
+                     f"{known} (input {t})", "shape", code="E304" if isinstance(total, Sym)
+                     else "E301")
+        shape[shape.index(-1)] = rest
+    elif product(shape) != total:
+        ctx.fail(f"{ctx.op.name}: shape {ctx.attrs['shape']} is invalid for an input of "
+                 f"{total} elements ({t})", "shape")
+    return [t.with_shape(shape)]
+
+
+def _divide(total: Dim, known: Dim):
+    if isinstance(total, int) and isinstance(known, int):
+        return total // known if known and total % known == 0 else None
+    if isinstance(total, Sym) and isinstance(known, int):
+        return total.exact_div(known)
+    if isinstance(total, Sym) and isinstance(known, Sym):
+        return total.div_by(known)
+    return None
+
+
+def _sizes(args, a, ctx: EmitCtx, param: str) -> str:
+    out = []
+    for d in a[param]:
+        out.append(ctx.dim_expr(Sym.symbol(d)) if isinstance(d, str) else str(d))
+    return ", ".join(out)
+
+
+for _name in ("reshape", "view"):
+    _fn(_name, [Param("shape", "shape", doc="target shape: ints, -1, or symbols such as N")],
+        _reshape, lambda args, a, ctx, n=_name: f"{args[0]}.{n}({_sizes(args, a, ctx, 'shape')})",
+        f"Tensor.{_name}", category="shape")
+
+
+def _permute(ctx: InferCtx):
+    t = ctx.inputs[0]
+    dims = [norm_dim(ctx, d, t.rank, "dims") for d in ctx.attrs["dims"]]
+    if sorted(dims) != list(range(t.rank)):
+        ctx.fail(f"permute: dims {ctx.attrs['dims']} are not a permutation of the "
+                 f"{t.rank} dims of {t}", "dims")
+    return [t.with_shape([t.shape[d] for d in dims])]
+
+
+_fn("permute", [Param("dims", "ints")], _permute,
+    lambda args, a, ctx: f"{args[0]}.permute({', '.join(map(str, a['dims']))})",
+    "Tensor.permute", category="shape")
+
+
+def _transpose(ctx: InferCtx):
+    t = ctx.inputs[0]
+    d0 = norm_dim(ctx, ctx.attrs["dim0"], t.rank, "dim0")
+    d1 = norm_dim(ctx, ctx.attrs["dim1"], t.rank, "dim1")
+    shape = list(t.shape)
+    shape[d0], shape[d1] = shape[d1], shape[d0]
+    return [t.with_shape(shape)]
+
+
+_fn("transpose", [Param("dim0", "int"), Param("dim1", "int")], _transpose,
+    lambda args, a, ctx: f"{args[0]}.transpose({a['dim0']}, {a['dim1']})",
+    "Tensor.transpose", category="shape")
+
+
+def _unsqueeze(ctx: InferCtx):
+    t = ctx.inputs[0]
+    axis = norm_dim(ctx, ctx.attrs["dim"], t.rank + 1)
+    shape = list(t.shape)
+    shape.insert(axis, 1)
+    return [t.with_shape(shape)]
+
+
+_fn("unsqueeze", [Param("dim", "int")], _unsqueeze,
+    lambda args, a, ctx: f"{args[0]}.unsqueeze({a['dim']})", "Tensor.unsqueeze",
+    category="shape")
+
+
+def _squeeze(ctx: InferCtx):
+    t = ctx.inputs[0]
+    if ctx.attrs["dim"] is None:
+        if any(isinstance(d, Sym) for d in t.shape):
+            ctx.fail("squeeze without dim on a symbolic shape: give dim", "dim", code="E304")
+        return [t.with_shape([d for d in t.shape if d != 1])]
+    axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
+    shape = list(t.shape)
+    if shape[axis] == 1:
+        shape.pop(axis)
+    return [t.with_shape(shape)]
+
+
+_fn("squeeze", [Param("dim", "optint", None)], _squeeze,
+    lambda args, a, ctx: f"{args[0]}.squeeze({'' if a['dim'] is None else a['dim']})",
+    "Tensor.squeeze", category="shape")
+
+
+def _reduce(ctx: InferCtx):
+    t = ctx.inputs[0]
+    dim = ctx.attrs["dim"]
+    if ctx.op.name == "mean":
+        ctx.need_float()
+    if dim is None:
+        return [t.with_shape(())]
+    dims = {norm_dim(ctx, d, t.rank) for d in (dim if isinstance(dim, list) else [dim])}
+    keep = ctx.attrs["keepdim"]
+    shape = [1 if i in dims else d for i, d in enumerate(t.shape) if keep or i not in dims]
+    dtype = t.dtype if ctx.op.name == "mean" or t.is_float else "int64"
+    return [TensorType(tuple(shape), dtype)]
+
+
+for _name in ("mean", "sum", "amax", "amin"):
+    _fn(_name, [Param("dim", "dims", None), Param("keepdim", "bool", False)], _reduce,
+        lambda args, a, ctx, n=_name: (f"{args[0]}.{n}()" if a["dim"] is None else
+                                       f"{args[0]}.{n}(dim={a['dim']!r}, keepdim={a['keepdim']})"),
+        f"Tensor.{_name} over dim (all dims when omitted)", category="reduce")
+
+
+def _select(ctx: InferCtx):
+    t = ctx.inputs[0]
+    axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
+    index, size = ctx.attrs["index"], t.shape[axis]
+    if isinstance(size, int) and not -size <= index < size:
+        ctx.fail(f"select: index {index} is out of range for dim {axis} of size {size}", "index")
+    return [t.with_shape(t.shape[:axis] + t.shape[axis + 1:])]
+
+
+_fn("select", [Param("dim", "int"), Param("index", "int")], _select,
+    lambda args, a, ctx: f"{args[0]}.select({a['dim']}, {a['index']})",
+    "Tensor.select: index one position of dim, removing it", category="index")
+
+
+def _slice(ctx: InferCtx):
+    t = ctx.inputs[0]
+    a = ctx.attrs
+    axis = norm_dim(ctx, a["dim"], t.rank)
+    size = t.shape[axis]
+    start, end, step = a["start"], a["end"], a["step"]
+    if isinstance(size, int):
+        length = len(range(*slice(start, end, step).indices(size)))
+    else:
+        lo = 0 if start is None else (size + start if start < 0 else start)
+        hi = size if end is None else (size + end if end < 0 else end)
+        length = (hi - lo + step - 1) // step
+    shape = list(t.shape)
+    shape[axis] = ctx.positive(length, "slice length")
+    return [t.with_shape(shape)]
+
+
+def _slice_code(args, a, ctx) -> str:
+    index = ["slice(None)"] * (a["dim"] % ctx.in_types[0].rank)
+    parts = ("" if a["start"] is None else str(a["start"])) + ":" + \
+        ("" if a["end"] is None else str(a["end"])) + ("" if a["step"] == 1 else f":{a['step']}")
+    return f"{args[0]}[{', '.join([':'] * len(index) + [parts])}]"
+
+
+_fn("slice", [Param("dim", "int", 0), Param("start", "optint", None), Param("end", "optint", None),
+              Param("step", "posint", 1)], _slice, _slice_code,
+    "x[..., start:end:step] along dim", category="index")
+
+
+def _matmul(ctx: InferCtx):
+    a, b = ctx.inputs
+    if a.rank == 0 or b.rank == 0:
+        ctx.fail("matmul: both inputs need at least one dim")
+    sa = a.shape if a.rank > 1 else (1, *a.shape)
+    sb = b.shape if b.rank > 1 else (*b.shape, 1)
+    if sa[-1] != sb[-2]:
+        ctx.fail(f"matmul: inner sizes differ: {a} @ {b} ({sa[-1]} vs {sb[-2]})")
+    try:
+        batch = broadcast_shapes(sa[:-2], sb[:-2])
+    except BroadcastError as exc:
+        ctx.fail(f"matmul: batch dims of {a} and {b} do not broadcast: {exc}")
+    shape = list(batch) + ([sa[-2]] if a.rank > 1 else []) + ([sb[-1]] if b.rank > 1 else [])
+    return [TensorType(tuple(shape), promote_dtypes(a.dtype, b.dtype))]
+
+
+_fn("matmul", [], _matmul, lambda args, a, ctx: f"torch.matmul({args[0]}, {args[1]})",
+    "torch.matmul (batched, broadcasting)", category="merge", n_inputs=(2, 2),
+    macs=lambda ctx, outs: numel(outs[0].shape) * (
+        ctx.inputs[0].shape[-1]))
+
+
+def _split_sizes(ctx: InferCtx, size: Dim) -> list[Dim]:
+    a = ctx.attrs
+    if ctx.op.name == "chunk":
+        n = a["chunks"]
+        if isinstance(size, Sym):
+            part = size.exact_div(n)
+            if part is None:
+                ctx.fail(f"chunk: cannot split symbolic size {size} into {n}", "chunks",
+                         code="E304")
+            return [part] * n
+        part = -(-size // n)
+        sizes = [part] * (size // part) + ([size % part] if size % part else [])
+        return sizes
+    sections = a["split_size_or_sections"]
+    if isinstance(sections, list):
+        if sum(sections) != size:
+            ctx.fail(f"split: sections {sections} do not add up to {size}",
+                     "split_size_or_sections")
+        return list(sections)
+    size = ctx.concrete(size, "split with a fixed split size")
+    return [sections] * (size // sections) + ([size % sections] if size % sections else [])
+
+
+def _split(ctx: InferCtx):
+    t = ctx.inputs[0]
+    axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
+    sizes = _split_sizes(ctx, t.shape[axis])
+    if len(sizes) != _n_parts(ctx.attrs):
+        ctx.fail(f"{ctx.op.name}: splitting {t.shape[axis]} gives {len(sizes)} parts, "
+                 f"not {_n_parts(ctx.attrs)}", code="E301")
+    return [t.with_shape(t.shape[:axis] + (s,) + t.shape[axis + 1:]) for s in sizes]
+
+
+def _n_parts(a: dict) -> int:
+    if "chunks" in a:
+        return a["chunks"]
+    sections = a["split_size_or_sections"]
+    return len(sections) if isinstance(sections, list) else a.get("parts") or 1
+
+
+def _part_names(a: dict):
+    return tuple(a.get("names") or [str(i) for i in range(_n_parts(a))])
+
+
+_fn("chunk", [Param("chunks", "posint"), Param("dim", "int", 0),
+              Param("names", "names", None, to_torch=False, doc="names for the parts")],
+    _split, lambda args, a, ctx: f"torch.chunk({args[0]}, {a['chunks']}, dim={a['dim']})",
+    "torch.chunk into named outputs (`from: node.0` or the given names)", category="index",
+    outputs=_part_names)
+_fn("split", [Param("split_size_or_sections", "sections"), Param("dim", "int", 0),
+              Param("parts", "optpos", None, to_torch=False,
+                    doc="number of parts when split_size is an int"),
+              Param("names", "names", None, to_torch=False)],
+    _split, lambda args, a, ctx: f"torch.split({args[0]}, {a['split_size_or_sections']!r}, "
+                                 f"dim={a['dim']})",
+    "torch.split into named outputs", category="index", outputs=_part_names)
+
+
+def _expand(ctx: InferCtx):
+    t = ctx.inputs[0]
+    size = _target_shape(ctx, "size")
+    if len(size) < t.rank:
+        ctx.fail(f"expand: size {ctx.attrs['size']} has fewer dims than the input {t}", "size")
+    offset = len(size) - t.rank
+    out = []
+    for i, d in enumerate(size):
+        own = t.shape[i - offset] if i >= offset else None
+        if isinstance(d, int) and d == -1:
+            if own is None:
+                ctx.fail("expand: -1 is not allowed for a new leading dim", "size")
+            out.append(own)
+        elif own is not None and own != 1 and own != d:
+            ctx.fail(f"expand: cannot expand size {own} to {d} (input {t})", "size")
+        else:
+            out.append(d)
+    return [t.with_shape(out)]
+
+
+_fn("expand", [Param("size", "shape", doc="target sizes; -1 keeps a dim; symbols like N")],
+    _expand, lambda args, a, ctx: f"{args[0]}.expand({_sizes(args, a, ctx, 'size')})",
+    "Tensor.expand (broadcast view)", category="shape")
+
+
+def _parameter(ctx: InferCtx):
+    return [TensorType(tuple(ctx.attrs["shape"]), "float32")]
+
+
+register(OpDef(
+    "parameter", "parameter",
+    [Param("shape", "ints", doc="shape of the learned tensor"),
+     Param("init", "str", "zeros", choices=("zeros", "normal", "ones", "uniform"),
+           doc="initial values (normal: std 0.02)")],
+    _parameter, doc="a learned tensor (nn.Parameter) registered under the node's name, "
+                    "e.g. a class token or a position embedding",
+    category="parameter", n_inputs=(0, 0), count_params=lambda a: product(a["shape"])))

@@ -1,0 +1,1 @@
+"""Stage 6 — report: how analyses are shown (table, json, concise, github, sarif)."""

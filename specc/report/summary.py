@@ -1,0 +1,71 @@
+"""Per-node and total numbers of an analysed graph, shared by the table and JSON output."""
+from __future__ import annotations
+
+from specc import __version__
+from specc.dims import dim_json
+from specc.infer import per_sample, totals
+from specc.ir import Graph, Node, Scope
+from specc.ops.base import get_op
+
+
+def op_label(node: Node) -> str:
+    op = get_op(node.op)
+    if op is None or op.key_args is None or node.out_types is None:
+        return node.op
+    try:
+        return f"{node.op} {op.key_args(node.attrs)}"
+    except (KeyError, TypeError, ValueError):
+        return node.op
+
+
+def scope_params(scope: Scope) -> int:
+    return sum(n.params for n in scope.walk_nodes() if n.out_types is not None)
+
+
+def scope_label(scope: Scope) -> str:
+    if scope.kind == "block":
+        return scope.block or "block"
+    if scope.kind == "repeat":
+        return f"repeat ×{len(scope.items)}"
+    return "sequence"
+
+
+def model_json(graph: Graph) -> dict:
+    total = totals(graph)
+    return {
+        "name": graph.name,
+        "inputs": {n.id: n.out_types[0].to_json() for n in graph.inputs if n.out_types},
+        "outputs": {name: (ref.type.to_json() if ref.type else None)
+                    for name, ref in graph.outputs},
+        "params": total["params"],
+        "trainable_params": total["params"],
+        "macs": dim_json(total["macs"]),
+        "nodes": [node_json(graph, n) for n in graph.nodes],
+    }
+
+
+def node_json(graph: Graph, node: Node) -> dict:
+    types = node.out_types or []
+    entry = {
+        "name": node.id,
+        "op": node.op,
+        "output_shape": [dim_json(d) for d in types[0].shape] if types else None,
+        "dtype": types[0].dtype if types else None,
+        "params": node.params,
+        "macs": dim_json(per_sample(node.macs, graph)),
+        "line": node.loc.line,
+    }
+    if len(types) > 1:
+        entry["outputs"] = {name: t.to_json() for name, t in zip(node.output_names, types)}
+    return entry
+
+
+def document_json(analyses) -> dict:
+    from specc.lint.registry import RULES  # noqa: F401
+
+    return {"specc_version": __version__, "files": [{
+        "path": a.path,
+        "ok": a.ok,
+        "diagnostics": [d.to_json() for d in a.diagnostics],
+        "model": model_json(a.graph) if a.graph is not None and a.ok else None,
+    } for a in analyses]}

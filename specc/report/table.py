@@ -1,0 +1,103 @@
+"""The `full` format: a torchinfo-style table, totals, then the diagnostics."""
+from __future__ import annotations
+
+from specc.dims import shape_str
+from specc.infer import per_sample, totals
+from specc.ir import Graph, Node, Scope
+from specc.report.style import Style
+from specc.report.summary import op_label, scope_label, scope_params
+
+
+def _fmt_int(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _rows(graph: Graph):
+    for node in graph.inputs:
+        yield (node.id, "input", str(node.out_types[0]) if node.out_types else "?", "", "", 0)
+    yield from _scope_rows(graph, graph.root, 0)
+
+
+def _scope_rows(graph: Graph, scope: Scope, depth: int):
+    for item in scope.items:
+        if isinstance(item, Scope):
+            out = item.output.type if item.output else None
+            yield ("  " * depth + item.attr_name, scope_label(item), str(out) if out else "—",
+                   _fmt_int(scope_params(item)), "", 1)
+            yield from _scope_rows(graph, item, depth + 1)
+        else:
+            yield _node_row(graph, item, depth)
+
+
+def _node_row(graph: Graph, node: Node, depth: int):
+    if node.out_types is None:
+        shape = "✗" if node.broken else "?"
+    elif len(node.out_types) > 1:
+        shape = ", ".join(f"{name} {shape_str(t.shape)}"
+                          for name, t in zip(node.output_names, node.out_types))
+    else:
+        shape = str(node.out_types[0])
+    macs = per_sample(node.macs, graph)
+    return ("  " * depth + node.attr_name, op_label(node), shape,
+            _fmt_int(node.params) if node.params else "–",
+            _fmt_int(macs) if macs else "–", 0)
+
+
+def render_table(analysis, style: Style) -> str:
+    graph = analysis.graph
+    lines = [style.bold(f"{analysis.path}") + (f" — {graph.name}" if graph else "")]
+    if graph is not None and graph.nodes:
+        rows = list(_rows(graph))
+        headers = ("Node", "Op", "Output shape", "Params", "MACs")
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        widths = [min(w, 60) for w in widths]
+        rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
+        lines += [rule, _line(headers, widths), rule]
+        for row in rows:
+            text = _line(row[:5], widths)
+            lines.append(style.dim(text) if row[5] else text)
+        lines.append(rule)
+        total = totals(graph)
+        outputs = ", ".join(f"{name} {ref.type}" for name, ref in graph.outputs if ref.type)
+        lines.append(f"Params: {_fmt_int(total['params'])}   "
+                     f"MACs/sample: {_fmt_int(total['macs'])}   "
+                     f"Param memory (fp32): {total['params'] * 4 / 2**20:,.1f} MiB")
+        if outputs:
+            lines.append(f"Outputs: {outputs}")
+    lines += format_diagnostics(analysis, style)
+    return "\n".join(lines)
+
+
+def _line(cells, widths) -> str:
+    out = []
+    for i, (cell, width) in enumerate(zip(cells, widths)):
+        cell = cell if len(cell) <= width else cell[: width - 1] + "…"
+        out.append(cell.rjust(width) if i >= 3 else cell.ljust(width))
+    return "  ".join(out).rstrip()
+
+
+def format_diagnostics(analysis, style: Style) -> list[str]:
+    lines = []
+    source = analysis.source.splitlines() if analysis.source else []
+    for d in sorted(analysis.diagnostics, key=lambda d: (d.loc.line, d.loc.col)):
+        colour = {"error": style.red, "warning": style.yellow}.get(d.severity, style.blue)
+        rule = f" [{d.rule}]" if d.rule else ""
+        lines.append(f"{d.file}:{d.loc.line}:{d.loc.col}: {colour(d.severity)} "
+                     f"{style.bold(d.code)}{rule} {d.message}")
+        if d.node:
+            lines.append(f"    node: {d.node}")
+        if source and 0 < d.loc.line <= len(source):
+            text = source[d.loc.line - 1]
+            if len(text) <= 160:
+                lines.append(f"    | {text}")
+                lines.append("    | " + " " * max(d.loc.col - 1, 0) + colour("^"))
+        if d.hint:
+            lines.append(f"    hint: {d.hint}")
+    if analysis.diagnostics:
+        counts = {}
+        for d in analysis.diagnostics:
+            counts[d.severity] = counts.get(d.severity, 0) + 1
+        lines.append(", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in sorted(counts.items())))
+    elif analysis.graph is not None:
+        lines.append(style.green("No problems found."))
+    return lines

@@ -1,0 +1,273 @@
+"""Stage 2 — validate: the JSON Schema, generated from the op registry, and its errors.
+
+``schemas/specc.schema.json`` is this module's :func:`build_schema` output, checked in
+for editors (yaml-language-server) and check-jsonschema. Node parameters are selected by
+the ``op`` value with ``if``/``then``, so an error names the op and the parameter instead
+of "is not valid under any of the given schemas".
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from specc.errors import Diagnostic
+from specc.loader import key_loc_at, loc_at
+
+SCHEMA_ID = "https://raw.githubusercontent.com/specc-dev/specc/main/schemas/specc.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "specc.schema.json"
+LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "mse", "l1", "smooth_l1", "huber",
+          "kl_div", "ctc", "cosine_embedding", "margin_ranking", "none")
+TASKS = ("classification", "multilabel", "regression", "segmentation", "generation", "embedding")
+_EXPR = {"type": "string", "pattern": "\\$", "description": "an expression: $name or ${...}"}
+_NAME = {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_]*|.*\\$.*)$"}
+_COMMON = {
+    "name": {**_NAME, "description": "module attribute name (default: the index)"},
+    "from": {"description": "input(s): node names, input names, node.output",
+             "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"},
+                                            "minItems": 1}]},
+    "if": {"description": "when false the node passes its input through",
+           "anyOf": [{"type": "boolean"}, _EXPR]},
+    "repeat": {"description": "stack N copies as a sequence 0..N-1 (index `i`)",
+               "anyOf": [{"type": "integer", "minimum": 1}, _EXPR]},
+    "repeat_name": {"type": "string", "description": "names of repeated copies, e.g. "
+                                                     "'layer_${i}'"},
+    "init": {"$ref": "#/$defs/init"},
+}
+
+
+def _param_schema(param) -> dict:
+    from specc.ops.ptypes import schema_for
+
+    schema = {"anyOf": [schema_for(param.type, param.choices), _EXPR]}
+    if param.doc:
+        schema["description"] = param.doc
+    return schema
+
+
+def _op_schema(op) -> dict:
+    properties = dict(_COMMON)
+    properties["op"] = {"const": op.name}
+    for param in op.params:
+        properties[param.name] = _param_schema(param)
+    schema = {"type": "object", "description": op.doc, "properties": properties,
+              "additionalProperties": False}
+    required = [p.name for p in op.params if p.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def build_schema() -> dict:
+    from specc.ops.base import all_ops
+
+    ops = all_ops()
+    op_names = sorted(ops)
+    init_method = {"anyOf": [
+        {"enum": ["kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
+                  "normal", "uniform", "zeros", "ones", "orthogonal", "default"]},
+        {"type": "object", "minProperties": 1, "properties": {
+            "weight": {"$ref": "#/$defs/init"}, "bias": {"$ref": "#/$defs/init"},
+            "method": {"type": "string"}, "std": {"type": "number"},
+            "mean": {"type": "number"}, "a": {"type": "number"}, "b": {"type": "number"},
+            "gain": {"type": "number"}, "value": {"type": "number"},
+            "mode": {"enum": ["fan_in", "fan_out"]},
+            "nonlinearity": {"type": "string"}}, "additionalProperties": False}]}
+    node = {
+        "type": "object",
+        "properties": {**_COMMON, "op": {"enum": op_names}, "block": {"type": "string"},
+                       "layers": {"$ref": "#/$defs/sequence"}},
+        "oneOf": [{"required": ["op"]}, {"required": ["block"]}, {"required": ["layers"]}],
+        "allOf": [{"if": {"required": ["op"], "properties": {"op": {"const": name}}},
+                   "then": {"$ref": f"#/$defs/ops/{name}"}} for name in op_names] + [
+            {"if": {"required": ["layers"]},
+             "then": {"properties": {**_COMMON, "layers": True}, "additionalProperties": False}}],
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "specc model spec",
+        "description": "A neural network described as data; see docs/spec-language.md.",
+        "type": "object",
+        "required": ["inputs", "layers"],
+        "additionalProperties": False,
+        "properties": {
+            "specc": {"const": 1, "description": "spec format version"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "inputs": {"type": "object", "minProperties": 1,
+                       "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                       "additionalProperties": {"$ref": "#/$defs/input"}},
+            "vars": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
+            "batch": {"type": "string", "description": "the batch symbol (default: the first "
+                                                       "symbolic dim of each input)"},
+            "loss": {"anyOf": [{"enum": list(LOSSES)}, {"type": "object",
+                                                        "additionalProperties":
+                                                            {"enum": list(LOSSES)}}]},
+            "task": {"enum": list(TASKS)},
+            "init": {"type": "object", "propertyNames": {"enum": op_names},
+                     "additionalProperties": {"$ref": "#/$defs/init"}},
+            "blocks": {"type": "object",
+                       "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                       "additionalProperties": {"$ref": "#/$defs/block"}},
+            "layers": {"$ref": "#/$defs/sequence"},
+            "outputs": {"anyOf": [
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                {"type": "object", "minProperties": 1,
+                 "additionalProperties": {"type": "string"}}]},
+        },
+        "$defs": {
+            "expr": _EXPR,
+            "init": init_method,
+            "input": {"type": "object", "required": ["shape"], "additionalProperties": False,
+                      "properties": {
+                          "shape": {"type": "array", "items": {"anyOf": [
+                              {"type": "integer", "minimum": 0},
+                              {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                              _EXPR]}},
+                          "dtype": {"enum": ["float32", "float16", "bfloat16", "float64",
+                                             "int64", "int32", "int16", "int8", "uint8", "bool"]},
+                          "description": {"type": "string"}}},
+            "block": {"type": "object", "required": ["layers"], "additionalProperties": False,
+                      "properties": {
+                          "description": {"type": "string"},
+                          "params": {"type": "object"},
+                          "inputs": {"type": "array", "minItems": 1, "items": {
+                              "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
+                          "layers": {"$ref": "#/$defs/sequence"},
+                          "output": {"type": "string"}}},
+            "sequence": {"type": "array", "items": {"anyOf": [
+                {"enum": op_names}, {"$ref": "#/$defs/node"}]}},
+            "node": node,
+            "ops": {name: _op_schema(ops[name]) for name in op_names},
+        },
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(build_schema(), indent=1, ensure_ascii=False) + "\n"
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    if SCHEMA_PATH.exists():
+        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    else:  # an installed copy without the repo's schemas/ folder
+        schema = build_schema()
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate(doc) -> list[Diagnostic]:
+    """Schema errors as located diagnostics, most specific first, one per location."""
+    if not isinstance(doc, dict):
+        return [Diagnostic("E101", "a spec is a mapping with at least `inputs` and `layers`, "
+                           f"not {type(doc).__name__ if doc is not None else 'empty'}",
+                           loc=loc_at(doc, ()))]
+    out, seen = [], set()
+    for err in _leaf_errors(_validator().iter_errors(doc)):
+        diagnostic = _describe(err, doc)
+        key = (diagnostic.loc, diagnostic.code)
+        if key not in seen:
+            seen.add(key)
+            out.append(diagnostic)
+    return sorted(out, key=lambda d: (d.loc.line, d.loc.col))
+
+
+def _leaf_errors(errors):
+    """Descend into anyOf/oneOf so the message is about the deepest real mistake."""
+    for err in errors:
+        if err.validator in ("anyOf", "oneOf") and err.context and not _is_value_choice(err):
+            deepest = max(len(e.absolute_path) for e in err.context)
+            if deepest > len(err.absolute_path):
+                yield from _leaf_errors(e for e in err.context
+                                        if len(e.absolute_path) == deepest)
+                continue
+        yield err
+
+
+def _is_value_choice(err) -> bool:
+    """anyOf between a value type and an expression: report it as one type error."""
+    return err.validator == "anyOf" and any(s == _EXPR or s.get("pattern") == "\\$"
+                                            for s in err.validator_value if isinstance(s, dict))
+
+
+def _describe(err, doc) -> Diagnostic:
+    path = list(err.absolute_path)
+    parent = _at(doc, path[:-1]) if path else None
+    op = parent.get("op") if isinstance(parent, dict) else None
+    node_desc = f"{op}" if isinstance(op, str) else "node"
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})), key=str)
+        key = extra[0] if extra else "?"
+        container = err.instance
+        owner = container.get("op") if isinstance(container, dict) else None
+        from specc.expand import suggest
+
+        known = list(err.schema.get("properties", {}))
+        what = f"{owner} has no parameter" if isinstance(owner, str) else "unknown key"
+        return Diagnostic("E103", f"{what} '{key}'", loc=key_loc_at(doc, path + [key]),
+                          hint=suggest(key, known) or f"allowed: {', '.join(known)}")
+    if err.validator == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        owner = err.instance.get("op") if isinstance(err.instance, dict) else None
+        what = f"{owner} needs parameter" if isinstance(owner, str) else "missing required key"
+        return Diagnostic("E105", f"{what} '{missing}'", loc=loc_at(doc, path))
+    if _is_unknown_op(err, path):
+        from specc.expand import suggest
+        from specc.ops.base import all_ops
+
+        return Diagnostic("E102", f"unknown op {err.instance!r}", loc=loc_at(doc, path),
+                          hint=suggest(err.instance, all_ops()))
+    if err.validator == "oneOf" and isinstance(err.instance, dict):
+        return Diagnostic("E101", "a node needs exactly one of `op`, `block` or `layers`",
+                          loc=loc_at(doc, path))
+    if _is_value_choice(err) or err.validator in ("type", "minimum", "maximum", "enum",
+                                                  "exclusiveMinimum", "const", "pattern"):
+        key = path[-1] if path else ""
+        title = _expected(err)
+        where = f"{node_desc}.{key}" if isinstance(key, str) and op else f"'{_dotted(path)}'"
+        return Diagnostic("E104", f"{where} must be {title}, got {err.instance!r}",
+                          loc=loc_at(doc, path))
+    return Diagnostic("E101", f"at '{_dotted(path)}': {err.message}", loc=loc_at(doc, path))
+
+
+def _is_unknown_op(err, path) -> bool:
+    """An `op:` value, or a bare string in a sequence, that names no registered op."""
+    from specc.ops.base import all_ops
+
+    if not isinstance(err.instance, str) or err.instance in all_ops():
+        return False
+    in_sequence = err.validator == "anyOf" and path and isinstance(path[-1], int)
+    return (err.validator == "enum" and bool(path) and path[-1] == "op") or bool(in_sequence)
+
+
+def _expected(err) -> str:
+    from specc.ops.ptypes import PTYPES
+
+    schema = err.schema if not _is_value_choice(err) else err.validator_value[0]
+    for ptype in PTYPES.values():
+        if ptype.schema == schema:
+            return ptype.title
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"][:12])
+    if "const" in schema:
+        return repr(schema["const"])
+    kind = schema.get("type")
+    return {"integer": "an integer", "string": "a string", "boolean": "true or false",
+            "number": "a number", "array": "a list", "object": "a mapping"}.get(kind, str(kind))
+
+
+def _at(doc, path):
+    node = doc
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _dotted(path) -> str:
+    return ".".join(str(p) for p in path) or "(top)"
