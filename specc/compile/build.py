@@ -1,0 +1,54 @@
+"""Stage 6b — build: run the generated source and construct the module with torch."""
+from __future__ import annotations
+
+import linecache
+
+from specc.compile.codegen import generate
+from specc.errors import Diagnostic, SpecError
+from specc.infer import totals
+from specc.ir import Graph
+
+DEFAULT_MAX_PARAMS = 2_000_000_000
+_counter = [0]
+
+
+def check_size(graph: Graph, max_params: int | None) -> int:
+    """Refuse, before allocating anything, a model over the parameter budget."""
+    limit = DEFAULT_MAX_PARAMS if max_params is None else max_params
+    count = totals(graph)["params"]
+    if count > limit:
+        biggest = max(graph.nodes, key=lambda n: n.params)
+        raise SpecError(Diagnostic(
+            "E004", f"the model has {count:,} parameters ({count * 4 / 2**30:,.1f} GiB in "
+            f"float32), over --max-params {limit:,}; the largest layer is {biggest.id} "
+            f"({biggest.op}, {biggest.params:,})", "error", biggest.loc, biggest.id,
+            "check the sizes in the spec, or raise --max-params"))
+    return count
+
+
+def load_source(text: str, name: str, extra: dict | None = None) -> dict:
+    """exec the generated module source; register it with linecache for tracebacks."""
+    _counter[0] += 1
+    filename = f"<specc-generated {name} #{_counter[0]}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    namespace: dict = {"__name__": f"specc_generated_{_counter[0]}", **(extra or {})}
+    exec(compile(text, filename, "exec"), namespace)  # our own generated code, not the spec's
+    return namespace
+
+
+def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None = None,
+                 recorder=None):
+    """Construct the model. ``recorder(node_id, outputs)``, when given, is called with
+    every node's outputs during forward (the differential tests use it)."""
+    import torch
+
+    check_size(graph, max_params)
+    source = generate(graph, trace=recorder is not None)
+    namespace = load_source(source.text, graph.name, {"_specc_record": recorder})
+    with torch.device(device):
+        model = namespace["build_model"]()
+    if dtype is not None:
+        model = model.to(dtype=getattr(torch, dtype) if isinstance(dtype, str) else dtype)
+    model.specc_source = source.text
+    model.specc_graph = graph
+    return model

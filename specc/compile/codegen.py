@@ -1,0 +1,303 @@
+"""Stage 6a — compile: graph IR → the Python source of a PyTorch model.
+
+Every scope (the model, a block instance, a nested sequence) becomes a module. A scope
+that is a plain chain of modules becomes ``nn.Sequential`` (as torchvision writes them);
+any other scope becomes a generated ``_Scope`` subclass whose ``forward`` is straight-line
+code — no loop over a graph at call time. Scopes with the same forward share one class.
+
+The source imports only torch, so ``--emit-python`` writes exactly what ``build`` runs.
+This module does not import torch.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+
+from specc.dims import Sym
+from specc.ir import Graph, Node, Ref, Scope
+from specc.ops.base import EmitCtx, get_op
+from specc.ops.linear import emit_call
+from specc.compile.init import init_code
+
+_PRELUDE = '''\
+import torch
+from torch import nn
+
+
+class _Scope(nn.Module):
+    """A container whose children are given as a name -> module/parameter mapping."""
+
+    def __init__(self, children):
+        super().__init__()
+        for name, child in children.items():
+            if isinstance(child, nn.Parameter):
+                self.register_parameter(name, child)
+            else:
+                self.add_module(name, child)
+'''
+
+
+class CodegenError(Exception):
+    pass
+
+
+@dataclass
+class Source:
+    text: str
+    class_name: str  # the model's class
+    builder: str = "build_model"
+
+
+@dataclass
+class _State:
+    graph: Graph
+    classes: dict = field(default_factory=dict)  # forward text -> class name
+    class_order: list = field(default_factory=list)  # (name, text)
+    build_lines: list = field(default_factory=list)
+    used_names: set = field(default_factory=set)
+    externals: dict = field(default_factory=dict)  # id(scope) -> [Ref]
+    trace: bool = False  # record every node's outputs (for tests and debugging)
+
+
+def python_name(text: str, taken: set, prefix: str = "v") -> str:
+    """A fresh, safe identifier derived from ``text``."""
+    base = re.sub(r"\W", "_", text) or prefix
+    if base[0].isdigit():
+        base = f"{prefix}{base}"
+    if keyword.iskeyword(base) or base in ("self", "torch", "nn"):
+        base += "_"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
+def _inside(node: Node, scope: Scope) -> bool:
+    return scope.path == "" or node.id.startswith(scope.path + ".")
+
+
+def _externals(state: _State, scope: Scope) -> list[Ref]:
+    """Values a scope reads from outside itself: its forward's parameters, main input first."""
+    key = id(scope)
+    if key in state.externals:
+        return state.externals[key]
+    if scope.kind == "model":
+        refs = [n.ref for n in state.graph.inputs]
+    else:
+        refs = [scope.input] if scope.input is not None else []
+        for node in scope.walk_nodes():
+            for ref in node.inputs:
+                if (ref.node.op == "input" or not _inside(ref.node, scope)) and ref not in refs:
+                    refs.append(ref)
+        if scope.output is not None and scope.output not in refs and (
+                scope.output.node.op == "input" or not _inside(scope.output.node, scope)):
+            refs.append(scope.output)
+    state.externals[key] = refs
+    return refs
+
+
+def _is_chain(state: _State, scope: Scope) -> bool:
+    """True when the scope can be an nn.Sequential: each item reads only the previous one."""
+    if scope.kind == "model" or not scope.items:
+        return False
+    prev = scope.input
+    for item in scope.items:
+        if isinstance(item, Node):
+            if get_op(item.op).kind != "module" or item.inputs != [prev] \
+                    or len(item.output_names) > 1:
+                return False
+            prev = item.ref
+        else:
+            if _externals(state, item) != [prev]:
+                return False
+            prev = item.output
+    return prev == scope.output
+
+
+def generate(graph: Graph, trace: bool = False) -> Source:
+    """Python source for the model. With ``trace``, every node's outputs are passed to a
+    ``_specc_record(node_id, outputs)`` function that the caller puts in the namespace."""
+    if not graph.ok:
+        raise CodegenError("the spec has errors; fix them before building")
+    state = _State(graph, trace=trace)
+    model_class = _pascal(graph.name) or "Model"
+    root_var = _emit_scope(state, graph.root, class_hint=model_class)
+    parts = [_PRELUDE]
+    for name, text in state.class_order:
+        parts.append(f"\nclass {name}(_Scope):\n{text}")
+    init_lines = init_code(graph)
+    if init_lines:
+        parts.append("\n\ndef init_weights(model):\n    \"\"\"The spec's `init:` entries.\"\"\"\n"
+                     + "\n".join("    " + line for line in init_lines) + "\n")
+        state.build_lines.append(f"init_weights({root_var})")
+    body = "\n".join("    " + line for line in state.build_lines)
+    parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {graph.name}.\"\"\"\n{body}\n"
+                 f"    return {root_var}\n")
+    class_name = state.classes.get(_forward_text(state, graph.root), model_class)
+    return Source("".join(parts), class_name)
+
+
+def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
+    """Emit construction lines for a scope (children first); return its variable."""
+    children = []
+    for item in scope.items:
+        if isinstance(item, Scope):
+            hint = item.block or _pascal(item.attr_name) or "Seq"
+            children.append((item.attr_name, _emit_scope(state, item, hint)))
+        else:
+            var = _emit_leaf(state, item)
+            if var is not None:
+                children.append((item.attr_name, var))
+    var = python_name(scope.path.replace(".", "_") or "model", state.used_names, "m")
+    if not state.trace and _is_chain(state, scope):
+        if [name for name, _ in children] == [str(i) for i in range(len(children))]:
+            args = ", ".join(v for _, v in children)
+            state.build_lines.append(f"{var} = nn.Sequential({args})")
+        else:
+            pairs = ", ".join(f"({name!r}, {v})" for name, v in children)
+            state.build_lines.append(f"{var} = nn.Sequential(__import__('collections')"
+                                     f".OrderedDict([{pairs}]))")
+        return var
+    text = _forward_text(state, scope)
+    if text not in state.classes:
+        name = python_name(class_hint, {n for n, _ in state.class_order} | _RESERVED, "Block")
+        state.classes[text] = name
+        state.class_order.append((name, text))
+    mapping = ", ".join(f"{name!r}: {v}" for name, v in children)
+    state.build_lines.append(f"{var} = {state.classes[text]}({{{mapping}}})")
+    return var
+
+
+_RESERVED = {"_Scope", "build_model", "torch", "nn"}
+
+
+def _emit_leaf(state: _State, node: Node) -> str | None:
+    op = get_op(node.op)
+    if op.kind == "function":
+        return None
+    var = python_name(node.id.replace(".", "_"), state.used_names, "m")
+    if op.kind == "parameter":
+        shape = ", ".join(str(d) for d in node.attrs["shape"])
+        fill = {"zeros": f"torch.zeros({shape})", "ones": f"torch.ones({shape})",
+                "normal": f"torch.empty({shape}).normal_(std=0.02)",
+                "uniform": f"torch.empty({shape}).uniform_(-0.02, 0.02)"}[node.attrs["init"]]
+        state.build_lines.append(f"{var} = nn.Parameter({fill})")
+        return var
+    state.build_lines.append(f"{var} = nn.{op.torch_class}({constructor_args(node)})")
+    return var
+
+
+def constructor_args(node: Node) -> str:
+    """Keyword arguments for the torch constructor: inferred ones and non-defaults."""
+    op = get_op(node.op)
+    args = []
+    for param in op.params:
+        if not param.to_torch:
+            continue
+        value = node.attrs.get(param.name)
+        if param.inferred or param.name in node.given or value != param.default:
+            if isinstance(value, list):
+                value = tuple(value)
+            args.append(f"{param.name}={value!r}")
+    return ", ".join(args)
+
+
+def _forward_text(state: _State, scope: Scope) -> str:
+    """The forward method of a generated scope class (indented for the class body)."""
+    taken: set = {"self", "torch", "nn"}
+    names: dict = {}
+    params = []
+    for ref in _externals(state, scope):
+        hint = ref.node.id if ref.node.op == "input" else "x" if ref == scope.input else \
+            str(ref).replace(".", "_")
+        names[ref] = python_name(hint, taken)
+        params.append(names[ref])
+    lines = []
+    for item in scope.items:
+        if isinstance(item, Scope):
+            args = ", ".join(names[r] for r in _externals(state, item))
+            out = python_name(item.attr_name, taken)
+            lines.append(f"{out} = {_member(item.attr_name)}({args})")
+            names[item.output] = out
+        else:
+            lines += _node_lines(item, names, taken, state.trace)
+    lines.append("return " + _return_expr(state, scope, names))
+    signature = ", ".join(["self"] + params)
+    body = "\n".join("        " + line for line in lines)
+    return f"    def forward({signature}):\n{body}\n"
+
+
+def _node_lines(node: Node, names: dict, taken: set, trace: bool) -> list[str]:
+    op = get_op(node.op)
+    before = dict(names)  # sizes may only be read off values computed earlier
+    outs = []
+    for index, out_name in enumerate(node.output_names):
+        base = node.attr_name if node.named else f"{node.op.lower()}_{node.attr_name}"
+        if len(node.output_names) > 1:
+            base = f"{base}_{out_name}"
+        var = python_name(base, taken)
+        names[Ref(node, index)] = var
+        outs.append(var)
+    if op.kind == "parameter":
+        lines = [f"{outs[0]} = {_member(node.attr_name)}"]
+        if trace:
+            lines.append(f"_specc_record({node.id!r}, ({outs[0]},))")
+        return lines
+    ctx = EmitCtx(module=_member(node.attr_name) if op.kind == "module" else None,
+                  args=[names[r] for r in node.inputs], outs=outs, attrs=node.attrs,
+                  in_types=[r.type for r in node.inputs], out_types=node.out_types,
+                  dim_expr=lambda d: _dim_expr(d, node, before))
+    lines = (op.emit or emit_call)(ctx)
+    if trace:
+        lines.append(f"_specc_record({node.id!r}, ({', '.join(outs)},))")
+    return lines
+
+
+def _member(attr: str) -> str:
+    return f"self.{attr}" if attr.isidentifier() and not keyword.iskeyword(attr) \
+        else f"getattr(self, {attr!r})"
+
+
+def _dim_expr(dim, node: Node, names: dict) -> str:
+    """A symbolic size as runtime code: read it off a tensor that has it."""
+    if isinstance(dim, int):
+        return str(dim)
+    available = [(var, ref.type) for ref, var in names.items() if ref.type is not None]
+    for var, t in available:
+        for axis, d in enumerate(t.shape):
+            if d == dim:
+                return f"{var}.size({axis})"
+    text = str(dim)
+    for symbol in sorted(dim.symbols(), key=len, reverse=True):
+        found = None
+        for var, t in available:
+            for axis, d in enumerate(t.shape):
+                if d == Sym.symbol(symbol):
+                    found = f"{var}.size({axis})"
+                    break
+            if found:
+                break
+        if found is None:
+            raise CodegenError(f"{node.id}: no tensor in scope carries the size {symbol}")
+        text = re.sub(rf"\b{re.escape(symbol)}\b", found, text)
+    return f"({text})"
+
+
+def _return_expr(state: _State, scope: Scope, names: dict) -> str:
+    if scope.kind != "model":
+        return names[scope.output]
+    outputs = state.graph.outputs
+    if state.graph.outputs_as_dict:
+        return "{" + ", ".join(f"{k!r}: {names[r]}" for k, r in outputs) + "}"
+    if len(outputs) == 1:
+        return names[outputs[0][1]]
+    return "(" + ", ".join(names[r] for _, r in outputs) + ",)"
+
+
+def _pascal(text: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", text)
+    name = "".join(w[:1].upper() + w[1:] for w in words)
+    return f"M{name}" if name[:1].isdigit() else name

@@ -1,0 +1,71 @@
+"""Shared test helpers: analyse specs, build them on the meta device, compare with torch."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import specc
+from specc.dims import Sym
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+REFDATA = ROOT.parent / "shared" / "refdata" / "torchvision_models.json"
+if not REFDATA.exists():
+    REFDATA = Path(__file__).resolve().parent / "data" / "torchvision_models.json"
+
+
+def refmodel(name: str) -> dict:
+    data = json.loads(REFDATA.read_text())
+    return next(m for m in data["models"] if m["name"] == name)
+
+
+def analyse_text(text: str, **kw):
+    return specc.check(text, **kw)
+
+
+def codes(analysis) -> list[str]:
+    return [d.code for d in analysis.diagnostics]
+
+
+def concrete_shape(shape, dims: dict):
+    out = []
+    for d in shape:
+        if isinstance(d, Sym):
+            d = d.substitute(dims)
+        out.append(d)
+    return tuple(out)
+
+
+def run_on_meta(graph, dims: dict):
+    """Build on meta, run forward on meta inputs; return {node id: [(shape, dtype)]}, model."""
+    import torch
+
+    from specc.compile.build import build_module
+
+    seen: dict = {}
+
+    def record(node_id, outputs):
+        seen[node_id] = [(tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in outputs]
+
+    model = build_module(graph, device="meta", recorder=record)
+    inputs = []
+    for node in graph.inputs:
+        t = node.out_types[0]
+        shape = concrete_shape(t.shape, dims)
+        inputs.append(torch.empty(shape, dtype=getattr(torch, t.dtype), device="meta"))
+    model.eval()
+    with torch.no_grad():
+        model(*inputs)
+    return seen, model
+
+
+def assert_matches_torch(graph, dims: dict):
+    """Every node's inferred shapes/dtypes and the parameter count equal torch's."""
+    seen, model = run_on_meta(graph, dims)
+    for node in graph.nodes:
+        assert node.id in seen, f"{node.id} never ran"
+        inferred = [(concrete_shape(t.shape, dims), t.dtype) for t in node.out_types]
+        assert inferred == seen[node.id], f"{node.id} ({node.op}): specc {inferred} vs torch {seen[node.id]}"
+    total = sum(p.numel() for p in model.parameters())
+    assert total == sum(n.params for n in graph.nodes), "parameter count differs"
+    return model
