@@ -95,7 +95,7 @@ class Expander:
         first = inputs[0].ref if inputs else None
         root.input = first
         root.output = self._sequence(doc.get("layers") or LList(), root, top, first, self.vars)
-        outputs, as_dict = self._outputs(doc, top, root)
+        outputs, as_dict = self._outputs(doc, self.scope_namespaces.get(id(root), top), root)
         graph = Graph(name=str(doc.get("name", "model")), inputs=inputs, nodes=self.nodes,
                       root=root, outputs=outputs, outputs_as_dict=as_dict,
                       diagnostics=self.diagnostics)
@@ -249,8 +249,7 @@ class Expander:
             result = self._nested(item, name, path, named, scope, ns, sources, env, loc)
         else:
             result = self._op_node(item, name, path, named, scope, sources, env, loc)
-        if named:
-            ns.entries[name] = result
+        ns.entries[name] = result  # unnamed nodes are reachable by index, as in nn.Sequential
         return result.output if isinstance(result, Scope) else result.ref
 
     def _node_name(self, item: LDict, index: int, env: dict, loc: Loc) -> tuple[str, bool]:

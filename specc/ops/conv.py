@@ -36,6 +36,18 @@ def _check_groups(ctx: InferCtx) -> None:
                      f"groups={a['groups']}", "groups", code="E306")
 
 
+def _check_padding_mode(ctx: InferCtx, spatial, pads) -> None:
+    """reflect needs pad < size, circular pad <= size (torch's F.pad checks)."""
+    mode = ctx.attrs["padding_mode"]
+    for size, pad in zip(spatial, pads):
+        if not isinstance(size, int) or mode in ("zeros", "replicate"):
+            continue
+        if (mode == "reflect" and pad >= size) or (mode == "circular" and pad > size):
+            ctx.fail(f"{ctx.op.name}: padding {pad} with padding_mode='{mode}' needs an input "
+                     f"size {'above' if mode == 'reflect' else 'of at least'} {pad}, got {size}",
+                     "padding_mode", code="E303")
+
+
 def _conv_infer(nd: int):
     def infer(ctx: InferCtx):
         t, batch, channels, spatial = spatial_input(ctx, nd, "in_channels")
@@ -52,6 +64,7 @@ def _conv_infer(nd: int):
             out = list(spatial)
         else:
             p = (0,) * nd if a["padding"] == "valid" else as_tuple(a["padding"], nd)
+            _check_padding_mode(ctx, spatial, p)
             for i in range(nd):
                 if isinstance(spatial[i], int) and spatial[i] + 2 * p[i] < d[i] * (k[i] - 1) + 1:
                     ctx.fail(f"{ctx.op.name}: kernel size {d[i] * (k[i] - 1) + 1} (dilated) is "

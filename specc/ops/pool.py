@@ -36,6 +36,10 @@ def _pool_infer(kind: str, nd: int):
             if p[i] * 2 > effective:
                 ctx.fail(f"{ctx.op.name}: padding {p[i]} should be at most half of the "
                          f"(dilated) kernel size {effective}", "padding", code="E306")
+            if kind == "Avg" and nd == 3 and isinstance(spatial[i], int) and spatial[i] < k[i]:
+                # avg_pool3d checks the unpadded input against the kernel (pool3d_shape_check)
+                ctx.fail(f"{ctx.op.name}: input size {spatial[i]} is smaller than the kernel "
+                         f"size {k[i]} (input {t})", "kernel_size", code="E303")
             size = window_out(spatial[i], k[i], s[i], p[i], d[i], a["ceil_mode"])
             out.append(ctx.positive(size, "output size"))
         result = t.with_shape((*batch, channels, *out))
@@ -64,6 +68,9 @@ def _adaptive_infer(kind: str, nd: int):
         if isinstance(size, list) and len(size) not in (1, nd):
             ctx.fail(f"{ctx.op.name}: output_size needs {nd} values, got {len(size)}",
                      "output_size")
+        if nd == 1 and isinstance(size, list) and None in size:
+            ctx.fail(f"{ctx.op.name}: output_size must be an integer (None keeps a size only "
+                     "in 2-D and 3-D pooling)", "output_size", code="E306")
         sizes = as_tuple(size, nd)
         out = [spatial[i] if sizes[i] is None else sizes[i] for i in range(nd)]
         result = t.with_shape((*batch, channels, *out))

@@ -29,7 +29,7 @@ def _upsample(ctx: InferCtx):
                     out.append(size * int(scale))
                     continue
                 ctx.concrete(size, "a fractional scale_factor")
-            out.append(math.floor(size * scale))
+            out.append(ctx.positive(math.floor(size * scale), "output size"))
     return [t.with_shape((*t.shape[:2], *out))]
 
 
