@@ -32,10 +32,9 @@ def _pool_infer(kind: str, nd: int):
         d = as_tuple(a.get("dilation", 1), nd)
         out = []
         for i in range(nd):
-            effective = (k[i] - 1) * d[i] + 1  # torch compares with the dilated kernel
-            if p[i] * 2 > effective:
-                ctx.fail(f"{ctx.op.name}: padding {p[i]} should be at most half of the "
-                         f"(dilated) kernel size {effective}", "padding", code="E306")
+            if p[i] * 2 > k[i]:  # torch compares with the undilated kernel size
+                ctx.fail(f"{ctx.op.name}: padding {p[i]} should be at most half of the kernel "
+                         f"size {k[i]}", "padding", code="E306")
             if kind == "Avg" and nd == 3 and isinstance(spatial[i], int) and spatial[i] < k[i]:
                 # avg_pool3d checks the unpadded input against the kernel (pool3d_shape_check)
                 ctx.fail(f"{ctx.op.name}: input size {spatial[i]} is smaller than the kernel "
