@@ -20,7 +20,8 @@ from specc.ops.base import REQUIRED, get_op
 from specc.ops.ptypes import check_value
 from specc.tensor import DTYPES, TensorType
 
-NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init")
+NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
+             "inline")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Attributes of torch.nn.Module: a submodule with one of these names would shadow them.
 # tests/test_names.py checks this list against dir(torch.nn.Module).
@@ -82,6 +83,8 @@ class Expander:
         self.block_stack: list[str] = []
         self.vars: dict = {}
         self.scope_namespaces: dict[int, _Namespace] = {}
+        self.next_index: dict[int, int] = {}
+        self.paths: set[str] = set()  # id(scope) -> index of its next unnamed item
 
     # -- entry point ----------------------------------------------------------------
     def run(self) -> Graph:
@@ -197,13 +200,20 @@ class Expander:
     def _sequence(self, items: LList, scope: Scope, outer: _Namespace, prev: Ref | None,
                   env: dict) -> Ref | None:
         ns = _Namespace(outer)
-        self.scope_namespaces[id(scope)] = ns
+        self.scope_namespaces.setdefault(id(scope), ns)
         all_names = {item.get("name") for item in items
                      if isinstance(item, dict) and isinstance(item.get("name"), str)}
-        for index, raw in enumerate(items):
-            loc = items.loc_of(index)
+        for position, raw in enumerate(items):
+            loc = items.loc_of(position)
             item = _normalise(raw, loc)
+            index = self.next_index.get(id(scope), 0)
             try:
+                if "repeat" in item and "name" not in item:
+                    prev = self._splice_repeat(item, scope, ns, prev, env, loc, all_names)
+                    continue
+                if item.get("inline") and "block" in item:
+                    prev = self._inline(item, scope, ns, prev, env, loc, all_names)
+                    continue
                 prev = self._item(item, index, scope, ns, prev, env, loc, all_names)
             except _NodeError as exc:
                 path = _join(scope.path, str(item.get("name", index)))
@@ -241,6 +251,7 @@ class Expander:
                     ns.entries[name] = passthrough
                 return passthrough
         sources = self._sources(item, ns, prev, later_names)
+        self.next_index[id(scope)] = index + 1  # a disabled item takes no index (nn.Sequential)
         if "repeat" in item:
             result = self._repeat(item, name, path, named, scope, ns, sources, env, loc)
         elif "block" in item:
@@ -322,12 +333,19 @@ class Expander:
                          f"no part '{part}'", loc)
 
     # -- the four kinds of node ---------------------------------------------------------
+    def _claim(self, path: str, loc: Loc) -> None:
+        if path in self.paths:
+            raise _NodeError("E202", f"two modules would be called '{path}' (an inline block "
+                             "with named layers, used twice?)", loc)
+        self.paths.add(path)
+
     def _new_scope(self, kind, name, path, named, scope, loc, block=None) -> Scope:
+        self._claim(path, loc)
         child = Scope(path, kind, loc, attr_name=name, parent=scope, block=block, named=named)
         scope.items.append(child)
         return child
 
-    def _repeat(self, item, name, path, named, scope, ns, sources, env, loc) -> Scope:
+    def _repeat_count(self, item, env) -> int:
         count = self._eval(item["repeat"], env, item.loc_of("repeat"), "repeat")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise _NodeError("E104", f"repeat must be a positive integer, got {count!r}",
@@ -335,14 +353,27 @@ class Expander:
         if count > self.limits.max_repeat:
             raise _NodeError("E004", f"repeat: {count} is over the limit of "
                              f"{self.limits.max_repeat} (max_repeat)", item.loc_of("repeat"))
+        return count
+
+    def _splice_repeat(self, item, scope, ns, prev, env, loc, later) -> Ref | None:
+        """An unnamed `repeat`: the copies become items of this sequence, one index each."""
+        count = self._repeat_count(item, env)
+        first, rest = _without(item, ("repeat",)), _without(item, ("repeat", "from"))
+        for i in range(count):
+            body, child_env = (first if i == 0 else rest), dict(env, i=i)
+            if body.get("inline") and "block" in body:
+                prev = self._inline(body, scope, ns, prev, child_env, loc, later)
+            else:
+                index = self.next_index.get(id(scope), 0)
+                prev = self._item(body, index, scope, ns, prev, child_env, loc, later)
+        return prev
+
+    def _repeat(self, item, name, path, named, scope, ns, sources, env, loc) -> Scope:
+        """A named `repeat`: a sub-sequence whose copies are named 0..n-1 (or repeat_name)."""
+        count = self._repeat_count(item, env)
         container = self._new_scope("repeat", name, path, named, scope, loc)
         container.input = sources[0]
-        body = LDict(item.loc)
-        for key, value in item.items():
-            if key not in ("name", "repeat", "repeat_name", "from", "if"):
-                body[key] = value
-                body.value_locs[key] = item.loc_of(key)
-                body.key_locs[key] = item.key_locs.get(key, item.loc)
+        body = _without(item, ("name", "repeat", "repeat_name", "from", "if", "inline"))
         inner = _Namespace(ns)
         self.scope_namespaces[id(container)] = inner
         prev = sources[0]
@@ -369,14 +400,23 @@ class Expander:
         container.output = prev
         return container
 
-    def _nested(self, item, name, path, named, scope, ns, sources, env, loc) -> Scope:
-        container = self._new_scope("sequence", name, path, named, scope, loc)
-        container.input = sources[0]
-        layers = item["layers"]
-        container.output = self._sequence(layers, container, ns, sources[0], env) or sources[0]
-        return container
+    def _inline(self, item, scope, ns, prev, env, loc, later) -> Ref | None:
+        """`inline: true`: splice the block's layers (× repeat) into this sequence."""
+        if "if" in item and not self._eval(item["if"], env, item.loc_of("if"), "if"):
+            return prev
+        if "name" in item:
+            raise _NodeError("E207", "an inline block has no name of its own: its layers join "
+                             "this sequence", item.loc_of("name"))
+        sources = self._sources(item, ns, prev, later)
+        definition, params, block_ns = self._enter_block(item, sources, env)
+        try:
+            return self._sequence(definition.get("layers") or LList(), scope, block_ns,
+                                  sources[0], dict(self.vars, **params)) or sources[0]
+        finally:
+            self.block_stack.pop()
 
-    def _block(self, item, name, path, named, scope, sources, env, loc) -> Scope:
+    def _enter_block(self, item, sources, env):
+        """Check a block use; push it on the recursion stack; return (definition, params, ns)."""
         block_name = item["block"]
         blocks = self.doc.get("blocks") or LDict()
         if block_name not in blocks:
@@ -393,17 +433,28 @@ class Expander:
         if len(sources) != len(input_names):
             raise _NodeError("E207", f"block '{block_name}' takes {len(input_names)} input(s) "
                              f"({', '.join(input_names)}), got {len(sources)}",
-                             item.loc_of("from") if "from" in item else loc)
-        container = self._new_scope("block", name, path, named, scope, loc, block=block_name)
-        container.input = sources[0]
+                             item.loc_of("from") if "from" in item else item.loc)
         ns = _Namespace()  # blocks are closed: they see only their own inputs
         for input_name, ref in zip(input_names, sources):
             ns.entries[input_name] = ref
         self.block_stack.append(block_name)
+        return definition, params, ns
+
+    def _nested(self, item, name, path, named, scope, ns, sources, env, loc) -> Scope:
+        container = self._new_scope("sequence", name, path, named, scope, loc)
+        container.input = sources[0]
+        layers = item["layers"]
+        container.output = self._sequence(layers, container, ns, sources[0], env) or sources[0]
+        return container
+
+    def _block(self, item, name, path, named, scope, sources, env, loc) -> Scope:
+        definition, params, ns = self._enter_block(item, sources, env)
+        container = self._new_scope("block", name, path, named, scope, loc,
+                                    block=item["block"])
+        container.input = sources[0]
         try:
-            block_env = dict(self.vars, **params)
             out = self._sequence(definition.get("layers") or LList(), container, ns, sources[0],
-                                 block_env)
+                                 dict(self.vars, **params))
         finally:
             self.block_stack.pop()
         output = definition.get("output")
@@ -452,6 +503,8 @@ class Expander:
                                  suggest(key, op.param_map) or
                                  f"its parameters: {', '.join(op.param_map) or 'none'}")
             value = self._eval(value, env, vloc, key)
+            if param.type == "shape" and isinstance(value, list):  # --dim binds symbols here too
+                value = [self.dims.get(v, v) if isinstance(v, str) else v for v in value]
             expected = check_value(param.type, param.choices, value)
             if expected is not None:
                 raise _NodeError("E104", f"{op.name}.{key} must be {expected}, got {value!r}",
@@ -472,6 +525,7 @@ class Expander:
                 want = f"{low}" if low == high else f"{low} to {high or 'any number of'}"
                 raise _NodeError("E307", f"{op.name} takes {want} input(s), got {len(sources)}",
                                  item.loc_of("from") if "from" in item else loc)
+        self._claim(path, loc)
         node = Node(path, op.name, attrs, list(sources), loc, scope=scope, attr_name=name,
                     named=named, given=given, attr_locs=attr_locs, init=item.get("init"),
                     output_names=op.output_names(attrs))
@@ -501,6 +555,17 @@ def _normalise(raw, loc: Loc) -> LDict:
     item = LDict(loc)
     item["op"] = raw
     return item
+
+
+def _without(item: LDict, keys) -> LDict:
+    """A copy of a node mapping without some keys (positions kept)."""
+    body = LDict(item.loc)
+    for key, value in item.items():
+        if key not in keys:
+            body[key] = value
+            body.value_locs[key] = item.loc_of(key)
+            body.key_locs[key] = item.key_locs.get(key, item.loc)
+    return body
 
 
 def _join(prefix: str, name: str) -> str:

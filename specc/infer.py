@@ -33,6 +33,12 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
         node.macs = op.macs(ctx, outs)
     except ShapeError as exc:
         loc = node.attr_locs.get(exc.param, node.loc) if exc.param else node.loc
+        if exc.rule:  # a check that a lint rule owns: report it under the rule's code
+            from specc.lint.registry import find_rule
+
+            rule = find_rule(exc.rule)
+            return Diagnostic(rule.code, str(exc), rule.severity, loc, node.id,
+                              exc.hint or rule.hint, rule=rule.name)
         return Diagnostic(exc.code, str(exc), "error", loc, node.id, exc.hint)
     except NeedsConcrete as exc:
         return Diagnostic("E304", f"{op.name}: {exc}", "error", node.loc, node.id,

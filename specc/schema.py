@@ -33,16 +33,28 @@ _COMMON = {
     "repeat_name": {"type": "string", "description": "names of repeated copies, e.g. "
                                                      "'layer_${i}'"},
     "init": {"$ref": "#/$defs/init"},
+    "inline": {"type": "boolean", "description": "splice a block's layers into this sequence "
+                                                 "(no module of its own)"},
 }
 
 
 def _param_schema(param) -> dict:
     from specc.ops.ptypes import schema_for
 
-    schema = {"anyOf": [schema_for(param.type, param.choices), _EXPR]}
+    schema = {"anyOf": [_items_may_be_expressions(schema_for(param.type, param.choices)), _EXPR]}
     if param.doc:
         schema["description"] = param.doc
     return schema
+
+
+def _items_may_be_expressions(schema: dict) -> dict:
+    """List entries can be expressions too: [1, $hidden, -1]."""
+    out = dict(schema)
+    if "items" in out:
+        out["items"] = {"anyOf": [out["items"], _EXPR]}
+    if "anyOf" in out:
+        out["anyOf"] = [_items_may_be_expressions(s) for s in out["anyOf"]]
+    return out
 
 
 def _op_schema(op) -> dict:
@@ -248,7 +260,7 @@ def _expected(err) -> str:
 
     schema = err.schema if not _is_value_choice(err) else err.validator_value[0]
     for ptype in PTYPES.values():
-        if ptype.schema == schema:
+        if schema in (ptype.schema, _items_may_be_expressions(ptype.schema)):
             return ptype.title
     if "enum" in schema:
         return "one of " + ", ".join(repr(v) for v in schema["enum"][:12])

@@ -37,7 +37,11 @@ def concrete_shape(shape, dims: dict):
 
 
 def run_on_meta(graph, dims: dict):
-    """Build on meta, run forward on meta inputs; return {node id: [(shape, dtype)]}, model."""
+    """Build, run forward; return {node id: [(shape, dtype)]}, model.
+
+    On the meta device unless the model takes integer inputs (token ids, lengths): packing a
+    batch by its lengths needs real values, so those models run on small CPU tensors.
+    """
     import torch
 
     from specc.compile.build import build_module
@@ -47,12 +51,20 @@ def run_on_meta(graph, dims: dict):
     def record(node_id, outputs):
         seen[node_id] = [(tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in outputs]
 
-    model = build_module(graph, device="meta", recorder=record)
+    real = any(not n.out_types[0].is_float for n in graph.inputs)
+    device = "cpu" if real else "meta"
+    model = build_module(graph, device=device, recorder=record)
     inputs = []
     for node in graph.inputs:
         t = node.out_types[0]
         shape = concrete_shape(t.shape, dims)
-        inputs.append(torch.empty(shape, dtype=getattr(torch, t.dtype), device="meta"))
+        if t.is_float:
+            inputs.append(torch.zeros(shape, dtype=getattr(torch, t.dtype), device=device))
+        elif len(shape) == 1:  # sequence lengths: between 1 and the longest sequence
+            longest = max(dims.get("T", 1), 1)
+            inputs.append(torch.randint(1, longest + 1, shape, dtype=getattr(torch, t.dtype)))
+        else:  # token ids
+            inputs.append(torch.zeros(shape, dtype=getattr(torch, t.dtype), device=device))
     model.eval()
     with torch.no_grad():
         model(*inputs)

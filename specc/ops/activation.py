@@ -69,7 +69,8 @@ def _softmax_like(ctx: InferCtx):
     dim = ctx.attrs["dim"]
     if dim is None:
         ctx.fail(f"{ctx.op.name} needs an explicit dim (torch's implicit choice is "
-                 "deprecated and differs by input rank)", "dim", code="E306")
+                 "deprecated and differs by input rank)", "dim", code="E306",
+                 rule="softmax-without-dim")
     norm_dim(ctx, dim, t.rank)
     return [t]
 
@@ -97,9 +98,17 @@ register(OpDef("GLU", "module", [Param("dim", "int", -1)], _glu,
 OUTPUT_RANGE["GLU"] = "real"
 
 
+def check_dropout(ctx: InferCtx, param: str = "dropout") -> None:
+    p = ctx.attrs.get(param, 0.0)
+    if p is not None and not 0 <= p <= 1:
+        ctx.fail(f"{ctx.op.name}: dropout probability has to be between 0 and 1, but got {p}",
+                 param, code="E306", rule="dropout-p-range")
+
+
 def _dropout(min_rank: int | None):
     def infer(ctx: InferCtx):
         t = ctx.need_float()
+        check_dropout(ctx, "p")
         if min_rank is not None and t.rank not in (min_rank, min_rank + 1):
             ctx.fail(f"{ctx.op.name} expects a {min_rank}-D or {min_rank + 1}-D input, "
                      f"got {t}")

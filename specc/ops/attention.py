@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from specc.ops._util import numel
+from specc.ops.activation import check_dropout
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
 
 
@@ -21,7 +22,8 @@ def _check_heads(ctx: InferCtx, embed: str, heads: str) -> None:
     e, h = ctx.attrs[embed], ctx.attrs[heads]
     if e % h:
         ctx.fail(f"{ctx.op.name}: {embed}={e} must be divisible by {heads}={h}", heads,
-                 code="E306")
+                 code="E306", rule="heads-not-divisible")
+    check_dropout(ctx)
 
 
 def _mha(ctx: InferCtx):

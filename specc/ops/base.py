@@ -35,8 +35,8 @@ class ShapeError(Exception):
     """Raised by a shape rule; ``param`` names the argument to point at."""
 
     def __init__(self, message: str, param: str | None = None, hint: str | None = None,
-                 code: str = "E301"):
-        self.param, self.hint, self.code = param, hint, code
+                 code: str = "E301", rule: str | None = None):
+        self.param, self.hint, self.code, self.rule = param, hint, code, rule
         super().__init__(message)
 
 
@@ -50,8 +50,9 @@ class InferCtx:
     given: set  # attribute names the spec wrote explicitly
 
     def fail(self, message: str, param: str | None = None, hint: str | None = None,
-             code: str = "E301"):
-        raise ShapeError(message, param, hint, code)
+             code: str = "E301", rule: str | None = None):
+        """Reject the node. ``rule`` names the lint rule that owns this check, if any."""
+        raise ShapeError(message, param, hint, code, rule)
 
     def infer_attr(self, name: str, value, what: str = "") -> None:
         """Fill an inferable attribute, or check the one the spec gave."""

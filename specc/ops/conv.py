@@ -33,7 +33,8 @@ def _check_groups(ctx: InferCtx) -> None:
     for name in ("in_channels", "out_channels"):
         if a[name] % a["groups"]:
             ctx.fail(f"{ctx.op.name}: {name}={a[name]} must be divisible by "
-                     f"groups={a['groups']}", "groups", code="E306")
+                     f"groups={a['groups']}", "groups", code="E306",
+                     rule="groups-not-divisible")
 
 
 def _check_padding_mode(ctx: InferCtx, spatial, pads) -> None:
@@ -60,7 +61,7 @@ def _conv_infer(nd: int):
         if a["padding"] == "same":
             if any(x != 1 for x in s):
                 ctx.fail(f"{ctx.op.name}: padding='same' is not supported for strided "
-                         "convolutions", "padding", code="E306")
+                         "convolutions", "padding", code="E306", rule="padding-same-strided")
             out = list(spatial)
         else:
             p = (0,) * nd if a["padding"] == "valid" else as_tuple(a["padding"], nd)

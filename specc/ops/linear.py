@@ -95,7 +95,7 @@ def _embedding(ctx: InferCtx):
     t = ctx.inputs[0]
     if t.dtype not in INT_DTYPES:
         ctx.fail(f"Embedding needs an integer input (token ids), got {t.dtype}", code="E305",
-                 hint="declare the input with dtype: int64")
+                 hint="declare the input with dtype: int64", rule="embedding-float-input")
     n, pad = ctx.attrs["num_embeddings"], ctx.attrs["padding_idx"]
     if pad is not None and not -n <= pad < n:
         ctx.fail(f"Embedding: padding_idx {pad} must be within num_embeddings {n}",

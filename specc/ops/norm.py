@@ -46,7 +46,8 @@ def _group_norm(ctx: InferCtx):
     ctx.infer_attr("num_channels", t.shape[1], "channel count")
     if ctx.attrs["num_channels"] % ctx.attrs["num_groups"]:
         ctx.fail(f"GroupNorm: num_channels={ctx.attrs['num_channels']} must be divisible by "
-                 f"num_groups={ctx.attrs['num_groups']}", "num_groups", code="E306")
+                 f"num_groups={ctx.attrs['num_groups']}", "num_groups", code="E306",
+                 rule="groups-not-divisible")
     return [t]
 
 

@@ -7,6 +7,7 @@ Outputs: ``output``, ``h_n`` (and ``c_n`` for LSTM).
 """
 from __future__ import annotations
 
+from specc.ops.activation import check_dropout
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
 from specc.tensor import INT_DTYPES, TensorType
 
@@ -43,6 +44,7 @@ def _infer(name: str):
             ctx.fail(f"{name} expects a 3-D input ({'N, T' if a['batch_first'] else 'T, N'}, "
                      f"features) or 2-D unbatched (T, features), got {x}")
         ctx.infer_attr("input_size", x.shape[-1], "feature size (last dim)")
+        check_dropout(ctx)
         proj = a.get("proj_size", 0)
         if proj and proj >= a["hidden_size"]:
             ctx.fail("LSTM: proj_size has to be smaller than hidden_size", "proj_size",

@@ -1,1 +1,2 @@
 """Every lint rule; each module registers its rules on import."""
+from specc.lint.rules import architecture, config, loss  # noqa: F401
