@@ -290,6 +290,8 @@ class Expander:
         refs = []
         for i, target in enumerate(targets):
             loc = raw.loc_of(i) if isinstance(raw, LList) else item.loc_of("from")
+            if isinstance(target, int) and not isinstance(target, bool):
+                target = str(target)  # an unnamed node, by its index
             if not isinstance(target, str):
                 raise _NodeError("E104", f"`from` entries are node names, got {target!r}", loc)
             refs.append(self._resolve(target, ns, loc, later))

@@ -23,9 +23,11 @@ _EXPR = {"type": "string", "pattern": "\\$", "description": "an expression: $nam
 _NAME = {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_]*|.*\\$.*)$"}
 _COMMON = {
     "name": {**_NAME, "description": "module attribute name (default: the index)"},
-    "from": {"description": "input(s): node names, input names, node.output",
-             "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"},
-                                            "minItems": 1}]},
+    "from": {"description": "input(s): node names, input names, node.output, or the "
+                            "index of an unnamed node",
+             "anyOf": [{"type": ["string", "integer"]},
+                       {"type": "array", "items": {"type": ["string", "integer"]},
+                        "minItems": 1}]},
     "if": {"description": "when false the node passes its input through",
            "anyOf": [{"type": "boolean"}, _EXPR]},
     "repeat": {"description": "stack N copies as a sequence 0..N-1 (index `i`)",

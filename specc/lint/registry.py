@@ -89,10 +89,18 @@ def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
             loc = extra[0] if extra and extra[0] else node.loc
             diagnostics.append(Diagnostic(r.code, message, r.severity, loc, node.id, r.hint,
                                           rule=r.name))
-    return _apply_suppressions(graph, diagnostics)
+    # selection applies to every finding with a rule, including those inference reported
+    diagnostics = [d for d in diagnostics if d.rule is None or _selected(d.rule, select, ignore)]
+    return _apply_suppressions(graph, diagnostics, _selected("unused-suppression", select, ignore))
 
 
-def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+def _selected(name: str, select, ignore) -> bool:
+    r = find_rule(name)
+    return r is None or (matches(r, select) and not matches(r, ignore))
+
+
+def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic],
+                        report_unused: bool = True) -> list[Diagnostic]:
     suppressions = _suppressions(graph)
     if not suppressions:
         return diagnostics
@@ -106,16 +114,17 @@ def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic]) -> list[Dia
             used.add((d.loc.line, d.code))
             continue
         kept.append(d)
-    for line, (names, loc) in suppressions.items():
+    meta = RULES["L001"]
+    for line, (names, loc) in suppressions.items() if report_unused else ():
         for name in sorted(names) or ["*"]:
             if name == "*" and not any(u[0] == line for u in used):
-                kept.append(Diagnostic("L000", "this `specc: ignore` suppresses nothing",
-                                       "warning", loc, rule="unused-suppression"))
+                kept.append(Diagnostic(meta.code, "this `specc: ignore` suppresses nothing",
+                                       meta.severity, loc, rule=meta.name, hint=meta.hint))
             elif name != "*" and (line, name) not in used:
                 known = find_rule(name)
                 why = "suppresses nothing" if known else "names no rule"
-                kept.append(Diagnostic("L000", f"`specc: ignore[{name}]` {why}", "warning", loc,
-                                       rule="unused-suppression",
+                kept.append(Diagnostic(meta.code, f"`specc: ignore[{name}]` {why}", meta.severity,
+                                       loc, rule=meta.name,
                                        hint="remove it" if known else "see `specc rules`"))
     return kept
 

@@ -93,6 +93,8 @@ def activation_on_output(graph, facts):
         logits = loss in LOGIT_LOSSES
         regression = loss in REGRESSION_LOSSES or (loss is None and graph.task == "regression")
         last = producer(ref.node)
+        if logits and last.op in _SOFTMAX_LIKE:
+            continue  # softmax-before-loss reports these
         if (logits or regression) and last.op in _RESTRICTING:
             use = "logits" if logits else "a regression output"
             yield last, f"{last.op} restricts output '{name}', which is used as {use}"
