@@ -11,7 +11,7 @@ from specc.errors import SpecError
 def _atomic_write(path: str, write) -> None:
     """Write through a temporary file in the same folder, then rename into place."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".specc-", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".specc-", suffix=os.path.splitext(path)[1], dir=folder)
     os.close(fd)
     try:
         write(tmp)
@@ -33,6 +33,11 @@ def run_build(args, dims: dict) -> int:
     from specc.analysis import analyse_path
 
     analysis = analyse_path(args.path, dims=dims, lint=False)
+    if args.export and dims and analysis.ok:
+        # for export, --dim gives example sizes: keep the dims symbolic (dynamic) if we can
+        symbolic = analyse_path(args.path, lint=False)
+        if symbolic.ok:
+            analysis = symbolic
     if not analysis.ok:
         _print_diagnostics(analysis)
         return 1

@@ -23,6 +23,9 @@ _METHODS = {
 }
 
 
+_TORCH_NAMES = {("constant", "value"): "val"}  # spec option -> torch.nn.init argument
+
+
 class InitError(Exception):
     pass
 
@@ -68,5 +71,6 @@ def _call(node: Node, tensor: str, method: str, kwargs: dict) -> str:
         if tensor == "bias" and not node.attrs.get("bias", True):
             raise InitError(f"{node.id}: init sets a bias but the layer has bias: false")
         target = f"model.get_submodule({node.id!r}).{tensor}"
-    args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    renamed = {_TORCH_NAMES.get((method, k), k): v for k, v in kwargs.items()}
+    args = "".join(f", {k}={v!r}" for k, v in renamed.items())
     return f"nn.init.{fn}({target}{args})"
