@@ -1,0 +1,223 @@
+"""Differential test over random models: for each of 300+ generated specs (chains and DAGs of
+the supported ops, random parameters, branches, skips, symbolic dims bound at random), the
+module built on the meta device produces exactly the shapes and dtypes specc inferred for
+every node, and exactly the parameter count."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import specc
+from tests.helpers import assert_matches_torch
+
+torch = pytest.importorskip("torch")
+
+
+class Generator:
+    """Writes a random but mostly valid spec, tracking the (concrete) shape as it goes."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.layers: list[dict] = []
+        self.names: list[tuple[str, tuple]] = []  # named nodes and their shape
+        self.count = 0
+
+    def name(self) -> str:
+        self.count += 1
+        return f"n{self.count}"
+
+    def add(self, node: dict, shape: tuple, keep: bool = False) -> tuple:
+        if keep or self.rng.random() < 0.3:
+            node["name"] = self.name()
+            self.names.append((node["name"], shape))
+        self.layers.append(node)
+        return shape
+
+    def last(self) -> str:
+        """The name of the latest node (naming it if needed), or the input."""
+        return self.layers[-1].setdefault("name", self.name()) if self.layers else "x"
+
+    def skip_from(self, shape: tuple):
+        matches = [n for n, s in self.names if s == shape]
+        return self.rng.choice(matches) if matches else None
+
+    # -- per-kind steps -------------------------------------------------------
+    def image_step(self, shape):
+        n, c, h, w = shape
+        r = self.rng
+        choice = r.choice(["conv", "conv", "bn", "act", "pool", "skip", "branch", "convT",
+                           "upsample", "adaptive", "gn", "pad", "shuffle", "ln", "dropout"])
+        if choice == "conv":
+            g = r.choice([d for d in (1, 2, 4) if c % d == 0])
+            out = g * r.randint(1, 4)
+            k, s, p = r.randint(1, 3), r.randint(1, 2), r.randint(0, 1)
+            if min(h, w) + 2 * p < k:
+                return shape
+            node = {"op": "Conv2d", "out_channels": out, "kernel_size": k, "stride": s,
+                    "padding": p, "groups": g, "bias": r.random() < 0.5}
+            return self.add(node, (n, out, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1))
+        if choice == "bn":
+            return self.add({"op": "BatchNorm2d"}, shape)
+        if choice == "act":
+            return self.add({"op": r.choice(["ReLU", "GELU", "SiLU", "Tanh", "Hardswish"])}, shape)
+        if choice == "pool" and min(h, w) >= 2:
+            op = r.choice(["MaxPool2d", "AvgPool2d"])
+            ceil = r.random() < 0.3
+            out = (lambda x: -(-(x - 2) // 2) + 1) if ceil else (lambda x: (x - 2) // 2 + 1)
+            return self.add({"op": op, "kernel_size": 2, "ceil_mode": ceil}, (n, c, out(h), out(w)))
+        if choice == "skip":
+            source = self.skip_from(shape)
+            if source:
+                prev = self.last()
+                return self.add({"op": "add", "from": [prev, source]}, shape)
+        if choice == "branch":
+            prev = self.last()
+            out = r.randint(1, 4)
+            self.add({"op": "Conv2d", "from": prev, "out_channels": out, "kernel_size": 1},
+                     (n, out, h, w), keep=True)
+            branch = self.layers[-1]["name"]
+            return self.add({"op": "cat", "from": [prev, branch], "dim": 1}, (n, c + out, h, w))
+        if choice == "convT":
+            out = r.randint(1, 4)
+            return self.add({"op": "ConvTranspose2d", "out_channels": out, "kernel_size": 2,
+                             "stride": 2}, (n, out, 2 * h, 2 * w))
+        if choice == "upsample" and max(h, w) <= 16:
+            return self.add({"op": "Upsample", "scale_factor": 2}, (n, c, 2 * h, 2 * w))
+        if choice == "adaptive":
+            size = r.randint(1, 4)
+            return self.add({"op": r.choice(["AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]),
+                             "output_size": size}, (n, c, size, size))
+        if choice == "gn":
+            groups = r.choice([g for g in (1, 2, 4) if c % g == 0])
+            return self.add({"op": "GroupNorm", "num_groups": groups}, shape)
+        if choice == "pad":
+            return self.add({"op": "ZeroPad2d", "padding": 1}, (n, c, h + 2, w + 2))
+        if choice == "shuffle" and c % 4 == 0:
+            return self.add({"op": "PixelShuffle", "upscale_factor": 2}, (n, c // 4, 2 * h, 2 * w))
+        if choice == "ln":
+            return self.add({"op": "LayerNorm", "normalized_shape": [w]}, shape)
+        if choice == "dropout":
+            return self.add({"op": "Dropout2d", "p": 0.1}, shape)
+        return shape
+
+    def flat_step(self, shape):
+        n, f = shape
+        r = self.rng
+        choice = r.choice(["linear", "linear", "act", "bn", "ln", "skip", "dropout", "bilinear"])
+        if choice == "linear":
+            out = r.randint(1, 12)
+            return self.add({"op": "Linear", "out_features": out, "bias": r.random() < 0.7},
+                            (n, out))
+        if choice == "act":
+            return self.add({"op": r.choice(["ReLU", "ELU", "Sigmoid", "LeakyReLU"])}, shape)
+        if choice == "bn":
+            return self.add({"op": "BatchNorm1d"}, shape)
+        if choice == "ln":
+            return self.add({"op": "LayerNorm"}, shape)
+        if choice == "skip":
+            source = self.skip_from(shape)
+            if source:
+                prev = self.last()
+                return self.add({"op": r.choice(["add", "mul"]), "from": [prev, source]}, shape)
+        if choice == "bilinear":
+            prev = self.last()
+            out = r.randint(1, 6)
+            return self.add({"op": "Bilinear", "from": [prev, prev], "out_features": out}, (n, out))
+        if choice == "dropout":
+            return self.add({"op": "Dropout", "p": 0.2}, shape)
+        return shape
+
+    def seq_step(self, shape):
+        n, t, f = shape
+        r = self.rng
+        choice = r.choice(["rnn", "attn", "encoder", "linear", "conv1d", "act"])
+        if choice == "rnn":
+            op, hidden = r.choice(["LSTM", "GRU", "RNN"]), r.randint(1, 6)
+            bi, layers = r.random() < 0.5, r.randint(1, 2)
+            node = {"op": op, "hidden_size": hidden, "num_layers": layers, "bidirectional": bi,
+                    "batch_first": True, "name": self.name()}
+            self.layers.append(node)
+            return (n, t, hidden * (2 if bi else 1))
+        if choice == "attn":
+            heads = r.choice([h for h in (1, 2, 4) if f % h == 0])
+            return self.add({"op": "MultiheadAttention", "num_heads": heads, "batch_first": True},
+                            shape)
+        if choice == "encoder":
+            heads = r.choice([h for h in (1, 2) if f % h == 0])
+            return self.add({"op": "TransformerEncoderLayer", "nhead": heads,
+                             "dim_feedforward": 8, "batch_first": True, "dropout": 0.0}, shape)
+        if choice == "linear":
+            out = r.choice([2, 4, 6, 8])
+            return self.add({"op": "Linear", "out_features": out}, (n, t, out))
+        if choice == "conv1d":
+            out = r.randint(1, 6)
+            self.add({"op": "transpose", "dim0": 1, "dim1": 2}, (n, f, t))
+            self.add({"op": "Conv1d", "out_channels": out, "kernel_size": 3, "padding": 1},
+                     (n, out, t))
+            return self.add({"op": "transpose", "dim0": 1, "dim1": 2}, (n, t, out))
+        return self.add({"op": "GELU"}, shape)
+
+
+def random_spec(seed: int):
+    rng = random.Random(seed)
+    gen = Generator(rng)
+    kind = rng.choice(["image", "image", "flat", "seq"])
+    dims = {"N": rng.randint(1, 4)}
+    if kind == "image":
+        h = rng.randint(4, 12)
+        symbolic = rng.random() < 0.5
+        if symbolic:
+            dims["H"] = dims["W"] = h
+        shape = ("N", rng.randint(1, 6), "H" if symbolic else h, "W" if symbolic else h)
+        concrete = (dims["N"], shape[1], h, h)
+        for _ in range(rng.randint(1, 10)):
+            concrete = gen.image_step(concrete)
+        if rng.random() < 0.6:
+            gen.add({"op": "flatten", "start_dim": 1}, None)
+            flat = (concrete[0], concrete[1] * concrete[2] * concrete[3])
+            for _ in range(rng.randint(0, 3)):
+                flat = gen.flat_step(flat)
+    elif kind == "flat":
+        shape = ("N", rng.randint(1, 16))
+        concrete = (dims["N"], shape[1])
+        for _ in range(rng.randint(1, 10)):
+            concrete = gen.flat_step(concrete)
+    else:
+        dims["T"] = rng.randint(1, 6)
+        shape = ("N", "T", rng.choice([2, 4, 8]))
+        concrete = (dims["N"], dims["T"], shape[2])
+        for _ in range(rng.randint(1, 6)):
+            concrete = gen.seq_step(concrete)
+    if not gen.layers:
+        gen.layers.append({"op": "Identity"})
+    spec = {"inputs": {"x": {"shape": list(shape)}}, "layers": gen.layers}
+    return spec, dims
+
+
+def test_generator_is_mostly_valid():
+    valid = 0
+    for seed in range(200):
+        spec, dims = _bound(random_spec(seed))
+        valid += specc.check(spec, dims=dims, lint=False).ok
+    assert valid >= 180, valid
+
+
+def _bound(case):
+    spec, dims = case
+    return spec, {k: v for k, v in dims.items() if k != "N"}  # N stays symbolic
+
+
+@settings(max_examples=320, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2 ** 32 - 1))
+def test_random_specs_match_torch_on_meta(seed):
+    spec, dims = random_spec(seed)
+    analysis = specc.check(spec, dims={k: v for k, v in dims.items() if k != "N"}, lint=False)
+    if not analysis.ok:  # the generator overshoots sometimes (a map shrunk to nothing)
+        messages = [d.message for d in analysis.diagnostics]
+        assert all(d.code in ("E303", "E304", "E302") for d in analysis.diagnostics), messages
+        return
+    assert_matches_torch(analysis.graph, dims)
