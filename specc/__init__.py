@@ -37,7 +37,7 @@ def build(source, *, device="cpu", dtype=None, dims=None, max_params=None):
 
 def render(source, **options):
     """A ``graphviz.Digraph`` of the spec (no torch)."""
-    from specc.render import render_graph
+    from specc.diagram import render_graph
 
     return render_graph(check(source, dims=options.pop("dims", None)), **options)
 

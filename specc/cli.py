@@ -123,7 +123,7 @@ def _add_render(sub) -> None:
 
 
 def cmd_render(args) -> int:
-    from specc.render import run_render
+    from specc.diagram import run_render
 
     return run_render(args, _parse_dims(args.dim))
 

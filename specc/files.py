@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import tempfile
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -25,3 +26,20 @@ def expand_paths(args) -> tuple[list[str], list[str]]:
             missing.append(arg)
         found += [m for m in matches if m not in found]
     return found, missing
+
+
+def atomic_write(path: str, write) -> None:
+    """Write through a temporary file in the same folder, then rename into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".specc-", suffix=os.path.splitext(path)[1], dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

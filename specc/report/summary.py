@@ -10,12 +10,23 @@ from specc.ops.base import get_op
 
 def op_label(node: Node) -> str:
     op = get_op(node.op)
-    if op is None or op.key_args is None or node.out_types is None:
+    if op is None or node.out_types is None:
         return node.op
+    if op.key_args is None:
+        if op.kind != "function" or not node.given:  # functional ops: show what was set
+            return node.op
+        shown = [f"{k}={_short(node.attrs[k])}" for k in op.param_map if k in node.given]
+        return f"{node.op} {', '.join(shown)}"
     try:
         return f"{node.op} {op.key_args(node.attrs)}"
     except (KeyError, TypeError, ValueError):
         return node.op
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def scope_params(scope: Scope) -> int:

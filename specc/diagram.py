@@ -1,0 +1,199 @@
+"""Stage 6c — render: the analysed graph as a Graphviz diagram (no torch, no forward pass).
+
+Nodes show the node name, op and key arguments; edges carry the inferred tensor shapes;
+blocks and nested sequences are clusters labelled with their path; ``depth`` collapses
+deeper scopes into one node each; nodes with diagnostics are drawn red with their codes,
+so a broken spec still renders and the picture helps find the mistake.
+"""
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import sys
+
+from specc.ir import Node, Ref, Scope
+from specc.report.summary import op_label, scope_label, scope_params
+
+_FONT = "Helvetica"
+_COLORS = {"conv": "#dbe9f6", "linear": "#e3f1df", "norm": "#fdf0d5", "activation": "#f3f3f3",
+           "pool": "#e8e0f4", "recurrent": "#fbe0e6", "attention": "#fbe0e6",
+           "merge": "#ffffff", "dropout": "#f3f3f3"}
+
+
+class RenderError(Exception):
+    pass
+
+
+def _esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+class _Drawing:
+    def __init__(self, analysis, depth, shapes: bool, params: bool):
+        import graphviz
+
+        self.graph = analysis.graph
+        self.depth, self.shapes, self.params = depth, shapes, params
+        self.problems: dict = {}
+        for d in analysis.diagnostics:
+            if d.node and d.severity in ("error", "warning"):
+                self.problems.setdefault(d.node, []).append(d)
+        self.dot = graphviz.Digraph(self.graph.name)
+        self.collapsed: dict[str, str] = {}  # node id -> graphviz id of its collapsed scope
+        self.ids: dict[str, str] = {}
+
+    def gv_id(self, key: str) -> str:
+        if key not in self.ids:
+            self.ids[key] = f"n{len(self.ids)}"
+        return self.ids[key]
+
+    # -- nodes ------------------------------------------------------------------
+    def node_label(self, node: Node) -> str:
+        title = node.attr_name if node.named else node.op
+        rows = [f"<B>{_esc(title)}</B>"]
+        label = op_label(node)
+        if node.named or label != node.op:
+            rows.append(_esc(label))
+        if self.params and node.params:
+            rows.append(f"<FONT POINT-SIZE='9'>{node.params:,} params</FONT>")
+        for d in self.problems.get(node.id, []):
+            rows.append(f"<FONT COLOR='#b00020'>{_esc(d.code)} {_esc(d.rule or '')}</FONT>")
+        return "<" + "<BR/>".join(rows) + ">"
+
+    def add_node(self, target, node: Node) -> None:
+        from specc.ops.base import get_op
+
+        op = get_op(node.op)
+        fill = _COLORS.get(op.category if op else "", "#ffffff")
+        attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill}
+        if node.op in ("add", "mul", "sub", "div", "cat", "stack", "matmul"):
+            attrs.update(shape="circle" if node.op != "cat" else "box", fixedsize="false")
+        if node.id in self.problems or node.broken:
+            attrs.update(color="#b00020", penwidth="2", fillcolor="#fde7ea")
+        target.node(self.gv_id(node.id), self.node_label(node), **attrs)
+
+    def add_collapsed(self, target, scope: Scope) -> None:
+        inp = scope.input.type if scope.input else None
+        out = scope.output.type if scope.output else None
+        kind = scope_label(scope)
+        if scope.kind == "repeat" and scope.items and isinstance(scope.items[0], Scope):
+            kind = f"{scope.items[0].block or 'sequence'} ×{len(scope.items)}"
+        rows = [f"<B>{_esc(scope.path)}</B>", _esc(kind),
+                f"<FONT POINT-SIZE='9'>{_esc(inp)} → {_esc(out)}</FONT>",
+                f"<FONT POINT-SIZE='9'>{scope_params(scope):,} params</FONT>"]
+        bad = [n for n in scope.walk_nodes() if n.id in self.problems or n.broken]
+        attrs = {"shape": "box3d", "style": "filled", "fillcolor": "#eef2f7"}
+        if bad:
+            codes = sorted({d.code for n in bad for d in self.problems.get(n.id, [])})
+            rows.append(f"<FONT COLOR='#b00020'>{_esc(' '.join(codes) or 'error')}</FONT>")
+            attrs.update(color="#b00020", penwidth="2")
+        gid = self.gv_id("scope:" + scope.path)
+        target.node(gid, "<" + "<BR/>".join(rows) + ">", **attrs)
+        for node in scope.walk_nodes():
+            self.collapsed[node.id] = gid
+
+    def add_scope(self, target, scope: Scope, level: int) -> None:
+        for item in scope.items:
+            if isinstance(item, Node):
+                self.add_node(target, item)
+            elif self.depth is not None and level >= self.depth:
+                self.add_collapsed(target, item)
+            else:
+                name = f"cluster_{self.gv_id('cluster:' + item.path)}"
+                with target.subgraph(name=name) as cluster:
+                    title = item.path + (f"  ({item.block})" if item.block else "")
+                    cluster.attr(label=title, style="rounded,dashed", color="#8a94a6",
+                                 fontname=_FONT, fontsize="10", labeljust="l")
+                    self.add_scope(cluster, item, level + 1)
+
+    # -- edges --------------------------------------------------------------------
+    def endpoint(self, node: Node) -> str:
+        return self.collapsed.get(node.id) or self.gv_id(node.id)
+
+    def edge(self, ref: Ref, head: str, seen: set) -> None:
+        tail = self.endpoint(ref.node)
+        if tail == head or (tail, head, ref) in seen:
+            return
+        seen.add((tail, head, ref))
+        label = str(ref.type) if self.shapes and ref.type is not None else ""
+        if ref.index and ref.node.out_types:
+            label = f"{ref.node.output_names[ref.index]} {label}".strip()
+        self.dot.edge(tail, head, label=_esc(label), fontsize="9", fontname=_FONT,
+                      color="#555555")
+
+    def draw(self, rankdir: str):
+        self.dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.25", ranksep="0.3")
+        self.dot.attr("node", fontname=_FONT, fontsize="11", margin="0.12,0.05")
+        for node in self.graph.inputs:
+            label = f"<<B>{_esc(node.id)}</B><BR/>{_esc(node.out_types[0])}>"
+            self.dot.node(self.gv_id(node.id), label, shape="oval", style="filled",
+                          fillcolor="#d7f0dd")
+        self.add_scope(self.dot, self.graph.root, 0)
+        seen: set = set()
+        for node in self.graph.nodes:
+            head = self.endpoint(node)
+            for ref in node.inputs:
+                self.edge(ref, head, seen)
+        for name, ref in self.graph.outputs:
+            gid = self.gv_id("output:" + name)
+            self.dot.node(gid, f"<<B>{_esc(name)}</B><BR/>output>", shape="oval",
+                          style="filled", fillcolor="#f9dcc4")
+            self.edge(ref, gid, seen)
+        return self.dot
+
+
+def render_graph(analysis, depth: int | None = None, rankdir: str = "TB", shapes: bool = True,
+                 params: bool = False):
+    """A graphviz.Digraph of an analysis (a spec with errors renders too, marked)."""
+    if analysis.graph is None:
+        raise RenderError("the spec could not be read far enough to draw it")
+    return _Drawing(analysis, depth, shapes, params).draw(rankdir)
+
+
+def run_render(args, dims: dict) -> int:
+    from specc.analysis import analyse_path
+    from specc.report.style import Style
+    from specc.report.table import format_diagnostics
+
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        print("specc render needs the graphviz Python package: pip install graphviz",
+              file=sys.stderr)
+        return 2
+    analysis = analyse_path(args.path, dims=dims)
+    if analysis.diagnostics:
+        print("\n".join(format_diagnostics(analysis, Style.for_stream(sys.stderr))),
+              file=sys.stderr)
+    if analysis.graph is None:
+        return 1
+    dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params)
+    fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
+    if fmt not in ("svg", "png", "pdf", "dot"):
+        print(f"specc: cannot render to .{fmt}: use svg, png, pdf or dot", file=sys.stderr)
+        return 2
+    if fmt == "dot":
+        if args.output:
+            _write(args.output, dot.source.encode())
+        else:
+            sys.stdout.write(dot.source)
+        return 1 if not analysis.ok else 0
+    if shutil.which("dot") is None:
+        print("specc: rendering to ." + fmt + " needs Graphviz's `dot` program, which is not "
+              "installed.\n  install it (apt-get install graphviz / brew install graphviz), or "
+              "write DOT with -o diagram.dot", file=sys.stderr)
+        return 2
+    data = dot.pipe(format=fmt)
+    if args.output:
+        _write(args.output, data)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return 1 if not analysis.ok else 0
+
+
+def _write(path: str, data: bytes) -> None:
+    from specc.files import atomic_write
+
+    atomic_write(path, lambda p: open(p, "wb").write(data))
