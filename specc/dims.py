@@ -96,7 +96,11 @@ class Sym:
         rest = Sym.make(remainder)
         if isinstance(rest, int):
             return Sym.make(quotient) + rest // k
-        name = f"({rest})//{k}"
+        inner = _floor_atom(rest)
+        if inner is not None:  # (x // a) // b == x // (a·b) for integers
+            return Sym.make(quotient) + inner[0] // (inner[1] * k)
+        text = str(rest)
+        name = f"{text}//{k}" if text.isidentifier() else f"({text})//{k}"
         _ATOMS[name] = (rest, k)
         return Sym.make(quotient) + Sym.symbol(name)
 
@@ -166,7 +170,9 @@ class Sym:
     def __str__(self):
         parts = []
         for m, c in sorted(self.terms, key=lambda t: (len(t[0]) == 0, t[0])):
-            mono = "*".join(m)
+            # a floor atom inside a product needs parentheses: 2*(H//8), not 2*H//8
+            wrap = len(m) > 1 or abs(c) != 1
+            mono = "*".join(f"({a})" if wrap and a in _ATOMS else a for a in m)
             if not m:
                 text = str(abs(c))
             elif abs(c) == 1:
@@ -181,6 +187,29 @@ class Sym:
         return out
 
     __repr__ = __str__
+
+
+def _floor_atom(value: "Sym"):
+    """(numerator, divisor) when value is exactly one floor-division atom, else None."""
+    if len(value.terms) == 1:
+        (mono, coef), = value.terms
+        if coef == 1 and len(mono) == 1 and mono[0] in _ATOMS:
+            return _ATOMS[mono[0]]
+    return None
+
+
+def parse_dim(text: str):
+    """A declared dim: 'N', '8*h' or '2*h*w' → Sym; None when it is not of that form."""
+    factors = text.replace(" ", "").split("*")
+    result = 1
+    for factor in factors:
+        if factor.isdigit():
+            result = result * int(factor)
+        elif factor.isidentifier():
+            result = result * Sym.symbol(factor)
+        else:
+            return None
+    return result
 
 
 def _as_terms(value) -> dict:

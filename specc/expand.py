@@ -11,7 +11,7 @@ import difflib
 import keyword
 import re
 
-from specc.dims import Sym
+from specc.dims import Sym, parse_dim, substitute
 from specc.errors import Diagnostic, Limits, Loc, SpecError
 from specc.expr import ExprError, evaluate
 from specc.ir import Graph, Node, Ref, Scope
@@ -143,7 +143,8 @@ class Expander:
                     self._report("E207", f"input {name}: {exc}", dim_loc)
                     value = 1
                 if isinstance(value, str):
-                    value = self.dims.get(value, Sym.symbol(value))
+                    parsed = parse_dim(value)
+                    value = value if parsed is None else substitute(parsed, self.dims)
                 if isinstance(value, bool) or not isinstance(value, (int, Sym)):
                     self._report("E104", f"input {name}: dim {i} must be an integer or a "
                                  f"symbol name, got {value!r}", dim_loc)

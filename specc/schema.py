@@ -137,7 +137,10 @@ def build_schema() -> dict:
                       "properties": {
                           "shape": {"type": "array", "items": {"anyOf": [
                               {"type": "integer", "minimum": 0},
-                              {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                              {"type": "string", "description": "a symbol (N) or a multiple "
+                               "of symbols (8*h)",
+                               "pattern": "^([0-9]+\\*)*[A-Za-z_][A-Za-z0-9_]*"
+                                          "(\\*([0-9]+|[A-Za-z_][A-Za-z0-9_]*))*$"},
                               _EXPR]}},
                           "dtype": {"enum": ["float32", "float16", "bfloat16", "float64",
                                              "int64", "int32", "int16", "int8", "uint8", "bool"]},

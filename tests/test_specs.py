@@ -20,7 +20,7 @@ TORCHVISION_PARAMS = {
 # torchvision's published GMACs (rounded as published)
 TORCHVISION_GMACS = {"resnet18": 1.814, "resnet50": 4.089, "vgg16": 15.47, "mobilenet_v2": 0.301,
                      "alexnet": 0.714}
-SMALL_DIMS = {"N": 2, "T": 7, "S": 5, "H": 64, "W": 64}
+SMALL_DIMS = {"N": 2, "T": 7, "S": 5, "H": 64, "W": 64, "h": 3, "w": 2}
 
 
 @pytest.mark.parametrize("name", ALL_SPECS)

@@ -78,8 +78,12 @@ def _cat(stack: bool):
         for t in ts[1:]:
             for i in range(rank):
                 if i != axis and t.shape[i] != ts[0].shape[i]:
+                    symbolic = isinstance(t.shape[i], Sym) or isinstance(ts[0].shape[i], Sym)
                     ctx.fail(f"cat along dim {axis}: inputs differ at dim {i}: "
-                             + ", ".join(str(t) for t in ts))
+                             + ", ".join(str(t) for t in ts),
+                             hint="these sizes agree only for some input sizes: declare the "
+                                  "input as a multiple (e.g. 8*h) or bind it with --dim"
+                             if symbolic else None)
         shape = list(ts[0].shape)
         shape[axis] = sum((t.shape[axis] for t in ts[1:]), ts[0].shape[axis])
         return [TensorType(tuple(shape), dtype)]
