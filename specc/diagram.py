@@ -21,6 +21,9 @@ _COLORS = {"conv": "#dbe9f6", "linear": "#e3f1df", "norm": "#fdf0d5", "activatio
            "merge": "#ffffff", "dropout": "#f3f3f3"}
 
 
+_SYMBOLS = {"add": "+", "mul": "×", "sub": "−", "div": "÷", "matmul": "@"}
+
+
 class RenderError(Exception):
     pass
 
@@ -50,11 +53,11 @@ class _Drawing:
 
     # -- nodes ------------------------------------------------------------------
     def node_label(self, node: Node) -> str:
-        title = node.attr_name if node.named else node.op
-        rows = [f"<B>{_esc(title)}</B>"]
         label = op_label(node)
-        if node.named or label != node.op:
-            rows.append(_esc(label))
+        if node.named:
+            rows = [f"<B>{_esc(node.attr_name)}</B>", _esc(label)]
+        else:  # unnamed: the op is the title, its arguments follow on the same line
+            rows = [f"<B>{_esc(node.op)}</B>{_esc(label[len(node.op):])}"]
         if self.params and node.params:
             rows.append(f"<FONT POINT-SIZE='9'>{node.params:,} params</FONT>")
         for d in self.problems.get(node.id, []):
@@ -67,11 +70,14 @@ class _Drawing:
         op = get_op(node.op)
         fill = _COLORS.get(op.category if op else "", "#ffffff")
         attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill}
-        if node.op in ("add", "mul", "sub", "div", "cat", "stack", "matmul"):
-            attrs.update(shape="circle" if node.op != "cat" else "box", fixedsize="false")
+        label = self.node_label(node)
+        if node.op in _SYMBOLS and not node.named and node.id not in self.problems:
+            # an anonymous merge is drawn as a small operator circle: ⊕ is easy to spot
+            attrs.update(shape="circle", width="0.35", fixedsize="true", style="filled")
+            label = _SYMBOLS[node.op]
         if node.id in self.problems or node.broken:
             attrs.update(color="#b00020", penwidth="2", fillcolor="#fde7ea")
-        target.node(self.gv_id(node.id), self.node_label(node), **attrs)
+        target.node(self.gv_id(node.id), label, **attrs)
 
     def add_collapsed(self, target, scope: Scope) -> None:
         inp = scope.input.type if scope.input else None
