@@ -46,6 +46,9 @@ def _add_check(sub) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="print only diagnostics")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--config", help="a specc.toml or pyproject.toml to use")
+    p.add_argument("--skip-non-specs", action="store_true",
+                   help="silently skip YAML files without a top-level `layers:` or `specc:` "
+                        "key (for pre-commit hooks over all YAML files)")
     p.set_defaults(func=cmd_check)
 
 
@@ -57,6 +60,10 @@ def cmd_check(args) -> int:
 
     dims = _parse_dims(args.dim)
     paths, missing = expand_paths(args.paths)
+    if args.skip_non_specs:
+        from specc.files import looks_like_spec
+
+        paths = [p for p in paths if looks_like_spec(p)]
     if missing:
         for m in missing:
             print(f"specc: no spec files match {m!r}", file=sys.stderr)

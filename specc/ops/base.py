@@ -65,7 +65,7 @@ class InferCtx:
                                   f"{', '.join(sorted(value.symbols()))} with --dim",
                              code="E304")
         if name in self.given and self.attrs[name] != value:
-            raise ShapeError(f"{self.op.name} has {name}={self.attrs[name]!r} but its input "
+            raise ShapeError(f"{self.op.name} has {name}={self.attrs[name]!r} but its input's "
                              f"{what or 'size'} is {value} (input {self.inputs[0]})", name,
                              hint=f"remove {name} to infer it, or fix the previous layer",
                              code="E302")

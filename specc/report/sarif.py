@@ -1,0 +1,85 @@
+"""SARIF 2.1.0 output, as GitHub code scanning reads it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from specc import __version__
+from specc.errors import ERROR_CODES
+
+_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+INFO_URI = "https://github.com/specc-dev/specc"
+
+
+def _rules():
+    from specc.lint.registry import RULES, _load_rules
+
+    _load_rules()
+    rules = []
+    for code, summary in ERROR_CODES.items():
+        rules.append({
+            "id": code, "name": "".join(w.capitalize() for w in summary.split()[:6] if w.isalpha()),
+            "shortDescription": {"text": summary},
+            "fullDescription": {"text": f"{code}: {summary}. See docs/errors.md."},
+            "help": {"text": f"See {INFO_URI}/blob/main/docs/errors.md#{code.lower()}",
+                     "markdown": f"See [docs/errors.md]({INFO_URI}/blob/main/docs/errors.md)"},
+            "defaultConfiguration": {"level": "error"},
+        })
+    for r in RULES.values():
+        rules.append({
+            "id": r.code, "name": r.name,
+            "shortDescription": {"text": r.summary},
+            "fullDescription": {"text": r.explanation.split("\n\n")[0]},
+            "help": {"text": f"{r.explanation}\n\nFix: {r.hint}",
+                     "markdown": f"{r.explanation}\n\n**Fix:** {r.hint}"},
+            "defaultConfiguration": {"level": _LEVEL[r.severity]},
+            "properties": {"tags": ["model-spec", r.severity]},
+        })
+    return rules
+
+
+def _uri(path: str) -> tuple[str, bool]:
+    """(uri, is_relative): relative to the working directory when the file is inside it."""
+    absolute = Path(path).resolve()
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix(), True
+    except ValueError:
+        return absolute.as_uri(), False
+
+
+def sarif_document(analyses) -> dict:
+    rules = _rules()
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for a in analyses:
+        uri, relative = _uri(a.path) if not a.path.startswith("<") else (a.path, True)
+        for d in a.diagnostics:
+            location = {"artifactLocation": {"uri": uri}}
+            if relative:
+                location["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
+            if d.loc.line > 0:
+                location["region"] = {"startLine": d.loc.line, "startColumn": max(d.loc.col, 1)}
+            entry = {"physicalLocation": location}
+            if d.node:
+                entry["logicalLocations"] = [{"fullyQualifiedName": d.node, "kind": "member"}]
+            result = {"ruleId": d.code, "level": _LEVEL.get(d.severity, "note"),
+                      "message": {"text": d.message + (f" (hint: {d.hint})" if d.hint else "")},
+                      "locations": [entry]}
+            if d.code in index:
+                result["ruleIndex"] = index[d.code]
+            results.append(result)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "specc", "version": __version__,
+                                "semanticVersion": __version__, "informationUri": INFO_URI,
+                                "rules": rules}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+        }],
+    }
+
+
+__all__ = ["sarif_document", "os"]
