@@ -70,6 +70,9 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
     from specc.schema import validate
 
     limits = limits or Limits()
+    too_many = _too_many_layers(doc, limits)
+    if too_many is not None:  # refuse before the (slower) schema validation walks them all
+        return Analysis(display, None, _with_file([too_many], display), source)
     diagnostics = validate(doc)
     graph = None
     if isinstance(doc, dict):
@@ -92,6 +95,26 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
             diagnostics = run_lints(graph, config)
             graph.diagnostics = diagnostics
     return Analysis(display, graph, _with_file(diagnostics, display), source)
+
+
+def _too_many_layers(doc, limits: Limits):
+    """E004 when the `layers` lists alone hold more items than max_graph_nodes."""
+    total, stack = 0, [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "layers" and isinstance(item, list):
+                    total += len(item)
+                stack.append(item)
+        elif isinstance(value, list):
+            stack.extend(v for v in value if isinstance(v, (dict, list)))
+    if total > limits.max_graph_nodes:
+        return Diagnostic("E004", f"the spec lists {total} layers, more than "
+                          f"{limits.max_graph_nodes} (max_graph_nodes)", "error",
+                          getattr(doc.get("layers"), "loc", Loc(1, 1)) if isinstance(doc, dict)
+                          else Loc(1, 1))
+    return None
 
 
 def _merge(first: list[Diagnostic], second: list[Diagnostic]) -> list[Diagnostic]:

@@ -84,7 +84,7 @@ class Limits:
     max_file_bytes: int = 5_000_000
     max_yaml_nodes: int = 1_000_000  # after alias expansion
     max_depth: int = 200
-    max_graph_nodes: int = 200_000
+    max_graph_nodes: int = 50_000
     max_repeat: int = 10_000
     max_dim: int = 2 ** 40
     max_params: int = 2_000_000_000

@@ -157,7 +157,10 @@ class Expander:
                     value = 1
                 shape.append(value)
             dtype = spec.get("dtype", "float32")
-            self._check_name(name, loc, "input")
+            try:
+                self._check_name(name, loc, "input")
+            except _NodeError as exc:
+                self._report(exc.code, str(exc), exc.loc, hint=exc.hint)
             node = Node(name, "input", {"dtype": dtype}, [], loc, named=True, attr_name=name)
             node.out_types = [TensorType(tuple(shape), dtype if dtype in DTYPES else "float32")]
             nodes.append(node)
@@ -275,7 +278,8 @@ class Expander:
         if not isinstance(name, str) or not _IDENT.match(name):
             raise _NodeError("E203", f"{what} name {name!r} is not a valid identifier "
                              "(letters, digits and _, not starting with a digit)", loc)
-        if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS:
+        if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS \
+                or name in ("self", "torch", "nn"):
             raise _NodeError("E203", f"{what} name '{name}' is reserved (a Python keyword or "
                              "an nn.Module attribute)", loc,
                              hint=f"rename it, e.g. '{name}_'")

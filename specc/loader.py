@@ -234,6 +234,8 @@ class _Builder:
             self.stack.append(_Frame(container, event.anchor))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             frame = self.stack.pop()
+            if isinstance(frame.container, LDict) and "<<" in frame.container:
+                _apply_merge(frame.container)
             self._add(frame.container, frame.container.loc, frame.size, frame.anchor,
                       counted=True)
 
@@ -263,6 +265,9 @@ class _Builder:
             if isinstance(value, (LDict, LList)):
                 raise error("E001", "a mapping key must be a plain value, not a "
                             "mapping or sequence", loc)
+            if not isinstance(value, str):
+                raise error("E104", f"mapping keys in a spec are names, got {value!r}", loc,
+                            hint=f"quote it if it is meant as a name: '{value}'")
             if value in parent:
                 first = parent.key_locs[value]
                 raise error("E002", f"duplicate key {value!r}: first defined on line "
@@ -274,6 +279,22 @@ class _Builder:
             parent.key_locs[frame.key] = frame.key_loc
             parent.value_locs[frame.key] = loc
             frame.key = _NO_KEY
+
+
+def _apply_merge(mapping: LDict) -> None:
+    """YAML's merge key: `<<: *defaults` (or a list of them) fills keys not given here."""
+    loc = mapping.loc_of("<<")
+    sources = mapping.pop("<<")
+    mapping.value_locs.pop("<<", None)
+    mapping.key_locs.pop("<<", None)
+    for source in sources if isinstance(sources, list) else [sources]:
+        if not isinstance(source, LDict):
+            raise error("E001", "a merge key `<<` needs a mapping (or a list of mappings)", loc)
+        for key, value in source.items():
+            if key not in mapping:
+                mapping[key] = value
+                mapping.key_locs[key] = source.key_locs.get(key, loc)
+                mapping.value_locs[key] = source.value_locs.get(key, loc)
 
 
 def unwrap(value):

@@ -105,6 +105,8 @@ def build_schema() -> dict:
         "type": "object",
         "required": ["inputs", "layers"],
         "additionalProperties": False,
+        "patternProperties": {"^x-": {"description": "free for YAML anchors and tools; "
+                                                    "specc ignores it"}},
         "properties": {
             "specc": {"const": 1, "description": "spec format version"},
             "name": {"type": "string"},
@@ -192,10 +194,25 @@ def validate(doc) -> list[Diagnostic]:
     return sorted(out, key=lambda d: (d.loc.line, d.loc.col))
 
 
+def _matching_alternative(err):
+    """The errors of the one anyOf/oneOf branch whose kind (mapping, list, …) fits."""
+    branches: dict = {}
+    for e in err.context:
+        branches.setdefault(e.schema_path[0], []).append(e)
+    plausible = [errs for errs in branches.values()
+                 if not any(e.validator in ("type", "enum", "const")
+                            and list(e.absolute_path) == list(err.absolute_path) for e in errs)]
+    return plausible[0] if len(plausible) == 1 else None
+
+
 def _leaf_errors(errors):
     """Descend into anyOf/oneOf so the message is about the deepest real mistake."""
     for err in errors:
         if err.validator in ("anyOf", "oneOf") and err.context and not _is_value_choice(err):
+            branch = _matching_alternative(err)
+            if branch is not None:
+                yield from _leaf_errors(branch)
+                continue
             deepest = max(len(e.absolute_path) for e in err.context)
             if deepest > len(err.absolute_path):
                 yield from _leaf_errors(e for e in err.context

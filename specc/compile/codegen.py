@@ -134,7 +134,7 @@ def generate(graph: Graph, trace: bool = False) -> Source:
                      + "\n".join("    " + line for line in init_lines) + "\n")
         state.build_lines.append(f"init_weights({root_var})")
     body = "\n".join("    " + line for line in state.build_lines)
-    parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {graph.name}.\"\"\"\n{body}\n"
+    parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {doc_text(graph.name)}.\"\"\"\n{body}\n"
                  f"    return {root_var}\n")
     class_name = state.classes.get(_forward_text(state, graph.root), model_class)
     return Source("".join(parts), class_name)
@@ -295,6 +295,11 @@ def _return_expr(state: _State, scope: Scope, names: dict) -> str:
     if len(outputs) == 1:
         return names[outputs[0][1]]
     return "(" + ", ".join(names[r] for _, r in outputs) + ",)"
+
+
+def doc_text(text: str) -> str:
+    """Text safe inside a generated docstring: the spec must not be able to end it."""
+    return re.sub(r"[^A-Za-z0-9 _.,:()+-]", "_", str(text))[:200]
 
 
 def _pascal(text: str) -> str:
