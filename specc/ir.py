@@ -105,7 +105,9 @@ class Graph:
 
     def consumers(self) -> dict:
         """node id -> list of (consumer node, input position)."""
-        result: dict = {n.id: [] for n in self.inputs + self.nodes}
+        result: dict = {n.id: [] for n in self.inputs}
+        for node in self.nodes:
+            result[node.id] = []
         for node in self.nodes:
             for pos, ref in enumerate(node.inputs):
                 result[ref.node.id].append((node, pos))

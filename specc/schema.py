@@ -169,13 +169,13 @@ def schema_text() -> str:
 
 @lru_cache(maxsize=1)
 def _validator():
-    import jsonschema
+    from specc.schema_validator import Validator
 
     if SCHEMA_PATH.exists():
         schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     else:  # an installed copy without the repo's schemas/ folder
         schema = build_schema()
-    return jsonschema.Draft202012Validator(schema)
+    return Validator(schema)
 
 
 def validate(doc) -> list[Diagnostic]:

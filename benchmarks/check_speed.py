@@ -1,0 +1,205 @@
+"""How fast is `specc check`, next to what users would otherwise run?
+
+    python3 benchmarks/check_speed.py            # the full run (a few minutes on 2 cores)
+    python3 benchmarks/check_speed.py --quick    # a smoke run with tiny sizes (used in CI)
+
+1. whole process: `specc check specs/resnet50.yaml` vs a process that imports torch, builds
+   the same ResNet-50 by hand and summarises it with torchinfo;
+2. in process: specc's analysis (load → validate → expand → infer → lint) vs the
+   torchinfo.summary call alone;
+3. scaling: generated specs of 10 … 10 000 layers (a deep MLP, and a deep ResNet-like stack of
+   blocks with skips) — time and peak memory of the analysis;
+4. `specc render specs/resnet50.yaml -o out.svg`.
+Prints a Markdown table (medians) with the machine it ran on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+
+def median_time(command: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def in_process(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def deep_mlp(layers: int) -> str:
+    lines = ["inputs: {x: {shape: [N, 64]}}", "layers:"]
+    for i in range(layers):
+        lines.append("  - {op: Linear, out_features: 64}" if i % 2 == 0 else "  - ReLU")
+    return "\n".join(lines) + "\n"
+
+
+def deep_resnet(layers: int) -> str:
+    """Blocks of 5 nodes (conv, bn, relu, conv, add-skip) repeated to about `layers` nodes."""
+    blocks = max(layers // 5, 1)
+    return f"""inputs: {{x: {{shape: [N, 16, 32, 32]}}}}
+blocks:
+  Res:
+    layers:
+      - {{op: Conv2d, out_channels: 16, kernel_size: 3, padding: 1, bias: false}}
+      - {{op: BatchNorm2d}}
+      - {{op: ReLU}}
+      - {{name: conv, op: Conv2d, out_channels: 16, kernel_size: 3, padding: 1}}
+      - {{op: add, from: [conv, x]}}
+layers:
+  - {{name: body, block: Res, repeat: {blocks}}}
+"""
+
+
+_MEASURE = """
+import json, sys, time, tracemalloc
+sys.path.insert(0, {root!r})
+import specc
+from specc.analysis import analyse
+data = open({path!r}, "rb").read()
+analyse(b"inputs: {{x: {{shape: [1]}}}}\\nlayers: [Identity]\\n")  # imports, schema
+start = time.perf_counter()
+analysis = analyse(data)
+elapsed = time.perf_counter() - start
+tracemalloc.start()
+analyse(data)
+peak = tracemalloc.get_traced_memory()[1]
+print(json.dumps({{"ok": analysis.ok, "nodes": len(analysis.graph.nodes), "seconds": elapsed,
+                  "peak_mib": peak / 2**20}}))
+"""
+
+
+def scaling(sizes, runs: int) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, make in (("deep MLP", deep_mlp), ("ResNet-like", deep_resnet)):
+            for size in sizes:
+                path = os.path.join(tmp, f"{kind[:4]}_{size}.yaml")
+                Path(path).write_text(make(size))
+                wall = median_time([sys.executable, "-m", "specc", "check", path, "-q"], runs)
+                out = subprocess.run([sys.executable, "-c",
+                                      _MEASURE.format(root=str(ROOT), path=path)],
+                                     capture_output=True, text=True, cwd=ROOT)
+                data = json.loads(out.stdout)
+                rows.append({"kind": kind, "layers": size, "nodes": data["nodes"],
+                             "process_s": wall, "analysis_s": data["seconds"],
+                             "peak_mib": data["peak_mib"], "ok": data["ok"]})
+    return rows
+
+
+def torchinfo_available() -> bool:
+    try:
+        import torch  # noqa: F401
+        import torchinfo  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one run (CI smoke)")
+    parser.add_argument("--runs", type=int, default=None)
+    args = parser.parse_args()
+    runs = args.runs or (1 if args.quick else 9)
+    sizes = [10, 100] if args.quick else [10, 100, 1000, 10000]
+    results: dict = {"machine": machine()}
+
+    specc_cmd = [sys.executable, "-m", "specc", "check", "specs/resnet50.yaml", "-q"]
+    results["specc_process_s"] = median_time(specc_cmd, runs)
+    have_torch = torchinfo_available()
+    if have_torch:
+        torch_cmd = [sys.executable, str(HERE / "torchinfo_resnet50.py")]
+        results["torchinfo_process_s"] = median_time(torch_cmd, max(1, runs // 2) if not
+                                                     args.quick else 1)
+
+    import specc
+    from specc.analysis import analyse
+
+    data = (ROOT / "specs" / "resnet50.yaml").read_bytes()
+    analyse(data)  # warm: imports and the schema are loaded once per process
+    results["specc_analysis_s"] = in_process(lambda: analyse(data), runs * 3)
+    if have_torch:
+        import torchinfo
+
+        from handwritten import resnet50
+
+        model = resnet50()
+        torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)
+        results["torchinfo_summary_s"] = in_process(
+            lambda: torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0),
+            max(1, runs // 3))
+
+    results["scaling"] = scaling(sizes, max(1, runs // 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        svg = os.path.join(tmp, "r.svg")
+        render_cmd = [sys.executable, "-m", "specc", "render", "specs/resnet50.yaml", "-o", svg]
+        results["render_svg_s"] = median_time(render_cmd, max(1, runs // 3))
+    print(report(results))
+    if os.environ.get("SPECC_BENCH_JSON"):
+        Path(os.environ["SPECC_BENCH_JSON"]).write_text(json.dumps(results, indent=1))
+    assert specc  # imported for the in-process part
+
+
+def report(r: dict) -> str:
+    ms = lambda s: f"{s * 1000:,.0f} ms" if s >= 0.01 else f"{s * 1000:.1f} ms"  # noqa: E731
+    lines = [f"Machine: {r['machine']}", "",
+             "| what | specc | baseline | speed-up |", "|---|---:|---:|---:|"]
+    if "torchinfo_process_s" in r:
+        lines.append(f"| whole process, ResNet-50 (check vs torch + hand-written model + "
+                     f"torchinfo) | {ms(r['specc_process_s'])} | {ms(r['torchinfo_process_s'])} "
+                     f"| {r['torchinfo_process_s'] / r['specc_process_s']:.1f}× |")
+        lines.append(f"| in process, ResNet-50 (analysis vs torchinfo.summary) | "
+                     f"{ms(r['specc_analysis_s'])} | {ms(r['torchinfo_summary_s'])} | "
+                     f"{r['torchinfo_summary_s'] / r['specc_analysis_s']:.1f}× |")
+    else:
+        lines.append(f"| whole process, ResNet-50 | {ms(r['specc_process_s'])} | (no torch) | |")
+        lines.append(f"| in process, ResNet-50 | {ms(r['specc_analysis_s'])} | (no torch) | |")
+    lines.append(f"| `specc render` ResNet-50 → SVG (whole process) | {ms(r['render_svg_s'])} "
+                 "| | |")
+    lines += ["", "| scaling | layers | graph nodes | whole process | analysis | peak memory |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for row in r["scaling"]:
+        lines.append(f"| {row['kind']} | {row['layers']:,} | {row['nodes']:,} | "
+                     f"{ms(row['process_s'])} | {ms(row['analysis_s'])} | "
+                     f"{row['peak_mib']:.1f} MiB |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
