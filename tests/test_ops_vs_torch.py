@@ -396,3 +396,13 @@ def test_regression_padding_mode_needs_input_size(mode, size, ok):
           "padding_mode": mode}
     _compare("Conv1d", kw, [[1, 1, size]])
     assert specc.check(_spec("Conv1d", kw, [[1, 1, size]]), lint=False).ok is ok
+
+
+@pytest.mark.parametrize("op,kw,shape", [
+    ("GroupNorm", {"num_groups": 2, "num_channels": 2}, [1, 2, 1, 1]),
+    ("InstanceNorm2d", {"num_features": 3}, [2, 3, 1, 1]),
+])
+def test_regression_norms_need_more_than_one_value(op, kw, shape):
+    """Found by the random-model test (seed 180): torch checks these even in eval mode."""
+    _compare(op, kw, [shape])
+    assert not specc.check(_spec(op, kw, [shape]), lint=False).ok

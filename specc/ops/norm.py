@@ -23,6 +23,13 @@ def _channel_norm_infer(ranks: tuple[int, ...]):
         # BatchNorm1d takes (N, C) or (N, C, L); the others (N, C, *) or unbatched (C, *)
         channel_axis = 1 if ctx.op.name.startswith("BatchNorm") or t.rank == max(ranks) else 0
         ctx.infer_attr("num_features", t.shape[channel_axis], "channel count")
+        uses_input_stats = ctx.op.name.startswith("InstanceNorm") and not \
+            ctx.attrs["track_running_stats"]
+        spatial = t.shape[channel_axis + 1:]
+        if uses_input_stats and all(isinstance(d, int) for d in spatial) and product(spatial) == 1:
+            # torch's _verify_spatial_size, which runs in eval mode too for these norms
+            ctx.fail(f"{ctx.op.name}: expected more than 1 spatial element, got input {t}",
+                     code="E303")
         return [t]
     return infer
 
@@ -44,6 +51,11 @@ def _group_norm(ctx: InferCtx):
     t = ctx.need_rank(2, 3, 4, 5, 6)
     ctx.need_float()
     ctx.infer_attr("num_channels", t.shape[1], "channel count")
+    values = [t.shape[0] * (ctx.attrs["num_channels"] // ctx.attrs["num_groups"]), *t.shape[2:]]
+    if all(isinstance(d, int) for d in values) and product(values) == 1:
+        # torch's group_norm checks this in eval mode too (_verify_batch_size)
+        ctx.fail(f"GroupNorm: expected more than 1 value per group, got input {t} with "
+                 f"{ctx.attrs['num_groups']} groups", code="E303")
     if ctx.attrs["num_channels"] % ctx.attrs["num_groups"]:
         ctx.fail(f"GroupNorm: num_channels={ctx.attrs['num_channels']} must be divisible by "
                  f"num_groups={ctx.attrs['num_groups']}", "num_groups", code="E306",
