@@ -6,7 +6,7 @@ problems become diagnostics, never exceptions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+import os
 
 from specc.errors import SEVERITY_RANK, Diagnostic, Limits, Loc, SpecError
 from specc.ir import Graph
@@ -34,10 +34,10 @@ class Analysis:
 
 def read_source(source) -> tuple[str, bytes | str, bool]:
     """(display path, content, is_file) for a path, YAML text, or a dict."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                    and source.endswith((".yaml", ".yml"))):
-        path = Path(source)
-        return str(source), path.read_bytes(), True
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
+                                           and source.endswith((".yaml", ".yml"))):
+        with open(source, "rb") as handle:
+            return str(source), handle.read(), True
     return "<spec>", source, False
 
 
@@ -153,7 +153,8 @@ def _located(value):
 
 def analyse_path(path: str, **kwargs) -> Analysis:
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         return Analysis(path, None, [Diagnostic("E000", f"cannot read {path}: "
                                                 f"{exc.strerror or exc}", file=path)])

@@ -3,8 +3,8 @@ from the spec; command-line options win."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import os
 from functools import lru_cache
-from pathlib import Path
 
 from specc.errors import Limits
 
@@ -27,27 +27,32 @@ def _split(value) -> list:
 
 
 @lru_cache(maxsize=64)
-def _find(directory: Path) -> tuple[str | None, dict]:
-    for folder in (directory, *directory.parents):
+def _find(directory: str) -> tuple[str | None, dict]:
+    """The nearest specc.toml / pyproject.toml with a specc table, walking up."""
+    while True:
         for name in ("specc.toml", "pyproject.toml"):
-            candidate = folder / name
-            if candidate.is_file():
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate):
                 table = _read(candidate)
                 if table is not None:
-                    return str(candidate), table
-    return None, {}
+                    return candidate, table
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None, {}
+        directory = parent
 
 
-def _read(path: Path) -> dict | None:
+def _read(path: str) -> dict | None:
     try:
-        import tomllib
+        import tomllib  # only when there is a file to read: keeps `specc check` fast
     except ImportError:  # Python 3.10
         return None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
     except (OSError, ValueError):
         return None
-    if path.name == "pyproject.toml":
+    if os.path.basename(path) == "pyproject.toml":
         return data.get("tool", {}).get("specc")
     return data.get("tool", {}).get("specc", data)
 
@@ -55,9 +60,9 @@ def _read(path: Path) -> dict | None:
 def resolve_config(spec_path: str, explicit: str | None = None, select: str | None = None,
                    ignore: str | None = None) -> Config:
     if explicit:
-        source, table = explicit, _read(Path(explicit)) or {}
+        source, table = explicit, _read(explicit) or {}
     else:
-        source, table = _find(Path(spec_path).resolve().parent)
+        source, table = _find(os.path.dirname(os.path.abspath(spec_path)))
     config = Config(source=source)
     config.select = _split(select) or _split(table.get("select")) or ["ALL"]
     config.ignore = _split(ignore) + _split(table.get("ignore"))

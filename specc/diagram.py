@@ -83,8 +83,6 @@ class _Drawing:
         inp = scope.input.type if scope.input else None
         out = scope.output.type if scope.output else None
         kind = scope_label(scope)
-        if scope.kind == "repeat" and scope.items and isinstance(scope.items[0], Scope):
-            kind = f"{scope.items[0].block or 'sequence'} ×{len(scope.items)}"
         rows = [f"<B>{_esc(scope.path)}</B>", _esc(kind),
                 f"<FONT POINT-SIZE='9'>{_esc(inp)} → {_esc(out)}</FONT>",
                 f"<FONT POINT-SIZE='9'>{scope_params(scope):,} params</FONT>"]

@@ -79,18 +79,29 @@ def error(code: str, message: str, loc: Loc = NOWHERE, node: str | None = None,
 
 @dataclass
 class Limits:
-    """Resource limits for hostile input. Every one is documented in docs/errors.md."""
+    """Resource limits for hostile input, reported as E004 (exit code 2).
+
+    Set them in `[tool.specc.limits]` (pyproject.toml) or `[limits]` (specc.toml); every
+    one is listed in docs/errors.md."""
 
     max_file_bytes: int = 5_000_000
-    max_yaml_nodes: int = 1_000_000  # after alias expansion
+    max_yaml_nodes: int = 1_000_000
     max_depth: int = 200
     max_graph_nodes: int = 50_000
     max_repeat: int = 10_000
     max_dim: int = 2 ** 40
-    max_params: int = 2_000_000_000
-    max_expr_len: int = 500
 
     extra: dict = field(default_factory=dict)
+
+
+LIMIT_DOCS = {
+    "max_file_bytes": "size of a spec file in bytes",
+    "max_yaml_nodes": "YAML nodes after alias expansion (stops billion-laughs bombs)",
+    "max_depth": "nesting depth of YAML mappings and sequences",
+    "max_graph_nodes": "nodes in the expanded graph (after blocks and repeats)",
+    "max_repeat": "the count of one `repeat`",
+    "max_dim": "any concrete tensor size, declared or inferred",
+}
 
 
 # Every error code specc reports outside the lint rules (those live in specc.lint).

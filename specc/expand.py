@@ -7,7 +7,6 @@ Errors are collected per node, so one bad node does not hide the next.
 """
 from __future__ import annotations
 
-import difflib
 import keyword
 import re
 
@@ -69,6 +68,8 @@ class _NodeError(Exception):
 
 
 def suggest(word: str, options) -> str | None:
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

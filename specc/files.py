@@ -4,7 +4,6 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tempfile
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -43,6 +42,8 @@ def expand_paths(args) -> tuple[list[str], list[str]]:
 
 def atomic_write(path: str, write) -> None:
     """Write through a temporary file in the same folder, then rename into place."""
+    import tempfile
+
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".specc-", suffix=os.path.splitext(path)[1], dir=folder)
     os.close(fd)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
+import os
 
 from specc.errors import Diagnostic
 from specc.loader import key_loc_at, loc_at
 
 SCHEMA_ID = "https://raw.githubusercontent.com/specc-dev/specc/main/schemas/specc.schema.json"
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "specc.schema.json"
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "schemas", "specc.schema.json")
 LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "mse", "l1", "smooth_l1", "huber",
           "kl_div", "ctc", "cosine_embedding", "margin_ranking", "none")
 TASKS = ("classification", "multilabel", "regression", "segmentation", "generation", "embedding")
@@ -171,8 +172,9 @@ def schema_text() -> str:
 def _validator():
     from specc.schema_validator import Validator
 
-    if SCHEMA_PATH.exists():
-        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    if os.path.exists(SCHEMA_PATH):
+        with open(SCHEMA_PATH, encoding="utf-8") as handle:
+            schema = json.load(handle)
     else:  # an installed copy without the repo's schemas/ folder
         schema = build_schema()
     return Validator(schema)

@@ -37,7 +37,9 @@ def scope_label(scope: Scope) -> str:
     if scope.kind == "block":
         return scope.block or "block"
     if scope.kind == "repeat":
-        return f"repeat ×{len(scope.items)}"
+        blocks = {getattr(item, "block", None) for item in scope.items}
+        name = blocks.pop() if len(blocks) == 1 and None not in blocks else "repeat"
+        return f"{name} ×{len(scope.items)}"
     return "sequence"
 
 

@@ -1,0 +1,104 @@
+"""Regenerate docs/errors.md (error codes, limits, lint rules) and docs/ops.md (every op
+with its parameters) from the code.
+
+    python3 docs/make_docs.py
+
+tests/test_docs.py fails when either is out of date.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def render_ops() -> str:
+    from specc.ops.base import REQUIRED, all_ops
+
+    ops = all_ops()
+    out = ["# Op reference", "",
+           "Module ops are torch.nn classes with torch's own argument names and defaults; "
+           "functional ops are lower-case. *inferred* parameters may be left out (specc reads "
+           "them off the input) or given (then checked). Any value may be an expression.", ""]
+    by_category: dict = {}
+    for op in ops.values():
+        by_category.setdefault(op.category, []).append(op)
+    for category in sorted(by_category):
+        out += [f"## {category}", "", "| op | parameters | outputs | notes |", "|---|---|---|---|"]
+        for op in sorted(by_category[category], key=lambda o: o.name):
+            params = []
+            for p in op.params:
+                if p.inferred:
+                    params.append(f"`{p.name}` *inferred*")
+                elif p.default is REQUIRED:
+                    params.append(f"**`{p.name}`**")
+                else:
+                    params.append(f"`{p.name}={p.default!r}`")
+            outputs = op.outputs if not callable(op.outputs) else ("(named parts)",)
+            doc = op.doc.replace("|", "\\|")
+            out.append(f"| `{op.name}` | {', '.join(params) or '—'} | "
+                       f"{', '.join(outputs)} | {doc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def render() -> str:
+    from specc.compile.build import DEFAULT_MAX_PARAMS
+    from specc.errors import ERROR_CODES, LIMIT_DOCS, Limits
+    from specc.lint.registry import RULES, _load_rules
+
+    _load_rules()
+    limits = Limits()
+    out = ["# Errors, limits and rules", "",
+           "Every problem specc reports is printed as `path:line:col: CODE message`, with the "
+           "node path and, where one helps, a hint. `--format json` and `--format sarif` carry "
+           "the same fields.", "",
+           "## Exit codes", "",
+           "| code | meaning |", "|---|---|",
+           "| 0 | no findings at or above `--fail-on` (default `error`) |",
+           "| 1 | findings at or above `--fail-on` |",
+           "| 2 | usage error, internal error, or a resource limit (E004) |", "",
+           "## Error codes", "",
+           "| code | meaning | exit |", "|---|---|---|"]
+    for code, text in ERROR_CODES.items():
+        exit_code = 2 if code == "E004" else 1
+        out.append(f"| <a id=\"{code.lower()}\"></a>{code} | {text} | {exit_code} |")
+    out += ["", "E0xx come from reading the file (load), E1xx from the schema (validate), "
+            "E2xx from resolving names, blocks and expressions (expand), E3xx from shape and "
+            "dtype inference (infer).", "",
+            "## Limits", "",
+            "Hostile or mistaken input is stopped by explicit limits, reported as E004 with the "
+            "place that crossed them (exit code 2). Set them per repository in `pyproject.toml`:",
+            "", "```toml", "[tool.specc.limits]", "max_repeat = 50000", "```", "",
+            "or in a `specc.toml` next to the specs (`[limits]`).", "",
+            "| limit | default | what it bounds |", "|---|---:|---|"]
+    for name, text in LIMIT_DOCS.items():
+        out.append(f"| `{name}` | {getattr(limits, name):,} | {text} |")
+    out += [f"| `--max-params` (build) | {DEFAULT_MAX_PARAMS:,} | parameters of a model "
+            "`specc build` will allocate (checked before allocating anything) |",
+            "| expression length | 500 characters | one `${…}` expression |",
+            "| integer results | 2**63 | any value an expression computes |",
+            "| integer literals | 30 digits | any integer written in the YAML |", "",
+            "Other guarantees: YAML tags are refused (E003) and nothing is ever constructed "
+            "from YAML; expressions go through a whitelisted evaluator (no `eval`, no "
+            "attributes, no calls but `min max abs round int`); names must be identifiers and "
+            "not Python keywords or `nn.Module` attributes, so generated code cannot be "
+            "injected; `specc build` writes outputs atomically (no partial files).", "",
+            "## Lint rules", "",
+            "`specc rules` lists them and `specc explain CODE` explains one. Select with "
+            "`--select` / `--ignore` (codes, names, or code prefixes such as `L3`), in "
+            "`[tool.specc]` (`select`, `ignore`, `fail-on`), or per line with "
+            "`# specc: ignore[rule-name]`.", "",
+            "| code | name | severity | what it catches |", "|---|---|---|---|"]
+    for r in sorted(RULES.values(), key=lambda r: r.code):
+        out.append(f"| {r.code} | `{r.name}` | {r.severity} | {r.summary} |")
+    out += ["", "L101–L106 are configurations torch itself rejects; shape inference detects "
+            "them and reports them under these codes.", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    (ROOT / "docs" / "errors.md").write_text(render())
+    (ROOT / "docs" / "ops.md").write_text(render_ops())

@@ -1,0 +1,36 @@
+"""Generated docs are current, and the documented codes are the ones the code uses."""
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_generated_docs_are_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_docs", ROOT / "docs" / "make_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs" / "errors.md").read_text() == module.render(), \
+        "run: python3 docs/make_docs.py"
+    assert (ROOT / "docs" / "ops.md").read_text() == module.render_ops(), \
+        "run: python3 docs/make_docs.py"
+
+
+def test_every_error_code_in_the_source_is_documented():
+    from specc.errors import ERROR_CODES
+
+    used = set()
+    for path in (ROOT / "specc").rglob("*.py"):
+        used |= set(re.findall(r'"(E\d{3})"', path.read_text()))
+    assert used <= set(ERROR_CODES), used - set(ERROR_CODES)
+
+
+def test_reserved_names_cover_nn_module_attributes():
+    torch = pytest.importorskip("torch")
+    from specc.expand import MODULE_ATTRS
+
+    public = {n for n in dir(torch.nn.Module) if not n.startswith("_")}
+    assert public <= MODULE_ATTRS, sorted(public - MODULE_ATTRS)
