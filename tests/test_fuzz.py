@@ -2,7 +2,7 @@
 
 Every input gives exit code 0, 1 or 2, never a traceback or an "internal error", finishes
 within a bounded time, and gives the same diagnostics when run again.
-(An optional longer run with atheris is in benchmarks/fuzz_atheris.py.)
+For a longer hunt: SPECC_FUZZ_EXAMPLES=5000 SPECC_FUZZ_RANDOM=1 python3 -m pytest tests/test_fuzz.py
 """
 import contextlib
 import io

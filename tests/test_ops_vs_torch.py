@@ -272,7 +272,64 @@ CASES.update({op: index_case(op) for op in ("select", "slice", "chunk", "mean", 
                                             "transpose", "flatten", "permute")})
 CASES.update({op: elementwise_case() for op in ("ReLU", "GELU", "Sigmoid", "Tanh", "SiLU",
                                                 "Hardswish", "ELU", "Dropout", "Identity")})
-CASES.update({op: softmax_case() for op in ("Softmax", "LogSoftmax")})
+CASES.update({op: softmax_case() for op in ("Softmax", "LogSoftmax", "Softmin")})
+
+
+@st.composite
+def rank_case(draw, ranks, params=None):
+    shape = [draw(small) for _ in range(draw(st.sampled_from(ranks)))]
+    return (draw(params) if params is not None else {}), [shape]
+
+
+@st.composite
+def pad_case(draw, kind: str, nd: int):
+    spatial = [draw(size) for _ in range(nd)]
+    shape = ([draw(small)] if draw(st.booleans()) else []) + [draw(small)] + spatial
+    kw = {"padding": draw(_ints(2 * nd, 0, 3))}
+    if kind == "Constant":
+        kw["value"] = 0.5
+    return kw, [shape]
+
+
+@st.composite
+def tensor_case(draw, op: str):
+    shape = [draw(small) for _ in range(draw(st.integers(1, 4)))]
+    rank = len(shape)
+    dim = draw(st.integers(-rank, rank - 1))
+    if op == "unsqueeze":
+        return {"dim": draw(st.integers(-rank - 1, rank))}, [shape]
+    if op == "squeeze":
+        return {"dim": dim}, [shape]
+    if op == "view":
+        return {"shape": [-1]}, [shape]
+    if op == "expand":
+        target = [draw(st.sampled_from([d, -1, d if d != 1 else 3])) for d in shape]
+        return {"size": [2] + target}, [shape]
+    if op == "split":
+        return {"split_size_or_sections": [1, shape[dim % rank] - 1] if shape[dim % rank] > 1
+                else [1], "dim": dim}, [shape]
+    if op in ("amax", "amin"):
+        return {"dim": dim, "keepdim": draw(st.booleans())}, [shape]
+    if op in ("sub", "div"):
+        return {}, [shape, shape[-1:]]
+    raise AssertionError(op)
+
+
+CASES.update({op: elementwise_case() for op in (
+    "ReLU6", "LeakyReLU", "CELU", "SELU", "Mish", "Softplus", "Softsign", "Hardtanh",
+    "Hardsigmoid", "Tanhshrink", "Softshrink", "Hardshrink", "LogSigmoid", "AlphaDropout",
+    "FeatureAlphaDropout")})
+CASES.update({"Dropout1d": rank_case([2, 3, 4]), "Dropout2d": rank_case([3, 4, 5]),
+              "Dropout3d": rank_case([4, 5, 6]), "Flatten": rank_case([2, 3, 4]),
+              "PReLU": rank_case([2, 3], st.fixed_dictionaries({"num_parameters": st.integers(1, 3)})),
+              "GLU": rank_case([1, 2, 3], st.fixed_dictionaries({"dim": st.integers(-1, 0)})),
+              "LocalResponseNorm": rank_case([3, 4, 5], st.fixed_dictionaries({"size": st.integers(1, 4)})),
+              "Threshold": rank_case([1, 2], st.just({"threshold": 0.1, "value": 0.0})),
+              "PixelUnshuffle": rank_case([4], st.fixed_dictionaries({"downscale_factor": st.integers(1, 2)}))})
+CASES.update({f"{k}Pad{n}d": pad_case(k, n) for k in ("Zero", "Constant", "Reflection", "Replication")
+              for n in (1, 2, 3)})
+CASES.update({op: tensor_case(op) for op in ("unsqueeze", "squeeze", "view", "expand", "split",
+                                             "amax", "amin", "sub", "div")})
 
 FUNCTIONS = {
     "add": lambda kw, a, b: a + b, "mul": lambda kw, a, b: a * b,
@@ -281,6 +338,11 @@ FUNCTIONS = {
     "select": lambda kw, x: x.select(kw["dim"], kw["index"]),
     "slice": lambda kw, x: x[(slice(None),) * kw["dim"] + (slice(kw["start"], kw["end"], kw["step"]),)],
     "chunk": lambda kw, x: torch.chunk(x, kw["chunks"], kw["dim"]),
+    "sub": lambda kw, a, b: a - b, "div": lambda kw, a, b: a / b,
+    "unsqueeze": lambda kw, x: x.unsqueeze(kw["dim"]), "squeeze": lambda kw, x: x.squeeze(kw["dim"]),
+    "view": lambda kw, x: x.view(kw["shape"]), "expand": lambda kw, x: x.expand(*kw["size"]),
+    "split": lambda kw, x: torch.split(x, kw["split_size_or_sections"], kw["dim"]),
+    "amax": lambda kw, x: x.amax(**kw), "amin": lambda kw, x: x.amin(**kw),
     "mean": lambda kw, x: x.mean(**kw), "sum": lambda kw, x: x.sum(**kw),
     "transpose": lambda kw, x: x.transpose(kw["dim0"], kw["dim1"]),
     "flatten": lambda kw, x: torch.flatten(x, kw["start_dim"], kw["end_dim"]),
@@ -406,3 +468,10 @@ def test_regression_norms_need_more_than_one_value(op, kw, shape):
     """Found by the random-model test (seed 180): torch checks these even in eval mode."""
     _compare(op, kw, [shape])
     assert not specc.check(_spec(op, kw, [shape]), lint=False).ok
+
+
+def test_every_op_has_a_differential_case():
+    """`parameter` has no input; it is covered by the ViT and Transformer specs."""
+    from specc.ops.base import all_ops
+
+    assert set(all_ops()) - set(CASES) == {"parameter"}

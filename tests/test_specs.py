@@ -45,11 +45,14 @@ def test_torchvision_parameter_counts(name):
 
 
 @pytest.mark.parametrize("name", ["alexnet", "vgg16", "resnet18"])
-def test_state_dict_equals_torchvision(name):
+def test_state_dict_equals_torchvision_and_loads_strictly(name):
     model = specc.build(SPECS / f"{name}.yaml", device="meta")
     ref = refmodel(name)
     assert [[k, list(v.shape)] for k, v in model.state_dict().items()] == ref["state_dict"]
     assert sum(p.numel() for p in model.parameters()) == ref["total_params"]
+    checkpoint = {k: torch.zeros(shape, dtype=torch.long if k.endswith("num_batches_tracked")
+                                 else torch.float32) for k, shape in ref["state_dict"]}
+    specc.build(SPECS / f"{name}.yaml").load_state_dict(checkpoint, strict=True)
 
 
 @pytest.mark.parametrize("name", ["alexnet", "vgg16"])

@@ -116,7 +116,8 @@ def _dropout(min_rank: int | None):
     return infer
 
 
-for _name, _rank in (("Dropout", None), ("Dropout1d", 2), ("Dropout2d", 3), ("Dropout3d", 4),
+# Dropout1d rejects other ranks; Dropout2d/3d only warn (and zero whole channels anyway)
+for _name, _rank in (("Dropout", None), ("Dropout1d", 2), ("Dropout2d", None), ("Dropout3d", None),
                      ("AlphaDropout", None), ("FeatureAlphaDropout", None)):
     register(OpDef(_name, "module", [Param("p", "float", 0.5), _INPLACE], _dropout(_rank),
                    doc=f"torch.nn.{_name}: zeroes elements with probability p in training.",

@@ -81,6 +81,11 @@ def _pad_infer(nd: int):
         shape = list(t.shape)
         for i in range(nd):  # pads run from the last dim backwards, in (before, after) pairs
             axis = t.rank - 1 - i
+            if ctx.op.name.startswith("Reflection") and isinstance(shape[axis], int) and \
+                    max(pads[2 * i], pads[2 * i + 1]) >= shape[axis]:
+                ctx.fail(f"{ctx.op.name}: padding {pads[2 * i]}, {pads[2 * i + 1]} must be "
+                         f"smaller than the input size {shape[axis]} (it mirrors the input)",
+                         "padding", code="E303")
             shape[axis] = ctx.positive(shape[axis] + pads[2 * i] + pads[2 * i + 1], "padded size")
         return [t.with_shape(shape)]
     return infer
