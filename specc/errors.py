@@ -6,7 +6,7 @@ document (file, line, column, node path) so every finding can be printed as
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -90,8 +90,6 @@ class Limits:
     max_graph_nodes: int = 50_000
     max_repeat: int = 10_000
     max_dim: int = 2 ** 40
-
-    extra: dict = field(default_factory=dict)
 
 
 LIMIT_DOCS = {

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from specc.dims import Sym
 from specc.ir import Graph, Node, Ref, Scope
 from specc.ops.base import EmitCtx, get_op
-from specc.ops.linear import emit_call
 from specc.compile.init import init_code
 
 _PRELUDE = '''\
@@ -250,7 +249,7 @@ def _node_lines(node: Node, names: dict, taken: set, trace: bool) -> list[str]:
                   args=[names[r] for r in node.inputs], outs=outs, attrs=node.attrs,
                   in_types=[r.type for r in node.inputs], out_types=node.out_types,
                   dim_expr=lambda d: _dim_expr(d, node, before))
-    lines = (op.emit or emit_call)(ctx)
+    lines = op.emit(ctx)
     if trace:
         lines.append(f"_specc_record({node.id!r}, ({', '.join(outs)},))")
     return lines

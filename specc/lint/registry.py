@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from specc.errors import SEVERITY_RANK, Diagnostic, Loc
+from specc.errors import Diagnostic, Loc
 from specc.ir import Graph, Node
 
 
@@ -143,6 +143,3 @@ class _Facts:
 def _load_rules() -> None:
     from specc.lint import rules  # noqa: F401  (registers every rule)
 
-
-def severity_at_least(severity: str, threshold: str) -> bool:
-    return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]

@@ -116,6 +116,14 @@ class EmitCtx:
     dim_expr: Callable[[Dim], str]  # a symbolic size → runtime Python expression
 
 
+def emit_call(ctx: EmitCtx) -> list[str]:
+    """Default code for an op: one call whose outputs are unpacked by position."""
+    call = f"{ctx.module}({', '.join(ctx.args)})"
+    if len(ctx.outs) == 1:
+        return [f"{ctx.outs[0]} = {call}"]
+    return [f"{', '.join(ctx.outs)} = {call}"]
+
+
 @dataclass
 class OpDef:
     name: str
@@ -128,7 +136,7 @@ class OpDef:
     outputs: tuple[str, ...] | Callable[[dict], tuple[str, ...]] = ("out",)
     count_params: Callable[[dict], int] = lambda attrs: 0
     macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
-    emit: Callable[[EmitCtx], list[str]] | None = None  # default: one call
+    emit: Callable[[EmitCtx], list[str]] = emit_call
     torch_class: str | None = None  # for modules: attribute of torch.nn
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     param_map: dict = field(default_factory=dict)

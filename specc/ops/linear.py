@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
-from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.base import InferCtx, OpDef, Param, register
 from specc.tensor import INT_DTYPES
 
 
@@ -111,11 +111,3 @@ register(OpDef(
     _embedding, doc="torch.nn.Embedding: integer ids → vectors.", category="embedding",
     count_params=lambda a: a["num_embeddings"] * a["embedding_dim"],
     key_args=lambda a: f"{a['num_embeddings']}×{a['embedding_dim']}"))
-
-
-def emit_call(ctx: EmitCtx) -> list[str]:
-    """Default code for an op: one call whose outputs are unpacked by position."""
-    call = f"{ctx.module}({', '.join(ctx.args)})"
-    if len(ctx.outs) == 1:
-        return [f"{ctx.outs[0]} = {call}"]
-    return [f"{', '.join(ctx.outs)} = {call}"]

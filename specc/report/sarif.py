@@ -1,7 +1,6 @@
 """SARIF 2.1.0 output, as GitHub code scanning reads it."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from specc import __version__
@@ -81,5 +80,3 @@ def sarif_document(analyses) -> dict:
         }],
     }
 
-
-__all__ = ["sarif_document", "os"]
