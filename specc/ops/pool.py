@@ -7,7 +7,7 @@ from specc.ops.ptypes import as_tuple
 
 
 def _pool_params(kind: str, nd: int) -> list[Param]:
-    params = [Param("kernel_size", "posints"), Param("stride", "posints", None),
+    params = [Param("kernel_size", "posints"), Param("stride", "optposints", None, doc="default: kernel_size"),
               Param("padding", "nonnegints", 0)]
     if kind == "Max":
         params += [Param("dilation", "posints", 1), Param("return_indices", "bool", False),

@@ -50,6 +50,10 @@ PTYPES: dict[str, PType] = {
     "str": PType("a string", {"type": "string"}, lambda v: isinstance(v, str)),
     "posints": PType("a positive integer or a list of them", {"anyOf": [_POS, _POS_INTS]},
                      lambda v: (_is_int(v) and v >= 1) or (_int_list(v) and min(v) >= 1)),
+    "optposints": PType("a positive integer, a list of them, or null",
+                        {"anyOf": [_POS, _POS_INTS, {"type": "null"}]},
+                        lambda v: v is None or (_is_int(v) and v >= 1)
+                        or (_int_list(v) and min(v) >= 1)),
     "nonnegints": PType("a non-negative integer or a list of them",
                         {"anyOf": [_NONNEG, _NONNEG_INTS]},
                         lambda v: (_is_int(v) and v >= 0) or (_int_list(v) and min(v) >= 0)),
