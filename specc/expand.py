@@ -547,6 +547,8 @@ class Expander:
                 return [self._eval(v, env, loc, what) for v in value]
             return evaluate(value, env)
         except ExprError as exc:
+            if exc.offset is not None and loc.line:  # point into the expression itself
+                loc = Loc(loc.line, loc.col + exc.offset)
             raise _NodeError("E207", f"in {what}: {exc}", loc) from None
 
 

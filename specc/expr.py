@@ -29,7 +29,15 @@ _FUNCS = {"min": min, "max": max, "abs": abs, "round": round, "int": int}
 
 
 class ExprError(Exception):
-    """An expression could not be evaluated; the message says why."""
+    """An expression could not be evaluated; ``offset`` is where in the value (0-based)."""
+
+    def __init__(self, message: str, offset: int | None = None):
+        super().__init__(message)
+        self.offset = offset
+
+    def shifted(self, by: int) -> "ExprError":
+        self.offset = (self.offset or 0) + by
+        return self
 
 
 def is_expression(value) -> bool:
@@ -48,29 +56,43 @@ def evaluate(value, env: dict):
         raise ExprError(f"expression is longer than {MAX_LEN} characters")
     whole = _WHOLE_VAR.match(value)
     if whole:
-        return _lookup(whole.group(1), env)
+        try:
+            return _lookup(whole.group(1), env)
+        except ExprError as exc:
+            raise exc.shifted(1) from None
     whole = _WHOLE_EXPR.match(value)
     if whole and "${" not in whole.group(1):
-        return evaluate_text(whole.group(1), env)
+        try:
+            return evaluate_text(whole.group(1), env)
+        except ExprError as exc:
+            raise exc.shifted(2) from None
 
     def interpolate(match):
-        text = match.group(1) if match.group(1) is not None else match.group(2)
-        return str(evaluate_text(text, env))
+        group = 1 if match.group(1) is not None else 2
+        try:
+            return str(evaluate_text(match.group(group), env))
+        except ExprError as exc:
+            raise exc.shifted(match.start(group)) from None
 
     return _EMBEDDED.sub(interpolate, value)
 
 
 def evaluate_text(text: str, env: dict):
+    """Evaluate an expression; an ExprError's offset is relative to ``text``."""
+    lead = len(text) - len(text.lstrip())
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"syntax error in expression {text!r}: {exc.msg}") from None
+        where = lead + max((exc.offset or 1) - 1, 0)
+        raise ExprError(f"syntax error in expression {text!r}: {exc.msg}", where) from None
     except (RecursionError, MemoryError, ValueError):
-        raise ExprError(f"expression {text!r} is too deeply nested") from None
+        raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
     try:
         return _Evaluator(env).visit(tree.body)
+    except ExprError as exc:
+        raise exc.shifted(lead) from None
     except RecursionError:
-        raise ExprError(f"expression {text!r} is too deeply nested") from None
+        raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
 
 
 def _lookup(name: str, env: dict):
@@ -95,6 +117,14 @@ def _check_int(value):
 class _Evaluator(ast.NodeVisitor):
     def __init__(self, env: dict):
         self.env = env
+
+    def visit(self, node):
+        try:
+            return super().visit(node)
+        except ExprError as exc:
+            if exc.offset is None:  # the innermost node that failed says where
+                exc.offset = getattr(node, "col_offset", None)
+            raise
 
     def generic_visit(self, node):
         raise ExprError(f"'{type(node).__name__}' is not allowed in spec expressions "

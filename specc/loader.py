@@ -213,6 +213,8 @@ class _Builder:
         elif isinstance(event, yaml.ScalarEvent):
             self._check_tag(event)
             loc = _mark(event.start_mark)
+            if event.style in ("'", '"'):  # point at the text, not at its opening quote
+                loc = Loc(loc.line, loc.col + 1)
             value = resolve_scalar(event.value, event.implicit[0], loc)
             if event.tag == "tag:yaml.org,2002:str":
                 value = event.value

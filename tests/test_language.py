@@ -1,0 +1,98 @@
+"""Spec-language features not covered elsewhere: expressions, naming, wiring, YAML rules."""
+import pytest
+
+import specc
+from specc.dims import Sym
+from specc.expr import ExprError, evaluate
+
+
+def diags(text, **kw):
+    return [(d.code, d.loc.line, d.loc.col) for d in specc.check(text, **kw).diagnostics]
+
+
+def test_expression_errors_point_into_the_expression():
+    text = ('vars: {w: 4}\ninputs: {x: {shape: [N, 4]}}\nlayers:\n'
+            '  - {op: Linear, out_features: "${w * 2 + nope}"}\n')
+    (code, line, col), = diags(text)
+    assert (code, line) == ("E207", 4)
+    assert text.splitlines()[3][col - 1:col + 3] == "nope"
+
+
+@pytest.mark.parametrize("expr,value", [
+    ("${2 if i == 0 else 1}", 2), ("${max(3, i * 4)}", 3), ("${round(7 / 2)}", 4),
+    ("${not i}", True), ("${i == 0 and 5 or 6}", 5), ("layer_${i}_${i + 1}", "layer_0_1"),
+    ("$i", 0), ("${-i ** 2}", 0), ("${10 // 3 % 2}", 1), ("${int(2.9)}", 2),
+])
+def test_expression_values(expr, value):
+    assert evaluate(expr, {"i": 0}) == value
+
+
+@pytest.mark.parametrize("expr", ["${__import__('os')}", "${i.real}", "${[1][0]}",
+                                  "${open('x')}", "${10 ** 100}", "${1/0}", "${(lambda: 1)()}"])
+def test_expression_whitelist(expr):
+    with pytest.raises(ExprError):
+        evaluate(expr, {"i": 1})
+
+
+def test_yaml_1_2_scalars_do_not_change_the_model():
+    text = ("inputs: {x: {shape: [N, 4]}}\nlayers:\n"
+            "  - {op: Dropout, p: 1e-1}\n  - {op: Linear, out_features: 010}\n")
+    graph = specc.check(text).graph
+    assert graph.nodes[0].attrs["p"] == 0.1
+    assert graph.nodes[1].attrs["out_features"] == 10
+    bad = "inputs: {x: {shape: [N, 4]}}\nlayers:\n  - {op: Linear, out_features: 2, bias: no}\n"
+    assert diags(bad)[0][0] == "E104"  # `no` is the string "no", not false
+
+
+def test_duplicate_keys_name_both_lines():
+    text = "inputs: {x: {shape: [N, 4]}}\nlayers: []\ninputs: {y: {shape: [1]}}\n"
+    d = specc.check(text).diagnostics[0]
+    assert d.code == "E002" and "line 1" in d.message and "line 3" in d.message
+
+
+def test_unnamed_nodes_take_their_index_and_disabled_ones_none():
+    text = ("inputs: {x: {shape: [N, 4]}}\nlayers:\n"
+            "  - {op: Linear, out_features: 4}\n  - {op: ReLU, if: false}\n"
+            "  - {name: act, op: ReLU}\n  - {op: Linear, out_features: 2}\n")
+    ids = [n.id for n in specc.check(text).graph.nodes]
+    assert ids == ["0", "act", "2"]
+
+
+def test_symbols_flow_and_simplify():
+    text = ("inputs: {x: {shape: [N, 3, H, W]}}\nlayers:\n"
+            "  - {name: a, op: Conv2d, out_channels: 4, kernel_size: 3, stride: 2, padding: 1}\n"
+            "  - {name: b, op: Conv2d, from: x, out_channels: 4, kernel_size: 1, stride: 2}\n"
+            "  - {op: add, from: [a, b]}\n")
+    graph = specc.check(text).graph
+    H = Sym.symbol("H")
+    assert graph.nodes[2].out_types[0].shape[2] == (H + 1) // 2
+    assert str(graph.nodes[2].out_types[0].shape[2]) == "(H+1)//2"
+
+
+def test_need_concrete_names_the_symbol_and_dim_binds_it():
+    text = ("inputs: {x: {shape: [N, 3, H, W]}}\nlayers:\n  - {op: flatten, start_dim: 1}\n"
+            "  - {op: Linear, out_features: 2}\n")
+    d = specc.check(text).diagnostics[0]
+    assert d.code == "E304" and "H" in d.hint and "--dim" in d.hint
+    assert specc.check(text, dims={"H": 8, "W": 8}).ok
+
+
+def test_nested_sequence_reads_outer_names_and_inputs_by_name():
+    text = ("inputs:\n  a: {shape: [N, 4]}\n  b: {shape: [N, 4]}\nlayers:\n"
+            "  - {name: first, op: Linear, out_features: 4}\n"
+            "  - name: inner\n    layers:\n      - {op: add, from: [first, b]}\n"
+            "      - {op: Linear, out_features: 3}\n")
+    analysis = specc.check(text)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    assert str(analysis.graph.outputs[0][1].type) == "[N, 3]"
+
+
+def test_block_defaults_required_params_and_closed_scope():
+    base = ("blocks:\n  B:\n    params: {n: null, k: 2}\n    layers:\n"
+            "      - {op: Linear, out_features: \"${n * k}\"}\n")
+    ok = base + "inputs: {x: {shape: [N, 4]}}\nlayers:\n  - {name: b, block: B, n: 3}\n"
+    assert str(specc.check(ok).graph.nodes[0].out_types[0]) == "[N, 6]"
+    closed = ("blocks:\n  B:\n    layers:\n      - {op: add, from: [x, outer]}\n"
+              "inputs: {x: {shape: [N, 4]}}\nlayers:\n  - {name: outer, op: ReLU}\n"
+              "  - {block: B}\n")
+    assert "E201" in [d.code for d in specc.check(closed).diagnostics]
