@@ -142,7 +142,7 @@ class _Drawing:
         for name, ref in self.graph.outputs:
             gid = self.gv_id("output:" + name)
             self.dot.node(gid, f"<<B>{_esc(name)}</B><BR/>output>", shape="oval",
-                          style="filled", fillcolor="#f9dcc4")
+                          style="filled", fillcolor="#f9dcc4", peripheries="2")
             self.edge(ref, gid, seen)
         return self.dot
 

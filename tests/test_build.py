@@ -235,3 +235,25 @@ def test_init_options_are_torch_arguments():
         params = inspect.signature(getattr(torch.nn.init, fn)).parameters
         for option in options:
             assert _TORCH_NAMES.get((method, option), option) in params, (method, option)
+
+
+def test_distributed_data_parallel_on_cpu():
+    """DESIGN contract 7: built modules work under DDP (gloo, one process, loopback)."""
+    import socket
+
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
+                            world_size=1)
+    try:
+        model = torch.nn.parallel.DistributedDataParallel(specc.build(SPECS / "small_cnn.yaml"))
+        loss = model(torch.randn(4, 3, 32, 32)).sum()
+        loss.backward()
+        assert all(p.grad is not None for p in model.parameters())
+    finally:
+        dist.destroy_process_group()
