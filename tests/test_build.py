@@ -257,3 +257,10 @@ def test_distributed_data_parallel_on_cpu():
         assert all(p.grad is not None for p in model.parameters())
     finally:
         dist.destroy_process_group()
+
+
+def test_parameter_node_init():
+    """A learned tensor starts at zeros, or as its node's `init:` says (ViT: std 0.02)."""
+    model = specc.build(SPECS / "vit_b_16.yaml", device="cpu")
+    assert torch.all(model.class_token == 0)
+    assert 0.015 < model.encoder.pos_embedding.std().item() < 0.025

@@ -43,9 +43,7 @@ class CodegenError(Exception):
 
 @dataclass
 class Source:
-    text: str
-    class_name: str  # the model's class
-    builder: str = "build_model"
+    text: str  # defines the classes and build_model(), which returns the model
 
 
 @dataclass
@@ -135,8 +133,7 @@ def generate(graph: Graph, trace: bool = False) -> Source:
     body = "\n".join("    " + line for line in state.build_lines)
     parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {doc_text(graph.name)}.\"\"\"\n{body}\n"
                  f"    return {root_var}\n")
-    class_name = state.classes.get(_forward_text(state, graph.root), model_class)
-    return Source("".join(parts), class_name)
+    return Source("".join(parts))
 
 
 def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
@@ -155,10 +152,9 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
         if [name for name, _ in children] == [str(i) for i in range(len(children))]:
             args = ", ".join(v for _, v in children)
             state.build_lines.append(f"{var} = nn.Sequential({args})")
-        else:
-            pairs = ", ".join(f"({name!r}, {v})" for name, v in children)
-            state.build_lines.append(f"{var} = nn.Sequential(__import__('collections')"
-                                     f".OrderedDict([{pairs}]))")
+        else:  # named children: an empty Sequential filled in order (no OrderedDict import)
+            state.build_lines.append(f"{var} = nn.Sequential()")
+            state.build_lines += [f"{var}.add_module({name!r}, {v})" for name, v in children]
         return var
     text = _forward_text(state, scope)
     if text not in state.classes:
@@ -180,10 +176,7 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
     var = python_name(node.id.replace(".", "_"), state.used_names, "m")
     if op.kind == "parameter":
         shape = ", ".join(str(d) for d in node.attrs["shape"])
-        fill = {"zeros": f"torch.zeros({shape})", "ones": f"torch.ones({shape})",
-                "normal": f"torch.empty({shape}).normal_(std=0.02)",
-                "uniform": f"torch.empty({shape}).uniform_(-0.02, 0.02)"}[node.attrs["init"]]
-        state.build_lines.append(f"{var} = nn.Parameter({fill})")
+        state.build_lines.append(f"{var} = nn.Parameter(torch.zeros({shape}))")  # init: later
         return var
     state.build_lines.append(f"{var} = nn.{op.torch_class}({constructor_args(node)})")
     return var

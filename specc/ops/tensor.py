@@ -389,9 +389,8 @@ def _parameter(ctx: InferCtx):
 
 register(OpDef(
     "parameter", "parameter",
-    [Param("shape", "ints", doc="shape of the learned tensor"),
-     Param("init", "str", "zeros", choices=("zeros", "normal", "ones", "uniform"),
-           doc="initial values (normal: std 0.02)")],
+    [Param("shape", "ints", doc="shape of the learned tensor")],
     _parameter, doc="a learned tensor (nn.Parameter) registered under the node's name, "
-                    "e.g. a class token or a position embedding",
+                    "e.g. a class token or a position embedding; zeros unless the node's "
+                    "`init:` says otherwise (e.g. {method: normal, std: 0.02})",
     category="parameter", n_inputs=(0, 0), count_params=lambda a: product(a["shape"])))
