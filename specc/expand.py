@@ -173,7 +173,12 @@ class Expander:
     def _outputs(self, doc: LDict, ns: _Namespace, root: Scope):
         raw = doc.get("outputs")
         if raw is None:
-            return ([("out", root.output)] if root.output else []), False
+            if root.output is None:
+                return [], False
+            # the model's output is its last node; it is called by that node's name
+            last = root.items[-1] if root.items else None
+            name = last.attr_name if last is not None and last.named else "out"
+            return [(name, root.output)], False
         as_dict = isinstance(raw, dict)
         items = list(raw.items()) if as_dict else [(r, r) for r in raw]
         outputs = []

@@ -23,7 +23,7 @@ def test_json_report_numbers():
     model = json.loads(out.stdout)["files"][0]["model"]
     assert model["params"] == 11689512 == refmodel("resnet18")["total_params"]
     assert model["macs"] == 1814073344
-    assert model["outputs"]["out"] == {"shape": ["N", 1000], "dtype": "float32"}
+    assert model["outputs"] == {"fc": {"shape": ["N", 1000], "dtype": "float32"}}  # DESIGN.md
 
 
 def test_per_layer_shapes_equal_torchvision(analysis):
