@@ -84,8 +84,8 @@ class Expander:
         self.block_stack: list[str] = []
         self.vars: dict = {}
         self.scope_namespaces: dict[int, _Namespace] = {}
-        self.next_index: dict[int, int] = {}
-        self.paths: set[str] = set()  # id(scope) -> index of its next unnamed item
+        self.next_index: dict[int, int] = {}  # id(scope) -> index of its next unnamed item
+        self.paths: set[str] = set()  # module paths taken so far
 
     # -- entry point ----------------------------------------------------------------
     def run(self) -> Graph:
@@ -134,29 +134,10 @@ class Expander:
         raw = doc.get("inputs") or LDict()
         for name, spec in raw.items():
             loc = raw.loc_of(name)
-            shape = []
             entries = spec.get("shape", [])
-            for i, entry in enumerate(entries):
-                dim_loc = entries.loc_of(i) if isinstance(entries, LList) else loc
-                try:
-                    value = evaluate(entry, self.vars)
-                except ExprError as exc:
-                    self._report("E207", f"input {name}: {exc}", dim_loc)
-                    value = 1
-                if isinstance(value, str):
-                    parsed = parse_dim(value)
-                    value = value if parsed is None else substitute(parsed, self.dims)
-                if isinstance(value, bool) or not isinstance(value, (int, Sym)):
-                    self._report("E104", f"input {name}: dim {i} must be an integer or a "
-                                 f"symbol name, got {value!r}", dim_loc)
-                    value = 1
-                if isinstance(value, int) and not 0 <= value <= self.limits.max_dim:
-                    self._report("E004" if value > 0 else "E303",
-                                 f"input {name}: dim {i} = {value} is "
-                                 + ("negative" if value < 0 else "over the limit max_dim"),
-                                 dim_loc)
-                    value = 1
-                shape.append(value)
+            shape = [self._input_dim(name, i, entry,
+                                     entries.loc_of(i) if isinstance(entries, LList) else loc)
+                     for i, entry in enumerate(entries)]
             dtype = spec.get("dtype", "float32")
             try:
                 self._check_name(name, loc, "input")
@@ -169,6 +150,27 @@ class Expander:
             self._report("E105", "the spec declares no inputs", doc.loc,
                          hint="add e.g.  inputs: {x: {shape: [N, 3, 224, 224]}}")
         return nodes
+
+    def _input_dim(self, name: str, i: int, entry, loc: Loc):
+        """One declared input size: an int, a symbol, a multiple like 8*h, or an expression.
+        A bad one is reported and replaced by 1, so the rest of the model is still checked."""
+        try:
+            value = evaluate(entry, self.vars)
+        except ExprError as exc:
+            self._report("E207", f"input {name}: {exc}", loc)
+            return 1
+        if isinstance(value, str):
+            parsed = parse_dim(value)
+            value = value if parsed is None else substitute(parsed, self.dims)
+        if isinstance(value, bool) or not isinstance(value, (int, Sym)):
+            self._report("E104", f"input {name}: dim {i} must be an integer or a symbol name, "
+                         f"got {value!r}", loc)
+            return 1
+        if isinstance(value, int) and not 0 <= value <= self.limits.max_dim:
+            self._report("E004" if value > 0 else "E303", f"input {name}: dim {i} = {value} is "
+                         + ("negative" if value < 0 else "over the limit max_dim"), loc)
+            return 1
+        return value
 
     def _outputs(self, doc: LDict, ns: _Namespace, root: Scope):
         raw = doc.get("outputs")
