@@ -6,7 +6,8 @@
 Forward time (CPU, eval, no_grad) of specc-built modules next to equivalent hand-written
 modules — a 64-layer width-64 MLP at batch 1 (where Python overhead dominates) and ResNet-18
 at batch 1 and 8 — and the construction time of both. Measurements are interleaved
-(built, hand-written, built, …) and the medians reported. Target: ratio ≤ 1.03.
+call by call (built, hand-written, hand-written, built, …) and the medians of the per-call
+times reported. Target: ratio ≤ 1.03.
 """
 from __future__ import annotations
 
@@ -34,23 +35,20 @@ def mlp_spec(depth: int = 64, width: int = 64) -> str:
     return f"inputs: {{x: {{shape: [N, {width}]}}}}\nlayers:\n  - name: layers\n    layers:\n{body}"
 
 
-def time_forward(model, x, iterations: int) -> float:
-    with torch.no_grad():
-        start = time.perf_counter()
-        for _ in range(iterations):
-            model(x)
-        return (time.perf_counter() - start) / iterations
-
-
-def compare(built, hand, x, iterations: int, repeats: int):
+def compare(built, hand, x, calls: int):
+    """Median time per call of each model, calls alternating (and which goes first
+    alternating too), so drifts in machine load hit both equally."""
+    a, b = [], []
     with torch.no_grad():
         for _ in range(3):  # warm up both
             built(x)
             hand(x)
-    a, b = [], []
-    for _ in range(repeats):
-        a.append(time_forward(built, x, iterations))
-        b.append(time_forward(hand, x, iterations))
+        for i in range(calls):
+            order = ((built, a), (hand, b)) if i % 2 == 0 else ((hand, b), (built, a))
+            for model, times in order:
+                start = time.perf_counter()
+                model(x)
+                times.append(time.perf_counter() - start)
     return statistics.median(a), statistics.median(b)
 
 
@@ -63,43 +61,56 @@ def construction(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def paired(make_built, make_hand, x, calls: int, pairs: int):
+    """Median over `pairs` freshly constructed (built, hand-written) pairs of the per-call
+    medians. Fresh pairs matter: where the allocator happens to place a model's weights moves
+    a CPU convolution's speed by ±15% (the A/A row shows it), for either kind of model."""
+    built_times, hand_times, ratios = [], [], []
+    for _ in range(pairs):
+        built, hand = make_built(), make_hand()
+        hand.load_state_dict(built.state_dict())  # same names, same weights
+        b, h = compare(built.eval(), hand.eval(), x, calls)
+        built_times.append(b)
+        hand_times.append(h)
+        ratios.append(b / h)
+    return statistics.median(built_times), statistics.median(hand_times), statistics.median(ratios)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    repeats = 3 if args.quick else 15
+    pairs = 1 if args.quick else 5
     torch.manual_seed(0)
     rows = []
-
-    built_mlp = specc.build(mlp_spec()).eval()
-    hand_mlp = DeepMLP(64, 64).eval()
-    hand_mlp.load_state_dict(built_mlp.state_dict())  # same names, same weights
+    mlp = mlp_spec()
     x = torch.randn(1, 64)
-    rows.append(("MLP 64×64, batch 1", *compare(built_mlp, hand_mlp, x,
-                                                 50 if args.quick else 2000, repeats)))
-
-    built_r18 = specc.build(ROOT / "specs" / "resnet18.yaml").eval()
-    hand_r18 = resnet18().eval()
-    hand_r18.load_state_dict(built_r18.state_dict())
+    rows.append(("MLP 64×64, batch 1", *paired(lambda: specc.build(mlp), lambda: DeepMLP(64, 64),
+                                                x, 50 if args.quick else 2000, pairs)))
+    r18 = ROOT / "specs" / "resnet18.yaml"
     for batch in (1, 8):
         size = 64 if args.quick else 224
         x = torch.randn(batch, 3, size, size)
-        iterations = 2 if args.quick else (20 if batch == 1 else 5)
-        rows.append((f"ResNet-18, batch {batch}", *compare(built_r18, hand_r18, x, iterations,
-                                                           repeats)))
+        calls = 2 if args.quick else (40 if batch == 1 else 12)
+        rows.append((f"ResNet-18, batch {batch}", *paired(lambda: specc.build(r18), resnet18,
+                                                          x, calls, pairs)))
+    x = torch.randn(1, 3, 64 if args.quick else 224, 64 if args.quick else 224)
+    rows.append(("A/A: ResNet-18 hand-written vs hand-written, batch 1",
+                 *paired(resnet18, resnet18, x, 2 if args.quick else 40, pairs)))
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {pairs} "
+          "fresh pairs\n")
     print("| forward (CPU, eval) | specc-built | hand-written | ratio |")
     print("|---|---:|---:|---:|")
-    for name, built, hand in rows:
-        print(f"| {name} | {built * 1e3:.3f} ms | {hand * 1e3:.3f} ms | {built / hand:.3f} |")
-    graph = specc.load(ROOT / "specs" / "resnet18.yaml")
+    for name, built, hand, ratio in rows:
+        print(f"| {name} | {built * 1e3:.3f} ms | {hand * 1e3:.3f} ms | {ratio:.3f} |")
+    graph = specc.load(r18)
     from specc.compile.build import build_module
 
-    build_r18 = construction(lambda: build_module(graph), max(1, repeats // 3))
-    full_r18 = construction(lambda: specc.build(ROOT / "specs" / "resnet18.yaml"),
-                            max(1, repeats // 3))
-    hand_r18_t = construction(resnet18, max(1, repeats // 3))
+    repeats = 1 if args.quick else 5
+    build_r18 = construction(lambda: build_module(graph), repeats)
+    full_r18 = construction(lambda: specc.build(r18), repeats)
+    hand_r18_t = construction(resnet18, repeats)
     print("\n| construction | time |\n|---|---:|")
     print(f"| ResNet-18 hand-written (`resnet18()`) | {hand_r18_t * 1e3:.1f} ms |")
     print(f"| ResNet-18 from the analysed graph (codegen + construct) | {build_r18 * 1e3:.1f} ms |")
