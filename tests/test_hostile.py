@@ -104,3 +104,19 @@ def test_emit_python_cannot_carry_code(tmp_path):
         else:
             assert isinstance(stmt, (ast.ClassDef, ast.FunctionDef)) or (
                 isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)), ast.dump(stmt)
+
+
+@pytest.mark.parametrize("command", [["render", "-o", "{tmp}/out.dot"],
+                                     ["build", "--device", "meta"]])
+def test_render_and_build_survive_the_corpus(command, tmp_path):
+    if command[0] == "build":
+        pytest.importorskip("torch")
+    for path in sorted((HERE / "cases").glob("*.yaml")):
+        out, err = io.StringIO(), io.StringIO()
+        args = [command[0], str(path)] + [a.format(tmp=tmp_path) for a in command[1:]]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), deadline(60):
+            code = main(args)
+        assert code in (0, 1, 2), path.name
+        assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue(), \
+            (path.name, err.getvalue()[-500:])
+    assert not os.path.exists(PWNED)
