@@ -506,6 +506,25 @@ class Expander:
         if op is None:
             raise _NodeError("E102", f"unknown op {op_name!r}", item.loc_of("op"),
                              suggest(op_name, _all_op_names()))
+        attrs, given, attr_locs = self._op_attrs(op, item, env)
+        low, high = op.n_inputs
+        if not (low <= len(sources) and (high is None or len(sources) <= high)):
+            if low == 0:
+                sources = []  # a source op (`parameter`) ignores the previous node
+            else:
+                want = f"{low}" if low == high else f"{low} to {high or 'any number of'}"
+                raise _NodeError("E307", f"{op.name} takes {want} input(s), got {len(sources)}",
+                                 item.loc_of("from") if "from" in item else loc)
+        self._claim(path, loc)
+        node = Node(path, op.name, attrs, list(sources), loc, scope=scope, attr_name=name,
+                    named=named, given=given, attr_locs=attr_locs, init=item.get("init"),
+                    output_names=op.output_names(attrs))
+        self.nodes.append(node)
+        scope.items.append(node)
+        return node
+
+    def _op_attrs(self, op, item: LDict, env: dict):
+        """(attributes with defaults filled in, names the spec gave, their locations)."""
         attrs, given, attr_locs = {}, set(), {}
         for key, value in item.items():
             if key in NODE_KEYS:
@@ -532,21 +551,7 @@ class Expander:
                     raise _NodeError("E105", f"{op.name} needs parameter '{param.name}'",
                                      item.loc)
                 attrs[param.name] = None if param.default is REQUIRED else param.default
-        low, high = op.n_inputs
-        if not (low <= len(sources) and (high is None or len(sources) <= high)):
-            if low == 0:
-                sources = []
-            else:
-                want = f"{low}" if low == high else f"{low} to {high or 'any number of'}"
-                raise _NodeError("E307", f"{op.name} takes {want} input(s), got {len(sources)}",
-                                 item.loc_of("from") if "from" in item else loc)
-        self._claim(path, loc)
-        node = Node(path, op.name, attrs, list(sources), loc, scope=scope, attr_name=name,
-                    named=named, given=given, attr_locs=attr_locs, init=item.get("init"),
-                    output_names=op.output_names(attrs))
-        self.nodes.append(node)
-        scope.items.append(node)
-        return node
+        return attrs, given, attr_locs
 
     def _eval(self, value, env: dict, loc: Loc, what: str):
         try:
