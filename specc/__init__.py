@@ -7,14 +7,11 @@ __version__ = "0.1.0"
 
 def check(source, *, dims=None, path=None, lint=True, config=None):
     """Analyse a spec (file path, YAML text or dict) → :class:`specc.analysis.Analysis`."""
-    from specc.analysis import analyse, analyse_path, read_source
+    from specc.analysis import analyse, analyse_path, is_spec_path
 
-    if isinstance(source, dict):
-        return analyse(source, path=path, dims=dims, lint=lint, config=config)
-    display, data, is_file = read_source(source)
-    if is_file:
-        return analyse_path(display, dims=dims, lint=lint, config=config)
-    return analyse(data, path=path, dims=dims, lint=lint, config=config)
+    if is_spec_path(source):
+        return analyse_path(str(source), dims=dims, lint=lint, config=config)
+    return analyse(source, path=path, dims=dims, lint=lint, config=config)
 
 
 def load(source, *, dims=None, path=None):

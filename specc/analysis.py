@@ -32,13 +32,10 @@ class Analysis:
         return not self.fails("error")
 
 
-def read_source(source) -> tuple[str, bytes | str, bool]:
-    """(display path, content, is_file) for a path, YAML text, or a dict."""
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
-                                           and source.endswith((".yaml", ".yml"))):
-        with open(source, "rb") as handle:
-            return str(source), handle.read(), True
-    return "<spec>", source, False
+def is_spec_path(source) -> bool:
+    """A path (Path, or a one-line string ending in .yaml/.yml) rather than YAML text."""
+    return isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml")))
 
 
 def analyse(source, *, path: str | None = None, dims: dict | None = None,

@@ -222,16 +222,6 @@ def substitute(dim: Dim, env: dict) -> Dim:
     return dim.substitute(env) if isinstance(dim, Sym) else dim
 
 
-def is_concrete(dim) -> bool:
-    return isinstance(dim, int)
-
-
-def concrete(dim: Dim, what: str) -> int:
-    if isinstance(dim, Sym):
-        raise NeedsConcrete(dim, what)
-    return dim
-
-
 def dim_json(dim: Dim):
     return dim if isinstance(dim, int) else str(dim)
 

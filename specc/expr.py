@@ -40,10 +40,6 @@ class ExprError(Exception):
         return self
 
 
-def is_expression(value) -> bool:
-    return isinstance(value, str) and "$" in value
-
-
 def evaluate(value, env: dict):
     """Evaluate a spec value: expressions are computed, everything else returned as is.
 

@@ -23,17 +23,13 @@ def test_build_overhead_quick():
     assert "ResNet-18, batch 8" in out.stdout
 
 
-def test_version_imports_nothing_heavy():
-    code = ("import sys, runpy; sys.argv = ['specc', '--version']\n"
-            "try:\n    runpy.run_module('specc', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('yaml', 'torch', 'jsonschema', 'graphviz') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert out.stdout.strip().endswith("[]"), out.stdout + out.stderr
-
-
-def test_check_imports_neither_torch_nor_jsonschema():
+@pytest.mark.parametrize("argv,heavy", [
+    (["--version"], ("yaml", "torch", "jsonschema", "graphviz")),
+    (["check", "specs/resnet50.yaml", "-q"], ("torch", "jsonschema", "graphviz")),
+])
+def test_commands_import_only_what_they_use(argv, heavy):
     code = ("import sys, specc.cli\n"
-            "specc.cli.main(['check', 'specs/resnet50.yaml', '-q'])\n"
-            "print(sorted(m for m in ('torch', 'jsonschema', 'graphviz') if m in sys.modules))")
+            f"try:\n    specc.cli.main({argv!r})\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip().endswith("[]"), out.stdout + out.stderr

@@ -44,8 +44,9 @@ def _ceil_needs_concrete(size: Sym):
     raise NeedsConcrete(size, "ceil_mode with padding")
 
 
-def has_floor_remainder(size: int, kernel: int, stride: int, pad: int, dilation: int = 1) -> bool:
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) % stride != 0
+def floor_remainder(size: int, kernel: int, stride: int, pad: int, dilation: int = 1) -> int:
+    """Padded positions past the last window: what window_out's floor division drops."""
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) % stride
 
 
 def tuples(attrs: dict, names, nd: int) -> list[tuple]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from specc.dims import Dim, NeedsConcrete, Sym
+from specc.dims import Dim, Sym
 from specc.tensor import TensorType
 
 REQUIRED = object()  # marks a parameter without a default
@@ -176,4 +176,4 @@ def all_ops() -> dict[str, OpDef]:
 
 
 __all__ = ["OpDef", "Param", "REQUIRED", "InferCtx", "EmitCtx", "ShapeError", "register",
-           "get_op", "all_ops", "NeedsConcrete"]
+           "get_op", "all_ops"]

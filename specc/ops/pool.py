@@ -4,6 +4,14 @@ from __future__ import annotations
 from specc.ops._util import check_len, spatial_input, tuples, window_out
 from specc.ops.base import InferCtx, OpDef, Param, register
 from specc.ops.ptypes import as_tuple
+from specc.tensor import TensorType
+
+
+def _with_indices(ctx: InferCtx, result: TensorType) -> list[TensorType]:
+    """With return_indices, max pools also return int64 indices of the output's shape."""
+    if ctx.attrs.get("return_indices"):
+        return [result, TensorType(result.shape, "int64")]
+    return [result]
 
 
 def _pool_params(kind: str, nd: int) -> list[Param]:
@@ -42,10 +50,7 @@ def _pool_infer(kind: str, nd: int):
             size = window_out(spatial[i], k[i], s[i], p[i], d[i], a["ceil_mode"])
             out.append(ctx.positive(size, "output size"))
         result = t.with_shape((*batch, channels, *out))
-        if a.get("return_indices"):
-            from specc.tensor import TensorType
-            return [result, TensorType(result.shape, "int64")]
-        return [result]
+        return _with_indices(ctx, result)
     return infer
 
 
@@ -73,10 +78,7 @@ def _adaptive_infer(kind: str, nd: int):
         sizes = as_tuple(size, nd)
         out = [spatial[i] if sizes[i] is None else sizes[i] for i in range(nd)]
         result = t.with_shape((*batch, channels, *out))
-        if ctx.attrs.get("return_indices"):
-            from specc.tensor import TensorType
-            return [result, TensorType(result.shape, "int64")]
-        return [result]
+        return _with_indices(ctx, result)
     return infer
 
 

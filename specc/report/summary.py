@@ -74,8 +74,6 @@ def node_json(graph: Graph, node: Node) -> dict:
 
 
 def document_json(analyses) -> dict:
-    from specc.lint.registry import RULES  # noqa: F401
-
     return {"specc_version": __version__, "files": [{
         "path": a.path,
         "ok": a.ok,

@@ -5,6 +5,7 @@ from specc.dims import Sym
 from specc.lint.registry import rule
 from specc.lint.rules._paths import (NORMS, WEIGHTED, is_pointwise_conv, producer,
                                      single_consumer)
+from specc.ops._util import floor_remainder
 from specc.ops.activation import OUTPUT_RANGE
 from specc.ops.ptypes import as_tuple
 
@@ -172,7 +173,7 @@ def lossy_floor(graph, facts):
                 continue
             if d * (k - 1) + 1 < s:
                 continue  # windows narrower than the stride subsample by design
-            remainder = (size + 2 * p - d * (k - 1) - 1) % s
+            remainder = floor_remainder(size, k, s, p, d)
             lost = remainder - p
             if lost > 0:
                 fit = size + (s - remainder)

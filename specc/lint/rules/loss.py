@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from specc.lint.registry import rule
-from specc.lint.rules._paths import producer
+from specc.lint.rules._paths import TRANSPARENT, producer
 from specc.ops.activation import OUTPUT_RANGE
 
 LOGIT_LOSSES = {"cross_entropy", "bce_with_logits"}
 REGRESSION_LOSSES = {"mse", "l1", "smooth_l1", "huber"}
 CLASSIFICATION_LOSSES = {"cross_entropy", "nll", "bce", "bce_with_logits"}
+_DROPOUTS = {op for op in TRANSPARENT if "Dropout" in op}
 _SOFTMAX_LIKE = {"Softmax", "LogSoftmax", "Sigmoid", "Softmin"}
 
 
@@ -130,8 +131,6 @@ Good:  [..., {op: Dropout, p: 0.5}, {op: Linear, out_features: 10}]
 """, "move the Dropout before the last weighted layer")
 def dropout_on_output(graph, facts):
     for name, ref in graph.outputs:
-        node = ref.node
-        while node.op in ("flatten", "Flatten", "reshape", "view", "Identity") and node.inputs:
-            node = node.inputs[0].node
-        if node.op.startswith("Dropout") and node.attrs.get("p", 0):
+        node = producer(ref.node, through=TRANSPARENT - _DROPOUTS)
+        if node.op in _DROPOUTS and node.attrs.get("p", 0):
             yield node, f"{node.op} (p={node.attrs['p']}) feeds output '{name}' directly"
