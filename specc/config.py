@@ -45,8 +45,8 @@ def _find(directory: str) -> tuple[str | None, dict]:
 def _read(path: str) -> dict | None:
     try:
         import tomllib  # only when there is a file to read: keeps `specc check` fast
-    except ImportError:  # Python 3.10
-        return None
+    except ImportError:  # Python 3.10: the same parser, as the tomli backport
+        import tomli as tomllib
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)

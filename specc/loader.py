@@ -185,6 +185,11 @@ def load_yaml(data: bytes | str, limits: Limits | None = None):
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if "maximum nesting depth" in problem:
+            # libyaml >= 0.2.6 (PyYAML 6.0.4) has a nesting limit of its own, lower than
+            # ours; hitting it is the same resource limit, not a syntax error.
+            raise error("E004", f"nesting is deeper than the YAML parser allows ({problem})",
+                        _mark(mark))
         raise error("E001", f"invalid YAML: {problem}", _mark(mark))
     except yaml.YAMLError as exc:
         raise error("E001", f"invalid YAML: {exc}", Loc(1, 1))
