@@ -24,12 +24,20 @@ def load(source, *, dims=None, path=None):
     return analysis.graph
 
 
-def build(source, *, device="cpu", dtype=None, dims=None, max_params=None):
-    """Build the spec into an ``nn.Module`` (imports torch)."""
-    from specc.compile.build import build_module
+def build(source, *, device="cpu", dtype=None, dims=None, max_params=None, weights=None):
+    """Build the spec into an ``nn.Module`` (imports torch).
 
-    return build_module(load(source, dims=dims), device=device, dtype=dtype,
-                        max_params=max_params)
+    ``weights``: a ``.safetensors`` file or a torch.save'd state_dict, loaded strictly.
+    Raises :class:`specc.errors.SpecError` for an invalid spec and
+    :class:`specc.errors.BuildError` (``DeviceError``, ``WeightsError``) when the module
+    cannot be made here — e.g. ``device="cuda"`` on a machine without a GPU."""
+    from specc.compile.build import build_module, load_weights
+
+    model = build_module(load(source, dims=dims), device=device, dtype=dtype,
+                         max_params=max_params)
+    if weights is not None:
+        load_weights(model, weights)
+    return model
 
 
 def materialize(module, device="cpu", *, init=True):

@@ -104,7 +104,10 @@ def _add_build(sub) -> None:
     p.add_argument("--dim", action="append", metavar="SYM=VALUE")
     p.add_argument("--emit-python", metavar="OUT.py", help="write a standalone module file")
     p.add_argument("--export", metavar="OUT.pt2", help="torch.export the model")
-    p.add_argument("--save", metavar="OUT.pt", help="save the state_dict")
+    p.add_argument("--save", metavar="OUT.pt", help="save the state_dict (OUT.safetensors: "
+                   "safetensors, no pickle)")
+    p.add_argument("--onnx", metavar="OUT.onnx", help="export to ONNX (torch.onnx, dynamo), "
+                   "checked by onnx.checker and onnxruntime")
     p.add_argument("--max-params", type=int, default=None,
                    help="refuse larger models (default 2e9 parameters)")
     p.set_defaults(func=cmd_build)

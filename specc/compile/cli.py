@@ -50,52 +50,61 @@ def run_build(args, dims: dict) -> int:
             header + source.text))
         print(f"wrote {args.emit_python}")
     try:
-        import torch  # noqa: F401
+        from specc.compile.build import import_torch
+
+        import_torch()
     except ImportError:
         print("specc build needs torch: pip install torch", file=sys.stderr)
         return 2
     return _build_and_save(args, graph, dims)
 
 
-def _device_ok(device: str) -> str | None:
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        return f"invalid --device {device!r}: {exc}"
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        return "--device cuda: no CUDA GPU is available on this machine"
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        return f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)"
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        return "--device mps: MPS is not available on this machine"
-    return None
-
-
 def _build_and_save(args, graph, dims) -> int:
-    import torch
+    from specc.compile.build import build_module, import_torch, save_weights
+    from specc.errors import BuildError
 
-    from specc.compile.build import build_module
-
-    problem = _device_ok(args.device)
-    if problem:
-        print(f"specc: {problem}", file=sys.stderr)
+    torch = import_torch()
+    try:
+        model = build_module(graph, device=args.device, dtype=args.dtype,
+                             max_params=args.max_params)
+        if args.save:
+            atomic_write(args.save, lambda p: save_weights(model, p))
+            print(f"wrote {args.save}")
+    except BuildError as exc:
+        print(f"specc: {exc}", file=sys.stderr)
         return 2
-    model = build_module(graph, device=args.device, dtype=args.dtype,
-                         max_params=args.max_params)
-    if args.save:
-        atomic_write(args.save, lambda p: torch.save(model.state_dict(), p))
-        print(f"wrote {args.save}")
+    if getattr(args, "onnx", None):
+        status = _write_onnx(args, model, graph, dims)
+        if status:
+            return status
     if args.export:
         from specc.compile.export import export_model
 
         program = export_model(model, graph, dims, device=args.device)
         atomic_write(args.export, lambda p: torch.export.save(program, p))
         print(f"wrote {args.export}")
-    if not (args.save or args.export or args.emit_python):
+    if not (args.save or args.export or args.emit_python or getattr(args, "onnx", None)):
         print(model)
     count = sum(p.numel() for p in model.parameters())
     print(f"{graph.name}: {count:,} parameters on {args.device}"
           f"{' as ' + args.dtype if args.dtype else ''}")
+    return 0
+
+
+def _write_onnx(args, model, graph, dims) -> int:
+    from specc.compile.onnx import example_dims, export_onnx
+    from specc.errors import BuildError
+
+    example = example_dims(args.path, graph, dims)
+    try:
+        difference = {}
+        atomic_write(args.onnx, lambda p: difference.setdefault(
+            "max", export_onnx(model, graph, p, example, args.path)))
+    except BuildError as exc:
+        print(f"specc: {exc}", file=sys.stderr)
+        return 1
+    check = "onnx.checker passed"
+    if difference["max"] is not None:
+        check += f"; onnxruntime equals torch within {difference['max']:.1e}"
+    print(f"wrote {args.onnx} ({check})")
     return 0

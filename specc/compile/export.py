@@ -1,7 +1,7 @@
 """torch.export with the spec's symbolic dims made dynamic where torch allows it."""
 from __future__ import annotations
 
-from specc.dims import Sym
+from specc.dims import Sym, substitute
 from specc.ir import Graph
 
 EXAMPLE_SIZE = 4  # example value for a symbolic dim (2 and 1 get specialised by export)
@@ -14,7 +14,9 @@ def example_inputs(graph: Graph, dims: dict | None = None, device="cpu", dtype=N
     tensors = []
     for node in graph.inputs:
         t = node.out_types[0]
-        shape = [d if isinstance(d, int) else dims.get(str(d), EXAMPLE_SIZE) for d in t.shape]
+        # a composite dim (8*h) takes its symbols' sizes, not the example size itself
+        shape = [d if isinstance(d, int) else substitute(
+            d, {s: dims.get(s, EXAMPLE_SIZE) for s in d.symbols()}) for d in t.shape]
         if t.is_float:
             tensors.append(torch.randn(shape, device=device,
                                        dtype=dtype or getattr(torch, t.dtype)))
