@@ -204,6 +204,28 @@ def cmd_new(args) -> int:
     return write_starter(args.path, args.force)
 
 
+def _add_import(sub) -> None:
+    p = sub.add_parser("import", help="write a spec from an existing nn.Module (torch.fx)",
+                       description="Trace package.module:factory with torch.fx and write a "
+                                   "spec with the module's own names (its state_dict keys). "
+                                   "This imports and runs your code.")
+    p.add_argument("target", metavar="MODULE:FACTORY",
+                   help="e.g. mypkg.models:resnet18 (a class or function called with no "
+                        "arguments, or an nn.Module instance)")
+    p.add_argument("--input", action="append", metavar="NAME=D0,D1,...[:DTYPE]",
+                   required=True, help="an example input of forward(), e.g. x=1,3,224,224 "
+                                       "or tokens=2,16:int64")
+    p.add_argument("-o", "--output", metavar="OUT.yaml", help="write here (default: stdout)")
+    p.add_argument("--name", help="the spec's name (default: from the class name)")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args) -> int:
+    from specc.import_cli import run_import
+
+    return run_import(args)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="specc", description="Declarative model specs for PyTorch: check, build, render.")
@@ -213,6 +235,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_build(sub)
     _add_render(sub)
     _add_misc(sub)
+    _add_import(sub)
     return parser
 
 
