@@ -1,0 +1,35 @@
+"""`specc diff OLD NEW`: what changed between two specs (the comparison is specc.diff)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from specc.cli._common import EXIT_OK, EXIT_USAGE, add_dim_option, parse_dims, print_diagnostics
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("diff", help="what changed between two specs")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_dim_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from specc.analysis import analyse_path
+    from specc.diff import diff_graphs, format_text
+
+    dims = parse_dims(args.dim)
+    analyses = [analyse_path(p, dims=dims, lint=False) for p in (args.old, args.new)]
+    for a in analyses:
+        if not a.ok:
+            print_diagnostics(a)
+            print(f"specc diff: {a.path} has errors; fix them first", file=sys.stderr)
+            return EXIT_USAGE
+    report = diff_graphs(analyses[0].graph, analyses[1].graph)
+    if args.format == "json":
+        print(json.dumps({"old": args.old, "new": args.new, **report}, indent=1))
+    else:
+        print(format_text(report, args.old, args.new))
+    return EXIT_OK
