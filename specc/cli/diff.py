@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
-from specc.cli._common import EXIT_OK, EXIT_USAGE, add_dim_option, parse_dims, print_diagnostics
+from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
+                               parse_dims, print_diagnostics)
 
 
 def add_parser(sub) -> None:
@@ -13,6 +14,8 @@ def add_parser(sub) -> None:
     p.add_argument("new")
     p.add_argument("--format", choices=("text", "json"), default="text")
     add_dim_option(p)
+    p.add_argument("--fail-on-incompatible", action="store_true",
+                   help="exit 1 when a state_dict of OLD does not load into NEW (strict)")
     p.set_defaults(func=run)
 
 
@@ -32,4 +35,10 @@ def run(args) -> int:
         print(json.dumps({"old": args.old, "new": args.new, **report}, indent=1))
     else:
         print(format_text(report, args.old, args.new))
+    if args.fail_on_incompatible:
+        if report["checkpoint"] is None:
+            print("specc diff: --fail-on-incompatible needs torch to compare state_dicts",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK if report["checkpoint"]["loads"] else EXIT_FINDINGS
     return EXIT_OK
