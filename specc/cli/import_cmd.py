@@ -1,4 +1,5 @@
-"""`specc import MODULE:FACTORY --input x=1,3,224,224 -o model.yaml`.
+"""`specc import MODULE:FACTORY --input x=1,3,224,224 -o model.yaml` (``import`` is a
+Python keyword, hence the module name).
 
 Importing MODULE runs the user's own code: that is the user's decision on the command
 line, never a spec's. Problems exit 2 with the module path that caused them."""
@@ -8,12 +9,30 @@ import importlib
 import os
 import sys
 
+from specc.cli._common import EXIT_OK, EXIT_USAGE
+
 _DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8",
            "uint8", "bool")
 
 
 class _Usage(Exception):
     pass
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("import", help="write a spec from an existing nn.Module (torch.fx)",
+                       description="Trace package.module:factory with torch.fx and write a "
+                                   "spec with the module's own names (its state_dict keys). "
+                                   "This imports and runs your code.")
+    p.add_argument("target", metavar="MODULE:FACTORY",
+                   help="e.g. mypkg.models:resnet18 (a class or function called with no "
+                        "arguments, or an nn.Module instance)")
+    p.add_argument("--input", action="append", metavar="NAME=D0,D1,...[:DTYPE]",
+                   required=True, help="an example input of forward(), e.g. x=1,3,224,224 "
+                                       "or tokens=2,16:int64")
+    p.add_argument("-o", "--output", metavar="OUT.yaml", help="write here (default: stdout)")
+    p.add_argument("--name", help="the spec's name (default: from the class name)")
+    p.set_defaults(func=run_import)
 
 
 def _parse_input(text: str):
@@ -57,7 +76,7 @@ def run_import(args) -> int:
         factory = _load_target(args.target)
     except _Usage as exc:
         print(f"specc import: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     import torch
     from torch import nn
 
@@ -72,11 +91,11 @@ def run_import(args) -> int:
         except Exception as exc:
             print(f"specc import: {args.target}() failed: {type(exc).__name__}: {exc}",
                   file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     if not isinstance(model, nn.Module):
         print(f"specc import: {args.target} gave a {type(model).__name__}, not an nn.Module",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     examples = {}
     for name, shape, dtype in inputs:
         dt = getattr(torch, dtype)
@@ -89,7 +108,7 @@ def run_import(args) -> int:
         print(f"specc import: {args.target} cannot be written as a spec:", file=sys.stderr)
         for problem in exc.problems:
             print("  " + problem.format().replace("\n", "\n  "), file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.output:
         def write(path: str) -> None:
             with open(path, "w", encoding="utf-8") as handle:
@@ -99,4 +118,4 @@ def run_import(args) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 0
+    return EXIT_OK
