@@ -101,6 +101,11 @@ def _restore_generated(text: str, name: str, qualname: str):
     return cls.__new__(cls)
 
 
+def _dtype_name(dtype) -> str | None:
+    """"bfloat16" for "bfloat16" or torch.bfloat16."""
+    return None if dtype is None else str(dtype).replace("torch.", "")
+
+
 def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None = None,
                  recorder=None):
     """Construct the model. ``recorder(node_id, outputs)``, when given, is called with
@@ -110,7 +115,7 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     check_device(device)
     if str(device) != "meta":  # a meta build allocates nothing: no budget to protect
         check_size(graph, max_params)
-    source = generate(graph, trace=recorder is not None)
+    source = generate(graph, trace=recorder is not None, float_dtype=_dtype_name(dtype))
     namespace = load_source(source.text, graph.name,
                             None if recorder is None else {"_specc_record": recorder})
     with torch.device(device):
