@@ -106,7 +106,7 @@ def test_build_and_diff_print_no_numpy_warning_without_numpy():
     assert "NumPy" not in out.stderr and "Warning" not in out.stderr
 
 
-ONNX_SPECS = ["mlp", "small_cnn", "cnn_img", "lenet5", "tcn", "char_rnn", "seq2seq",
+ONNX_SPECS = ["mlp", "mlp_img", "mnist_dnn", "small_cnn", "cnn_img", "lenet5", "tcn", "char_rnn", "seq2seq",
               "transformer_classifier", "resnet18", "unet"]
 # The others also pass (the largest error: 2e-6, vit_b_16; lstm_classifier is refused) but take
 # 6-23 s each on two CPU cores; they run with SPECC_SLOW_TESTS=1.
