@@ -186,7 +186,7 @@ def lossy_floor(graph, facts):
                 fit = size + (s - floor_remainder(size, *window))
                 yield node, (f"{node.op} drops the last {lost} of {size} input positions on "
                              f"spatial axis {axis} (kernel {k}, stride {s}, padding {p}); "
-                             + _input_fix(node, nd, axis, size - lost, fit))
+                             + _input_fix(facts, node, nd, axis, size - lost, fit))
                 break
 
 
@@ -209,10 +209,12 @@ def _lost(size, k: int, s: int, p: int, d: int) -> int:
     return max(floor_remainder(size, k, s, p, d) - p, 0)
 
 
-def _input_fix(node, nd: int, axis: int, smaller: int, larger: int) -> str:
-    """Say which MODEL input sizes make every window on the way fit: that is what a user
-    changes. Falls back to this layer's input size when the path is not a plain stack."""
+def _input_fix(facts, node, nd: int, axis: int, smaller: int, larger: int) -> str:
+    """Say which MODEL input sizes make every window of the stack fit — before this layer
+    and after it, so the fix moves no problem further down: that is what a user changes.
+    Falls back to this layer's input size when the path is not a plain stack."""
     chain, current = [], node
+    after = _plain_stack_after(facts, node, nd, axis)
     while True:
         source = current.inputs[0].node if current.inputs else None
         if source is None:
@@ -224,7 +226,7 @@ def _input_fix(node, nd: int, axis: int, smaller: int, larger: int) -> str:
             model = t.shape[-nd + axis]
             chain.reverse()
             fits = [size for size in range(max(model - 64, 1), model + 65)
-                    if _fits(size, chain + [node], nd, axis)]
+                    if _fits(size, chain + [node] + after, nd, axis)]
             below = max((f for f in fits if f <= model), default=None)
             above = min((f for f in fits if f > model), default=None)
             sizes = " or ".join(str(f) for f in (below, above) if f is not None)
@@ -240,6 +242,25 @@ def _input_fix(node, nd: int, axis: int, smaller: int, larger: int) -> str:
             break  # a resize we do not model
         current = source
     return f"an input of {smaller} or {larger} would fit exactly"
+
+
+def _plain_stack_after(facts, node, nd: int, axis: int) -> list:
+    """The conv / pool layers that follow ``node`` in a plain stack (one reader each, sizes
+    on ``axis`` changed only by conv / pool windows)."""
+    after, current = [], node
+    while True:
+        users = facts.users(current)
+        if len(users) != 1:
+            return after
+        user = users[0]
+        into, out = user.inputs[0].type if user.inputs else None, user.out_types
+        if out is None or into is None or out[0].rank != into.rank:
+            return after
+        if user.op in _CONV_POOL:
+            after.append(user)
+        elif out[0].shape[-nd + axis] != into.shape[-nd + axis]:
+            return after
+        current = user
 
 
 def _fits(size: int, chain: list, nd: int, axis: int) -> bool:
