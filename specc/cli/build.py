@@ -5,7 +5,7 @@ import os
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               parse_dims, print_diagnostics)
+                               check_dims_used, parse_dims, print_diagnostics)
 
 
 def add_parser(sub) -> None:
@@ -33,6 +33,7 @@ def run(args) -> int:
 
     dims = parse_dims(args.dim)
     analysis = analyse_path(args.path, dims=dims, lint=False)
+    check_dims_used(dims, [analysis])
     if args.export and dims and analysis.ok:
         # for export, --dim gives example sizes: keep the dims symbolic (dynamic) if we can
         symbolic = analyse_path(args.path, lint=False)
@@ -70,15 +71,15 @@ def run(args) -> int:
     except ImportError:
         print("specc build needs torch: pip install torch", file=sys.stderr)
         return EXIT_USAGE
-    return _build_and_save(args, graph, dims)
+    return _build_and_save(args, analysis, dims)
 
 
-def _build_and_save(args, graph, dims) -> int:
+def _build_and_save(args, analysis, dims) -> int:
     from specc.compile.build import build_module, import_torch, save_weights
-    from specc.errors import BuildError
-
+    from specc.errors import BuildError, SpecError
     from specc.files import atomic_write
 
+    graph = analysis.graph
     torch = import_torch()
     try:
         model = build_module(graph, device=args.device, dtype=args.dtype,
@@ -90,13 +91,21 @@ def _build_and_save(args, graph, dims) -> int:
         print(f"specc: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.onnx:
-        status = _write_onnx(args, model, graph, dims)
+        status = _write_onnx(args, model, analysis, dims)
         if status:
             return status
     if args.export:
-        from specc.compile.export import export_model
+        from specc.compile.export import export_with_report
 
-        program = export_model(model, graph, dims, device=args.device)
+        try:
+            program, warnings = export_with_report(model, graph, dims, device=args.device)
+        except SpecError as exc:
+            analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
+            print_diagnostics(analysis)
+            return EXIT_FINDINGS
+        if warnings:
+            analysis.diagnostics = [d.with_file(args.path) for d in warnings]
+            print_diagnostics(analysis)
         atomic_write(args.export, lambda p: torch.export.save(program, p))
         print(f"wrote {args.export}")
     if not (args.save or args.export or args.emit_python or args.onnx):
@@ -107,19 +116,23 @@ def _build_and_save(args, graph, dims) -> int:
     return EXIT_OK
 
 
-def _write_onnx(args, model, graph, dims) -> int:
-    from specc.compile.onnx import example_dims, export_onnx
-    from specc.errors import BuildError
+def _write_onnx(args, model, analysis, dims) -> int:
+    from specc.compile.onnx import export_onnx
+    from specc.errors import BuildError, SpecError
     from specc.files import atomic_write
 
-    example = example_dims(args.path, graph, dims)
+    graph = analysis.graph
     try:
         difference = {}
         atomic_write(args.onnx, lambda p: difference.setdefault(
-            "max", export_onnx(model, graph, p, example, args.path)))
+            "max", export_onnx(model, graph, p, dims)))
+    except SpecError as exc:
+        analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
+        print_diagnostics(analysis)
+        return EXIT_FINDINGS
     except BuildError as exc:
         print(f"specc: {exc}", file=sys.stderr)
-        return EXIT_FINDINGS
+        return EXIT_USAGE
     check = "onnx.checker passed"
     if difference["max"] is not None:
         check += f"; onnxruntime equals torch within {difference['max']:.1e}"
