@@ -31,6 +31,16 @@ class Analysis:
     def ok(self) -> bool:
         return not self.fails("error")
 
+    @property
+    def totals(self) -> dict | None:
+        """The numbers under `specc check`'s table: ``params``, ``trainable`` and ``macs``
+        (per sample; symbolic where the sizes are). None when the spec could not be read."""
+        if self.graph is None:
+            return None
+        from specc.infer import totals
+
+        return totals(self.graph)
+
 
 def is_spec_path(source) -> bool:
     """A path (Path, or a one-line string ending in .yaml/.yml) rather than YAML text."""

@@ -21,7 +21,7 @@ def _run(*args):
 
 def test_built_module_pickles_and_loads_in_a_fresh_process(tmp_path):
     model = specc.build(SPECS / "resnet18.yaml").eval()
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         expected = model(x)
     torch.save(model, tmp_path / "model.pt")

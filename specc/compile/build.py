@@ -9,6 +9,7 @@ import types
 import warnings
 
 from specc.compile.codegen import generate
+from specc.dims import substitute
 from specc.errors import BuildError, DeviceError, Diagnostic, SpecError, WeightsError
 from specc.infer import totals
 from specc.ir import Graph
@@ -125,7 +126,57 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     model.specc_source = source.text
     model.specc_line_owner = source.line_owner
     model.specc_graph = graph
+    model.register_forward_pre_hook(InputCheck(graph))
     return model
+
+
+class InputShapeError(BuildError, ValueError):
+    """A built module was called with inputs that do not match the spec's ``inputs:``."""
+
+
+class InputCheck:
+    """Forward pre-hook of a built model: each input's rank, fixed sizes, symbol bindings
+    (the same N in every input) and kind of dtype against the spec, so a wrong input fails
+    here with the spec's words instead of deep inside a layer. Picklable (a plain object);
+    skipped while torch.export / torch.compile trace, where sizes are symbolic."""
+
+    def __init__(self, graph: Graph):
+        self.inputs = [(n.id, tuple(n.out_types[0].shape), n.out_types[0].is_float,
+                        n.loc.line) for n in graph.inputs if n.out_types]
+
+    def __call__(self, module, args):
+        import torch
+
+        if torch.compiler.is_compiling() or getattr(torch.compiler, "is_exporting", bool)():
+            return None
+        bound: dict = {}
+        for (name, shape, is_float, line), value in zip(self.inputs, args):
+            if not isinstance(value, torch.Tensor):
+                continue
+            got = tuple(value.shape)
+            where = f"input '{name}' (spec line {line})" if line else f"input '{name}'"
+            declared = "[" + ", ".join(map(str, shape)) + "]"
+            if len(got) != len(shape):
+                raise InputShapeError(f"{where} has shape {list(got)}, but the spec declares "
+                                      f"{declared}: {len(shape)} dims, not {len(got)}")
+            for axis, (want, size) in enumerate(zip(shape, got)):
+                if not isinstance(want, int):
+                    names = want.symbols()
+                    if len(names) == 1 and str(want) == next(iter(names)):
+                        want = bound.setdefault(str(want), size)
+                    elif all(n in bound for n in names):
+                        want = substitute(want, bound)
+                    else:
+                        continue
+                if want != size:
+                    raise InputShapeError(
+                        f"{where} has shape {list(got)}, but the spec declares {declared}: "
+                        f"dim {axis} is {size}, expected {want}")
+            if value.is_floating_point() != is_float:
+                kind = "a floating-point" if is_float else "an integer"
+                raise InputShapeError(f"{where} has dtype {value.dtype}, but the spec "
+                                      f"declares {kind} tensor")
+        return None
 
 
 def _state_shapes(state: dict) -> dict:
