@@ -24,8 +24,12 @@ def add_parser(sub) -> None:
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--config", help="a specc.toml or pyproject.toml to use")
     p.add_argument("--skip-non-specs", action="store_true",
-                   help="silently skip YAML files without a top-level `layers:` or `specc:` "
-                        "key (for pre-commit hooks over all YAML files)")
+                   help="also skip named YAML files without a top-level `layers:` or `specc:` "
+                        "key (for pre-commit hooks over all YAML files); directories always "
+                        "skip them")
+    p.add_argument("--all-yaml", action="store_true",
+                   help="in directories, check every YAML file, even non-specs and files "
+                        "git ignores")
     p.set_defaults(func=run)
 
 
@@ -37,7 +41,7 @@ def run(args) -> int:
     from specc.report.style import Style
 
     dims = parse_dims(args.dim)
-    paths, missing = expand_paths(args.paths)
+    paths, missing = expand_paths(args.paths, all_yaml=args.all_yaml)
     if args.skip_non_specs:
         from specc.files import looks_like_spec
 
