@@ -49,7 +49,8 @@ def is_spec_path(source) -> bool:
 
 
 def analyse(source, *, path: str | None = None, dims: dict | None = None,
-            limits: Limits | None = None, lint: bool = True, config=None) -> Analysis:
+            limits: Limits | None = None, lint: bool = True, config=None,
+            vars: dict | None = None) -> Analysis:
     from specc.loader import load_yaml
 
     limits = limits or Limits()
@@ -67,11 +68,11 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
     except SpecError as exc:
         return Analysis(display, None, _with_file(exc.diagnostics, display), text)
     return analyse_document(doc, display, dims=dims, limits=limits, lint=lint, config=config,
-                            source=text)
+                            source=text, vars=vars)
 
 
 def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, config=None,
-                     source: str = "") -> Analysis:
+                     source: str = "", vars: dict | None = None) -> Analysis:
     from specc.expand import expand
     from specc.infer import infer
     from specc.schema import validate
@@ -80,6 +81,10 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
     too_many = _too_many_layers(doc, limits)
     if too_many is not None:  # refuse before the (slower) schema validation walks them all
         return Analysis(display, None, _with_file([too_many], display), source)
+    if vars:
+        unknown = _override_vars(doc, vars)
+        if unknown:
+            return Analysis(display, None, _with_file([unknown], display), source)
     diagnostics = validate(doc)
     graph = None
     if isinstance(doc, dict):
@@ -103,6 +108,27 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
         diagnostics = collapse_instances(diagnostics)
         graph.diagnostics = diagnostics
     return Analysis(display, graph, _with_file(diagnostics, display), source)
+
+
+def _override_vars(doc, values: dict) -> Diagnostic | None:
+    """Replace the spec's ``vars`` with ``values`` (the API's ``vars=``); only vars the spec
+    declares can be set, so a typo is an error rather than a silently unused value."""
+    from specc.loader import LDict
+
+    declared = doc.get("vars") if isinstance(doc, dict) else None
+    if not isinstance(declared, LDict):
+        declared = LDict(getattr(doc, "loc", Loc()))
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        return Diagnostic("E207", f"vars= sets {', '.join(unknown)}, which the spec does not "
+                          f"declare (its vars: {known})", "error", declared.loc, None,
+                          "declare them under `vars:` in the spec first")
+    for key, value in values.items():
+        declared[key] = _located(value)
+    if isinstance(doc, dict):
+        doc["vars"] = declared
+    return None
 
 
 def _too_many_layers(doc, limits: Limits):

@@ -59,3 +59,13 @@ def test_inputs_are_checked_against_the_declared_shape():
     assert two(torch.zeros(3, 4), torch.zeros(3, 4)).shape == (3, 4)
     with pytest.raises(InputShapeError, match="input 'b'.*dim 0 is 5, expected 3"):
         two(torch.zeros(3, 4), torch.zeros(5, 4))
+
+
+def test_build_with_vars_overrides_the_spec():
+    model = specc.build(SPECS / "mlp.yaml", vars={"hidden": 64, "num_classes": 3})
+    assert model.fc1.out_features == 64 and model.fc2.out_features == 32
+    assert model(torch.zeros(2, 784)).shape == (2, 3)
+    assert specc.check(SPECS / "mlp.yaml", vars={"hidden": 64}).totals["params"] == \
+        sum(p.numel() for p in model.parameters()) - (32 * 3 + 3) + (32 * 10 + 10)
+    with pytest.raises(specc.errors.SpecError, match="hiden.*its vars: hidden, num_classes"):
+        specc.build(SPECS / "mlp.yaml", vars={"hiden": 64})
