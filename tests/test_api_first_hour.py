@@ -69,3 +69,24 @@ def test_build_with_vars_overrides_the_spec():
         sum(p.numel() for p in model.parameters()) - (32 * 3 + 3) + (32 * 10 + 10)
     with pytest.raises(specc.errors.SpecError, match="hiden.*its vars: hidden, num_classes"):
         specc.build(SPECS / "mlp.yaml", vars={"hiden": 64})
+
+
+def test_emitted_model_forward_carries_shape_comments(tmp_path):
+    import importlib.util
+
+    out = tmp_path / "r18.py"
+    res = subprocess.run([sys.executable, "-m", "specc", "build", "specs/resnet18.yaml",
+                          "--emit-python", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert "conv1 = self.conv1(x)  # [N, 64, 112, 112]" in text
+    assert "fc = self.fc(flatten_9)  # [N, 1000]" in text or "# [N, 1000]" in text
+    spec = importlib.util.spec_from_file_location("emitted_r18_comments", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    emitted = module.build_model().eval()
+    built = specc.build(SPECS / "resnet18.yaml").eval()
+    emitted.load_state_dict(built.state_dict(), strict=True)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(emitted(x), built(x))
