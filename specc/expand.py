@@ -20,7 +20,7 @@ from specc.ops.ptypes import check_value
 from specc.tensor import DTYPES, TensorType
 
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
-             "inline")
+             "inline", "checkpoint")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Attributes of torch.nn.Module: a submodule with one of these names would shadow them.
 # tests/test_names.py checks this list against dir(torch.nn.Module).
@@ -422,6 +422,9 @@ class Expander:
         if "name" in item:
             raise _NodeError("E207", "an inline block has no name of its own: its layers join "
                              "this sequence", item.loc_of("name"))
+        if item.get("checkpoint"):
+            raise _NodeError("E207", "an inline block has no module of its own to checkpoint",
+                             item.loc_of("checkpoint"), "drop inline: or checkpoint:")
         sources = self._sources(item, ns, prev, later)
         definition, params, block_ns = self._enter_block(item, sources, env)
         try:
@@ -466,6 +469,7 @@ class Expander:
         definition, params, ns = self._enter_block(item, sources, env)
         container = self._new_scope("block", name, path, named, scope, loc,
                                     block=item["block"])
+        container.checkpoint = item.get("checkpoint") is True
         container.input = sources[0]
         try:
             out = self._sequence(definition.get("layers") or LList(), container, ns, sources[0],

@@ -225,7 +225,8 @@ def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) 
         in_grad = [grad.get(r, False) for r in node.inputs]
         if not (node.params > 0 or any(in_grad)):
             continue  # no graph is recorded: nothing is saved
-        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, in_grad)
+        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, in_grad,
+                      storages.dtype)
         if op.saves is None:
             report.undeclared.append(node.op)
             items = [Saved("input", i) for i in range(len(node.inputs))]
@@ -252,9 +253,7 @@ def _private_bytes(item: Saved, storages: _Storages, node: Node) -> int:
     count = _concrete(item.numel, storages.env, f"a tensor saved by {node.id}")
     if isinstance(item.dtype, dict):  # an opaque buffer: bytes per element by dtype
         return int(count * item.dtype[storages.dtype])
-    if item.dtype in (None, "param"):
-        return count * ITEMSIZE[storages.dtype]
-    return count * storages.itemsize(item.dtype)
+    return count * ITEMSIZE[item.dtype or storages.dtype]
 
 
 def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> None:
@@ -284,7 +283,7 @@ def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> 
                 report.nodes[node.id].output_bytes += storages.size[ref]
                 frees.setdefault(max(last_use.get(ref, step), step), []).append(ref)
         ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types,
-                      [False] * len(node.inputs))
+                      [False] * len(node.inputs), storages.dtype)
         scratch = sum(_private_bytes(item, storages, node)
                       for item in get_op(node.op).workspace(ctx))
         if live + scratch > peak:

@@ -100,6 +100,8 @@ def _is_chain(state: _State, scope: Scope) -> bool:
     """True when the scope can be an nn.Sequential: each item reads only the previous one."""
     if scope.kind == "model" or not scope.items:
         return False
+    if any(isinstance(item, Scope) and item.checkpoint for item in scope.items):
+        return False  # the checkpoint call needs a forward of our own
     prev = scope.input
     for item in scope.items:
         if isinstance(item, Node):
@@ -212,7 +214,11 @@ def _forward_text(state: _State, scope: Scope) -> str:
         if isinstance(item, Scope):
             args = ", ".join(names[r] for r in _externals(state, item))
             out = python_name(item.attr_name, taken)
-            lines.append(f"{out} = {_member(item.attr_name)}({args})")
+            if item.checkpoint:  # `checkpoint: true`: recompute the block in backward
+                lines.append(f"{out} = torch.utils.checkpoint.checkpoint("
+                             f"{_member(item.attr_name)}, {args}, use_reentrant=False)")
+            else:
+                lines.append(f"{out} = {_member(item.attr_name)}({args})")
             names[item.output] = out
         else:
             lines += _node_lines(item, names, taken, state.trace)

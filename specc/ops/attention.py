@@ -85,10 +85,10 @@ def _attention_sizes(ctx: SaveCtx, x, heads: int, batch_first: bool):
 
 def _mha_saves(ctx: SaveCtx) -> list:
     """Measured on torch's MultiheadAttention in training (need_weights=True, as the
-    generated forward calls it). Self-attention (one input): the fused projection's
-    weights transposed (3E·E + E·E, in the weight dtype), the packed q/k/v (3·L·N·E),
+    generated forward calls it). Self-attention (one input): the packed q/k/v (3·L·N·E),
     the scaled q, the attention output (L·N·E each), the softmax (N·H·L·S; dropout adds
-    its mask and result) and the input (a transposed copy when batch_first)."""
+    its mask and result) and the input (a transposed copy when batch_first); the
+    weights it saves are views of the parameters."""
     a, q = ctx.attrs, ctx.inputs[0]
     e = a["embed_dim"]
     tokens, _, scores = _attention_sizes(ctx, q, a["num_heads"], a["batch_first"])
@@ -96,8 +96,7 @@ def _mha_saves(ctx: SaveCtx) -> list:
     if len(ctx.inputs) == 1:
         source = Saved("new", numel=tokens * e) if a["batch_first"] and q.rank == 3 \
             else Saved("input", 0)
-        return [source, Saved("new", numel=4 * e * e, dtype="param"),
-                Saved("new", numel=5 * tokens * e)] + attention
+        return [source, Saved("new", numel=5 * tokens * e)] + attention
     # separate key/value: the three inputs, and q, k, v and the output per token
     kv_tokens = numel(ctx.inputs[1].shape[:-1])
     return [Saved("input", i) for i in range(len(ctx.inputs))] + [
@@ -188,12 +187,17 @@ def _encoder_saves(ctx: SaveCtx) -> list:
     a, x = ctx.attrs, ctx.inputs[0]
     e, f = a["d_model"], a["dim_feedforward"]
     tokens, _, scores = _attention_sizes(ctx, x, a["nhead"], a["batch_first"])
+    if a["dropout"] > 0 and ctx.dtype in ("bfloat16", "float16"):
+        # the math path upcasts: q, k, v and the three score tensors are kept in fp32
+        return [Saved("input", 0), Saved("new", numel=6 * tokens * e + 3 * tokens * f
+                                         + 4 * tokens),
+                Saved("new", numel=3 * tokens * e + 3 * scores, dtype="float32")]
     if a["dropout"] > 0:
         rest = 11 * tokens * e + 3 * scores + 3 * tokens * f + 4 * tokens
-    else:
-        ffn = (2 if a["activation"] == "gelu" else 1) * tokens * f
-        rest = 7 * tokens * e + tokens * a["nhead"] + ffn + 4 * tokens
-    return [Saved("input", 0), Saved("new", numel=rest)]
+        return [Saved("input", 0), Saved("new", numel=rest)]
+    ffn = (2 if a["activation"] == "gelu" else 1) * tokens * f
+    return [Saved("input", 0), Saved("new", numel=7 * tokens * e + ffn + 4 * tokens),
+            Saved("new", numel=tokens * a["nhead"], dtype="float32")]  # log-sum-exp
 
 
 for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoderLayer", True)):

@@ -115,8 +115,8 @@ class Saved:
     shared, so a tensor saved by two ops counts once) or "new" (a private tensor of
     ``numel`` elements, e.g. a dropout mask or BatchNorm's saved mean). A "new"
     tensor's ``dtype`` is the activation dtype unless given ("int64" for max-pool
-    indices, "param" for a copy of a weight), or a dict activation dtype -> bytes per
-    element for opaque buffers (oneDNN's LSTM workspace)."""
+    indices, "float32" for what a low-precision kernel keeps in fp32), or a dict
+    activation dtype -> bytes per element for opaque buffers (oneDNN's LSTM workspace)."""
 
     what: str
     index: int = 0
@@ -132,6 +132,7 @@ class SaveCtx:
     inputs: list[TensorType]
     outputs: list[TensorType]
     grad: list[bool]  # per input: does it require grad (is it downstream of a parameter)?
+    dtype: str = "float32"  # the dtype the model runs in (kernels differ by precision)
 
 
 SavesFn = Callable[[SaveCtx], list]
