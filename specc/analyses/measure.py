@@ -12,9 +12,10 @@ the oracle tests and the README's "will it fit" benchmark, never by ``check``).
 from __future__ import annotations
 
 
-def example_inputs(graph, dims: dict, dtype, seed: int = 0):
+def example_inputs(graph, dims: dict, dtype, seed: int = 0, device: str = "cpu"):
     """Inputs of the inferred shapes: floats in ``dtype`` (positive, so that ReLUs pass
-    gradients), token ids in range, lengths between 1 and the sequence length."""
+    gradients), token ids in range, lengths between 1 and the sequence length. On the
+    meta device (sizes without data) only the floats move there."""
     import torch
 
     from specc.dims import Sym, substitute
@@ -25,7 +26,8 @@ def example_inputs(graph, dims: dict, dtype, seed: int = 0):
         t = node.out_types[0]
         shape = [int(substitute(d, dims)) if isinstance(d, Sym) else d for d in t.shape]
         if t.is_float:
-            inputs.append(torch.rand(shape, generator=generator).to(dtype))
+            inputs.append(torch.empty(shape, dtype=dtype, device="meta") if device == "meta"
+                          else torch.rand(shape, generator=generator).to(dtype))
         elif len(shape) == 1:  # lengths
             longest = max(int(dims.get("T", 1)), 1)
             lengths = torch.randint(1, longest + 1, shape, generator=generator)
@@ -40,14 +42,16 @@ def saved_bytes(model, inputs, checkpointed=()) -> int:
     """Bytes of the unique storages autograd keeps after a training forward."""
     import torch
 
-    skip = {t.untyped_storage().data_ptr() for t in list(model.parameters())
+    # storages are told apart by their StorageImpl (alive while saved), which also
+    # works on the meta device, where every data pointer is 0
+    skip = {t.untyped_storage()._cdata for t in list(model.parameters())
             + list(model.buffers())}
     kept: dict = {}
 
     def pack(tensor):
         storage = tensor.untyped_storage()
-        if storage.data_ptr() not in skip and storage.nbytes():
-            kept[storage.data_ptr()] = storage.nbytes()
+        if storage._cdata not in skip and storage.nbytes():
+            kept[storage._cdata] = storage.nbytes()
         return tensor
 
     def keep_inputs(module, args):
