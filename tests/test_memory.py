@@ -227,3 +227,101 @@ def test_receptive_field_closed_forms():
         fields = receptive_fields(graph)
         spatial = [n for n in graph.nodes if n.id in fields]
         assert fields[spatial[-1].id].size[0] == size, name
+
+
+# --- FLOPs --------------------------------------------------------------------------------
+
+# torch.utils.flop_counter has no rule for oneDNN's LSTM kernel (char_rnn), packed
+# sequences skip padded steps (lstm_classifier: data-dependent), and it ignores groups in
+# a convolution's weight gradient (mobilenet_v2's depthwise backward: 10× too many).
+FLOP_GAPS = {"char_rnn": "all", "lstm_classifier": "all", "mobilenet_v2": "backward"}
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_flops_equal_torch_flop_counter(name):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from specc.analyses.flops import count_flops
+
+    if FLOP_GAPS.get(name) == "all":
+        pytest.skip(f"torch's counter cannot count {name}")
+    graph, dims = _graph(name, 2)
+    flops = count_flops(graph)
+    model = _build(graph, None).train()
+    inputs = measure.example_inputs(graph, dims, torch.float32)
+    with FlopCounterMode(display=False) as forward:
+        out = model(*inputs)
+    assert flops.forward == forward.get_total_flops()
+    if isinstance(out, dict):
+        out = next(iter(out.values()))
+    elif isinstance(out, tuple):
+        out = out[0]
+    with FlopCounterMode(display=False) as backward:
+        out.float().sum().backward()
+    if FLOP_GAPS.get(name) != "backward":
+        assert flops.backward == pytest.approx(backward.get_total_flops(), rel=0.01)
+    assert flops.forward < flops.train <= 3 * flops.forward
+
+
+# --- interface -------------------------------------------------------------------------
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    return subprocess.run([sys.executable, "-m", "specc", *args], capture_output=True,
+                          text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+
+
+def test_check_memory_table_json_and_python_api_agree():
+    import json
+
+    args = ["check", "specs/resnet50.yaml", "--memory", "--dim", "N=64", "--dtype", "bfloat16",
+            "--amp", "--optimizer", "adamw", "--device-memory", "24GiB"]
+    table = _cli(*args)
+    assert table.returncode == 0, table.stderr
+    assert "Memory (bfloat16 with fp32 master weights, adamw)" in table.stdout
+    assert "training total" in table.stdout and "fits in 24.0 GiB" in table.stdout
+    document = json.loads(_cli(*args, "--format", "json").stdout)
+    model = document["files"][0]["model"]
+    memory = model["memory"]
+    report = specc.check(SPECS / "resnet50.yaml", dims={"N": 64}).memory(
+        dtype="bfloat16", optimizer="adamw", amp=True)
+    for key in ("parameters_bytes", "gradients_bytes", "optimizer_bytes", "buffers_bytes",
+                "activations_train_bytes", "activations_inference_peak_bytes",
+                "total_train_bytes", "total_inference_bytes"):
+        assert memory[key] == getattr(report, key), key
+    assert memory["fits_train"] is True
+    nodes = {n["name"]: n for n in model["nodes"]}
+    assert nodes["conv1"]["receptive_field"] == {"size": [7, 7], "stride": [2, 2],
+                                                 "start": [-3, -3]}
+    # per node: what each node's outputs and private tensors keep; conv1 also keeps the
+    # input batch, which belongs to no node
+    batch_bytes = 64 * 3 * 224 * 224 * 2
+    assert sum(n.get("activation_bytes", 0) for n in nodes.values()) + batch_bytes \
+        == memory["activations_train_bytes"]
+
+
+def test_check_memory_with_a_symbolic_batch_prints_the_largest_batch():
+    result = _cli("check", "specs/resnet18.yaml", "--memory", "--device-memory", "8GiB")
+    assert result.returncode == 0, result.stderr
+    assert "per sample: batch N=1" in result.stdout
+    assert "largest batch that fits in 8.0 GiB: training" in result.stdout
+
+
+def test_check_memory_usage_errors_exit_2():
+    assert _cli("check", "specs/mlp.yaml", "--amp").returncode == 2
+    assert _cli("check", "specs/mlp.yaml", "--memory", "--device-memory", "lots").returncode == 2
+    assert _cli("check", "specs/mlp.yaml", "--memory", "--amp").returncode == 2
+    unbound = _cli("check", "specs/unet.yaml", "--memory")
+    assert unbound.returncode == 0 and "cannot estimate: sizes depend on h, w" in unbound.stdout
+
+
+def test_render_annotates_receptive_fields():
+    pytest.importorskip("graphviz")
+    result = _cli("render", "specs/tcn.yaml", "--receptive-field")
+    assert result.returncode == 0, result.stderr
+    assert "RF 31, stride 1" in result.stdout
