@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specc.analyses.memory import (MemoryAnalysisError, MemoryReport, analyse_memory,
-                                   largest_batch)
+from specc.analyses.memory import (
+    MemoryAnalysisError,
+    MemoryReport,
+    analyse_memory,
+    largest_batch,
+)
 from specc.dims import Sym
 from specc.ir import Graph
 
@@ -128,9 +132,9 @@ def fit_lines(fit: Fit) -> list[str]:
         return [head, f"  cannot estimate: {fit.error}"]
     m = fit.report
     lines = [head,
-             f"  parameters {human_bytes(m.parameters_bytes)}   gradients "
+             (f"  parameters {human_bytes(m.parameters_bytes)}   gradients "
              f"{human_bytes(m.gradients_bytes)}   optimizer {human_bytes(m.optimizer_bytes)}   "
-             f"buffers {human_bytes(m.buffers_bytes)}",
+             f"buffers {human_bytes(m.buffers_bytes)}"),
              f"  activations kept for backward {human_bytes(m.activations_train_bytes)}; "
              f"inference peak {human_bytes(m.activations_inference_peak_bytes)}"
              + (f" (at {m.peak_node})" if m.peak_node else "")]

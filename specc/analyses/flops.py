@@ -30,7 +30,7 @@ class Flops:
     def train(self) -> Dim:
         return self.forward + self.backward
 
-    def bound(self, env: dict) -> "Flops":
+    def bound(self, env: dict) -> Flops:
         """The counts with symbols (the batch) bound."""
         from specc.dims import substitute
 

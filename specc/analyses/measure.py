@@ -106,7 +106,7 @@ def inference_peak_bytes(model, inputs) -> int:
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_flatten
 
-    skip = {t.untyped_storage().data_ptr() for t in list(model.parameters())
+    skip = {t.untyped_storage()._cdata for t in list(model.parameters())
             + list(model.buffers())}
     events: list = []  # per op: (read storages, written storages)
     sizes: dict = {}
@@ -114,11 +114,11 @@ def inference_peak_bytes(model, inputs) -> int:
     def storages(values):
         found = []
         for v in tree_flatten(values)[0]:
-            if isinstance(v, torch.Tensor) and v.device.type != "meta":
+            if isinstance(v, torch.Tensor):
                 s = v.untyped_storage()
-                if s.data_ptr() not in skip and s.nbytes():
-                    sizes[s.data_ptr()] = max(sizes.get(s.data_ptr(), 0), s.nbytes())
-                    found.append(s.data_ptr())
+                if s._cdata not in skip and s.nbytes():
+                    sizes[s._cdata] = max(sizes.get(s._cdata, 0), s.nbytes())
+                    found.append(s._cdata)
         return found
 
     alive: list = []
@@ -136,8 +136,8 @@ def inference_peak_bytes(model, inputs) -> int:
     with torch.no_grad(), Recorder():
         out = model(*inputs)
     # lifetimes: inputs and outputs are live from start to end (the caller holds them).
-    # `alive` keeps every tensor referenced while recording, so no address is reused
-    # and an address names one storage.
+    # `alive` keeps every tensor referenced while recording, so no StorageImpl is freed
+    # and reused: its address names one storage (on the meta device too).
     first, last = {}, {}
     for value in inputs:
         for address in storages(value):
