@@ -227,10 +227,12 @@ def auto_depth(graph, top: Scope, fold: bool, fuse: bool) -> int:
 
 class _Drawing:
     def __init__(self, analysis, depth, shapes: bool, params: bool, fold: bool = True,
-                 fuse: bool = True, block: str | None = None, legend: bool = False):
+                 fuse: bool = True, block: str | None = None, legend: bool = False,
+                 fields: dict | None = None):
         import graphviz
 
         self.graph = analysis.graph
+        self.fields = fields or {}  # node id -> receptive Field, when asked for
         self.shapes, self.params, self.legend = shapes, params, legend
         self.top = self._focus(block) if block else self.graph.root
         self.problems: dict = {}
@@ -285,6 +287,10 @@ class _Drawing:
             count = node.params + sum(n.params for n in fused)
             if count:
                 rows.append(f"<FONT POINT-SIZE='9'>{count:,} params</FONT>")
+        last = fused[-1] if fused else node  # the box's output is its last op's
+        if last.id in self.fields:
+            rows.append(f"<FONT POINT-SIZE='9' COLOR='#1f5fa8'>"
+                        f"{_esc(self.fields[last.id].label())}</FONT>")
         for n in [node, *fused]:
             for d in self.problems.get(n.id, []):
                 rows.append(f"<FONT COLOR='#b00020'>{_esc(d.code)} {_esc(d.rule or '')}</FONT>")
@@ -434,14 +440,22 @@ class _Drawing:
 
 
 def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = True,
-                 params: bool = False, *, fold: bool = True, fuse: bool = True,
-                 block: str | None = None, legend: bool = False, dpi: int | None = None):
+                 params: bool = False, receptive_field: bool = False, *, fold: bool = True,
+                 fuse: bool = True, block: str | None = None, legend: bool = False,
+                 dpi: int | None = None):
     """A graphviz.Digraph of an analysis (a spec with errors renders too, marked).
 
     ``depth``: "auto" (default: fits a page), "all", or how many levels of blocks to open;
     ``fold``: identical consecutive repeat copies drawn once, ``×N``; ``fuse``: norms,
     activations and dropouts written into the box of the layer they follow; ``block``:
-    draw only the inside of the first instance of that block (or scope path)."""
+    draw only the inside of the first instance of that block (or scope path);
+    ``receptive_field`` annotates spatial nodes with their field size and stride."""
     if analysis.graph is None:
         raise RenderError("the spec could not be read far enough to draw it")
-    return _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend).draw(rankdir, dpi)
+    fields = None
+    if receptive_field:
+        from specc.analyses.receptive_field import receptive_fields
+
+        fields = receptive_fields(analysis.graph)
+    return _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
+                    fields).draw(rankdir, dpi)

@@ -44,6 +44,8 @@ def add_parser(sub) -> None:
     p.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
     p.add_argument("--no-shapes", action="store_true", help="no shapes on edges")
     p.add_argument("--params", action="store_true", help="show parameter counts")
+    p.add_argument("--receptive-field", action="store_true",
+                   help="annotate spatial/temporal nodes with their receptive field")
     add_dim_option(p)
     p.set_defaults(func=run)
 
@@ -70,7 +72,7 @@ def run(args) -> int:
     try:
         dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params,
                            fold=not args.every_op, fuse=not args.every_op, block=args.block,
-                           legend=args.legend,
+                           legend=args.legend, receptive_field=args.receptive_field,
                            dpi=args.dpi or (PNG_DPI if fmt == "png" else None))
     except RenderError as exc:
         print(f"specc render: {exc}", file=sys.stderr)
