@@ -9,7 +9,7 @@ import sys
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
                                check_dims_used, parse_dims, print_diagnostics)
 
-FORMATS = ("svg", "png", "pdf", "dot")
+FORMATS = ("svg", "png", "pdf", "dot", "html")
 PNG_DPI = 200  # print quality for a figure one column wide
 
 
@@ -69,6 +69,16 @@ def run(args) -> int:
     if analysis.graph is None:
         return EXIT_FINDINGS
     fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
+    if fmt == "html":  # interactive, self-contained; needs neither Graphviz nor a server
+        from specc.diagram_html import render_html
+
+        page = render_html(analysis).encode()
+        if args.output:
+            _write(args.output, page)
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.buffer.write(page)
+        return EXIT_FINDINGS if not analysis.ok else EXIT_OK
     try:
         dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params,
                            fold=not args.every_op, fuse=not args.every_op, block=args.block,
