@@ -90,6 +90,7 @@ class Limits:
     max_graph_nodes: int = 50_000
     max_repeat: int = 10_000
     max_dim: int = 2 ** 40
+    max_count: int = 10 ** 18
 
 
 LIMIT_DOCS = {
@@ -99,6 +100,8 @@ LIMIT_DOCS = {
     "max_graph_nodes": "nodes in the expanded graph (after blocks and repeats)",
     "max_repeat": "the count of one `repeat`",
     "max_dim": "any concrete tensor size, declared or inferred",
+    "max_count": "elements of any tensor, and the parameters and MACs of any node (numbers "
+                 "that large are mistakes, and printing them would be slow)",
 }
 
 

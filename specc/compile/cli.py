@@ -47,7 +47,7 @@ def run_build(args, dims: dict) -> int:
                   f'{doc_text(os.path.basename(args.path))}.\n\n'
                   'model = build_model() constructs it; it needs only torch."""\n')
         atomic_write(args.emit_python, lambda p: open(p, "w", encoding="utf-8").write(
-            header + source.text))
+            header + source.text), inputs=[args.path])
         print(f"wrote {args.emit_python}")
     try:
         import torch  # noqa: F401
@@ -79,19 +79,27 @@ def _build_and_save(args, graph, dims) -> int:
     from specc.compile.build import build_module
 
     problem = _device_ok(args.device)
+    if problem is None and (args.save or args.export) and torch.device(args.device).type == "meta":
+        problem = ("--device meta builds a model without data: --save and --export would "
+                   "write files holding no weights; use --device cpu")
+    if problem is None and args.export:
+        from specc.compile.export import example_input_problem
+
+        problem = example_input_problem(graph, dims)
     if problem:
         print(f"specc: {problem}", file=sys.stderr)
         return 2
     model = build_module(graph, device=args.device, dtype=args.dtype,
                          max_params=args.max_params)
     if args.save:
-        atomic_write(args.save, lambda p: torch.save(model.state_dict(), p))
+        atomic_write(args.save, lambda p: torch.save(model.state_dict(), p), inputs=[args.path])
         print(f"wrote {args.save}")
     if args.export:
         from specc.compile.export import export_model
 
-        program = export_model(model, graph, dims, device=args.device)
-        atomic_write(args.export, lambda p: torch.export.save(program, p))
+        program = export_model(model, graph, dims, device=args.device,
+                               dtype=getattr(torch, args.dtype) if args.dtype else None)
+        atomic_write(args.export, lambda p: torch.export.save(program, p), inputs=[args.path])
         print(f"wrote {args.export}")
     if not (args.save or args.export or args.emit_python):
         print(model)

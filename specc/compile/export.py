@@ -5,6 +5,30 @@ from specc.dims import Sym
 from specc.ir import Graph
 
 EXAMPLE_SIZE = 4  # example value for a symbolic dim (2 and 1 get specialised by export)
+MAX_EXAMPLE_BYTES = 1 << 30  # example inputs are real tensors: bound them before allocating
+
+
+def _example_shape(t, dims: dict) -> list[int]:
+    """Concrete example sizes: each symbol as bound by --dim, else EXAMPLE_SIZE (so a
+    declared 8*h becomes 8*4, a size the spec's arithmetic agrees with)."""
+    return [d if isinstance(d, int) else int(d.substitute(
+        {s: dims.get(s, EXAMPLE_SIZE) for s in d.symbols()})) for d in t.shape]
+
+
+def example_input_problem(graph: Graph, dims: dict | None = None) -> str | None:
+    """Why the example inputs of --export cannot be allocated, before anything is."""
+    total = 0
+    for node in graph.inputs:
+        t = node.out_types[0]
+        numel = 1
+        for d in _example_shape(t, dims or {}):
+            numel *= d
+        total += numel * 8  # the widest dtype; a bound, not an estimate
+    if total > MAX_EXAMPLE_BYTES:
+        return (f"--export traces the model on example inputs of the declared sizes, which "
+                f"would take over {MAX_EXAMPLE_BYTES >> 20} MiB; declare symbolic sizes (N, H) "
+                "or bind smaller ones with --dim")
+    return None
 
 
 def example_inputs(graph: Graph, dims: dict | None = None, device="cpu", dtype=None):
@@ -14,7 +38,7 @@ def example_inputs(graph: Graph, dims: dict | None = None, device="cpu", dtype=N
     tensors = []
     for node in graph.inputs:
         t = node.out_types[0]
-        shape = [d if isinstance(d, int) else dims.get(str(d), EXAMPLE_SIZE) for d in t.shape]
+        shape = _example_shape(t, dims)
         if t.is_float:
             tensors.append(torch.randn(shape, device=device,
                                        dtype=dtype or getattr(torch, t.dtype)))
@@ -40,8 +64,10 @@ def dynamic_shapes(graph: Graph):
     return tuple(spec)
 
 
-def export_model(model, graph: Graph, dims: dict | None = None, device="cpu"):
+def export_model(model, graph: Graph, dims: dict | None = None, device="cpu", dtype=None):
+    """torch.export the model; float example inputs take ``dtype`` (the weights' dtype under
+    --dtype), so the exported program runs on inputs that match its weights."""
     import torch
 
-    inputs = example_inputs(graph, dims, device)
+    inputs = example_inputs(graph, dims, device, dtype)
     return torch.export.export(model.eval(), inputs, dynamic_shapes=dynamic_shapes(graph))

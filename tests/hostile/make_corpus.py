@@ -259,7 +259,44 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
                                   1, "L106")
     c["dtype_int_into_linear"] = (layers("  - {op: Linear, out_features: 2}\n",
                                          "x: {shape: [N, 4], dtype: int64}"), 1, "E305")
+    add_round_2(c)
     return c
+
+
+def add_round_2(c: dict) -> None:
+    """Issue 14: budgets of the evaluator and of symbolic sizes, count bounds, escapes."""
+    # the evaluator bounds the size of every value before computing it
+    c["expr_round_huge_digits"] = ('vars: {a: "${round(3, -10**17)}"}\n' + OK, 1, "E207")
+    doubling = "".join(f'  v{i}: "${{v{i - 1} * 2}}"\n' for i in range(1, 40))
+    c["expr_list_doubling_vars"] = ('vars:\n  v0: "${[1, 2, 3, 4]}"\n' + doubling + OK, 1,
+                                    "E207")
+    text = "".join(f'  v{i}: "${{v{i - 1}}}${{v{i - 1}}}"\n' for i in range(1, 40))
+    c["expr_text_doubling_vars"] = ('vars:\n  v0: "abcdefgh"\n' + text + OK, 1, "E207")
+    c["expr_list_times_huge"] = ('vars: {a: "${[0] * 10**12}"}\n' + OK, 1, "E207")
+    c["expr_neg_none"] = ('vars: {a: "${-None}"}\n' + OK, 1, "E207")
+    c["expr_neg_list"] = (layers('  - {op: Linear, out_features: "${-[2]}"}\n'), 1, "E207")
+    c["expr_complex_power"] = (layers('  - {op: Dropout, p: "${(-8) ** 0.5}"}\n'), 1, "E207")
+    c["expr_pow_2_33_like_literal"] = (layers('  - {op: Linear, out_features: "${2**33}"}\n',
+                                              "x: {shape: [N, 1]}"), 0, None)
+    # symbolic sizes that grow like Fibonacci through pool/cat chains
+    chain = "  - {name: a0, op: Identity}\n" + "".join(
+        f"  - {{name: p{i}, op: MaxPool1d, kernel_size: 3, stride: 2, from: a{i - 1}}}\n"
+        f"  - {{name: a{i}, op: cat, dim: 2, from: [p{i}, a{i - 1}]}}\n" for i in range(1, 36))
+    c["sym_fibonacci_atoms"] = (layers(chain, "x: {shape: [N, 2, H]}"), 2, "E004")
+    # counts past max_count
+    c["count_params_huge"] = (layers("  - {op: Linear, out_features: 1000000000000}\n",
+                                     "x: {shape: [N, 1000000000]}"), 2, "E004")
+    c["count_numel_huge"] = ("inputs: {x: {shape: [1099511627776, 1099511627776, "
+                             "1099511627776]}}\nlayers: [ReLU]\n", 2, "E004")
+    c["count_macs_huge"] = (layers("  - {op: Linear, out_features: 1000000}\n",
+                                   "x: {shape: [N, 1000000000000, 1000000]}"), 2, "E004")
+    # text that must reach no terminal and no Graphviz as syntax
+    c["term_escape_in_names"] = ('name: "x\\e]52;c;aGVsbG8=\\a\\e[2J"\n'
+                                 + layers('  - {op: "Lin\\e[8mear", out_features: 2}\n'),
+                                 1, "E102")
+    c["dot_html_id_name"] = ("name: '<<TABLE><TR><TD HREF=\"javascript:alert(1)\">x</TD></TR>"
+                             "</TABLE>>'\n" + OK, 0, None)
+    c["dot_backslash_name"] = ("name: 'a\\\\N\\\\G\\\\'\n" + OK, 0, None)
 
 
 def main() -> None:
