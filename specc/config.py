@@ -12,7 +12,7 @@ import os
 import re
 from functools import lru_cache
 
-from specc.cli import UsageError
+from specc.cli._common import UsageError
 from specc.errors import Limits
 
 KEYS = ("select", "ignore", "fail-on", "limits")

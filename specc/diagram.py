@@ -14,11 +14,8 @@ to the deepest level that fits unless ``--depth`` says otherwise.
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
 import subprocess
-import sys
 
 from specc.ir import Node, Ref, Scope
 from specc.report.summary import op_label, scope_label, scope_params
@@ -229,61 +226,3 @@ def run_dot(source: str, fmt: str) -> bytes:
         raise RenderError(f"the drawing is over {DOT_MAX_OUTPUT_BYTES:,} bytes; draw less with "
                           "--depth N")
     return done.stdout
-
-
-def run_render(args, dims: dict) -> int:
-    from specc.analysis import analyse_path
-    from specc.report.style import Style
-    from specc.report.table import format_diagnostics
-
-    try:
-        import graphviz  # noqa: F401
-    except ImportError:
-        print("specc render needs the graphviz Python package: pip install graphviz",
-              file=sys.stderr)
-        return 2
-    analysis = analyse_path(args.path, dims=dims)
-    if analysis.diagnostics:
-        print("\n".join(format_diagnostics(analysis, Style.for_stream(sys.stderr))),
-              file=sys.stderr)
-    if analysis.graph is None:
-        return 1
-    depth = args.depth
-    if depth is None:
-        depth = auto_depth(analysis.graph)
-        if depth is not None:
-            print(f"specc: the model has more than {AUTO_DEPTH_NODES} nodes: scopes deeper than "
-                  f"{depth} are collapsed (--depth N to choose)", file=sys.stderr)
-    dot = render_graph(analysis, depth, args.rankdir, not args.no_shapes, args.params)
-    fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
-    if fmt not in ("svg", "png", "pdf", "dot"):
-        print(f"specc: cannot render to .{fmt}: use svg, png, pdf or dot", file=sys.stderr)
-        return 2
-    if fmt == "dot":
-        if args.output:
-            _write(args.output, dot.source.encode(), inputs=[args.path])
-        else:
-            sys.stdout.write(dot.source)
-        return 1 if not analysis.ok else 0
-    if shutil.which("dot") is None:
-        print("specc: rendering to ." + fmt + " needs Graphviz's `dot` program, which is not "
-              "installed.\n  install it (apt-get install graphviz / brew install graphviz), or "
-              "write DOT with -o diagram.dot", file=sys.stderr)
-        return 2
-    try:
-        data = run_dot(dot.source, fmt)
-    except RenderError as exc:
-        print(f"specc: {exc}", file=sys.stderr)
-        return 2
-    if args.output:
-        _write(args.output, data, inputs=[args.path])
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(data)
-    return 1 if not analysis.ok else 0
-
-
-def _write(path: str, data: bytes, inputs=()) -> None:
-    from specc.files import atomic_write
-
-    atomic_write(path, lambda p: open(p, "wb").write(data), inputs=inputs)

@@ -14,7 +14,7 @@ import re
 import signal
 import stat
 
-from specc.cli import UsageError
+from specc.cli._common import UsageError
 
 
 class FileTooLarge(OSError):
