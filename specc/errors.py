@@ -136,4 +136,6 @@ ERROR_CODES = {
     "E305": "wrong dtype",
     "E306": "a configuration torch rejects",
     "E307": "wrong number of inputs",
+    "E401": "`build --export`: torch.export cannot trace the model",
+    "W401": "`build --export`: torch.export fixed a symbolic dim to its example size",
 }

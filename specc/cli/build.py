@@ -65,7 +65,7 @@ def run(args) -> int:
     except ImportError:
         print("specc build needs torch: pip install torch", file=sys.stderr)
         return EXIT_USAGE
-    return _build_and_save(args, graph, dims)
+    return _build_and_save(args, analysis, dims)
 
 
 def _device_problem(device: str) -> str | None:
@@ -84,12 +84,14 @@ def _device_problem(device: str) -> str | None:
     return None
 
 
-def _build_and_save(args, graph, dims) -> int:
+def _build_and_save(args, analysis, dims) -> int:
     import torch
 
     from specc.compile.build import build_module
+    from specc.errors import SpecError
     from specc.files import atomic_write
 
+    graph = analysis.graph
     problem = _device_problem(args.device)
     if problem is None and (args.save or args.export) and torch.device(args.device).type == "meta":
         problem = ("--device meta builds a model without data: --save and --export would "
@@ -107,10 +109,19 @@ def _build_and_save(args, graph, dims) -> int:
         atomic_write(args.save, lambda p: torch.save(model.state_dict(), p), inputs=[args.path])
         print(f"wrote {args.save}")
     if args.export:
-        from specc.compile.export import export_model
+        from specc.compile.export import export_with_report
 
-        program = export_model(model, graph, dims, device=args.device,
-                               dtype=getattr(torch, args.dtype) if args.dtype else None)
+        try:
+            program, warnings = export_with_report(
+                model, graph, dims, device=args.device,
+                dtype=getattr(torch, args.dtype) if args.dtype else None)
+        except SpecError as exc:
+            analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
+            print_diagnostics(analysis)
+            return EXIT_FINDINGS
+        if warnings:
+            analysis.diagnostics = [d.with_file(args.path) for d in warnings]
+            print_diagnostics(analysis)
         atomic_write(args.export, lambda p: torch.export.save(program, p), inputs=[args.path])
         print(f"wrote {args.export}")
     if not (args.save or args.export or args.emit_python):
