@@ -12,7 +12,6 @@ import os
 import re
 from functools import lru_cache
 
-from specc.cli._common import UsageError
 from specc.errors import Limits
 
 KEYS = ("select", "ignore", "fail-on", "limits")
@@ -20,8 +19,10 @@ SEVERITY_NAMES = ("error", "warning", "info")
 _MAX_CONFIG_BYTES = 1_000_000
 
 
-class ConfigError(UsageError):
-    """An invalid configuration value; the message starts with ``file:line:``."""
+class ConfigError(ValueError):
+    """A configuration that cannot mean what its author intended (`specc check` exits 2):
+    silently ignoring `ignore = ["bias-befor-norm"]` would hide nothing while looking as if
+    it did. The message starts with ``file:line:`` when it comes from a file."""
 
 
 @dataclass
@@ -117,8 +118,9 @@ def _selectors(value, key: str, table: _Table | None) -> list:
     _load_rules()
     for item in items:
         if item.upper() != "ALL" and not any(matches(r, [item]) for r in RULES.values()):
-            message = f"{item!r} names no rule (codes, code prefixes such as L1, or rule " \
-                      "names; see `specc rules`)"
+            options = [r.name for r in RULES.values()] + list(RULES)
+            message = f"{item!r} names no rule{_suggestion(item, options)} (codes, code " \
+                      "prefixes such as L1, or rule names; see `specc rules`)"
             if table is None:
                 raise ConfigError(f"--{key}: {message}")
             raise table.fail(key, message)
@@ -133,11 +135,9 @@ def _limits(raw, table: _Table) -> Limits:
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in known:
-            from specc.expand import suggest
-
-            hint = suggest(name, sorted(known))
-            raise table.fail(f"limits.{key}", "is not a limit" + (f" ({hint})" if hint else "")
-                             + f"; limits: {', '.join(sorted(known))}")
+            raise table.fail(f"limits.{key}", f"unknown limit '{key}'"
+                             f"{_suggestion(name, sorted(known))}; limits: "
+                             f"{', '.join(sorted(known))}")
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise table.fail(f"limits.{key}", f"must be a positive integer, got {value!r}")
         setattr(limits, name, value)
@@ -152,7 +152,8 @@ def resolve_config(spec_path: str, explicit: str | None = None, select: str | No
     config = Config(source=table.path if table is not None else explicit)
     for key in values:
         if key.replace("_", "-") not in KEYS:
-            raise table.fail(key, f"is not a setting (settings: {', '.join(KEYS)})")
+            raise table.fail(key, f"unknown key '{key}'{_suggestion(key, KEYS)} (settings: "
+                             f"{', '.join(KEYS)})")
     config.select = (_selectors(select, "select", None)
                      or _selectors(values.get("select"), "select", table) or ["ALL"])
     config.ignore = (_selectors(ignore, "ignore", None)
@@ -165,3 +166,10 @@ def resolve_config(spec_path: str, explicit: str | None = None, select: str | No
     if "limits" in values:
         config.limits = _limits(values["limits"], table)
     return config
+
+
+def _suggestion(word: str, options) -> str:
+    from specc.expand.names import suggest
+
+    hint = suggest(word, options)
+    return f"; {hint}" if hint else ""

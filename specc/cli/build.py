@@ -5,7 +5,7 @@ import os
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               parse_dims, print_diagnostics)
+                               check_dims_used, parse_dims, print_diagnostics)
 
 
 def add_parser(sub) -> None:
@@ -30,6 +30,7 @@ def run(args) -> int:
 
     dims = parse_dims(args.dim)
     analysis = analyse_path(args.path, dims=dims, lint=False)
+    check_dims_used(dims, [analysis])
     if args.export and dims and analysis.ok:
         # for export, --dim gives example sizes: keep the dims symbolic (dynamic) if we can
         symbolic = analyse_path(args.path, lint=False)
