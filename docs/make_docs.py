@@ -47,7 +47,9 @@ def render_ops() -> str:
 def fixed_budgets() -> list[tuple[str, str, str]]:
     """(budget, value, what it protects) for every fixed budget, read from the constant
     that enforces it so the page cannot drift from the code."""
-    from specc import diagram, dims, expr, loader
+    from specc import config, diagram, dims, expr, loader
+    from specc.compile import export
+    from specc.expand import expander, names
 
     return [
         ("expression length", f"{expr.MAX_LEN} characters", "one `${…}` expression as written"),
@@ -64,6 +66,13 @@ def fixed_budgets() -> list[tuple[str, str, str]]:
          "one symbolic size (E004)"),
         ("symbolic size text", f"{dims.MAX_ATOM_TEXT:,} characters", "one floor-division "
          "atom such as `(H+1)//2`; pool/cat chains otherwise grow them like Fibonacci (E004)"),
+        ("\"did you mean\"", f"{expander.SUGGESTIONS} unknown names, "
+         f"{names.SUGGEST_CANDIDATES:,} candidates each", "the suggestions for unknown "
+         "names (each compares with the visible names: quadratic without a budget)"),
+        ("configuration file", f"{config._MAX_CONFIG_BYTES:,} bytes", "a specc.toml or "
+         "pyproject.toml read for `[tool.specc]` (regular files only)"),
+        ("`--export` example inputs", f"{export.MAX_EXAMPLE_BYTES >> 20:,} MiB", "the "
+         "example tensors torch.export traces with, checked before they are allocated"),
         ("`dot` time", f"{diagram.DOT_TIMEOUT_S} s", "one Graphviz run of `specc render`"),
         ("`dot` output", f"{diagram.DOT_MAX_OUTPUT_BYTES:,} bytes", "the SVG/PNG/PDF "
          "`specc render` writes"),
@@ -115,6 +124,14 @@ def render() -> str:
             "attributes, no calls but `min max abs round int`); names must be identifiers and "
             "not Python keywords or `nn.Module` attributes, so generated code cannot be "
             "injected; `specc build` writes outputs atomically (no partial files).", "",
+            "Reads and writes: spec and configuration files are read only when they are "
+            "regular files (a FIFO, a device or a symlink to `/dev/zero` is E000), and never "
+            "past the byte limit. Outputs (`--save`, `--export`, `--emit-python`, `render -o`) "
+            "refuse, with exit code 2, a directory, a missing folder, a symlink, a FIFO or "
+            "device, a read-only file and the input spec; SIGINT or SIGTERM while writing "
+            "removes the temporary file. No text from a spec becomes DOT syntax (every label "
+            "is escaped HTML-like text) or reaches a terminal as a control sequence (the "
+            "full, concise and github formats escape control characters).", "",
             "## Lint rules", "",
             "`specc rules` lists them and `specc explain CODE` explains one. Select with "
             "`--select` / `--ignore` (codes, names, or code prefixes such as `L3`), in "

@@ -101,17 +101,25 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
 
 
 def _too_many_layers(doc, limits: Limits):
-    """E004 when the `layers` lists alone hold more items than max_graph_nodes."""
-    total, stack = 0, [doc]
+    """E004 when the `layers` lists alone hold more items than max_graph_nodes, or nest
+    deeper than max_nesting: one iterative walk, before the recursive stages see the
+    document (the schema validator would otherwise hit Python's recursion limit first)."""
+    total, stack = 0, [(doc, -1)]  # the model's own `layers` are level 0
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
         if isinstance(value, dict):
             for key, item in value.items():
+                inner = depth
                 if key == "layers" and isinstance(item, list):
                     total += len(item)
-                stack.append(item)
+                    inner = depth + 1
+                    if inner > limits.max_nesting:
+                        return Diagnostic("E004", f"`layers` nest more than {limits.max_nesting}"
+                                          " levels deep (max_nesting)", "error",
+                                          getattr(item, "loc", Loc(1, 1)))
+                stack.append((item, inner))
         elif isinstance(value, list):
-            stack.extend(v for v in value if isinstance(v, (dict, list)))
+            stack.extend((v, depth) for v in value if isinstance(v, (dict, list)))
     if total > limits.max_graph_nodes:
         return Diagnostic("E004", f"the spec lists {total} layers, more than "
                           f"{limits.max_graph_nodes} (max_graph_nodes)", "error",

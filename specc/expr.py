@@ -11,6 +11,7 @@ doubles a list is an error, not a hang or an out-of-memory.
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 import re
 
@@ -83,18 +84,26 @@ def evaluate(value, env: dict):
 def evaluate_text(text: str, env: dict):
     """Evaluate an expression; an ExprError's offset is relative to ``text``."""
     lead = len(text) - len(text.lstrip())
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        where = lead + max((exc.offset or 1) - 1, 0)
-        raise ExprError(f"syntax error in expression {text!r}: {exc.msg}", where) from None
-    except (RecursionError, MemoryError, ValueError):
-        raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
+    tree = _parse(text)
     try:
         return _Evaluator(env).visit(tree.body)
     except ExprError as exc:
         raise exc.shifted(lead) from None
     except RecursionError:
+        raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> ast.Expression:
+    """The parsed expression, cached: a `repeat` evaluates the same text once per copy, and
+    parsing is most of the cost (ExprError is raised afresh each time, not cached)."""
+    lead = len(text) - len(text.lstrip())
+    try:
+        return ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        where = lead + max((exc.offset or 1) - 1, 0)
+        raise ExprError(f"syntax error in expression {text!r}: {exc.msg}", where) from None
+    except (RecursionError, MemoryError, ValueError):
         raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
 
 

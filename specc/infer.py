@@ -128,7 +128,7 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
                           f"bind {', '.join(sorted(exc.dim.symbols()))} with --dim SYM=VALUE")
     except DimTooLarge as exc:
         return Diagnostic("E004", f"{op.name}: {exc}", "error", node.loc, node.id)
-    except (ArithmeticError, ValueError, TypeError) as exc:
+    except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
         return Diagnostic("E301", f"{op.name}: cannot compute the output shape ({exc})",
                           "error", node.loc, node.id)
     node.out_types = list(outs)

@@ -272,3 +272,112 @@ def test_float16_export_takes_float16_inputs(tmp_path):
     example = program.example_inputs[0][0]
     assert example.dtype == torch.float16
     assert program.module()(torch.zeros(3, 4, dtype=torch.float16)).dtype == torch.float16
+
+
+# --- expansion budgets ------------------------------------------------------------------------
+def _nested(levels: int) -> str:
+    lines, indent = ["inputs: {x: {shape: [N, 4]}}", "layers:"], "  "
+    for i in range(levels):
+        lines += [f"{indent}- name: s{i}", f"{indent}  layers:"]
+        indent += "    "
+    return "\n".join(lines + [f"{indent}- {{op: Linear, out_features: 2}}"]) + "\n"
+
+
+def test_every_stage_survives_the_nesting_limit(tmp_path):
+    from specc.errors import Limits
+
+    deepest = tmp_path / "deep.yaml"
+    deepest.write_text(_nested(Limits().max_nesting))
+    assert run(["check", deepest, "-q"])[0] == 0
+    assert run(["render", deepest, "-o", tmp_path / "d.dot"])[0] == 0
+    pytest.importorskip("torch")
+    assert run(["build", deepest, "--device", "meta"])[0] == 0
+    assert run(["build", deepest, "--emit-python", tmp_path / "m.py"])[0] == 0
+    deeper = tmp_path / "deeper.yaml"
+    deeper.write_text(_nested(Limits().max_nesting + 1))
+    code, out, _ = run(["check", deeper, "--format", "json"])
+    assert code == 2
+    found = [d for d in json.loads(out)["files"][0]["diagnostics"] if d["code"] == "E004"]
+    assert found and "max_nesting" in found[0]["message"] and found[0]["line"] > 1
+
+
+def test_nesting_through_inline_blocks_is_counted():
+    blocks = "".join(f"  b{i}: {{layers: [{{block: b{i + 1}, inline: true}}]}}\n"
+                     for i in range(80)) + "  b80: {layers: [ReLU]}\n"
+    analysis = specc.check("inputs: {x: {shape: [N, 4]}}\nblocks:\n" + blocks
+                           + "layers:\n  - {block: b0, inline: true}\n")
+    assert "max_nesting" in " ".join(d.message for d in analysis.diagnostics)
+
+
+def test_every_expansion_step_counts():
+    # repeats of an empty inline block make no node at all, but 10**4 x 10**4 x 10**4 steps
+    spec = ("inputs: {x: {shape: [N, 4]}}\nblocks:\n  E: {layers: []}\n"
+            "  R: {layers: [{block: E, inline: true, repeat: 10000}]}\n"
+            "  S: {layers: [{block: R, inline: true, repeat: 10000}]}\n"
+            "layers:\n  - {block: S, inline: true, repeat: 10000}\n  - ReLU\n")
+    analysis = specc.check(spec)
+    assert [d.code for d in analysis.diagnostics] == ["E004"]
+    assert "max_expansion_steps" in analysis.diagnostics[0].message
+    disabled = ("inputs: {x: {shape: [N, 4]}}\nlayers:\n  - {name: r, repeat: 10000, layers: "
+                "[{repeat: 10000, op: ReLU, if: '${i < 0}'}]}\n")
+    assert "max_expansion_steps" in specc.check(disabled).diagnostics[0].message
+
+
+def test_did_you_mean_has_a_budget():
+    from specc.expand.expander import SUGGESTIONS
+
+    refs = "".join(f"  - {{op: add, from: [a, missing_{i}]}}\n" for i in range(SUGGESTIONS + 20))
+    analysis = specc.check("inputs: {x: {shape: [N, 4]}}\nlayers:\n  - {name: a, op: ReLU}\n"
+                           + refs.replace("missing_0]", "aa]"))
+    unknown = [d for d in analysis.diagnostics if d.code == "E201"]
+    assert len(unknown) == SUGGESTIONS + 20
+    assert unknown[0].hint == "did you mean 'a'?"
+    assert sum(1 for d in unknown if d.hint) <= SUGGESTIONS
+
+
+# --- what check accepts is what torch builds ---------------------------------------------------
+@pytest.mark.parametrize("layer,shape", [
+    ("{op: Conv2d, out_channels: 2, kernel_size: [3]}", "[N, 1, 8, 8]"),
+    ("{op: ConvTranspose2d, out_channels: 2, kernel_size: [3]}", "[N, 1, 8, 8]"),
+    ("{op: AdaptiveAvgPool2d, output_size: [2]}", "[N, 1, 8, 8]"),
+    ("{op: AdaptiveMaxPool3d, output_size: [2]}", "[N, 1, 8, 8, 8]"),
+    ("{op: Upsample, size: [4]}", "[N, 1, 8, 8]"),
+    ("{op: Hardtanh, min_val: 2, max_val: 1}", "[N, 4]"),
+    ("{op: Hardtanh, min_val: 1, max_val: 1}", "[N, 4]"),
+    ("{op: LayerNorm}", "[N, T]"),
+    ("{op: chunk, chunks: 2, names: ['ｐ', p]}", "[N, 4]"),
+    ("{op: split, split_size_or_sections: 2, names: [a, a]}", "[N, 4]"),
+    ("{op: parameter, shape: [2, -1]}", "[N, 4]"),
+])
+def test_check_refuses_what_torch_rejects(layer, shape):
+    analysis = specc.check(f"inputs: {{x: {{shape: {shape}}}}}\nlayers:\n  - {layer}\n")
+    assert not analysis.ok, layer
+    assert all(d.loc.line >= 1 for d in analysis.diagnostics)
+
+
+@pytest.mark.parametrize("layer", ["LayerNorm", "{op: cat, from: [r, r]}",
+                                   "{op: slice, dim: 0, end: 1}", "{op: chunk, chunks: 2}",
+                                   "{op: split, split_size_or_sections: 1}",
+                                   "{op: Bilinear, from: [r, r], out_features: 2}"])
+def test_zero_dim_inputs_are_diagnosed(layer):
+    analysis = specc.check("inputs: {x: {shape: [N, 4]}}\nlayers:\n  - {name: r, op: mean}\n"
+                           f"  - {layer}\n")
+    assert [d.code for d in analysis.diagnostics if d.severity == "error"] == ["E301"]
+    assert "0-D" in analysis.diagnostics[-1].message
+
+
+@pytest.mark.parametrize("op", ["{op: chunk, chunks: 1, dim: 1}",
+                                "{op: split, split_size_or_sections: 4, dim: 1}",
+                                "{op: Conv2d, out_channels: 2, kernel_size: 3, stride: [2]}",
+                                "{op: MaxPool2d, kernel_size: [2]}",
+                                "{op: AdaptiveAvgPool1d, output_size: [2]}"])
+def test_one_part_and_one_element_lists_torch_accepts_build(op):
+    pytest.importorskip("torch")
+    from tests.helpers import assert_matches_torch
+
+    shape = "[N, 4]" if "chunk" in op or "split" in op else \
+        "[N, 1, 8]" if "1d" in op else "[N, 1, 8, 8]"
+    analysis = specc.check(f"inputs: {{x: {{shape: {shape}}}}}\nlayers:\n  - {op}\n"
+                           "  - ReLU\n")
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    assert_matches_torch(analysis.graph, {"N": 2})

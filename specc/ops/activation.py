@@ -42,9 +42,18 @@ _ELEMENTWISE = {
 }
 OUTPUT_RANGE: dict[str, str] = {}
 
+def _hardtanh(ctx: InferCtx):
+    if ctx.attrs["min_val"] >= ctx.attrs["max_val"]:
+        ctx.fail(f"Hardtanh: max_val ({ctx.attrs['max_val']}) must be greater than min_val "
+                 f"({ctx.attrs['min_val']})", "max_val", code="E306")
+    return _same(ctx)
+
+
+_INFER = {"Hardtanh": _hardtanh}  # elementwise ops whose parameters constrain each other
+
 for _name, (_params, _range, _doc) in _ELEMENTWISE.items():
     OUTPUT_RANGE[_name] = _range
-    register(OpDef(_name, "module", list(_params), _same,
+    register(OpDef(_name, "module", list(_params), _INFER.get(_name, _same),
                    doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation"))
 
 
@@ -71,7 +80,7 @@ def _softmax_like(ctx: InferCtx):
         ctx.fail(f"{ctx.op.name} needs an explicit dim (torch's implicit choice is "
                  "deprecated and differs by input rank)", "dim", code="E306",
                  rule="softmax-without-dim")
-    norm_dim(ctx, dim, t.rank)
+    norm_dim(ctx, dim, t.rank, scalar_ok=True)
     return [t]
 
 

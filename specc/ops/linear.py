@@ -27,6 +27,9 @@ register(OpDef(
 
 def _bilinear(ctx: InferCtx):
     a, b = ctx.need_float(0), ctx.need_float(1)
+    if a.rank == 0 or b.rank == 0:
+        ctx.fail(f"Bilinear needs inputs of at least 1 dim, got {a} and {b} (a 0-D tensor: "
+                 "a reduction without dim?)")
     if a.shape[:-1] != b.shape[:-1]:
         ctx.fail(f"Bilinear: inputs must agree on all but the last dim, got {a} and {b}")
     ctx.infer_attr("in1_features", a.shape[-1], "first input's last dim")

@@ -73,8 +73,12 @@ register(OpDef(
 
 def _layer_norm(ctx: InferCtx):
     t = ctx.need_float()
+    if t.rank == 0:
+        ctx.fail("LayerNorm needs at least a 1-D input, got a 0-D tensor (a reduction "
+                 "without dim?)")
     given = ctx.attrs["normalized_shape"]
     if given is None:
+        ctx.concrete(t.shape[-1], "inferring normalized_shape from the last dim")
         ctx.infer_attr("normalized_shape", [t.shape[-1]], "last dimension")
         given = ctx.attrs["normalized_shape"]
     shape = list(as_tuple(given, 1))

@@ -5,6 +5,7 @@ import math
 
 from specc.dims import Sym
 from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops._util import check_len
 from specc.ops.ptypes import as_tuple
 
 
@@ -18,6 +19,8 @@ def _upsample(ctx: InferCtx):
     if a["mode"] in modes and modes[a["mode"]] != nd:
         ctx.fail(f"Upsample: mode '{a['mode']}' needs a {modes[a['mode']] + 2}-D input, got {t}",
                  "mode", code="E306")
+    for name in ("size", "scale_factor"):
+        check_len(ctx, name, nd)
     if a["size"] is not None:
         out = list(as_tuple(a["size"], nd))
     else:
@@ -35,7 +38,8 @@ def _upsample(ctx: InferCtx):
 
 register(OpDef(
     "Upsample", "module",
-    [Param("size", "outsize", None), Param("scale_factor", "scale", None),
+    [Param("size", "outsize", None, list_of_one=False),
+     Param("scale_factor", "scale", None, list_of_one=False),
      Param("mode", "str", "nearest", choices=("nearest", "linear", "bilinear", "bicubic",
                                                "trilinear", "nearest-exact")),
      Param("align_corners", "bool", None)],

@@ -296,6 +296,34 @@ def add_round_2(c: dict) -> None:
                                  1, "E102")
     c["dot_html_id_name"] = ("name: '<<TABLE><TR><TD HREF=\"javascript:alert(1)\">x</TD></TR>"
                              "</TABLE>>'\n" + OK, 0, None)
+    # expansion budgets: nesting the recursive stages survive, every step counted
+    nest, indent = "", "  "
+    for i in range(52):
+        nest += f"{indent}- name: s{i}\n{indent}  layers:\n"
+        indent += "    "
+    c["nesting_52_sequences"] = (layers(nest + f"{indent}- ReLU\n"), 2, "E004")
+    inline = "".join(f"  b{i}: {{layers: [{{block: b{i + 1}, inline: true}}]}}\n"
+                     for i in range(90)) + "  b90: {layers: [ReLU]}\n"
+    c["nesting_inline_blocks_90"] = ("inputs: {x: {shape: [N, 4]}}\nblocks:\n" + inline
+                                     + "layers:\n  - {block: b0, inline: true}\n", 2, "E004")
+    c["expansion_empty_repeats"] = ("inputs: {x: {shape: [N, 4]}}\nblocks:\n  E: {layers: []}\n"
+                                    "  R: {layers: [{block: E, inline: true, repeat: 10000}]}\n"
+                                    "layers:\n  - {block: R, inline: true, repeat: 10000}\n"
+                                    "  - ReLU\n", 2, "E004")
+    c["expansion_disabled_repeats"] = (layers("  - {name: r, repeat: 10000, layers: [{repeat: "
+                                              "10000, op: ReLU, if: '${i < 0}'}]}\n"), 2, "E004")
+    # what torch rejects is refused by check
+    c["ops_kernel_one_element_list"] = (layers("  - {op: Conv2d, out_channels: 2, "
+                                               "kernel_size: [3]}\n", "x: {shape: [N, 1, 8, 8]}"),
+                                        1, "E306")
+    c["ops_hardtanh_min_above_max"] = (layers("  - {op: Hardtanh, min_val: 2, max_val: 1}\n"),
+                                       1, "E306")
+    c["ops_layernorm_symbolic_last"] = (layers("  - LayerNorm\n", "x: {shape: [N, T]}"), 1,
+                                        "E304")
+    c["ops_zero_dim_into_cat"] = (layers("  - {name: r, op: mean}\n  - {op: cat, from: [r, r]}\n"),
+                                  1, "E301")
+    c["ops_names_nfkc_collide"] = (layers("  - {op: chunk, chunks: 2, dim: 1, names: ['ｐ', p]}\n"),
+                                   1, "E104")
     c["dot_backslash_name"] = ("name: 'a\\\\N\\\\G\\\\'\n" + OK, 0, None)
 
 
