@@ -35,7 +35,7 @@ _ELEMENTWISE = {
     "Hardswish": ([_INPLACE], "real", ""),
     "Hardsigmoid": ([_INPLACE], "unit", ""),
     "Tanhshrink": ([], "real", ""),
-    "Softshrink": ([Param("lambd", "float", 0.5)], "real", ""),
+    "Softshrink": ([Param("lambd", "nonnegfloat", 0.5)], "real", ""),
     "Hardshrink": ([Param("lambd", "float", 0.5)], "real", ""),
     "LogSigmoid": ([], "nonpos", ""),
     "Threshold": ([Param("threshold", "float"), Param("value", "float"), _INPLACE], "real", ""),
@@ -97,6 +97,9 @@ def _glu(ctx: InferCtx):
     size = t.shape[axis]
     if isinstance(size, int) and size % 2:
         ctx.fail(f"GLU: halving dim {axis} needs an even size, got {size}", "dim")
+    if not isinstance(size, int) and size.exact_div(2) is None:
+        ctx.fail(f"GLU: halving dim {axis} needs an even size; {size} is symbolic", "dim",
+                 code="E304")
     shape = list(t.shape)
     shape[axis] = size // 2
     return [t.with_shape(shape)]

@@ -74,6 +74,9 @@ def _unflatten(ctx: InferCtx):
     t = ctx.inputs[0]
     axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
     sizes = list(ctx.attrs["unflattened_size"])
+    if any(s == 0 or s < -1 for s in sizes):
+        ctx.fail(f"Unflatten: sizes must be positive (or one -1), got {sizes}",
+                 "unflattened_size", code="E104")
     if sizes.count(-1) > 1:
         ctx.fail("Unflatten: only one size may be -1", "unflattened_size")
     known = product(s for s in sizes if s != -1)

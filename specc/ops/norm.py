@@ -9,7 +9,7 @@ from specc.ops.ptypes import as_tuple
 def _running_params(affine_default: bool, track_default: bool) -> list[Param]:
     return [
         Param("num_features", "posint", inferred=True, doc="channels (inferred)"),
-        Param("eps", "float", 1e-5),
+        Param("eps", "posfloat", 1e-5),  # torch: "batch_norm eps must be positive"
         Param("momentum", "optfloat", 0.1),
         Param("affine", "bool", affine_default),
         Param("track_running_stats", "bool", track_default),

@@ -16,6 +16,9 @@ def _upsample(ctx: InferCtx):
     if (a["size"] is None) == (a["scale_factor"] is None):
         ctx.fail("Upsample needs exactly one of size and scale_factor", "size", code="E306")
     modes = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+    if a["align_corners"] is not None and a["mode"] not in modes:
+        ctx.fail(f"Upsample: align_corners applies to the interpolating modes "
+                 f"({', '.join(modes)}), not '{a['mode']}'", "align_corners", code="E306")
     if a["mode"] in modes and modes[a["mode"]] != nd:
         ctx.fail(f"Upsample: mode '{a['mode']}' needs a {modes[a['mode']] + 2}-D input, got {t}",
                  "mode", code="E306")
@@ -51,6 +54,9 @@ def _pixel_shuffle(ctx: InferCtx):
     t = ctx.need_rank(3, 4, 5, 6)
     r = ctx.attrs["upscale_factor"]
     c, h, w = t.shape[-3:]
+    if not isinstance(c, int) and c.exact_div(r * r) is None:
+        ctx.fail(f"PixelShuffle: channels {c} must be divisible by upscale_factor² = {r * r}, "
+                 "which a symbolic size cannot promise", "upscale_factor", code="E304")
     if isinstance(c, int) and c % (r * r):
         ctx.fail(f"PixelShuffle: channels {c} must be divisible by upscale_factor² = {r * r}",
                  "upscale_factor", code="E306")

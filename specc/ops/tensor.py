@@ -332,6 +332,9 @@ def _split(ctx: InferCtx):
     t = ctx.inputs[0]
     axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
     sizes = _split_sizes(ctx, t.shape[axis])
+    if len(sizes) != len(_part_names(ctx.attrs)):
+        ctx.fail(f"{ctx.op.name}: splitting {t.shape[axis]} gives {len(sizes)} parts, but "
+                 f"names lists {len(_part_names(ctx.attrs))}", "names", code="E301")
     if len(sizes) != _n_parts(ctx.attrs):
         ctx.fail(f"{ctx.op.name}: splitting {t.shape[axis]} gives {len(sizes)} parts, "
                  f"not {_n_parts(ctx.attrs)}", code="E301")

@@ -324,6 +324,11 @@ def add_round_2(c: dict) -> None:
                                   1, "E301")
     c["ops_names_nfkc_collide"] = (layers("  - {op: chunk, chunks: 2, dim: 1, names: ['ｐ', p]}\n"),
                                    1, "E104")
+    c["ops_chunk_names_count"] = (layers("  - {op: chunk, chunks: 1, dim: 1, names: [a, b, c]}\n"),
+                                  1, "E301")
+    c["ops_softshrink_negative"] = (layers("  - {op: Softshrink, lambd: -1.0}\n"), 1, "E104")
+    c["ops_batchnorm_negative_eps"] = (layers("  - {op: BatchNorm1d, eps: -1.0}\n"), 1, "E104")
+    c["ops_glu_symbolic_half"] = (layers("  - {op: GLU, dim: 0}\n"), 1, "E304")
     c["dot_backslash_name"] = ("name: 'a\\\\N\\\\G\\\\'\n" + OK, 0, None)
 
 
