@@ -381,3 +381,41 @@ def test_one_part_and_one_element_lists_torch_accepts_build(op):
                            "  - ReLU\n")
     assert analysis.ok, [d.message for d in analysis.diagnostics]
     assert_matches_torch(analysis.graph, {"N": 2})
+
+
+# --- Graphviz runs under a budget ----------------------------------------------------------------
+@pytest.mark.parametrize("script,message", [
+    ("echo 'Error: syntax error in line 3' >&2; exit 1", "syntax error in line 3"),
+    ("sleep 30", "ran longer than"),
+    ("head -c 2000 /dev/zero", "draw less"),
+])
+def test_dot_failures_are_messages_not_tracebacks(script, message, tmp_path, monkeypatch):
+    from specc import diagram
+
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\ncat >/dev/null\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(diagram, "DOT_TIMEOUT_S", 1)
+    monkeypatch.setattr(diagram, "DOT_MAX_OUTPUT_BYTES", 1000)
+    spec = tmp_path / "m.yaml"
+    spec.write_text(OK)
+    code, _, err = run(["render", spec, "-o", tmp_path / "m.svg"])
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "m.svg").exists()
+
+
+def test_large_graphs_get_an_automatic_depth():
+    from specc.diagram import auto_depth, render_graph
+
+    blocks = "".join(f"  - name: s{i}\n    layers: [{{op: Linear, out_features: 4}}, ReLU, "
+                     "{layers: [ReLU, ReLU]}]\n" for i in range(600))
+    analysis = specc.check("inputs: {x: {shape: [N, 4]}}\nlayers:\n" + blocks)
+    assert analysis.ok
+    depth = auto_depth(analysis.graph, budget=2000)
+    # depth 1: 1,200 nodes and 600 collapsed inner sequences fit; depth 2 (2,400) does not
+    assert depth == 1
+    source = render_graph(analysis, depth=depth).source
+    assert source.count("shape=box3d") == 600
+    assert auto_depth(specc.check(OK).graph) is None  # small graphs are drawn whole
