@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
     p.add_argument("--no-shapes", action="store_true", help="no shapes on edges")
     p.add_argument("--params", action="store_true", help="show parameter counts")
+    p.add_argument("--receptive-field", action="store_true",
+                   help="annotate spatial/temporal nodes with their receptive field")
     add_dim_option(p)
     p.set_defaults(func=run)
 
@@ -47,7 +49,8 @@ def run(args) -> int:
         if depth is not None:
             print(f"specc: the model has more than {AUTO_DEPTH_NODES} nodes: scopes deeper than "
                   f"{depth} are collapsed (--depth N to choose)", file=sys.stderr)
-    dot = render_graph(analysis, depth, args.rankdir, not args.no_shapes, args.params)
+    dot = render_graph(analysis, depth, args.rankdir, not args.no_shapes, args.params,
+                       args.receptive_field)
     status = EXIT_FINDINGS if not analysis.ok else EXIT_OK
     fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
     if fmt not in FORMATS:

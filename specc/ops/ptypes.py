@@ -95,8 +95,7 @@ PTYPES: dict[str, PType] = {
                       {"anyOf": [_POS, _POS_INTS]},
                       lambda v: (_is_int(v) and v >= 1) or (_int_list(v) and min(v) >= 1)),
     "names": PType("a list of distinct names (ASCII identifiers)", {
-        "type": "array", "uniqueItems": True, "items": {"type": "string",
-                                                        "pattern": SYMBOL_PATTERN}},
+        "type": "array", "items": {"type": "string", "pattern": SYMBOL_PATTERN}},
         lambda v: isinstance(v, list) and all(_is_symbol(x) for x in v)
         and len(set(v)) == len(v)),
     "optint": PType("an integer or null", {"anyOf": [_INT, {"type": "null"}]},
