@@ -91,7 +91,11 @@ def build_schema() -> dict:
     node = {
         "type": "object",
         "properties": {**_COMMON, "op": {"enum": op_names}, "block": {"type": "string"},
-                       "layers": {"$ref": "#/$defs/sequence"}},
+                       "layers": {"$ref": "#/$defs/sequence"},
+                       "checkpoint": {"type": "boolean", "description":
+                                      "on a block use: run the instance under "
+                                      "torch.utils.checkpoint (keeps only its inputs for "
+                                      "backward and recomputes the rest)"}},
         "oneOf": [{"required": ["op"]}, {"required": ["block"]}, {"required": ["layers"]}],
         "allOf": [{"if": {"required": ["op"], "properties": {"op": {"const": name}}},
                    "then": {"$ref": f"#/$defs/ops/{name}"}} for name in op_names] + [

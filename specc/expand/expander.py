@@ -20,7 +20,7 @@ from specc.ops.ptypes import check_value
 
 # The keys of a node mapping that are not op or block parameters.
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
-             "inline")
+             "inline", "checkpoint")
 
 
 # Options of an `init:` method that are numbers (torch.nn.init arguments).
@@ -237,6 +237,9 @@ class Expander:
         if "name" in item:
             raise NodeError("E207", "an inline block has no name of its own: its layers join "
                             "this sequence", item.loc_of("name"))
+        if item.get("checkpoint"):
+            raise NodeError("E207", "an inline block has no module of its own to checkpoint",
+                            item.loc_of("checkpoint"), "drop inline: or checkpoint:")
         sources = self.sources(item, seq, prev)
         with self._block_use(item, sources, seq.env) as (definition, block_env, block_ns):
             return self.sequence(definition.get("layers") or LList(), seq.frame, block_ns,
@@ -282,6 +285,7 @@ class Expander:
     def _block(self, item: LDict, place: Place, sources: list[Ref], env: dict) -> Frame:
         with self._block_use(item, sources, env) as (definition, block_env, block_ns):
             container = self._new_frame("block", place, sources[0], block=item["block"])
+            container.scope.checkpoint = item.get("checkpoint") is True
             out = self.sequence(definition.get("layers") or LList(), container, block_ns,
                                 sources[0], block_env)
         output = definition.get("output")
