@@ -20,7 +20,8 @@ if not REFDATA_2.exists():
     REFDATA_2 = Path(__file__).resolve().parent / "data" / "torchvision_models_2.json"
 RECORDS = {m["name"]: m for m in json.loads(REFDATA_2.read_text())["models"]}
 # spec file -> record name
-SPECS_2 = {"convnext_tiny": "convnext_tiny"}
+SPECS_2 = {"convnext_tiny": "convnext_tiny", "efficientnet_b0": "efficientnet_b0",
+           "mobilenet_v3_small": "mobilenet_v3_small"}
 
 
 def _record(spec: str) -> dict:

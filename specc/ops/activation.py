@@ -217,7 +217,7 @@ register(OpDef(
     "input per sample (row) or per batch (batch) with probability p and scales the rest by "
     "1/(1-p); identity in eval", category="dropout", key_args=lambda a: f"p={a['p']:g}",
     module_source=_STOCHASTIC_DEPTH, receptive=POINTWISE,
-    # training multiplies by a new mask of one value per sample (row) or one (batch)
+    # training multiplies by a new mask of one value per sample (row) or one (batch); the
+    # mask needs no gradient, so only it is saved
     saves=lambda ctx: [] if ctx.attrs["p"] == 0 else [
-        Saved("input", 0),
         Saved("new", numel=ctx.inputs[0].shape[0] if ctx.attrs["mode"] == "row" else 1)]))
