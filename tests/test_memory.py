@@ -241,10 +241,10 @@ def test_receptive_field_closed_forms():
 # a convolution's weight gradient (mobilenet_v2's depthwise backward: 10× too many).
 # torch's FlopCounterMode counts a grouped (depthwise) conv's backward as if it were not
 # grouped (a 96-channel depthwise 7x7: backward = 97x forward), so specs with depthwise
-# convs are compared forward only
+# or grouped convs are compared forward only
 FLOP_GAPS = {"char_rnn": "all", "lstm_classifier": "all", "mobilenet_v2": "backward",
              "convnext_tiny": "backward", "efficientnet_b0": "backward",
-             "mobilenet_v3_small": "backward"}
+             "mobilenet_v3_small": "backward", "regnet_y_400mf": "backward"}
 
 
 @pytest.mark.parametrize("name", ALL_SPECS)

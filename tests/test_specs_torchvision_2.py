@@ -21,7 +21,7 @@ if not REFDATA_2.exists():
 RECORDS = {m["name"]: m for m in json.loads(REFDATA_2.read_text())["models"]}
 # spec file -> record name
 SPECS_2 = {"convnext_tiny": "convnext_tiny", "efficientnet_b0": "efficientnet_b0",
-           "mobilenet_v3_small": "mobilenet_v3_small"}
+           "mobilenet_v3_small": "mobilenet_v3_small", "regnet_y_400mf": "regnet_y_400mf"}
 
 
 def _record(spec: str) -> dict:
