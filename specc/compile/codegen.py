@@ -55,6 +55,7 @@ class _State:
     classes: dict = field(default_factory=dict)  # forward text -> class name
     class_order: list = field(default_factory=list)  # (name, text)
     class_owners: dict = field(default_factory=dict)  # class name -> owner of each body line
+    module_sources: dict = field(default_factory=dict)  # OpDef.module_source of ops used
     build_lines: list = field(default_factory=list)
     used_names: set = field(default_factory=set)
     externals: dict = field(default_factory=dict)  # id(scope) -> [Ref]
@@ -181,9 +182,9 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     state.exports = _exports(state)
     model_class = _pascal(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
-    parts = [_PRELUDE]
+    parts = [_PRELUDE] + ["\n" + text for text in state.module_sources.values()]
     line_owner = {}
-    line = _PRELUDE.count("\n")
+    line = "".join(parts).count("\n")
     for name, text in state.class_order:
         parts.append(f"\nclass {name}(_Scope):\n{text}")
         line += 3  # the blank line, `class …:` and `def forward(…):`
@@ -225,7 +226,7 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
         return var
     text, owners = _forward_text(state, scope)
     if text not in state.classes:
-        name = python_name(class_hint, {n for n, _ in state.class_order} | _RESERVED, "Block")
+        name = python_name(class_hint, {n for n, _ in state.class_order} | _reserved(), "Block")
         state.classes[text] = name
         state.class_order.append((name, text))
         state.class_owners[name] = owners
@@ -237,6 +238,13 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
 _RESERVED = {"_Scope", "build_model", "torch", "nn"}
 
 
+def _reserved() -> set:
+    """Names a generated scope class may not take: ours, and the classes ops define."""
+    from specc.ops.base import all_ops
+
+    return _RESERVED | {op.torch_class for op in all_ops().values() if op.module_source}
+
+
 def _emit_leaf(state: _State, node: Node) -> str | None:
     op = get_op(node.op)
     if op.kind == "function":
@@ -246,7 +254,12 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
         shape = ", ".join(str(d) for d in node.attrs["shape"])
         state.build_lines.append(f"{var} = nn.Parameter(torch.zeros({shape}))")  # init: later
         return var
-    state.build_lines.append(f"{var} = nn.{op.torch_class}({constructor_args(node)})")
+    if op.module_source is not None:  # a class torch.nn lacks: the generated code defines it
+        state.module_sources.setdefault(op.torch_class, op.module_source)
+        constructor = op.torch_class
+    else:
+        constructor = f"nn.{op.torch_class}"
+    state.build_lines.append(f"{var} = {constructor}({constructor_args(node)})")
     return var
 
 

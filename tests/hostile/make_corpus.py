@@ -148,11 +148,14 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
         c[f"name_reserved_{bad}"] = (layers(f"  - {{name: {bad}, op: Linear, out_features: 2}}\n"),
                                      1, "E203")
     for label, bad in (("unicode", "'çonv'"), ("emoji", "'🔥'"), ("space", "'a b'"),
-                       ("dash", "'a-b'"), ("digit_start", "'1abc'"), ("dot", "'a.b'"),
+                       ("dash", "'-ab'"), ("digit_start", "'1abc'"), ("dot", "'a.b'"),
                        ("injection", "'x(); import os'"), ("empty", "''")):
         expected = "E203"
         c[f"name_{label}"] = (layers(f"  - {{name: {bad}, op: Linear, out_features: 2}}\n"),
                               1, expected)
+    # a module name may hold '-' as torch allows (torchvision's RegNet: block1-0), an input
+    # name (a Python parameter) may not
+    c["name_input_dash"] = ("inputs: {a-b: {shape: [N, 4]}}\nlayers: [Identity]\n", 1, "E203")
     c["name_input_reserved"] = ("inputs: {forward: {shape: [N, 4]}}\nlayers: [Identity]\n", 1,
                                 "E203")
     c["name_duplicate"] = (layers("  - {name: a, op: Linear, out_features: 2}\n"
