@@ -17,6 +17,8 @@ errors are drawn red with their codes, so a broken spec still renders.
 from __future__ import annotations
 
 import html
+import re
+import subprocess
 
 from specc.ir import Node, Ref, Scope
 from specc.report.summary import op_label, scope_label, scope_params
@@ -36,12 +38,29 @@ PAGE_INCHES = "7,9.5"  # a letter / A4 page less margins: larger drawings are sc
 PAGE_BOXES = 12  # the longest path of an automatic-depth drawing stays under this (a page)
 
 
+DOT_TIMEOUT_S = 60  # wall-clock budget for one `dot` run
+DOT_MAX_OUTPUT_BYTES = 50_000_000  # an SVG/PNG/PDF larger than this is refused
+AUTO_DEPTH_NODES = 2_000  # boxes drawn before deeper scopes are collapsed automatically
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 class RenderError(Exception):
     pass
 
 
 def _esc(text) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for an HTML-like label: markup characters as entities; backslashes (which
+    Graphviz expands as \\N, \\G, \\L escapes in some places) and control characters as
+    numeric entities, so nothing a spec says can become DOT or label syntax."""
+    escaped = html.escape(str(text), quote=True).replace("\\", "&#92;")
+    return _CONTROL.sub("\ufffd", escaped)  # XML has no way to write these
+
+
+def _html(text: str) -> str:
+    """An HTML-like DOT label from already-escaped rows."""
+    return f"<{text}>"
 
 
 def _grid(value) -> str:
@@ -216,7 +235,7 @@ def max_depth(scope: Scope) -> int:
     return max((1 + max_depth(s) for s in scope.items if isinstance(s, Scope)), default=0)
 
 
-def auto_depth(graph, top: Scope, fold: bool, fuse: bool) -> int:
+def page_depth(graph, top: Scope, fold: bool, fuse: bool) -> int:
     """The deepest level whose drawing keeps the longest path within PAGE_BOXES (0: every
     top-level block one box)."""
     for depth in range(max_depth(top), 0, -1):
@@ -240,12 +259,12 @@ class _Drawing:
             if d.node and d.severity in ("error", "warning"):
                 self.problems.setdefault(d.node, []).append(d)
         if depth == "auto":
-            depth = auto_depth(self.graph, self.top, fold, fuse)
+            depth = page_depth(self.graph, self.top, fold, fuse)
         elif depth == "all":
             depth = None
         self.layout = _Layout(self.graph, self.top, depth, fold, fuse)
         self.depth = depth
-        self.dot = graphviz.Digraph(self.graph.name if not block else block)
+        self.dot = graphviz.Digraph("model")  # the model's name is shown escaped, never an ID
         self.ids: dict[str, str] = {}
         self.categories: set = set()
 
@@ -294,7 +313,7 @@ class _Drawing:
         for n in [node, *fused]:
             for d in self.problems.get(n.id, []):
                 rows.append(f"<FONT COLOR='#b00020'>{_esc(d.code)} {_esc(d.rule or '')}</FONT>")
-        return "<" + "<BR/>".join(rows) + ">"
+        return _html("<BR/>".join(rows))
 
     def add_node(self, target, node: Node, heading: Scope | None = None) -> None:
         category = _category(node)
@@ -331,7 +350,7 @@ class _Drawing:
             codes = sorted({d.code for n in bad for d in self.problems.get(n.id, [])})
             rows.append(f"<FONT COLOR='#b00020'>{_esc(' '.join(codes) or 'error')}</FONT>")
             attrs.update(color="#b00020", penwidth="2")
-        target.node(self.gv_id("scope:" + scope.path), "<" + "<BR/>".join(rows) + ">", **attrs)
+        target.node(self.gv_id("scope:" + scope.path), _html("<BR/>".join(rows)), **attrs)
 
     def add_scope(self, target, scope: Scope, level: int) -> None:
         groups = _runs(scope.items) if self.layout.fold and scope.kind == "repeat" else \
@@ -358,7 +377,7 @@ class _Drawing:
                     if kind:
                         title += f"  ({kind})"
                     # margin keeps the title inside the rounded border, clear of its corner
-                    cluster.attr(label=title, style="rounded,dashed", color="#8a94a6",
+                    cluster.attr(label=_html(_esc(title)), style="rounded,dashed", color="#8a94a6",
                                  fontname=_FONT, fontsize="10", labeljust="l", labelloc="t",
                                  margin="10")
                     self.add_scope(cluster, item, level + 1)
@@ -379,12 +398,14 @@ class _Drawing:
         label = str(ref.type) if self.shapes and ref.type is not None else ""
         if ref.index and ref.node.out_types:
             label = f"{ref.node.output_names[ref.index]} {label}".strip()
-        self.dot.edge(tail, head, label=_esc(label), fontsize="9", fontname=_FONT,
+        self.dot.edge(tail, head, label=_html(_esc(label)) if label else "", fontsize="9",
+                      fontname=_FONT,
                       color="#555555")
 
     def draw(self, rankdir: str, dpi: int | None = None):
         self.dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.25", ranksep="0.3",
-                      ordering="out")  # branches in the order the spec lists them
+                      ordering="out",  # branches in the order the spec lists them
+                      label=_html(f"<B>{_esc(self.graph.name)}</B>"), labelloc="t")
         self.dot.attr(size=PAGE_INCHES)  # only ever shrinks a drawing, never enlarges
         if dpi:
             self.dot.attr(dpi=str(dpi))
@@ -392,7 +413,7 @@ class _Drawing:
         inside = {n.id for n in self.top.walk_nodes()}
         if self.top is self.graph.root:
             for node in self.graph.inputs:
-                label = f"<<B>{_esc(node.id)}</B><BR/>{_esc(node.out_types[0])}>"
+                label = _html(f"<B>{_esc(node.id)}</B><BR/>{_esc(node.out_types[0])}")
                 self.dot.node(self.gv_id(node.id), label, shape="oval", style="filled",
                               fillcolor="#d7f0dd")
             inside |= {n.id for n in self.graph.inputs}
@@ -412,7 +433,7 @@ class _Drawing:
             [("output", self.top.output)] if self.top.output else []
         for name, ref in outputs:
             gid = self.gv_id("output:" + name)
-            self.dot.node(gid, f"<<B>{_esc(name)}</B><BR/>output>", shape="oval",
+            self.dot.node(gid, _html(f"<B>{_esc(name)}</B><BR/>output"), shape="oval",
                           style="filled", fillcolor="#f9dcc4", peripheries="2")
             self.edge(ref, gid, seen)
         if self.legend:
@@ -424,7 +445,7 @@ class _Drawing:
         if key in self.layout.box:
             return
         self.layout.box[key] = "outside:" + key
-        label = f"<<B>{_esc(ref)}</B><BR/>{_esc(ref.type)}>"
+        label = _html(f"<B>{_esc(ref)}</B><BR/>{_esc(ref.type)}")
         self.dot.node(self.gv_id("outside:" + key), label, shape="oval", style="filled",
                       fillcolor="#d7f0dd")
 
@@ -435,8 +456,8 @@ class _Drawing:
             f"<TD ALIGN='LEFT'>{_esc(_LEGEND_NAMES[c])}</TD></TR>" for c in shown)
         with self.dot.subgraph(name="cluster_legend") as legend:
             legend.attr(label="", style="invis", rank="sink")
-            legend.node(self.gv_id("legend"), f"<<TABLE BORDER='0' CELLBORDER='1' "
-                        f"CELLSPACING='2'>{rows}</TABLE>>", shape="plaintext", fontsize="9")
+            legend.node(self.gv_id("legend"), _html(f"<TABLE BORDER='0' CELLBORDER='1' "
+                        f"CELLSPACING='2'>{rows}</TABLE>"), shape="plaintext", fontsize="9")
 
 
 def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = True,
@@ -459,3 +480,53 @@ def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = Tru
         fields = receptive_fields(analysis.graph)
     return _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
                     fields).draw(rankdir, dpi)
+
+
+def auto_depth(graph, budget: int = AUTO_DEPTH_NODES) -> int | None:
+    """The deepest scope level whose drawing has at most ``budget`` boxes (None: all fits).
+
+    At depth d, the nodes of scopes at levels 0..d are drawn and each scope one level
+    below is one collapsed box; counted in one walk of the scope tree."""
+    nodes_at: list[int] = []
+    scopes_at: list[int] = []
+    stack = [(graph.root, 0)]
+    while stack:
+        scope, level = stack.pop()
+        while len(nodes_at) <= level:
+            nodes_at.append(0)
+            scopes_at.append(0)
+        for item in scope.items:
+            if isinstance(item, Scope):
+                scopes_at[level] += 1
+                stack.append((item, level + 1))
+            else:
+                nodes_at[level] += 1
+    if sum(nodes_at) <= budget:
+        return None
+    drawn, best = 0, 0
+    for level in range(len(nodes_at)):
+        drawn += nodes_at[level]
+        if drawn + scopes_at[level] > budget:
+            break
+        best = level
+    return best
+
+
+def run_dot(source: str, fmt: str) -> bytes:
+    """Graphviz's `dot` with a time and an output-size budget; RenderError when it fails."""
+    try:
+        done = subprocess.run(["dot", f"-T{fmt}"], input=source.encode("utf-8"),
+                              capture_output=True, timeout=DOT_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"Graphviz `dot` ran longer than {DOT_TIMEOUT_S} s; draw less "
+                          "with --depth N") from None
+    except OSError as exc:
+        raise RenderError(f"cannot run Graphviz `dot`: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RenderError("Graphviz `dot` failed: " + (message[-1] if message else
+                                                         f"exit status {done.returncode}"))
+    if len(done.stdout) > DOT_MAX_OUTPUT_BYTES:
+        raise RenderError(f"the drawing is over {DOT_MAX_OUTPUT_BYTES:,} bytes; draw less with "
+                          "--depth N")
+    return done.stdout

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import specc
-from specc.diagram import PAGE_BOXES, _Layout, auto_depth, max_depth, readable_args
+from specc.diagram import PAGE_BOXES, _Layout, max_depth, page_depth, readable_args
 from tests.helpers import ROOT, SPECS
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
@@ -28,7 +28,7 @@ def _png_size(path) -> tuple[int, int]:
 @pytest.mark.parametrize("name", sorted(p.stem for p in SPECS.glob("*.yaml")))
 def test_automatic_depth_keeps_the_longest_path_within_a_page(name):
     graph = specc.check(SPECS / f"{name}.yaml").graph
-    depth = auto_depth(graph, graph.root, True, True)
+    depth = page_depth(graph, graph.root, True, True)
     length = _Layout(graph, graph.root, depth, True, True).longest_path()
     # either it fits, or even the top level (every block one box) is longer than a page
     assert length <= PAGE_BOXES or depth == 0

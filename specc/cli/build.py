@@ -62,7 +62,7 @@ def run(args) -> int:
                   f'{doc_text(os.path.basename(args.path))}.\n\n'
                   'model = build_model() constructs it; it needs only torch."""\n')
         atomic_write(args.emit_python, lambda p: open(p, "w", encoding="utf-8").write(
-            header + source.text))
+            header + source.text), inputs=[args.path])
         print(f"wrote {args.emit_python}")
     try:
         from specc.compile.build import import_torch
@@ -81,11 +81,22 @@ def _build_and_save(args, analysis, dims) -> int:
 
     graph = analysis.graph
     torch = import_torch()
+    problem = None
+    if (args.save or args.export or args.onnx) and str(args.device).startswith("meta"):
+        problem = ("--device meta builds a model without data: --save, --export and --onnx "
+                   "would write files holding no weights; use --device cpu")
+    if problem is None and args.export:
+        from specc.compile.export import example_input_problem
+
+        problem = example_input_problem(graph, dims)
+    if problem:
+        print(f"specc: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         model = build_module(graph, device=args.device, dtype=args.dtype,
                              max_params=args.max_params)
         if args.save:
-            atomic_write(args.save, lambda p: save_weights(model, p))
+            atomic_write(args.save, lambda p: save_weights(model, p), inputs=[args.path])
             print(f"wrote {args.save}")
     except BuildError as exc:
         print(f"specc: {exc}", file=sys.stderr)
@@ -98,7 +109,9 @@ def _build_and_save(args, analysis, dims) -> int:
         from specc.compile.export import export_with_report
 
         try:
-            program, warnings = export_with_report(model, graph, dims, device=args.device)
+            program, warnings = export_with_report(
+                model, graph, dims, device=args.device,
+                dtype=getattr(torch, args.dtype) if args.dtype else None)
         except SpecError as exc:
             analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
             print_diagnostics(analysis)
@@ -106,7 +119,7 @@ def _build_and_save(args, analysis, dims) -> int:
         if warnings:
             analysis.diagnostics = [d.with_file(args.path) for d in warnings]
             print_diagnostics(analysis)
-        atomic_write(args.export, lambda p: torch.export.save(program, p))
+        atomic_write(args.export, lambda p: torch.export.save(program, p), inputs=[args.path])
         print(f"wrote {args.export}")
     if not (args.save or args.export or args.emit_python or args.onnx):
         print(model)
@@ -125,7 +138,7 @@ def _write_onnx(args, model, analysis, dims) -> int:
     try:
         difference = {}
         atomic_write(args.onnx, lambda p: difference.setdefault(
-            "max", export_onnx(model, graph, p, dims)))
+            "max", export_onnx(model, graph, p, dims)), inputs=[args.path])
     except SpecError as exc:
         analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
         print_diagnostics(analysis)

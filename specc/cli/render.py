@@ -52,7 +52,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from specc.analysis import analyse_path
-    from specc.diagram import RenderError, render_graph
+    from specc.diagram import RenderError, render_graph, run_dot
 
     dims = parse_dims(args.dim)
     try:
@@ -74,7 +74,7 @@ def run(args) -> int:
 
         page = render_html(analysis).encode()
         if args.output:
-            _write(args.output, page)
+            _write(args.output, page, inputs=[args.path])
             print(f"wrote {args.output}", file=sys.stderr)
         else:
             sys.stdout.buffer.write(page)
@@ -93,7 +93,7 @@ def run(args) -> int:
         return EXIT_USAGE
     if fmt == "dot":
         if args.output:
-            _write(args.output, dot.source.encode())
+            _write(args.output, dot.source.encode(), inputs=[args.path])
         else:
             sys.stdout.write(dot.source)
         return status
@@ -102,16 +102,20 @@ def run(args) -> int:
               "installed.\n  install it (apt-get install graphviz / brew install graphviz), or "
               "write DOT with -o diagram.dot", file=sys.stderr)
         return EXIT_USAGE
-    data = dot.pipe(format=fmt)
+    try:
+        data = run_dot(dot.source, fmt)  # with a time and an output-size budget
+    except RenderError as exc:
+        print(f"specc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.output:
-        _write(args.output, data)
+        _write(args.output, data, inputs=[args.path])
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
     return status
 
 
-def _write(path: str, data: bytes) -> None:
+def _write(path: str, data: bytes, inputs=()) -> None:
     from specc.files import atomic_write
 
-    atomic_write(path, lambda p: open(p, "wb").write(data))
+    atomic_write(path, lambda p: open(p, "wb").write(data), inputs=inputs)
