@@ -143,7 +143,7 @@ def _override_vars(doc, values: dict) -> Diagnostic | None:
                           f"declare (its vars: {known})", "error", declared.loc, None,
                           "declare them under `vars:` in the spec first")
     for key, value in values.items():
-        declared[key] = _located(value)
+        declared[key] = _Locator(Limits()).located(value, 0)  # held to the YAML limits
     if isinstance(doc, dict):
         doc["vars"] = declared
     return None
