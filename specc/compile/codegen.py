@@ -289,6 +289,9 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
             str(ref).replace(".", "_")
         names[ref] = python_name(hint, taken)
         params.append(names[ref])
+    sizes = _Sizes()
+    for ref in _externals(state, scope):
+        sizes.add(names[ref], ref)
     lines: list = []
     owners: list = []
     for item in scope.items:
@@ -300,13 +303,16 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
                 hint = item.attr_name if ref == item.output else str(ref).replace(".", "_")
                 names[ref] = python_name(hint, taken)
                 outs.append(names[ref])
+                sizes.add(names[ref], ref)
             if item.checkpoint:  # `checkpoint: true`: recompute the block in backward
                 lines.append(f"{', '.join(outs)} = torch.utils.checkpoint.checkpoint("
                              f"{_member(item.attr_name)}, {args}, use_reentrant=False)")
             else:
                 lines.append(f"{', '.join(outs)} = {_member(item.attr_name)}({args})")
         else:
-            lines += _node_lines(state, item, names, taken)
+            lines += _node_lines(state, item, names, taken, sizes)
+            for index in range(len(item.output_names)):  # readable by later nodes only
+                sizes.add(names[Ref(item, index)], Ref(item, index))
         owners += [item.attr_name] * (len(lines) - len(owners))
     lines.append("return " + _return_expr(state, scope, names))
     owners.append(None)
@@ -316,9 +322,9 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
     return f"    def forward({signature}):\n{body}\n", owners
 
 
-def _node_lines(state: _State, node: Node, names: dict, taken: set) -> list[str]:
+def _node_lines(state: _State, node: Node, names: dict, taken: set,
+                sizes: _Sizes) -> list[str]:
     op, trace = get_op(node.op), state.trace
-    before = dict(names)  # sizes may only be read off values computed earlier
     outs = []
     for index, out_name in enumerate(node.output_names):
         base = node.attr_name if node.named else f"{node.op.lower()}_{node.attr_name}"
@@ -335,7 +341,7 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set) -> list[str]
     ctx = EmitCtx(module=_member(node.attr_name) if op.kind == "module" else None,
                   args=[names[r] for r in node.inputs], outs=outs, attrs=node.attrs,
                   in_types=[r.type for r in node.inputs], out_types=node.out_types,
-                  dim_expr=lambda d: _dim_expr(d, node, before), float_dtype=state.float_dtype)
+                  dim_expr=lambda d: sizes.expr(d, node), float_dtype=state.float_dtype)
     lines = op.emit(ctx)
     if op.kind == "function" and state.float_dtype != "float32" \
             and not any(t.is_float for t in ctx.in_types):
@@ -353,29 +359,35 @@ def _member(attr: str) -> str:
         else f"getattr(self, {attr!r})"
 
 
-def _dim_expr(dim, node: Node, names: dict) -> str:
-    """A symbolic size as runtime code: read it off a tensor that has it."""
-    if isinstance(dim, int):
-        return str(dim)
-    available = [(var, ref.type) for ref, var in names.items() if ref.type is not None]
-    for var, t in available:
-        for axis, d in enumerate(t.shape):
-            if d == dim:
-                return f"{var}.size({axis})"
-    text = str(dim)
-    for symbol in sorted(dim.symbols(), key=len, reverse=True):
-        found = None
-        for var, t in available:
-            for axis, d in enumerate(t.shape):
-                if d == Sym.symbol(symbol):
-                    found = f"{var}.size({axis})"
-                    break
-            if found:
-                break
-        if found is None:
-            raise CodegenError(f"{node.id}: no tensor in scope carries the size {symbol}")
-        text = re.sub(rf"\b{re.escape(symbol)}\b", found, text)
-    return f"({text})"
+class _Sizes:
+    """Where each symbolic size can be read at runtime: the first value (in program order)
+    with that size on an axis → ``var.size(axis)``. Filled as values are computed, so a
+    lookup is one dict access instead of a scan of every earlier value (which made code
+    generation quadratic: 8,000 reshapes took 60 s)."""
+
+    def __init__(self):
+        self.where: dict = {}
+
+    def add(self, var: str, ref: Ref) -> None:
+        if ref.type is None:
+            return
+        for axis, d in enumerate(ref.type.shape):
+            if not isinstance(d, int):
+                self.where.setdefault(d, f"{var}.size({axis})")
+
+    def expr(self, dim, node: Node) -> str:
+        """A symbolic size as runtime code, read off a tensor computed before ``node``."""
+        if isinstance(dim, int):
+            return str(dim)
+        if dim in self.where:
+            return self.where[dim]
+        text = str(dim)
+        for symbol in sorted(dim.symbols(), key=len, reverse=True):
+            found = self.where.get(Sym.symbol(symbol))
+            if found is None:
+                raise CodegenError(f"{node.id}: no tensor in scope carries the size {symbol}")
+            text = re.sub(rf"\b{re.escape(symbol)}\b", found, text)
+        return f"({text})"
 
 
 def _return_expr(state: _State, scope: Scope, names: dict) -> str:

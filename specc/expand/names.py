@@ -48,10 +48,24 @@ def check_name(name, loc: Loc, what: str) -> None:
                         hint=f"rename it, e.g. '{name}_'")
 
 
+SUGGEST_CANDIDATES = 2_000  # names one "did you mean" compares with, at most
+
+
 def suggest(word: str, options) -> str | None:
+    """"did you mean 'x'?" for the closest option, or None.
+
+    Bounded work: only options of about the same length can pass difflib's 0.6 cutoff, and
+    of those at most SUGGEST_CANDIDATES (the ones sharing the first letter first) are
+    compared, so a model with 50,000 names does not make one typo cost seconds."""
     import difflib  # only on the error path
 
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    word = str(word)
+    close_length = [str(o) for o in options if abs(len(str(o)) - len(word)) <= max(2, len(word) // 2)]
+    if len(close_length) > SUGGEST_CANDIDATES:
+        first = [o for o in close_length if o[:1] == word[:1]]
+        close_length = (first + [o for o in close_length if o[:1] != word[:1]])[
+            :SUGGEST_CANDIDATES]
+    close = difflib.get_close_matches(word, close_length, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
 

@@ -25,6 +25,10 @@ class Param:
     choices: tuple | None = None
     inferred: bool = False  # may be omitted: specc infers it from the input
     to_torch: bool = True  # passed to the torch constructor / function
+    # A one-element list means "this value on every spatial dim": torch expands it for
+    # strides, paddings, dilations and pool windows, but not for a conv kernel (the weight's
+    # shape) or an output size, where [3] on a 2-D op fails when it runs.
+    list_of_one: bool = True
 
     @property
     def required(self) -> bool:

@@ -12,7 +12,7 @@ from specc.ops.ptypes import as_tuple
 def _running_params(affine_default: bool, track_default: bool) -> list[Param]:
     return [
         Param("num_features", "posint", inferred=True, doc="channels (inferred)"),
-        Param("eps", "float", 1e-5),
+        Param("eps", "posfloat", 1e-5),  # torch: "batch_norm eps must be positive"
         Param("momentum", "optfloat", 0.1),
         Param("affine", "bool", affine_default),
         Param("track_running_stats", "bool", track_default),
@@ -44,14 +44,15 @@ def _affine_count(a: dict) -> int:
 def _stats_saves(batched_rank: int | None):
     """The input, plus statistics in the activation dtype: BatchNorm (batched_rank None)
     saves mean and invstd per channel (it also saves the running-stat buffers, which are
-    counted as buffers), InstanceNorm mean and invstd per (sample, channel), and with
-    track_running_stats also the running stats repeated per sample."""
+    counted as buffers), InstanceNorm mean and invstd per (sample, channel), and the
+    running stats (with track_running_stats) and the weight (affine) repeated per sample."""
     def saves(ctx: SaveCtx) -> list:
         t, channels = ctx.inputs[0], ctx.attrs["num_features"]
         if batched_rank is None:
             return [Saved("input", 0), Saved("new", numel=2 * channels)]
         samples = t.shape[0] if t.rank == batched_rank else 1
         per = 4 if ctx.attrs["track_running_stats"] else 2
+        per += 1 if ctx.attrs["affine"] else 0  # the weight, repeated per sample
         return [Saved("input", 0), Saved("new", numel=per * channels * samples)]
     return saves
 
@@ -109,8 +110,12 @@ register(OpDef(
 
 def _layer_norm(ctx: InferCtx):
     t = ctx.need_float()
+    if t.rank == 0:
+        ctx.fail("LayerNorm needs at least a 1-D input, got a 0-D tensor (a reduction "
+                 "without dim?)")
     given = ctx.attrs["normalized_shape"]
     if given is None:
+        ctx.concrete(t.shape[-1], "inferring normalized_shape from the last dim")
         ctx.infer_attr("normalized_shape", [t.shape[-1]], "last dimension")
         given = ctx.attrs["normalized_shape"]
     shape = list(as_tuple(given, 1))
