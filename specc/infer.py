@@ -6,6 +6,8 @@ mistake again.
 """
 from __future__ import annotations
 
+from specc import codes
+
 from specc.dims import NeedsConcrete, Sym, substitute
 from specc.errors import Diagnostic, Limits
 from specc.ir import Graph, Node
@@ -68,18 +70,14 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
         node.macs = op.macs(ctx, outs)
     except ShapeError as exc:
         loc = node.attr_locs.get(exc.param, node.loc) if exc.param else node.loc
-        if exc.rule:  # a check that a lint rule owns: report it under the rule's code
-            from specc.lint.registry import find_rule
-
-            rule = find_rule(exc.rule)
-            return Diagnostic(rule.code, str(exc), rule.severity, loc, node.id,
-                              exc.hint or rule.hint, rule=rule.name)
-        return Diagnostic(exc.code, str(exc), "error", loc, node.id, exc.hint)
+        code = exc.code
+        return Diagnostic(code.code, str(exc), code.severity, loc, node.id,
+                          exc.hint or code.hint or None, rule=code.name if code.is_rule else None)
     except NeedsConcrete as exc:
-        return Diagnostic("E304", f"{op.name}: {exc}", "error", node.loc, node.id,
+        return Diagnostic(codes.NEEDS_CONCRETE.code, f"{op.name}: {exc}", "error", node.loc, node.id,
                           f"bind {', '.join(sorted(exc.dim.symbols()))} with --dim SYM=VALUE")
     except (ArithmeticError, ValueError, TypeError) as exc:
-        return Diagnostic("E301", f"{op.name}: cannot compute the output shape ({exc})",
+        return Diagnostic(codes.SHAPE_MISMATCH.code, f"{op.name}: cannot compute the output shape ({exc})",
                           "error", node.loc, node.id)
     node.out_types = list(outs)
     return None
@@ -90,7 +88,7 @@ def _check_dims(outs, limits: Limits, op_name: str) -> None:
         for d in t.shape:
             if isinstance(d, int) and d > limits.max_dim:
                 raise ShapeError(f"{op_name}: output size {d} is over the limit max_dim "
-                                 f"({limits.max_dim})", code="E004")
+                                 f"({limits.max_dim})", code=codes.RESOURCE_LIMIT)
 
 
 def per_sample(value, graph: Graph):

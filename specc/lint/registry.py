@@ -1,54 +1,47 @@
-"""The rule registry, in the style of ruff: code, kebab-case name, severity, explanation.
+"""The rule registry, in the style of ruff.
 
-A rule is a function ``check(graph, facts) -> iterable of (node, message)`` registered
-with :func:`rule`. :func:`run_lints` runs the selected rules, applies inline
+A rule's code, name, severity and explanation are declared in :mod:`specc.codes`; its
+check is a function ``check(graph, facts) -> iterable of (node, message[, loc])``
+registered against that code with :func:`rule`. :func:`run_lints` runs the selected rules, applies inline
 suppressions (``# specc: ignore[rule-name]`` on the node's line) and reports
 suppressions that suppressed nothing.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from specc import codes
+from specc.codes import Code
 from specc.errors import Diagnostic, Loc
 from specc.ir import Graph, Node
 
+Rule = Code  # a lint rule is a code of specc.codes whose code starts with L
 
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    name: str
-    severity: str
-    summary: str
-    explanation: str  # a paragraph, then a bad and a good example
-    hint: str
-    check: Callable
-
-    def to_json(self) -> dict:
-        return {"code": self.code, "name": self.name, "severity": self.severity,
-                "summary": self.summary, "explanation": self.explanation, "hint": self.hint}
+# Every lint rule (L###), sorted by code, including those that shape inference finds (they
+# have no check function) and unused-suppression (which the registry itself reports).
+RULES: dict[str, Code] = {c.code: c for c in sorted(codes.CODES.values(), key=lambda c: c.code)
+                          if c.is_rule}
+CHECKS: dict[str, Callable] = {}  # code -> check function, for rules that lint finds
 
 
-RULES: dict[str, Rule] = {}
-
-
-def rule(code: str, name: str, severity: str, summary: str, explanation: str, hint: str):
+def rule(code: Code):
+    """Register the check function of a lint rule declared in specc.codes."""
     def register(check):
-        if code in RULES or any(r.name == name for r in RULES.values()):
-            raise ValueError(f"rule {code} {name} registered twice")
-        RULES[code] = Rule(code, name, severity, summary, explanation.strip(), hint, check)
+        if not isinstance(code, Code) or code.code not in RULES:
+            raise ValueError(f"{code!r}: a lint rule is declared in specc/codes.py first "
+                             "(code, name, severity, summary, explanation, hint)")
+        if code.code in CHECKS:
+            raise ValueError(f"rule {code.code} {code.name} has two checks")
+        CHECKS[code.code] = check
         return check
     return register
 
 
-def find_rule(key: str) -> Rule | None:
-    _load_rules()
-    key = key.strip()
-    for r in RULES.values():
-        if key.upper() == r.code or key.lower() == r.name:
-            return r
-    return None
+def find_rule(key: str) -> Code | None:
+    """A lint rule by code or name (E-codes are not rules: see specc.codes.lookup)."""
+    found = codes.lookup(key)
+    return found if found is not None and found.is_rule else None
 
 
 def matches(r: Rule, selectors: Iterable[str]) -> bool:
@@ -82,10 +75,11 @@ def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
     ignore = getattr(config, "ignore", None) or []
     diagnostics = list(graph.diagnostics)
     facts = _Facts(graph)
-    for r in RULES.values():
+    for code, check in CHECKS.items():
+        r = RULES[code]
         if not matches(r, select) or matches(r, ignore):
             continue
-        for node, message, *extra in r.check(graph, facts):
+        for node, message, *extra in check(graph, facts):
             loc = extra[0] if extra and extra[0] else node.loc
             diagnostics.append(Diagnostic(r.code, message, r.severity, loc, node.id, r.hint,
                                           rule=r.name))
@@ -95,8 +89,9 @@ def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
 
 
 def _selected(name: str, select, ignore) -> bool:
+    """Whether findings of this rule are reported. Those torch would reject always are."""
     r = find_rule(name)
-    return r is None or (matches(r, select) and not matches(r, ignore))
+    return r is None or not r.can_disable or (matches(r, select) and not matches(r, ignore))
 
 
 def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic],
@@ -108,13 +103,14 @@ def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic],
     kept = []
     for d in diagnostics:
         entry = suppressions.get(d.loc.line)
-        if entry is not None and d.rule is not None and (
+        r = find_rule(d.rule) if entry is not None and d.rule is not None else None
+        if r is not None and r.can_disable and (
                 not entry[0] or d.rule in entry[0] or d.code in entry[0]):
             used.add((d.loc.line, d.rule))
             used.add((d.loc.line, d.code))
             continue
         kept.append(d)
-    meta = RULES["L001"]
+    meta = codes.UNUSED_SUPPRESSION
     for line, (names, loc) in suppressions.items() if report_unused else ():
         for name in sorted(names) or ["*"]:
             if name == "*" and not any(u[0] == line for u in used):

@@ -5,6 +5,7 @@ one table so each still has its own OpDef (and its own torch parameters).
 """
 from __future__ import annotations
 
+from specc import codes
 from specc.ops._util import norm_dim
 from specc.ops.base import InferCtx, OpDef, Param, register
 
@@ -40,12 +41,10 @@ _ELEMENTWISE = {
     "LogSigmoid": ([], "nonpos", ""),
     "Threshold": ([Param("threshold", "float"), Param("value", "float"), _INPLACE], "real", ""),
 }
-OUTPUT_RANGE: dict[str, str] = {}
-
 for _name, (_params, _range, _doc) in _ELEMENTWISE.items():
-    OUTPUT_RANGE[_name] = _range
     register(OpDef(_name, "module", list(_params), _same,
-                   doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation"))
+                   doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation",
+                   output_range=_range, normalizes="sigmoid" if _name == "Sigmoid" else None))
 
 
 def _prelu(ctx: InferCtx):
@@ -53,33 +52,32 @@ def _prelu(ctx: InferCtx):
     n = ctx.attrs["num_parameters"]
     if n != 1 and (t.rank < 2 or t.shape[1] != n):
         ctx.fail(f"PReLU: num_parameters={n} must be 1 or the channel count "
-                 f"({t.shape[1] if t.rank >= 2 else '?'})", "num_parameters", code="E302")
+                 f"({t.shape[1] if t.rank >= 2 else '?'})", "num_parameters", code=codes.SIZE_DISAGREES)
     return [t]
 
 
 register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1),
                                    Param("init", "float", 0.25)],
                _prelu, doc="torch.nn.PReLU: leaky ReLU with a learned slope.",
-               category="activation", count_params=lambda a: a["num_parameters"]))
-OUTPUT_RANGE["PReLU"] = "real"
+               category="activation", count_params=lambda a: a["num_parameters"],
+               output_range="real"))
 
 
 def _softmax_like(ctx: InferCtx):
     t = ctx.need_float()
     dim = ctx.attrs["dim"]
-    if dim is None:
-        ctx.fail(f"{ctx.op.name} needs an explicit dim (torch's implicit choice is "
-                 "deprecated and differs by input rank)", "dim", code="E306",
-                 rule="softmax-without-dim")
-    norm_dim(ctx, dim, t.rank)
+    if dim is not None:  # without one torch picks it from the rank (lint: softmax-without-dim)
+        norm_dim(ctx, dim, t.rank)
     return [t]
 
 
-for _name, _range in (("Softmax", "unit"), ("LogSoftmax", "nonpos"), ("Softmin", "unit")):
-    OUTPUT_RANGE[_name] = _range
+for _name, _range, _normalizes in (("Softmax", "unit", "softmax"),
+                                   ("LogSoftmax", "nonpos", "log_softmax"),
+                                   ("Softmin", "unit", "softmax")):
     register(OpDef(_name, "module", [Param("dim", "optint", None)], _softmax_like,
                    doc=f"torch.nn.{_name} along dim.", category="activation",
-                   key_args=lambda a: f"dim={a['dim']}"))
+                   key_args=lambda a: f"dim={a['dim']}", output_range=_range,
+                   normalizes=_normalizes))
 
 
 def _glu(ctx: InferCtx):
@@ -94,15 +92,15 @@ def _glu(ctx: InferCtx):
 
 
 register(OpDef("GLU", "module", [Param("dim", "int", -1)], _glu,
-               doc="torch.nn.GLU: a * sigmoid(b) over two halves of dim.", category="activation"))
-OUTPUT_RANGE["GLU"] = "real"
+               doc="torch.nn.GLU: a * sigmoid(b) over two halves of dim.", category="activation",
+               output_range="real"))
 
 
 def check_dropout(ctx: InferCtx, param: str = "dropout") -> None:
     p = ctx.attrs.get(param, 0.0)
     if p is not None and not 0 <= p <= 1:
         ctx.fail(f"{ctx.op.name}: dropout probability has to be between 0 and 1, but got {p}",
-                 param, code="E306", rule="dropout-p-range")
+                 param, code=codes.DROPOUT_P_RANGE)
 
 
 def _dropout(min_rank: int | None):
@@ -116,9 +114,13 @@ def _dropout(min_rank: int | None):
     return infer
 
 
-# Dropout1d rejects other ranks; Dropout2d/3d only warn (and zero whole channels anyway)
-for _name, _rank in (("Dropout", None), ("Dropout1d", 2), ("Dropout2d", None), ("Dropout3d", None),
-                     ("AlphaDropout", None), ("FeatureAlphaDropout", None)):
+# name -> (input rank it insists on, spatial rank). Dropout1d rejects other ranks;
+# Dropout2d/3d only warn (and zero whole channels anyway).
+_DROPOUTS = {"Dropout": (None, None), "Dropout1d": (2, 1), "Dropout2d": (None, 2),
+             "Dropout3d": (None, 3), "AlphaDropout": (None, None),
+             "FeatureAlphaDropout": (None, None)}
+for _name, (_rank, _spatial) in _DROPOUTS.items():
     register(OpDef(_name, "module", [Param("p", "float", 0.5), _INPLACE], _dropout(_rank),
                    doc=f"torch.nn.{_name}: zeroes elements with probability p in training.",
-                   category="dropout", key_args=lambda a: f"p={a['p']}"))
+                   category="dropout", key_args=lambda a: f"p={a['p']}", passes_through=True,
+                   spatial_rank=_spatial))

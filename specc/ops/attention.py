@@ -1,6 +1,8 @@
 """MultiheadAttention and the Transformer encoder/decoder layers."""
 from __future__ import annotations
 
+from specc import codes
+
 from specc.ops._util import numel
 from specc.ops.activation import check_dropout
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
@@ -22,7 +24,7 @@ def _check_heads(ctx: InferCtx, embed: str, heads: str) -> None:
     e, h = ctx.attrs[embed], ctx.attrs[heads]
     if e % h:
         ctx.fail(f"{ctx.op.name}: {embed}={e} must be divisible by {heads}={h}", heads,
-                 code="E306", rule="heads-not-divisible")
+                 code=codes.HEADS_NOT_DIVISIBLE)
     check_dropout(ctx)
 
 
@@ -44,10 +46,10 @@ def _mha(ctx: InferCtx):
         ctx.infer_attr("vdim", ev, "value feature size")
     if ek != (a["kdim"] or a["embed_dim"]) or ev != (a["vdim"] or a["embed_dim"]):
         ctx.fail(f"MultiheadAttention: key/value feature sizes {ek}/{ev} do not match kdim/vdim",
-                 code="E302")
+                 code=codes.SIZE_DISAGREES)
     if lk != lv or not (nq == nk == nv):
         ctx.fail(f"MultiheadAttention: query {q}, key {k} and value {v} disagree on batch or "
-                 "key/value length", code="E301")
+                 "key/value length", code=codes.SHAPE_MISMATCH)
     weights = (lq, lk) if nq is None else (nq, lq, lk)
     return [q, q.with_shape(weights)]
 
@@ -116,7 +118,7 @@ def _transformer(decoder: bool):
             _, _, em = _seq_batch(ctx, memory, ctx.attrs["batch_first"], "memory")
             if em != e:
                 ctx.fail(f"TransformerDecoderLayer: memory features {em} ≠ d_model {e}",
-                         code="E302")
+                         code=codes.SIZE_DISAGREES)
         return [x]
     return infer
 

@@ -1,6 +1,8 @@
 """Upsample, PixelShuffle/Unshuffle and the padding layers."""
 from __future__ import annotations
 
+from specc import codes
+
 import math
 
 from specc.dims import Sym
@@ -13,11 +15,11 @@ def _upsample(ctx: InferCtx):
     ctx.need_float()
     nd, a = t.rank - 2, ctx.attrs
     if (a["size"] is None) == (a["scale_factor"] is None):
-        ctx.fail("Upsample needs exactly one of size and scale_factor", "size", code="E306")
+        ctx.fail("Upsample needs exactly one of size and scale_factor", "size", code=codes.TORCH_REJECTS)
     modes = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
     if a["mode"] in modes and modes[a["mode"]] != nd:
         ctx.fail(f"Upsample: mode '{a['mode']}' needs a {modes[a['mode']] + 2}-D input, got {t}",
-                 "mode", code="E306")
+                 "mode", code=codes.TORCH_REJECTS)
     if a["size"] is not None:
         out = list(as_tuple(a["size"], nd))
     else:
@@ -49,7 +51,7 @@ def _pixel_shuffle(ctx: InferCtx):
     c, h, w = t.shape[-3:]
     if isinstance(c, int) and c % (r * r):
         ctx.fail(f"PixelShuffle: channels {c} must be divisible by upscale_factor² = {r * r}",
-                 "upscale_factor", code="E306")
+                 "upscale_factor", code=codes.TORCH_REJECTS)
     return [t.with_shape((*t.shape[:-3], c // (r * r), h * r, w * r))]
 
 
@@ -60,7 +62,7 @@ def _pixel_unshuffle(ctx: InferCtx):
     for size in (h, w):
         if isinstance(size, int) and size % r:
             ctx.fail(f"PixelUnshuffle: spatial size {size} must be divisible by "
-                     f"downscale_factor {r}", "downscale_factor", code="E306")
+                     f"downscale_factor {r}", "downscale_factor", code=codes.TORCH_REJECTS)
     return [t.with_shape((*t.shape[:-3], c * r * r, h // r, w // r))]
 
 
@@ -85,7 +87,7 @@ def _pad_infer(nd: int):
                     max(pads[2 * i], pads[2 * i + 1]) >= shape[axis]:
                 ctx.fail(f"{ctx.op.name}: padding {pads[2 * i]}, {pads[2 * i + 1]} must be "
                          f"smaller than the input size {shape[axis]} (it mirrors the input)",
-                         "padding", code="E303")
+                         "padding", code=codes.NONPOSITIVE_SIZE)
             shape[axis] = ctx.positive(shape[axis] + pads[2 * i] + pads[2 * i + 1], "padded size")
         return [t.with_shape(shape)]
     return infer
@@ -99,4 +101,5 @@ for _nd in (1, 2, 3):
         if _kind == "Constant":
             _params.append(Param("value", "float"))
         register(OpDef(f"{_kind}Pad{_nd}d", "module", _params, _pad_infer(_nd),
-                       doc=f"torch.nn.{_kind}Pad{_nd}d.", category="resample"))
+                       doc=f"torch.nn.{_kind}Pad{_nd}d.", category="resample",
+                       spatial_rank=_nd))

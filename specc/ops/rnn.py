@@ -7,6 +7,8 @@ Outputs: ``output``, ``h_n`` (and ``c_n`` for LSTM).
 """
 from __future__ import annotations
 
+from specc import codes
+
 from specc.ops.activation import check_dropout
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
 from specc.tensor import INT_DTYPES, TensorType
@@ -48,7 +50,7 @@ def _infer(name: str):
         proj = a.get("proj_size", 0)
         if proj and proj >= a["hidden_size"]:
             ctx.fail("LSTM: proj_size has to be smaller than hidden_size", "proj_size",
-                     code="E306")
+                     code=codes.TORCH_REJECTS)
         h_out = proj or a["hidden_size"]
         dirs = 2 if a["bidirectional"] else 1
         if x.rank == 3:
@@ -70,7 +72,7 @@ def _infer(name: str):
         for got, shape in zip(states, want):
             if got.shape != shape:
                 ctx.fail(f"{name}: initial state {got} does not match the expected "
-                         f"{TensorType(shape)}", code="E302")
+                         f"{TensorType(shape)}", code=codes.SIZE_DISAGREES)
         outs = [x.with_shape((*x.shape[:-1], dirs * h_out)), x.with_shape(h_shape)]
         if name == "LSTM":
             outs.append(x.with_shape(c_shape))

@@ -11,9 +11,8 @@ INFO_URI = "https://github.com/specc-dev/specc"
 
 
 def _rules():
-    from specc.lint.registry import RULES, _load_rules
+    from specc.lint.registry import RULES
 
-    _load_rules()
     rules = []
     for code, summary in ERROR_CODES.items():
         rules.append({

@@ -1,2 +1,2 @@
 """Every lint rule; each module registers its rules on import."""
-from specc.lint.rules import architecture, config, loss, meta  # noqa: F401
+from specc.lint.rules import architecture, implicit_dim, loss  # noqa: F401
