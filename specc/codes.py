@@ -250,17 +250,19 @@ Good:  inputs: {tokens: {shape: [N, T], dtype: int64}}
 
 SOFTMAX_BEFORE_LOSS = _declare(
     "L201", "softmax-before-loss", "warning",
-    'the output is already normalised but the loss normalises again',
+    'the output activation does not fit the loss',
     """
-CrossEntropyLoss applies log_softmax itself and BCEWithLogitsLoss applies sigmoid itself:
-feeding them probabilities squashes the gradients and the model trains badly or not at
-all. NLLLoss expects log-probabilities, so it needs LogSoftmax, not Softmax.
+Each loss expects one kind of output. cross_entropy and bce_with_logits take raw logits and
+normalise them themselves (log_softmax, sigmoid): feeding them probabilities squashes the
+gradients. nll, kl_div and ctc take log-probabilities (LogSoftmax) and do not normalise
+anything. Multi-label bce takes independent probabilities (Sigmoid), not a softmax.
+LogSoftmax before cross_entropy is redundant rather than wrong.
 
 Bad:   loss: cross_entropy      layers: [..., {op: Linear, out_features: 10}, {op: Softmax, dim: 1}]
 Good:  loss: cross_entropy      layers: [..., {op: Linear, out_features: 10}]
 Good:  loss: nll                layers: [..., {op: Linear, out_features: 10}, {op: LogSoftmax, dim: 1}]
 """,
-    'output raw logits for cross_entropy / bce_with_logits; use LogSoftmax for nll')
+    'output raw logits for cross_entropy / bce_with_logits; LogSoftmax for nll, kl_div, ctc; Sigmoid for multi-label bce')
 
 DOUBLE_SOFTMAX = _declare(
     "L202", "double-softmax", "warning",
@@ -307,10 +309,14 @@ LOSS_TASK_MISMATCH = _declare(
 `task:` says what the model predicts; the loss must fit it. Mean-squared error on class
 labels, or cross-entropy on continuous targets, is almost always a mistake.
 
+Without `task:`, the head says it: a Softmax over classes is a classification head, whatever
+the loss. (bce on a Sigmoid output under `task: regression` is a [0, 1] reconstruction and
+fine.)
+
 Bad:   task: regression       loss: cross_entropy
 Good:  task: regression       loss: mse
 """,
-    'change the loss or the task')
+    'change the loss or the task: cross_entropy on raw logits for classes, mse/l1 for values')
 
 DROPOUT_ON_OUTPUT = _declare(
     "L206", "dropout-on-output", "warning",
@@ -323,6 +329,62 @@ Bad:   [..., {op: Linear, out_features: 10}, {op: Dropout, p: 0.5}]
 Good:  [..., {op: Dropout, p: 0.5}, {op: Linear, out_features: 10}]
 """,
     'move the Dropout before the last weighted layer')
+
+SINGLE_LOGIT_CROSS_ENTROPY = _declare(
+    "L207", "single-logit-cross-entropy", "warning",
+    'cross_entropy / nll on a single output unit: the loss is always 0',
+    """
+cross_entropy (and nll after LogSoftmax) normalise over the class axis, dim 1. With one
+unit there, the softmax is always 1 and the loss always 0: nothing trains. A binary
+classifier with one logit needs bce_with_logits; with cross_entropy it needs two logits.
+
+Bad:   loss: cross_entropy      layers: [..., {op: Linear, out_features: 1}]
+Good:  loss: bce_with_logits    layers: [..., {op: Linear, out_features: 1}]
+Good:  loss: cross_entropy      layers: [..., {op: Linear, out_features: 2}]
+""",
+    'use bce_with_logits with one logit, or two outputs with cross_entropy')
+
+SOFTMAX_SIZE_ONE = _declare(
+    "L208", "softmax-size-one", "warning",
+    'Softmax / LogSoftmax over an axis of size 1',
+    """
+A softmax normalises over its axis; over a single entry the result is always 1 (0 for
+LogSoftmax), whatever the input: the layer before it gets no gradient. A one-unit binary
+output wants Sigmoid (or raw logits with bce_with_logits).
+
+Bad:   [..., {op: Linear, out_features: 1}, {op: Softmax, dim: 1}]
+Good:  [..., {op: Linear, out_features: 1}, Sigmoid]
+""",
+    'use Sigmoid for one unit, or softmax over the axis that holds the classes')
+
+SOFTMAX_AXIS = _declare(
+    "L209", "softmax-axis", "warning",
+    "a softmax over the batch axis, or not over the loss's class axis",
+    """
+A softmax normalises over one axis. Over dim 0 of a batch it mixes the samples: every
+prediction depends on the rest of the batch, and evaluation with another batch size gives
+other answers. For cross_entropy / nll the classes are on dim 1 (a segmentation map is
+[N, C, H, W]): a softmax over any other axis normalises over pixels or time.
+
+Bad:   {op: LogSoftmax, dim: 0}                     # on [N, 10]
+Bad:   {op: LogSoftmax, dim: -1}                    # on [N, 21, H, W] with loss: nll
+Good:  {op: LogSoftmax, dim: 1}
+""",
+    'softmax over the class axis: dim 1 for [N, C, ...] outputs')
+
+CLASS_AXIS = _declare(
+    "L210", "class-axis", "warning",
+    'a classifier Linear applied to a feature map: the classes end up on the last axis',
+    """
+cross_entropy / nll read [N, C] or [N, C, d1, ...]: classes on dim 1. A Linear applied to a
+[N, C, H, W] feature map mixes only the last axis (W), giving [N, C, H, classes] — it runs,
+and the loss reads C as the classes. Pool (or flatten) the map first.
+
+Bad:   [..., {op: Conv2d, out_channels: 64, ...}, {op: Linear, out_features: 10}]
+Good:  [..., {op: Conv2d, out_channels: 64, ...}, {op: AdaptiveAvgPool2d, output_size: 1},
+        {op: flatten, start_dim: 1}, {op: Linear, out_features: 10}]
+""",
+    'pool and flatten the feature map (start_dim: 1) before the classifier Linear')
 
 BIAS_BEFORE_NORM = _declare(
     "L301", "bias-before-norm", "warning",
@@ -477,3 +539,94 @@ Bad:   [{op: flatten, start_dim: 1}, {op: Linear, out_features: 4096}]   # on 51
 Good:  [{op: AdaptiveAvgPool2d, output_size: 1}, {op: flatten, start_dim: 1}, {op: Linear, out_features: 4096}]
 """,
     'pool the feature map before the classifier')
+
+RNN_READOUT = _declare(
+    "L313", "rnn-readout", "warning",
+    'the summary of an RNN is read from a step or layer that has not seen the sequence',
+    """
+Three ways to read an RNN's summary that run but learn from the wrong thing:
+- `output[:, -1]` of a bidirectional RNN: the backward direction has seen one step there.
+- `output[:, -1]` with `lengths` (packed): for every shorter sequence that position is padding.
+- `h_n[0]` of a multi-layer RNN: h_n is (num_layers · directions, N, H), index 0 is the FIRST
+  layer; the top layer is h_n[-1] (h_n[-2] and h_n[-1] when bidirectional — both are needed).
+
+Bad:   {op: select, from: lstm.output, dim: 1, index: -1}      # bidirectional, or packed
+Bad:   {op: select, from: lstm.h_n, dim: 0, index: 0}          # num_layers: 3
+Good:  {op: select, from: lstm.h_n, dim: 0, index: -1}
+""",
+    "read the top layer's final state from h_n: h_n[-1], or cat(h_n[-2], h_n[-1]) when bidirectional")
+
+CHANNELS_LAYOUT = _declare(
+    "L314", "channels-layout", "warning",
+    '(N, T, C) fed to a layer expecting (N, C, T), or the other way round',
+    """
+Conv1d, BatchNorm1d and the 1-d pools read channels on dim 1: (N, C, T). Linear, Embedding,
+LayerNorm, RNNs and attention produce (and RNNs read) features on the LAST axis: (N, T, C).
+Feeding one layout to the other runs whenever the sizes happen to fit — and normalises or
+convolves over time instead of features. Images from PIL / numpy are (N, H, W, C); Conv2d
+reads (N, C, H, W).
+
+Bad:   [{op: Embedding, ...}, {op: BatchNorm1d}]            # normalises per time step
+Good:  [{op: Embedding, ...}, {op: permute, dims: [0, 2, 1]}, {op: BatchNorm1d}]
+Bad:   [{op: Conv1d, ...}, {op: LSTM, batch_first: true}]    # the LSTM reads C as time
+Good:  [{op: Conv1d, ...}, {op: permute, dims: [0, 2, 1]}, {op: LSTM, batch_first: true}]
+""",
+    'permute the tensor between the two layouts ({op: permute, dims: [0, 2, 1]})')
+
+FLATTEN_BATCH = _declare(
+    "L315", "flatten-batch", "warning",
+    'flatten from dim 0 swallows the batch',
+    """
+torch.flatten starts at dim 0 by default (nn.Flatten starts at 1). On a batch the result is
+one long vector: the next Linear mixes samples, and needs in_features = batch × features,
+which breaks (or silently learns nonsense) at any other batch size.
+
+Bad:   [{op: AdaptiveAvgPool2d, output_size: 1}, {op: flatten}, {op: Linear, out_features: 10}]
+Good:  [{op: AdaptiveAvgPool2d, output_size: 1}, {op: flatten, start_dim: 1}, {op: Linear, out_features: 10}]
+""",
+    'flatten with start_dim: 1 (or use Flatten, which starts at 1)')
+
+RECEPTIVE_FIELD = _declare(
+    "L316", "receptive-field", "warning",
+    'a time step read from a conv stack whose receptive field is shorter than the sequence',
+    """
+One output step of a stack of 1-d convolutions sees only its receptive field: for L layers of
+kernel k it is L·(k−1)+1 input steps; with dilations d_i and strides s_i it is
+1 + Σ d_i·(k_i−1)·Π_{j<i} s_j. A TCN that predicts from its last step, declared for sequences
+longer than that, never sees the beginning of them. (Pooling over the whole sequence, an RNN
+or attention afterwards, see all of it — no finding then.)
+
+Bad:   x: [N, 8, 1000], 3 × {Conv1d, kernel_size: 3, dilation: 2**i}, then select index -1   # 15 steps
+Good:  x: [N, 8, 1000], 9 × {Conv1d, kernel_size: 3, dilation: 2**i}, then select index -1   # 1023 steps
+""",
+    'add dilated layers (dilation doubling per layer) or a larger kernel until the receptive field covers the sequence, or pool over time')
+
+NO_POSITIONAL_ENCODING = _declare(
+    "L317", "no-positional-encoding", "warning",
+    'self-attention with no positional information before it',
+    """
+Self-attention is permutation-equivariant: without a position signal added to its input
+it sees a bag of tokens ("dog bites man" = "man bites dog"). A learned position table
+(a `parameter` of shape [1, T, d] added to the embeddings), a position Embedding, or a
+recurrent / convolutional layer before the attention gives it the order.
+
+Bad:   [{op: Embedding, ...}, {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
+Good:  [{name: tok, op: Embedding, ...}, {name: pos, op: parameter, shape: [1, 128, 256]},
+        {op: add, from: [tok, pos]}, {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
+""",
+    'add a position embedding to the token embeddings before the first attention layer')
+
+CHECKERBOARD = _declare(
+    "L318", "checkerboard", "warning",
+    'ConvTranspose kernel not divisible by its stride (checkerboard artifacts)',
+    """
+A strided transposed convolution paints each input onto a kernel-sized patch of the output,
+`stride` apart. When the kernel is not a multiple of the stride the patches overlap unevenly:
+some output positions get more contributions than their neighbours, a checkerboard pattern
+that training has to fight (Odena et al., "Deconvolution and Checkerboard Artifacts", 2016).
+
+Bad:   {op: ConvTranspose2d, out_channels: 64, kernel_size: 3, stride: 2, padding: 1, output_padding: 1}
+Good:  {op: ConvTranspose2d, out_channels: 64, kernel_size: 4, stride: 2, padding: 1}
+Good:  [{op: Upsample, scale_factor: 2}, {op: Conv2d, out_channels: 64, kernel_size: 3, padding: 1}]
+""",
+    'use a kernel divisible by the stride (4 with stride 2), or Upsample + Conv')

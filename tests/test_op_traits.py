@@ -88,7 +88,7 @@ def test_pass_through_ops_keep_values():
 
 @pytest.mark.parametrize("dropout", ["Dropout", "AlphaDropout", "FeatureAlphaDropout"])
 def test_dropout_on_output_fires_for_every_dropout(dropout):
-    text = ("inputs: {x: {shape: [N, 16]}}\nlayers:\n  - {op: Linear, out_features: 4}\n"
-            f"  - {{op: {dropout}, p: 0.5}}\n")
+    text = ("inputs: {x: {shape: [N, 16]}}\nloss: cross_entropy\nlayers:\n"
+            f"  - {{op: Linear, out_features: 4}}\n  - {{op: {dropout}, p: 0.5}}\n")
     fired = [d.rule for d in specc.check(text).diagnostics]
     assert fired == ["dropout-on-output"], fired

@@ -45,7 +45,7 @@ def run(args) -> int:
         from specc.compile.init import InitError
 
         check_size(graph, args.max_params)
-        source = generate(graph)
+        source = generate(graph, float_dtype=args.dtype)
     except SpecError as exc:
         analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
         print_diagnostics(analysis)

@@ -1,38 +1,51 @@
-"""Small graph helpers shared by the rules. What an op *is* comes from its OpDef's traits
-(specc/ops/base.py), never from its name."""
+"""Small graph helpers shared by the rules.
+
+What an op *is* is declared on its OpDef (specc/ops/base.py: passes_through, weighted,
+channel_norm, output_range, normalizes, spatial_rank, floors_windows, is_dropout), never
+inferred from its name; the name sets below are views of those traits, for rules that
+test membership.
+"""
 from __future__ import annotations
 
-from typing import Callable
-
 from specc.ir import Node
-from specc.ops.base import OpDef, get_op
+from specc.ops.base import OpDef, all_ops
 
 _NOT_AN_OP = OpDef("input", "input", [], lambda ctx: [])  # model inputs: no traits
 
 
 def op_of(node: Node) -> OpDef:
     """The node's OpDef (a trait-less stand-in for model inputs and broken nodes)."""
-    return get_op(node.op) or _NOT_AN_OP
+    return all_ops().get(node.op) or _NOT_AN_OP
 
 
-def passes_through(node: Node) -> bool:
-    return op_of(node).passes_through
+def _ops_where(trait) -> frozenset:
+    return frozenset(name for name, op in all_ops().items() if trait(op))
 
 
-def producer(node: Node, through: Callable[[Node], bool] = passes_through) -> Node:
+# ops that pass values through unchanged in range and meaning (looked through by rules)
+TRANSPARENT = _ops_where(lambda op: op.passes_through)
+DROPOUTS = _ops_where(lambda op: op.is_dropout)
+NORMS = _ops_where(lambda op: op.channel_norm)  # subtract a per-channel (or group) mean
+WEIGHTED = _ops_where(lambda op: op.weighted)
+SOFTMAX_LIKE = _ops_where(lambda op: op.normalizes is not None)  # softmax- and sigmoid-like
+FLOORING_WINDOWS = _ops_where(lambda op: op.floors_windows)  # conv, max/avg pool
+OUTPUT_RANGE = {name: op.output_range for name, op in all_ops().items() if op.output_range}
+
+
+def producer(node: Node, through=TRANSPARENT) -> Node:
     """The node that really made this value, looking through pass-through ops."""
     seen = 0
-    while through(node) and node.inputs and seen < 10_000:
+    while node.op in through and node.inputs and seen < 10_000:
         node = node.inputs[0].node
         seen += 1
     return node
 
 
-def single_consumer(facts, node: Node, through: Callable[[Node], bool] = passes_through):
+def single_consumer(facts, node: Node, through=TRANSPARENT):
     """The one node that consumes ``node`` (looking through pass-through ops), else None."""
     users = facts.users(node)
     seen = 0
-    while len(users) == 1 and through(users[0]) and seen < 10_000:
+    while len(users) == 1 and users[0].op in through and seen < 10_000:
         users = facts.users(users[0])
         seen += 1
     return users[0] if len(users) == 1 else None

@@ -1,32 +1,35 @@
 """Rules about the architecture itself: wasted parameters, dead code, silent corruption."""
 from __future__ import annotations
 
-from specc.dims import Sym
 from specc import codes
+from specc.dims import Sym
 from specc.lint.registry import rule
-from specc.lint.rules._paths import is_pointwise_conv, op_of, single_consumer
+from specc.lint.rules._flow import AFFINE_NORMS, PASS_THROUGH, forward, reaches
+from specc.lint.rules._paths import (FLOORING_WINDOWS, NORMS, OUTPUT_RANGE, TRANSPARENT,
+                                     WEIGHTED, is_pointwise_conv, op_of, single_consumer)
 from specc.ops._util import floor_remainder
 from specc.ops.ptypes import as_tuple
 
+_BIAS_KEEPING = PASS_THROUGH - {"flatten", "Flatten", "reshape", "view"}
+
+
 def _cancels_bias(norm) -> bool:
-    if not op_of(norm).channel_norm:
+    if norm.op not in NORMS:
         return False
+    if "num_groups" not in norm.attrs:  # BatchNorm, InstanceNorm: each channel's own mean
+        return True
     # GroupNorm subtracts a per-group mean: only one channel per group cancels a bias
-    groups = norm.attrs.get("num_groups")
-    return groups is None or groups == norm.attrs["num_channels"]
-
-
-def _is_activation(node) -> bool:
-    return op_of(node).output_range is not None
+    return norm.attrs["num_groups"] == norm.attrs["num_channels"]
 
 
 @rule(codes.BIAS_BEFORE_NORM)
 def bias_before_norm(graph, facts):
     for node in graph.nodes:
-        if not op_of(node).weighted or not node.attrs.get("bias") or node.out_types is None:
+        if node.op not in WEIGHTED or not node.attrs.get("bias") or node.out_types is None:
             continue
-        users = facts.users(node)
-        if users and all(_cancels_bias(u) for u in users):
+        # a per-channel constant survives max/avg pooling, dropout and upsampling unchanged
+        users = forward(facts, node, _BIAS_KEEPING)
+        if users and all(u.op in NORMS and _cancels_bias(u) for u in users):
             yield node, f"the bias of {node.op} is cancelled by {users[0].op} ({users[0].id})", \
                 node.attr_locs.get("bias")
 
@@ -36,10 +39,26 @@ def linear_without_activation(graph, facts):
     for node in graph.nodes:
         if node.out_types is None or not (node.op == "Linear" or is_pointwise_conv(node)):
             continue
-        nxt = single_consumer(facts, node)
-        if nxt is not None and (nxt.op == "Linear" or is_pointwise_conv(nxt)):
+        # BatchNorm & co. are affine per channel: they add no nonlinearity
+        users = forward(facts, node, TRANSPARENT | AFFINE_NORMS)
+        nxt = users[0] if len(users) == 1 else None
+        if nxt is not None and (nxt.op == "Linear" or is_pointwise_conv(nxt)) \
+                and not _low_rank_pair(node, nxt):
             yield nxt, f"{nxt.op} ({nxt.id}) directly follows {node.op} ({node.id}) with no " \
                        "nonlinearity between them"
+
+
+def _low_rank_pair(first, second) -> bool:
+    """A deliberate bottleneck (LoRA adapter, MobileNetV2's linear bottleneck): the middle
+    width is at most half of both outer widths, so the pair is a low-rank factorisation."""
+    try:
+        outer_in = first.inputs[0].type.shape[-1 if first.op == "Linear" else 1]
+        middle = first.out_types[0].shape[-1 if first.op == "Linear" else 1]
+        outer_out = second.out_types[0].shape[-1 if second.op == "Linear" else 1]
+    except (AttributeError, IndexError, TypeError):
+        return False
+    sizes = (outer_in, middle, outer_out)
+    return all(isinstance(d, int) for d in sizes) and 2 * middle <= min(outer_in, outer_out)
 
 
 @rule(codes.SATURATING_HIDDEN_ACTIVATION)
@@ -48,7 +67,7 @@ def saturating_hidden(graph, facts):
     depth: dict = {}
     for node in graph.nodes:
         before = max((depth.get(r.node.id, 0) for r in node.inputs), default=0)
-        depth[node.id] = before + (1 if op_of(node).weighted else 0)
+        depth[node.id] = before + (1 if node.op in WEIGHTED else 0)
         if node.op not in ("Sigmoid", "Tanh") or node.id in output_nodes:
             continue
         users = facts.users(node)
@@ -59,10 +78,11 @@ def saturating_hidden(graph, facts):
 
 @rule(codes.DROPOUT_BEFORE_BATCHNORM)
 def dropout_before_batchnorm(graph, facts):
+    activations = set(OUTPUT_RANGE)
     for node in graph.nodes:
         if not op_of(node).is_dropout or not node.attrs.get("p"):
             continue
-        nxt = single_consumer(facts, node, through=_is_activation)
+        nxt = single_consumer(facts, node, through=activations)
         if nxt is not None and nxt.op.startswith("BatchNorm"):
             yield nxt, f"{nxt.op} ({nxt.id}) normalises the output of {node.op} ({node.id})"
 
@@ -94,10 +114,9 @@ def inplace_on_shared(graph, facts):
 @rule(codes.LOSSY_FLOOR)
 def lossy_floor(graph, facts):
     for node in graph.nodes:
-        op = op_of(node)
-        if not op.floors_windows or node.out_types is None or node.attrs.get("ceil_mode"):
+        if node.op not in FLOORING_WINDOWS or node.out_types is None or node.attrs.get("ceil_mode"):
             continue
-        nd = op.spatial_rank
+        nd = op_of(node).spatial_rank
         spatial = node.inputs[0].type.shape[-nd:]
         a = node.attrs
         if a.get("padding") in ("same", "valid"):
@@ -172,16 +191,21 @@ def unused_node(graph, facts):
 
 @rule(codes.ZERO_INIT)
 def zero_init(graph, facts):
+    activations = set(OUTPUT_RANGE)
     for node in graph.nodes:
         spec = node.init if node.init is not None else graph.init.get(node.op)
-        if spec is None or not op_of(node).weighted:
+        if spec is None or node.op not in WEIGHTED:
             continue
         weight = spec if isinstance(spec, str) else spec.get("weight", spec.get("method"))
         if isinstance(weight, dict):
             weight = weight.get("method")
         if weight == "zeros":
-            nxt = single_consumer(facts, node)
-            if nxt is not None and _is_activation(nxt):
+            # BN after a zero layer keeps every channel equal (affine per channel);
+            # a last layer (nothing weighted after it, e.g. a PPO policy head before its
+            # softmax) is safe: its units get different gradients from the targets
+            users = forward(facts, node, TRANSPARENT | AFFINE_NORMS)
+            nxt = users[0] if len(users) == 1 else None
+            if nxt is not None and nxt.op in activations and reaches(facts, nxt, WEIGHTED):
                 yield node, f"{node.id} starts with all-zero weights and feeds {nxt.op}"
 
 
