@@ -158,6 +158,17 @@ TORCH_REJECTS = _declare("E306", "torch-rejects", "error",
 INPUT_COUNT = _declare("E307", "input-count", "error", "wrong number of inputs",
                        "The op takes another number of inputs than `from:` gives it.")
 
+# -- build --------------------------------------------------------------------------------
+EXPORT_UNTRACEABLE = _declare("E401", "export-untraceable", "error",
+                              "`build --export`: torch.export cannot trace the model",
+                              "torch.export could not trace the generated module (for example "
+                              "a model that packs sequences by their lengths).")
+EXPORT_SPECIALISED = _declare("W401", "export-specialised", "warning",
+                              "`build --export`: torch.export fixed a symbolic dim to its "
+                              "example size",
+                              "A dim declared symbolic became a constant in the exported "
+                              "program; the message names the node whose code fixed it.")
+
 # -- lint rules -----------------------------------------------------------------------------
 UNUSED_SUPPRESSION = _declare(
     "L001", "unused-suppression", "warning",

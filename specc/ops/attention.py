@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from specc import codes
-
 from specc.ops._util import numel
 from specc.ops.activation import check_dropout
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register

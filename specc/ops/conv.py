@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from specc import codes
-
 from specc.dims import product
 from specc.ops._util import check_len, numel, spatial_input, tuples, window_out
 from specc.ops.base import InferCtx, OpDef, Param, register

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from specc import codes
-
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import InferCtx, OpDef, Param, register

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from specc import codes
-
-from specc.ops._util import check_len, spatial_input, tuples, window_out
+from specc.ops._util import check_len, spatial_input, window_out
 from specc.ops.base import InferCtx, OpDef, Param, register
 from specc.ops.ptypes import as_tuple
 from specc.tensor import TensorType

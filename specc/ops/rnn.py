@@ -8,7 +8,6 @@ Outputs: ``output``, ``h_n`` (and ``c_n`` for LSTM).
 from __future__ import annotations
 
 from specc import codes
-
 from specc.ops.activation import check_dropout
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
 from specc.tensor import INT_DTYPES, TensorType

@@ -6,7 +6,6 @@ torch expressions in the generated forward.
 from __future__ import annotations
 
 from specc import codes
-
 from specc.dims import Dim, Sym, product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
