@@ -12,21 +12,24 @@ from specc import codes
 from specc.dims import NeedsConcrete, Sym, substitute
 from specc.errors import Diagnostic, Limits
 from specc.ir import Graph, Node
-from specc.ops.base import InferCtx, ShapeError, get_op
+from specc.ops.base import InferCtx, ShapeError, all_ops
 
 
-def infer(graph: Graph, limits: Limits | None = None) -> Graph:
+def infer(graph: Graph, limits: Limits | None = None) -> list[Diagnostic]:
+    """Fill every node's types, params and MACs; returns the diagnostics of the nodes whose
+    shape rule failed."""
     limits = limits or Limits()
     memo: dict = {}
+    diagnostics: list[Diagnostic] = []
     for node in graph.nodes:
         if node.broken or any(ref.type is None for ref in node.inputs):
             continue
         diagnostic = _infer_memoised(node, limits, memo)
         if diagnostic is not None:
-            graph.diagnostics.append(_better_hint(diagnostic, node, graph))
+            diagnostics.append(_better_hint(diagnostic, node, graph))
             if diagnostic.code == "E302":
                 _continue_past(node, diagnostic, limits)
-    return graph
+    return diagnostics
 
 
 def _continue_past(node: Node, diagnostic: Diagnostic, limits: Limits) -> None:
@@ -107,8 +110,10 @@ def _memo_key(node: Node):
 
 
 def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
-    op = get_op(node.op)
-    ctx = InferCtx(op, [ref.type for ref in node.inputs], node.attrs, node.given)
+    op = all_ops()[node.op]  # expansion made every other node broken, and those are skipped
+    # (and a node runs only when every input's type is known)
+    ctx = InferCtx(op, [ref.type for ref in node.inputs if ref.type is not None], node.attrs,
+                   node.given)
     try:
         outs = op.infer(ctx)
         _check_dims(outs, limits, op.name)

@@ -6,7 +6,7 @@ import re
 
 from specc.errors import Loc
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # always .fullmatch: `$` allows a "\n"
 # Attributes of torch.nn.Module: a submodule with one of these names would shadow them.
 # tests/test_names.py checks this list against dir(torch.nn.Module).
 MODULE_ATTRS = frozenset("""
@@ -32,7 +32,7 @@ class NodeError(Exception):
 
 
 def check_name(name, loc: Loc, what: str) -> None:
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
         raise NodeError("E203", f"{what} name {name!r} is not a valid identifier "
                         "(letters, digits and _, not starting with a digit)", loc)
     if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS \

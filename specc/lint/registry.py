@@ -58,10 +58,10 @@ def matches(r: Rule, selectors: Iterable[str]) -> bool:
 _SUPPRESS = re.compile(r"#\s*specc:\s*ignore(?:\[([^\]]*)\])?")
 
 
-def _suppressions(graph: Graph) -> dict[int, tuple[set, Loc]]:
+def _suppressions(source_lines: list[str]) -> dict[int, tuple[set, Loc]]:
     """line -> (rule names/codes suppressed, where the comment is); empty set = all."""
     found = {}
-    for number, line in enumerate(graph.source_lines, start=1):
+    for number, line in enumerate(source_lines, start=1):
         match = _SUPPRESS.search(line)
         if match:
             names = {n.strip() for n in (match.group(1) or "").split(",") if n.strip()}
@@ -69,17 +69,20 @@ def _suppressions(graph: Graph) -> dict[int, tuple[set, Loc]]:
     return found
 
 
-def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
+def run_lints(graph: Graph, earlier: list[Diagnostic], source_lines: list[str],
+              config=None) -> list[Diagnostic]:
+    """The earlier stages' diagnostics plus the selected rules' findings, with selection
+    and the spec's `# specc: ignore` comments applied to every finding that has a rule."""
     _load_rules()
     select = getattr(config, "select", None) or ["ALL"]
     ignore = getattr(config, "ignore", None) or []
-    diagnostics = list(graph.diagnostics)
+    diagnostics = list(earlier)
     if any(d.severity == "error" and d.code[:2] in _INCOMPLETE for d in diagnostics):
         # the graph is incomplete (a bad document, a dangling `from`, a duplicate name):
         # lint would reason about a graph that is not the one written — report nothing more
         return diagnostics
     facts = _Facts(graph)
-    tainted = _downstream_of_errors(graph, diagnostics, facts)
+    tainted = _downstream_of_errors(diagnostics, facts)
     for code, check in CHECKS.items():
         r = RULES[code]
         if not matches(r, select) or matches(r, ignore):
@@ -92,14 +95,15 @@ def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
                                           rule=r.name))
     # selection applies to every finding with a rule, including those inference reported
     diagnostics = [d for d in diagnostics if d.rule is None or _selected(d.rule, select, ignore)]
-    return _apply_suppressions(graph, diagnostics, _selected("unused-suppression", select, ignore))
+    return _apply_suppressions(source_lines, diagnostics,
+                               _selected("unused-suppression", select, ignore))
 
 
 # error code families after which the graph does not say what the spec meant
 _INCOMPLETE = ("E0", "E1", "E2")
 
 
-def _downstream_of_errors(graph: Graph, diagnostics: list[Diagnostic], facts) -> set:
+def _downstream_of_errors(diagnostics: list[Diagnostic], facts) -> set:
     """Ids of the nodes an error was reported on, and of every node that reads from them."""
     stack = [d.node for d in diagnostics if d.severity == "error" and d.node]
     tainted: set = set()
@@ -118,9 +122,9 @@ def _selected(name: str, select, ignore) -> bool:
     return r is None or not r.can_disable or (matches(r, select) and not matches(r, ignore))
 
 
-def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic],
+def _apply_suppressions(source_lines: list[str], diagnostics: list[Diagnostic],
                         report_unused: bool = True) -> list[Diagnostic]:
-    suppressions = _suppressions(graph)
+    suppressions = _suppressions(source_lines)
     if not suppressions:
         return diagnostics
     used: set = set()
@@ -128,7 +132,7 @@ def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic],
     for d in diagnostics:
         entry = suppressions.get(d.loc.line)
         r = find_rule(d.rule) if entry is not None and d.rule is not None else None
-        if r is not None and r.can_disable and (
+        if entry is not None and r is not None and r.can_disable and (
                 not entry[0] or d.rule in entry[0] or d.code in entry[0]):
             used.add((d.loc.line, d.rule))
             used.add((d.loc.line, d.code))

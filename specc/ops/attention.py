@@ -64,7 +64,7 @@ def _mha_count(a: dict) -> int:
     return total
 
 
-def _mha_macs(ctx: InferCtx, outs):
+def _mha_macs(ctx: InferCtx, _outs):
     a, q = ctx.attrs, ctx.inputs[0]
     k = ctx.inputs[1] if len(ctx.inputs) > 1 else q
     e = a["embed_dim"]
@@ -128,7 +128,7 @@ register(OpDef(
        else 0)))
 
 
-def _layer_params(decoder: bool) -> list[Param]:
+def _layer_params() -> list[Param]:
     return [Param("d_model", "posint", inferred=True), Param("nhead", "posint"),
             Param("dim_feedforward", "posint", 2048), Param("dropout", "float", 0.1),
             Param("activation", "str", "relu", choices=("relu", "gelu")),
@@ -163,7 +163,7 @@ def _transformer_count(decoder: bool):
 
 
 def _transformer_macs(decoder: bool):
-    def macs(ctx: InferCtx, outs):
+    def macs(ctx: InferCtx, _outs):
         a, x = ctx.attrs, ctx.inputs[0]
         e, f = a["d_model"], a["dim_feedforward"]
         rows = numel(x.shape[:-1])
@@ -203,7 +203,7 @@ def _encoder_saves(ctx: SaveCtx) -> list:
 
 for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoderLayer", True)):
     register(OpDef(
-        _name, "module", _layer_params(_decoder), _transformer(_decoder),
+        _name, "module", _layer_params(), _transformer(_decoder),
         doc=f"torch.nn.{_name}." + (" Inputs: tgt, memory." if _decoder else ""),
         category="attention", n_inputs=(2, 2) if _decoder else (1, 1),
         count_params=_transformer_count(_decoder), macs=_transformer_macs(_decoder),

@@ -146,16 +146,16 @@ def saves_inputs(*indices: int) -> SavesFn:
     return lambda ctx: [Saved("input", i) for i in indices if i < len(ctx.inputs)]
 
 
-def saves_output(ctx: SaveCtx) -> list:
+def saves_output(_ctx: SaveCtx) -> list:
     """ReLU, Sigmoid, Tanh, Softmax: the backward reads the result."""
     return [Saved("output", 0)]
 
 
-def saves_nothing(ctx: SaveCtx) -> list:
+def saves_nothing(_ctx: SaveCtx) -> list:
     return []
 
 
-def same_storage(ctx_attrs: dict) -> dict:
+def same_storage(_attrs: dict) -> dict:
     """``aliases`` of views and pass-throughs: output 0 shares input 0's storage."""
     return {0: 0}
 

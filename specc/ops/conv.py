@@ -51,7 +51,7 @@ def _check_padding_mode(ctx: InferCtx, spatial, pads) -> None:
 
 def _conv_infer(nd: int):
     def infer(ctx: InferCtx):
-        t, batch, channels, spatial = spatial_input(ctx, nd, "in_channels")
+        t, batch, channels, spatial = spatial_input(ctx, nd)
         ctx.infer_attr("in_channels", channels, "channel count")
         for name in ("kernel_size", "stride", "padding", "dilation"):
             check_len(ctx, name, nd)
@@ -79,7 +79,7 @@ def _conv_infer(nd: int):
 
 def _convT_infer(nd: int):
     def infer(ctx: InferCtx):
-        t, batch, channels, spatial = spatial_input(ctx, nd, "in_channels")
+        t, batch, channels, spatial = spatial_input(ctx, nd)
         ctx.infer_attr("in_channels", channels, "channel count")
         for name in ("kernel_size", "stride", "padding", "dilation", "output_padding"):
             check_len(ctx, name, nd)
@@ -113,7 +113,7 @@ def _conv_macs(nd: int):
 
 
 def _convT_macs(nd: int):
-    def macs(ctx: InferCtx, outs):
+    def macs(ctx: InferCtx, _outs):
         a = ctx.attrs
         per_input = (a["out_channels"] // a["groups"]) * product(as_tuple(a["kernel_size"], nd))
         return numel(ctx.inputs[0].shape) * per_input

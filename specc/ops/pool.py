@@ -30,7 +30,7 @@ def _pool_params(kind: str, nd: int) -> list[Param]:
 
 def _pool_infer(kind: str, nd: int):
     def infer(ctx: InferCtx):
-        t, batch, channels, spatial = spatial_input(ctx, nd, None)
+        t, batch, channels, spatial = spatial_input(ctx, nd)
         a = ctx.attrs
         for name in ("kernel_size", "stride", "padding", "dilation"):
             if a.get(name) is not None:
@@ -66,9 +66,9 @@ def _pool_label(nd: int):
     return label
 
 
-def _adaptive_infer(kind: str, nd: int):
+def _adaptive_infer(nd: int):
     def infer(ctx: InferCtx):
-        t, batch, channels, spatial = spatial_input(ctx, nd, None)
+        t, batch, channels, spatial = spatial_input(ctx, nd)
         size = ctx.attrs["output_size"]
         if isinstance(size, list) and len(size) not in (1, nd):
             ctx.fail(f"{ctx.op.name}: output_size needs {nd} values, got {len(size)}",
@@ -132,7 +132,7 @@ for _nd in (1, 2, 3):
         if _kind == "Max":
             adaptive.append(Param("return_indices", "bool", False))
         register(OpDef(
-            f"Adaptive{_kind}Pool{_nd}d", "module", adaptive, _adaptive_infer(_kind, _nd),
+            f"Adaptive{_kind}Pool{_nd}d", "module", adaptive, _adaptive_infer(_nd),
             doc=f"torch.nn.Adaptive{_kind}Pool{_nd}d: pools to a fixed output size.",
             category="pool", outputs=_outputs,
             key_args=lambda a: f"→ {a['output_size']}", spatial_rank=_nd,

@@ -93,7 +93,7 @@ def _pad_infer(nd: int):
         pad = ctx.attrs["padding"]
         if isinstance(pad, list) and len(pad) != 2 * nd:
             ctx.fail(f"{ctx.op.name}: padding needs {2 * nd} values "
-                     "(left, right, top, bottom, …), got {len(pad)}", "padding")
+                     f"(left, right, top, bottom, …), got {len(pad)}", "padding")
         pads = as_tuple(pad, 2 * nd)
         shape = list(t.shape)
         for i in range(nd):  # pads run from the last dim backwards, in (before, after) pairs

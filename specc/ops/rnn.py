@@ -80,7 +80,7 @@ def _infer(name: str):
     return infer
 
 
-def _layer_sizes(name: str, a: dict):
+def _layer_sizes(a: dict):
     """(input size, output size) of each layer × direction."""
     h_out = a.get("proj_size", 0) or a["hidden_size"]
     dirs = 2 if a["bidirectional"] else 1
@@ -94,7 +94,7 @@ def _count(name: str):
     def count(a: dict) -> int:
         g, h = _GATES[name], a["hidden_size"]
         total = 0
-        for size_in, h_out in _layer_sizes(name, a):
+        for size_in, h_out in _layer_sizes(a):
             total += g * h * (size_in + h_out) + (2 * g * h if a["bias"] else 0)
             if a.get("proj_size", 0):
                 total += h * a["proj_size"]
@@ -103,12 +103,12 @@ def _count(name: str):
 
 
 def _macs(name: str):
-    def macs(ctx: InferCtx, outs):
+    def macs(ctx: InferCtx, _outs):
         a, g, h = ctx.attrs, _GATES[name], ctx.attrs["hidden_size"]
         x = ctx.inputs[0]
         steps = x.shape[:-1]  # every (batch, time) position runs every layer
         per_step = sum(g * h * (si + ho) + (h * a.get("proj_size", 0))
-                       for si, ho in _layer_sizes(name, a))
+                       for si, ho in _layer_sizes(a))
         total = per_step
         for d in steps:
             total = total * d

@@ -177,7 +177,7 @@ def _divide(total: Dim, known: Dim):
     return None
 
 
-def _sizes(args, a, ctx: EmitCtx, param: str) -> str:
+def _sizes(a, ctx: EmitCtx, param: str) -> str:
     out = []
     for d in a[param]:
         out.append(ctx.dim_expr(Sym.symbol(d)) if isinstance(d, str) else str(d))
@@ -186,7 +186,7 @@ def _sizes(args, a, ctx: EmitCtx, param: str) -> str:
 
 for _name in ("reshape", "view"):
     _fn(_name, [Param("shape", "shape", doc="target shape: ints, -1, or symbols such as N")],
-        _reshape, lambda args, a, ctx, n=_name: f"{args[0]}.{n}({_sizes(args, a, ctx, 'shape')})",
+        _reshape, lambda args, a, ctx, n=_name: f"{args[0]}.{n}({_sizes(a, ctx, 'shape')})",
         f"Tensor.{_name}", category="shape", passes_through=True, **_VIEW)
 
 
@@ -419,7 +419,7 @@ def _expand(ctx: InferCtx):
 
 
 _fn("expand", [Param("size", "shape", doc="target sizes; -1 keeps a dim; symbols like N")],
-    _expand, lambda args, a, ctx: f"{args[0]}.expand({_sizes(args, a, ctx, 'size')})",
+    _expand, lambda args, a, ctx: f"{args[0]}.expand({_sizes(a, ctx, 'size')})",
     "Tensor.expand (broadcast view)", category="shape", **_VIEW)
 
 

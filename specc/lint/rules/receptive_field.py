@@ -17,14 +17,14 @@ def receptive_field(graph, facts):
             continue
         fields = fields or ReceptiveField(graph)
         seen = fields.of(source.node)
-        length = _declared_length(source, graph)
+        length = _declared_length(source)
         if seen is not None and length is not None and seen < length:
             yield node, (f"{node.id} reads one time step of {source.node.id}, whose receptive "
                          f"field is {seen} steps of the {length}-step input sequence: it never "
                          f"sees the other {length - seen}")
 
 
-def _declared_length(ref, graph):
+def _declared_length(ref):
     """The length of the model input sequence this value was computed from (last axis)."""
     stack, seen = [ref.node], set()
     while stack:
