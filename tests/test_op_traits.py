@@ -76,7 +76,9 @@ def test_pass_through_ops_keep_values():
             continue
         x = torch.randn(2, 3, 4) if op.name == "Dropout1d" else torch.randn(2, 3, 4, 5)
         if op.kind == "module":
-            cls = getattr(torch.nn, op.name)
+            cls = getattr(torch.nn, op.name, None)
+            if cls is None:  # specc's own module (StochasticDepth): tested in test_ops_vs_torch
+                continue
             module = cls(0.5) if op.is_dropout else cls()
             y = module.eval()(x)
         else:

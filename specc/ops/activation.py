@@ -37,7 +37,7 @@ _ELEMENTWISE = {
     "Hardswish": ([_INPLACE], "real", ""),
     "Hardsigmoid": ([_INPLACE], "unit", ""),
     "Tanhshrink": ([], "real", ""),
-    "Softshrink": ([Param("lambd", "float", 0.5)], "real", ""),
+    "Softshrink": ([Param("lambd", "nonnegfloat", 0.5)], "real", ""),
     "Hardshrink": ([Param("lambd", "float", 0.5)], "real", ""),
     "LogSigmoid": ([], "nonpos", ""),
     "Threshold": ([Param("threshold", "float"), Param("value", "float"), _INPLACE], "real", ""),
@@ -69,8 +69,17 @@ def _inplace_alias(attrs: dict) -> dict:
     return {0: 0} if attrs.get("inplace") else {}
 
 
+def _hardtanh(ctx: InferCtx):
+    if ctx.attrs["min_val"] >= ctx.attrs["max_val"]:
+        ctx.fail(f"Hardtanh: max_val ({ctx.attrs['max_val']}) must be greater than min_val "
+                 f"({ctx.attrs['min_val']})", "max_val", code=codes.TORCH_REJECTS)
+    return _same(ctx)
+
+
+_INFER = {"Hardtanh": _hardtanh}  # elementwise ops whose parameters constrain each other
+
 for _name, (_params, _range, _doc) in _ELEMENTWISE.items():
-    register(OpDef(_name, "module", list(_params), _same,
+    register(OpDef(_name, "module", list(_params), _INFER.get(_name, _same),
                    doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation",
                    output_range=_range, normalizes="sigmoid" if _name == "Sigmoid" else None,
                    saves=_activation_saves(_name), aliases=_inplace_alias, receptive=POINTWISE))
@@ -97,7 +106,7 @@ def _softmax_like(ctx: InferCtx):
     t = ctx.need_float()
     dim = ctx.attrs["dim"]
     if dim is not None:  # without one torch picks it from the rank (lint: softmax-without-dim)
-        norm_dim(ctx, dim, t.rank)
+        norm_dim(ctx, dim, t.rank, scalar_ok=True)
     return [t]
 
 
@@ -116,6 +125,9 @@ def _glu(ctx: InferCtx):
     size = t.shape[axis]
     if isinstance(size, int) and size % 2:
         ctx.fail(f"GLU: halving dim {axis} needs an even size, got {size}", "dim")
+    if not isinstance(size, int) and size.exact_div(2) is None:
+        ctx.fail(f"GLU: halving dim {axis} needs an even size; {size} is symbolic", "dim",
+                 code="E304")
     shape = list(t.shape)
     shape[axis] = size // 2
     return [t.with_shape(shape)]
@@ -144,28 +156,80 @@ def _dropout(min_rank: int | None):
     return infer
 
 
-def _dropout_saves(per_channel: bool):
+def _dropout_saves(batched_ranks: tuple | None):
     """Training keeps the scaled mask, in the activation dtype: one value per element, or
-    per (sample, channel) for the channel-wise variants; p=0 is a no-op in torch."""
+    for the channel-wise variants one per (sample, channel) when the input's rank is one
+    torch treats as batched (``batched_ranks``; empty: always), else one per channel of
+    dim 0 (torch unsqueezes a batch dim). p=0 is a no-op."""
     def saves(ctx: SaveCtx) -> list:
         t = ctx.inputs[0]
         if ctx.attrs["p"] == 0:
             return []
-        shape = t.shape[:2] if per_channel and t.rank > 2 else t.shape
-        if per_channel and t.rank == 2:  # an unbatched (C, L) input: one value per channel
-            shape = t.shape[:1]
-        return [Saved("new", numel=numel(shape))]
+        if batched_ranks is None:
+            return [Saved("new", numel=numel(t.shape))]
+        batched = not batched_ranks or t.rank in batched_ranks
+        return [Saved("new", numel=numel(t.shape[:2] if batched else t.shape[:1]))]
     return saves
 
 
-# name -> (input rank it insists on, spatial rank, drops whole channels). Dropout1d rejects
-# other ranks; Dropout2d/3d only warn (and zero whole channels anyway).
-_DROPOUTS = {"Dropout": (None, None, False), "Dropout1d": (2, 1, True),
-             "Dropout2d": (None, 2, True), "Dropout3d": (None, 3, True),
-             "AlphaDropout": (None, None, False), "FeatureAlphaDropout": (None, None, True)}
-for _name, (_rank, _spatial, _channels) in _DROPOUTS.items():
+# name -> (input rank it insists on, spatial rank, batched rank of the channel-wise mask).
+# Dropout1d rejects other ranks; Dropout2d/3d only warn (and zero whole channels anyway).
+_DROPOUTS = {"Dropout": (None, None, None), "Dropout1d": (2, 1, (3,)),
+             "Dropout2d": (None, 2, ()), "Dropout3d": (None, 3, (5,)),
+             "AlphaDropout": (None, None, None), "FeatureAlphaDropout": (None, None, ())}
+for _name, (_rank, _spatial, _batched_rank) in _DROPOUTS.items():
     register(OpDef(_name, "module", [Param("p", "float", 0.5), _INPLACE], _dropout(_rank),
                    doc=f"torch.nn.{_name}: zeroes elements with probability p in training.",
                    category="dropout", key_args=lambda a: f"p={a['p']}", passes_through=True,
-                   spatial_rank=_spatial, saves=_dropout_saves(_channels),
+                   spatial_rank=_spatial, saves=_dropout_saves(_batched_rank),
                    aliases=_inplace_alias, receptive=POINTWISE))
+
+
+# torchvision.ops.StochasticDepth (its stochastic_depth function, only torch): drops the
+# whole residual branch per sample ("row") or for the whole batch ("batch") in training
+_STOCHASTIC_DEPTH = '''
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: randomly drops a residual branch in training."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if self.p < 0.0 or self.p > 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {self.p}")
+        if self.mode not in ("batch", "row"):
+            raise ValueError(f"mode has to be either 'batch' or 'row', but got {self.mode}")
+        if not self.training or self.p == 0.0:
+            return x
+        survival_rate = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return x * noise
+
+    def extra_repr(self):
+        return f"p={self.p}, mode={self.mode}"
+'''
+
+
+def _stochastic_depth(ctx: InferCtx):
+    t = ctx.need_float()
+    check_dropout(ctx, "p")
+    return [t]
+
+
+register(OpDef(
+    "StochasticDepth", "module",
+    [Param("p", "float", doc="probability of dropping the branch"),
+     Param("mode", "str", choices=("row", "batch"),
+           doc='"row": per sample; "batch": the whole batch at once')],
+    _stochastic_depth, doc="torchvision.ops.StochasticDepth: in training, zeroes the whole "
+    "input per sample (row) or per batch (batch) with probability p and scales the rest by "
+    "1/(1-p); identity in eval", category="dropout", key_args=lambda a: f"p={a['p']:g}",
+    module_source=_STOCHASTIC_DEPTH, receptive=POINTWISE, passes_through=True,
+    # training multiplies by a new mask of one value per sample (row) or one (batch); the
+    # mask needs no gradient, so only it is saved
+    saves=lambda ctx: [] if ctx.attrs["p"] == 0 else [
+        Saved("new", numel=ctx.inputs[0].shape[0] if ctx.attrs["mode"] == "row" else 1)]))

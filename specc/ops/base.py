@@ -27,6 +27,10 @@ class Param:
     choices: tuple | None = None
     inferred: bool = False  # may be omitted: specc infers it from the input
     to_torch: bool = True  # passed to the torch constructor / function
+    # A one-element list means "this value on every spatial dim": torch expands it for
+    # strides, paddings, dilations and pool windows, but not for a conv kernel (the weight's
+    # shape) or an output size, where [3] on a 2-D op fails when it runs.
+    list_of_one: bool = True
 
     @property
     def required(self) -> bool:
@@ -38,8 +42,10 @@ class ShapeError(Exception):
     entry of specc.codes the finding is reported under (its severity, name and hint)."""
 
     def __init__(self, message: str, param: str | None = None, hint: str | None = None,
-                 code: Code = codes.SHAPE_MISMATCH):
-        self.param, self.hint, self.code = param, hint, code
+                 code: Code | str = codes.SHAPE_MISMATCH):
+        # a code string ("E306") is looked up in the table: an unknown one is a KeyError
+        self.code = codes.CODES[code] if isinstance(code, str) else code
+        self.param, self.hint = param, hint
         super().__init__(message)
 
 
@@ -53,7 +59,7 @@ class InferCtx:
     given: set  # attribute names the spec wrote explicitly
 
     def fail(self, message: str, param: str | None = None, hint: str | None = None,
-             code: Code = codes.SHAPE_MISMATCH):
+             code: Code | str = codes.SHAPE_MISMATCH):
         """Reject the node, reporting `message` under `code` (an entry of specc.codes)."""
         raise ShapeError(message, param, hint, code)
 
@@ -224,6 +230,9 @@ class OpDef:
     macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
     emit: Callable[[EmitCtx], list[str]] = emit_call
     torch_class: str | None = None  # for modules: attribute of torch.nn
+    # For a module torch.nn lacks (torchvision's LayerNorm2d, StochasticDepth): the source of
+    # the class, using only torch, that generated code defines under the name torch_class
+    module_source: str | None = None
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     # -- traits: what lint and render know about the op (tests/test_op_traits.py checks
     # that every op of a category carries its category's traits) --
@@ -259,6 +268,7 @@ class OpDef:
     workspace: SavesFn = lambda ctx: []
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
+    _class: Any = field(default=None, repr=False)  # module_class(), once made
 
     @property
     def is_dropout(self) -> bool:
@@ -266,6 +276,19 @@ class OpDef:
 
     def param(self, name: str) -> Param | None:
         return self.param_map.get(name)
+
+    def module_class(self):
+        """The torch module class this op builds: torch.nn's, or module_source's."""
+        import torch
+        from torch import nn
+
+        if self.module_source is None:
+            return getattr(nn, self.torch_class or "", None)
+        if self._class is None:
+            namespace: dict = {"torch": torch, "nn": nn}
+            exec(compile(self.module_source, f"<specc op {self.name}>", "exec"), namespace)
+            self._class = namespace[self.torch_class]
+        return self._class
 
     def output_names(self, attrs: dict) -> tuple[str, ...]:
         return self.outputs(attrs) if callable(self.outputs) else self.outputs

@@ -1,6 +1,8 @@
 """`--format github`: GitHub Actions workflow commands (annotations on the PR diff)."""
 from __future__ import annotations
 
+from specc.report.style import printable_diagnostic
+
 
 def write(analyses, stream, style, quiet: bool = False) -> None:  # noqa: ARG001
     for a in analyses:
@@ -18,6 +20,7 @@ def _escape_property(text: str) -> str:
 
 def github_line(d) -> str:
     """A GitHub Actions workflow command (::error file=…,line=…::message)."""
+    d = printable_diagnostic(d)
     level = {"error": "error", "warning": "warning"}.get(d.severity, "notice")
     props = [f"file={_escape_property(d.file or '')}"]
     if d.loc.line:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from specc.dims import shape_str
 from specc.infer import per_sample, totals
 from specc.ir import Graph, Node, Scope
-from specc.report.style import Style
+from specc.report.style import Style, printable
 from specc.report.summary import op_label, scope_label, scope_params
 from specc.report.text import details, headline, summary_line
 
@@ -59,9 +59,10 @@ def _node_row(graph: Graph, node: Node, depth: int):
 
 def render_table(analysis, style: Style) -> str:
     graph = analysis.graph
-    lines = [style.bold(f"{analysis.path}") + (f" — {graph.name}" if graph else "")]
+    lines = [style.bold(printable(analysis.path))
+             + (f" — {printable(graph.name)}" if graph else "")]
     if graph is not None and graph.nodes:
-        rows = list(_rows(graph))
+        rows = [tuple(printable(c) for c in r[:5]) + r[5:] for r in _rows(graph)]
         headers = ("Node", "Op", "Output shape", "Params", "MACs")
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
         widths = [min(w, 60) for w in widths]
@@ -72,7 +73,8 @@ def render_table(analysis, style: Style) -> str:
             lines.append(style.dim(text) if row[5] else text)
         lines.append(rule)
         total = totals(graph)
-        outputs = ", ".join(f"{name} {ref.type}" for name, ref in graph.outputs if ref.type)
+        outputs = printable(", ".join(f"{name} {ref.type}" for name, ref in graph.outputs
+                                      if ref.type))
         lines.append(f"Params: {_fmt_int(total['params'])}   "
                      f"MACs/sample: {_fmt_int(total['macs'])}   "
                      f"Param memory (fp32): {total['params'] * 4 / 2**20:,.1f} MiB")

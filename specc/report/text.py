@@ -1,13 +1,14 @@
 """A diagnostic turned into text — the one place every text format does it."""
 from __future__ import annotations
 
-from specc.report.style import Style
+from specc.report.style import Style, printable, printable_diagnostic
 
 PLAIN = Style(False)
 
 
 def headline(d, style: Style = PLAIN, severity: bool = False) -> str:
     """`path:line:col: [severity] CODE [rule] message` (severity for the full format)."""
+    d = printable_diagnostic(d)  # a control character in a spec never reaches the terminal
     colour = {"error": style.red, "warning": style.yellow}.get(d.severity, style.blue)
     level = f"{colour(d.severity)} " if severity else ""
     rule = f" [{d.rule}]" if d.rule else ""
@@ -17,13 +18,14 @@ def headline(d, style: Style = PLAIN, severity: bool = False) -> str:
 
 def details(d, style: Style, source_lines: list[str]) -> list[str]:
     """The lines under a headline: the node, the source line with a caret, the hint."""
+    d = printable_diagnostic(d)
     colour = {"error": style.red, "warning": style.yellow}.get(d.severity, style.blue)
     lines = []
     if d.node:
         lines.append(f"    node: {d.node}")
     if source_lines and 0 < d.loc.line <= len(source_lines):
         text = source_lines[d.loc.line - 1]
-        if len(text) <= 160:
+        if len(text) <= 160 and printable(text) == text:  # else the caret would be off
             lines.append(f"    | {text}")
             lines.append("    | " + " " * max(d.loc.col - 1, 0) + colour("^"))
     if d.hint:
