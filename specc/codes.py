@@ -160,7 +160,7 @@ INPUT_COUNT = _declare("E307", "input-count", "error", "wrong number of inputs",
 
 # -- build --------------------------------------------------------------------------------
 EXPORT_UNTRACEABLE = _declare("E401", "export-untraceable", "error",
-                              "`build --export`: torch.export cannot trace the model",
+                              "`build --export` / `--onnx`: the exporter cannot trace the model",
                               "torch.export could not trace the generated module (for example "
                               "a model that packs sequences by their lengths).")
 EXPORT_SPECIALISED = _declare("W401", "export-specialised", "warning",
