@@ -126,6 +126,16 @@ CASES = {
              "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
              "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
              "x: {shape: [N, 6], dtype: int64}")),
+    "causal-lm-without-mask": (
+        spec("- {name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
+             "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
+             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
+             "x: {shape: [N, 6], dtype: int64}", "task: generation"),
+        # an encoder (BERT embeddings) attends both ways by design
+        spec("- {name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
+             "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
+             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
+             "x: {shape: [N, 6], dtype: int64}", "task: embedding")),
     "checkerboard": (
         spec("- {op: ConvTranspose2d, out_channels: 4, kernel_size: 3, stride: 2}",
              "x: {shape: [N, 3, 8, 8]}"),

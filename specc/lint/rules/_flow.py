@@ -68,6 +68,13 @@ def layout(node: Node) -> str | None:
     return None
 
 
+def is_self_attention(node: Node) -> bool:
+    """A Transformer layer, or MultiheadAttention whose query is its key (not cross-attention)."""
+    if node.op != "MultiheadAttention":
+        return node.op in SELF_ATTENTION
+    return len(node.inputs) == 1 or node.inputs[0] == node.inputs[1]
+
+
 def is_batch_dim(dim, graph) -> bool:
     return isinstance(dim, Sym) and str(dim) in graph.batch_symbols
 
