@@ -1,4 +1,5 @@
 """L319 causal-lm-without-mask: a next-token model whose attention can see the future."""
+from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import SELF_ATTENTION, is_self_attention
 
@@ -8,20 +9,7 @@ _SEQUENCE_MASKS = {"TransformerEncoderLayer": ("src_mask", "is_causal"),
                    "MultiheadAttention": ("attn_mask", "is_causal")}
 
 
-@rule("L319", "causal-lm-without-mask", "warning",
-      "a causal language model whose self-attention has no attention mask",
-      """
-A model trained to predict the next token must not see it: without a causal mask every
-position of a Transformer layer attends to the whole sequence, including the tokens it is
-asked to predict. Training loss drops to almost nothing and generation fails. `task:
-generation` says the model generates token by token: then every self-attention layer of a
-decoder-only model (or the decoder layers of an encoder-decoder: its encoder may look both
-ways) needs its mask (`src_mask: true` with the mask as an input, and `is_causal: true`).
-
-Bad:   task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
-Good:  task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true,
-                                         from: [h, causal_mask], src_mask: true, is_causal: true}]
-""", "give each self-attention layer the causal mask (src_mask / attn_mask) and is_causal: true")
+@rule(codes.CAUSAL_LM_WITHOUT_MASK)
 def causal_lm_without_mask(graph, facts):
     if graph.task != "generation":
         return
