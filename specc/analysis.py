@@ -56,8 +56,20 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
             doc = load_yaml(source, limits)
     except SpecError as exc:
         return Analysis(display, None, _with_file(exc.diagnostics, display), text)
-    return analyse_document(doc, display, dims=dims, limits=limits, lint=lint, config=config,
-                            source=text)
+    plugin_problems = []
+    if config is not None or path is not None:
+        # the plugins of this spec's configuration (found from its path), never the spec's
+        from specc.config import resolve_config
+        from specc.plugin_loading import activate
+
+        plugin_problems = activate(config if config is not None else resolve_config(path))
+    analysis = analyse_document(doc, display, dims=dims, limits=limits, lint=lint,
+                                config=config, source=text)
+    if plugin_problems:  # located in the configuration file, which keeps its own name
+        analysis.diagnostics = plugin_problems + analysis.diagnostics
+        if analysis.graph is not None:
+            analysis.graph.diagnostics = plugin_problems + analysis.graph.diagnostics
+    return analysis
 
 
 def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, config=None,

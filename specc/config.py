@@ -16,6 +16,8 @@ class Config:
     fail_on: str = "error"
     limits: Limits = field(default_factory=Limits)
     source: str | None = None
+    plugins: list = field(default_factory=list)  # modules declaring ops (docs/plugins.md)
+    entry_points: bool = False  # also load installed packages' `specc.ops` entry points
 
 
 def _split(value) -> list:
@@ -69,6 +71,8 @@ def resolve_config(spec_path: str, explicit: str | None = None, select: str | No
     config.fail_on = table.get("fail-on", table.get("fail_on", "error"))
     if config.fail_on not in ("error", "warning", "info"):
         config.fail_on = "error"
+    config.plugins = _split(table.get("plugins"))
+    config.entry_points = table.get("entry-points", table.get("entry_points")) is True
     limits = table.get("limits", {})
     for key, value in limits.items():
         key = key.replace("-", "_")

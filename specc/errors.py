@@ -113,6 +113,8 @@ ERROR_CODES = {
     "E005": "the file is not UTF-8/UTF-16 text",
     "E006": "empty file",
     "E007": "more than one YAML document",
+    "E010": "a plugin named by the configuration cannot be loaded (import error, wrong "
+            "return value, unsound declaration, or a name clash)",
     "E101": "the document does not match the spec schema",
     "E102": "unknown op",
     "E103": "unknown parameter or key",
@@ -133,4 +135,5 @@ ERROR_CODES = {
     "E305": "wrong dtype",
     "E306": "a configuration torch rejects",
     "E307": "wrong number of inputs",
+    "E308": "a plugin op's rule raised or returned a wrong value",
 }

@@ -168,11 +168,18 @@ def schema_text() -> str:
     return json.dumps(build_schema(), indent=1, ensure_ascii=False) + "\n"
 
 
-@lru_cache(maxsize=1)
 def _validator():
+    from specc.ops.base import ACTIVE_PLUGIN_OPS
+
+    # plugin ops change the schema: the checked-in file covers the built-ins only
+    return _validator_for(tuple((name, id(op)) for name, op in ACTIVE_PLUGIN_OPS.items()))
+
+
+@lru_cache(maxsize=4)
+def _validator_for(plugin_ops: tuple):
     from specc.schema_validator import Validator
 
-    if os.path.exists(SCHEMA_PATH):
+    if not plugin_ops and os.path.exists(SCHEMA_PATH):
         with open(SCHEMA_PATH, encoding="utf-8") as handle:
             schema = json.load(handle)
     else:  # an installed copy without the repo's schemas/ folder

@@ -149,6 +149,10 @@ class OpDef:
     torch_class: str | None = None  # for modules: attribute of torch.nn
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     param_map: dict = field(default_factory=dict)
+    # A module op outside torch.nn: "package.module:Class", imported only by `build` (and
+    # `specc import`), so `check` never imports it. Built-ins use torch_class instead.
+    module: str | None = None
+    plugin: str | None = None  # the plugin that declared the op (None: built into specc)
 
     def param(self, name: str) -> Param | None:
         return self.param_map.get(name)
@@ -158,8 +162,22 @@ class OpDef:
 
     def __post_init__(self):
         self.param_map = {p.name: p for p in self.params}
-        if self.kind == "module" and self.torch_class is None:
+        if self.kind == "module" and self.torch_class is None and self.module is None:
             self.torch_class = self.name
+
+    def module_class(self):
+        """The nn.Module class this op builds (imports torch, and a plugin's module)."""
+        if self.module is not None:
+            import importlib
+
+            module_name, _, attr = self.module.partition(":")
+            value = importlib.import_module(module_name)
+            for part in attr.split("."):
+                value = getattr(value, part)
+            return value
+        from torch import nn
+
+        return getattr(nn, self.torch_class)
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -172,16 +190,24 @@ def register(op: OpDef) -> OpDef:
     return op
 
 
+# Plugin ops enabled by the configuration in use (specc.plugin_loading activates them).
+# Kept apart from REGISTRY so a spec outside that configuration never sees them.
+ACTIVE_PLUGIN_OPS: dict[str, OpDef] = {}
+
+
 def get_op(name: str) -> OpDef | None:
     from specc import ops  # noqa: F401  (importing the package registers every op)
 
-    return REGISTRY.get(name)
+    op = REGISTRY.get(name)
+    return op if op is not None else ACTIVE_PLUGIN_OPS.get(name)
 
 
 def all_ops() -> dict[str, OpDef]:
     from specc import ops  # noqa: F401
 
-    return REGISTRY
+    if not ACTIVE_PLUGIN_OPS:
+        return REGISTRY
+    return {**REGISTRY, **ACTIVE_PLUGIN_OPS}
 
 
 __all__ = ["OpDef", "Param", "REQUIRED", "InferCtx", "EmitCtx", "ShapeError", "register",
