@@ -38,12 +38,14 @@ def _where(config_path: str | None, needle: str) -> Loc:
         return Loc(1, 1)
     try:
         with open(config_path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                col = line.find(needle)
-                if col >= 0:
-                    return Loc(number, col + 1)
-    except OSError:
-        pass
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return Loc(1, 1)
+    for candidate in (f'"{needle}"', f"'{needle}'", needle):  # the quoted entry first
+        for number, line in enumerate(lines, 1):
+            col = line.find(candidate)
+            if col >= 0:
+                return Loc(number, col + 1)
     return Loc(1, 1)
 
 

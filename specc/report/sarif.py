@@ -51,9 +51,10 @@ def sarif_document(analyses) -> dict:
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for a in analyses:
-        uri, relative = _uri(a.path) if not a.path.startswith("<") else (a.path, True)
+        spec_uri = _uri(a.path) if not a.path.startswith("<") else (a.path, True)
         for d in a.diagnostics:
-            location = {"artifactLocation": {"uri": uri}}
+            uri, relative = spec_uri if d.file in (None, a.path) else _uri(d.file)
+            location = {"artifactLocation": {"uri": uri}}  # a plugin's is in its config file
             if relative:
                 location["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
             if d.loc.line > 0:

@@ -86,7 +86,8 @@ def format_diagnostics(analysis, style: Style) -> list[str]:
                      f"{style.bold(d.code)}{rule} {d.message}")
         if d.node:
             lines.append(f"    node: {d.node}")
-        if source and 0 < d.loc.line <= len(source):
+        in_spec = d.file in (None, analysis.path)  # not a configuration file's finding
+        if source and in_spec and 0 < d.loc.line <= len(source):
             text = source[d.loc.line - 1]
             if len(text) <= 160:
                 lines.append(f"    | {text}")

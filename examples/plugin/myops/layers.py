@@ -6,6 +6,7 @@ from torch import nn
 class ChannelGate(nn.Module):
     def __init__(self, channels: int, reduction: int = 4):
         super().__init__()
+        self.channels, self.reduction = channels, reduction  # `specc import` reads these
         hidden = max(1, channels // reduction)
         self.fc1 = nn.Conv2d(channels, hidden, 1)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
