@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import os
 
-from specc.errors import SEVERITY_RANK, Diagnostic, Limits, Loc, SpecError
+from specc.errors import SEVERITY_RANK, Diagnostic, Limits, Loc, SpecError, collapse_instances
 from specc.ir import Graph
 
 
@@ -59,10 +59,14 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
     plugin_problems = []
     if config is not None or path is not None:
         # the plugins of this spec's configuration (found from its path), never the spec's
-        from specc.config import resolve_config
+        from specc.config import ConfigError, resolve_config
         from specc.plugin_loading import activate
 
-        plugin_problems = activate(config if config is not None else resolve_config(path))
+        try:
+            plugin_problems = activate(config if config is not None else resolve_config(path))
+        except ConfigError as exc:  # no trustworthy plugin list: none, and say why
+            plugin_problems = activate(None) + [Diagnostic(
+                "E010", f"plugins not loaded: {exc}", "error", Loc(1, 1), file=display)]
     analysis = analyse_document(doc, display, dims=dims, limits=limits, lint=lint,
                                 config=config, source=text)
     if plugin_problems:  # located in the configuration file, which keeps its own name
@@ -102,7 +106,8 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
             from specc.lint import run_lints
 
             diagnostics = run_lints(graph, config)
-            graph.diagnostics = diagnostics
+        diagnostics = collapse_instances(diagnostics)
+        graph.diagnostics = diagnostics
     return Analysis(display, graph, _with_file(diagnostics, display), source)
 
 

@@ -5,7 +5,7 @@ import os
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               parse_dims, print_diagnostics)
+                               check_dims_used, parse_dims, print_diagnostics)
 
 
 def add_parser(sub) -> None:
@@ -30,6 +30,7 @@ def run(args) -> int:
 
     dims = parse_dims(args.dim)
     analysis = analyse_path(args.path, dims=dims, lint=False)
+    check_dims_used(dims, [analysis])
     if args.export and dims and analysis.ok:
         # for export, --dim gives example sizes: keep the dims symbolic (dynamic) if we can
         symbolic = analyse_path(args.path, lint=False)
@@ -65,7 +66,7 @@ def run(args) -> int:
     except ImportError:
         print("specc build needs torch: pip install torch", file=sys.stderr)
         return EXIT_USAGE
-    return _build_and_save(args, graph, dims)
+    return _build_and_save(args, analysis, dims)
 
 
 def _device_problem(device: str) -> str | None:
@@ -84,12 +85,14 @@ def _device_problem(device: str) -> str | None:
     return None
 
 
-def _build_and_save(args, graph, dims) -> int:
+def _build_and_save(args, analysis, dims) -> int:
     import torch
 
     from specc.compile.build import build_module
+    from specc.errors import SpecError
     from specc.files import atomic_write
 
+    graph = analysis.graph
     problem = _device_problem(args.device)
     if problem:
         print(f"specc: {problem}", file=sys.stderr)
@@ -100,9 +103,17 @@ def _build_and_save(args, graph, dims) -> int:
         atomic_write(args.save, lambda p: torch.save(model.state_dict(), p))
         print(f"wrote {args.save}")
     if args.export:
-        from specc.compile.export import export_model
+        from specc.compile.export import export_with_report
 
-        program = export_model(model, graph, dims, device=args.device)
+        try:
+            program, warnings = export_with_report(model, graph, dims, device=args.device)
+        except SpecError as exc:
+            analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
+            print_diagnostics(analysis)
+            return EXIT_FINDINGS
+        if warnings:
+            analysis.diagnostics = [d.with_file(args.path) for d in warnings]
+            print_diagnostics(analysis)
         atomic_write(args.export, lambda p: torch.export.save(program, p))
         print(f"wrote {args.export}")
     if not (args.save or args.export or args.emit_python):
