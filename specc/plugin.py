@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Callable
 
 from specc.dims import Dim, Sym
-from specc.ops.base import REQUIRED, EmitCtx, InferCtx, OpDef, Param, ShapeError, emit_call
+from specc.ops.base import (REQUIRED, EmitCtx, InferCtx, OpDef, Param, SaveCtx, Saved,
+                            ShapeError, emit_call, saves_inputs, saves_output)
 from specc.tensor import TensorType
 
 # Keys that wire a spec node; a parameter cannot take one of these names. (`init` is not
@@ -41,15 +42,18 @@ def module_op(name: str, module: str, params: list[Param], infer: Callable[[Infe
               n_inputs: tuple[int, int | None] = (1, 1),
               outputs: tuple[str, ...] = ("out",),
               emit: Callable[[EmitCtx], list[str]] | None = None,
-              key_args: Callable[[dict], str] | None = None) -> OpDef:
+              key_args: Callable[[dict], str] | None = None, **facts) -> OpDef:
     """An op that builds ``module`` ("package.module:Class") with its params as keyword
     arguments. ``infer`` returns the output :class:`TensorType` list; ``count_params`` the
-    number of parameters given the (inferred) attributes; ``macs`` multiply-accumulates."""
+    number of parameters given the (inferred) attributes; ``macs`` multiply-accumulates.
+    ``facts`` are the memory analysis's declarations (``saves``, ``param_tensors``,
+    ``buffers``, ``aliases``, ``workspace``, ``backward_macs``, ``receptive``), as
+    specc's own ops give them."""
     return OpDef(name, "module", list(params), infer, doc=doc, category=category,
                  n_inputs=n_inputs, outputs=outputs,
                  count_params=count_params or (lambda attrs: 0),
                  macs=macs or (lambda ctx, outs: 0), emit=emit or emit_call,
-                 key_args=key_args, module=module, torch_class=None)
+                 key_args=key_args, module=module, torch_class=None, **facts)
 
 
 def function_op(name: str, params: list[Param], infer: Callable[[InferCtx], list],
@@ -57,11 +61,12 @@ def function_op(name: str, params: list[Param], infer: Callable[[InferCtx], list
                 category: str = "plugin", macs: Callable[[InferCtx, list], Dim] | None = None,
                 n_inputs: tuple[int, int | None] = (1, 1),
                 outputs: tuple[str, ...] = ("out",),
-                key_args: Callable[[dict], str] | None = None) -> OpDef:
-    """An op without weights whose torch code is the lines ``emit(ctx)`` returns."""
+                key_args: Callable[[dict], str] | None = None, **facts) -> OpDef:
+    """An op without weights whose torch code is the lines ``emit(ctx)`` returns
+    (``facts``: as for :func:`module_op`)."""
     return OpDef(name, "function", list(params), infer, doc=doc, category=category,
                  n_inputs=n_inputs, outputs=outputs, macs=macs or (lambda ctx, outs: 0),
-                 emit=emit, key_args=key_args)
+                 emit=emit, key_args=key_args, **facts)
 
 
 def validate_op(op) -> list[str]:
@@ -110,5 +115,6 @@ def validate_op(op) -> list[str]:
 
 
 __all__ = ["OpDef", "Param", "REQUIRED", "InferCtx", "EmitCtx", "ShapeError", "TensorType",
+           "Saved", "SaveCtx", "saves_inputs", "saves_output",
            "Dim", "Sym", "emit_call", "module_op", "function_op", "validate_op",
            "param_types", "RESERVED_PARAM_NAMES"]

@@ -242,3 +242,19 @@ def test_import_keeps_a_plugin_module_as_one_op(monkeypatch):
     built = specc.build(text)
     built.load_state_dict(model.state_dict())
     torch.testing.assert_close(built(x), model(x))
+
+
+@pytest.mark.parametrize("batch", [2, 5])
+def test_plugin_memory_declaration_matches_saved_tensors(monkeypatch, batch):
+    torch = pytest.importorskip("torch")
+    from specc.analyses import measure
+    from specc.analyses.memory import analyse_memory
+    from specc.compile.build import build_module
+
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    graph = specc.check(str(EXAMPLE / "model.yaml"), dims={"N": batch}).graph
+    static = analyse_memory(graph).activations_train_bytes
+    model = build_module(graph)
+    real = measure.saved_bytes(model, measure.example_inputs(graph, {"N": batch},
+                                                             torch.float32))
+    assert abs(static - real) <= 0.05 * real, f"static {static} vs torch {real}"
