@@ -69,6 +69,16 @@ def function_op(name: str, params: list[Param], infer: Callable[[InferCtx], list
                  emit=emit, key_args=key_args, **facts)
 
 
+def enable(modules: list[str], *, entry_points: bool = False) -> list:
+    """From Python (``specc.from_module``, ``specc.check`` on YAML text): make these plugin
+    modules' ops the active ones, as a configuration naming them would. Returns the
+    problems (E010 diagnostics); a spec *file* checked later uses its own configuration."""
+    from specc.config import Config
+    from specc.plugin_loading import activate
+
+    return activate(Config(plugins=list(modules), entry_points=entry_points))
+
+
 def validate_op(op) -> list[str]:
     """What is wrong with a declaration (empty when it is sound). Built-in ops pass the
     same checks (tests/test_plugins.py)."""
@@ -117,4 +127,4 @@ def validate_op(op) -> list[str]:
 __all__ = ["OpDef", "Param", "REQUIRED", "InferCtx", "EmitCtx", "ShapeError", "TensorType",
            "Saved", "SaveCtx", "saves_inputs", "saves_output",
            "Dim", "Sym", "emit_call", "module_op", "function_op", "validate_op",
-           "param_types", "RESERVED_PARAM_NAMES"]
+           "param_types", "RESERVED_PARAM_NAMES", "enable"]

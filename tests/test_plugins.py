@@ -14,9 +14,8 @@ import textwrap
 import pytest
 
 import specc
-from specc.config import Config
 from specc.ops.base import all_ops
-from specc.plugin_loading import activate, deactivate
+from specc.plugin_loading import deactivate
 from tests.helpers import ROOT
 
 EXAMPLE = ROOT / "examples" / "plugin"
@@ -230,11 +229,12 @@ def test_builtin_ops_pass_the_same_declaration_checks():
 
 def test_import_keeps_a_plugin_module_as_one_op(monkeypatch):
     torch = pytest.importorskip("torch")
+    import specc.plugin
     monkeypatch.syspath_prepend(str(EXAMPLE))
     from myops.layers import ChannelGate
     from torch import nn
 
-    activate(Config(plugins=["myops.specc_ops"], source=str(EXAMPLE / "specc.toml")))
+    assert specc.plugin.enable(["myops.specc_ops"]) == []
     model = nn.Sequential(nn.Conv2d(3, 16, 3), ChannelGate(16, reduction=2)).eval()
     x = torch.randn(1, 3, 10, 10)
     text = specc.from_module(model, x)
