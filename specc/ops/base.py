@@ -25,6 +25,10 @@ class Param:
     choices: tuple | None = None
     inferred: bool = False  # may be omitted: specc infers it from the input
     to_torch: bool = True  # passed to the torch constructor / function
+    # A one-element list means "this value on every spatial dim": torch expands it for
+    # strides, paddings, dilations and pool windows, but not for a conv kernel (the weight's
+    # shape) or an output size, where [3] on a 2-D op fails when it runs.
+    list_of_one: bool = True
 
     @property
     def required(self) -> bool:
@@ -221,6 +225,9 @@ class OpDef:
     macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
     emit: Callable[[EmitCtx], list[str]] = emit_call
     torch_class: str | None = None  # for modules: attribute of torch.nn
+    # For a module torch.nn lacks (torchvision's LayerNorm2d, StochasticDepth): the source of
+    # the class, using only torch, that generated code defines under the name torch_class
+    module_source: str | None = None
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     # --- memory and receptive-field facts (read by specc.analyses) ---
     # What autograd saves when the node runs in training (None: not declared — the
@@ -240,6 +247,7 @@ class OpDef:
     workspace: SavesFn = lambda ctx: []
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
+    _class: Any = field(default=None, repr=False)  # module_class(), once made
     # A module op outside torch.nn: "package.module:Class", imported only by `build` (and
     # `specc import`), so `check` never imports it. Built-ins use torch_class instead.
     module: str | None = None
@@ -247,6 +255,28 @@ class OpDef:
 
     def param(self, name: str) -> Param | None:
         return self.param_map.get(name)
+
+    def module_class(self):
+        """The torch module class this op builds: torch.nn's, module_source's, or a
+        plugin's (``module``, imported here)."""
+        import torch
+        from torch import nn
+
+        if self.module is not None:
+            import importlib
+
+            module_name, _, attr = self.module.partition(":")
+            value = importlib.import_module(module_name)
+            for part in attr.split("."):
+                value = getattr(value, part)
+            return value
+        if self.module_source is None:
+            return getattr(nn, self.torch_class or "", None)
+        if self._class is None:
+            namespace: dict = {"torch": torch, "nn": nn}
+            exec(compile(self.module_source, f"<specc op {self.name}>", "exec"), namespace)
+            self._class = namespace[self.torch_class]
+        return self._class
 
     def output_names(self, attrs: dict) -> tuple[str, ...]:
         return self.outputs(attrs) if callable(self.outputs) else self.outputs
@@ -256,19 +286,6 @@ class OpDef:
         if self.kind == "module" and self.torch_class is None and self.module is None:
             self.torch_class = self.name
 
-    def module_class(self):
-        """The nn.Module class this op builds (imports torch, and a plugin's module)."""
-        if self.module is not None:
-            import importlib
-
-            module_name, _, attr = self.module.partition(":")
-            value = importlib.import_module(module_name)
-            for part in attr.split("."):
-                value = getattr(value, part)
-            return value
-        from torch import nn
-
-        return getattr(nn, self.torch_class)
 
 
 REGISTRY: dict[str, OpDef] = {}
