@@ -16,11 +16,12 @@ import importlib
 import re
 from dataclasses import dataclass, field
 
+from specc import codes
 from specc.errors import Diagnostic, Loc
 from specc.ops.base import ACTIVE_PLUGIN_OPS, OpDef
 
 ENTRY_POINT_GROUP = "specc.ops"
-CODE = "E010"
+CODE = codes.PLUGIN_LOAD.code
 
 
 @dataclass

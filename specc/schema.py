@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-import os
 
 from specc.errors import Diagnostic
 from specc.loader import key_loc_at, loc_at
 
 SCHEMA_ID = "https://raw.githubusercontent.com/specc-dev/specc/main/schemas/specc.schema.json"
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "schemas", "specc.schema.json")
 LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "mse", "l1", "smooth_l1", "huber",
           "kl_div", "ctc", "cosine_embedding", "margin_ranking", "none")
 TASKS = ("classification", "multilabel", "regression", "segmentation", "generation", "embedding")
@@ -175,20 +172,17 @@ def schema_text() -> str:
 def _validator():
     from specc.ops.base import ACTIVE_PLUGIN_OPS
 
-    # plugin ops change the schema: the checked-in file covers the built-ins only
+    # plugin ops change the schema (generated from the registry and the active plugins)
     return _validator_for(tuple((name, id(op)) for name, op in ACTIVE_PLUGIN_OPS.items()))
 
 
 @lru_cache(maxsize=4)
 def _validator_for(plugin_ops: tuple):
+    """The validator of the schema generated from this package's op registry — never a file
+    found relative to the source tree, so a wheel and a checkout validate identically."""
     from specc.schema_validator import Validator
 
-    if not plugin_ops and os.path.exists(SCHEMA_PATH):
-        with open(SCHEMA_PATH, encoding="utf-8") as handle:
-            schema = json.load(handle)
-    else:  # an installed copy without the repo's schemas/ folder
-        schema = build_schema()
-    return Validator(schema)
+    return Validator(build_schema())
 
 
 def validate(doc) -> list[Diagnostic]:
