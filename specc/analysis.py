@@ -89,8 +89,6 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
                                 config=config, source=text)
     if plugin_problems:  # located in the configuration file, which keeps its own name
         analysis.diagnostics = plugin_problems + analysis.diagnostics
-        if analysis.graph is not None:
-            analysis.graph.diagnostics = plugin_problems + analysis.graph.diagnostics
     return analysis
 
 
