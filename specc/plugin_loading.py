@@ -95,7 +95,8 @@ def load_plugins(names: tuple, entry_points: bool = False,
                                              _where(config_path, needle), None, hint,
                                              file=config_path))
 
-    sources = [(repr(name), name, lambda n=name: importlib.import_module(n)) for name in names]
+    sources: list = [(repr(name), name, lambda n=name: importlib.import_module(n))
+                     for name in names]  # (label, text to locate in the config, loader)
     if entry_points:
         from importlib.metadata import entry_points as find_entry_points
 

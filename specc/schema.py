@@ -177,7 +177,7 @@ def _validator():
 
 
 @lru_cache(maxsize=4)
-def _validator_for(plugin_ops: tuple):
+def _validator_for(_plugin_ops: tuple):  # the cache key: which plugin ops are active
     """The validator of the schema generated from this package's op registry — never a file
     found relative to the source tree, so a wheel and a checkout validate identically."""
     from specc.schema_validator import Validator

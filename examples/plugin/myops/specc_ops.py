@@ -22,7 +22,7 @@ def _gate_params(attrs: dict) -> int:
     return c * h + h + h * c + c  # two 1×1 convs with biases
 
 
-def _gate_macs(ctx: InferCtx, outs) -> int:
+def _gate_macs(ctx: InferCtx, _outs) -> int:
     c, h = ctx.attrs["channels"], _gate_hidden(ctx.attrs)
     return 2 * c * h * ctx.inputs[0].shape[0]  # two 1×1 convs on the pooled (N, C, 1, 1)
 
