@@ -174,7 +174,7 @@ class _Layout:
                     self.box[first.id] = first.id
                     previous = None  # nothing is written into a folded box
                     continue
-                if self._fusable(first, previous):
+                if previous is not None and self._fusable(first, previous):
                     leader = self.box[previous.id]
                     self.box[first.id] = leader
                     self.fused.setdefault(leader, []).append(first)

@@ -137,7 +137,7 @@ def _write_onnx(args, model, analysis, dims) -> int:
 
     graph = analysis.graph
     try:
-        difference = {}
+        difference: dict[str, float | None] = {}
         atomic_write(args.onnx, lambda p: difference.setdefault(
             "max", export_onnx(model, graph, p, dims)), inputs=[args.path])
     except SpecError as exc:

@@ -1,6 +1,7 @@
 """Stage 6b — build: run the generated source and construct the module with torch."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import linecache
 import re
@@ -87,7 +88,7 @@ def load_source(text: str, name: str, extra: dict | None = None) -> dict:
     return module.__dict__
 
 
-def _reduce_generated(self, protocol):
+def _reduce_generated(self, _protocol):
     """pickle / torch.save / copy.deepcopy of a built module: the class is named by its
     generated source (re-created on load) instead of by a module path that only exists
     in the process that built it. The analysed graph is not pickled (it is a build-time
@@ -107,6 +108,29 @@ def _dtype_name(dtype) -> str | None:
     return None if dtype is None else str(dtype).replace("torch.", "")
 
 
+@contextlib.contextmanager
+def _skipping_init(skip: bool):
+    """On ``meta`` there are no values to initialise: make torch.nn.init's in-place
+    initialisers no-ops while modules are constructed (what transformers' no_init_weights
+    does), so a 70B meta build pays for module objects only. specc.materialize runs the
+    real initialisation later, on the real device."""
+    if not skip:
+        yield
+        return
+    import torch.nn.init as init
+
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_")
+             and callable(getattr(init, n))]
+    saved = {n: getattr(init, n) for n in names}
+    try:
+        for name in names:
+            setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(init, name, fn)
+
+
 def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None = None,
                  recorder=None):
     """Construct the model. ``recorder(node_id, outputs)``, when given, is called with
@@ -119,7 +143,7 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     source = generate(graph, trace=recorder is not None, float_dtype=_dtype_name(dtype))
     namespace = load_source(source.text, graph.name,
                             None if recorder is None else {"_specc_record": recorder})
-    with torch.device(device):
+    with torch.device(device), _skipping_init(str(device) == "meta"):
         model = namespace["build_model"]()
     if dtype is not None:
         model = model.to(dtype=getattr(torch, dtype) if isinstance(dtype, str) else dtype)
@@ -144,7 +168,7 @@ class InputCheck:
         self.inputs = [(n.id, tuple(n.out_types[0].shape), n.out_types[0].is_float,
                         n.loc.line) for n in graph.inputs if n.out_types]
 
-    def __call__(self, module, args):
+    def __call__(self, _module, args):
         import torch
 
         if torch.compiler.is_compiling() or getattr(torch.compiler, "is_exporting", bool)():
