@@ -239,17 +239,18 @@ def test_init_options_are_torch_arguments():
 
 def test_distributed_data_parallel_on_cpu():
     """DESIGN contract 7: built modules work under DDP (gloo, one process, loopback)."""
-    import socket
-
     import torch.distributed as dist
 
     if not dist.is_available():
         pytest.skip("torch.distributed is not available")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
-                            world_size=1)
+    # a file rendezvous (no port to race for) and a timeout: a stuck rendezvous must fail
+    # the test, never hang the suite
+    import datetime
+    import tempfile
+
+    store = tempfile.mkdtemp()
+    dist.init_process_group("gloo", init_method=f"file://{store}/rendezvous", rank=0,
+                            world_size=1, timeout=datetime.timedelta(seconds=60))
     try:
         model = torch.nn.parallel.DistributedDataParallel(specc.build(SPECS / "small_cnn.yaml"))
         loss = model(torch.randn(4, 3, 32, 32)).sum()

@@ -49,8 +49,10 @@ def _reference(state):
 def _worker(rank, init_file, state_file, out_file, mode):
     from torch.distributed.device_mesh import init_device_mesh
 
+    import datetime
+
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=WORLD)
+                            world_size=WORLD, timeout=datetime.timedelta(seconds=120))
     try:
         model = specc.build(TINY_LM)
         model.load_state_dict(torch.load(state_file))
