@@ -108,3 +108,19 @@ def cpu_sized(name: str, **kwargs):
             n.params for n in analysis.graph.nodes) > TOO_BIG_FOR_CPU:
         pytest.skip(f"{name} is too big for a CPU test and has no CPU_VARS entry")
     return analysis
+
+
+def emitted_and_built(path, module_name: str, spec: str = "resnet18"):
+    """The model an --emit-python file builds and specc.build's, in eval mode, sharing the
+    built one's weights (the emitted file must construct the same keys, strictly)."""
+    import importlib.util
+
+    import specc
+
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(loader_spec)
+    loader_spec.loader.exec_module(module)
+    emitted = module.build_model().eval()
+    built = specc.build(SPECS / f"{spec}.yaml").eval()
+    emitted.load_state_dict(built.state_dict(), strict=True)
+    return emitted, built

@@ -10,7 +10,7 @@ import torch
 import specc
 from specc.compile.build import InputShapeError
 from specc.errors import BuildError
-from tests.helpers import ROOT, SPECS
+from tests.helpers import ROOT, SPECS, emitted_and_built
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mlp", "transformer_classifier"])
@@ -72,7 +72,6 @@ def test_build_with_vars_overrides_the_spec():
 
 
 def test_emitted_model_forward_carries_shape_comments(tmp_path):
-    import importlib.util
 
     out = tmp_path / "r18.py"
     res = subprocess.run([sys.executable, "-m", "specc", "build", "specs/resnet18.yaml",
@@ -81,12 +80,7 @@ def test_emitted_model_forward_carries_shape_comments(tmp_path):
     text = out.read_text()
     assert "conv1 = self.conv1(x)  # [N, 64, 112, 112]" in text
     assert "fc = self.fc(flatten_9)  # [N, 1000]" in text or "# [N, 1000]" in text
-    spec = importlib.util.spec_from_file_location("emitted_r18_comments", out)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    emitted = module.build_model().eval()
-    built = specc.build(SPECS / "resnet18.yaml").eval()
-    emitted.load_state_dict(built.state_dict(), strict=True)
+    emitted, built = emitted_and_built(out, "emitted_r18_comments")
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         assert torch.equal(emitted(x), built(x))

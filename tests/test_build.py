@@ -1,6 +1,5 @@
 """specc build / specc.build(): real modules, generated code, export, compile, init, limits."""
 import copy
-import importlib.util
 import subprocess
 import sys
 
@@ -8,7 +7,7 @@ import pytest
 
 import specc
 from specc.errors import SpecError
-from tests.helpers import ROOT, SPECS
+from tests.helpers import ROOT, SPECS, emitted_and_built
 
 torch = pytest.importorskip("torch")
 
@@ -40,12 +39,7 @@ def test_emit_python_is_standalone_and_identical(tmp_path):
     text = out.read_text()
     imports = [line for line in text.splitlines() if line.startswith(("import", "from"))]
     assert imports == ["import torch", "from torch import nn"]
-    spec = importlib.util.spec_from_file_location("emitted_resnet", out)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    emitted = module.build_model().eval()
-    built = specc.build(SPECS / "resnet18.yaml").eval()
-    emitted.load_state_dict(built.state_dict(), strict=True)
+    emitted, built = emitted_and_built(out, "emitted_resnet")
     x = torch.randn(2, 3, 224, 224)  # the declared input size (checked)
     with torch.no_grad():
         assert torch.equal(emitted(x), built(x))
