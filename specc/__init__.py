@@ -5,30 +5,33 @@ The static API (load, check) never imports torch; build() does.
 __version__ = "0.1.0"
 
 
-def check(source, *, dims=None, path=None, lint=True, config=None):
-    """Analyse a spec (file path, YAML text or dict) → :class:`specc.analysis.Analysis`."""
+def check(source, *, dims=None, path=None, lint=True, config=None, vars=None):
+    """Analyse a spec (file path, YAML text or dict) → :class:`specc.analysis.Analysis`.
+
+    ``vars`` replaces values of the spec's top-level vars (e.g. a Hugging Face config's
+    dict); keys the spec does not declare are ignored and listed in ``.ignored_vars``."""
     from specc.analysis import analyse, analyse_path, is_spec_path
 
     if is_spec_path(source):
-        return analyse_path(str(source), dims=dims, lint=lint, config=config)
-    return analyse(source, path=path, dims=dims, lint=lint, config=config)
+        return analyse_path(str(source), dims=dims, lint=lint, config=config, vars=vars)
+    return analyse(source, path=path, dims=dims, lint=lint, config=config, vars=vars)
 
 
-def load(source, *, dims=None, path=None):
+def load(source, *, dims=None, path=None, vars=None):
     """The analysed graph IR of a spec; raises SpecError when the spec has errors."""
     from specc.errors import SpecError
 
-    analysis = check(source, dims=dims, path=path, lint=False)
+    analysis = check(source, dims=dims, path=path, lint=False, vars=vars)
     if not analysis.ok:
         raise SpecError([d for d in analysis.diagnostics if d.severity == "error"])
     return analysis.graph
 
 
-def build(source, *, device="cpu", dtype=None, dims=None, max_params=None):
-    """Build the spec into an ``nn.Module`` (imports torch)."""
+def build(source, *, device="cpu", dtype=None, dims=None, max_params=None, vars=None):
+    """Build the spec into an ``nn.Module`` (imports torch). ``vars`` as in :func:`check`."""
     from specc.compile.build import build_module
 
-    return build_module(load(source, dims=dims), device=device, dtype=dtype,
+    return build_module(load(source, dims=dims, vars=vars), device=device, dtype=dtype,
                         max_params=max_params)
 
 

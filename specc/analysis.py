@@ -18,6 +18,7 @@ class Analysis:
     graph: Graph | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source: str = ""
+    ignored_vars: list[str] = field(default_factory=list)  # outside vars the spec lacks
 
     def worst(self) -> str | None:
         if not self.diagnostics:
@@ -39,7 +40,8 @@ def is_spec_path(source) -> bool:
 
 
 def analyse(source, *, path: str | None = None, dims: dict | None = None,
-            limits: Limits | None = None, lint: bool = True, config=None) -> Analysis:
+            limits: Limits | None = None, lint: bool = True, config=None,
+            vars: dict | None = None) -> Analysis:
     from specc.loader import load_yaml
 
     limits = limits or Limits()
@@ -57,16 +59,21 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
     except SpecError as exc:
         return Analysis(display, None, _with_file(exc.diagnostics, display), text)
     return analyse_document(doc, display, dims=dims, limits=limits, lint=lint, config=config,
-                            source=text)
+                            source=text, vars=vars)
 
 
 def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, config=None,
-                     source: str = "") -> Analysis:
+                     source: str = "", vars: dict | None = None) -> Analysis:
     from specc.expand import expand
     from specc.infer import infer
     from specc.schema import validate
 
     limits = limits or Limits()
+    ignored: list[str] = []
+    if vars:
+        from specc.vars import apply_vars
+
+        doc, ignored = apply_vars(doc, vars)
     too_many = _too_many_layers(doc, limits)
     if too_many is not None:  # refuse before the (slower) schema validation walks them all
         return Analysis(display, None, _with_file([too_many], display), source)
@@ -91,7 +98,7 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
 
             diagnostics = run_lints(graph, config)
             graph.diagnostics = diagnostics
-    return Analysis(display, graph, _with_file(diagnostics, display), source)
+    return Analysis(display, graph, _with_file(diagnostics, display), source, ignored)
 
 
 def _too_many_layers(doc, limits: Limits):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from specc.dims import Sym
 from specc.ir import Graph, Node, Ref, Scope
@@ -54,6 +55,7 @@ class _State:
     build_lines: list = field(default_factory=list)
     used_names: set = field(default_factory=set)
     externals: dict = field(default_factory=dict)  # id(scope) -> [Ref]
+    runtime_classes: dict = field(default_factory=dict)  # name -> source (runtime.py)
     trace: bool = False  # record every node's outputs (for tests and debugging)
 
 
@@ -123,6 +125,7 @@ def generate(graph: Graph, trace: bool = False) -> Source:
     model_class = _pascal(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
     parts = [_PRELUDE]
+    parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
     for name, text in state.class_order:
         parts.append(f"\nclass {name}(_Scope):\n{text}")
     init_lines = init_code(graph)
@@ -158,7 +161,8 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
         return var
     text = _forward_text(state, scope)
     if text not in state.classes:
-        name = python_name(class_hint, {n for n, _ in state.class_order} | _RESERVED, "Block")
+        taken = {n for n, _ in state.class_order} | _RESERVED | _runtime_class_names()
+        name = python_name(class_hint, taken, "Block")
         state.classes[text] = name
         state.class_order.append((name, text))
     mapping = ", ".join(f"{name!r}: {v}" for name, v in children)
@@ -178,8 +182,49 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
         shape = ", ".join(str(d) for d in node.attrs["shape"])
         state.build_lines.append(f"{var} = nn.Parameter(torch.zeros({shape}))")  # init: later
         return var
-    state.build_lines.append(f"{var} = nn.{op.torch_class}({constructor_args(node)})")
+    if op.runtime_class is not None:
+        _need_runtime_class(state, op.runtime_class)
+        state.build_lines.append(f"{var} = {op.runtime_class}({constructor_args(node)})")
+    else:
+        state.build_lines.append(f"{var} = nn.{op.torch_class}({constructor_args(node)})")
     return var
+
+
+def _need_runtime_class(state: _State, name: str) -> None:
+    """Copy a class of specc/compile/runtime.py (and the Specc* classes it uses) into the
+    generated source, once."""
+    if name in state.runtime_classes:
+        return
+    text = runtime_class_source(name)
+    for used in sorted(set(re.findall(r"\bSpecc\w+", text)) - {name}):
+        _need_runtime_class(state, used)
+    state.runtime_classes[name] = text
+
+
+@lru_cache(maxsize=1)
+def _runtime_text() -> str:
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime.py")
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _runtime_class_names() -> set:
+    """Generated classes must not take these names (a model called specc_attention)."""
+    return set(re.findall(r"^class (\w+)", _runtime_text(), re.MULTILINE))
+
+
+def runtime_class_source(name: str) -> str:
+    """The source text of one class of specc/compile/runtime.py, read without importing it
+    (importing it would import torch)."""
+    import ast
+
+    text = _runtime_text()
+    for stmt in ast.parse(text).body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == name:
+            return ast.get_source_segment(text, stmt) or ""
+    raise CodegenError(f"specc/compile/runtime.py has no class {name}")
 
 
 def constructor_args(node: Node) -> str:

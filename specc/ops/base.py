@@ -138,6 +138,9 @@ class OpDef:
     macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
     emit: Callable[[EmitCtx], list[str]] = emit_call
     torch_class: str | None = None  # for modules: attribute of torch.nn
+    # for modules torch.nn lacks: a class in specc/compile/runtime.py, copied into the
+    # generated code (torch_class is then that class's name)
+    runtime_class: str | None = None
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     param_map: dict = field(default_factory=dict)
 
@@ -149,7 +152,9 @@ class OpDef:
 
     def __post_init__(self):
         self.param_map = {p.name: p for p in self.params}
-        if self.kind == "module" and self.torch_class is None:
+        if self.runtime_class is not None:
+            self.torch_class = self.runtime_class
+        elif self.kind == "module" and self.torch_class is None:
             self.torch_class = self.name
 
 

@@ -1,0 +1,129 @@
+"""The LLM specs against Hugging Face transformers, the oracle.
+
+Each HF model is built from a small config object (never downloaded); the spec is built
+with that config's dict as its vars (as `--vars config.json` would), HF's state_dict loads
+strictly, and the logits agree within 1e-5 in float32 with no padding, right padding and
+left padding (compared where attention_mask is 1: a padded position's output is
+undefined). The full-size defaults match the published parameter counts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import specc
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+# name -> (config class, model class, small config, full-size params of the spec's defaults)
+MODELS = {
+    "llama": ("LlamaConfig", "LlamaForCausalLM",
+              dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
+                   rope_theta=5000.0, max_position_embeddings=64), 8_030_261_248),
+}
+
+
+def _hf(name: str):
+    config_class, model_class, small, _ = MODELS[name]
+    config = getattr(transformers, config_class)(**small)
+    torch.manual_seed(0)
+    model = getattr(transformers, model_class)(config).eval()
+    return config, model
+
+
+def _vars(config) -> dict:
+    """config.json's fields; transformers 5 nests rope_theta in rope_parameters (hub configs
+    of these models have it at the top level, as the spec names it)."""
+    values = config.to_dict()
+    values.update(values.get("rope_parameters") or {})
+    return values
+
+
+def _spec(name: str, config, **kw):
+    return specc.build(SPECS / f"{name}.yaml", vars=_vars(config), **kw).eval()
+
+
+def _batch(vocab: int, padding: str):
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, vocab, (3, 9), generator=generator)
+    mask = torch.ones(3, 9, dtype=torch.long)
+    if padding == "right":
+        mask[0, 6:] = 0
+        mask[1, 8:] = 0
+    elif padding == "left":
+        mask[0, :4] = 0
+        mask[2, :1] = 0
+    return ids, mask
+
+
+@pytest.mark.parametrize("padding", ["none", "right", "left"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_logits_equal_transformers(name, padding):
+    config, hf = _hf(name)
+    model = _spec(name, config)
+    model.load_state_dict(hf.state_dict(), strict=True)
+    ids, mask = _batch(config.vocab_size, padding)
+    with torch.no_grad():
+        want = hf(input_ids=ids, attention_mask=mask).logits
+        got = model(ids, mask)["logits"]
+    assert got.shape == want.shape
+    keep = mask.bool()
+    assert torch.allclose(got[keep], want[keep], atol=1e-5, rtol=0), \
+        (got[keep] - want[keep]).abs().max()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_state_dict_keys_and_shapes_equal_transformers(name):
+    config, hf = _hf(name)
+    ours = {k: tuple(v.shape) for k, v in _spec(name, config).state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in hf.state_dict().items()}
+    assert ours == theirs
+    # params as HF counts them (a tied weight once)
+    graph = specc.check(SPECS / f"{name}.yaml", vars=_vars(config)).graph
+    assert sum(n.params for n in graph.nodes) == hf.num_parameters()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_bfloat16_forward_runs(name):
+    config, _ = _hf(name)
+    model = _spec(name, config, dtype="bfloat16")
+    ids, mask = _batch(config.vocab_size, "left")
+    with torch.no_grad():
+        logits = model(ids, mask)["logits"]
+    assert logits.dtype == torch.bfloat16
+    assert torch.isfinite(logits[mask.bool()].float()).all()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_full_size_defaults_have_the_published_parameter_count(name):
+    analysis = specc.check(SPECS / f"{name}.yaml")
+    assert analysis.ok
+    assert sum(n.params for n in analysis.graph.nodes) == MODELS[name][3]
+
+
+def test_llama3_8b_on_meta_equals_transformers():
+    """The defaults are Llama-3-8B's config: HF builds the same parameter count (meta)."""
+    config = transformers.LlamaConfig(vocab_size=128256, hidden_size=4096,
+                                      intermediate_size=14336, num_hidden_layers=32,
+                                      num_attention_heads=32, num_key_value_heads=8)
+    with torch.device("meta"):
+        hf = transformers.LlamaForCausalLM(config)
+    assert hf.num_parameters() == MODELS["llama"][3]
+    ours = specc.build(SPECS / "llama.yaml", device="meta")
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in hf.state_dict().items()}
+
+
+def test_outside_vars_replace_declared_and_report_the_rest():
+    analysis = specc.check(SPECS / "llama.yaml", vars={"hidden_size": 256,
+                                                       "num_hidden_layers": 1,
+                                                       "architectures": ["LlamaForCausalLM"]})
+    assert analysis.ok
+    assert analysis.ignored_vars == ["architectures"]
+    attn = analysis.graph.node("model.layers.0.self_attn")
+    assert attn.attrs["head_dim"] == 256 // 32  # derived vars follow the new value
