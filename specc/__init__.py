@@ -35,6 +35,22 @@ def build(source, *, device="cpu", dtype=None, dims=None, max_params=None, vars=
                         max_params=max_params)
 
 
+def materialize(module, device="cpu", *, init=True):
+    """Allocate a module built with ``device="meta"`` and initialise it as a direct build
+    would (see :mod:`specc.parallel`)."""
+    from specc.parallel import materialize as _materialize
+
+    return _materialize(module, device, init=init)
+
+
+def parallelize(module, mesh=None, **plan):
+    """FSDP2 / activation checkpointing / per-block compile / tensor parallelism per block
+    instance of the spec, with torch's own APIs (see :mod:`specc.parallel`)."""
+    from specc.parallel import parallelize as _parallelize
+
+    return _parallelize(module, mesh, **plan)
+
+
 def render(source, **options):
     """A ``graphviz.Digraph`` of the spec (no torch)."""
     from specc.diagram import render_graph
@@ -42,4 +58,4 @@ def render(source, **options):
     return render_graph(check(source, dims=options.pop("dims", None)), **options)
 
 
-__all__ = ["__version__", "check", "load", "build", "render"]
+__all__ = ["__version__", "check", "load", "build", "render", "materialize", "parallelize"]

@@ -149,6 +149,8 @@ def _add_misc(sub) -> None:
     p.add_argument("new")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--dim", action="append", metavar="SYM=VALUE")
+    p.add_argument("--fail-on-incompatible", action="store_true",
+                   help="exit 1 when a state_dict of OLD does not load into NEW (strict)")
     p.set_defaults(func=cmd_diff)
     p = sub.add_parser("new", aliases=["init"], help="write a commented starter spec")
     p.add_argument("path", nargs="?", default="model.yaml")

@@ -1,18 +1,29 @@
 """`specc diff OLD NEW`: what changed in the architecture, and whether OLD's checkpoint loads.
 
-Nodes are matched by their path (= their state_dict prefix). A removed node and an added
-node with the same op, arguments and shapes are reported as a rename. Checkpoint
-compatibility compares the state_dicts of both models built on the meta device (torch is
-imported only for that part; without torch the rest of the report still works).
+Nodes are matched by structure, not by index: the two scope trees are walked together, and
+in each scope the items (nodes and sub-scopes) are aligned — first by name, then, between
+named anchors, by a shortest edit script over their ops (Myers' O((N+M)·D) algorithm, D the
+number of edits). So inserting one Dropout into a sequence reports one added node even
+though every later unnamed node's index shifts, and renaming 1,000 layers costs linear time.
+Matched nodes are compared for op, arguments and output shapes; a removed and an added node
+with the same op, arguments and shapes (e.g. moved into another block) are reported as a
+rename. Checkpoint compatibility compares the state_dicts of both models built on the meta
+device (torch is imported only for that part; without torch the rest of the report works).
 """
 from __future__ import annotations
 
 import json
 import sys
+from bisect import bisect_left
+from collections import defaultdict, deque
 
 from specc.dims import dim_json
 from specc.infer import totals
-from specc.ir import Graph, Node
+from specc.ir import Graph, Node, Scope
+
+# Past this many edits inside one gap between named anchors, alignment stops being worth
+# its O(D²) memory: the remaining items are paired greedily by op, in order.
+MAX_ALIGN_EDITS = 500
 
 
 def _signature(node: Node):
@@ -52,36 +63,208 @@ def checkpoint_compat(old: Graph, new: Graph) -> dict | None:
             "unexpected": unexpected, "shape_mismatch": mismatched}
 
 
+# ---------------------------------------------------------------- structural matching
+
+def _key(item) -> tuple:
+    """What two items must share to be aligned without a common name."""
+    if isinstance(item, Scope):
+        return ("scope", item.kind, item.block)
+    return ("node", item.op)
+
+
+def _edit_script_pairs(a: list, b: list, max_edits: int) -> list[tuple[int, int]] | None:
+    """Index pairs of a longest common subsequence of ``a`` and ``b`` (Myers' greedy
+    algorithm), or None when it needs more than ``max_edits`` insertions + deletions."""
+    n, m = len(a), len(b)
+    front: dict[int, int] = {1: 0}
+    trace = []
+    for d in range(min(n + m, max_edits) + 1):
+        trace.append(dict(front))
+        for k in range(-d, d + 1, 2):
+            if k == -d or (k != d and front[k - 1] < front[k + 1]):
+                x = front[k + 1]
+            else:
+                x = front[k - 1] + 1
+            y = x - k
+            while x < n and y < m and a[x] == b[y]:
+                x, y = x + 1, y + 1
+            front[k] = x
+            if x >= n and y >= m:
+                return _backtrack(trace, a, b, n, m)
+    return None
+
+
+def _backtrack(trace, a, b, x, y) -> list[tuple[int, int]]:
+    pairs = []
+    for d in range(len(trace) - 1, -1, -1):
+        front, k = trace[d], x - y
+        if d == 0:
+            prev_k = 0
+        elif k == -d or (k != d and front[k - 1] < front[k + 1]):
+            prev_k = k + 1
+        else:
+            prev_k = k - 1
+        prev_x = front.get(prev_k, 0) if d else 0
+        prev_y = prev_x - prev_k
+        while x > prev_x and y > prev_y:
+            x, y = x - 1, y - 1
+            pairs.append((x, y))
+        x, y = prev_x, prev_y
+    pairs.reverse()
+    return pairs
+
+
+def _align_by_key(a: list, b: list) -> list[tuple[int, int]]:
+    """Pairs of equal-key items of ``a`` and ``b``, in order, as few edits as possible."""
+    ka, kb = [_key(x) for x in a], [_key(y) for y in b]
+    lo = 0  # common prefix and suffix first: the usual diff is a small edit in a long list
+    while lo < len(ka) and lo < len(kb) and ka[lo] == kb[lo]:
+        lo += 1
+    hi_a, hi_b = len(ka), len(kb)
+    while hi_a > lo and hi_b > lo and ka[hi_a - 1] == kb[hi_b - 1]:
+        hi_a, hi_b = hi_a - 1, hi_b - 1
+    middle = _edit_script_pairs(ka[lo:hi_a], kb[lo:hi_b], MAX_ALIGN_EDITS)
+    if middle is None:  # very different: pair the k-th item of each key with the k-th
+        waiting: dict = defaultdict(deque)
+        for j in range(lo, hi_b):
+            waiting[kb[j]].append(j)
+        middle = [(i - lo, waiting[ka[i]].popleft() - lo)
+                  for i in range(lo, hi_a) if waiting[ka[i]]]
+    return ([(i, i) for i in range(lo)] + [(i + lo, j + lo) for i, j in middle]
+            + [(hi_a + t, hi_b + t) for t in range(len(ka) - hi_a)])
+
+
+def _increasing_subset(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest subsequence of ``pairs`` (sorted by first index) whose second indices
+    increase — the named anchors that keep their order (O(n log n) patience sorting)."""
+    tails: list[int] = []
+    tail_at: list[int] = []
+    back = [-1] * len(pairs)
+    for p, (_, j) in enumerate(pairs):
+        pos = bisect_left(tails, j)
+        if pos == len(tails):
+            tails.append(j)
+            tail_at.append(p)
+        else:
+            tails[pos], tail_at[pos] = j, p
+        back[p] = tail_at[pos - 1] if pos else -1
+    chain, p = [], tail_at[-1] if tail_at else -1
+    while p != -1:
+        chain.append(pairs[p])
+        p = back[p]
+    return chain[::-1]
+
+
+def _align_items(a: list, b: list) -> list[tuple[int, int]]:
+    """Match the items of two scopes: by name where both are named, in between by op."""
+    b_named = {y.attr_name: j for j, y in enumerate(b) if y.named}
+    anchors = _increasing_subset([(i, b_named[x.attr_name]) for i, x in enumerate(a)
+                                  if x.named and x.attr_name in b_named
+                                  and isinstance(x, Scope) == isinstance(b[b_named[x.attr_name]], Scope)])
+    pairs, prev_i, prev_j = [], 0, 0
+    for i, j in anchors + [(len(a), len(b))]:
+        gap = _align_by_key(a[prev_i:i], b[prev_j:j])
+        pairs += [(prev_i + x, prev_j + y) for x, y in gap]
+        if i < len(a):
+            pairs.append((i, j))
+        prev_i, prev_j = i + 1, j + 1
+    return pairs
+
+
+class _Matching:
+    """The outcome of walking OLD's and NEW's scope trees together."""
+
+    def __init__(self, old: Graph, new: Graph):
+        self.nodes: list[tuple[Node, Node]] = []  # matched node pairs
+        self.renamed: list[tuple[str, str]] = []  # items whose own name changed
+        self.reindexed: list[tuple[str, str]] = []  # unnamed items whose index shifted
+        self.removed: list[Node] = []
+        self.added: list[Node] = []
+        self.added_in: dict[str, Scope] = {}  # added node id -> outermost added scope
+        self.removed_in: dict[str, Scope] = {}
+        old_inputs = {n.id: n for n in old.inputs}
+        for n in new.inputs:
+            if n.id in old_inputs:
+                self.nodes.append((old_inputs.pop(n.id), n))
+            else:
+                self.added.append(n)
+        self.removed += old_inputs.values()
+        self._scopes(old.root, new.root)
+        self._moves()
+
+    def _scopes(self, old: Scope, new: Scope) -> None:
+        pairs = _align_items(old.items, new.items)
+        old_left = set(range(len(old.items)))
+        new_left = set(range(len(new.items)))
+        for i, j in pairs:
+            x, y = old.items[i], new.items[j]
+            old_left.discard(i)
+            new_left.discard(j)
+            if x.attr_name != y.attr_name:
+                (self.renamed if x.named or y.named else self.reindexed).append(
+                    (_item_id(x), _item_id(y)))
+            if isinstance(x, Scope):
+                self._scopes(x, y)
+            else:
+                self.nodes.append((x, y))
+        for i in sorted(old_left):
+            self._gone(old.items[i], self.removed, self.removed_in)
+        for j in sorted(new_left):
+            self._gone(new.items[j], self.added, self.added_in)
+
+    @staticmethod
+    def _gone(item, nodes: list, outer: dict) -> None:
+        if isinstance(item, Scope):
+            for node in item.walk_nodes():
+                nodes.append(node)
+                outer[node.id] = item
+        else:
+            nodes.append(item)
+
+    def _moves(self) -> None:
+        """A removed and an added node with the same op, arguments and shapes: a rename."""
+        waiting: dict = defaultdict(deque)
+        for node in self.added:
+            if node.id not in self.added_in:  # whole blocks added stay whole
+                waiting[_signature(node)].append(node)
+        moved = set()
+        for node in self.removed:
+            same = waiting.get(_signature(node))
+            if same and node.id not in self.removed_in:
+                target = same.popleft()
+                self.renamed.append((node.id, target.id))
+                self.nodes.append((node, target))
+                moved.update((id(node), id(target)))
+        self.removed = [n for n in self.removed if id(n) not in moved]
+        self.added = [n for n in self.added if id(n) not in moved]
+
+
+def _item_id(item) -> str:
+    return item.path if isinstance(item, Scope) else item.id
+
+
 def diff_graphs(old: Graph, new: Graph) -> dict:
-    a = {n.id: n for n in old.nodes}
-    b = {n.id: n for n in new.nodes}
-    added = [i for i in b if i not in a]
-    removed = [i for i in a if i not in b]
-    renamed = []
-    for r in list(removed):
-        for c in added:
-            if _signature(a[r]) == _signature(b[c]):
-                renamed.append([r, c])
-                removed.remove(r)
-                added.remove(c)
-                break
-    changed, shapes = {}, {}
-    for i in a:
-        if i in b:
-            if a[i].op != b[i].op:
-                changed[i] = {"op": [a[i].op, b[i].op]}
-            elif _arg_changes(a[i], b[i]):
-                changed[i] = _arg_changes(a[i], b[i])
-            if _shape(a[i]) != _shape(b[i]):
-                shapes[i] = [_shape(a[i]), _shape(b[i])]
+    match = _Matching(old, new)
+    changed, shapes = [], []
+    for a, b in match.nodes:
+        where = {"node": b.id} if a.id == b.id else {"node": b.id, "old_node": a.id}
+        if a.op != b.op:
+            changed.append({**where, "changes": {"op": [a.op, b.op]}})
+        elif _arg_changes(a, b):
+            changed.append({**where, "changes": _arg_changes(a, b)})
+        if _shape(a) != _shape(b):
+            shapes.append({**where, "old": _shape(a), "new": _shape(b)})
     t_old, t_new = totals(old), totals(new)
     delta = lambda x, y: (y - x) if isinstance(x, int) and isinstance(y, int) else None  # noqa
     return {
-        "added": [{"node": i, "op": b[i].op, "output_shape": _shape(b[i])} for i in added],
-        "removed": [{"node": i, "op": a[i].op} for i in removed],
-        "renamed": [{"from": x, "to": y} for x, y in renamed],
-        "changed": [{"node": i, "changes": c} for i, c in changed.items()],
-        "shape_changes": [{"node": i, "old": s[0], "new": s[1]} for i, s in shapes.items()],
+        "added": [{"node": n.id, "op": n.op, "output_shape": _shape(n),
+                   **_within(match.added_in, n)} for n in match.added],
+        "removed": [{"node": n.id, "op": n.op, **_within(match.removed_in, n)}
+                    for n in match.removed],
+        "renamed": [{"from": x, "to": y} for x, y in match.renamed],
+        "reindexed": [{"from": x, "to": y} for x, y in match.reindexed],
+        "changed": changed,
+        "shape_changes": shapes,
         "outputs": {"old": {k: r.type.to_json() for k, r in old.outputs if r.type},
                     "new": {k: r.type.to_json() for k, r in new.outputs if r.type}},
         "params": {"old": t_old["params"], "new": t_new["params"],
@@ -90,6 +273,13 @@ def diff_graphs(old: Graph, new: Graph) -> dict:
                  "delta": delta(t_old["macs"], t_new["macs"])},
         "checkpoint": checkpoint_compat(old, new),
     }
+
+
+def _within(outer: dict, node: Node) -> dict:
+    """For a node added or removed with a whole block: which block (the text groups them)."""
+    scope = outer.get(node.id)
+    return {} if scope is None else {"within": scope.path,
+                                     "within_kind": scope.block or scope.kind}
 
 
 def _signed(value) -> str:
@@ -106,13 +296,14 @@ def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> 
     if outs_old != outs_new:
         lines.append(f"  outputs:     {_outs(outs_old)} → {_outs(outs_new)}")
     sections = [
-        ("Added", [f"{e['node']} ({e['op']})" for e in report["added"]]),
-        ("Removed", [f"{e['node']} ({e['op']})" for e in report["removed"]]),
+        ("Added", _grouped(report["added"])),
+        ("Removed", _grouped(report["removed"])),
         ("Renamed", [f"{e['from']} → {e['to']}" for e in report["renamed"]]),
-        ("Changed", [f"{e['node']}: " + ", ".join(f"{k} {v[0]!r} → {v[1]!r}"
+        ("Unnamed, at a new index", [f"{e['from']} → {e['to']}" for e in report["reindexed"]]),
+        ("Changed", [_where(e) + ": " + ", ".join(f"{k} {v[0]!r} → {v[1]!r}"
                                                     for k, v in e["changes"].items())
                      for e in report["changed"]]),
-        ("Output shape changed", [f"{e['node']}: {_shapes(e['old'])} → {_shapes(e['new'])}"
+        ("Output shape changed", [f"{_where(e)}: {_shapes(e['old'])} → {_shapes(e['new'])}"
                                   for e in report["shape_changes"]]),
     ]
     for title, items in sections:
@@ -125,6 +316,25 @@ def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> 
         lines.append("No architectural changes.")
     lines += _checkpoint_lines(report["checkpoint"], limit)
     return "\n".join(lines)
+
+
+def _grouped(entries: list) -> list[str]:
+    """One line per node, or one per whole block added or removed."""
+    lines, blocks = [], {}
+    for e in entries:
+        if "within" not in e:
+            lines.append(f"{e['node']} ({e['op']})")
+        elif e["within"] not in blocks:
+            blocks[e["within"]] = len(lines)
+            lines.append([e["within"], e["within_kind"], 1])
+        else:
+            lines[blocks[e["within"]]][2] += 1
+    return [line if isinstance(line, str)
+            else f"{line[0]} ({line[1]}, {line[2]} node{'s' * (line[2] != 1)})" for line in lines]
+
+
+def _where(entry: dict) -> str:
+    return entry["node"] if "old_node" not in entry else f"{entry['old_node']} → {entry['node']}"
 
 
 def _checkpoint_lines(cp, limit: int) -> list[str]:
@@ -169,4 +379,10 @@ def run_diff(args, dims: dict) -> int:
         print(json.dumps({"old": args.old, "new": args.new, **report}, indent=1))
     else:
         print(format_text(report, args.old, args.new))
+    if getattr(args, "fail_on_incompatible", False):
+        if report["checkpoint"] is None:
+            print("specc diff: --fail-on-incompatible needs torch to compare state_dicts",
+                  file=sys.stderr)
+            return 2
+        return 0 if report["checkpoint"]["loads"] else 1
     return 0

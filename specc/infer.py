@@ -14,13 +14,48 @@ from specc.ops.base import InferCtx, ShapeError, get_op
 
 def infer(graph: Graph, limits: Limits | None = None) -> Graph:
     limits = limits or Limits()
+    memo: dict = {}
     for node in graph.nodes:
         if node.broken or any(ref.type is None for ref in node.inputs):
             continue
-        diagnostic = infer_node(node, limits)
+        diagnostic = _infer_memoised(node, limits, memo)
         if diagnostic is not None:
             graph.diagnostics.append(diagnostic)
     return graph
+
+
+def _infer_memoised(node: Node, limits: Limits, memo: dict) -> Diagnostic | None:
+    """Infer a node, reusing the result of an identical earlier node.
+
+    The copies of a repeated block (80 decoder layers of a 70B model) are the same op with
+    the same attributes on the same input types, so each shape rule runs once per distinct
+    node, not once per copy: analysis time does not grow with depth beyond expansion.
+    Copies that differ (``i``-dependent params, a stride on the first copy only) have other
+    keys and are inferred on their own."""
+    key = _memo_key(node)
+    if key is None:
+        return infer_node(node, limits)
+    hit = memo.get(key)
+    if hit is None:
+        diagnostic = infer_node(node, limits)
+        if diagnostic is not None:
+            return diagnostic  # errors are located per node: never reused
+        memo[key] = (node.out_types, node.params, node.macs, dict(node.attrs))
+        return None
+    out_types, node.params, node.macs, attrs = hit
+    node.out_types = list(out_types)
+    node.attrs = dict(attrs)
+    return None
+
+
+def _memo_key(node: Node):
+    try:
+        key = (node.op, repr(sorted(node.attrs.items())), tuple(ref.type for ref in node.inputs),
+               frozenset(node.given))
+        hash(key)
+    except TypeError:  # an unhashable attribute value: infer this node on its own
+        return None
+    return key
 
 
 def infer_node(node: Node, limits: Limits) -> Diagnostic | None:

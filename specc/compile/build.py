@@ -42,7 +42,7 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     every node's outputs during forward (the differential tests use it)."""
     import torch
 
-    if str(device) != "meta":  # the meta device allocates nothing: no budget to keep
+    if str(device) != "meta":  # a meta build allocates nothing: no budget to protect
         check_size(graph, max_params)
     source = generate(graph, trace=recorder is not None)
     namespace = load_source(source.text, graph.name, {"_specc_record": recorder})
