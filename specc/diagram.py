@@ -8,9 +8,6 @@ so a broken spec still renders and the picture helps find the mistake.
 from __future__ import annotations
 
 import html
-import os
-import shutil
-import sys
 
 from specc.ir import Node, Ref, Scope
 from specc.report.summary import op_label, scope_label, scope_params
@@ -153,51 +150,3 @@ def render_graph(analysis, depth: int | None = None, rankdir: str = "TB", shapes
     if analysis.graph is None:
         raise RenderError("the spec could not be read far enough to draw it")
     return _Drawing(analysis, depth, shapes, params).draw(rankdir)
-
-
-def run_render(args, dims: dict) -> int:
-    from specc.analysis import analyse_path
-    from specc.report.style import Style
-    from specc.report.table import format_diagnostics
-
-    try:
-        import graphviz  # noqa: F401
-    except ImportError:
-        print("specc render needs the graphviz Python package: pip install graphviz",
-              file=sys.stderr)
-        return 2
-    analysis = analyse_path(args.path, dims=dims)
-    if analysis.diagnostics:
-        print("\n".join(format_diagnostics(analysis, Style.for_stream(sys.stderr))),
-              file=sys.stderr)
-    if analysis.graph is None:
-        return 1
-    dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params)
-    fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
-    if fmt not in ("svg", "png", "pdf", "dot"):
-        print(f"specc: cannot render to .{fmt}: use svg, png, pdf or dot", file=sys.stderr)
-        return 2
-    if fmt == "dot":
-        if args.output:
-            _write(args.output, dot.source.encode())
-        else:
-            sys.stdout.write(dot.source)
-        return 1 if not analysis.ok else 0
-    if shutil.which("dot") is None:
-        print("specc: rendering to ." + fmt + " needs Graphviz's `dot` program, which is not "
-              "installed.\n  install it (apt-get install graphviz / brew install graphviz), or "
-              "write DOT with -o diagram.dot", file=sys.stderr)
-        return 2
-    data = dot.pipe(format=fmt)
-    if args.output:
-        _write(args.output, data)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(data)
-    return 1 if not analysis.ok else 0
-
-
-def _write(path: str, data: bytes) -> None:
-    from specc.files import atomic_write
-
-    atomic_write(path, lambda p: open(p, "wb").write(data))

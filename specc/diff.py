@@ -12,8 +12,6 @@ device (torch is imported only for that part; without torch the rest of the repo
 """
 from __future__ import annotations
 
-import json
-import sys
 from bisect import bisect_left
 from collections import defaultdict, deque
 
@@ -361,28 +359,3 @@ def _outs(outs: dict) -> str:
 
 def _shapes(shapes) -> str:
     return ", ".join("[" + ", ".join(map(str, s)) + "]" for s in shapes)
-
-
-def run_diff(args, dims: dict) -> int:
-    from specc.analysis import analyse_path
-    from specc.report.style import Style
-    from specc.report.table import format_diagnostics
-
-    analyses = [analyse_path(p, dims=dims, lint=False) for p in (args.old, args.new)]
-    for a in analyses:
-        if not a.ok:
-            print("\n".join(format_diagnostics(a, Style.for_stream(sys.stderr))), file=sys.stderr)
-            print(f"specc diff: {a.path} has errors; fix them first", file=sys.stderr)
-            return 2
-    report = diff_graphs(analyses[0].graph, analyses[1].graph)
-    if args.format == "json":
-        print(json.dumps({"old": args.old, "new": args.new, **report}, indent=1))
-    else:
-        print(format_text(report, args.old, args.new))
-    if getattr(args, "fail_on_incompatible", False):
-        if report["checkpoint"] is None:
-            print("specc diff: --fail-on-incompatible needs torch to compare state_dicts",
-                  file=sys.stderr)
-            return 2
-        return 0 if report["checkpoint"]["loads"] else 1
-    return 0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 STARTER = """\
 # yaml-language-server: $schema=https://raw.githubusercontent.com/specc-dev/specc/main/schemas/specc.schema.json
@@ -38,14 +37,7 @@ layers:
 """
 
 
-def write_starter(path: str, force: bool = False) -> int:
-    if os.path.exists(path) and not force:
-        print(f"specc: {path} exists; use --force to overwrite it", file=sys.stderr)
-        return 2
+def starter_text(path: str) -> str:
+    """The starter spec for a file at `path` (its name becomes the model's name)."""
     stem = os.path.splitext(os.path.basename(path))[0] or "model"
-    from specc.files import atomic_write
-
-    text = STARTER.format(name=path, stem=stem if stem.isidentifier() else "model")
-    atomic_write(path, lambda p: open(p, "w", encoding="utf-8").write(text))
-    print(f"wrote {path} — now run: specc check {path}")
-    return 0
+    return STARTER.format(name=path, stem=stem if stem.isidentifier() else "model")

@@ -36,6 +36,11 @@ def load_source(text: str, name: str, extra: dict | None = None) -> dict:
     return namespace
 
 
+def _dtype_name(dtype) -> str | None:
+    """"bfloat16" for "bfloat16" or torch.bfloat16."""
+    return None if dtype is None else str(dtype).replace("torch.", "")
+
+
 def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None = None,
                  recorder=None):
     """Construct the model. ``recorder(node_id, outputs)``, when given, is called with
@@ -44,7 +49,7 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
 
     if str(device) != "meta":  # a meta build allocates nothing: no budget to protect
         check_size(graph, max_params)
-    source = generate(graph, trace=recorder is not None)
+    source = generate(graph, trace=recorder is not None, float_dtype=_dtype_name(dtype))
     namespace = load_source(source.text, graph.name, {"_specc_record": recorder})
     with torch.device(device):
         model = namespace["build_model"]()

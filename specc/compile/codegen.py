@@ -56,7 +56,10 @@ class _State:
     used_names: set = field(default_factory=set)
     externals: dict = field(default_factory=dict)  # id(scope) -> [Ref]
     runtime_classes: dict = field(default_factory=dict)  # name -> source (runtime.py)
+    exports: dict = field(default_factory=dict)  # id(scope) -> [Ref], see _exports
+    ancestors: dict = field(default_factory=dict)  # id(scope) -> ids of it and its parents
     trace: bool = False  # record every node's outputs (for tests and debugging)
+    float_dtype: str = "float32"  # `build --dtype`: floats the graph creates get this dtype
 
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
@@ -74,12 +77,57 @@ def python_name(text: str, taken: set, prefix: str = "v") -> str:
     return name
 
 
-def _inside(node: Node, scope: Scope) -> bool:
-    return scope.path == "" or node.id.startswith(scope.path + ".")
+def _ancestors(state: _State, scope: Scope | None) -> set:
+    """ids of a scope and of every scope around it (empty for a model input's None)."""
+    key = id(scope)
+    if key not in state.ancestors:
+        state.ancestors[key] = set() if scope is None else \
+            {key} | _ancestors(state, scope.parent)
+    return state.ancestors[key]
+
+
+def _outside(state: _State, ref: Ref, scope: Scope) -> bool:
+    """True when the value is computed outside ``scope`` (model inputs always are)."""
+    return id(scope) not in _ancestors(state, ref.node.scope)
+
+
+def _exports(state: _State) -> dict:
+    """id(scope) -> the values its forward returns: its output first, then every value
+    computed inside it that code outside reads (``from: [encoder.conv2, up]``,
+    ``outputs: [seq.a]``, a block's ``output:`` deep inside a nested sequence)."""
+    exports: dict = {}
+
+    def need(ref: Ref, reader: Scope) -> None:
+        around_reader = _ancestors(state, reader)
+        scope = ref.node.scope
+        while scope is not None and id(scope) not in around_reader:
+            values = exports.setdefault(id(scope), [scope.output])
+            if ref not in values:
+                values.append(ref)
+            scope = scope.parent
+
+    graph = state.graph
+    for node in graph.nodes:
+        for ref in node.inputs:
+            need(ref, node.scope)
+    for scope in graph.root.walk_scopes():
+        if scope.output is not None:
+            need(scope.output, scope)
+        if scope.input is not None and scope.parent is not None:
+            need(scope.input, scope.parent)
+    for _, ref in graph.outputs:
+        need(ref, graph.root)
+    return exports
+
+
+def _returns(state: _State, scope: Scope) -> list[Ref]:
+    return state.exports.get(id(scope)) or [scope.output]
 
 
 def _externals(state: _State, scope: Scope) -> list[Ref]:
-    """Values a scope reads from outside itself: its forward's parameters, main input first."""
+    """Values a scope reads from outside itself: its forward's parameters, main input first.
+    A nested scope's own parameters count too (its input may be a value nothing else in
+    this scope reads)."""
     key = id(scope)
     if key in state.externals:
         return state.externals[key]
@@ -87,20 +135,22 @@ def _externals(state: _State, scope: Scope) -> list[Ref]:
         refs = [n.ref for n in state.graph.inputs]
     else:
         refs = [scope.input] if scope.input is not None else []
-        for node in scope.walk_nodes():
-            for ref in node.inputs:
-                if (ref.node.op == "input" or not _inside(ref.node, scope)) and ref not in refs:
+        for item in scope.items:
+            reads = _externals(state, item) if isinstance(item, Scope) else item.inputs
+            for ref in reads:
+                if ref not in refs and _outside(state, ref, scope):
                     refs.append(ref)
-        if scope.output is not None and scope.output not in refs and (
-                scope.output.node.op == "input" or not _inside(scope.output.node, scope)):
+        if scope.output is not None and scope.output not in refs \
+                and _outside(state, scope.output, scope):
             refs.append(scope.output)
     state.externals[key] = refs
     return refs
 
 
 def _is_chain(state: _State, scope: Scope) -> bool:
-    """True when the scope can be an nn.Sequential: each item reads only the previous one."""
-    if scope.kind == "model" or not scope.items:
+    """True when the scope can be an nn.Sequential: each item reads only the previous one,
+    and nothing but its output is read from outside."""
+    if scope.kind == "model" or not scope.items or len(_returns(state, scope)) > 1:
         return False
     prev = scope.input
     for item in scope.items:
@@ -110,18 +160,21 @@ def _is_chain(state: _State, scope: Scope) -> bool:
                 return False
             prev = item.ref
         else:
-            if _externals(state, item) != [prev]:
+            if _externals(state, item) != [prev] or len(_returns(state, item)) > 1:
                 return False
             prev = item.output
     return prev == scope.output
 
 
-def generate(graph: Graph, trace: bool = False) -> Source:
+def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) -> Source:
     """Python source for the model. With ``trace``, every node's outputs are passed to a
-    ``_specc_record(node_id, outputs)`` function that the caller puts in the namespace."""
+    ``_specc_record(node_id, outputs)`` function that the caller puts in the namespace.
+    ``float_dtype`` is the dtype the model will be built in: floats made inside forward
+    (an integer mask times 1.0, constants) follow it instead of torch's default float32."""
     if not graph.ok:
         raise CodegenError("the spec has errors; fix them before building")
-    state = _State(graph, trace=trace)
+    state = _State(graph, trace=trace, float_dtype=float_dtype or "float32")
+    state.exports = _exports(state)
     model_class = _pascal(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
     parts = [_PRELUDE]
@@ -256,19 +309,22 @@ def _forward_text(state: _State, scope: Scope) -> str:
     for item in scope.items:
         if isinstance(item, Scope):
             args = ", ".join(names[r] for r in _externals(state, item))
-            out = python_name(item.attr_name, taken)
-            lines.append(f"{out} = {_member(item.attr_name)}({args})")
-            names[item.output] = out
+            outs = []
+            for ref in _returns(state, item):
+                hint = item.attr_name if ref == item.output else str(ref).replace(".", "_")
+                names[ref] = python_name(hint, taken)
+                outs.append(names[ref])
+            lines.append(f"{', '.join(outs)} = {_member(item.attr_name)}({args})")
         else:
-            lines += _node_lines(item, names, taken, state.trace)
+            lines += _node_lines(state, item, names, taken)
     lines.append("return " + _return_expr(state, scope, names))
     signature = ", ".join(["self"] + params)
     body = "\n".join("        " + line for line in lines)
     return f"    def forward({signature}):\n{body}\n"
 
 
-def _node_lines(node: Node, names: dict, taken: set, trace: bool) -> list[str]:
-    op = get_op(node.op)
+def _node_lines(state: _State, node: Node, names: dict, taken: set) -> list[str]:
+    op, trace = get_op(node.op), state.trace
     before = dict(names)  # sizes may only be read off values computed earlier
     outs = []
     for index, out_name in enumerate(node.output_names):
@@ -286,8 +342,14 @@ def _node_lines(node: Node, names: dict, taken: set, trace: bool) -> list[str]:
     ctx = EmitCtx(module=_member(node.attr_name) if op.kind == "module" else None,
                   args=[names[r] for r in node.inputs], outs=outs, attrs=node.attrs,
                   in_types=[r.type for r in node.inputs], out_types=node.out_types,
-                  dim_expr=lambda d: _dim_expr(d, node, before))
+                  dim_expr=lambda d: _dim_expr(d, node, before), float_dtype=state.float_dtype)
     lines = op.emit(ctx)
+    if op.kind == "function" and state.float_dtype != "float32" \
+            and not any(t.is_float for t in ctx.in_types):
+        # torch makes new floats float32 (an integer mask * 1.0, an int division): they must
+        # meet the model's weights in the model's dtype
+        lines += [f"{var} = {var}.to(torch.{state.float_dtype})"
+                  for var, t in zip(outs, node.out_types) if t.is_float]
     if trace:
         lines.append(f"_specc_record({node.id!r}, ({', '.join(outs)},))")
     return lines
@@ -325,7 +387,8 @@ def _dim_expr(dim, node: Node, names: dict) -> str:
 
 def _return_expr(state: _State, scope: Scope, names: dict) -> str:
     if scope.kind != "model":
-        return names[scope.output]
+        values = [names[r] for r in _returns(state, scope)]
+        return values[0] if len(values) == 1 else "(" + ", ".join(values) + ",)"
     outputs = state.graph.outputs
     if state.graph.outputs_as_dict:
         return "{" + ", ".join(f"{k!r}: {names[r]}" for k, r in outputs) + "}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from specc.dims import Dim, Sym
-from specc.tensor import TensorType
+from specc.tensor import FLOAT_MAX, TensorType
 
 REQUIRED = object()  # marks a parameter without a default
 
@@ -114,6 +114,15 @@ class EmitCtx:
     in_types: list[TensorType]
     out_types: list[TensorType]
     dim_expr: Callable[[Dim], str]  # a symbolic size → runtime Python expression
+    float_dtype: str = "float32"  # the dtype the model is built in (`build --dtype`)
+
+    def constant(self, value) -> str:
+        """A scalar as code. A finite float beyond the build dtype's range becomes that
+        dtype's finfo min/max (as HF writes masks), not an inf that turns 0 * x into NaN."""
+        if isinstance(value, float) and abs(value) != float("inf") \
+                and abs(value) > FLOAT_MAX[self.float_dtype]:
+            return f"torch.finfo(torch.{self.float_dtype}).{'max' if value > 0 else 'min'}"
+        return repr(value)
 
 
 def emit_call(ctx: EmitCtx) -> list[str]:

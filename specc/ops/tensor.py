@@ -44,7 +44,8 @@ def _arith(name: str):
         return [TensorType(shape, dtype)]
 
     def template(args, attrs, ctx):
-        terms = list(args) + ([repr(attrs["other"])] if attrs["other"] is not None else [])
+        terms = list(args) + ([ctx.constant(attrs["other"])] if attrs["other"] is not None
+                              else [])
         return f" {_SYMBOLS[name]} ".join(terms)
 
     _fn(name, [Param("other", "number_or_none", None, doc="a scalar operand")], infer, template,

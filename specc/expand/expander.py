@@ -1,0 +1,379 @@
+"""The sequence walk: `layers:` lists → nodes and scopes.
+
+Every item of a sequence goes through :meth:`Expander.entry`: an unnamed `repeat` is
+spliced in, an `inline` block joins the sequence, anything else becomes one node or one
+container at a :class:`Place`, built by :meth:`Expander.build` (block, nested layers or op).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from specc.errors import Diagnostic, Limits, Loc, SpecError
+from specc.expand.mapping import normalise, without
+from specc.expand.names import NodeError, check_name, suggest
+from specc.expand.place import Frame, Namespace, Place, Sequence, output_of
+from specc.expr import ExprError, evaluate
+from specc.ir import Node, Ref, Scope
+from specc.loader import LDict, LList
+from specc.ops.base import REQUIRED, get_op
+from specc.ops.ptypes import check_value
+
+# The keys of a node mapping that are not op or block parameters.
+NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
+             "inline")
+
+
+class Expander:
+    def __init__(self, doc: LDict, dims: dict | None = None, limits: Limits | None = None):
+        self.doc = doc
+        self.dims = dict(dims or {})
+        self.limits = limits or Limits()
+        self.diagnostics: list[Diagnostic] = []
+        self.nodes: list[Node] = []
+        self.block_stack: list[str] = []  # block uses being expanded, to refuse recursion
+        self.vars: dict = {}
+        self.paths: set[str] = set()  # module paths taken so far
+
+    def report(self, code: str, message: str, loc: Loc, node: str | None = None,
+               hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, "error", loc, node, hint))
+
+    # -- sequences ---------------------------------------------------------------
+    def sequence(self, items: LList, frame: Frame, outer: Namespace, prev: Ref | None,
+                 env: dict) -> Ref | None:
+        """Expand a `layers:` list into `frame`; returns the value its last item produces."""
+        names = Namespace(outer)
+        if frame.names is None:
+            frame.names = names
+        later = {item.get("name") for item in items
+                 if isinstance(item, dict) and isinstance(item.get("name"), str)}
+        seq = Sequence(frame, names, env, later)
+        for position, raw in enumerate(items):
+            loc = items.loc_of(position)
+            item = normalise(raw, loc)
+            index = frame.next_index
+            try:
+                prev = self.entry(item, seq, prev, loc)
+            except NodeError as exc:
+                place = Place(frame, str(item.get("name", index)), "name" in item, loc)
+                self.report(exc.code, str(exc), exc.loc, place.path, exc.hint)
+                prev = self._broken(item, place, seq, prev)
+            if len(self.nodes) > self.limits.max_graph_nodes:
+                raise SpecError(Diagnostic("E004", f"the model expands to more than "
+                                           f"{self.limits.max_graph_nodes} nodes "
+                                           "(max_graph_nodes)", "error", loc))
+        return prev
+
+    def entry(self, item: LDict, seq: Sequence, prev: Ref | None, loc: Loc) -> Ref | None:
+        if "repeat" in item and "name" not in item:
+            return self._splice_repeat(item, seq, prev, loc)
+        if item.get("inline") and "block" in item:
+            return self._inline(item, seq, prev)
+        return self._item(item, seq, prev, loc)
+
+    def _broken(self, item: LDict, place: Place, seq: Sequence, prev: Ref | None) -> Ref:
+        """A stand-in for a node that failed to expand, so later nodes are still checked."""
+        node = Node(place.path, str(item.get("op", "?")), {}, [prev] if prev else [],
+                    place.loc, scope=place.frame.scope, attr_name=place.name, broken=True)
+        self.nodes.append(node)
+        place.frame.add(node)
+        if "name" in item:
+            seq.names.entries[str(item["name"])] = node
+        return node.ref
+
+    def _item(self, item: LDict, seq: Sequence, prev: Ref | None, loc: Loc) -> Ref:
+        place = self._place(item, seq, loc)
+        if place.named and place.name in seq.names.entries:
+            raise NodeError("E202", f"duplicate name '{place.name}' in this sequence",
+                            item.loc_of("name"))
+        if "if" in item and not self.eval(item["if"], seq.env, item.loc_of("if"), "if"):
+            sources = self.sources(item, seq, prev)
+            passthrough = sources[0] if sources else prev
+            if place.named:
+                seq.names.entries[place.name] = passthrough
+            return passthrough
+        sources = self.sources(item, seq, prev)
+        seq.frame.next_index += 1  # a disabled item takes no index (as in nn.Sequential)
+        if "repeat" in item:
+            result = self._repeat(item, place, seq, sources)
+        else:
+            result = self.build(item, place, seq.names, sources, seq.env)
+        seq.names.entries[place.name] = result  # unnamed nodes are reachable by index
+        return output_of(result)
+
+    def _place(self, item: LDict, seq: Sequence, loc: Loc) -> Place:
+        if "name" not in item:
+            return Place(seq.frame, str(seq.frame.next_index), False, loc)
+        name = self.eval(item["name"], seq.env, item.loc_of("name"), "name")
+        check_name(name, item.loc_of("name"), "node")
+        return Place(seq.frame, name, True, loc)
+
+    # -- `from` ---------------------------------------------------------------------
+    def sources(self, item: LDict, seq: Sequence, prev: Ref | None) -> list[Ref]:
+        if "from" not in item:
+            if prev is None:
+                raise NodeError("E201", "this node has no input: the model declares no "
+                                "inputs and it says no `from`", item.loc)
+            return [prev]
+        raw = item["from"]
+        targets = raw if isinstance(raw, list) else [raw]
+        refs = []
+        for i, target in enumerate(targets):
+            loc = raw.loc_of(i) if isinstance(raw, LList) else item.loc_of("from")
+            if isinstance(target, int) and not isinstance(target, bool):
+                target = str(target)  # an unnamed node, by its index
+            if not isinstance(target, str):
+                raise NodeError("E104", f"`from` entries are node names, got {target!r}", loc)
+            refs.append(self.resolve(target, seq.names, loc, seq.later_names))
+        return refs
+
+    def resolve(self, target: str, ns: Namespace, loc: Loc, later: set = frozenset()) -> Ref:
+        """The value `target` names (`a`, `a.b.c`, `node.output_name`) as seen from `ns`."""
+        parts = target.split(".")
+        entry = ns.lookup(parts[0])
+        if entry is None:
+            if parts[0] in later:
+                raise NodeError("E201", f"'{parts[0]}' is defined later in this sequence: "
+                                "`from` can only name earlier nodes (no cycles)", loc)
+            raise NodeError("E201", f"unknown name '{parts[0]}' in `from`", loc,
+                            suggest(parts[0], ns.visible()))
+        for depth, part in enumerate(parts[1:], start=1):
+            entry = _descend(entry, part, ".".join(parts[:depth]), loc)
+        return output_of(entry)
+
+    # -- what one item becomes --------------------------------------------------------
+    def build(self, item: LDict, place: Place, ns: Namespace, sources: list[Ref],
+              env: dict) -> Node | Frame:
+        """The block, nested sequence or op node an item describes, added at `place`."""
+        if "block" in item:
+            return self._block(item, place, sources, env)
+        if "layers" in item:
+            return self._nested(item, place, ns, sources, env)
+        return self._op_node(item, place, sources, env)
+
+    def _claim(self, path: str, loc: Loc) -> None:
+        if path in self.paths:
+            raise NodeError("E202", f"two modules would be called '{path}' (an inline block "
+                            "with named layers, used twice?)", loc)
+        self.paths.add(path)
+
+    def _new_frame(self, kind: str, place: Place, input: Ref,
+                   block: str | None = None) -> Frame:
+        self._claim(place.path, place.loc)
+        parent = place.frame
+        scope = Scope(place.path, kind, place.loc, attr_name=place.name, parent=parent.scope,
+                      block=block, named=place.named, input=input)
+        frame = Frame(scope)
+        parent.add(frame)
+        return frame
+
+    def _repeat_count(self, item: LDict, env: dict) -> int:
+        count = self.eval(item["repeat"], env, item.loc_of("repeat"), "repeat")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise NodeError("E104", f"repeat must be a positive integer, got {count!r}",
+                            item.loc_of("repeat"))
+        if count > self.limits.max_repeat:
+            raise NodeError("E004", f"repeat: {count} is over the limit of "
+                            f"{self.limits.max_repeat} (max_repeat)", item.loc_of("repeat"))
+        return count
+
+    def _splice_repeat(self, item: LDict, seq: Sequence, prev: Ref | None,
+                       loc: Loc) -> Ref | None:
+        """An unnamed `repeat`: the copies become items of this sequence, one index each."""
+        count = self._repeat_count(item, seq.env)
+        first, rest = without(item, ("repeat",)), without(item, ("repeat", "from"))
+        for i in range(count):
+            body = first if i == 0 else rest
+            prev = self.entry(body, seq.with_env(dict(seq.env, i=i)), prev, loc)
+        return prev
+
+    def _repeat(self, item: LDict, place: Place, seq: Sequence, sources: list[Ref]) -> Frame:
+        """A named `repeat`: a sub-sequence whose copies are named 0..n-1 (or repeat_name)."""
+        count = self._repeat_count(item, seq.env)
+        container = self._new_frame("repeat", place, sources[0])
+        body = without(item, ("name", "repeat", "repeat_name", "from", "if", "inline"))
+        inner = container.names = Namespace(seq.names)
+        prev = sources[0]
+        for i in range(count):
+            child_env = dict(seq.env, i=i)
+            child_name = str(i)
+            if "repeat_name" in item:
+                child_name = self.eval(item["repeat_name"], child_env,
+                                       item.loc_of("repeat_name"), "repeat_name")
+                check_name(child_name, item.loc_of("repeat_name"), "repeat_name")
+            child = Place(container, child_name, False, place.loc)
+            result = self.build(body, child, inner, [prev] + sources[1:], child_env)
+            inner.entries[child_name] = result
+            prev = output_of(result)
+        container.scope.output = prev
+        return container
+
+    def _inline(self, item: LDict, seq: Sequence, prev: Ref | None) -> Ref | None:
+        """`inline: true`: splice the block's layers (× repeat) into this sequence."""
+        if "if" in item and not self.eval(item["if"], seq.env, item.loc_of("if"), "if"):
+            return prev
+        if "name" in item:
+            raise NodeError("E207", "an inline block has no name of its own: its layers join "
+                            "this sequence", item.loc_of("name"))
+        sources = self.sources(item, seq, prev)
+        with self._block_use(item, sources, seq.env) as (definition, block_env, block_ns):
+            return self.sequence(definition.get("layers") or LList(), seq.frame, block_ns,
+                                 sources[0], block_env) or sources[0]
+
+    @contextmanager
+    def _block_use(self, item: LDict, sources: list[Ref], env: dict):
+        """Check a block use and expand it: yields (definition, its variables, the names its
+        layers see), with the block on the recursion stack until the `with` ends."""
+        block_name = item["block"]
+        blocks = self.doc.get("blocks") or LDict()
+        if block_name not in blocks:
+            raise NodeError("E204", f"unknown block '{block_name}'", item.loc_of("block"),
+                            suggest(block_name, blocks) or
+                            f"blocks defined: {', '.join(blocks) or 'none'}")
+        if block_name in self.block_stack:
+            chain = " → ".join(self.block_stack + [block_name])
+            raise NodeError("E206", f"block '{block_name}' uses itself ({chain})",
+                            item.loc_of("block"))
+        definition = blocks[block_name]
+        params = self._block_params(item, block_name, definition, env)
+        input_names = list(definition.get("inputs") or ["x"])
+        if len(sources) != len(input_names):
+            raise NodeError("E207", f"block '{block_name}' takes {len(input_names)} input(s) "
+                            f"({', '.join(input_names)}), got {len(sources)}",
+                            item.loc_of("from") if "from" in item else item.loc)
+        ns = Namespace()  # blocks are closed: they see only their own inputs
+        for input_name, ref in zip(input_names, sources, strict=True):
+            ns.entries[input_name] = ref
+        self.block_stack.append(block_name)
+        try:
+            yield definition, dict(self.vars, **params), ns
+        finally:
+            self.block_stack.pop()
+
+    def _nested(self, item: LDict, place: Place, ns: Namespace, sources: list[Ref],
+                env: dict) -> Frame:
+        container = self._new_frame("sequence", place, sources[0])
+        container.scope.output = self.sequence(item["layers"], container, ns, sources[0],
+                                               env) or sources[0]
+        return container
+
+    def _block(self, item: LDict, place: Place, sources: list[Ref], env: dict) -> Frame:
+        with self._block_use(item, sources, env) as (definition, block_env, block_ns):
+            container = self._new_frame("block", place, sources[0], block=item["block"])
+            out = self.sequence(definition.get("layers") or LList(), container, block_ns,
+                                sources[0], block_env)
+        output = definition.get("output")
+        if output is not None:
+            out = self.resolve(str(output), container.names, definition.loc_of("output"))
+        container.scope.output = out or sources[0]
+        return container
+
+    def _block_params(self, item: LDict, block_name: str, definition: LDict, env: dict) -> dict:
+        declared = definition.get("params") or LDict()
+        values = {}
+        for key, value in item.items():
+            if key in NODE_KEYS:
+                continue
+            if key not in declared:
+                raise NodeError("E205", f"block '{block_name}' has no parameter '{key}'",
+                                item.key_locs.get(key, item.loc),
+                                suggest(key, declared) or
+                                f"its parameters: {', '.join(declared) or 'none'}")
+            values[key] = self.eval(value, env, item.loc_of(key), key)
+        for key, default in declared.items():
+            if key not in values:
+                if default is None:
+                    raise NodeError("E205", f"block '{block_name}' needs parameter '{key}'",
+                                    item.loc)
+                values[key] = self.eval(default, dict(self.vars, **values),
+                                        declared.loc_of(key), key)
+        return values
+
+    def _op_node(self, item: LDict, place: Place, sources: list[Ref], env: dict) -> Node:
+        op_name = item.get("op")
+        op = get_op(op_name) if isinstance(op_name, str) else None
+        if op is None:
+            raise NodeError("E102", f"unknown op {op_name!r}", item.loc_of("op"),
+                            suggest(op_name, _all_op_names()))
+        attrs, given, attr_locs = self._op_attrs(op, item, env)
+        low, high = op.n_inputs
+        if not (low <= len(sources) and (high is None or len(sources) <= high)):
+            if low == 0:
+                sources = []  # a source op (`parameter`) ignores the previous node
+            else:
+                want = f"{low}" if low == high else f"{low} to {high or 'any number of'}"
+                raise NodeError("E307", f"{op.name} takes {want} input(s), got {len(sources)}",
+                                item.loc_of("from") if "from" in item else place.loc)
+        self._claim(place.path, place.loc)
+        node = Node(place.path, op.name, attrs, list(sources), place.loc,
+                    scope=place.frame.scope, attr_name=place.name, named=place.named,
+                    given=given, attr_locs=attr_locs, init=item.get("init"),
+                    output_names=op.output_names(attrs))
+        self.nodes.append(node)
+        place.frame.add(node)
+        return node
+
+    def _op_attrs(self, op, item: LDict, env: dict):
+        """(attributes with defaults filled in, names the spec gave, their locations)."""
+        attrs, given, attr_locs = {}, set(), {}
+        for key, value in item.items():
+            if key in NODE_KEYS:
+                continue
+            param = op.param(key)
+            vloc = item.loc_of(key)
+            if param is None:
+                raise NodeError("E103", f"{op.name} has no parameter '{key}'",
+                                item.key_locs.get(key, vloc),
+                                suggest(key, op.param_map) or
+                                f"its parameters: {', '.join(op.param_map) or 'none'}")
+            value = self.eval(value, env, vloc, key)
+            if param.type == "shape" and isinstance(value, list):  # --dim binds symbols here too
+                value = [self.dims.get(v, v) if isinstance(v, str) else v for v in value]
+            expected = check_value(param.type, param.choices, value)
+            if expected is not None:
+                raise NodeError("E104", f"{op.name}.{key} must be {expected}, got {value!r}",
+                                vloc)
+            attrs[key], attr_locs[key] = value, vloc
+            given.add(key)
+        for param in op.params:
+            if param.name not in attrs:
+                if param.default is REQUIRED and not param.inferred:
+                    raise NodeError("E105", f"{op.name} needs parameter '{param.name}'",
+                                    item.loc)
+                attrs[param.name] = None if param.default is REQUIRED else param.default
+        return attrs, given, attr_locs
+
+    def eval(self, value, env: dict, loc: Loc, what: str):
+        try:
+            if isinstance(value, list):
+                return [self.eval(v, env, loc, what) for v in value]
+            return evaluate(value, env)
+        except ExprError as exc:
+            if exc.offset is not None and loc.line:  # point into the expression itself
+                loc = Loc(loc.line, loc.col + exc.offset)
+            raise NodeError("E207", f"in {what}: {exc}", loc) from None
+
+
+def _descend(entry, part: str, prefix: str, loc: Loc):
+    """`prefix.part`: a part of a container, or a named output of a node."""
+    if isinstance(entry, Frame):
+        if entry.names is not None and part in entry.names.entries:
+            return entry.names.entries[part]
+        if part in entry.parts:
+            return entry.parts[part]
+        raise NodeError("E201", f"'{prefix}' has no part named '{part}'", loc,
+                        suggest(part, entry.parts))
+    if isinstance(entry, Node):
+        if part in entry.output_names:
+            return Ref(entry, entry.output_names.index(part))
+        raise NodeError("E209", f"'{prefix}' ({entry.op}) has no output '{part}' "
+                        f"(outputs: {', '.join(entry.output_names)})", loc,
+                        suggest(part, entry.output_names))
+    raise NodeError("E201", f"'{prefix}' is a pass-through (its `if` is false) and has "
+                    f"no part '{part}'", loc)
+
+
+def _all_op_names():
+    from specc.ops.base import all_ops
+
+    return all_ops().keys()

@@ -1,0 +1,134 @@
+"""The model-level parts of a spec: `vars`, `inputs`, `layers`, `outputs`, `loss`."""
+from __future__ import annotations
+
+from specc.dims import Sym, parse_dim, substitute
+from specc.errors import Limits, Loc
+from specc.expand.expander import Expander
+from specc.expand.names import NodeError, check_name
+from specc.expand.place import Frame, Namespace
+from specc.expr import ExprError, evaluate
+from specc.ir import Graph, Node, Scope
+from specc.loader import LDict, LList
+from specc.tensor import DTYPES, TensorType
+
+
+def expand(doc: LDict, dims: dict | None = None, limits: Limits | None = None) -> Graph:
+    """A validated spec document → the graph IR (errors land in ``graph.diagnostics``)."""
+    ex = Expander(doc, dims, limits)
+    ex.vars = _eval_vars(ex, doc.get("vars") or LDict())
+    inputs = _inputs(ex, doc)
+    root = Frame(Scope("", "model", doc.loc, named=True))
+    top = Namespace()
+    for node in inputs:
+        top.entries[node.id] = node
+    first = inputs[0].ref if inputs else None
+    root.scope.input = first
+    root.scope.output = ex.sequence(doc.get("layers") or LList(), root, top, first, ex.vars)
+    outputs, as_dict = _outputs(ex, doc, root.names or top, root.scope)
+    graph = Graph(name=str(doc.get("name", "model")), inputs=inputs, nodes=ex.nodes,
+                  root=root.scope, outputs=outputs, outputs_as_dict=as_dict,
+                  diagnostics=ex.diagnostics)
+    graph.loss = _loss(ex, doc.get("loss"), outputs)
+    graph.task = doc.get("task")
+    batch = doc.get("batch")
+    if batch:
+        graph.batch_symbols = {batch}
+    else:
+        graph.batch_symbols = {str(n.out_types[0].shape[0]) for n in inputs
+                               if n.out_types and n.out_types[0].shape
+                               and isinstance(n.out_types[0].shape[0], Sym)}
+    graph.init = dict(doc.get("init") or {})
+    return graph
+
+
+def _eval_vars(ex: Expander, raw: LDict) -> dict:
+    env: dict = {}
+    for key, value in raw.items():
+        try:
+            env[key] = evaluate(value, env)
+        except ExprError as exc:
+            ex.report("E207", f"in vars.{key}: {exc}", raw.loc_of(key))
+    return env
+
+
+def _inputs(ex: Expander, doc: LDict) -> list[Node]:
+    nodes = []
+    raw = doc.get("inputs") or LDict()
+    for name, spec in raw.items():
+        loc = raw.loc_of(name)
+        entries = spec.get("shape", [])
+        shape = [_input_dim(ex, name, i, entry,
+                            entries.loc_of(i) if isinstance(entries, LList) else loc)
+                 for i, entry in enumerate(entries)]
+        dtype = spec.get("dtype", "float32")
+        try:
+            check_name(name, loc, "input")
+        except NodeError as exc:
+            ex.report(exc.code, str(exc), exc.loc, hint=exc.hint)
+        node = Node(name, "input", {"dtype": dtype}, [], loc, named=True, attr_name=name)
+        node.out_types = [TensorType(tuple(shape), dtype if dtype in DTYPES else "float32")]
+        nodes.append(node)
+    if not nodes:
+        ex.report("E105", "the spec declares no inputs", doc.loc,
+                  hint="add e.g.  inputs: {x: {shape: [N, 3, 224, 224]}}")
+    return nodes
+
+
+def _input_dim(ex: Expander, name: str, i: int, entry, loc: Loc):
+    """One declared input size: an int, a symbol, a multiple like 8*h, or an expression.
+    A bad one is reported and replaced by 1, so the rest of the model is still checked."""
+    try:
+        value = evaluate(entry, ex.vars)
+    except ExprError as exc:
+        ex.report("E207", f"input {name}: {exc}", loc)
+        return 1
+    if isinstance(value, str):
+        parsed = parse_dim(value)
+        value = value if parsed is None else substitute(parsed, ex.dims)
+    if isinstance(value, bool) or not isinstance(value, (int, Sym)):
+        ex.report("E104", f"input {name}: dim {i} must be an integer or a symbol name, "
+                  f"got {value!r}", loc)
+        return 1
+    if isinstance(value, int) and not 0 <= value <= ex.limits.max_dim:
+        ex.report("E004" if value > 0 else "E303", f"input {name}: dim {i} = {value} is "
+                  + ("negative" if value < 0 else "over the limit max_dim"), loc)
+        return 1
+    return value
+
+
+def _outputs(ex: Expander, doc: LDict, ns: Namespace, root: Scope):
+    raw = doc.get("outputs")
+    if raw is None:
+        if root.output is None:
+            return [], False
+        # the model's output is its last node; it is called by that node's name
+        last = root.items[-1] if root.items else None
+        name = last.attr_name if last is not None and last.named else "out"
+        return [(name, root.output)], False
+    as_dict = isinstance(raw, dict)
+    items = list(raw.items()) if as_dict else [(r, r) for r in raw]
+    outputs = []
+    for index, (key, target) in enumerate(items):
+        loc = raw.loc_of(key if as_dict else index)
+        try:
+            ref = ex.resolve(str(target), ns, loc)
+        except NodeError as exc:
+            ex.report(exc.code, f"outputs: {exc}", exc.loc, hint=exc.hint)
+            continue
+        outputs.append((str(key), ref))
+    return outputs, as_dict
+
+
+def _loss(ex: Expander, raw, outputs) -> dict:
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        return {name: raw for name, _ in outputs[:1]}
+    names = {name for name, _ in outputs}
+    result = {}
+    for key, value in raw.items():
+        if key not in names:
+            ex.report("E201", f"loss: '{key}' is not an output of the model "
+                      f"(outputs: {', '.join(sorted(names))})", raw.loc_of(key))
+        result[key] = value
+    return result
