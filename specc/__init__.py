@@ -58,4 +58,15 @@ def render(source, **options):
     return render_graph(check(source, dims=options.pop("dims", None)), **options)
 
 
-__all__ = ["__version__", "check", "load", "build", "render", "materialize", "parallelize"]
+def from_module(module, example_inputs, *, name=None) -> str:
+    """A spec (YAML text) for an existing ``nn.Module``, traced with torch.fx on
+    ``example_inputs`` (a tensor, a tuple in forward's order, or a dict name → tensor).
+    Raises :class:`specc.importer.ImportFailed` naming the module path of what cannot be
+    written. Imports torch."""
+    from specc.importer import from_module as _from_module
+
+    return _from_module(module, example_inputs, name=name)
+
+
+__all__ = ["__version__", "check", "load", "build", "render", "materialize", "parallelize",
+           "from_module"]

@@ -82,8 +82,55 @@ CASES = {
         spec("- {op: Linear, out_features: 4096}", "x: {shape: [N, 25088]}"),
         spec("- {op: Linear, out_features: 4096}", "x: {shape: [N, 512]}")),
     "dropout-on-output": (
-        spec("- {op: Linear, out_features: 4}\n- {op: Dropout, p: 0.5}"),
-        spec("- {op: Dropout, p: 0.5}\n- {op: Linear, out_features: 4}")),
+        spec("- {op: Linear, out_features: 4}\n- {op: Dropout, p: 0.5}", extra="loss: mse"),
+        # a building block with no loss or task (an embeddings module) may end in Dropout
+        spec("- {op: Linear, out_features: 4}\n- {op: Dropout, p: 0.5}")),
+    "single-logit-cross-entropy": (
+        spec("- {op: Linear, out_features: 1}", extra="loss: cross_entropy"),
+        spec("- {op: Linear, out_features: 1}", extra="loss: bce_with_logits")),
+    "softmax-size-one": (
+        spec("- {op: Linear, out_features: 1}\n- {op: Softmax, dim: 1}", extra="loss: bce"),
+        spec("- {op: Linear, out_features: 1}\n- Sigmoid", extra="loss: bce")),
+    "softmax-axis": (
+        spec("- {op: Linear, out_features: 4}\n- {op: LogSoftmax, dim: 0}", extra="loss: nll"),
+        spec("- {op: Linear, out_features: 4}\n- {op: LogSoftmax, dim: 1}", extra="loss: nll")),
+    "class-axis": (
+        spec("- {op: Conv2d, out_channels: 4, kernel_size: 3}\n- {op: Linear, out_features: 3}",
+             "x: {shape: [N, 3, 8, 8]}", "loss: cross_entropy"),
+        spec("- {op: Conv2d, out_channels: 4, kernel_size: 3}\n- {op: flatten, start_dim: 1}\n"
+             "- {op: Linear, out_features: 3}", "x: {shape: [N, 3, 8, 8]}", "loss: cross_entropy")),
+    "rnn-readout": (
+        spec("- {name: r, op: GRU, hidden_size: 8, num_layers: 2, batch_first: true}\n"
+             "- {op: select, from: r.h_n, dim: 0, index: 0}", "x: {shape: [N, T, 4]}"),
+        spec("- {name: r, op: GRU, hidden_size: 8, num_layers: 2, batch_first: true}\n"
+             "- {op: select, from: r.h_n, dim: 0, index: -1}", "x: {shape: [N, T, 4]}")),
+    "channels-layout": (
+        spec("- {op: Linear, out_features: 8, bias: false}\n- {op: BatchNorm1d}",
+             "x: {shape: [N, 10, 16]}"),
+        spec("- {op: Linear, out_features: 8, bias: false}\n- {op: permute, dims: [0, 2, 1]}\n"
+             "- {op: BatchNorm1d}", "x: {shape: [N, 10, 16]}")),
+    "flatten-batch": (
+        spec("- {op: flatten}\n- {op: Linear, out_features: 4}", "x: {shape: [8, 2, 4]}"),
+        spec("- {op: flatten, start_dim: 1}\n- {op: Linear, out_features: 4}",
+             "x: {shape: [8, 2, 4]}")),
+    "receptive-field": (
+        spec("- {op: Conv1d, out_channels: 4, kernel_size: 3, padding: 1}\n"
+             "- {op: select, dim: 2, index: -1}", "x: {shape: [N, 2, 16]}"),
+        spec("- {op: Conv1d, out_channels: 4, kernel_size: 3, padding: 1}\n"
+             "- {op: select, dim: 2, index: -1}", "x: {shape: [N, 2, 3]}")),
+    "no-positional-encoding": (
+        spec("- {op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
+             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
+             "x: {shape: [N, 6], dtype: int64}"),
+        spec("- {name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
+             "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
+             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
+             "x: {shape: [N, 6], dtype: int64}")),
+    "checkerboard": (
+        spec("- {op: ConvTranspose2d, out_channels: 4, kernel_size: 3, stride: 2}",
+             "x: {shape: [N, 3, 8, 8]}"),
+        spec("- {op: ConvTranspose2d, out_channels: 4, kernel_size: 4, stride: 2}",
+             "x: {shape: [N, 3, 8, 8]}")),
     "padding-same-strided": (
         spec("- {op: Conv1d, out_channels: 4, kernel_size: 3, stride: 2, padding: same}",
              "x: {shape: [N, 2, 16]}"),
@@ -206,3 +253,97 @@ def test_rules_and_explain_commands():
     out = subprocess.run([sys.executable, "-m", "specc", "explain", "bias-befor-norm"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "did you mean 'bias-before-norm'" in out.stderr
+
+
+# Look-through, the whole output-vs-loss table, and the false positives the benchmark found:
+# (spec, the rule that must fire — or None for "no finding at all", message fragment).
+SEQ = "x: {shape: [N, T, 4]}"
+IMG = "x: {shape: [N, 3, 8, 8]}"
+LOOK_THROUGH_AND_TABLE = {
+    "bias survives MaxPool into BN": (
+        spec("- {op: Conv2d, out_channels: 8, kernel_size: 3}\n- {op: MaxPool2d, kernel_size: 2}\n"
+             "- {op: BatchNorm2d}", IMG), "bias-before-norm", "cancelled by BatchNorm2d"),
+    "Linear, BN, Linear is still linear": (
+        spec("- {op: Linear, out_features: 32, bias: false}\n- {op: BatchNorm1d}\n"
+             "- {op: Linear, out_features: 8}"), "linear-without-activation", "no nonlinearity"),
+    "a LoRA pair is a deliberate low-rank factorisation": (
+        spec("- {op: Linear, out_features: 2, bias: false}\n- {op: Linear, out_features: 16}"),
+        None, ""),
+    "zero conv, BN, ReLU: the channels stay equal": (
+        spec("- {op: Conv2d, out_channels: 8, kernel_size: 3, bias: false, init: zeros}\n"
+             "- {op: BatchNorm2d}\n- ReLU\n- {op: Conv2d, out_channels: 2, kernel_size: 1}", IMG),
+        "zero-init", "all-zero"),
+    "zero-init last layer before the output softmax (PPO)": (
+        spec("- {op: Linear, out_features: 16}\n- Tanh\n- {op: Linear, out_features: 4, init: zeros}\n"
+             "- {op: Softmax, dim: -1}"), None, ""),
+    "ReLU then Upsample at a regression output": (
+        spec("- {op: Conv2d, out_channels: 1, kernel_size: 3, padding: 1}\n- ReLU\n"
+             "- {op: Upsample, scale_factor: 2}", IMG, "loss: mse"),
+        "activation-on-output", "through Upsample"),
+    "Sigmoid before cross_entropy": (
+        spec("- {op: Linear, out_features: 4}\n- Sigmoid", extra="loss: cross_entropy"),
+        "softmax-before-loss", "expects raw logits"),
+    "Softmax before bce_with_logits": (
+        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: 1}", extra="loss: bce_with_logits"),
+        "softmax-before-loss", "compete"),
+    "Softmax before nll: nll expects log-probabilities": (
+        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: 1}", extra="loss: nll"),
+        "softmax-before-loss", "expects log-probabilities (it does not normalise"),
+    "Softmax before kl_div": (
+        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: 1}", extra="loss: kl_div"),
+        "softmax-before-loss", "use LogSoftmax"),
+    "LogSoftmax before cross_entropy is redundant, not fatal": (
+        spec("- {op: Linear, out_features: 4}\n- {op: LogSoftmax, dim: 1}", extra="loss: cross_entropy"),
+        "softmax-before-loss", "redundant"),
+    "Softmax with multi-label bce": (
+        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: 1}", extra="loss: bce"),
+        "softmax-before-loss", "use Sigmoid"),
+    "a softmax head trained with mse (no task given)": (
+        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: 1}", extra="loss: mse"),
+        "loss-task-mismatch", "classification head"),
+    "many outputs with a regression loss are not class logits (DQN)": (
+        spec("- {op: Linear, out_features: 18}", extra="loss: smooth_l1"), None, ""),
+    "ReLU on logits, task only": (
+        spec("- {op: Linear, out_features: 4}\n- ReLU", extra="task: classification"),
+        "activation-on-output", "logits"),
+    "sigmoid + bce reconstruction declared as regression": (
+        spec("- {op: Linear, out_features: 16}\n- Sigmoid", extra="task: regression\nloss: bce"),
+        None, ""),
+    "bidirectional output[:, -1]": (
+        spec("- {name: r, op: LSTM, hidden_size: 8, bidirectional: true, batch_first: true}\n"
+             "- {op: select, from: r.output, dim: 1, index: -1}", SEQ),
+        "rnn-readout", "backward direction"),
+    "unidirectional output[:, -1] without lengths is the last state": (
+        spec("- {name: r, op: LSTM, hidden_size: 8, batch_first: true}\n"
+             "- {op: select, from: r.output, dim: 1, index: -1}", SEQ), None, ""),
+    "packed output[:, -1] is padding": (
+        spec("- {name: r, op: GRU, from: [x, lengths], hidden_size: 8, batch_first: true}\n"
+             "- {op: select, from: r.output, dim: 1, index: -1}",
+             SEQ + "\n  lengths: {shape: [N], dtype: int64}"), "rnn-readout", "padding"),
+    "bidirectional h_n[-1] alone is the backward direction": (
+        spec("- {name: r, op: GRU, hidden_size: 8, bidirectional: true, batch_first: true}\n"
+             "- {op: select, from: r.h_n, dim: 0, index: -1}", SEQ), "rnn-readout", "backward"),
+    "Conv1d (N, C, T) into a batch_first LSTM": (
+        spec("- {op: Conv1d, out_channels: 8, kernel_size: 3}\n- {op: LSTM, hidden_size: 8, "
+             "batch_first: true}", "x: {shape: [N, 4, 20]}"), "channels-layout", "permute"),
+    "channels-last images into Conv2d": (
+        spec("- {op: Conv2d, out_channels: 8, kernel_size: 3}", "x: {shape: [N, 32, 32, 3]}"),
+        "channels-layout", "channels-last"),
+    "segmentation LogSoftmax over the width": (
+        spec("- {op: Conv2d, out_channels: 5, kernel_size: 1}\n- {op: LogSoftmax, dim: -1}", IMG,
+             "loss: nll"), "softmax-axis", "classes on dim 1"),
+    "segmentation LogSoftmax over the classes": (
+        spec("- {op: Conv2d, out_channels: 5, kernel_size: 1}\n- {op: LogSoftmax, dim: 1}", IMG,
+             "loss: nll"), None, ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOOK_THROUGH_AND_TABLE))
+def test_look_through_table_and_false_positives(case):
+    text, expected, fragment = LOOK_THROUGH_AND_TABLE[case]
+    found = [d for d in specc.check(text).diagnostics if d.severity != "info"]
+    if expected is None:
+        assert found == [], [d.format() for d in found]
+    else:
+        mine = [d for d in found if d.rule == expected]
+        assert mine and fragment in mine[0].message, [d.format() for d in found]

@@ -1,2 +1,4 @@
 """Every lint rule; each module registers its rules on import."""
-from specc.lint.rules import architecture, config, loss, meta  # noqa: F401
+from specc.lint.rules import (  # noqa: F401
+    architecture, channels_layout, checkerboard, class_axis, config, flatten_batch, loss, meta,
+    positional, receptive_field, rnn_readout, single_logit, softmax_axis, softmax_size_one)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from specc.dims import Sym
 from specc.lint.registry import rule
-from specc.lint.rules._paths import (NORMS, WEIGHTED, is_pointwise_conv, producer,
+from specc.lint.rules._flow import AFFINE_NORMS, PASS_THROUGH, forward, reaches
+from specc.lint.rules._paths import (NORMS, TRANSPARENT, WEIGHTED, is_pointwise_conv,
                                      single_consumer)
 from specc.ops._util import floor_remainder
 from specc.ops.activation import OUTPUT_RANGE
 from specc.ops.ptypes import as_tuple
 
+_BIAS_KEEPING = PASS_THROUGH - {"flatten", "Flatten", "reshape", "view"}
 _CONV_POOL = {f"{k}{n}d" for k in ("Conv", "MaxPool", "AvgPool") for n in (1, 2, 3)}
 
 
@@ -33,7 +35,8 @@ def bias_before_norm(graph, facts):
     for node in graph.nodes:
         if node.op not in WEIGHTED or not node.attrs.get("bias") or node.out_types is None:
             continue
-        users = facts.users(node)
+        # a per-channel constant survives max/avg pooling, dropout and upsampling unchanged
+        users = forward(facts, node, _BIAS_KEEPING)
         if users and all(u.op in NORMS and _cancels_bias(u) for u in users):
             yield node, f"the bias of {node.op} is cancelled by {users[0].op} ({users[0].id})", \
                 node.attr_locs.get("bias")
@@ -53,10 +56,26 @@ def linear_without_activation(graph, facts):
     for node in graph.nodes:
         if node.out_types is None or not (node.op == "Linear" or is_pointwise_conv(node)):
             continue
-        nxt = single_consumer(facts, node)
-        if nxt is not None and (nxt.op == "Linear" or is_pointwise_conv(nxt)):
+        # BatchNorm & co. are affine per channel: they add no nonlinearity
+        users = forward(facts, node, TRANSPARENT | AFFINE_NORMS)
+        nxt = users[0] if len(users) == 1 else None
+        if nxt is not None and (nxt.op == "Linear" or is_pointwise_conv(nxt)) \
+                and not _low_rank_pair(node, nxt):
             yield nxt, f"{nxt.op} ({nxt.id}) directly follows {node.op} ({node.id}) with no " \
                        "nonlinearity between them"
+
+
+def _low_rank_pair(first, second) -> bool:
+    """A deliberate bottleneck (LoRA adapter, MobileNetV2's linear bottleneck): the middle
+    width is at most half of both outer widths, so the pair is a low-rank factorisation."""
+    try:
+        outer_in = first.inputs[0].type.shape[-1 if first.op == "Linear" else 1]
+        middle = first.out_types[0].shape[-1 if first.op == "Linear" else 1]
+        outer_out = second.out_types[0].shape[-1 if second.op == "Linear" else 1]
+    except (AttributeError, IndexError, TypeError):
+        return False
+    sizes = (outer_in, middle, outer_out)
+    return all(isinstance(d, int) for d in sizes) and 2 * middle <= min(outer_in, outer_out)
 
 
 @rule("L303", "saturating-hidden-activation", "info",
@@ -277,8 +296,12 @@ def zero_init(graph, facts):
         if isinstance(weight, dict):
             weight = weight.get("method")
         if weight == "zeros":
-            nxt = single_consumer(facts, node)
-            if nxt is not None and nxt.op in activations:
+            # BN after a zero layer keeps every channel equal (affine per channel);
+            # a last layer (nothing weighted after it, e.g. a PPO policy head before its
+            # softmax) is safe: its units get different gradients from the targets
+            users = forward(facts, node, TRANSPARENT | AFFINE_NORMS)
+            nxt = users[0] if len(users) == 1 else None
+            if nxt is not None and nxt.op in activations and reaches(facts, nxt, WEIGHTED):
                 yield node, f"{node.id} starts with all-zero weights and feeds {nxt.op}"
 
 

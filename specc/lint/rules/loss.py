@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from specc.lint.registry import rule
+from specc.lint.rules._flow import PASS_THROUGH
 from specc.lint.rules._paths import TRANSPARENT, producer
 from specc.ops.activation import OUTPUT_RANGE
 
 LOGIT_LOSSES = {"cross_entropy", "bce_with_logits"}
 REGRESSION_LOSSES = {"mse", "l1", "smooth_l1", "huber"}
 CLASSIFICATION_LOSSES = {"cross_entropy", "nll", "bce", "bce_with_logits"}
+CLASSIFICATION_TASKS = {"classification", "multilabel", "segmentation"}
 _DROPOUTS = {op for op in TRANSPARENT if "Dropout" in op}
 _SOFTMAX_LIKE = {"Softmax", "LogSoftmax", "Sigmoid", "Softmin"}
 
@@ -20,25 +22,64 @@ def _outputs_with_loss(graph):
             yield name, ref.node, loss
 
 
+# What each loss expects, and what it makes of an output that was already normalised.
+# (loss, op at the output) -> why that is wrong.  One table: the rule and its docs read it.
+ACTIVATION_VS_LOSS = {
+    ("cross_entropy", "Softmax"): "cross_entropy applies log_softmax itself: on probabilities "
+                                  "it squashes the gradients and trains badly or not at all",
+    ("cross_entropy", "Softmin"): "cross_entropy applies log_softmax itself and expects raw "
+                                  "logits, not probabilities",
+    ("cross_entropy", "LogSoftmax"): "cross_entropy applies log_softmax itself; a LogSoftmax "
+                                     "before it is redundant (log_softmax is idempotent), not "
+                                     "fatal — drop it, or use nll",
+    ("cross_entropy", "Sigmoid"): "cross_entropy expects raw logits; a sigmoid squashes them "
+                                  "into (0, 1), so the softmax over them is nearly uniform and "
+                                  "the gradients vanish",
+    ("bce_with_logits", "Sigmoid"): "bce_with_logits applies the sigmoid itself: this one "
+                                    "squashes twice and the loss can never reach 0",
+    ("bce_with_logits", "Softmax"): "bce_with_logits applies an independent sigmoid per label "
+                                    "and expects raw logits; a softmax makes the labels compete "
+                                    "(they sum to 1)",
+    ("bce", "Softmax"): "bce scores each label independently; a softmax makes the labels "
+                        "compete (they sum to 1), so two true labels can never both be 1 — "
+                        "use Sigmoid",
+}
+for _loss in ("nll", "kl_div", "ctc"):
+    for _op in ("Softmax", "Sigmoid", "Softmin"):
+        ACTIVATION_VS_LOSS[(_loss, _op)] = (
+            f"{_loss} expects log-probabilities (it does not normalise its input); {_op} gives "
+            "probabilities — use LogSoftmax")
+
+
 @rule("L201", "softmax-before-loss", "warning",
-      "the output is already normalised but the loss normalises again",
+      "the output activation does not fit the loss",
       """
-CrossEntropyLoss applies log_softmax itself and BCEWithLogitsLoss applies sigmoid itself:
-feeding them probabilities squashes the gradients and the model trains badly or not at
-all. NLLLoss expects log-probabilities, so it needs LogSoftmax, not Softmax.
+Each loss expects one kind of output. cross_entropy and bce_with_logits take raw logits and
+normalise them themselves (log_softmax, sigmoid): feeding them probabilities squashes the
+gradients. nll, kl_div and ctc take log-probabilities (LogSoftmax) and do not normalise
+anything. Multi-label bce takes independent probabilities (Sigmoid), not a softmax.
+LogSoftmax before cross_entropy is redundant rather than wrong.
 
 Bad:   loss: cross_entropy      layers: [..., {op: Linear, out_features: 10}, {op: Softmax, dim: 1}]
 Good:  loss: cross_entropy      layers: [..., {op: Linear, out_features: 10}]
 Good:  loss: nll                layers: [..., {op: Linear, out_features: 10}, {op: LogSoftmax, dim: 1}]
-""", "output raw logits for cross_entropy / bce_with_logits; use LogSoftmax for nll")
+""", "output raw logits for cross_entropy / bce_with_logits; LogSoftmax for nll, kl_div, ctc; "
+     "Sigmoid for multi-label bce")
 def softmax_before_loss(graph, facts):
     for name, node, loss in _outputs_with_loss(graph):
-        last = producer(node)
-        bad = {"cross_entropy": {"Softmax", "LogSoftmax", "Softmin"},
-               "bce_with_logits": {"Sigmoid"}, "nll": {"Softmax", "Softmin"}}.get(loss, set())
-        if last.op in bad:
-            yield last, (f"{last.op} feeds output '{name}' whose loss is {loss}, which "
-                         f"normalises on its own")
+        last = producer(node, through=PASS_THROUGH)
+        why = ACTIVATION_VS_LOSS.get((loss, last.op))
+        if why is None or _over_size_one(last):
+            continue  # a softmax over one entry is softmax-size-one's finding
+        yield last, f"{last.op} feeds output '{name}' whose loss is {loss}: {why}"
+
+
+def _over_size_one(node) -> bool:
+    if node.op not in ("Softmax", "LogSoftmax", "Softmin") or not node.inputs:
+        return False
+    t = node.inputs[0].type
+    dim = node.attrs.get("dim")
+    return t is not None and dim is not None and t.rank > 0 and t.shape[dim % t.rank] == 1
 
 
 @rule("L202", "double-softmax", "warning",
@@ -91,14 +132,15 @@ Good:  loss: cross_entropy   layers: [..., {op: Linear, out_features: 10}]
 def activation_on_output(graph, facts):
     for name, ref in graph.outputs:
         loss = graph.loss.get(name)
-        logits = loss in LOGIT_LOSSES
+        logits = loss in LOGIT_LOSSES or (loss is None and graph.task in CLASSIFICATION_TASKS)
         regression = loss in REGRESSION_LOSSES or (loss is None and graph.task == "regression")
-        last = producer(ref.node)
+        last = producer(ref.node, through=PASS_THROUGH)
         if logits and last.op in _SOFTMAX_LIKE:
             continue  # softmax-before-loss reports these
         if (logits or regression) and last.op in _RESTRICTING:
             use = "logits" if logits else "a regression output"
-            yield last, f"{last.op} restricts output '{name}', which is used as {use}"
+            via = "" if last is ref.node else f" (through {ref.node.op})"
+            yield last, f"{last.op} restricts output '{name}'{via}, which is used as {use}"
 
 
 @rule("L205", "loss-task-mismatch", "warning",
@@ -107,17 +149,28 @@ def activation_on_output(graph, facts):
 `task:` says what the model predicts; the loss must fit it. Mean-squared error on class
 labels, or cross-entropy on continuous targets, is almost always a mistake.
 
+Without `task:`, the head says it: a Softmax over classes is a classification head, whatever
+the loss. (bce on a Sigmoid output under `task: regression` is a [0, 1] reconstruction and
+fine.)
+
 Bad:   task: regression       loss: cross_entropy
 Good:  task: regression       loss: mse
-""", "change the loss or the task")
+""", "change the loss or the task: cross_entropy on raw logits for classes, mse/l1 for values")
 def loss_task_mismatch(graph, facts):
-    if graph.task not in ("classification", "regression", "multilabel"):
-        return
     for name, node, loss in _outputs_with_loss(graph):
-        wrong = (graph.task == "regression" and loss in CLASSIFICATION_LOSSES) or (
-            graph.task in ("classification", "multilabel") and loss in REGRESSION_LOSSES)
-        if wrong:
+        last = producer(node, through=PASS_THROUGH)
+        if graph.task == "regression" and loss in CLASSIFICATION_LOSSES:
+            if loss == "bce_with_logits" or (loss == "bce" and OUTPUT_RANGE.get(last.op) == "unit"):
+                continue  # bce on targets in [0, 1]: a reconstruction, a legitimate regression
+            yield node, f"task is regression but output '{name}' uses the {loss} loss"
+        elif graph.task in CLASSIFICATION_TASKS and loss in REGRESSION_LOSSES:
             yield node, f"task is {graph.task} but output '{name}' uses the {loss} loss"
+        elif graph.task is None and loss in REGRESSION_LOSSES and last.op in ("Softmax",
+                                                                               "LogSoftmax") \
+                and not _over_size_one(last):
+            classes = last.inputs[0].type.shape[last.attrs["dim"]]
+            yield node, (f"output '{name}' is a {last.op} over {classes} classes — a "
+                         f"classification head — but its loss is {loss}")
 
 
 @rule("L206", "dropout-on-output", "warning",
@@ -130,6 +183,8 @@ Bad:   [..., {op: Linear, out_features: 10}, {op: Dropout, p: 0.5}]
 Good:  [..., {op: Dropout, p: 0.5}, {op: Linear, out_features: 10}]
 """, "move the Dropout before the last weighted layer")
 def dropout_on_output(graph, facts):
+    if not graph.loss and not graph.task:
+        return  # a building block (embeddings, an encoder) may end in Dropout, as BERT's do
     for name, ref in graph.outputs:
         node = producer(ref.node, through=TRANSPARENT - _DROPOUTS)
         if node.op in _DROPOUTS and node.attrs.get("p", 0):

@@ -1,0 +1,129 @@
+"""How values flow for the rules that follow a tensor: what to look through, which layout a
+tensor is in, and how far a convolution stack sees.
+
+"Look through what does not change the argument": a rule about what produced a value (a ReLU
+at the output, a bias before a norm) must not be fooled by a Dropout, an Identity, a pool or
+an upsampling in between — they keep the per-channel meaning and the sign of their input.
+Affine norms (BatchNorm, InstanceNorm, GroupNorm) are affine maps per channel: they keep
+linearity and symmetry between units, so rules about those look through them too.
+"""
+from __future__ import annotations
+
+from specc.dims import Sym
+from specc.ir import Node
+from specc.lint.rules._paths import NORMS, TRANSPARENT, WEIGHTED
+from specc.ops.ptypes import as_tuple
+
+_SPATIAL = {f"{kind}{n}d" for kind in ("MaxPool", "AvgPool", "AdaptiveMaxPool", "AdaptiveAvgPool")
+            for n in (1, 2, 3)}
+# keep sign, range and per-channel meaning of their input
+PASS_THROUGH = TRANSPARENT | _SPATIAL | {"Upsample"}
+# per-channel affine maps (in eval; in training an affine map per batch)
+AFFINE_NORMS = NORMS
+SELF_ATTENTION = {"TransformerEncoderLayer", "TransformerDecoderLayer", "MultiheadAttention"}
+RECURRENT = {"RNN", "LSTM", "GRU"}
+# ops whose output puts the features on the LAST axis of a rank-3 tensor: (N, T, C)
+FEATURES_LAST = {"Linear", "Embedding", "LayerNorm", "Bilinear"} | RECURRENT | SELF_ATTENTION
+_ELEMENTWISE = None
+
+
+def _elementwise() -> set:
+    """Ops that keep the layout of their input (activations, dropout, identity)."""
+    global _ELEMENTWISE
+    if _ELEMENTWISE is None:
+        from specc.ops.activation import OUTPUT_RANGE
+
+        _ELEMENTWISE = set(OUTPUT_RANGE) | TRANSPARENT - {"flatten", "Flatten", "reshape",
+                                                          "view", "squeeze", "unsqueeze"}
+    return _ELEMENTWISE
+
+
+def back(node: Node, through: set) -> Node:
+    """The node that really made this value, looking back through ``through`` ops."""
+    seen = 0
+    while node.op in through and node.inputs and seen < 10_000:
+        node = node.inputs[0].node
+        seen += 1
+    return node
+
+
+def forward(facts, node: Node, through: set) -> list[Node]:
+    """The consumers of ``node``, looking forward through single-consumer ``through`` ops."""
+    users = facts.users(node)
+    seen = 0
+    while len(users) == 1 and users[0].op in through and seen < 10_000:
+        users = facts.users(users[0])
+        seen += 1
+    return users
+
+
+def layout(node: Node) -> str | None:
+    """'channels-first' for (N, C, *spatial) conv-family outputs, 'features-last' for (N, T, C)
+    sequence features, None when unknown. Looks back through layout-keeping ops."""
+    node = back(node, _elementwise())
+    if node.op in FEATURES_LAST:
+        return "features-last"
+    if node.op.startswith(("Conv", "BatchNorm", "InstanceNorm")) or node.op in _SPATIAL \
+            or node.op in ("GroupNorm", "Upsample", "PixelShuffle"):
+        return "channels-first"
+    return None
+
+
+def is_batch_dim(dim, graph) -> bool:
+    return isinstance(dim, Sym) and str(dim) in graph.batch_symbols
+
+
+def reaches(facts, node: Node, ops: set, limit: int = 10_000) -> bool:
+    """Whether any node downstream of ``node`` is one of ``ops``."""
+    stack, seen = list(facts.users(node)), set()
+    while stack and len(seen) < limit:
+        n = stack.pop()
+        if n.id in seen:
+            continue
+        seen.add(n.id)
+        if n.op in ops:
+            return True
+        stack += facts.users(n)
+    return False
+
+
+def is_weighted(node: Node) -> bool:
+    return node.op in WEIGHTED
+
+
+class ReceptiveField:
+    """Receptive field along the LAST axis of each node's first output, computed once per graph.
+
+    The course notes' L·(k−1)+1, generalised: each conv / pool adds dilation·(kernel−1)·jump
+    positions and multiplies the jump (the input distance between neighbouring outputs) by
+    its stride. Merges take the widest input; global ops (adaptive pools, RNNs, attention,
+    reductions, a Linear over that axis) see everything (None = unbounded).
+    """
+
+    _GLOBAL = RECURRENT | SELF_ATTENTION | {"mean", "sum", "amax", "amin", "matmul"}
+
+    def __init__(self, graph):
+        self.field: dict = {}  # node id -> (receptive field or None, jump)
+        for node in graph.inputs:
+            self.field[node.id] = (1, 1)
+        for node in graph.nodes:
+            self.field[node.id] = self._of(node)
+
+    def _of(self, node: Node):
+        ins = [self.field.get(r.node.id, (1, 1)) for r in node.inputs]
+        if not ins:
+            return (1, 1)
+        if any(f is None for f, _ in ins) or node.op in self._GLOBAL \
+                or node.op.startswith("Adaptive") or node.op == "Linear":
+            return (None, 1)
+        rf, jump = max(ins, key=lambda fj: (fj[0], fj[1]))
+        if node.op[:-2] in ("Conv", "MaxPool", "AvgPool") and node.op[-2:] in ("1d", "2d", "3d"):
+            a = node.attrs
+            k = as_tuple(a["kernel_size"], 1)[-1]
+            s = as_tuple(a.get("stride") or a["kernel_size"], 1)[-1]
+            d = as_tuple(a.get("dilation", 1), 1)[-1]
+            return (rf + d * (k - 1) * jump, jump * s)
+        return (rf, jump)
+
+    def of(self, node: Node):
+        return self.field.get(node.id, (None, 1))[0]

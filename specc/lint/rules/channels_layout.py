@@ -1,0 +1,50 @@
+"""L314 channels-layout: a tensor in one layout fed to a layer that expects the other."""
+from specc.lint.registry import rule
+from specc.lint.rules._flow import RECURRENT, layout
+
+_CHANNELS_FIRST_1D = {"Conv1d", "BatchNorm1d", "InstanceNorm1d", "MaxPool1d", "AvgPool1d",
+                      "ConvTranspose1d"}
+_IMAGE_OPS = {"Conv2d", "ConvTranspose2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d"}
+
+
+@rule("L314", "channels-layout", "warning",
+      "(N, T, C) fed to a layer expecting (N, C, T), or the other way round",
+      """
+Conv1d, BatchNorm1d and the 1-d pools read channels on dim 1: (N, C, T). Linear, Embedding,
+LayerNorm, RNNs and attention produce (and RNNs read) features on the LAST axis: (N, T, C).
+Feeding one layout to the other runs whenever the sizes happen to fit — and normalises or
+convolves over time instead of features. Images from PIL / numpy are (N, H, W, C); Conv2d
+reads (N, C, H, W).
+
+Bad:   [{op: Embedding, ...}, {op: BatchNorm1d}]            # normalises per time step
+Good:  [{op: Embedding, ...}, {op: permute, dims: [0, 2, 1]}, {op: BatchNorm1d}]
+Bad:   [{op: Conv1d, ...}, {op: LSTM, batch_first: true}]    # the LSTM reads C as time
+Good:  [{op: Conv1d, ...}, {op: permute, dims: [0, 2, 1]}, {op: LSTM, batch_first: true}]
+""", "permute the tensor between the two layouts ({op: permute, dims: [0, 2, 1]})")
+def channels_layout(graph, facts):
+    for node in graph.nodes:
+        if not node.inputs or node.out_types is None:
+            continue
+        source = node.inputs[0]
+        t = source.type
+        if t is None:
+            continue
+        if node.op in _CHANNELS_FIRST_1D and t.rank == 3 \
+                and layout(source.node) == "features-last":
+            yield node, (f"{node.op} reads {t} as (N, C, T), but {source.node.id} produces "
+                         "(N, T, C): this looks like (N, T, C) fed to a layer expecting "
+                         "(N, C, T) — permute(0, 2, 1) first")
+        elif node.op in RECURRENT and t.rank == 3 and layout(source.node) == "channels-first":
+            yield node, (f"{node.op} reads {t} as sequence × features, but {source.node.id} "
+                         "produces (N, C, T): this looks like (N, C, T) fed to a layer "
+                         "expecting (N, T, C) — permute(0, 2, 1) first")
+        elif node.op in _IMAGE_OPS and source.node.op == "input" and t.rank == 4 \
+                and _looks_channels_last(t):
+            yield node, (f"input '{source.node.id}' {t} looks channels-last (N, H, W, C) but "
+                         f"{node.op} reads (N, C, H, W) — permute(0, 3, 1, 2) first")
+
+
+def _looks_channels_last(t) -> bool:
+    c, h, w = t.shape[3], t.shape[1], t.shape[2]
+    return isinstance(c, int) and c in (1, 3, 4) and not (isinstance(h, int) and h <= 4) \
+        and not (isinstance(w, int) and w <= 4)

@@ -1,0 +1,69 @@
+"""L317 no-positional-encoding: self-attention over a sequence that carries no position."""
+from specc.lint.registry import rule
+from specc.lint.rules._flow import RECURRENT, SELF_ATTENTION
+
+
+@rule("L317", "no-positional-encoding", "warning",
+      "self-attention with no positional information before it",
+      """
+Self-attention is permutation-equivariant: without a position signal added to its input
+it sees a bag of tokens ("dog bites man" = "man bites dog"). A learned position table
+(a `parameter` of shape [1, T, d] added to the embeddings), a position Embedding, or a
+recurrent / convolutional layer before the attention gives it the order.
+
+Bad:   [{op: Embedding, ...}, {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
+Good:  [{name: tok, op: Embedding, ...}, {name: pos, op: parameter, shape: [1, 128, 256]},
+        {op: add, from: [tok, pos]}, {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
+""", "add a position embedding to the token embeddings before the first attention layer")
+def no_positional_encoding(graph, facts):
+    for node in graph.nodes:
+        if node.op not in SELF_ATTENTION or node.out_types is None or not _self(node):
+            continue
+        if not _has_position(node):
+            yield node, (f"{node.id} ({node.op}) attends over a sequence with no positional "
+                         "information: it cannot tell the order of its inputs")
+        return  # the first attention decides; later layers inherit its input's positions
+
+
+def _self(node) -> bool:
+    """Self-attention: a Transformer layer, or MultiheadAttention with query = key."""
+    if node.op != "MultiheadAttention":
+        return True
+    return len(node.inputs) == 1 or node.inputs[0] == node.inputs[1]
+
+
+def _has_position(node) -> bool:
+    stack, seen = [r.node for r in node.inputs], set()
+    while stack:
+        n = stack.pop()
+        if n.id in seen:
+            continue
+        seen.add(n.id)
+        if n.op in RECURRENT or (n.op.startswith("Conv") and _mixes_neighbours(n)):
+            return True
+        if n.op in ("add", "cat") and _adds_table(n):
+            return True
+        stack += [r.node for r in n.inputs]
+    return False
+
+
+def _mixes_neighbours(conv) -> bool:
+    from specc.ops.ptypes import as_tuple
+
+    k = as_tuple(conv.attrs["kernel_size"], 1)
+    s = as_tuple(conv.attrs.get("stride", 1), 1)
+    return any(ki > si for ki, si in zip(k, s))
+
+
+def _adds_table(merge) -> bool:
+    """A merge with a learned table that varies along the sequence, or two embeddings."""
+    sources = [r for r in merge.inputs]
+    embeddings = sum(1 for r in sources if r.node.op == "Embedding")
+    if merge.op == "add" and embeddings >= 2:
+        return True
+    for r in sources:
+        if r.node.op == "parameter" and r.type is not None and r.type.rank >= 2 \
+                and merge.op == "add" and any(isinstance(d, int) and d > 1
+                                              for d in r.type.shape[:-1]):
+            return True
+    return False
