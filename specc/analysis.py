@@ -19,6 +19,7 @@ class Analysis:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source: str = ""
     ignored_vars: list[str] = field(default_factory=list)  # outside vars the spec lacks
+    declared_vars: list[str] = field(default_factory=list)  # the spec's own vars
 
     def worst(self) -> str | None:
         if not self.diagnostics:
@@ -91,6 +92,9 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
     if graph is not None:
         graph.source_lines = source.splitlines()
         infer(graph, limits)
+        from specc.tie import resolve_ties
+
+        resolve_ties(graph)
         diagnostics = _merge(diagnostics, graph.diagnostics)
         graph.diagnostics = diagnostics
         if lint:
@@ -98,7 +102,10 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
 
             diagnostics = run_lints(graph, config)
             graph.diagnostics = diagnostics
-    return Analysis(display, graph, _with_file(diagnostics, display), source, ignored)
+    from specc.vars import declared_vars
+
+    return Analysis(display, graph, _with_file(diagnostics, display), source, ignored,
+                    declared_vars(doc))
 
 
 def _too_many_layers(doc, limits: Limits):

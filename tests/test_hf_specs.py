@@ -25,6 +25,19 @@ MODELS = {
               dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                    num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
                    rope_theta=5000.0, max_position_embeddings=64), 8_030_261_248),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM",
+              dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6,
+                   rope_theta=1e6, max_position_embeddings=64, tie_word_embeddings=True),
+              494_032_768),
+    "mistral": ("MistralConfig", "MistralForCausalLM",
+                dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                     num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
+                     rope_theta=10000.0, max_position_embeddings=64, sliding_window=3),
+                7_241_732_096),
+    "gpt2": ("GPT2Config", "GPT2LMHeadModel",
+             dict(vocab_size=97, n_positions=32, n_embd=64, n_layer=2, n_head=4,
+                  bos_token_id=0, eos_token_id=0), 124_439_808),
 }
 
 
@@ -127,3 +140,51 @@ def test_outside_vars_replace_declared_and_report_the_rest():
     assert analysis.ignored_vars == ["architectures"]
     attn = analysis.graph.node("model.layers.0.self_attn")
     assert attn.attrs["head_dim"] == 256 // 32  # derived vars follow the new value
+
+
+TIED = """
+name: tied
+inputs: {ids: {shape: [N, T], dtype: int64}}
+layers:
+  - {name: embed, op: Embedding, num_embeddings: 11, embedding_dim: 6}
+  - {name: head, op: Linear, out_features: %d, bias: false, tie: %s}
+"""
+
+
+def test_tied_weight_is_one_tensor_counted_once_under_both_keys():
+    analysis = specc.check(TIED % (11, "embed"))
+    assert analysis.ok
+    assert sum(n.params for n in analysis.graph.nodes) == 66
+    model = specc.build(TIED % (11, "embed"))
+    assert model.head.weight is model.embed.weight
+    assert sum(p.numel() for p in model.parameters()) == 66  # torch counts a shared one once
+    state = model.state_dict()
+    assert set(state) == {"embed.weight", "head.weight"}
+    model.load_state_dict(state, strict=True)
+
+
+@pytest.mark.parametrize("size,target,code,words", [
+    (11, "embedd", "E201", "did you mean 'embed'"),
+    (12, "embed", "E302", "[12, 6]"),
+    (11, "head", "E201", "itself"),
+])
+def test_bad_ties_are_located_errors(size, target, code, words):
+    analysis = specc.check(TIED % (size, target))
+    (d,) = [d for d in analysis.diagnostics if d.severity == "error"]
+    assert d.code == code and d.loc.line == 6
+    assert words in d.message + (d.hint or "")
+
+
+def test_the_writing_a_transformer_example_builds_and_counts_like_torch():
+    import re
+
+    page = (SPECS.parent / "docs" / "writing-a-transformer.md").read_text()
+    spec = re.search(r"```yaml\n(specc: 1\nname: tiny_gpt.*?)```", page, re.S).group(1)
+    analysis = specc.check(spec)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    model = specc.build(spec).eval()
+    ids, mask = _batch(1000, "left")
+    with torch.no_grad():
+        assert model(ids, mask)["logits"].shape == (3, 9, 1000)
+    assert sum(p.numel() for p in model.parameters()) == \
+        sum(n.params for n in analysis.graph.nodes)

@@ -474,12 +474,13 @@ FUNCTIONS = {
 # ops whose modules are specc's own (specc/compile/runtime.py): the static rules are
 # checked against what that code really builds and runs; the values against transformers
 # in tests/test_hf_specs.py
-RUNTIME_MODULES = {"Attention", "RotaryEmbedding"}
+RUNTIME_MODULES = {"Attention", "RotaryEmbedding", "Conv1D"}
 CASES.update({op: math_case(op) for op in ("exp", "log", "sin", "cos", "rsqrt", "sqrt", "abs",
                                            "neg", "pow", "clamp", "to", "eq", "ne", "lt", "le",
                                            "gt", "ge")})
 CASES.update({op: mask_case(op) for op in ("masked_fill", "where", "tril", "triu",
                                            "index_select", "gather", "roll")})
+CASES.update({"Conv1D": linear_case()})
 CASES.update({op: llm_case(op) for op in ("RMSNorm", "positions", "RotaryEmbedding",
                                           "scaled_dot_product_attention", "Attention")})
 

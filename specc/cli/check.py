@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               parse_dims)
+                               add_var_options, check_outside_vars, outside_vars, parse_dims)
 
 
 def add_parser(sub) -> None:
@@ -15,6 +15,7 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=("full", "concise", "json", "github", "sarif"),
                    default=None, help="output format (default: full)")
     add_dim_option(p, "bind a symbolic dim")
+    add_var_options(p)
     p.add_argument("--fail-on", choices=("error", "warning", "info"), default=None,
                    help="lowest severity that makes the exit code 1 (default: error)")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
@@ -37,6 +38,7 @@ def run(args) -> int:
     from specc.report.style import Style
 
     dims = parse_dims(args.dim)
+    values, named = outside_vars(args)
     paths, missing = expand_paths(args.paths)
     if args.skip_non_specs:
         from specc.files import looks_like_spec
@@ -51,7 +53,9 @@ def run(args) -> int:
     for path in paths:
         config = resolve_config(path, args.config, args.select, args.ignore)
         fail_on = args.fail_on or config.fail_on
-        analyses.append(analyse_path(path, dims=dims, config=config, limits=config.limits))
+        analyses.append(analyse_path(path, dims=dims, config=config, limits=config.limits,
+                                     vars=values))
+        check_outside_vars(analyses[-1], named, args.verbose)
     fmt = args.format or "full"
     force = {"always": True, "never": False}.get(args.color)
     write_report(analyses, fmt, sys.stdout, Style.for_stream(sys.stdout, force), quiet=args.quiet)

@@ -186,6 +186,10 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
         parts.append("\n\ndef init_weights(model):\n    \"\"\"The spec's `init:` entries.\"\"\"\n"
                      + "\n".join("    " + line for line in init_lines) + "\n")
         state.build_lines.append(f"init_weights({root_var})")
+    for node in graph.nodes:  # after init: the tied weight is the target's, as HF ties
+        if node.tie is not None:
+            state.build_lines.append(f"{root_var}.get_submodule({node.id!r}).weight = "
+                                     f"{root_var}.get_submodule({node.tie!r}).weight")
     body = "\n".join("    " + line for line in state.build_lines)
     parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {doc_text(graph.name)}.\"\"\"\n{body}\n"
                  f"    return {root_var}\n")

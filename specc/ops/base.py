@@ -150,6 +150,8 @@ class OpDef:
     # for modules torch.nn lacks: a class in specc/compile/runtime.py, copied into the
     # generated code (torch_class is then that class's name)
     runtime_class: str | None = None
+    # the shape of the module's `weight` (what `tie:` shares), when it has one
+    weight_shape: Callable[[dict], tuple] | None = None
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     param_map: dict = field(default_factory=dict)
 

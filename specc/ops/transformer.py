@@ -10,6 +10,7 @@ from __future__ import annotations
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.linear import linear_op
 from specc.ops.ptypes import as_tuple
 from specc.tensor import INT_DTYPES, BroadcastError, TensorType, broadcast_shapes
 
@@ -314,3 +315,9 @@ register(OpDef(
     key_args=lambda a: f"{a['num_heads']} heads"
     + (f", {a['num_key_value_heads']} kv" if a["num_key_value_heads"] else "")))
 
+
+
+# -- HF GPT-2's Conv1D -----------------------------------------------------------------
+linear_op("Conv1D", "Hugging Face GPT-2's Conv1D (transformers.pytorch_utils.Conv1D): a linear "
+                    "layer whose weight is stored [in, out], so GPT-2 checkpoints load as "
+                    "saved. Not a convolution.", runtime_class="SpeccConv1D")

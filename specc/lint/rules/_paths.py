@@ -34,7 +34,8 @@ def single_consumer(facts, node: Node, through=TRANSPARENT):
 def is_pointwise_conv(node: Node) -> bool:
     from specc.ops.ptypes import as_tuple
 
-    if not node.op.startswith("Conv") or node.op.startswith("ConvTranspose"):
+    # convolutions by their kernel (HF's Conv1D is a linear layer: it has none)
+    if "kernel_size" not in node.attrs or node.op.startswith("ConvTranspose"):
         return False
     a = node.attrs
     return set(as_tuple(a["kernel_size"], 1)) == {1} and set(as_tuple(a["stride"], 1)) == {1} \
