@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import os
 
-from specc.errors import SEVERITY_RANK, Diagnostic, Limits, Loc, SpecError
+from specc.errors import SEVERITY_RANK, Diagnostic, Limits, Loc, SpecError, collapse_instances
 from specc.ir import Graph
 
 
@@ -101,7 +101,8 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
             from specc.lint import run_lints
 
             diagnostics = run_lints(graph, config)
-            graph.diagnostics = diagnostics
+        diagnostics = collapse_instances(diagnostics)
+        graph.diagnostics = diagnostics
     from specc.vars import declared_vars
 
     return Analysis(display, graph, _with_file(diagnostics, display), source, ignored,

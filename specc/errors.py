@@ -36,6 +36,8 @@ class Diagnostic:
     hint: str | None = None
     rule: str | None = None  # kebab-case rule name for lint findings
     file: str | None = None
+    instances: tuple = ()  # every block instance / repeat copy the finding applies to
+
 
     def with_file(self, file: str) -> "Diagnostic":
         return replace(self, file=file)
@@ -59,7 +61,39 @@ class Diagnostic:
             "column": self.loc.col,
             "node": self.node,
             "hint": self.hint,
+            "instances": list(self.instances),
         }
+
+
+def collapse_instances(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Report each problem once: a mistake written once inside a block (or a repeated layer)
+    shows up once per instance, all at the same source position with the same code. Keep
+    the first, and name the instances in its message ("in 4 instances: layer1.0, …")."""
+    groups: dict = {}
+    for d in diagnostics:
+        key = (d.file, d.code, d.loc.line, d.loc.col) if d.loc else id(d)
+        groups.setdefault(key, []).append(d)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        nodes = [d.node for d in group if d.node]
+        if len(nodes) < 2:
+            out.append(first)
+            continue
+        names = _instance_names(nodes)
+        shown = ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
+        out.append(replace(first, message=f"{first.message} (in {len(names)} instances: {shown})",
+                           instances=tuple(names)))
+    return out
+
+
+def _instance_names(nodes: list[str]) -> list[str]:
+    """layer1.0.conv1, layer1.1.conv1 → layer1.0, layer1.1 (drop the common dotted tail)."""
+    parts = [n.split(".") for n in nodes]
+    tail = 0
+    while all(len(p) > tail + 1 for p in parts) and len({p[-1 - tail] for p in parts}) == 1:
+        tail += 1
+    return list(dict.fromkeys(".".join(p[:len(p) - tail]) for p in parts))
 
 
 class SpecError(Exception):
@@ -133,4 +167,6 @@ ERROR_CODES = {
     "E305": "wrong dtype",
     "E306": "a configuration torch rejects",
     "E307": "wrong number of inputs",
+    "E401": "`build --export`: torch.export cannot trace the model",
+    "W401": "`build --export`: torch.export fixed a symbolic dim to its example size",
 }

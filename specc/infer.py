@@ -6,6 +6,8 @@ mistake again.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from specc.dims import NeedsConcrete, Sym, substitute
 from specc.errors import Diagnostic, Limits
 from specc.ir import Graph, Node
@@ -20,8 +22,53 @@ def infer(graph: Graph, limits: Limits | None = None) -> Graph:
             continue
         diagnostic = _infer_memoised(node, limits, memo)
         if diagnostic is not None:
-            graph.diagnostics.append(diagnostic)
+            graph.diagnostics.append(_better_hint(diagnostic, node, graph))
+            if diagnostic.code == "E302":
+                _continue_past(node, diagnostic, limits)
     return graph
+
+
+def _continue_past(node: Node, diagnostic: Diagnostic, limits: Limits) -> None:
+    """A given size that disagrees with the input (E302) does not change what the node
+    produces: infer it as if the size had been left out, so the nodes after it are checked
+    too and every independent error is reported in one run (lint skips them)."""
+    wrong = next((name for name, loc in node.attr_locs.items()
+                  if loc == diagnostic.loc and name in node.given), None)
+    if wrong is None:
+        return
+    node.given = node.given - {wrong}
+    if infer_node(node, limits) is not None:
+        node.out_types = None
+
+
+_CHANNELS_FIRST = ("Conv1d", "BatchNorm1d", "InstanceNorm1d", "ConvTranspose1d")
+_FEATURES_LAST = ("Linear", "LSTM", "GRU", "RNN", "LayerNorm", "MultiheadAttention",
+                  "TransformerEncoderLayer", "TransformerDecoderLayer")
+
+
+def _better_hint(d: Diagnostic, node: Node, graph: Graph) -> Diagnostic:
+    """A hint that leads to the right network: binding a symbol with --dim is the fix only
+    when the symbol really is a free size, not the batch or a time axis in the wrong place."""
+    if d.code != "E304" or not node.inputs or node.inputs[0].type is None:
+        return d
+    shape = node.inputs[0].type.shape
+    batch = graph.batch_symbols
+    hint = None
+    folded = [dim for dim in shape
+              if isinstance(dim, Sym) and dim.symbols() & batch and str(dim) not in batch]
+    if folded:
+        name = sorted(folded[0].symbols() & batch)[0]
+        hint = (f"{name} is the batch size and has been folded into the features (a flatten "
+                "from dim 0?): flatten with start_dim: 1")
+    elif len(shape) == 3 and node.op in _CHANNELS_FIRST and isinstance(shape[1], Sym) \
+            and isinstance(shape[2], int):
+        hint = ("this looks like (N, T, C) fed to a layer expecting (N, C, T): add "
+                "{op: permute, dims: [0, 2, 1]} before it")
+    elif len(shape) == 3 and node.op in _FEATURES_LAST and isinstance(shape[2], Sym) \
+            and isinstance(shape[1], int):
+        hint = ("this looks like (N, C, T) fed to a layer expecting (N, T, C): add "
+                "{op: permute, dims: [0, 2, 1]} before it")
+    return replace(d, hint=hint) if hint else d
 
 
 def _infer_memoised(node: Node, limits: Limits, memo: dict) -> Diagnostic | None:

@@ -100,6 +100,7 @@ class Graph:
     loss: dict = field(default_factory=dict)  # output name -> loss name
     task: str | None = None
     batch_symbols: set = field(default_factory=set)
+    symbols: set = field(default_factory=set)  # every size symbol the spec declares
     init: dict = field(default_factory=dict)  # op name -> init spec
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source_lines: list[str] = field(default_factory=list)

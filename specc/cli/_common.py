@@ -72,6 +72,24 @@ def check_outside_vars(analysis, named: list[str], verbose: bool) -> None:
               f"{', '.join(analysis.ignored_vars)}", file=sys.stderr)
 
 
+def check_dims_used(dims: dict, analyses) -> None:
+    """`--dim Q=3` for a symbol no spec declares binds nothing: a typo, or a stale flag."""
+    declared = set()
+    for analysis in analyses:
+        if analysis.graph is None:
+            return  # the spec could not be read: its own diagnostics say why
+        declared |= analysis.graph.symbols
+    for name in dims:
+        if name not in declared:
+            from specc.expand.names import suggest
+
+            same = [d for d in declared if d.lower() == name.lower()]
+            hint = f"did you mean '{same[0]}'?" if same else suggest(name, declared)
+            known = ", ".join(sorted(declared)) or "none"
+            raise UsageError(f"--dim {name}: the spec has no symbol '{name}' (its symbols: "
+                             f"{known}){'; ' + hint if hint else ''}")
+
+
 def print_diagnostics(analysis) -> None:
     """An analysis's diagnostics on stderr, for the commands whose stdout is something else."""
     from specc.report.style import Style

@@ -5,8 +5,8 @@ import os
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               add_var_options, check_outside_vars, outside_vars, parse_dims,
-                               print_diagnostics)
+                               add_var_options, check_dims_used, check_outside_vars,
+                               outside_vars, parse_dims, print_diagnostics)
 
 
 def add_parser(sub) -> None:
@@ -34,6 +34,7 @@ def run(args) -> int:
     values, named = outside_vars(args)
     analysis = analyse_path(args.path, dims=dims, lint=False, vars=values)
     check_outside_vars(analysis, named, args.verbose)
+    check_dims_used(dims, [analysis])
     if args.export and dims and analysis.ok:
         # for export, --dim gives example sizes: keep the dims symbolic (dynamic) if we can
         symbolic = analyse_path(args.path, lint=False, vars=values)
@@ -69,7 +70,7 @@ def run(args) -> int:
     except ImportError:
         print("specc build needs torch: pip install torch", file=sys.stderr)
         return EXIT_USAGE
-    return _build_and_save(args, graph, dims)
+    return _build_and_save(args, analysis, dims)
 
 
 def _device_problem(device: str) -> str | None:
@@ -88,12 +89,14 @@ def _device_problem(device: str) -> str | None:
     return None
 
 
-def _build_and_save(args, graph, dims) -> int:
+def _build_and_save(args, analysis, dims) -> int:
     import torch
 
     from specc.compile.build import build_module
+    from specc.errors import SpecError
     from specc.files import atomic_write
 
+    graph = analysis.graph
     problem = _device_problem(args.device)
     if problem:
         print(f"specc: {problem}", file=sys.stderr)
@@ -104,9 +107,17 @@ def _build_and_save(args, graph, dims) -> int:
         atomic_write(args.save, lambda p: torch.save(model.state_dict(), p))
         print(f"wrote {args.save}")
     if args.export:
-        from specc.compile.export import export_model
+        from specc.compile.export import export_with_report
 
-        program = export_model(model, graph, dims, device=args.device)
+        try:
+            program, warnings = export_with_report(model, graph, dims, device=args.device)
+        except SpecError as exc:
+            analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
+            print_diagnostics(analysis)
+            return EXIT_FINDINGS
+        if warnings:
+            analysis.diagnostics = [d.with_file(args.path) for d in warnings]
+            print_diagnostics(analysis)
         atomic_write(args.export, lambda p: torch.export.save(program, p))
         print(f"wrote {args.export}")
     if not (args.save or args.export or args.emit_python):

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import sys
 
-from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               add_var_options, check_outside_vars, outside_vars, parse_dims)
+from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, add_dim_option,
+                               add_var_options, check_dims_used, check_outside_vars,
+                               outside_vars, parse_dims)
 
 
 def add_parser(sub) -> None:
@@ -32,7 +33,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from specc.analysis import analyse_path
-    from specc.config import resolve_config
+    from specc.config import ConfigError, resolve_config
     from specc.files import expand_paths
     from specc.report.formats import write_report
     from specc.report.style import Style
@@ -51,11 +52,15 @@ def run(args) -> int:
     analyses = []
     fail_on = None
     for path in paths:
-        config = resolve_config(path, args.config, args.select, args.ignore)
+        try:
+            config = resolve_config(path, args.config, args.select, args.ignore)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
         fail_on = args.fail_on or config.fail_on
         analyses.append(analyse_path(path, dims=dims, config=config, limits=config.limits,
                                      vars=values))
         check_outside_vars(analyses[-1], named, args.verbose)
+    check_dims_used(dims, analyses)
     fmt = args.format or "full"
     force = {"always": True, "never": False}.get(args.color)
     write_report(analyses, fmt, sys.stdout, Style.for_stream(sys.stdout, force), quiet=args.quiet)

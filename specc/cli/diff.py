@@ -5,7 +5,7 @@ import json
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               parse_dims, print_diagnostics)
+                               check_dims_used, parse_dims, print_diagnostics)
 
 
 def add_parser(sub) -> None:
@@ -25,6 +25,7 @@ def run(args) -> int:
 
     dims = parse_dims(args.dim)
     analyses = [analyse_path(p, dims=dims, lint=False) for p in (args.old, args.new)]
+    check_dims_used(dims, analyses)
     for a in analyses:
         if not a.ok:
             print_diagnostics(a)

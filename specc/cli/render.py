@@ -6,7 +6,7 @@ import shutil
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               parse_dims, print_diagnostics)
+                               check_dims_used, parse_dims, print_diagnostics)
 
 FORMATS = ("svg", "png", "pdf", "dot")
 
@@ -36,6 +36,7 @@ def run(args) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     analysis = analyse_path(args.path, dims=dims)
+    check_dims_used(dims, [analysis])
     if analysis.diagnostics:
         print_diagnostics(analysis)
     if analysis.graph is None:

@@ -56,5 +56,6 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     if dtype is not None:
         model = model.to(dtype=getattr(torch, dtype) if isinstance(dtype, str) else dtype)
     model.specc_source = source.text
+    model.specc_line_owner = source.line_owner
     model.specc_graph = graph
     return model

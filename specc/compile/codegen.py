@@ -45,6 +45,9 @@ class CodegenError(Exception):
 @dataclass
 class Source:
     text: str  # defines the classes and build_model(), which returns the model
+    # line number in text -> the attribute (node or child scope) whose code that line is;
+    # the attributes along a call stack of generated frames spell the node's path
+    line_owner: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +55,7 @@ class _State:
     graph: Graph
     classes: dict = field(default_factory=dict)  # forward text -> class name
     class_order: list = field(default_factory=list)  # (name, text)
+    class_owners: dict = field(default_factory=dict)  # class name -> owner of each body line
     build_lines: list = field(default_factory=list)
     used_names: set = field(default_factory=set)
     externals: dict = field(default_factory=dict)  # id(scope) -> [Ref]
@@ -178,9 +182,18 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     model_class = _pascal(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
     parts = [_PRELUDE]
-    parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
+    line_owner = {}
+    line = _PRELUDE.count("\n")
+    for text in state.runtime_classes.values():  # classes torch.nn lacks, before their users
+        parts.append(f"\n\n{text}\n")
+        line += parts[-1].count("\n")
     for name, text in state.class_order:
         parts.append(f"\nclass {name}(_Scope):\n{text}")
+        line += 3  # the blank line, `class …:` and `def forward(…):`
+        for owner in state.class_owners[name]:
+            line += 1
+            if owner is not None:
+                line_owner[line] = owner
     init_lines = init_code(graph)
     if init_lines:
         parts.append("\n\ndef init_weights(model):\n    \"\"\"The spec's `init:` entries.\"\"\"\n"
@@ -193,7 +206,8 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     body = "\n".join("    " + line for line in state.build_lines)
     parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {doc_text(graph.name)}.\"\"\"\n{body}\n"
                  f"    return {root_var}\n")
-    return Source("".join(parts))
+    text = "".join(parts)
+    return Source(text, line_owner)
 
 
 def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
@@ -216,12 +230,13 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
             state.build_lines.append(f"{var} = nn.Sequential()")
             state.build_lines += [f"{var}.add_module({name!r}, {v})" for name, v in children]
         return var
-    text = _forward_text(state, scope)
+    text, owners = _forward_text(state, scope)
     if text not in state.classes:
         taken = {n for n, _ in state.class_order} | _RESERVED | _runtime_class_names()
         name = python_name(class_hint, taken, "Block")
         state.classes[text] = name
         state.class_order.append((name, text))
+        state.class_owners[name] = owners
     mapping = ", ".join(f"{name!r}: {v}" for name, v in children)
     state.build_lines.append(f"{var} = {state.classes[text]}({{{mapping}}})")
     return var
@@ -299,8 +314,9 @@ def constructor_args(node: Node) -> str:
     return ", ".join(args)
 
 
-def _forward_text(state: _State, scope: Scope) -> str:
-    """The forward method of a generated scope class (indented for the class body)."""
+def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
+    """The forward method of a generated scope class (indented for the class body), and for
+    each line of its body the attribute name of the item it computes."""
     taken: set = {"self", "torch", "nn"}
     names: dict = {}
     params = []
@@ -309,8 +325,10 @@ def _forward_text(state: _State, scope: Scope) -> str:
             str(ref).replace(".", "_")
         names[ref] = python_name(hint, taken)
         params.append(names[ref])
-    lines = []
+    lines: list = []
+    owners: list = []
     for item in scope.items:
+        owners += [None] * (len(lines) - len(owners))
         if isinstance(item, Scope):
             args = ", ".join(names[r] for r in _externals(state, item))
             outs = []
@@ -321,10 +339,13 @@ def _forward_text(state: _State, scope: Scope) -> str:
             lines.append(f"{', '.join(outs)} = {_member(item.attr_name)}({args})")
         else:
             lines += _node_lines(state, item, names, taken)
+        owners += [item.attr_name] * (len(lines) - len(owners))
     lines.append("return " + _return_expr(state, scope, names))
+    owners.append(None)
     signature = ", ".join(["self"] + params)
     body = "\n".join("        " + line for line in lines)
-    return f"    def forward({signature}):\n{body}\n"
+    assert "\n" not in "".join(lines), "an emitted line holds a newline: owners would shift"
+    return f"    def forward({signature}):\n{body}\n", owners
 
 
 def _node_lines(state: _State, node: Node, names: dict, taken: set) -> list[str]:

@@ -1,20 +1,48 @@
-"""torch.export with the spec's symbolic dims made dynamic where torch allows it."""
+"""torch.export with the spec's symbolic dims made dynamic where torch allows it.
+
+Every symbolic dim of an input is exported as ``Dim.AUTO``: dynamic unless the traced code
+needs one value (an ``nn.LSTM`` is unrolled for one sequence length). Such a
+specialisation is not silent: :func:`export_with_report` returns a located warning per
+specialised symbol that names the node whose code forced it, read off the call stack of the
+guard torch adds. A model torch.export cannot trace at all (packing by data-dependent
+lengths) is a located error naming the node, not a traceback.
+"""
 from __future__ import annotations
 
+import logging
+import re
+import traceback
+
 from specc.dims import Sym
+from specc.errors import Diagnostic, Loc, SpecError
 from specc.ir import Graph
 
-EXAMPLE_SIZE = 4  # example value for a symbolic dim (2 and 1 get specialised by export)
+EXAMPLE_SIZE = 4  # example value for a symbol (2 and 1 get specialised by export)
+_GENERATED = "<specc-generated"  # how specc.compile.build names the generated source
+_SHAPES_LOGGER = "torch.fx.experimental.symbolic_shapes"  # logs each guard it adds
+_RECURRENT = ("LSTM", "GRU", "RNN")  # with a second input they pack the batch by lengths
+
+
+def symbol_values(graph: Graph, dims: dict | None = None) -> dict:
+    """Example value of every symbol in the inputs' shapes: --dim's, else EXAMPLE_SIZE."""
+    dims = dims or {}
+    values: dict = {}
+    for node in graph.inputs:
+        for d in node.out_types[0].shape:
+            if isinstance(d, Sym):
+                for symbol in d.symbols():
+                    values.setdefault(symbol, dims.get(symbol, EXAMPLE_SIZE))
+    return values
 
 
 def example_inputs(graph: Graph, dims: dict | None = None, device="cpu", dtype=None):
     import torch
 
-    dims = dims or {}
+    values = symbol_values(graph, dims)
     tensors = []
     for node in graph.inputs:
         t = node.out_types[0]
-        shape = [d if isinstance(d, int) else dims.get(str(d), EXAMPLE_SIZE) for d in t.shape]
+        shape = [d if isinstance(d, int) else d.substitute(values) for d in t.shape]
         if t.is_float:
             tensors.append(torch.randn(shape, device=device,
                                        dtype=dtype or getattr(torch, t.dtype)))
@@ -24,24 +52,116 @@ def example_inputs(graph: Graph, dims: dict | None = None, device="cpu", dtype=N
 
 
 def dynamic_shapes(graph: Graph):
+    """Dim.AUTO for every symbolic axis (a derived size such as 8*h included)."""
     from torch.export import Dim
 
-    made: dict = {}
-    spec = []
-    for node in graph.inputs:
-        entry = {}
-        for axis, d in enumerate(node.out_types[0].shape):
-            if isinstance(d, Sym) and len(d.terms) == 1 and d.terms[0][1] == 1 \
-                    and len(d.terms[0][0]) == 1:
-                name = d.terms[0][0][0]
-                made.setdefault(name, Dim.AUTO)
-                entry[axis] = made[name]
-        spec.append(entry or None)
-    return tuple(spec)
+    return tuple({axis: Dim.AUTO for axis, d in enumerate(node.out_types[0].shape)
+                  if isinstance(d, Sym)} or None for node in graph.inputs)
 
 
-def export_model(model, graph: Graph, dims: dict | None = None, device="cpu"):
+class _GuardStacks(logging.Handler):
+    """Records, for each guard torch adds while tracing, the generated lines on the stack."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.guards: list[tuple[str, list[int]]] = []  # (message, generated line numbers)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "[guard added]" not in message and "set_replacement" not in message:
+            return
+        lines = [f.lineno for f in traceback.extract_stack()
+                 if f.filename.startswith(_GENERATED) and f.lineno is not None]
+        if lines:
+            self.guards.append((message, lines))
+
+
+def _node_path(model, lines: list[int]) -> str:
+    """The node a stack of generated lines was computing: its attributes, outermost first."""
+    owners = getattr(model, "specc_line_owner", {})
+    return ".".join(owners[line] for line in lines if line in owners)
+
+
+def _where(graph: Graph, path: str) -> tuple[Loc, str | None]:
+    node = graph.node(path) if path else None
+    if node is not None:
+        return node.loc, path
+    for scope in graph.root.walk_scopes():
+        if path and scope.path == path:
+            return scope.loc, path
+    return (graph.inputs[0].loc if graph.inputs else Loc()), path or None
+
+
+def export_with_report(model, graph: Graph, dims: dict | None = None, device="cpu"):
+    """(ExportedProgram, warnings). Raises SpecError (E401) when torch.export fails."""
     import torch
 
     inputs = example_inputs(graph, dims, device)
-    return torch.export.export(model.eval(), inputs, dynamic_shapes=dynamic_shapes(graph))
+    logger = logging.getLogger(_SHAPES_LOGGER)
+    recorder = _GuardStacks()
+    saved = (logger.level, logger.handlers[:], logger.propagate)
+    logger.handlers, logger.propagate = [recorder], False  # record, do not print
+    logger.setLevel(logging.INFO)
+    try:
+        program = torch.export.export(model.eval(), inputs, dynamic_shapes=dynamic_shapes(graph))
+    except Exception as exc:  # torch raises many kinds; each becomes one located error
+        lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__)
+                 if f.filename.startswith(_GENERATED) and f.lineno is not None]
+        loc, path = _where(graph, _node_path(model, lines))
+        culprit = graph.node(path) if path else None
+        packs = culprit is not None and culprit.op in _RECURRENT and len(culprit.inputs) > 1
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise SpecError(Diagnostic(
+            "E401", f"torch.export cannot trace the model{' at ' + path if path else ''}: "
+            f"{type(exc).__name__}: {first}", "error", loc, path,
+            "packing a batch by its lengths (pack_padded_sequence) depends on the values "
+            "of the lengths input, which torch.export cannot trace; export the model "
+            "without the lengths input" if packs else None)) from None
+    finally:
+        logger.handlers, logger.propagate = saved[1], saved[2]
+        logger.setLevel(saved[0])
+    return program, _specialised(program, graph, model, recorder.guards, inputs)
+
+
+def _specialised(program, graph: Graph, model, guards, inputs) -> list[Diagnostic]:
+    """A warning per symbol torch fixed to its example value, naming the node that did it."""
+    placeholders = {n.name: n for n in program.graph.find_nodes(op="placeholder")}
+    user_inputs = program.graph_signature.user_inputs
+    symbols = _torch_symbols(placeholders[user_inputs[0]]) if user_inputs else {}
+    warnings, reported = [], set()
+    for node, name, example in zip(graph.inputs, user_inputs, inputs):
+        traced = placeholders[name].meta["val"].shape
+        for axis, d in enumerate(node.out_types[0].shape):
+            # a specialised size is an int, or a SymInt whose expression is a number
+            if not isinstance(d, Sym) or not str(traced[axis]).isdigit() or str(d) in reported:
+                continue
+            reported.add(str(d))
+            value = int(example.shape[axis])
+            symbol = symbols.get(f"L['{name}'].size()[{axis}]")
+            culprit = next((lines for message, lines in guards if symbol and
+                            re.search(rf"\b{symbol}\b", message)), None)
+            path = _node_path(model, culprit) if culprit else ""
+            why = f": {path} ({graph.node(path).op}) is traced for one size" \
+                if path and graph.node(path) is not None else ""
+            warnings.append(Diagnostic(
+                "W401", f"--export: torch.export specialised {d} (dim {axis} of input "
+                f"{node.id}) to {value}{why}; the exported program accepts only that size",
+                "warning", node.loc, node.id,
+                f"pass --dim {d}=SIZE for the size you will run at" if len(d.symbols()) == 1
+                else None))
+    return warnings
+
+
+def _torch_symbols(placeholder) -> dict:
+    """torch's source name of each input size ("L['x'].size()[1]") -> its symbol ("s38")."""
+    try:
+        env = placeholder.meta["val"].fake_mode.shape_env
+        return {source.name: str(symbol) for symbol, sources in env.var_to_sources.items()
+                for source in sources}
+    except (AttributeError, KeyError):  # internals of torch; without them no "why", no harm
+        return {}
+
+
+def export_model(model, graph: Graph, dims: dict | None = None, device="cpu"):
+    """The ExportedProgram alone (see export_with_report for the specialisation warnings)."""
+    return export_with_report(model, graph, dims, device)[0]

@@ -27,6 +27,7 @@ class Expander:
     def __init__(self, doc: LDict, dims: dict | None = None, limits: Limits | None = None):
         self.doc = doc
         self.dims = dict(dims or {})
+        self.symbols: set = set()  # the symbols the spec declares (input shapes, shape params)
         self.limits = limits or Limits()
         self.diagnostics: list[Diagnostic] = []
         self.nodes: list[Node] = []
@@ -334,6 +335,7 @@ class Expander:
                                 f"its parameters: {', '.join(op.param_map) or 'none'}")
             value = self.eval(value, env, vloc, key)
             if param.type == "shape" and isinstance(value, list):  # --dim binds symbols here too
+                self.symbols |= {v for v in value if isinstance(v, str)}
                 value = [self.dims.get(v, v) if isinstance(v, str) else v for v in value]
             expected = check_value(param.type, param.choices, value)
             if expected is not None:

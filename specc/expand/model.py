@@ -30,6 +30,7 @@ def expand(doc: LDict, dims: dict | None = None, limits: Limits | None = None) -
                   diagnostics=ex.diagnostics)
     graph.loss = _loss(ex, doc.get("loss"), outputs)
     graph.task = doc.get("task")
+    graph.symbols = set(ex.symbols)
     batch = doc.get("batch")
     if batch:
         graph.batch_symbols = {batch}
@@ -84,6 +85,8 @@ def _input_dim(ex: Expander, name: str, i: int, entry, loc: Loc):
         return 1
     if isinstance(value, str):
         parsed = parse_dim(value)
+        if parsed is not None and isinstance(parsed, Sym):
+            ex.symbols |= parsed.symbols()  # what `--dim` may bind
         value = value if parsed is None else substitute(parsed, ex.dims)
     if isinstance(value, bool) or not isinstance(value, (int, Sym)):
         ex.report("E104", f"input {name}: dim {i} must be an integer or a symbol name, "

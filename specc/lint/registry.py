@@ -81,17 +81,41 @@ def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
     select = getattr(config, "select", None) or ["ALL"]
     ignore = getattr(config, "ignore", None) or []
     diagnostics = list(graph.diagnostics)
+    if any(d.severity == "error" and d.code[:2] in _INCOMPLETE for d in diagnostics):
+        # the graph is incomplete (a bad document, a dangling `from`, a duplicate name):
+        # lint would reason about a graph that is not the one written — report nothing more
+        return diagnostics
     facts = _Facts(graph)
+    tainted = _downstream_of_errors(graph, diagnostics, facts)
     for r in RULES.values():
         if not matches(r, select) or matches(r, ignore):
             continue
         for node, message, *extra in r.check(graph, facts):
+            if node.id in tainted:
+                continue  # follow-on noise of an error already reported
             loc = extra[0] if extra and extra[0] else node.loc
             diagnostics.append(Diagnostic(r.code, message, r.severity, loc, node.id, r.hint,
                                           rule=r.name))
     # selection applies to every finding with a rule, including those inference reported
     diagnostics = [d for d in diagnostics if d.rule is None or _selected(d.rule, select, ignore)]
     return _apply_suppressions(graph, diagnostics, _selected("unused-suppression", select, ignore))
+
+
+# error code families after which the graph does not say what the spec meant
+_INCOMPLETE = ("E0", "E1", "E2")
+
+
+def _downstream_of_errors(graph: Graph, diagnostics: list[Diagnostic], facts) -> set:
+    """Ids of the nodes an error was reported on, and of every node that reads from them."""
+    stack = [d.node for d in diagnostics if d.severity == "error" and d.node]
+    tainted: set = set()
+    while stack:
+        node_id = stack.pop()
+        if node_id in tainted:
+            continue
+        tainted.add(node_id)
+        stack += [n.id for n, _ in facts.consumers.get(node_id, [])]
+    return tainted
 
 
 def _selected(name: str, select, ignore) -> bool:

@@ -179,27 +179,103 @@ def lossy_floor(graph, facts):
             continue
         nd = int(node.op[-2])
         spatial = node.inputs[0].type.shape[-nd:]
-        a = node.attrs
-        if a.get("padding") in ("same", "valid"):
-            pads = (0,) * nd
-        else:
-            pads = as_tuple(a.get("padding", 0), nd)
-        kernels = as_tuple(a["kernel_size"], nd)
-        strides = as_tuple(a.get("stride") or a["kernel_size"], nd)
-        dilations = as_tuple(a.get("dilation", 1), nd)
-        for axis, (size, k, s, p, d) in enumerate(zip(spatial, kernels, strides, pads, dilations)):
-            if isinstance(size, Sym):
-                continue
-            if d * (k - 1) + 1 < s:
-                continue  # windows narrower than the stride subsample by design
-            remainder = floor_remainder(size, k, s, p, d)
-            lost = remainder - p
+        for axis, (size, window) in enumerate(zip(spatial, _windows(node, nd))):
+            lost = _lost(size, *window)
             if lost > 0:
-                fit = size + (s - remainder)
+                k, s, p, _ = window
+                fit = size + (s - floor_remainder(size, *window))
                 yield node, (f"{node.op} drops the last {lost} of {size} input positions on "
-                             f"spatial axis {axis} (kernel {k}, stride {s}, padding {p}); an "
-                             f"input of {size - lost} or {fit} would fit exactly")
+                             f"spatial axis {axis} (kernel {k}, stride {s}, padding {p}); "
+                             + _input_fix(facts, node, nd, axis, size - lost, fit))
                 break
+
+
+def _windows(node, nd: int) -> list[tuple]:
+    """(kernel, stride, padding, dilation) per spatial axis of a conv / pool node."""
+    a = node.attrs
+    pads = (0,) * nd if a.get("padding") in ("same", "valid") else as_tuple(a.get("padding", 0), nd)
+    kernels = as_tuple(a["kernel_size"], nd)
+    strides = as_tuple(a.get("stride") or a["kernel_size"], nd)
+    dilations = as_tuple(a.get("dilation", 1), nd)
+    if a.get("padding") == "same":
+        strides = (1,) * nd
+    return list(zip(kernels, strides, pads, dilations))
+
+
+def _lost(size, k: int, s: int, p: int, d: int) -> int:
+    """Real input positions no window reaches (0 when the windows fit or are symbolic)."""
+    if isinstance(size, Sym) or d * (k - 1) + 1 < s:
+        return 0  # windows narrower than the stride subsample by design
+    return max(floor_remainder(size, k, s, p, d) - p, 0)
+
+
+def _input_fix(facts, node, nd: int, axis: int, smaller: int, larger: int) -> str:
+    """Say which MODEL input sizes make every window of the stack fit — before this layer
+    and after it, so the fix moves no problem further down: that is what a user changes.
+    Falls back to this layer's input size when the path is not a plain stack."""
+    chain, current = [], node
+    after = _plain_stack_after(facts, node, nd, axis)
+    while True:
+        source = current.inputs[0].node if current.inputs else None
+        if source is None:
+            break
+        if source.op == "input":
+            t = source.out_types[0]
+            if t.rank != node.inputs[0].type.rank or not isinstance(t.shape[-nd + axis], int):
+                break
+            model = t.shape[-nd + axis]
+            chain.reverse()
+            fits = [size for size in range(max(model - 64, 1), model + 65)
+                    if _fits(size, chain + [node] + after, nd, axis)]
+            below = max((f for f in fits if f <= model), default=None)
+            above = min((f for f in fits if f > model), default=None)
+            sizes = " or ".join(str(f) for f in (below, above) if f is not None)
+            if sizes:
+                return f"a model input '{source.id}' of size {sizes} on that axis would fit"
+            break
+        out, into = source.out_types, source.inputs[0].type if source.inputs else None
+        if out is None or into is None or out[0].rank != into.rank:
+            break
+        if source.op in _CONV_POOL:
+            chain.append(source)
+        elif out[0].shape[-nd + axis] != into.shape[-nd + axis]:
+            break  # a resize we do not model
+        current = source
+    return f"an input of {smaller} or {larger} would fit exactly"
+
+
+def _plain_stack_after(facts, node, nd: int, axis: int) -> list:
+    """The conv / pool layers that follow ``node`` in a plain stack (one reader each, sizes
+    on ``axis`` changed only by conv / pool windows)."""
+    after, current = [], node
+    while True:
+        users = facts.users(current)
+        if len(users) != 1:
+            return after
+        user = users[0]
+        into, out = user.inputs[0].type if user.inputs else None, user.out_types
+        if out is None or into is None or out[0].rank != into.rank:
+            return after
+        if user.op in _CONV_POOL:
+            after.append(user)
+        elif out[0].shape[-nd + axis] != into.shape[-nd + axis]:
+            return after
+        current = user
+
+
+def _fits(size: int, chain: list, nd: int, axis: int) -> bool:
+    from specc.ops._util import window_out
+
+    for conv in chain:
+        k, s, p, d = _windows(conv, nd)[axis]
+        if conv.attrs.get("ceil_mode"):
+            return False
+        if _lost(size, k, s, p, d):
+            return False
+        size = window_out(size, k, s, p, d) if conv.attrs.get("padding") != "same" else size
+        if size < 1:
+            return False
+    return True
 
 
 @rule("L308", "batchnorm-single-value", "warning",

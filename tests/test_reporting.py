@@ -1,0 +1,138 @@
+"""Each problem once, no follow-on noise, hints that lead to the right network, and usage
+errors (exit 2) for configuration that would silently mean nothing. (Issue 15, "Reporting".)"""
+import json
+import subprocess
+import sys
+import textwrap
+
+import specc
+from tests.helpers import ROOT
+
+BLOCK_USED_4_TIMES = textwrap.dedent("""\
+    inputs:
+      x: {shape: [N, 3, 32, 32]}
+    loss: cross_entropy
+    blocks:
+      B:
+        layers:
+          - {name: c, op: Conv2d, out_channels: 8, kernel_size: 3, padding: 1}
+          - {op: BatchNorm2d}
+          - {op: add, from: [c, MISSING]}
+    layers:
+      - {op: Conv2d, out_channels: 8, kernel_size: 3, padding: 1, bias: false}
+      - {name: layer1, block: B, repeat: 4}
+      - {op: AdaptiveAvgPool2d, output_size: 1}
+      - {op: flatten, start_dim: 1}
+      - {op: Linear, out_features: 10}
+    """)
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "specc", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_a_mistake_in_a_block_is_reported_once_naming_its_instances():
+    diags = specc.check(BLOCK_USED_4_TIMES.replace("MISSING", "nope")).diagnostics
+    assert [d.code for d in diags] == ["E201"], [d.format() for d in diags]
+    assert diags[0].loc.line == 9
+    assert "in 4 instances: layer1.0, layer1.1, layer1.2, layer1.3" in diags[0].message
+    assert diags[0].instances == ("layer1.0", "layer1.1", "layer1.2", "layer1.3")
+
+
+def test_a_lint_finding_in_a_block_is_reported_once_in_every_format(tmp_path):
+    # the conv's bias is cancelled by the BN in each of the 4 instances: one finding
+    text = BLOCK_USED_4_TIMES.replace(
+        "- {op: BatchNorm2d}\n      - {op: add, from: [c, MISSING]}", "- {op: BatchNorm2d}")
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    for fmt, count in (("json", lambda out: len(json.loads(out)["files"][0]["diagnostics"])),
+                       ("github", lambda out: out.count("::warning")),
+                       ("sarif", lambda out: len(json.loads(out)["runs"][0]["results"])),
+                       ("concise", lambda out: out.count("L301"))):
+        out = run_cli("check", str(path), "--format", fmt)
+        assert count(out.stdout) == 1, (fmt, out.stdout)
+        assert "in 4 instances" in out.stdout, (fmt, out.stdout)
+
+
+def test_no_lint_after_a_duplicate_name():
+    text = textwrap.dedent("""\
+        inputs:
+          x: {shape: [N, 16]}
+        loss: cross_entropy
+        layers:
+          - {name: fc, op: Linear, out_features: 8}
+          - {name: fc, op: Linear, out_features: 4}
+          - {op: Softmax, dim: 1}
+        """)
+    assert [d.code for d in specc.check(text).diagnostics] == ["E202"]
+
+
+def test_independent_errors_all_reported_and_no_lint_downstream_of_them():
+    text = textwrap.dedent("""\
+        inputs:
+          x: {shape: [N, 1, 32, 32]}
+        loss: cross_entropy
+        layers:
+          - {op: Conv2d, out_channels: 6, kernel_size: 5}
+          - ReLU
+          - {op: MaxPool2d, kernel_size: 2}
+          - {op: flatten, start_dim: 1}
+          - {op: Linear, in_features: 256, out_features: 120}
+          - ReLU
+          - {op: Linear, in_features: 100, out_features: 84}
+          - {op: Linear, out_features: 10}
+          - {op: Softmax, dim: 1}
+        """)
+    diags = specc.check(text).diagnostics
+    # both wrong in_features are found in one run; the missing ReLU and the softmax after
+    # them are not reported on top (they sit downstream of errors)
+    assert [(d.code, d.loc.line) for d in diags] == [("E302", 9), ("E302", 11)], \
+        [d.format() for d in diags]
+
+
+def test_hints_lead_to_the_right_network():
+    flat = specc.check("inputs:\n  x: {shape: [N, 3, 8, 8]}\nlayers:\n"
+                       "  - {op: flatten}\n  - {op: Linear, out_features: 10}\n").diagnostics
+    e304 = [d for d in flat if d.code == "E304"][0]
+    assert "start_dim: 1" in e304.hint and "--dim" not in e304.hint
+    assert [d.rule for d in flat if d.rule] == ["flatten-batch"]
+    conv_rnn = specc.check("inputs:\n  x: {shape: [N, 8, T]}\nlayers:\n"
+                           "  - {op: Conv1d, out_channels: 16, kernel_size: 3}\n"
+                           "  - {op: LSTM, hidden_size: 8, batch_first: true}\n").diagnostics
+    assert "(N, C, T) fed to a layer expecting (N, T, C)" in conv_rnn[0].hint
+    assert "--dim" not in conv_rnn[0].hint
+    lossy = specc.check(ROOT / "tests/lint_cases/buggy/alexnet_224.yaml").diagnostics
+    first = [d for d in lossy if d.rule == "lossy-floor"][0]
+    assert "a model input 'x' of size 211 or 227" in first.message
+
+
+def test_model_input_sizes_named_by_lossy_floor_really_fit():
+    """The sizes lossy-floor proposes are checked by running the analysis on them."""
+    path = ROOT / "tests/lint_cases/buggy/alexnet_224.yaml"
+    text = path.read_text()
+    for size in (211, 227):
+        fixed = text.replace("[N, 3, 224, 224]", f"[N, 3, {size}, {size}]")
+        assert "lossy-floor" not in [d.rule for d in specc.check(fixed).diagnostics]
+
+
+def test_unknown_rule_names_config_keys_and_dims_are_usage_errors(tmp_path):
+    spec = ROOT / "specs" / "tcn.yaml"
+    out = run_cli("check", str(spec), "--ignore", "bias-befor-norm")
+    assert out.returncode == 2 and "did you mean 'bias-before-norm'" in out.stderr
+    out = run_cli("check", str(spec), "--select", "L3,nonsense-rule")
+    assert out.returncode == 2 and "'nonsense-rule' names no rule" in out.stderr
+    assert run_cli("check", str(spec), "--select", "L3,rnn-readout", "-q").returncode == 0
+    out = run_cli("check", str(spec), "--dim", "t=64")
+    assert out.returncode == 2 and "no symbol 't'" in out.stderr and "did you mean 'T'" in out.stderr
+    assert run_cli("check", str(spec), "--dim", "T=64", "-q").returncode == 0
+    (tmp_path / "pyproject.toml").write_text('[tool.specc]\nignroe = ["L301"]\n')
+    (tmp_path / "m.yaml").write_text(spec.read_text())
+    out = run_cli("check", str(tmp_path / "m.yaml"))
+    assert out.returncode == 2 and "unknown key 'ignroe'" in out.stderr \
+        and "did you mean 'ignore'" in out.stderr
+    (tmp_path / "pyproject.toml").write_text('[tool.specc.limits]\nmax_dims = 5\n')
+    from specc.config import _find
+    _find.cache_clear()
+    out = run_cli("check", str(tmp_path / "m.yaml"))
+    assert out.returncode == 2 and "did you mean 'max_dim'" in out.stderr
