@@ -38,6 +38,10 @@ MODELS = {
     "gpt2": ("GPT2Config", "GPT2LMHeadModel",
              dict(vocab_size=97, n_positions=32, n_embd=64, n_layer=2, n_head=4,
                   bos_token_id=0, eos_token_id=0), 124_439_808),
+    "bert": ("BertConfig", "BertForSequenceClassification",
+             dict(vocab_size=97, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  intermediate_size=96, max_position_embeddings=32, num_labels=2),
+             109_483_778),
 }
 
 
@@ -61,6 +65,15 @@ def _spec(name: str, config, **kw):
     return specc.build(SPECS / f"{name}.yaml", vars=_vars(config), **kw).eval()
 
 
+def _inputs(name: str, ids, mask) -> tuple[dict, tuple]:
+    """HF's keyword inputs and the spec's positional ones (the spec's `inputs:` order)."""
+    if name == "bert":
+        types = (torch.arange(ids.size(1)) >= 4).long().expand_as(ids)
+        return ({"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
+                (ids, mask, types))
+    return {"input_ids": ids, "attention_mask": mask}, (ids, mask)
+
+
 def _batch(vocab: int, padding: str):
     generator = torch.Generator().manual_seed(1)
     ids = torch.randint(0, vocab, (3, 9), generator=generator)
@@ -81,11 +94,13 @@ def test_logits_equal_transformers(name, padding):
     model = _spec(name, config)
     model.load_state_dict(hf.state_dict(), strict=True)
     ids, mask = _batch(config.vocab_size, padding)
+    theirs, ours = _inputs(name, ids, mask)
     with torch.no_grad():
-        want = hf(input_ids=ids, attention_mask=mask).logits
-        got = model(ids, mask)["logits"]
+        want = hf(**theirs).logits
+        got = model(*ours)["logits"]
     assert got.shape == want.shape
-    keep = mask.bool()
+    # a padded position's output is undefined; a sequence classifier's logits are per sequence
+    keep = mask.bool() if got.dim() == 3 else slice(None)
     assert torch.allclose(got[keep], want[keep], atol=1e-5, rtol=0), \
         (got[keep] - want[keep]).abs().max()
 
@@ -107,9 +122,10 @@ def test_bfloat16_forward_runs(name):
     model = _spec(name, config, dtype="bfloat16")
     ids, mask = _batch(config.vocab_size, "left")
     with torch.no_grad():
-        logits = model(ids, mask)["logits"]
+        logits = model(*_inputs(name, ids, mask)[1])["logits"]
     assert logits.dtype == torch.bfloat16
-    assert torch.isfinite(logits[mask.bool()].float()).all()
+    keep = mask.bool() if logits.dim() == 3 else slice(None)
+    assert torch.isfinite(logits[keep].float()).all()
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

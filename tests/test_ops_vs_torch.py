@@ -123,7 +123,27 @@ def mha_case(draw):
     q = [n, lq, e] if bf else [lq, n, e]
     k = [n, lk, e] if bf else [lk, n, e]
     kw = {"embed_dim": e, "num_heads": heads, "batch_first": bf, "bias": draw(st.booleans())}
-    return kw, [q, k, k]
+    shapes = [q, k, k]
+    masks = draw(_masks({"key_padding_mask": [n, lk],
+                         "attn_mask": draw(st.sampled_from([[lq, lk], [n * heads, lq, lk]]))},
+                        {"attn_mask": "is_causal"}))
+    return {**kw, **masks[0]}, shapes + masks[1]
+
+
+@st.composite
+def _masks(draw, shapes: dict, hints: dict):
+    """Some of the masks (flags, input shapes), a causal hint now and then (torch requires
+    its mask with it), and now and then a wrong shape both must refuse."""
+    flags, inputs = {}, []
+    for name, shape in shapes.items():
+        if draw(st.booleans()):
+            flags[name] = True
+            if draw(st.integers(0, 8)) == 0:
+                shape = shape[:-1] + [shape[-1] + 1]
+            inputs.append((shape, draw(st.sampled_from(["bool", "float32"]))))
+        if name in hints and draw(st.integers(0, 3)) == 0:
+            flags[hints[name]] = True
+    return flags, inputs
 
 
 @st.composite
@@ -135,7 +155,17 @@ def transformer_case(draw, decoder: bool):
     x = [n, l, d] if bf else [l, n, d]
     kw = {"d_model": d, "nhead": heads, "dim_feedforward": draw(st.integers(1, 8)),
           "batch_first": bf, "norm_first": draw(st.booleans()), "dropout": 0.0}
-    return kw, ([x, x] if decoder else [x])
+    if decoder:
+        s = draw(small)
+        memory = [n, s, d] if bf else [s, n, d]
+        flags, masks = draw(_masks({"tgt_mask": [l, l], "memory_mask": [l, s],
+                                    "tgt_key_padding_mask": [n, l],
+                                    "memory_key_padding_mask": [n, s]},
+                                   {"tgt_mask": "tgt_is_causal", "memory_mask": "memory_is_causal"}))
+        return {**kw, **flags}, [x, memory] + masks
+    flags, masks = draw(_masks({"src_mask": [l, l], "src_key_padding_mask": [n, l]},
+                               {"src_mask": "is_causal"}))
+    return {**kw, **flags}, [x] + masks
 
 
 @st.composite
@@ -490,15 +520,25 @@ def _torch_outputs(op: str, kw: dict, tensors):
     if op in FUNCTIONS:
         out = FUNCTIONS[op](kw, *tensors)
         return list(out) if isinstance(out, tuple) else [out], 0
+    forward_kw = {}
     if op in RUNTIME_MODULES:
         from specc.compile import runtime
         from specc.ops.base import get_op
 
         module = getattr(runtime, get_op(op).runtime_class)(**kw).eval()
     else:
+        from specc.ops.attention import _MASKS
+
+        if op in _MASKS:  # mask flags and causal hints are forward arguments in torch
+            names = [m for m, _ in _MASKS[op] if kw.get(m)]
+            tensors, masks = tensors[:len(tensors) - len(names)], tensors[len(tensors) - len(names):]
+            forward_kw = dict(zip(names, masks))
+            forward_kw.update({c: True for _, c in _MASKS[op] if c and kw.get(c)})
+            kw = {k: v for k, v in kw.items()
+                  if k not in {m for pair in _MASKS[op] for m in pair if m}}
         module = getattr(nn, op)(**kw).eval()
     with torch.no_grad():
-        out = module(*tensors)
+        out = module(*tensors, **forward_kw)
     flat = []
 
     def walk(value):
@@ -590,6 +630,8 @@ def test_every_registered_module_op_has_torch_defaults():
             cls = getattr(nn, op.torch_class)
         signature = inspect.signature((nn.RNNBase if issubclass(cls, nn.RNNBase) else cls).__init__)
         for param in op.params:
+            if not param.to_torch:  # forward arguments (masks) and specc's own options
+                continue
             if param.name == "nonlinearity":  # RNN takes it through **kwargs
                 continue
             assert param.name in signature.parameters, f"{op.name}.{param.name} is not torch's"
@@ -625,4 +667,4 @@ def test_every_op_has_a_differential_case():
     """`parameter` has no input; it is covered by the ViT and Transformer specs."""
     from specc.ops.base import all_ops
 
-    assert set(all_ops()) - set(CASES) == {"parameter"}
+    assert set(all_ops()) - set(CASES) == {"parameter", "buffer"}  # buffer: test_buffers.py

@@ -25,14 +25,23 @@ import torch
 from torch import nn
 
 
+class _Buffer:
+    """A tensor to register as a buffer (persistent: saved in the state_dict)."""
+
+    def __init__(self, tensor, persistent=True):
+        self.tensor, self.persistent = tensor, persistent
+
+
 class _Scope(nn.Module):
-    """A container whose children are given as a name -> module/parameter mapping."""
+    """A container whose children are given as a name -> module/parameter/buffer mapping."""
 
     def __init__(self, children):
         super().__init__()
         for name, child in children.items():
             if isinstance(child, nn.Parameter):
                 self.register_parameter(name, child)
+            elif isinstance(child, _Buffer):
+                self.register_buffer(name, child.tensor, persistent=child.persistent)
             else:
                 self.add_module(name, child)
 '''
@@ -242,7 +251,7 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
     return var
 
 
-_RESERVED = {"_Scope", "build_model", "torch", "nn"}
+_RESERVED = {"_Scope", "_Buffer", "build_model", "torch", "nn"}
 
 
 def _emit_leaf(state: _State, node: Node) -> str | None:
@@ -253,6 +262,10 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
     if op.kind == "parameter":
         shape = ", ".join(str(d) for d in node.attrs["shape"])
         state.build_lines.append(f"{var} = nn.Parameter(torch.zeros({shape}))")  # init: later
+        return var
+    if op.kind == "buffer":
+        state.build_lines.append(f"{var} = _Buffer({buffer_value_code(node, state.float_dtype)}, "
+                                 f"persistent={node.attrs['persistent']!r})")
         return var
     if op.runtime_class is not None:
         _need_runtime_class(state, op.runtime_class)
@@ -297,6 +310,26 @@ def runtime_class_source(name: str) -> str:
         if isinstance(stmt, ast.ClassDef) and stmt.name == name:
             return ast.get_source_segment(text, stmt) or ""
     raise CodegenError(f"specc/compile/runtime.py has no class {name}")
+
+
+def buffer_value_code(node: Node, float_dtype: str) -> str:
+    """The initial value of a `buffer` node: its values, or its fill value, in its dtype —
+    a float32 buffer in a bf16 build is made in bf16, so `min` is bf16's minimum."""
+    a = node.attrs
+    dtype = a["dtype"]
+    if dtype == "float32" and float_dtype != "float32":
+        dtype = float_dtype
+    shape = ", ".join(str(d) for d in a["shape"])
+    if a["values"] is not None:
+        return f"torch.tensor({a['values']!r}, dtype=torch.{dtype}).reshape({shape},)"
+    fill = a["fill"]
+    if fill in ("min", "max"):
+        value = f"torch.finfo(torch.{dtype}).{fill}"
+    elif isinstance(fill, str):
+        value = f"float({fill!r})"
+    else:
+        value = repr(fill)
+    return f"torch.full(({shape},), {value}, dtype=torch.{dtype})"
 
 
 def constructor_args(node: Node) -> str:
@@ -359,7 +392,7 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set) -> list[str]
         var = python_name(base, taken)
         names[Ref(node, index)] = var
         outs.append(var)
-    if op.kind == "parameter":
+    if op.kind in ("parameter", "buffer"):
         lines = [f"{outs[0]} = {_member(node.attr_name)}"]
         if trace:
             lines.append(f"_specc_record({node.id!r}, ({outs[0]},))")

@@ -337,6 +337,9 @@ class Expander:
             if param.type == "shape" and isinstance(value, list):  # --dim binds symbols here too
                 self.symbols |= {v for v in value if isinstance(v, str)}
                 value = [self.dims.get(v, v) if isinstance(v, str) else v for v in value]
+            elif param.type == "optintsym" and isinstance(value, str):  # slice's end: T
+                self.symbols.add(value)
+                value = self.dims.get(value, value)
             expected = check_value(param.type, param.choices, value)
             if expected is not None:
                 raise NodeError("E104", f"{op.name}.{key} must be {expected}, got {value!r}",

@@ -35,8 +35,9 @@ def check_name(name, loc: Loc, what: str) -> None:
     if not isinstance(name, str) or not IDENTIFIER.match(name):
         raise NodeError("E203", f"{what} name {name!r} is not a valid identifier "
                         "(letters, digits and _, not starting with a digit)", loc)
-    if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS \
-            or name in ("self", "torch", "nn"):
+    # `self`, `torch` and `nn` are fine as attribute names (BERT's attention.self): the
+    # generated code renames its local variables, never the modules
+    if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS:
         raise NodeError("E203", f"{what} name '{name}' is reserved (a Python keyword or "
                         "an nn.Module attribute)", loc,
                         hint=f"rename it, e.g. '{name}_'")

@@ -136,7 +136,7 @@ def emit_call(ctx: EmitCtx) -> list[str]:
 @dataclass
 class OpDef:
     name: str
-    kind: str  # "module" (an nn.Module), "function" (torch code), "parameter"
+    kind: str  # "module" (an nn.Module), "function" (torch code), "parameter", "buffer"
     params: list[Param]
     infer: InferFn
     doc: str = ""
