@@ -20,6 +20,7 @@ class Analysis:
     source: str = ""
     ignored_vars: list[str] = field(default_factory=list)  # outside vars the spec lacks
     declared_vars: list[str] = field(default_factory=list)  # the spec's own vars
+    fit: object = None  # specc.analyses.fit.Fit, when `check --memory` asked for it
 
     def worst(self) -> str | None:
         if not self.diagnostics:
@@ -32,6 +33,18 @@ class Analysis:
     @property
     def ok(self) -> bool:
         return not self.fails("error")
+
+    def memory(self, dtype: str = "float32", optimizer: str = "adamw", amp: bool = False,
+               dims: dict | None = None):
+        """Bytes a training step and an inference pass hold (specc.analyses.memory):
+        ``.parameters_bytes``, ``.activations_train_bytes``, ``.total_train_bytes``...
+        Sizes still symbolic are bound with ``dims``; raises MemoryAnalysisError if some
+        stay symbolic or the spec has errors."""
+        from specc.analyses.memory import MemoryAnalysisError, analyse_memory
+
+        if self.graph is None or not self.ok:
+            raise MemoryAnalysisError("the spec has errors; fix them first")
+        return analyse_memory(self.graph, dtype=dtype, optimizer=optimizer, amp=amp, env=dims)
 
 
 def is_spec_path(source) -> bool:

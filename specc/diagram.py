@@ -30,11 +30,12 @@ def _esc(text) -> str:
 
 
 class _Drawing:
-    def __init__(self, analysis, depth, shapes: bool, params: bool):
+    def __init__(self, analysis, depth, shapes: bool, params: bool, fields: dict | None = None):
         import graphviz
 
         self.graph = analysis.graph
         self.depth, self.shapes, self.params = depth, shapes, params
+        self.fields = fields or {}  # node id -> receptive Field, when asked for
         self.problems: dict = {}
         for d in analysis.diagnostics:
             if d.node and d.severity in ("error", "warning"):
@@ -57,6 +58,9 @@ class _Drawing:
             rows = [f"<B>{_esc(node.op)}</B>{_esc(label[len(node.op):])}"]
         if self.params and node.params:
             rows.append(f"<FONT POINT-SIZE='9'>{node.params:,} params</FONT>")
+        if node.id in self.fields:
+            rows.append(f"<FONT POINT-SIZE='9' COLOR='#1f5fa8'>"
+                        f"{_esc(self.fields[node.id].label())}</FONT>")
         for d in self.problems.get(node.id, []):
             rows.append(f"<FONT COLOR='#b00020'>{_esc(d.code)} {_esc(d.rule or '')}</FONT>")
         return "<" + "<BR/>".join(rows) + ">"
@@ -145,8 +149,14 @@ class _Drawing:
 
 
 def render_graph(analysis, depth: int | None = None, rankdir: str = "TB", shapes: bool = True,
-                 params: bool = False):
-    """A graphviz.Digraph of an analysis (a spec with errors renders too, marked)."""
+                 params: bool = False, receptive_field: bool = False):
+    """A graphviz.Digraph of an analysis (a spec with errors renders too, marked).
+    ``receptive_field`` annotates spatial nodes with their field size and stride."""
     if analysis.graph is None:
         raise RenderError("the spec could not be read far enough to draw it")
-    return _Drawing(analysis, depth, shapes, params).draw(rankdir)
+    fields = None
+    if receptive_field:
+        from specc.analyses.receptive_field import receptive_fields
+
+        fields = receptive_fields(analysis.graph)
+    return _Drawing(analysis, depth, shapes, params, fields).draw(rankdir)

@@ -74,6 +74,7 @@ class Scope:
     input: Ref | None = None  # the value its first item reads
     output: Ref | None = None
     named: bool = False
+    checkpoint: bool = False  # a block use with `checkpoint: true`: recomputed in backward
 
     def walk_nodes(self):
         for item in self.items:

@@ -21,6 +21,7 @@ LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "mse", "l1", "smooth
           "kl_div", "ctc", "cosine_embedding", "margin_ranking", "none")
 TASKS = ("classification", "multilabel", "regression", "segmentation", "generation", "embedding")
 _EXPR = {"type": "string", "pattern": "\\$", "description": "an expression: $name or ${...}"}
+_NUMBER = {"anyOf": [{"type": "number"}, _EXPR]}  # an init option: a number or expression
 _NAME = {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_]*|.*\\$.*)$"}
 _COMMON = {
     "name": {**_NAME, "description": "module attribute name (default: the index)"},
@@ -86,15 +87,18 @@ def build_schema() -> dict:
                   "normal", "uniform", "zeros", "ones", "orthogonal", "default"]},
         {"type": "object", "minProperties": 1, "properties": {
             "weight": {"$ref": "#/$defs/init"}, "bias": {"$ref": "#/$defs/init"},
-            "method": {"type": "string"}, "std": {"type": "number"},
-            "mean": {"type": "number"}, "a": {"type": "number"}, "b": {"type": "number"},
-            "gain": {"type": "number"}, "value": {"type": "number"},
+            "method": {"type": "string"}, "std": _NUMBER, "mean": _NUMBER, "a": _NUMBER,
+            "b": _NUMBER, "gain": _NUMBER, "value": _NUMBER,
             "mode": {"enum": ["fan_in", "fan_out"]},
             "nonlinearity": {"type": "string"}}, "additionalProperties": False}]}
     node = {
         "type": "object",
         "properties": {**_COMMON, "op": {"enum": op_names}, "block": {"type": "string"},
-                       "layers": {"$ref": "#/$defs/sequence"}},
+                       "layers": {"$ref": "#/$defs/sequence"},
+                       "checkpoint": {"type": "boolean", "description":
+                                      "on a block use: run the instance under "
+                                      "torch.utils.checkpoint (keeps only its inputs for "
+                                      "backward and recomputes the rest)"}},
         "oneOf": [{"required": ["op"]}, {"required": ["block"]}, {"required": ["layers"]}],
         "allOf": [{"if": {"required": ["op"], "properties": {"op": {"const": name}}},
                    "then": {"$ref": f"#/$defs/ops/{name}"}} for name in op_names] + [

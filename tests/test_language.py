@@ -96,3 +96,68 @@ def test_block_defaults_required_params_and_closed_scope():
               "inputs: {x: {shape: [N, 4]}}\nlayers:\n  - {name: outer, op: ReLU}\n"
               "  - {block: B}\n")
     assert "E201" in [d.code for d in specc.check(closed).diagnostics]
+
+
+# -- issue 13: check said OK, build disagreed ---------------------------------------------
+
+def test_disabled_node_does_not_resolve_its_from():
+    text = """
+vars: {use_extra: false}
+inputs: {x: {shape: [N, 4]}}
+layers:
+  - {name: fc, op: Linear, out_features: 4}
+  - {name: extra, op: add, from: [fc, nowhere], if: $use_extra}
+  - {op: ReLU}
+"""
+    analysis = specc.check(text)
+    assert analysis.ok, [d.format() for d in analysis.diagnostics]
+    torch = pytest.importorskip("torch")
+    model = specc.build(text).eval()
+    x = torch.randn(2, 4)
+    assert torch.allclose(model(x), torch.relu(model.fc(x)))
+    # reading it is still the located error it always was
+    read = text + "  - {op: Identity, from: extra}\n"
+    (code, line, _), = diags(read)
+    assert code == "E201" and line == 8
+
+
+def test_unnamed_repeat_of_a_multi_input_block_equals_the_named_one():
+    torch = pytest.importorskip("torch")
+    body = """
+inputs: {x: {shape: [N, 4]}, ctx: {shape: [N, 4]}}
+blocks:
+  mix:
+    inputs: [h, c]
+    layers:
+      - {name: fc, op: Linear, from: h, out_features: 4}
+      - {op: add, from: [fc, c]}
+layers:
+"""
+    named = specc.build(body + "  - {name: stack, block: mix, from: [x, ctx], repeat: 3}\n")
+    unnamed = specc.build(body + "  - {block: mix, from: [x, ctx], repeat: 3}\n")
+    state = {k.replace("stack.", ""): v for k, v in named.state_dict().items()}
+    unnamed.load_state_dict(state, strict=True)
+    x, ctx = torch.randn(2, 4), torch.randn(2, 4)
+    want = x
+    for i in range(3):  # each copy reads the previous one and the same ctx
+        want = getattr(named.stack, str(i)).fc(want) + ctx
+    with torch.no_grad():
+        assert torch.allclose(unnamed(x, ctx), want)
+        assert torch.allclose(named(x, ctx), want)
+
+
+def test_init_values_may_be_expressions():
+    torch = pytest.importorskip("torch")
+    text = """
+vars: {width: 4096, fill: 0.5}
+inputs: {x: {shape: [N, 64]}}
+init: {Linear: {bias: {method: constant, value: $fill}}}
+layers:
+  - {name: fc, op: Linear, out_features: 4096, init: {method: normal, std: "${1 / width ** 0.5}"}}
+  - {name: head, op: Linear, out_features: 2}
+"""
+    model = specc.build(text)
+    assert abs(model.fc.weight.std().item() - 4096 ** -0.5) < 1e-3
+    assert torch.all(model.head.bias == 0.5)
+    bad = text.replace('"${1 / width ** 0.5}"', '"${\'wide\'}"')
+    assert [c for c, _, _ in diags(bad)] == ["E104"]

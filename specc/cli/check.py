@@ -25,6 +25,18 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="print only diagnostics")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--config", help="a specc.toml or pyproject.toml to use")
+    memory = p.add_argument_group("will it fit (--memory)")
+    memory.add_argument("--memory", action="store_true",
+                        help="add parameter/gradient/optimizer/activation memory, FLOPs and "
+                             "receptive fields; with a symbolic batch, the largest that fits")
+    memory.add_argument("--dtype", choices=("float32", "bfloat16", "float16", "float64"),
+                        default="float32", help="dtype the model trains in (default float32)")
+    memory.add_argument("--amp", action="store_true",
+                        help="the optimizer keeps fp32 master weights and state")
+    memory.add_argument("--optimizer", choices=("sgd", "sgd-momentum", "adam", "adamw"),
+                        default="adamw", help="optimizer whose state to count (default adamw)")
+    memory.add_argument("--device-memory", metavar="SIZE",
+                        help="memory of the device, e.g. 24GiB or 80GB: say whether it fits")
     p.add_argument("--skip-non-specs", action="store_true",
                    help="silently skip YAML files without a top-level `layers:` or `specc:` "
                         "key (for pre-commit hooks over all YAML files)")
@@ -40,6 +52,7 @@ def run(args) -> int:
 
     dims = parse_dims(args.dim)
     values, named = outside_vars(args)
+    request = _fit_request(args)
     paths, missing = expand_paths(args.paths)
     if args.skip_non_specs:
         from specc.files import looks_like_spec
@@ -57,9 +70,14 @@ def run(args) -> int:
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
         fail_on = args.fail_on or config.fail_on
-        analyses.append(analyse_path(path, dims=dims, config=config, limits=config.limits,
-                                     vars=values))
-        check_outside_vars(analyses[-1], named, args.verbose)
+        analysis = analyse_path(path, dims=dims, config=config, limits=config.limits,
+                                vars=values)
+        check_outside_vars(analysis, named, args.verbose)
+        if request is not None and analysis.graph is not None and analysis.ok:
+            from specc.analyses.fit import will_it_fit
+
+            analysis.fit = will_it_fit(analysis.graph, request)
+        analyses.append(analysis)
     check_dims_used(dims, analyses)
     fmt = args.format or "full"
     force = {"always": True, "never": False}.get(args.color)
@@ -69,6 +87,27 @@ def run(args) -> int:
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if any(a.fails(fail_on or "error") for a in analyses) else EXIT_OK
+
+
+def _fit_request(args):
+    if not args.memory:
+        if args.amp or args.device_memory or args.dtype != "float32" or \
+                args.optimizer != "adamw":
+            raise UsageError("--dtype, --amp, --optimizer and --device-memory go with --memory")
+        return None
+    from specc.analyses.fit import FitRequest
+    from specc.analyses.memory import parse_bytes
+
+    budget = None
+    if args.device_memory is not None:
+        try:
+            budget = parse_bytes(args.device_memory)
+        except ValueError as exc:
+            raise UsageError(f"--device-memory: {exc}") from None
+    if args.amp and args.dtype not in ("bfloat16", "float16"):
+        raise UsageError("--amp keeps fp32 master weights for a bfloat16 or float16 model: "
+                         "add --dtype bfloat16")
+    return FitRequest(args.dtype, args.optimizer, args.amp, budget)
 
 
 def _hit_limit(analysis) -> bool:

@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
     p.add_argument("--no-shapes", action="store_true", help="no shapes on edges")
     p.add_argument("--params", action="store_true", help="show parameter counts")
+    p.add_argument("--receptive-field", action="store_true",
+                   help="annotate spatial/temporal nodes with their receptive field")
     add_dim_option(p)
     p.set_defaults(func=run)
 
@@ -41,7 +43,8 @@ def run(args) -> int:
         print_diagnostics(analysis)
     if analysis.graph is None:
         return EXIT_FINDINGS
-    dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params)
+    dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params,
+                       args.receptive_field)
     status = EXIT_FINDINGS if not analysis.ok else EXIT_OK
     fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
     if fmt not in FORMATS:

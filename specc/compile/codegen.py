@@ -165,6 +165,8 @@ def _is_chain(state: _State, scope: Scope) -> bool:
     and nothing but its output is read from outside."""
     if scope.kind == "model" or not scope.items or len(_returns(state, scope)) > 1:
         return False
+    if any(isinstance(item, Scope) and item.checkpoint for item in scope.items):
+        return False  # the checkpoint call needs a forward of our own
     prev = scope.input
     for item in scope.items:
         if isinstance(item, Node):
@@ -369,7 +371,11 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
                 hint = item.attr_name if ref == item.output else str(ref).replace(".", "_")
                 names[ref] = python_name(hint, taken)
                 outs.append(names[ref])
-            lines.append(f"{', '.join(outs)} = {_member(item.attr_name)}({args})")
+            if item.checkpoint:  # `checkpoint: true`: recompute the block in backward
+                lines.append(f"{', '.join(outs)} = torch.utils.checkpoint.checkpoint("
+                             f"{_member(item.attr_name)}, {args}, use_reentrant=False)")
+            else:
+                lines.append(f"{', '.join(outs)} = {_member(item.attr_name)}({args})")
         else:
             lines += _node_lines(state, item, names, taken)
         owners += [item.attr_name] * (len(lines) - len(owners))

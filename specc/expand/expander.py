@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from specc.errors import Diagnostic, Limits, Loc, SpecError
 from specc.expand.mapping import normalise, without
 from specc.expand.names import NodeError, check_name, suggest
-from specc.expand.place import Frame, Namespace, Place, Sequence, output_of
+from specc.expand.place import Disabled, Frame, Namespace, Place, Sequence, output_of
 from specc.expr import ExprError, evaluate
 from specc.ir import Node, Ref, Scope
 from specc.loader import LDict, LList
@@ -20,7 +20,11 @@ from specc.ops.ptypes import check_value
 
 # The keys of a node mapping that are not op or block parameters.
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
-             "inline", "tie")
+             "inline", "checkpoint", "tie")
+
+
+# Options of an `init:` method that are numbers (torch.nn.init arguments).
+INIT_NUMBERS = ("std", "mean", "a", "b", "gain", "value")
 
 
 class Expander:
@@ -88,7 +92,14 @@ class Expander:
             raise NodeError("E202", f"duplicate name '{place.name}' in this sequence",
                             item.loc_of("name"))
         if "if" in item and not self.eval(item["if"], seq.env, item.loc_of("if"), "if"):
-            sources = self.sources(item, seq, prev)
+            # a disabled item passes its input through; a `from` it will never read is not
+            # an error unless something reads the item by name
+            try:
+                sources = self.sources(item, seq, prev)
+            except NodeError as exc:
+                if place.named:
+                    seq.names.entries[place.name] = Disabled(place.name, exc)
+                return prev
             passthrough = sources[0] if sources else prev
             if place.named:
                 seq.names.entries[place.name] = passthrough
@@ -111,6 +122,8 @@ class Expander:
 
     # -- `from` ---------------------------------------------------------------------
     def sources(self, item: LDict, seq: Sequence, prev: Ref | None) -> list[Ref]:
+        if "from" not in item and seq.carried:
+            return [prev, *seq.carried]
         if "from" not in item:
             if prev is None:
                 raise NodeError("E201", "this node has no input: the model declares no "
@@ -140,6 +153,9 @@ class Expander:
                             suggest(parts[0], ns.visible()))
         for depth, part in enumerate(parts[1:], start=1):
             entry = _descend(entry, part, ".".join(parts[:depth]), loc)
+        if isinstance(entry, Disabled):
+            raise NodeError("E201", f"'{target}' is disabled (its `if` is false) and passes "
+                            f"its `from` through, which names nothing: {entry.error}", loc)
         return output_of(entry)
 
     # -- what one item becomes --------------------------------------------------------
@@ -183,9 +199,14 @@ class Expander:
         """An unnamed `repeat`: the copies become items of this sequence, one index each."""
         count = self._repeat_count(item, seq.env)
         first, rest = without(item, ("repeat",)), without(item, ("repeat", "from"))
+        # copies after the first read the previous copy and the first's other inputs (as
+        # in a named repeat): a multi-input block repeats
+        carried = self.sources(item, seq, prev)[1:] if "from" in item else []
         for i in range(count):
             body = first if i == 0 else rest
-            prev = self.entry(body, seq.with_env(dict(seq.env, i=i)), prev, loc)
+            copy = seq.with_env(dict(seq.env, i=i))
+            copy.carried = carried if i > 0 else []
+            prev = self.entry(body, copy, prev, loc)
         return prev
 
     def _repeat(self, item: LDict, place: Place, seq: Sequence, sources: list[Ref]) -> Frame:
@@ -216,6 +237,9 @@ class Expander:
         if "name" in item:
             raise NodeError("E207", "an inline block has no name of its own: its layers join "
                             "this sequence", item.loc_of("name"))
+        if item.get("checkpoint"):
+            raise NodeError("E207", "an inline block has no module of its own to checkpoint",
+                            item.loc_of("checkpoint"), "drop inline: or checkpoint:")
         sources = self.sources(item, seq, prev)
         with self._block_use(item, sources, seq.env) as (definition, block_env, block_ns):
             return self.sequence(definition.get("layers") or LList(), seq.frame, block_ns,
@@ -261,6 +285,7 @@ class Expander:
     def _block(self, item: LDict, place: Place, sources: list[Ref], env: dict) -> Frame:
         with self._block_use(item, sources, env) as (definition, block_env, block_ns):
             container = self._new_frame("block", place, sources[0], block=item["block"])
+            container.scope.checkpoint = item.get("checkpoint") is True
             out = self.sequence(definition.get("layers") or LList(), container, block_ns,
                                 sources[0], block_env)
         output = definition.get("output")
@@ -314,7 +339,7 @@ class Expander:
         self._claim(place.path, place.loc)
         node = Node(place.path, op.name, attrs, list(sources), place.loc,
                     scope=place.frame.scope, attr_name=place.name, named=place.named,
-                    given=given, attr_locs=attr_locs, init=item.get("init"),
+                    given=given, attr_locs=attr_locs, init=self.init(item, env),
                     output_names=op.output_names(attrs), tie=tie)
         self.nodes.append(node)
         place.frame.add(node)
@@ -353,6 +378,26 @@ class Expander:
                                     item.loc)
                 attrs[param.name] = None if param.default is REQUIRED else param.default
         return attrs, given, attr_locs
+
+    def init(self, item: LDict, env: dict):
+        """A node's `init:` entry with its expressions evaluated (`std: ${1 / width}`)."""
+        if "init" not in item:
+            return None
+        return self.eval_tree(item["init"], env, item.loc_of("init"), "init")
+
+    def eval_tree(self, value, env: dict, loc: Loc, what: str):
+        """Evaluate every expression in nested mappings; numeric init options stay numbers."""
+        if not isinstance(value, dict):
+            return self.eval(value, env, loc, what)
+        out = {}
+        for key, entry in value.items():
+            where = value.loc_of(key) if isinstance(value, LDict) else loc
+            out[key] = self.eval_tree(entry, env, where, f"{what}.{key}")
+            if key in INIT_NUMBERS and (isinstance(out[key], bool)
+                                        or not isinstance(out[key], (int, float))):
+                raise NodeError("E104", f"{what}.{key} must be a number, got {out[key]!r}",
+                                where)
+        return out
 
     def eval(self, value, env: dict, loc: Loc, what: str):
         try:

@@ -38,7 +38,7 @@ def expand(doc: LDict, dims: dict | None = None, limits: Limits | None = None) -
         graph.batch_symbols = {str(n.out_types[0].shape[0]) for n in inputs
                                if n.out_types and n.out_types[0].shape
                                and isinstance(n.out_types[0].shape[0], Sym)}
-    graph.init = dict(doc.get("init") or {})
+    graph.init = _model_init(ex, doc)
     return graph
 
 
@@ -134,4 +134,17 @@ def _loss(ex: Expander, raw, outputs) -> dict:
             ex.report("E201", f"loss: '{key}' is not an output of the model "
                       f"(outputs: {', '.join(sorted(names))})", raw.loc_of(key))
         result[key] = value
+    return result
+
+
+def _model_init(ex: Expander, doc: LDict) -> dict:
+    """The spec's per-op-type `init:`, its expressions evaluated with `vars`."""
+    raw = doc.get("init") or LDict()
+    result = {}
+    for op_name, entry in raw.items():
+        where = raw.loc_of(op_name) if isinstance(raw, LDict) else doc.loc
+        try:
+            result[op_name] = ex.eval_tree(entry, ex.vars, where, f"init.{op_name}")
+        except NodeError as exc:
+            ex.report(exc.code, str(exc), exc.loc, hint=exc.hint)
     return result

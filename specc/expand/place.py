@@ -94,6 +94,17 @@ class Sequence:
     names: Namespace
     env: dict
     later_names: set = field(default_factory=set)  # names defined further down the list
+    # a spliced repeat's later copies: the inputs they read after the previous copy
+    carried: list = field(default_factory=list)
 
     def with_env(self, env: dict) -> "Sequence":
         return Sequence(self.frame, self.names, env, self.later_names)
+
+
+@dataclass(frozen=True)
+class Disabled:
+    """The name of an item whose `if` is false and whose `from` names nothing: an error
+    only if something reads it."""
+
+    name: str
+    error: Exception

@@ -5,8 +5,9 @@ one table so each still has its own OpDef (and its own torch parameters).
 """
 from __future__ import annotations
 
-from specc.ops._util import norm_dim
-from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops._util import norm_dim, numel
+from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, Saved, SaveCtx, register,
+                            saves_inputs, saves_output)
 
 
 def _same(ctx: InferCtx):
@@ -40,12 +41,40 @@ _ELEMENTWISE = {
     "LogSigmoid": ([], "nonpos", ""),
     "Threshold": ([Param("threshold", "float"), Param("value", "float"), _INPLACE], "real", ""),
 }
+# What autograd saves for each activation (measured with saved_tensors_hooks, torch 2.x
+# CPU): "out" = the result, "in" = the input, "in+tmp" = the input and a temporary of the
+# same size, "tmp" = only a temporary. Unlisted ones save their input.
+_SAVES = {"ReLU": "out", "Sigmoid": "out", "Tanh": "out", "Softsign": "in+tmp",
+          "LogSigmoid": "in+tmp", "Tanhshrink": "tmp"}
+# In place, these still save the (now overwritten) input storage; every other in-place
+# activation saves a private copy of the size of its input.
+_INPLACE_SAVES_INPUT = {"ReLU", "LeakyReLU", "ELU", "CELU", "SELU"}
+
+
+def _activation_saves(name: str):
+    kind = _SAVES.get(name, "in")
+
+    def saves(ctx: SaveCtx) -> list:
+        temp = Saved("new", numel=numel(ctx.inputs[0].shape))
+        if ctx.attrs.get("inplace"):
+            return [Saved("input", 0)] if name in _INPLACE_SAVES_INPUT else [temp]
+        return {"out": [Saved("output", 0)], "in": [Saved("input", 0)],
+                "in+tmp": [Saved("input", 0), temp], "tmp": [temp]}[kind]
+    return saves
+
+
+def _inplace_alias(attrs: dict) -> dict:
+    """In place, the output is the input's storage."""
+    return {0: 0} if attrs.get("inplace") else {}
+
+
 OUTPUT_RANGE: dict[str, str] = {}
 
 for _name, (_params, _range, _doc) in _ELEMENTWISE.items():
     OUTPUT_RANGE[_name] = _range
     register(OpDef(_name, "module", list(_params), _same,
-                   doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation"))
+                   doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation",
+                   saves=_activation_saves(_name), aliases=_inplace_alias, receptive=POINTWISE))
 
 
 def _prelu(ctx: InferCtx):
@@ -60,7 +89,8 @@ def _prelu(ctx: InferCtx):
 register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1),
                                    Param("init", "float", 0.25)],
                _prelu, doc="torch.nn.PReLU: leaky ReLU with a learned slope.",
-               category="activation", count_params=lambda a: a["num_parameters"]))
+               category="activation", count_params=lambda a: a["num_parameters"],
+               saves=saves_inputs(0), param_tensors=lambda a: 1, receptive=POINTWISE))
 OUTPUT_RANGE["PReLU"] = "real"
 
 
@@ -79,7 +109,7 @@ for _name, _range in (("Softmax", "unit"), ("LogSoftmax", "nonpos"), ("Softmin",
     OUTPUT_RANGE[_name] = _range
     register(OpDef(_name, "module", [Param("dim", "optint", None)], _softmax_like,
                    doc=f"torch.nn.{_name} along dim.", category="activation",
-                   key_args=lambda a: f"dim={a['dim']}"))
+                   key_args=lambda a: f"dim={a['dim']}", saves=saves_output))
 
 
 def _glu(ctx: InferCtx):
@@ -94,7 +124,8 @@ def _glu(ctx: InferCtx):
 
 
 register(OpDef("GLU", "module", [Param("dim", "int", -1)], _glu,
-               doc="torch.nn.GLU: a * sigmoid(b) over two halves of dim.", category="activation"))
+               doc="torch.nn.GLU: a * sigmoid(b) over two halves of dim.", category="activation",
+               saves=saves_inputs(0)))
 OUTPUT_RANGE["GLU"] = "real"
 
 
@@ -116,9 +147,27 @@ def _dropout(min_rank: int | None):
     return infer
 
 
+def _dropout_saves(per_channel: bool):
+    """Training keeps the scaled mask, in the activation dtype: one value per element, or
+    per (sample, channel) for the channel-wise variants; p=0 is a no-op in torch."""
+    def saves(ctx: SaveCtx) -> list:
+        t = ctx.inputs[0]
+        if ctx.attrs["p"] == 0:
+            return []
+        shape = t.shape[:2] if per_channel and t.rank > 2 else t.shape
+        if per_channel and t.rank == 2:  # an unbatched (C, L) input: one value per channel
+            shape = t.shape[:1]
+        return [Saved("new", numel=numel(shape))]
+    return saves
+
+
 # Dropout1d rejects other ranks; Dropout2d/3d only warn (and zero whole channels anyway)
-for _name, _rank in (("Dropout", None), ("Dropout1d", 2), ("Dropout2d", None), ("Dropout3d", None),
-                     ("AlphaDropout", None), ("FeatureAlphaDropout", None)):
+for _name, _rank, _channels in (
+        ("Dropout", None, False), ("Dropout1d", 2, True), ("Dropout2d", None, True),
+        ("Dropout3d", None, True), ("AlphaDropout", None, False),
+        ("FeatureAlphaDropout", None, True)):
     register(OpDef(_name, "module", [Param("p", "float", 0.5), _INPLACE], _dropout(_rank),
                    doc=f"torch.nn.{_name}: zeroes elements with probability p in training.",
-                   category="dropout", key_args=lambda a: f"p={a['p']}"))
+                   category="dropout", key_args=lambda a: f"p={a['p']}",
+                   saves=_dropout_saves(_channels), aliases=_inplace_alias,
+                   receptive=POINTWISE))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from specc.ops._util import numel
 from specc.ops.activation import check_dropout
-from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register
 
 
 def _seq_batch(ctx: InferCtx, t, batch_first: bool, what: str):
@@ -152,6 +152,33 @@ def _mha_macs(ctx: InferCtx, outs):
     return projections + attention
 
 
+def _attention_sizes(ctx: SaveCtx, x, heads: int, batch_first: bool):
+    """(tokens L·N, length L, attention scores N·H·L·L) of a self-attention over x."""
+    length, batch, _ = _seq_batch(ctx, x, batch_first, "input")
+    samples = 1 if batch is None else batch
+    return length * samples, length, samples * heads * length * length
+
+
+def _mha_saves(ctx: SaveCtx) -> list:
+    """Measured on torch's MultiheadAttention in training (need_weights=True, as the
+    generated forward calls it). Self-attention (one input): the packed q/k/v (3·L·N·E),
+    the scaled q, the attention output (L·N·E each), the softmax (N·H·L·S; dropout adds
+    its mask and result) and the input (a transposed copy when batch_first); the
+    weights it saves are views of the parameters."""
+    a, q = ctx.attrs, ctx.inputs[0]
+    e = a["embed_dim"]
+    tokens, _, scores = _attention_sizes(ctx, q, a["num_heads"], a["batch_first"])
+    attention = [Saved("new", numel=scores)] * (3 if a["dropout"] > 0 else 1)
+    if len(ctx.inputs) == 1:
+        source = Saved("new", numel=tokens * e) if a["batch_first"] and q.rank == 3 \
+            else Saved("input", 0)
+        return [source, Saved("new", numel=5 * tokens * e)] + attention
+    # separate key/value: the three inputs, and q, k, v and the output per token
+    kv_tokens = numel(ctx.inputs[1].shape[:-1])
+    return [Saved("input", i) for i in range(len(ctx.inputs))] + [
+        Saved("new", numel=2 * tokens * e + 2 * kv_tokens * e)] + attention
+
+
 def _mha_emit(ctx: EmitCtx) -> list[str]:
     tensors, masks = _mask_code("MultiheadAttention", ctx)
     q = tensors[0]
@@ -172,7 +199,10 @@ register(OpDef(
               "true. Outputs: out, weights.",
     category="attention", n_inputs=(1, 5), outputs=("out", "weights"),
     count_params=_mha_count, macs=_mha_macs, emit=_mha_emit,
-    key_args=lambda a: f"{a['num_heads']} heads"))
+    key_args=lambda a: f"{a['num_heads']} heads", saves=_mha_saves,
+    param_tensors=lambda a: 2 + (2 if a["bias"] else 0) + (2 if a["add_bias_kv"] else 0)
+    + (2 if a["kdim"] not in (None, a["embed_dim"]) or a["vdim"] not in (None, a["embed_dim"])
+       else 0)))
 
 
 def _layer_params(decoder: bool) -> list[Param]:
@@ -247,6 +277,29 @@ def _transformer_macs(decoder: bool):
     return macs
 
 
+def _encoder_saves(ctx: SaveCtx) -> list:
+    """Measured on TransformerEncoderLayer in training (either norm order, batch_first or
+    not). With dropout, attention runs the math path: 12 tensors of L·N·E (the input
+    among them), three of N·H·L·L (scores, mask, dropped), three of L·N·F and the two
+    LayerNorms' mean/rstd (4·L·N). Without dropout the fused SDPA kernel keeps only
+    the log-sum-exp (N·H·L) instead of the scores, 8 of L·N·E and one L·N·F (two with
+    gelu, which saves its input)."""
+    a, x = ctx.attrs, ctx.inputs[0]
+    e, f = a["d_model"], a["dim_feedforward"]
+    tokens, _, scores = _attention_sizes(ctx, x, a["nhead"], a["batch_first"])
+    if a["dropout"] > 0 and ctx.dtype in ("bfloat16", "float16"):
+        # the math path upcasts: q, k, v and the three score tensors are kept in fp32
+        return [Saved("input", 0), Saved("new", numel=6 * tokens * e + 3 * tokens * f
+                                         + 4 * tokens),
+                Saved("new", numel=3 * tokens * e + 3 * scores, dtype="float32")]
+    if a["dropout"] > 0:
+        rest = 11 * tokens * e + 3 * scores + 3 * tokens * f + 4 * tokens
+        return [Saved("input", 0), Saved("new", numel=rest)]
+    ffn = (2 if a["activation"] == "gelu" else 1) * tokens * f
+    return [Saved("input", 0), Saved("new", numel=7 * tokens * e + ffn + 4 * tokens),
+            Saved("new", numel=tokens * a["nhead"], dtype="float32")]  # log-sum-exp
+
+
 for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoderLayer", True)):
     register(OpDef(
         _name, "module", _layer_params(_decoder) + _mask_params(_name), _transformer(_decoder),
@@ -255,4 +308,7 @@ for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoder
         category="attention", n_inputs=(2, 6) if _decoder else (1, 3),
         emit=_transformer_emit(_name),
         count_params=_transformer_count(_decoder), macs=_transformer_macs(_decoder),
-        key_args=lambda a: f"d={a['d_model']}, {a['nhead']} heads"))
+        key_args=lambda a: f"d={a['d_model']}, {a['nhead']} heads",
+        # the decoder's saved tensors are not measured yet: the analysis says so
+        saves=None if _decoder else _encoder_saves,
+        param_tensors=lambda a, d=_decoder: (18 if d else 12) if a["bias"] else (9 if d else 6)))

@@ -103,6 +103,80 @@ class InferCtx:
 InferFn = Callable[[InferCtx], list]
 
 
+# --- what autograd keeps for backward, and how outputs share storage -----------------
+# Measured per op with torch.autograd.graph.saved_tensors_hooks (unique storages); the
+# memory analysis (specc.analyses.memory) reads these declarations, never op names.
+
+@dataclass(frozen=True)
+class Saved:
+    """One tensor autograd saves for the backward pass.
+
+    ``what`` is "input" / "output" (the node's own tensor ``index``: its storage is
+    shared, so a tensor saved by two ops counts once) or "new" (a private tensor of
+    ``numel`` elements, e.g. a dropout mask or BatchNorm's saved mean). A "new"
+    tensor's ``dtype`` is the activation dtype unless given ("int64" for max-pool
+    indices, "float32" for what a low-precision kernel keeps in fp32), or a dict
+    activation dtype -> bytes per element for opaque buffers (oneDNN's LSTM workspace)."""
+
+    what: str
+    index: int = 0
+    numel: Dim = 0
+    dtype: str | dict | None = None
+
+
+@dataclass
+class SaveCtx:
+    """What a ``saves`` rule sees: attributes, types, and which inputs need a gradient."""
+
+    attrs: dict
+    inputs: list[TensorType]
+    outputs: list[TensorType]
+    grad: list[bool]  # per input: does it require grad (is it downstream of a parameter)?
+    dtype: str = "float32"  # the dtype the model runs in (kernels differ by precision)
+
+
+SavesFn = Callable[[SaveCtx], list]
+
+
+def saves_inputs(*indices: int) -> SavesFn:
+    """The rule "saves these inputs" (Conv, Linear: the input for the weight gradient)."""
+    return lambda ctx: [Saved("input", i) for i in indices if i < len(ctx.inputs)]
+
+
+def saves_output(ctx: SaveCtx) -> list:
+    """ReLU, Sigmoid, Tanh, Softmax: the backward reads the result."""
+    return [Saved("output", 0)]
+
+
+def saves_nothing(ctx: SaveCtx) -> list:
+    return []
+
+
+def same_storage(ctx_attrs: dict) -> dict:
+    """``aliases`` of views and pass-throughs: output 0 shares input 0's storage."""
+    return {0: 0}
+
+
+@dataclass(frozen=True)
+class Window:
+    """One spatial dim of a sliding-window op, for the receptive field (Araujo et al.,
+    Distill 2019). ``transposed`` windows (ConvTranspose, nearest upsampling) map
+    an output position back to input positions divided by the stride."""
+
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    transposed: bool = False
+
+
+# ``receptive`` of an OpDef: None (the op mixes or drops spatial positions: the field is
+# not defined after it), POINTWISE (position i of the output reads position i of its
+# inputs), or a function (attrs, nd) -> [Window per spatial dim], POINTWISE or None,
+# nd being the number of spatial dims of the field's source.
+POINTWISE = "pointwise"
+
+
 @dataclass
 class EmitCtx:
     """What code generation sees for one node."""
@@ -153,6 +227,23 @@ class OpDef:
     # the shape of the module's `weight` (what `tie:` shares), when it has one
     weight_shape: Callable[[dict], tuple] | None = None
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
+    # --- memory and receptive-field facts (read by specc.analyses) ---
+    # What autograd saves when the node runs in training (None: not declared — the
+    # analysis then assumes it saves its inputs and says so).
+    saves: SavesFn | None = None
+    # output index -> input index whose storage it shares (views, in-place ops)
+    aliases: Callable[[dict], dict] = lambda attrs: {}
+    # how many parameter tensors (Adam keeps a 4-byte `step` per tensor) and buffers
+    # (float elements, int64 elements) the module registers
+    param_tensors: Callable[[dict], int] = lambda attrs: 0
+    buffers: Callable[[dict], tuple] = lambda attrs: (0, 0)
+    # backward MACs: (node MACs, has parameters, per-input needs-grad) -> MACs
+    backward_macs: Callable[[Dim, bool, list], Dim] = \
+        lambda macs, has_params, grad: macs * (int(has_params) + int(any(grad)))
+    # temporaries the forward allocates and frees within the op, even under no_grad
+    # (max pooling computes int64 indices): they raise the inference peak
+    workspace: SavesFn = lambda ctx: []
+    receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
 
     def param(self, name: str) -> Param | None:
@@ -192,4 +283,5 @@ def all_ops() -> dict[str, OpDef]:
 
 
 __all__ = ["OpDef", "Param", "REQUIRED", "InferCtx", "EmitCtx", "ShapeError", "register",
-           "get_op", "all_ops"]
+           "get_op", "all_ops", "Saved", "SaveCtx", "Window", "POINTWISE", "saves_inputs",
+           "saves_output", "saves_nothing", "same_storage"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from specc.dims import product
 from specc.ops._util import check_len, numel, spatial_input, tuples, window_out
-from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops.base import InferCtx, OpDef, Param, Window, register, saves_inputs
 from specc.ops.ptypes import as_tuple
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -131,12 +131,34 @@ def _label(nd: int):
     return label
 
 
+def _windows(nd: int, transposed: bool):
+    """Per spatial dim: kernel, stride, padding, dilation (padding='same' pads
+    dilation·(k−1)//2 in front, as torch does)."""
+    def windows(a: dict, _nd: int) -> list[Window]:
+        k, s, d = tuples(a, ("kernel_size", "stride", "dilation"), nd)
+        if a["padding"] in ("same", "valid"):
+            p = tuple(d[i] * (k[i] - 1) // 2 if a["padding"] == "same" else 0
+                      for i in range(nd))
+        else:
+            p = as_tuple(a["padding"], nd)
+        return [Window(k[i], s[i], p[i], d[i], transposed) for i in range(nd)]
+    return windows
+
+
+def _weight_and_bias(a: dict) -> int:
+    return 2 if a["bias"] else 1
+
+
 for _nd in (1, 2, 3):
     register(OpDef(
         f"Conv{_nd}d", "module", _conv_params(False), _conv_infer(_nd),
         doc=f"torch.nn.Conv{_nd}d: {_nd}-D convolution over (N, C, *spatial).",
-        category="conv", count_params=_count(_nd), macs=_conv_macs(_nd), key_args=_label(_nd)))
+        category="conv", count_params=_count(_nd), macs=_conv_macs(_nd), key_args=_label(_nd),
+        saves=saves_inputs(0), param_tensors=_weight_and_bias,
+        receptive=_windows(_nd, False)))
     register(OpDef(
         f"ConvTranspose{_nd}d", "module", _conv_params(True), _convT_infer(_nd),
         doc=f"torch.nn.ConvTranspose{_nd}d: {_nd}-D transposed convolution.",
-        category="conv", count_params=_count(_nd), macs=_convT_macs(_nd), key_args=_label(_nd)))
+        category="conv", count_params=_count(_nd), macs=_convT_macs(_nd), key_args=_label(_nd),
+        saves=saves_inputs(0), param_tensors=_weight_and_bias,
+        receptive=_windows(_nd, True)))

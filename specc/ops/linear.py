@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
-from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, register, same_storage,
+                            saves_inputs, saves_nothing)
 from specc.tensor import INT_DTYPES
 
 
@@ -27,7 +28,8 @@ def linear_op(name: str, doc: str, **kw) -> OpDef:
         count_params=lambda a: a["in_features"] * a["out_features"]
         + (a["out_features"] if a["bias"] else 0),
         macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
-        key_args=lambda a: f"→ {a['out_features']}", **kw))
+        key_args=lambda a: f"→ {a['out_features']}", saves=saves_inputs(0),
+        param_tensors=lambda a: 2 if a["bias"] else 1, **kw))
 
 
 linear_op("Linear", "torch.nn.Linear: y = x Wᵀ + b over the last dim.",
@@ -50,10 +52,12 @@ register(OpDef(
     _bilinear, doc="torch.nn.Bilinear: y = x1ᵀ A x2 + b.", category="linear", n_inputs=(2, 2),
     count_params=lambda a: a["in1_features"] * a["in2_features"] * a["out_features"]
     + (a["out_features"] if a["bias"] else 0),
-    macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in1_features"] * ctx.attrs["in2_features"]))
+    macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in1_features"] * ctx.attrs["in2_features"],
+    saves=saves_inputs(0, 1), param_tensors=lambda a: 2 if a["bias"] else 1))
 
 register(OpDef("Identity", "module", [], lambda ctx: [ctx.inputs[0]],
-               doc="torch.nn.Identity: passes its input through.", category="misc"))
+               doc="torch.nn.Identity: passes its input through.", category="misc",
+               saves=saves_nothing, aliases=same_storage, receptive=POINTWISE))
 
 
 def flatten_shape(ctx: InferCtx, shape, start: int, end: int):
@@ -73,7 +77,7 @@ def _flatten(ctx: InferCtx):
 
 register(OpDef("Flatten", "module", [Param("start_dim", "int", 1), Param("end_dim", "int", -1)],
                _flatten, doc="torch.nn.Flatten (start_dim=1 by default, unlike torch.flatten).",
-               category="shape"))
+               category="shape", saves=saves_nothing, aliases=same_storage))
 
 
 def _unflatten(ctx: InferCtx):
@@ -97,7 +101,7 @@ def _unflatten(ctx: InferCtx):
 
 register(OpDef("Unflatten", "module", [Param("dim", "int"), Param("unflattened_size", "ints")],
                _unflatten, doc="torch.nn.Unflatten: splits one dim into several.",
-               category="shape"))
+               category="shape", saves=saves_nothing, aliases=same_storage))
 
 
 def _embedding(ctx: InferCtx):
@@ -120,4 +124,5 @@ register(OpDef(
     _embedding, doc="torch.nn.Embedding: integer ids → vectors.", category="embedding",
     count_params=lambda a: a["num_embeddings"] * a["embedding_dim"],
     key_args=lambda a: f"{a['num_embeddings']}×{a['embedding_dim']}",
+    saves=saves_inputs(0), param_tensors=lambda a: 1,
     weight_shape=lambda a: (a["num_embeddings"], a["embedding_dim"])))

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from specc.dims import product
-from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops._util import numel
+from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, Saved, SaveCtx, register,
+                            saves_inputs)
 from specc.ops.ptypes import as_tuple
 
 
@@ -38,13 +40,43 @@ def _affine_count(a: dict) -> int:
     return 2 * a["num_features"] if a["affine"] else 0
 
 
+def _stats_saves(batched_rank: int | None):
+    """The input, plus statistics in the activation dtype: BatchNorm (batched_rank None)
+    saves mean and invstd per channel (it also saves the running-stat buffers, which are
+    counted as buffers), InstanceNorm mean and invstd per (sample, channel), and with
+    track_running_stats also the running stats repeated per sample."""
+    def saves(ctx: SaveCtx) -> list:
+        t, channels = ctx.inputs[0], ctx.attrs["num_features"]
+        if batched_rank is None:
+            return [Saved("input", 0), Saved("new", numel=2 * channels)]
+        samples = t.shape[0] if t.rank == batched_rank else 1
+        per = 4 if ctx.attrs["track_running_stats"] else 2
+        return [Saved("input", 0), Saved("new", numel=per * channels * samples)]
+    return saves
+
+
+def _affine_tensors(a: dict) -> int:
+    return 2 if a["affine"] else 0
+
+
+def _running_buffers(a: dict) -> tuple:
+    """running_mean, running_var (float) and num_batches_tracked (one int64)."""
+    return (2 * a["num_features"], 1) if a["track_running_stats"] else (0, 0)
+
+
+# BatchNorm's statistics are constants in eval mode, so for the receptive field it is
+# point-wise; InstanceNorm and GroupNorm normalise with every position's statistics
+# in eval mode too (their field is the whole input: left undefined).
 for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
     register(OpDef(f"BatchNorm{_nd}d", "module", _running_params(True, True),
                    _channel_norm_infer(_ranks), doc=f"torch.nn.BatchNorm{_nd}d.",
-                   category="norm", count_params=_affine_count))
+                   category="norm", count_params=_affine_count, saves=_stats_saves(None),
+                   param_tensors=_affine_tensors, buffers=_running_buffers,
+                   receptive=POINTWISE))
     register(OpDef(f"InstanceNorm{_nd}d", "module", _running_params(False, False),
                    _channel_norm_infer((_nd + 1, _nd + 2)), doc=f"torch.nn.InstanceNorm{_nd}d.",
-                   category="norm", count_params=_affine_count))
+                   category="norm", count_params=_affine_count, saves=_stats_saves(_nd + 2),
+                   param_tensors=_affine_tensors, buffers=_running_buffers))
 
 
 def _group_norm(ctx: InferCtx):
@@ -68,7 +100,10 @@ register(OpDef(
     [Param("num_groups", "posint"), Param("num_channels", "posint", inferred=True),
      Param("eps", "float", 1e-5), Param("affine", "bool", True)],
     _group_norm, doc="torch.nn.GroupNorm.", category="norm",
-    count_params=lambda a: 2 * a["num_channels"] if a["affine"] else 0))
+    count_params=lambda a: 2 * a["num_channels"] if a["affine"] else 0,
+    saves=lambda ctx: [Saved("input", 0),
+                       Saved("new", numel=2 * ctx.inputs[0].shape[0] * ctx.attrs["num_groups"])],
+    param_tensors=_affine_tensors))
 
 
 def _layer_norm(ctx: InferCtx):
@@ -91,13 +126,22 @@ def _layer_norm_count(a: dict) -> int:
     return n * (2 if a["bias"] else 1)
 
 
+def _layer_norm_saves(ctx: SaveCtx) -> list:
+    """The input, and mean and rstd per normalised row."""
+    t = ctx.inputs[0]
+    rows = numel(t.shape[:t.rank - len(as_tuple(ctx.attrs["normalized_shape"], 1))])
+    return [Saved("input", 0), Saved("new", numel=2 * rows)]
+
+
 register(OpDef(
     "LayerNorm", "module",
     [Param("normalized_shape", "posints", inferred=True,
            doc="trailing dims to normalise (default: the last one)"),
      Param("eps", "float", 1e-5), Param("elementwise_affine", "bool", True),
      Param("bias", "bool", True)],
-    _layer_norm, doc="torch.nn.LayerNorm.", category="norm", count_params=_layer_norm_count))
+    _layer_norm, doc="torch.nn.LayerNorm.", category="norm", count_params=_layer_norm_count,
+    saves=_layer_norm_saves,
+    param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0))
 
 
 def _lrn(ctx: InferCtx):
@@ -105,8 +149,18 @@ def _lrn(ctx: InferCtx):
     return [ctx.need_float()]
 
 
+def _lrn_saves(ctx: SaveCtx) -> list:
+    """torch's composite LRN: the input, the channel-padded squares (C + size − 1
+    channels) and two more tensors of the input's size."""
+    t = ctx.inputs[0]
+    padded = numel(t.shape) // t.shape[1] * (t.shape[1] + ctx.attrs["size"] - 1)
+    return [Saved("input", 0), Saved("new", numel=padded),
+            Saved("new", numel=2 * numel(t.shape))]
+
+
 register(OpDef(
     "LocalResponseNorm", "module",
     [Param("size", "posint"), Param("alpha", "float", 1e-4), Param("beta", "float", 0.75),
      Param("k", "float", 1.0)],
-    _lrn, doc="torch.nn.LocalResponseNorm.", category="norm"))
+    _lrn, doc="torch.nn.LocalResponseNorm.", category="norm", saves=_lrn_saves,
+    receptive=POINTWISE))

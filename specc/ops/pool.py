@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from specc.ops._util import check_len, spatial_input, tuples, window_out
-from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops._util import numel
+from specc.ops.base import InferCtx, OpDef, Param, Saved, SaveCtx, Window, register
 from specc.ops.ptypes import as_tuple
 from specc.tensor import TensorType
 
@@ -82,6 +83,38 @@ def _adaptive_infer(kind: str, nd: int):
     return infer
 
 
+def _pool_saves(kind: str, adaptive: bool, nd: int):
+    """Max pools save the input and int64 indices (the `indices` output when returned);
+    average pools save the input, except adaptive ones down to 1×1, which torch runs as
+    a mean that saves nothing."""
+    def saves(ctx: SaveCtx) -> list:
+        if adaptive and kind == "Avg" and all(d == 1 for d in ctx.outputs[0].shape[-nd:]):
+            return []
+        if kind == "Avg":
+            return [Saved("input", 0)]
+        if ctx.attrs.get("return_indices"):
+            return [Saved("input", 0), Saved("output", 1)]
+        return [Saved("input", 0), Saved("new", numel=numel(ctx.outputs[0].shape),
+                                         dtype="int64")]
+    return saves
+
+
+def _indices_workspace(ctx: SaveCtx) -> list:
+    """torch's CPU max pooling computes int64 indices even when it returns none."""
+    if ctx.attrs.get("return_indices"):
+        return []
+    return [Saved("new", numel=numel(ctx.outputs[0].shape), dtype="int64")]
+
+
+def _pool_windows(nd: int):
+    def windows(a: dict, _nd: int) -> list[Window]:
+        k = as_tuple(a["kernel_size"], nd)
+        s = k if a["stride"] is None else as_tuple(a["stride"], nd)
+        p, d = as_tuple(a["padding"], nd), as_tuple(a.get("dilation", 1), nd)
+        return [Window(k[i], s[i], p[i], d[i]) for i in range(nd)]
+    return windows
+
+
 def _outputs(attrs: dict):
     return ("out", "indices") if attrs.get("return_indices") else ("out",)
 
@@ -91,7 +124,9 @@ for _nd in (1, 2, 3):
         register(OpDef(
             f"{_kind}Pool{_nd}d", "module", _pool_params(_kind, _nd), _pool_infer(_kind, _nd),
             doc=f"torch.nn.{_kind}Pool{_nd}d.", category="pool", outputs=_outputs,
-            key_args=_pool_label(_nd)))
+            key_args=_pool_label(_nd), saves=_pool_saves(_kind, False, _nd),
+            workspace=_indices_workspace if _kind == "Max" else lambda ctx: [],
+            receptive=_pool_windows(_nd)))
         adaptive = [Param("output_size", "outsize")]
         if _kind == "Max":
             adaptive.append(Param("return_indices", "bool", False))
@@ -99,4 +134,5 @@ for _nd in (1, 2, 3):
             f"Adaptive{_kind}Pool{_nd}d", "module", adaptive, _adaptive_infer(_kind, _nd),
             doc=f"torch.nn.Adaptive{_kind}Pool{_nd}d: pools to a fixed output size.",
             category="pool", outputs=_outputs,
-            key_args=lambda a: f"→ {a['output_size']}"))
+            key_args=lambda a: f"→ {a['output_size']}", saves=_pool_saves(_kind, True, _nd),
+            workspace=_indices_workspace if _kind == "Max" else lambda ctx: []))

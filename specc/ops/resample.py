@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from specc.dims import Sym
-from specc.ops.base import InferCtx, OpDef, Param, register
+from specc.ops.base import InferCtx, OpDef, Param, Window, register, saves_inputs, saves_nothing
 from specc.ops.ptypes import as_tuple
 
 
@@ -33,6 +33,18 @@ def _upsample(ctx: InferCtx):
     return [t.with_shape((*t.shape[:2], *out))]
 
 
+def _upsample_windows(a: dict, nd: int):
+    """Nearest upsampling by an integer factor s reads input ⌊u/s⌋: the window of a
+    transposed convolution with kernel s and stride s. Other modes: not modelled."""
+    scales = a["scale_factor"]
+    if a["mode"] != "nearest" or scales is None:
+        return None
+    factors = as_tuple(scales, nd)
+    if not all(float(f).is_integer() for f in factors):
+        return None
+    return [Window(int(f), int(f), transposed=True) for f in factors]
+
+
 register(OpDef(
     "Upsample", "module",
     [Param("size", "outsize", None), Param("scale_factor", "scale", None),
@@ -40,7 +52,8 @@ register(OpDef(
                                                "trilinear", "nearest-exact")),
      Param("align_corners", "bool", None)],
     _upsample, doc="torch.nn.Upsample.", category="resample",
-    key_args=lambda a: f"×{a['scale_factor']}" if a["scale_factor"] else f"→ {a['size']}"))
+    key_args=lambda a: f"×{a['scale_factor']}" if a["scale_factor"] else f"→ {a['size']}",
+    saves=saves_nothing, receptive=_upsample_windows))
 
 
 def _pixel_shuffle(ctx: InferCtx):
@@ -65,9 +78,11 @@ def _pixel_unshuffle(ctx: InferCtx):
 
 
 register(OpDef("PixelShuffle", "module", [Param("upscale_factor", "posint")], _pixel_shuffle,
-               doc="torch.nn.PixelShuffle: (C·r², H, W) → (C, H·r, W·r).", category="resample"))
+               doc="torch.nn.PixelShuffle: (C·r², H, W) → (C, H·r, W·r).", category="resample",
+               saves=saves_nothing))
 register(OpDef("PixelUnshuffle", "module", [Param("downscale_factor", "posint")],
-               _pixel_unshuffle, doc="torch.nn.PixelUnshuffle.", category="resample"))
+               _pixel_unshuffle, doc="torch.nn.PixelUnshuffle.", category="resample",
+               saves=saves_nothing))
 
 
 def _pad_infer(nd: int):
@@ -91,6 +106,15 @@ def _pad_infer(nd: int):
     return infer
 
 
+def _pad_windows(nd: int):
+    """Padding shifts positions by the leading pad of each dim (pads list the last dim
+    first, as (before, after) pairs)."""
+    def windows(a: dict, _nd: int) -> list[Window]:
+        pads = as_tuple(a["padding"], 2 * nd)
+        return [Window(1, 1, pads[2 * (nd - 1 - i)]) for i in range(nd)]
+    return windows
+
+
 for _nd in (1, 2, 3):
     for _kind in ("Zero", "Constant", "Reflection", "Replication"):
         if _kind == "Zero" and _nd == 0:
@@ -99,4 +123,7 @@ for _nd in (1, 2, 3):
         if _kind == "Constant":
             _params.append(Param("value", "float"))
         register(OpDef(f"{_kind}Pad{_nd}d", "module", _params, _pad_infer(_nd),
-                       doc=f"torch.nn.{_kind}Pad{_nd}d.", category="resample"))
+                       doc=f"torch.nn.{_kind}Pad{_nd}d.", category="resample",
+                       # constant padding's backward is a slice; mirrored ones read the input
+                       saves=saves_nothing if _kind in ("Zero", "Constant") else saves_inputs(0),
+                       receptive=_pad_windows(_nd)))

@@ -7,8 +7,9 @@ Outputs: ``output``, ``h_n`` (and ``c_n`` for LSTM).
 """
 from __future__ import annotations
 
+from specc.ops._util import numel
 from specc.ops.activation import check_dropout
-from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register
 from specc.tensor import INT_DTYPES, TensorType
 
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
@@ -114,6 +115,48 @@ def _macs(name: str):
     return macs
 
 
+# Bytes of oneDNN's LSTM workspace per (step, sample, hidden unit) and layer direction,
+# measured on CPU (torch 2.x): it is an opaque buffer, ~62.5 B in float32 and ~44.5 B in
+# bfloat16/float16 (at least 28 KiB, which only tiny shapes notice). CUDA (cuDNN) keeps a different reserve.
+_LSTM_WORKSPACE = {"float32": 62.5, "float64": 125.0, "bfloat16": 44.5, "float16": 44.5}
+
+
+def _saves(name: str):
+    """What the CPU kernels keep for backward, measured per layer and direction:
+    RNN one hidden state per step plus the initial one (T·N·H + N·H), GRU seven gate
+    values per step (7·T·N·H), LSTM (oneDNN) its output, four N·H state tensors and a
+    workspace (see ``_LSTM_WORKSPACE``: "ws" items, sized by memory analysis). Each layer
+    also keeps its input once (the data; a transposed copy when batch_first), and
+    dropout between layers its mask and result."""
+    def saves(ctx: SaveCtx) -> list:
+        a = ctx.attrs
+        x, lengths, _ = split_inputs(ctx.inputs)
+        if x.rank == 3:
+            steps, batch = (x.shape[1], x.shape[0]) if a["batch_first"] else x.shape[:2]
+        else:
+            steps, batch = x.shape[0], 1
+        h = a["hidden_size"]
+        dirs = 2 if a["bidirectional"] else 1
+        per_step = steps * batch * h
+        out: list = [Saved("new", numel=numel(x.shape)) if a["batch_first"] and x.rank == 3
+                     else Saved("input", 0)]
+        for layer in range(a["num_layers"]):
+            if layer:
+                out.append(Saved("new", numel=dirs * per_step))  # this layer's input
+                if a["dropout"] > 0:
+                    out.append(Saved("new", numel=2 * dirs * per_step))
+            for _ in range(dirs):
+                if name == "RNN":
+                    out.append(Saved("new", numel=per_step + batch * h))
+                elif name == "GRU":
+                    out.append(Saved("new", numel=7 * per_step))
+                else:
+                    out += [Saved("new", numel=per_step + 4 * batch * h),
+                            Saved("new", numel=per_step, dtype=_LSTM_WORKSPACE)]
+        return out
+    return saves
+
+
 def _emit(name: str):
     def emit(ctx: EmitCtx) -> list[str]:
         x_type, lengths, states = split_inputs(ctx.in_types)
@@ -146,6 +189,10 @@ for _name in ("RNN", "LSTM", "GRU"):
             f"Outputs: output, h_n{', c_n' if _name == 'LSTM' else ''}.",
         category="recurrent", n_inputs=(1, 4),
         outputs=("output", "h_n", "c_n") if _name == "LSTM" else ("output", "h_n"),
-        count_params=_count(_name), macs=_macs(_name), emit=_emit(_name),
+        count_params=_count(_name), macs=_macs(_name), emit=_emit(_name), saves=_saves(_name),
+        param_tensors=lambda a: (2 * a["num_layers"] * (2 if a["bidirectional"] else 1)
+                                 * (2 if a["bias"] else 1)
+                                 + (a["num_layers"] * (2 if a["bidirectional"] else 1)
+                                    if a.get("proj_size") else 0)),
         key_args=lambda a: f"{a['hidden_size']}×{a['num_layers']}"
                            + (" bi" if a["bidirectional"] else "")))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from specc.dims import Dim, Sym, product
 from specc.ops._util import norm_dim, numel
-from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.base import (POINTWISE, EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register,
+                            same_storage, saves_nothing)
 from specc.ops.linear import flatten_shape
 from specc.tensor import BroadcastError, TensorType, broadcast_shapes, promote_dtypes
 
@@ -24,6 +25,20 @@ def _fn(name: str, params: list[Param], infer, template, doc: str, **kw) -> OpDe
         return [f"{', '.join(ctx.outs)} = {value}"]
 
     return register(OpDef(name, "function", params, infer, doc=doc, emit=emit, **kw))
+
+
+def _product_saves(ctx: SaveCtx) -> list:
+    """mul/div/matmul: each input's gradient needs the other operand (div's divisor is
+    needed for both: a/b saves b, and a as well when b needs a gradient)."""
+    if len(ctx.inputs) < 2:
+        return []  # a scalar operand is kept as a Python number
+    first, second = ctx.grad[0], ctx.grad[1]
+    keep = set()
+    if first or (second and ctx.attrs.get("_divide")):
+        keep.add(1)
+    if second:
+        keep.add(0)
+    return [Saved("input", i) for i in sorted(keep)]
 
 
 def _arith(name: str):
@@ -50,7 +65,14 @@ def _arith(name: str):
 
     _fn(name, [Param("other", "number_or_none", None, doc="a scalar operand")], infer, template,
         f"element-wise {name} of its inputs (torch broadcasting)", category="merge",
-        n_inputs=(1, None))
+        n_inputs=(1, None), receptive=POINTWISE,
+        saves=(_divide_saves if name == "div" else _product_saves if name == "mul"
+               else saves_nothing))
+
+
+def _divide_saves(ctx: SaveCtx) -> list:
+    return _product_saves(SaveCtx({**ctx.attrs, "_divide": True}, ctx.inputs, ctx.outputs,
+                                  ctx.grad))
 
 
 for _name in _SYMBOLS:
@@ -91,10 +113,20 @@ def _cat(stack: bool):
     return infer
 
 
+def _channel_cat(attrs: dict, nd: int):
+    """Concatenating channels keeps positions; concatenating along a spatial dim does not."""
+    return POINTWISE if attrs["dim"] in (1, -nd - 1) else None
+
+
 for _name, _stack in (("cat", False), ("stack", True)):
     _fn(_name, [Param("dim", "int", 0)], _cat(_stack),
         lambda args, a, ctx, n=_name: f"torch.{n}([{', '.join(args)}], dim={a['dim']})",
-        f"torch.{_name} of its inputs along dim", category="merge", n_inputs=(1, None))
+        f"torch.{_name} of its inputs along dim", category="merge", n_inputs=(1, None),
+        saves=saves_nothing, receptive=None if _stack else _channel_cat)
+
+
+# Views: the output shares the input's storage and autograd saves nothing.
+_VIEW = {"saves": saves_nothing, "aliases": same_storage}
 
 
 def _flatten(ctx: InferCtx):
@@ -104,7 +136,7 @@ def _flatten(ctx: InferCtx):
 
 _fn("flatten", [Param("start_dim", "int", 0), Param("end_dim", "int", -1)], _flatten,
     lambda args, a, ctx: f"torch.flatten({args[0]}, {a['start_dim']}, {a['end_dim']})",
-    "torch.flatten (start_dim=0 by default, as in torch)", category="shape")
+    "torch.flatten (start_dim=0 by default, as in torch)", category="shape", **_VIEW)
 
 
 def _target_shape(ctx: InferCtx, param: str):
@@ -153,7 +185,7 @@ def _sizes(args, a, ctx: EmitCtx, param: str) -> str:
 for _name in ("reshape", "view"):
     _fn(_name, [Param("shape", "shape", doc="target shape: ints, -1, or symbols such as N")],
         _reshape, lambda args, a, ctx, n=_name: f"{args[0]}.{n}({_sizes(args, a, ctx, 'shape')})",
-        f"Tensor.{_name}", category="shape")
+        f"Tensor.{_name}", category="shape", **_VIEW)
 
 
 def _permute(ctx: InferCtx):
@@ -167,7 +199,7 @@ def _permute(ctx: InferCtx):
 
 _fn("permute", [Param("dims", "ints")], _permute,
     lambda args, a, ctx: f"{args[0]}.permute({', '.join(map(str, a['dims']))})",
-    "Tensor.permute", category="shape")
+    "Tensor.permute", category="shape", **_VIEW)
 
 
 def _transpose(ctx: InferCtx):
@@ -181,7 +213,7 @@ def _transpose(ctx: InferCtx):
 
 _fn("transpose", [Param("dim0", "int"), Param("dim1", "int")], _transpose,
     lambda args, a, ctx: f"{args[0]}.transpose({a['dim0']}, {a['dim1']})",
-    "Tensor.transpose", category="shape")
+    "Tensor.transpose", category="shape", **_VIEW)
 
 
 def _unsqueeze(ctx: InferCtx):
@@ -194,7 +226,7 @@ def _unsqueeze(ctx: InferCtx):
 
 _fn("unsqueeze", [Param("dim", "int")], _unsqueeze,
     lambda args, a, ctx: f"{args[0]}.unsqueeze({a['dim']})", "Tensor.unsqueeze",
-    category="shape")
+    category="shape", **_VIEW)
 
 
 def _squeeze(ctx: InferCtx):
@@ -212,7 +244,7 @@ def _squeeze(ctx: InferCtx):
 
 _fn("squeeze", [Param("dim", "optint", None)], _squeeze,
     lambda args, a, ctx: f"{args[0]}.squeeze({'' if a['dim'] is None else a['dim']})",
-    "Tensor.squeeze", category="shape")
+    "Tensor.squeeze", category="shape", **_VIEW)
 
 
 def _reduce(ctx: InferCtx):
@@ -233,7 +265,9 @@ for _name in ("mean", "sum", "amax", "amin"):
     _fn(_name, [Param("dim", "dims", None), Param("keepdim", "bool", False)], _reduce,
         lambda args, a, ctx, n=_name: (f"{args[0]}.{n}()" if a["dim"] is None else
                                        f"{args[0]}.{n}(dim={a['dim']!r}, keepdim={a['keepdim']})"),
-        f"Tensor.{_name} over dim (all dims when omitted)", category="reduce")
+        f"Tensor.{_name} over dim (all dims when omitted)", category="reduce",
+        saves=saves_nothing if _name in ("mean", "sum") else
+        lambda ctx: [Saved("input", 0), Saved("output", 0)])
 
 
 def _select(ctx: InferCtx):
@@ -247,7 +281,7 @@ def _select(ctx: InferCtx):
 
 _fn("select", [Param("dim", "int"), Param("index", "int")], _select,
     lambda args, a, ctx: f"{args[0]}.select({a['dim']}, {a['index']})",
-    "Tensor.select: index one position of dim, removing it", category="index")
+    "Tensor.select: index one position of dim, removing it", category="index", **_VIEW)
 
 
 def _slice(ctx: InferCtx):
@@ -288,7 +322,7 @@ _fn("slice", [Param("dim", "int", 0), Param("start", "optint", None),
                                                   "that (symbolic) length"),
               Param("step", "posint", 1)], _slice, _slice_code,
     "x[..., start:end:step] along dim; `end: T` cuts to a symbolic length (e.g. a position "
-    "table to the sequence length)", category="index")
+    "table to the sequence length)", category="index", **_VIEW)
 
 
 def _matmul(ctx: InferCtx):
@@ -309,6 +343,7 @@ def _matmul(ctx: InferCtx):
 
 _fn("matmul", [], _matmul, lambda args, a, ctx: f"torch.matmul({args[0]}, {args[1]})",
     "torch.matmul (batched, broadcasting)", category="merge", n_inputs=(2, 2),
+    saves=_product_saves, backward_macs=lambda macs, has_params, grad: macs * sum(grad),
     macs=lambda ctx, outs: numel(outs[0].shape) * (
         ctx.inputs[0].shape[-1]))
 
@@ -361,6 +396,7 @@ _fn("chunk", [Param("chunks", "posint"), Param("dim", "int", 0),
               Param("names", "names", None, to_torch=False, doc="names for the parts")],
     _split, lambda args, a, ctx: f"torch.chunk({args[0]}, {a['chunks']}, dim={a['dim']})",
     "torch.chunk into named outputs (`from: node.0` or the given names)", category="index",
+    saves=saves_nothing, aliases=lambda a: {i: 0 for i in range(_n_parts(a))},
     outputs=_part_names)
 _fn("split", [Param("split_size_or_sections", "sections"), Param("dim", "int", 0),
               Param("parts", "optpos", None, to_torch=False,
@@ -368,7 +404,8 @@ _fn("split", [Param("split_size_or_sections", "sections"), Param("dim", "int", 0
               Param("names", "names", None, to_torch=False)],
     _split, lambda args, a, ctx: f"torch.split({args[0]}, {a['split_size_or_sections']!r}, "
                                  f"dim={a['dim']})",
-    "torch.split into named outputs", category="index", outputs=_part_names)
+    "torch.split into named outputs", category="index", outputs=_part_names,
+    saves=saves_nothing, aliases=lambda a: {i: 0 for i in range(_n_parts(a))})
 
 
 def _expand(ctx: InferCtx):
@@ -393,7 +430,7 @@ def _expand(ctx: InferCtx):
 
 _fn("expand", [Param("size", "shape", doc="target sizes; -1 keeps a dim; symbols like N")],
     _expand, lambda args, a, ctx: f"{args[0]}.expand({_sizes(args, a, ctx, 'size')})",
-    "Tensor.expand (broadcast view)", category="shape")
+    "Tensor.expand (broadcast view)", category="shape", **_VIEW)
 
 
 def _parameter(ctx: InferCtx):
@@ -450,4 +487,5 @@ register(OpDef(
     _parameter, doc="a learned tensor (nn.Parameter) registered under the node's name, "
                     "e.g. a class token or a position embedding; zeros unless the node's "
                     "`init:` says otherwise (e.g. {method: normal, std: 0.02})",
-    category="parameter", n_inputs=(0, 0), count_params=lambda a: product(a["shape"])))
+    category="parameter", n_inputs=(0, 0), count_params=lambda a: product(a["shape"]),
+    saves=saves_nothing, param_tensors=lambda a: 1))

@@ -78,5 +78,20 @@ def document_json(analyses) -> dict:
         "path": a.path,
         "ok": a.ok,
         "diagnostics": [d.to_json() for d in a.diagnostics],
-        "model": model_json(a.graph) if a.graph is not None and a.ok else None,
+        "model": _with_fit(model_json(a.graph), a.fit)
+        if a.graph is not None and a.ok else None,
     } for a in analyses]}
+
+
+def _with_fit(model: dict, fit) -> dict:
+    """`check --memory`: model.memory, and per node activation_bytes / receptive_field."""
+    if fit is None:
+        return model
+    model["memory"] = fit.to_json()
+    nodes = fit.report.nodes if fit.report is not None else {}
+    for entry in model["nodes"]:
+        if entry["name"] in nodes:
+            entry["activation_bytes"] = nodes[entry["name"]].activation_bytes
+        if entry["name"] in fit.fields:
+            entry["receptive_field"] = fit.fields[entry["name"]].to_json()
+    return model

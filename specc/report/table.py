@@ -64,6 +64,10 @@ def render_table(analysis, style: Style) -> str:
                      f"Param memory (fp32): {total['params'] * 4 / 2**20:,.1f} MiB")
         if outputs:
             lines.append(f"Outputs: {outputs}")
+        if getattr(analysis, "fit", None) is not None:
+            from specc.analyses.fit import fit_lines
+
+            lines += fit_lines(analysis.fit)
     lines += format_diagnostics(analysis, style)
     return "\n".join(lines)
 

@@ -1,0 +1,338 @@
+"""Will it fit? Parameter, gradient, optimizer, buffer and activation bytes, statically.
+
+Training activations are the tensors autograd keeps for backward: each op declares them
+on its OpDef (``saves``: its input, its output, or private tensors such as dropout masks
+and BatchNorm statistics; ``aliases``: views and in-place ops share their input's
+storage). A storage saved by several ops counts once, as torch's memory does. A value
+needs a gradient when it is downstream of a parameter; an op whose inputs need none and
+that has no parameters records nothing (e.g. a ReLU on the raw input). Block instances
+marked ``checkpoint: true`` keep only their inputs (torch.utils.checkpoint recomputes
+the rest in backward).
+
+Inference peak: the live storages at each node in graph order (an output is allocated
+while the node's inputs are still live; a storage is freed after its last reader).
+
+Everything is counted in bytes for a chosen dtype: float tensors, parameters and float
+buffers take that dtype; integer tensors keep theirs. Sizes that are still symbolic are
+bound with ``env`` (see :func:`largest_batch`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from specc.dims import Sym, product, substitute
+from specc.ir import Graph, Node, Ref, Scope
+from specc.ops.base import SaveCtx, Saved, get_op
+from specc.tensor import FLOAT_DTYPES
+
+ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int64": 8, "int32": 4,
+            "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
+# optimizer -> (state tensors per parameter, a scalar `step` tensor per parameter tensor)
+OPTIMIZERS = {"sgd": (0, False), "sgd-momentum": (1, False), "adam": (2, True),
+              "adamw": (2, True)}
+STEP_BYTES = 4  # torch.optim.Adam keeps `step` as a float32 scalar tensor per parameter
+
+
+class MemoryAnalysisError(Exception):
+    """The graph cannot be measured (errors, or sizes left symbolic)."""
+
+
+@dataclass
+class NodeMemory:
+    node_id: str
+    op: str
+    output_bytes: int  # new storage this node allocates (0 for views / in-place)
+    activation_bytes: int  # saved-for-backward bytes attributed to this node
+    parameter_bytes: int
+
+
+@dataclass
+class MemoryReport:
+    dtype: str
+    optimizer: str
+    amp: bool
+    parameters_bytes: int
+    gradients_bytes: int
+    optimizer_bytes: int
+    buffers_bytes: int
+    activations_train_bytes: int
+    activations_inference_peak_bytes: int
+    nodes: dict = field(default_factory=dict)  # node id -> NodeMemory
+    undeclared: list = field(default_factory=list)  # ops without a `saves` rule
+    peak_node: str | None = None  # where inference memory peaks
+
+    @property
+    def total_train_bytes(self) -> int:
+        return (self.parameters_bytes + self.gradients_bytes + self.optimizer_bytes
+                + self.buffers_bytes + self.activations_train_bytes)
+
+    @property
+    def total_inference_bytes(self) -> int:
+        return self.parameters_bytes + self.buffers_bytes + self.activations_inference_peak_bytes
+
+    def largest(self, count: int = 3) -> list[NodeMemory]:
+        """The nodes holding the most activation memory for backward."""
+        ranked = sorted(self.nodes.values(), key=lambda n: -n.activation_bytes)
+        return [n for n in ranked[:count] if n.activation_bytes]
+
+    def to_json(self) -> dict:
+        return {
+            "dtype": self.dtype, "optimizer": self.optimizer, "amp": self.amp,
+            "parameters_bytes": self.parameters_bytes, "gradients_bytes": self.gradients_bytes,
+            "optimizer_bytes": self.optimizer_bytes, "buffers_bytes": self.buffers_bytes,
+            "activations_train_bytes": self.activations_train_bytes,
+            "activations_inference_peak_bytes": self.activations_inference_peak_bytes,
+            "total_train_bytes": self.total_train_bytes,
+            "total_inference_bytes": self.total_inference_bytes,
+            "undeclared_ops": sorted(set(self.undeclared)),
+        }
+
+
+def _concrete(value, env: dict, what: str) -> int:
+    if isinstance(value, Sym):
+        value = substitute(value, env)
+        if isinstance(value, Sym):
+            raise MemoryAnalysisError(
+                f"{what} is symbolic ({value}): bind {', '.join(sorted(value.symbols()))} "
+                "with --dim SYM=VALUE")
+    return int(value)
+
+
+def needs_grad(graph: Graph) -> dict:
+    """value (Ref) -> does it require grad: downstream of a parameter."""
+    grad: dict = {n.ref: False for n in graph.inputs}
+    for node in graph.nodes:
+        if node.out_types is None:
+            continue
+        op = get_op(node.op)
+        flag = node.params > 0 or op.kind == "parameter" or any(grad.get(r, False)
+                                                                 for r in node.inputs)
+        for index in range(len(node.out_types)):
+            grad[Ref(node, index)] = flag
+    return grad
+
+
+def checkpointed_scopes(graph: Graph) -> list[Scope]:
+    """Outermost scopes marked checkpoint (a checkpoint inside one changes nothing)."""
+    found, stack = [], [graph.root]
+    while stack:
+        scope = stack.pop()
+        if getattr(scope, "checkpoint", False):
+            found.append(scope)
+            continue
+        stack.extend(item for item in scope.items if isinstance(item, Scope))
+    return found
+
+
+def scope_inputs(scope: Scope) -> list[Ref]:
+    """Values a scope reads from outside itself (what checkpoint keeps for recompute)."""
+    inside = {id(n) for n in scope.walk_nodes()}
+    refs: list[Ref] = []
+    for node in scope.walk_nodes():
+        for ref in node.inputs:
+            if id(ref.node) not in inside and ref not in refs:
+                refs.append(ref)
+    return refs
+
+
+class _Storages:
+    """Storage identity and size for every value: views share their base's storage."""
+
+    def __init__(self, graph: Graph, dtype: str, env: dict):
+        self.dtype, self.env = dtype, env
+        self.owner: dict = {}  # Ref -> storage key (the Ref that allocated it)
+        self.size: dict = {}  # storage key -> bytes
+        for node in graph.inputs:
+            self._allocate(node.ref)
+        for node in graph.nodes:
+            if node.out_types is None:
+                continue
+            aliases = get_op(node.op).aliases(node.attrs)
+            for index in range(len(node.out_types)):
+                ref = Ref(node, index)
+                source = aliases.get(index)
+                if source is not None and source < len(node.inputs):
+                    self.owner[ref] = self.owner[node.inputs[source]]
+                else:
+                    self._allocate(ref)
+
+    def _allocate(self, ref: Ref) -> None:
+        self.owner[ref] = ref
+        self.size[ref] = self.tensor_bytes(ref.type, str(ref))
+
+    def itemsize(self, dtype: str) -> int:
+        return ITEMSIZE[self.dtype if dtype in FLOAT_DTYPES else dtype]
+
+    def tensor_bytes(self, t, what: str) -> int:
+        return _concrete(product(t.shape), self.env, f"the size of {what}") * self.itemsize(t.dtype)
+
+
+def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "adamw",
+                   amp: bool = False, env: dict | None = None) -> MemoryReport:
+    """The memory a training step and an inference pass hold (see the module doc)."""
+    if graph is None or not graph.ok or any(n.out_types is None for n in graph.nodes):
+        raise MemoryAnalysisError("the spec has errors; fix them first")
+    if dtype not in FLOAT_DTYPES:
+        raise MemoryAnalysisError(f"dtype must be one of {', '.join(FLOAT_DTYPES)}")
+    if optimizer not in OPTIMIZERS:
+        raise MemoryAnalysisError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+    env = dict(env or {})
+    storages = _Storages(graph, dtype, env)
+    report = _weights(graph, dtype, optimizer, amp, env)
+    report.nodes = {n.id: NodeMemory(n.id, n.op, 0, 0, _concrete(n.params, env, n.id)
+                                     * ITEMSIZE[dtype]) for n in graph.nodes}
+    _train_activations(graph, storages, report)
+    _inference_peak(graph, storages, report)
+    return report
+
+
+def _weights(graph: Graph, dtype: str, optimizer: str, amp: bool, env: dict) -> MemoryReport:
+    params = tensors = buffer_floats = buffer_ints = 0
+    for node in graph.nodes:
+        op = get_op(node.op)
+        params += _concrete(node.params, env, node.id)
+        if node.params:
+            tensors += max(op.param_tensors(node.attrs), 1)
+        floats, ints = op.buffers(node.attrs)
+        buffer_floats, buffer_ints = buffer_floats + floats, buffer_ints + ints
+    size = ITEMSIZE[dtype]
+    states, has_step = OPTIMIZERS[optimizer]
+    # --amp: the model runs in `dtype`; the optimizer keeps fp32 master weights and its
+    # state in fp32 (16 bytes per parameter for Adam in bf16, as in ZeRO's accounting)
+    state_size = 4 if amp else size
+    optimizer_bytes = params * states * state_size + (tensors * STEP_BYTES if has_step else 0)
+    if amp:
+        optimizer_bytes += params * 4
+    return MemoryReport(dtype, optimizer, amp, parameters_bytes=params * size,
+                        gradients_bytes=params * size, optimizer_bytes=optimizer_bytes,
+                        buffers_bytes=buffer_floats * size + buffer_ints * 8,
+                        activations_train_bytes=0, activations_inference_peak_bytes=0)
+
+
+def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) -> None:
+    grad = needs_grad(graph)
+    kept: dict = {}  # storage key (a Ref, or a private tuple) -> (bytes, node charged)
+    skipped: set = set()
+    for scope in checkpointed_scopes(graph):
+        skipped.update(id(n) for n in scope.walk_nodes())
+        for ref in scope_inputs(scope):
+            key = storages.owner[ref]
+            kept.setdefault(key, (storages.size[key], _producer_id(key)))
+    for node in graph.nodes:
+        if id(node) in skipped:
+            continue
+        op = get_op(node.op)
+        in_grad = [grad.get(r, False) for r in node.inputs]
+        if not (node.params > 0 or any(in_grad)):
+            continue  # no graph is recorded: nothing is saved
+        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, in_grad,
+                      storages.dtype)
+        if op.saves is None:
+            report.undeclared.append(node.op)
+            items = [Saved("input", i) for i in range(len(node.inputs))]
+        else:
+            items = op.saves(ctx)
+        for position, item in enumerate(items):
+            if item.what in ("input", "output"):
+                ref = node.inputs[item.index] if item.what == "input" else Ref(node, item.index)
+                key = storages.owner[ref]
+                kept.setdefault(key, (storages.size[key], _producer_id(key)))
+            else:
+                kept[(node.id, position)] = (_private_bytes(item, storages, node), node.id)
+    for size, node_id in kept.values():
+        report.activations_train_bytes += size
+        if node_id in report.nodes:
+            report.nodes[node_id].activation_bytes += size
+
+
+def _producer_id(key: Ref) -> str:
+    return key.node.id
+
+
+def _private_bytes(item: Saved, storages: _Storages, node: Node) -> int:
+    count = _concrete(item.numel, storages.env, f"a tensor saved by {node.id}")
+    if isinstance(item.dtype, dict):  # an opaque buffer: bytes per element by dtype
+        return int(count * item.dtype[storages.dtype])
+    return count * ITEMSIZE[item.dtype or storages.dtype]
+
+
+def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> None:
+    """Sweep the nodes in order: allocate each new output, free storages after their
+    last reader. The model's inputs and outputs stay live throughout (the caller holds
+    them)."""
+    last_use: dict = {}
+    for step, node in enumerate(graph.nodes):
+        for ref in node.inputs:
+            last_use[storages.owner[ref]] = step
+    end = len(graph.nodes)
+    for ref in [ref for _, ref in graph.outputs] + [n.ref for n in graph.inputs]:
+        last_use[storages.owner[ref]] = end  # the caller holds its inputs and outputs
+    frees: dict = {}
+    live = 0
+    for node in graph.inputs:
+        live += storages.size[node.ref]
+        frees.setdefault(last_use.get(node.ref, -1), []).append(node.ref)
+    for key in frees.pop(-1, []):
+        live -= storages.size[key]
+    peak, peak_node = live, None
+    for step, node in enumerate(graph.nodes):
+        for index in range(len(node.out_types)):
+            ref = Ref(node, index)
+            if storages.owner[ref] == ref:
+                live += storages.size[ref]
+                report.nodes[node.id].output_bytes += storages.size[ref]
+                frees.setdefault(max(last_use.get(ref, step), step), []).append(ref)
+        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types,
+                      [False] * len(node.inputs), storages.dtype)
+        scratch = sum(_private_bytes(item, storages, node)
+                      for item in get_op(node.op).workspace(ctx))
+        if live + scratch > peak:
+            peak, peak_node = live + scratch, node.id
+        for key in frees.pop(step, []):
+            live -= storages.size[key]
+    report.activations_inference_peak_bytes = peak
+    report.peak_node = peak_node
+
+
+def parse_bytes(text: str) -> int:
+    """'24GiB', '24GB', '80G', '512MiB', '1e9' -> bytes (GB = 10⁹, GiB = 2³⁰)."""
+    units = {"": 1, "B": 1, "K": 1024, "KB": 1000, "KIB": 1024, "M": 2**20, "MB": 10**6,
+             "MIB": 2**20, "G": 2**30, "GB": 10**9, "GIB": 2**30, "T": 2**40, "TB": 10**12,
+             "TIB": 2**40}
+    raw = text.strip().upper().replace(" ", "")
+    number = raw.rstrip("KMGTIB")
+    unit = raw[len(number):]
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"cannot read {text!r} as a size (e.g. 24GiB, 80GB)") from None
+    if unit not in units or value <= 0:
+        raise ValueError(f"cannot read {text!r} as a size (e.g. 24GiB, 80GB)")
+    return int(value * units[unit])
+
+
+def largest_batch(graph: Graph, budget: int, *, train: bool = True, limit: int = 1 << 24,
+                  **options) -> int:
+    """The largest binding of the batch symbol(s) whose total fits in ``budget`` bytes
+    (0 when even batch 1 does not). Totals grow with the batch, so bisect."""
+    if not graph.batch_symbols:
+        raise MemoryAnalysisError("the spec has no symbolic batch dimension")
+    base = dict(options.pop("env", None) or {})
+
+    def total(batch: int) -> int:
+        env = {**base, **{s: batch for s in graph.batch_symbols}}
+        report = analyse_memory(graph, env=env, **options)
+        return report.total_train_bytes if train else report.total_inference_bytes
+
+    if total(1) > budget:
+        return 0
+    low, high = 1, 2
+    while high < limit and total(high) <= budget:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if total(middle) <= budget:
+            low = middle
+        else:
+            high = middle
+    return low
