@@ -204,3 +204,31 @@ def test_the_writing_a_transformer_example_builds_and_counts_like_torch():
         assert model(ids, mask)["logits"].shape == (3, 9, 1000)
     assert sum(p.numel() for p in model.parameters()) == \
         sum(n.params for n in analysis.graph.nodes)
+
+
+@pytest.mark.parametrize("rotary,factor", [("half", 1.0), ("half", 0.5), ("interleaved", 0.5),
+                                           ("interleaved", 1.0)])
+def test_rotary_embeddings_equal_transformers(rotary, factor):
+    """cos/sin against GLM's rotary module (partial rotary), the rotation against Llama's
+    (rotate-half), Bamba's (partial rotate-half) and GLM's (interleaved) apply_rotary_pos_emb,
+    with positions offset as in a continued sequence."""
+    from transformers.models.bamba.modeling_bamba import apply_rotary_pos_emb as partial_half
+    from transformers.models.glm.modeling_glm import GlmRotaryEmbedding
+    from transformers.models.glm.modeling_glm import apply_rotary_pos_emb as interleaved
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as half
+
+    from specc.compile.runtime import SpeccAttention, SpeccRotaryEmbedding
+
+    head_dim, theta = 16, 5000.0
+    config = transformers.GlmConfig(hidden_size=64, num_attention_heads=4, head_dim=head_dim,
+                                    partial_rotary_factor=factor, rope_theta=theta)
+    positions = torch.arange(7, 7 + 5)[None]  # offset 7: `positions` with offset: 7
+    q, k = torch.randn(2, 4, 5, head_dim), torch.randn(2, 2, 5, head_dim)
+    want_cos, want_sin = GlmRotaryEmbedding(config)(q, positions)
+    cos, sin = SpeccRotaryEmbedding(head_dim, theta, factor)(positions)
+    assert torch.allclose(cos, want_cos) and torch.allclose(sin, want_sin)
+    apply = {"half": partial_half if factor < 1 else half, "interleaved": interleaved}[rotary]
+    want_q, want_k = apply(q, k, want_cos, want_sin)
+    got_q = SpeccAttention._rotate(q, cos, sin, rotary == "interleaved")
+    got_k = SpeccAttention._rotate(k, cos, sin, rotary == "interleaved")
+    assert torch.allclose(got_q, want_q, atol=1e-6) and torch.allclose(got_k, want_k, atol=1e-6)
