@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from specc.ops._util import norm_dim
-from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.base import (EmitCtx, InferCtx, OpDef, Param, register, saves_inputs,
+                             saves_nothing)
 from specc.tensor import (
     FLOAT_DTYPES,
     INT_DTYPES,
@@ -53,7 +54,7 @@ for _name, _what in _UNARY.items():
 _fn("abs", [], lambda ctx: [ctx.inputs[0]], lambda ctx: f"torch.abs({ctx.args[0]})",
     "torch.abs, element-wise", category="math")
 _fn("neg", [], lambda ctx: [ctx.inputs[0]], lambda ctx: f"torch.neg({ctx.args[0]})",
-    "torch.neg: -x", category="math")
+    "torch.neg: -x", category="math", saves=saves_nothing)
 
 
 def _pow(ctx: InferCtx):
@@ -105,7 +106,7 @@ def _to_code(ctx: EmitCtx) -> str:
 _fn("to", [Param("dtype", "str", None, choices=(*FLOAT_DTYPES, *INT_DTYPES, "bool", None))],
     _to, _to_code, "Tensor.to(dtype), or to the dtype of a second input (so a mask "
                    "follows the build dtype: from: [mask, hidden])",
-    category="math", n_inputs=(1, 2))
+    category="math", n_inputs=(1, 2), saves=saves_nothing)
 
 
 # -- masks -----------------------------------------------------------------------------
@@ -134,7 +135,8 @@ _FILL = Param("value", "fill", doc="a number, -inf, inf, or min/max: the input d
 _fn("masked_fill", [_FILL], _masked_fill,
     lambda ctx: f"{ctx.args[0]}.masked_fill({ctx.args[1]}, "
                 f"{scalar_code(ctx.attrs['value'], ctx.args[0])})",
-    "Tensor.masked_fill(mask, value): inputs x, bool mask", category="index", n_inputs=(2, 2))
+    "Tensor.masked_fill(mask, value): inputs x, bool mask", category="index", n_inputs=(2, 2),
+    saves=saves_inputs(1))
 
 
 def _where(ctx: InferCtx):
@@ -148,7 +150,7 @@ def _where(ctx: InferCtx):
 
 _fn("where", [], _where,
     lambda ctx: f"torch.where({ctx.args[0]}, {ctx.args[1]}, {ctx.args[2]})",
-    "torch.where(condition, a, b)", category="index", n_inputs=(3, 3))
+    "torch.where(condition, a, b)", category="index", n_inputs=(3, 3), saves=saves_inputs(0))
 
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
@@ -164,7 +166,7 @@ for _name, _symbol in _COMPARE.items():
         lambda ctx, s=_symbol: f"({ctx.args[0]} {s} "
                                f"{ctx.args[1] if len(ctx.args) > 1 else repr(ctx.attrs['other'])})",
         f"x {_symbol} other, element-wise → bool (torch broadcasting)", category="math",
-        n_inputs=(1, 2))
+        n_inputs=(1, 2), saves=saves_nothing)
 
 
 def _triangle(ctx: InferCtx):
@@ -178,7 +180,7 @@ for _name in ("tril", "triu"):
     _fn(_name, [Param("diagonal", "int", 0)], _triangle,
         lambda ctx, n=_name: f"torch.{n}({ctx.args[0]}, diagonal={ctx.attrs['diagonal']})",
         f"torch.{_name}: the {'lower' if _name == 'tril' else 'upper'} triangle of the last "
-        "two dims", category="index")
+        "two dims", category="index", saves=saves_nothing)
 
 
 # -- gather / index --------------------------------------------------------------------
@@ -218,7 +220,7 @@ for _name, _rule, _index in (("index_select", _index_select, "1-D integer index"
     _fn(_name, [Param("dim", "int")], _rule,
         lambda ctx, n=_name: f"torch.{n}({ctx.args[0]}, {ctx.attrs['dim']}, {ctx.args[1]})",
         f"torch.{_name}(x, dim, index): inputs x, {_index}", category="index",
-        n_inputs=(2, 2))
+        n_inputs=(2, 2), saves=saves_inputs(1))
 
 
 def _roll(ctx: InferCtx):
@@ -239,4 +241,5 @@ def _roll(ctx: InferCtx):
 
 _fn("roll", [Param("shifts", "dims"), Param("dims", "optdims", None)], _roll,
     lambda ctx: f"torch.roll({ctx.args[0]}, {ctx.attrs['shifts']!r}, {ctx.attrs['dims']!r})",
-    "torch.roll(x, shifts, dims) (Swin's shifted windows)", category="index")
+    "torch.roll(x, shifts, dims) (Swin's shifted windows)", category="index",
+    saves=saves_nothing)
