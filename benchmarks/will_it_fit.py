@@ -58,9 +58,11 @@ def main() -> None:
     rows.append(("training total", static.total_train_bytes, measured_train))
     rows.append(("inference peak activations", static.activations_inference_peak_bytes, peak))
     print(f"ResNet-50, batch {BATCH}, bf16, AdamW with fp32 master weights, 224×224\n")
-    print(f"{'':32} {'specc (static)':>16} {'torch (measured)':>17}")
+    print(f"| {'':30} | {'specc (static)':>30} | {'torch (measured)':>30} |")
+    print(f"|{'-' * 32}|{'-' * 31}:|{'-' * 31}:|")
     for label, ours, theirs in rows:
-        print(f"{label:32} {human_bytes(ours):>16} {human_bytes(theirs):>17}")
+        print(f"| {label:30} | {human_bytes(ours):>10} ({ours:>15,} B) | "
+              f"{human_bytes(theirs):>10} ({theirs:>15,} B) |")
     verdict = "fits" if static.total_train_bytes <= DEVICE else "does NOT fit"
     print(f"\n24 GB card ({human_bytes(DEVICE)}): {verdict}, "
           f"{human_bytes(DEVICE - static.total_train_bytes)} left for the allocator, cuDNN "

@@ -330,3 +330,55 @@ def test_render_annotates_receptive_fields():
     result = _cli("render", "specs/tcn.yaml", "--receptive-field")
     assert result.returncode == 0, result.stderr
     assert "RF 31, stride 1" in result.stdout
+
+
+# --- every op's saved-tensor rule, on random configurations --------------------------------
+
+# LSTM: oneDNN's workspace is approximated per element (exact at spec scale, tested above;
+# tiny random shapes hit its 28 KiB minimum). TransformerDecoderLayer declares no rule yet.
+OP_GAPS = {"LSTM", "TransformerDecoderLayer"}
+
+
+def _op_cases():
+    from tests.test_ops_vs_torch import CASES
+
+    return sorted(op for op in CASES if op not in OP_GAPS)
+
+
+@pytest.mark.parametrize("op", _op_cases())
+def test_every_op_saves_what_torch_saves(op):
+    """One op behind inputs that need a gradient (data + a learned scalar), in training:
+    its declared `saves` must be exactly the unique storages torch keeps."""
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.test_ops_vs_torch import CASES
+
+    @settings(max_examples=12, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(CASES[op])
+    def run(case):
+        kw, shapes = case
+        inputs, layers, sources = {}, [{"name": "g", "op": "parameter", "shape": [1]}], []
+        for i, entry in enumerate(shapes):
+            shape, dtype = entry if isinstance(entry, tuple) else (entry, "float32")
+            inputs[f"in{i}"] = {"shape": list(shape), "dtype": dtype}
+            if dtype == "float32":
+                layers.append({"name": f"grad{i}", "op": "add", "from": [f"in{i}", "g"]})
+                sources.append(f"grad{i}")
+            else:
+                sources.append(f"in{i}")
+        layers.append({"name": "node", "op": op, "from": sources, **kw})
+        analysis = specc.check({"inputs": inputs, "layers": layers, "outputs": ["node"]},
+                               lint=False)
+        if not analysis.ok:
+            return
+        graph = analysis.graph
+        try:
+            model = _build(graph, None)
+            real = measure.saved_bytes(model, measure.example_inputs(graph, {}, torch.float32))
+        except (RuntimeError, ValueError):  # e.g. BatchNorm on one value in training
+            return
+        static = analyse_memory(graph).activations_train_bytes
+        assert static == real, f"{op}{kw} on {shapes}: specc {static} vs torch {real}"
+
+    run()

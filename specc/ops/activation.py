@@ -147,27 +147,29 @@ def _dropout(min_rank: int | None):
     return infer
 
 
-def _dropout_saves(per_channel: bool):
+def _dropout_saves(batched_ranks: tuple | None):
     """Training keeps the scaled mask, in the activation dtype: one value per element, or
-    per (sample, channel) for the channel-wise variants; p=0 is a no-op in torch."""
+    for the channel-wise variants one per (sample, channel) when the input's rank is one
+    torch treats as batched (``batched_ranks``; empty: always), else one per channel of
+    dim 0 (torch unsqueezes a batch dim). p=0 is a no-op."""
     def saves(ctx: SaveCtx) -> list:
         t = ctx.inputs[0]
         if ctx.attrs["p"] == 0:
             return []
-        shape = t.shape[:2] if per_channel and t.rank > 2 else t.shape
-        if per_channel and t.rank == 2:  # an unbatched (C, L) input: one value per channel
-            shape = t.shape[:1]
-        return [Saved("new", numel=numel(shape))]
+        if batched_ranks is None:
+            return [Saved("new", numel=numel(t.shape))]
+        batched = not batched_ranks or t.rank in batched_ranks
+        return [Saved("new", numel=numel(t.shape[:2] if batched else t.shape[:1]))]
     return saves
 
 
 # Dropout1d rejects other ranks; Dropout2d/3d only warn (and zero whole channels anyway)
-for _name, _rank, _channels in (
-        ("Dropout", None, False), ("Dropout1d", 2, True), ("Dropout2d", None, True),
-        ("Dropout3d", None, True), ("AlphaDropout", None, False),
-        ("FeatureAlphaDropout", None, True)):
+for _name, _rank, _batched_rank in (
+        ("Dropout", None, None), ("Dropout1d", 2, (3,)), ("Dropout2d", None, ()),
+        ("Dropout3d", None, (5,)), ("AlphaDropout", None, None),
+        ("FeatureAlphaDropout", None, ())):
     register(OpDef(_name, "module", [Param("p", "float", 0.5), _INPLACE], _dropout(_rank),
                    doc=f"torch.nn.{_name}: zeroes elements with probability p in training.",
                    category="dropout", key_args=lambda a: f"p={a['p']}",
-                   saves=_dropout_saves(_channels), aliases=_inplace_alias,
+                   saves=_dropout_saves(_batched_rank), aliases=_inplace_alias,
                    receptive=POINTWISE))

@@ -173,10 +173,14 @@ def _mha_saves(ctx: SaveCtx) -> list:
         source = Saved("new", numel=tokens * e) if a["batch_first"] and q.rank == 3 \
             else Saved("input", 0)
         return [source, Saved("new", numel=5 * tokens * e)] + attention
-    # separate key/value: the three inputs, and q, k, v and the output per token
+    # separate key/value: the three inputs, and q, k, v and the output per token; the
+    # scores are L·S per head
     kv_tokens = numel(ctx.inputs[1].shape[:-1])
+    kv_length = _seq_batch(ctx, ctx.inputs[1], a["batch_first"], "key")[0]
+    cross = [Saved("new", numel=scores // _attention_sizes(ctx, q, 1, a["batch_first"])[1]
+                   * kv_length)] * (3 if a["dropout"] > 0 else 1)
     return [Saved("input", i) for i in range(len(ctx.inputs))] + [
-        Saved("new", numel=2 * tokens * e + 2 * kv_tokens * e)] + attention
+        Saved("new", numel=2 * tokens * e + 2 * kv_tokens * e)] + cross
 
 
 def _mha_emit(ctx: EmitCtx) -> list[str]:

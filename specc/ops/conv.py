@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from specc.dims import product
 from specc.ops._util import check_len, numel, spatial_input, tuples, window_out
-from specc.ops.base import InferCtx, OpDef, Param, Window, register, saves_inputs
+from specc.ops.base import InferCtx, OpDef, Param, Saved, SaveCtx, Window, register, saves_inputs
 from specc.ops.ptypes import as_tuple
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -145,6 +145,27 @@ def _windows(nd: int, transposed: bool):
     return windows
 
 
+def _conv_saves(nd: int):
+    """The input, for the weight gradient. With padding_mode other than zeros, torch pads
+    first (F.pad) and the convolution saves the padded copy; reflect and replicate
+    padding also keep their input for their own backward."""
+    def saves(ctx: SaveCtx) -> list:
+        mode = ctx.attrs["padding_mode"]
+        if mode == "zeros":
+            return [Saved("input", 0)]
+        t = ctx.inputs[0]
+        padding = ctx.attrs["padding"]
+        if padding == "same":  # total padding per dim: dilation·(k−1)
+            pads = tuple(d * (k - 1) for k, d in zip(*tuples(ctx.attrs, ("kernel_size",
+                                                                         "dilation"), nd)))
+        else:
+            pads = tuple(2 * p for p in (as_tuple(0 if padding == "valid" else padding, nd)))
+        padded = numel(t.shape[:-nd]) * product(t.shape[-nd + i] + pads[i] for i in range(nd))
+        copy = Saved("new", numel=padded)
+        return [copy] if mode == "circular" else [Saved("input", 0), copy]
+    return saves
+
+
 def _weight_and_bias(a: dict) -> int:
     return 2 if a["bias"] else 1
 
@@ -154,7 +175,7 @@ for _nd in (1, 2, 3):
         f"Conv{_nd}d", "module", _conv_params(False), _conv_infer(_nd),
         doc=f"torch.nn.Conv{_nd}d: {_nd}-D convolution over (N, C, *spatial).",
         category="conv", count_params=_count(_nd), macs=_conv_macs(_nd), key_args=_label(_nd),
-        saves=saves_inputs(0), param_tensors=_weight_and_bias,
+        saves=_conv_saves(_nd), param_tensors=_weight_and_bias,
         receptive=_windows(_nd, False)))
     register(OpDef(
         f"ConvTranspose{_nd}d", "module", _conv_params(True), _convT_infer(_nd),

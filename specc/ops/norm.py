@@ -43,14 +43,15 @@ def _affine_count(a: dict) -> int:
 def _stats_saves(batched_rank: int | None):
     """The input, plus statistics in the activation dtype: BatchNorm (batched_rank None)
     saves mean and invstd per channel (it also saves the running-stat buffers, which are
-    counted as buffers), InstanceNorm mean and invstd per (sample, channel), and with
-    track_running_stats also the running stats repeated per sample."""
+    counted as buffers), InstanceNorm mean and invstd per (sample, channel), and the
+    running stats (with track_running_stats) and the weight (affine) repeated per sample."""
     def saves(ctx: SaveCtx) -> list:
         t, channels = ctx.inputs[0], ctx.attrs["num_features"]
         if batched_rank is None:
             return [Saved("input", 0), Saved("new", numel=2 * channels)]
         samples = t.shape[0] if t.rank == batched_rank else 1
         per = 4 if ctx.attrs["track_running_stats"] else 2
+        per += 1 if ctx.attrs["affine"] else 0  # the weight, repeated per sample
         return [Saved("input", 0), Saved("new", numel=per * channels * samples)]
     return saves
 

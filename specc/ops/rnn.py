@@ -130,15 +130,18 @@ def _saves(name: str):
     dropout between layers its mask and result."""
     def saves(ctx: SaveCtx) -> list:
         a = ctx.attrs
-        x, lengths, _ = split_inputs(ctx.inputs)
+        x = ctx.inputs[0]
         if x.rank == 3:
             steps, batch = (x.shape[1], x.shape[0]) if a["batch_first"] else x.shape[:2]
         else:
             steps, batch = x.shape[0], 1
         h = a["hidden_size"]
-        dirs = 2 if a["bidirectional"] else 1
         per_step = steps * batch * h
-        out: list = [Saved("new", numel=numel(x.shape)) if a["batch_first"] and x.rank == 3
+        dirs = 2 if a["bidirectional"] else 1
+        # batch_first: each direction keeps its own time-major copy of the input, unless
+        # the transpose is already contiguous (one step or one sample)
+        copies = a["batch_first"] and x.rank == 3 and not (steps == 1 or batch == 1)
+        out: list = [Saved("new", numel=dirs * numel(x.shape)) if copies
                      else Saved("input", 0)]
         for layer in range(a["num_layers"]):
             if layer:
