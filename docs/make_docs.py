@@ -44,6 +44,44 @@ def render_ops() -> str:
     return "\n".join(out)
 
 
+def fixed_budgets() -> list[tuple[str, str, str]]:
+    """(budget, value, what it protects) for every fixed budget, read from the constant
+    that enforces it so the page cannot drift from the code."""
+    from specc import config, diagram, dims, expr, loader
+    from specc.compile import export
+    from specc.expand import expander, names
+
+    return [
+        ("expression length", f"{expr.MAX_LEN} characters", "one `${…}` expression as written"),
+        ("expression integers", "2**63", "any integer an expression computes; `**` is refused "
+         "before computing a result past it (time and memory)"),
+        ("expression text", f"{expr.MAX_TEXT:,} characters", "any text an expression or "
+         "interpolation produces (vars that double a string through earlier vars)"),
+        ("expression lists", f"{expr.MAX_ITEMS:,} elements", "any list an expression "
+         "produces, counted through nesting; `*` and `+` are checked before they build it"),
+        ("`round` digits", f"{expr.MAX_ROUND_DIGITS}", "`round(x, -n)` computes 10**n first"),
+        ("integer literals", f"{loader._MAX_INT_DIGITS} digits", "any integer written in the "
+         "YAML (int() of a long literal is slow)"),
+        ("symbolic size terms", f"{dims.MAX_TERMS} terms, {dims.MAX_DEGREE} factors each",
+         "one symbolic size (E004)"),
+        ("symbolic size text", f"{dims.MAX_ATOM_TEXT:,} characters", "one floor-division "
+         "atom such as `(H+1)//2`; pool/cat chains otherwise grow them like Fibonacci (E004)"),
+        ("\"did you mean\"", f"{expander.SUGGESTIONS} unknown names, "
+         f"{names.SUGGEST_CANDIDATES:,} candidates each", "the suggestions for unknown "
+         "names (each compares with the visible names: quadratic without a budget)"),
+        ("configuration file", f"{config._MAX_CONFIG_BYTES:,} bytes", "a specc.toml or "
+         "pyproject.toml read for `[tool.specc]` (regular files only)"),
+        ("`--export` example inputs", f"{export.MAX_EXAMPLE_BYTES >> 20:,} MiB", "the "
+         "example tensors torch.export traces with, checked before they are allocated"),
+        ("`dot` time", f"{diagram.DOT_TIMEOUT_S} s", "one Graphviz run of `specc render`"),
+        ("`dot` output", f"{diagram.DOT_MAX_OUTPUT_BYTES:,} bytes", "the SVG/PNG/PDF "
+         "`specc render` writes"),
+        ("automatic render depth", f"{diagram.AUTO_DEPTH_NODES:,} boxes", "without "
+         "`--depth`, deeper scopes are collapsed until the drawing fits (Graphviz layout is "
+         "superlinear)"),
+    ]
+
+
 def render() -> str:
     from specc.compile.build import DEFAULT_MAX_PARAMS
     from specc.errors import ERROR_CODES, LIMIT_DOCS, Limits
@@ -77,15 +115,23 @@ def render() -> str:
     for name, text in LIMIT_DOCS.items():
         out.append(f"| `{name}` | {getattr(limits, name):,} | {text} |")
     out += [f"| `--max-params` (build) | {DEFAULT_MAX_PARAMS:,} | parameters of a model "
-            "`specc build` will allocate (checked before allocating anything) |",
-            "| expression length | 500 characters | one `${…}` expression |",
-            "| integer results | 2**63 | any value an expression computes |",
-            "| integer literals | 30 digits | any integer written in the YAML |", "",
+            "`specc build` will allocate (checked before allocating anything) |"]
+    out += [f"| {what} | {value} | {protects} |" for what, value, protects in fixed_budgets()]
+    out += ["", "The rows after `--max-params` are fixed budgets: they bound work that no real "
+            "spec comes near, so they are not configurable.", "",
             "Other guarantees: YAML tags are refused (E003) and nothing is ever constructed "
             "from YAML; expressions go through a whitelisted evaluator (no `eval`, no "
             "attributes, no calls but `min max abs round int`); names must be identifiers and "
             "not Python keywords or `nn.Module` attributes, so generated code cannot be "
             "injected; `specc build` writes outputs atomically (no partial files).", "",
+            "Reads and writes: spec and configuration files are read only when they are "
+            "regular files (a FIFO, a device or a symlink to `/dev/zero` is E000), and never "
+            "past the byte limit. Outputs (`--save`, `--export`, `--emit-python`, `render -o`) "
+            "refuse, with exit code 2, a directory, a missing folder, a symlink, a FIFO or "
+            "device, a read-only file and the input spec; SIGINT or SIGTERM while writing "
+            "removes the temporary file. No text from a spec becomes DOT syntax (every label "
+            "is escaped HTML-like text) or reaches a terminal as a control sequence (the "
+            "full, concise and github formats escape control characters).", "",
             "## Lint rules", "",
             "`specc rules` lists them and `specc explain CODE` explains one. Select with "
             "`--select` / `--ignore` (codes, names, or code prefixes such as `L3`), in "

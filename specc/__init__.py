@@ -6,10 +6,13 @@ __version__ = "0.1.0"
 
 
 def check(source, *, dims=None, path=None, lint=True, config=None, vars=None):
-    """Analyse a spec (file path, YAML text or dict) → :class:`specc.analysis.Analysis`.
+    """Analyse a spec (file path, YAML text or bytes, or dict) → :class:`specc.analysis.Analysis`.
 
-    ``vars`` replaces values of the spec's top-level vars (e.g. a Hugging Face config's
-    dict); keys the spec does not declare are ignored and listed in ``.ignored_vars``."""
+    Every problem with the spec, its file or its size is a diagnostic in the result, never
+    an exception; only a ``source`` of an unsupported type (None, a number…) raises
+    TypeError. ``vars`` replaces values of the spec's top-level vars (e.g. a Hugging Face
+    config's dict); keys the spec does not declare are ignored and listed in
+    ``.ignored_vars``."""
     from specc.analysis import analyse, analyse_path, is_spec_path
 
     if is_spec_path(source):

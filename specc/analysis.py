@@ -61,9 +61,14 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
     limits = limits or Limits()
     display = path or "<spec>"
     text = ""
+    if isinstance(source, (bytearray, memoryview)):
+        source = bytes(source)
+    if not isinstance(source, (dict, str, bytes)):
+        raise TypeError(f"specc.check takes a path, YAML text (str or bytes) or a dict, "
+                        f"not {type(source).__name__}")
     try:
         if isinstance(source, dict):
-            doc = _located(source)
+            doc = _Locator(limits).located(source, 0)
         else:
             if isinstance(source, bytes):
                 text = source.decode("utf-8", "replace")
@@ -123,17 +128,25 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
 
 
 def _too_many_layers(doc, limits: Limits):
-    """E004 when the `layers` lists alone hold more items than max_graph_nodes."""
-    total, stack = 0, [doc]
+    """E004 when the `layers` lists alone hold more items than max_graph_nodes, or nest
+    deeper than max_nesting: one iterative walk, before the recursive stages see the
+    document (the schema validator would otherwise hit Python's recursion limit first)."""
+    total, stack = 0, [(doc, -1)]  # the model's own `layers` are level 0
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
         if isinstance(value, dict):
             for key, item in value.items():
+                inner = depth
                 if key == "layers" and isinstance(item, list):
                     total += len(item)
-                stack.append(item)
+                    inner = depth + 1
+                    if inner > limits.max_nesting:
+                        return Diagnostic("E004", f"`layers` nest more than {limits.max_nesting}"
+                                          " levels deep (max_nesting)", "error",
+                                          getattr(item, "loc", Loc(1, 1)))
+                stack.append((item, inner))
         elif isinstance(value, list):
-            stack.extend(v for v in value if isinstance(v, (dict, list)))
+            stack.extend((v, depth) for v in value if isinstance(v, (dict, list)))
     if total > limits.max_graph_nodes:
         return Diagnostic("E004", f"the spec lists {total} layers, more than "
                           f"{limits.max_graph_nodes} (max_graph_nodes)", "error",
@@ -158,29 +171,71 @@ def _with_file(diagnostics, display: str) -> list[Diagnostic]:
     return [d.with_file(display) for d in diagnostics]
 
 
-def _located(value):
-    """A plain dict/list (from the Python API) → LDict/LList without positions."""
-    from specc.loader import LDict, LList
+class _Locator:
+    """A plain dict/list from the Python API → LDict/LList without positions, under the
+    limits a YAML file is held to: depth, total nodes (shared sub-objects count each time
+    they appear, like YAML aliases), no cycles, keys are strings, and numbers are ones the
+    loader would accept (an int of 5,000 digits cannot even be printed)."""
 
-    if isinstance(value, dict):
-        out = LDict(Loc(0, 0))
-        for k, v in value.items():
-            out[k] = _located(v)
-        return out
-    if isinstance(value, (list, tuple)):
-        out = LList(Loc(0, 0))
-        for v in value:
-            out.append(_located(v))
-            out.item_locs.append(Loc(0, 0))
-        return out
-    return value
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.count = 0
+        self.active: set[int] = set()  # ids of the containers on the current path
+
+    def located(self, value, depth: int):
+        from specc.loader import _MAX_INT_DIGITS, LDict, LList
+
+        self.count += 1
+        if self.count > self.limits.max_yaml_nodes:
+            raise _limit(f"the document has more than {self.limits.max_yaml_nodes} values "
+                         "(max_yaml_nodes)")
+        if isinstance(value, (dict, list, tuple)):
+            if depth >= self.limits.max_depth:
+                raise _limit(f"nesting is deeper than {self.limits.max_depth} levels (max_depth)")
+            if id(value) in self.active:
+                raise _limit("the document contains itself (a cycle)")
+            self.active.add(id(value))
+            try:
+                if isinstance(value, dict):
+                    out = LDict(Loc(0, 0))
+                    for k, v in value.items():
+                        if not isinstance(k, str):
+                            raise SpecError(Diagnostic("E104", f"mapping keys in a spec are "
+                                                       f"names, got {type(k).__name__}"))
+                        out[k] = self.located(v, depth + 1)
+                    return out
+                out = LList(Loc(0, 0))
+                for v in value:
+                    out.append(self.located(v, depth + 1))
+                    out.item_locs.append(Loc(0, 0))
+                return out
+            finally:
+                self.active.discard(id(value))
+        if isinstance(value, int) and not isinstance(value, bool) \
+                and abs(value) >= 10 ** _MAX_INT_DIGITS:
+            raise _limit(f"an integer of more than {_MAX_INT_DIGITS} digits is too large")
+        if isinstance(value, float) and (value != value or value in (float("inf"),
+                                                                      float("-inf"))):
+            raise _limit(f"{value} is not a usable number in a model spec")
+        return value
+
+
+def _limit(message: str) -> SpecError:
+    return SpecError(Diagnostic("E004", message, "error", Loc(1, 1)))
 
 
 def analyse_path(path: str, **kwargs) -> Analysis:
+    from specc.files import FileTooLarge, read_bounded
+
+    limits = kwargs.get("limits") or Limits()
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_bounded(path, limits.max_file_bytes)
+    except FileTooLarge as exc:
+        return Analysis(path, None, [Diagnostic(
+            "E004", f"file is over the limit of {exc.limit} bytes (max_file_bytes)",
+            loc=Loc(1, 1), file=path)])
     except OSError as exc:
         return Analysis(path, None, [Diagnostic("E000", f"cannot read {path}: "
-                                                f"{exc.strerror or exc}", file=path)])
+                                                f"{exc.strerror or exc}", loc=Loc(1, 1),
+                                                file=path)])
     return analyse(data, path=path, **kwargs)

@@ -1,12 +1,28 @@
 """Configuration: `[tool.specc]` in pyproject.toml or a specc.toml, found by walking up
-from the spec; command-line options win."""
+from the spec; command-line options win.
+
+The table is validated when it is read: a wrong type, an unknown key or limit, or a
+selector that names no rule is a :class:`ConfigError` (exit code 2) that says which file
+and line, never a setting silently ignored or a crash later on.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import os
+import re
 from functools import lru_cache
 
 from specc.errors import Limits
+
+KEYS = ("select", "ignore", "fail-on", "limits")
+SEVERITY_NAMES = ("error", "warning", "info")
+_MAX_CONFIG_BYTES = 1_000_000
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot mean what its author intended (`specc check` exits 2):
+    silently ignoring `ignore = ["bias-befor-norm"]` would hide nothing while looking as if
+    it did. The message starts with ``file:line:`` when it comes from a file."""
 
 
 @dataclass
@@ -18,16 +34,27 @@ class Config:
     source: str | None = None
 
 
-def _split(value) -> list:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v) for v in value]
+@dataclass(frozen=True)
+class _Table:
+    """A [tool.specc] table with the text it came from (to say on which line a key is)."""
+
+    path: str
+    values: dict
+    text: str
+    prefix: str  # "tool.specc." in pyproject.toml, "" in a specc.toml without a tool table
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        leaf = key.split(".")[-1]
+        line = 1
+        for number, text in enumerate(self.text.splitlines(), start=1):
+            if re.match(rf"\s*[\"']?{re.escape(leaf)}[\"']?\s*=", text):
+                line = number
+                break
+        return ConfigError(f"{self.path}:{line}: [{self.prefix}{key}] {message}")
 
 
 @lru_cache(maxsize=64)
-def _find(directory: str) -> tuple[str | None, dict]:
+def _find(directory: str) -> _Table | None:
     """The nearest specc.toml / pyproject.toml with a specc table, walking up."""
     while True:
         for name in ("specc.toml", "pyproject.toml"):
@@ -35,80 +62,110 @@ def _find(directory: str) -> tuple[str | None, dict]:
             if os.path.isfile(candidate):
                 table = _read(candidate)
                 if table is not None:
-                    return candidate, table
+                    return table
         parent = os.path.dirname(directory)
         if parent == directory:
-            return None, {}
+            return None
         directory = parent
 
 
-def _read(path: str) -> dict | None:
+def _read(path: str) -> _Table | None:
     try:
         import tomllib  # only when there is a file to read: keeps `specc check` fast
     except ImportError:  # Python 3.10: the same parser, as the tomli backport
         import tomli as tomllib
+    from specc.files import read_bounded
+
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, ValueError):
-        return None
+        text = read_bounded(path, _MAX_CONFIG_BYTES).decode("utf-8")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except ValueError as exc:  # tomllib's message says where (line, column)
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    tool = data.get("tool", {})
     if os.path.basename(path) == "pyproject.toml":
-        return data.get("tool", {}).get("specc")
-    return data.get("tool", {}).get("specc", data)
+        values, prefix = (tool.get("specc") if isinstance(tool, dict) else None), "tool.specc"
+    elif isinstance(tool, dict) and "specc" in tool:
+        values, prefix = tool["specc"], "tool.specc"
+    else:
+        values, prefix = data, ""
+    if values is None:
+        return None
+    table = _Table(path, values, text, prefix + "." if prefix else "")
+    if not isinstance(values, dict):
+        raise table.fail("", "must be a table")
+    return table
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot mean what its author intended (exit 2, with a suggestion):
-    silently ignoring `ignore = ["bias-befor-norm"]` would hide nothing while looking as if
-    it did."""
+def _selectors(value, key: str, table: _Table | None) -> list:
+    """A comma-separated string or a list of strings → selectors, each naming a rule."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value if v.strip()]
+    else:
+        message = f"must be a string or a list of strings, got {value!r}"
+        if table is None:
+            raise ConfigError(f"--{key}: {message}")
+        raise table.fail(key, message)
+    from specc.lint.registry import RULES, _load_rules, matches
+
+    _load_rules()
+    for item in items:
+        if item.upper() != "ALL" and not any(matches(r, [item]) for r in RULES.values()):
+            options = [r.name for r in RULES.values()] + list(RULES)
+            message = f"{item!r} names no rule{_suggestion(item, options)} (codes, code " \
+                      "prefixes such as L1, or rule names; see `specc rules`)"
+            if table is None:
+                raise ConfigError(f"--{key}: {message}")
+            raise table.fail(key, message)
+    return items
 
 
-_KEYS = ("select", "ignore", "fail-on", "fail_on", "limits")
+def _limits(raw, table: _Table) -> Limits:
+    limits = Limits()
+    if not isinstance(raw, dict):
+        raise table.fail("limits", f"must be a table of limits, got {raw!r}")
+    known = {f.name for f in fields(Limits)}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise table.fail(f"limits.{key}", f"unknown limit '{key}'"
+                             f"{_suggestion(name, sorted(known))}; limits: "
+                             f"{', '.join(sorted(known))}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise table.fail(f"limits.{key}", f"must be a positive integer, got {value!r}")
+        setattr(limits, name, value)
+    return limits
 
 
 def resolve_config(spec_path: str, explicit: str | None = None, select: str | None = None,
                    ignore: str | None = None) -> Config:
-    if explicit:
-        source, table = explicit, _read(explicit) or {}
-    else:
-        source, table = _find(os.path.dirname(os.path.abspath(spec_path)))
-    where = f"[tool.specc] in {source}" if source else "[tool.specc]"
-    for key in table:
-        if key not in _KEYS:
-            raise ConfigError(f"unknown key '{key}' in {where}{_suggestion(key, _KEYS)}")
-    config = Config(source=source)
-    config.select = _selectors(_split(select), "--select") \
-        or _selectors(_split(table.get("select")), f"select in {where}") or ["ALL"]
-    config.ignore = _selectors(_split(ignore), "--ignore") \
-        + _selectors(_split(table.get("ignore")), f"ignore in {where}")
-    config.fail_on = table.get("fail-on", table.get("fail_on", "error"))
-    if config.fail_on not in ("error", "warning", "info"):
-        raise ConfigError(f"fail-on in {where} must be error, warning or info, "
-                          f"got {config.fail_on!r}")
-    limits = table.get("limits", {})
-    for key, value in limits.items():
-        key = key.replace("-", "_")
-        if not hasattr(config.limits, key):
-            raise ConfigError(f"unknown limit '{key}' in {where}"
-                              f"{_suggestion(key, vars(config.limits))}")
-        if isinstance(value, int):
-            setattr(config.limits, key, value)
+    """The configuration for one spec; ConfigError when the file or an option is invalid."""
+    table = _read(explicit) if explicit else _find(os.path.dirname(os.path.abspath(spec_path)))
+    values = table.values if table is not None else {}
+    config = Config(source=table.path if table is not None else explicit)
+    for key in values:
+        if key.replace("_", "-") not in KEYS:
+            raise table.fail(key, f"unknown key '{key}'{_suggestion(key, KEYS)} (settings: "
+                             f"{', '.join(KEYS)})")
+    config.select = (_selectors(select, "select", None)
+                     or _selectors(values.get("select"), "select", table) or ["ALL"])
+    config.ignore = (_selectors(ignore, "ignore", None)
+                     + _selectors(values.get("ignore"), "ignore", table))
+    fail_key = "fail-on" if "fail-on" in values else "fail_on"
+    config.fail_on = values.get(fail_key, "error")
+    if config.fail_on not in SEVERITY_NAMES:
+        raise table.fail(fail_key, f"must be one of {', '.join(SEVERITY_NAMES)}, "
+                         f"got {config.fail_on!r}")
+    if "limits" in values:
+        config.limits = _limits(values["limits"], table)
     return config
-
-
-def _selectors(values: list, where: str) -> list:
-    """Rule selectors that select something: a code, a code prefix, a rule name or ALL."""
-    from specc.lint.registry import RULES, find_rule
-
-    find_rule("")  # loads the registry
-    for value in values:
-        if value.upper() == "ALL" or any(r.code.startswith(value.upper()) for r in RULES.values()) \
-                or find_rule(value):
-            continue
-        options = [r.name for r in RULES.values()] + list(RULES)
-        raise ConfigError(f"{where}: '{value}' names no rule{_suggestion(value, options)} "
-                          "(see `specc rules`)")
-    return values
 
 
 def _suggestion(word: str, options) -> str:

@@ -9,6 +9,11 @@ normalises, so two branches computing the same size compare equal:
     True
 
 Anything that turns out constant collapses back to a plain ``int``.
+
+A Sym's size is bounded (``MAX_TERMS`` terms, ``MAX_DEGREE`` factors per term,
+``MAX_ATOM_TEXT`` characters per floor-division atom): chains of pools and concatenations
+otherwise grow the atoms' nested names like Fibonacci numbers. Past a bound the
+operation raises :class:`DimTooLarge`, which inference reports as E004.
 """
 from __future__ import annotations
 
@@ -16,6 +21,13 @@ from typing import Union
 
 Dim = Union[int, "Sym"]
 _ATOMS: dict[str, tuple["Sym", int]] = {}  # floor-div atom name -> (numerator, divisor)
+MAX_TERMS = 256
+MAX_DEGREE = 64
+MAX_ATOM_TEXT = 2_000
+
+
+class DimTooLarge(Exception):
+    """A symbolic size grew past its bound (see the module docstring)."""
 
 
 class NeedsConcrete(Exception):
@@ -34,6 +46,9 @@ class Sym:
     def __init__(self, terms: dict):
         # terms: monomial (sorted tuple of atom names) -> nonzero int coefficient
         self.terms = tuple(sorted((m, c) for m, c in terms.items() if c))
+        if len(self.terms) > MAX_TERMS or any(len(m) > MAX_DEGREE for m, _ in self.terms):
+            raise DimTooLarge(f"a symbolic size has more than {MAX_TERMS} terms or "
+                              f"{MAX_DEGREE} factors in a term; bind its symbols with --dim")
         self._hash = hash(self.terms)
 
     @staticmethod
@@ -101,6 +116,9 @@ class Sym:
             return Sym.make(quotient) + inner[0] // (inner[1] * k)
         text = str(rest)
         name = f"{text}//{k}" if text.isidentifier() else f"({text})//{k}"
+        if len(name) > MAX_ATOM_TEXT:
+            raise DimTooLarge(f"a symbolic size grew to over {MAX_ATOM_TEXT} characters "
+                              f"({name[:60]}…); bind its symbols with --dim")
         _ATOMS[name] = (rest, k)
         return Sym.make(quotient) + Sym.symbol(name)
 

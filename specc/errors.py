@@ -124,6 +124,9 @@ class Limits:
     max_graph_nodes: int = 50_000
     max_repeat: int = 10_000
     max_dim: int = 2 ** 40
+    max_count: int = 10 ** 18
+    max_nesting: int = 50
+    max_expansion_steps: int = 250_000  # 5 per node at max_graph_nodes
 
 
 LIMIT_DOCS = {
@@ -133,6 +136,14 @@ LIMIT_DOCS = {
     "max_graph_nodes": "nodes in the expanded graph (after blocks and repeats)",
     "max_repeat": "the count of one `repeat`",
     "max_dim": "any concrete tensor size, declared or inferred",
+    "max_nesting": "sequences nested in sequences (nested `layers`, blocks, inline blocks), "
+                   "so the recursive stages (schema, expansion, render, code generation) "
+                   "never run out of stack",
+    "max_expansion_steps": "steps of expansion: every item, repeat copy, disabled item and "
+                           "inline splice counts, not only the nodes they make (nested "
+                           "repeats of empty blocks multiply to 10**12 steps otherwise)",
+    "max_count": "elements of any tensor, and the parameters and MACs of any node (numbers "
+                 "that large are mistakes, and printing them would be slow)",
 }
 
 

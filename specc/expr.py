@@ -2,11 +2,16 @@
 
 Parsed with :mod:`ast` and evaluated by walking a whitelist of node types: no ``eval``,
 no attribute access, no subscripts, no calls except ``min max abs round int``.
-Integers are bounded so ``${10 ** 10 ** 10}`` is an error, not a hang.
+Every value the evaluator produces is bounded (see :func:`_bounded`): integers to 2**63,
+text to ``MAX_TEXT`` characters, lists to ``MAX_ITEMS`` elements in all. Operations whose
+result could blow past a bound (``**``, ``round`` with many digits, list ``*`` and ``+``)
+are checked *before* they compute, so ``${10 ** 10 ** 10}`` or a chain of vars that
+doubles a list is an error, not a hang or an out-of-memory.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 import re
 
@@ -14,7 +19,10 @@ _WHOLE_VAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _WHOLE_EXPR = re.compile(r"^\$\{(.*)\}$", re.S)
 _EMBEDDED = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 MAX_INT = 2 ** 63 - 1
-MAX_LEN = 500
+MAX_LEN = 500  # characters of one expression as written
+MAX_TEXT = 10_000  # characters of any text value an expression produces
+MAX_ITEMS = 10_000  # elements (counted through nesting) of any list value
+MAX_ROUND_DIGITS = 400  # round(x, n): |n| beyond this means nothing for an int or a float
 
 _BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -70,24 +78,32 @@ def evaluate(value, env: dict):
         except ExprError as exc:
             raise exc.shifted(match.start(group)) from None
 
-    return _EMBEDDED.sub(interpolate, value)
+    return _bounded(_EMBEDDED.sub(interpolate, value))
 
 
 def evaluate_text(text: str, env: dict):
     """Evaluate an expression; an ExprError's offset is relative to ``text``."""
     lead = len(text) - len(text.lstrip())
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        where = lead + max((exc.offset or 1) - 1, 0)
-        raise ExprError(f"syntax error in expression {text!r}: {exc.msg}", where) from None
-    except (RecursionError, MemoryError, ValueError):
-        raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
+    tree = _parse(text)
     try:
         return _Evaluator(env).visit(tree.body)
     except ExprError as exc:
         raise exc.shifted(lead) from None
     except RecursionError:
+        raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> ast.Expression:
+    """The parsed expression, cached: a `repeat` evaluates the same text once per copy, and
+    parsing is most of the cost (ExprError is raised afresh each time, not cached)."""
+    lead = len(text) - len(text.lstrip())
+    try:
+        return ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        where = lead + max((exc.offset or 1) - 1, 0)
+        raise ExprError(f"syntax error in expression {text!r}: {exc.msg}", where) from None
+    except (RecursionError, MemoryError, ValueError):
         raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
 
 
@@ -98,16 +114,42 @@ def _lookup(name: str, env: dict):
     return env[name]
 
 
-def _check_int(value):
-    if isinstance(value, bool):
+def _bounded(value):
+    """Every value an expression produces passes here: one bound per kind of value."""
+    if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, int) and abs(value) > MAX_INT:
-        raise ExprError("integer overflow: result exceeds 2**63")
-    if isinstance(value, float) and value != value:
-        raise ExprError("result is not a number (nan)")
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        raise ExprError("float overflow: result is infinite")
+    if isinstance(value, int):
+        if abs(value) > MAX_INT:
+            raise ExprError("integer overflow: result exceeds 2**63")
+    elif isinstance(value, float):
+        if value != value:
+            raise ExprError("result is not a number (nan)")
+        if value in (float("inf"), float("-inf")):
+            raise ExprError("float overflow: result is infinite")
+    elif isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise ExprError(f"text of {len(value)} characters is over the limit of "
+                            f"{MAX_TEXT}")
+    elif isinstance(value, list):
+        _size(value)
+    else:  # complex from (-8) ** 0.5, or anything else no spec value can be
+        raise ExprError(f"result {type(value).__name__} is not a spec value")
     return value
+
+
+def _size(value) -> int:
+    """Elements in a (nested) list; ExprError as soon as the count passes MAX_ITEMS."""
+    if not isinstance(value, list):
+        return 1
+    total, stack = 0, [value]
+    while stack:
+        items = stack.pop()
+        total += len(items)
+        if total > MAX_ITEMS:
+            raise ExprError(f"a list of more than {MAX_ITEMS} elements is over the limit")
+        stack.extend(v for v in items if isinstance(v, list))
+    return total
+
 
 
 class _Evaluator(ast.NodeVisitor):
@@ -116,7 +158,7 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit(self, node):
         try:
-            return super().visit(node)
+            return _bounded(super().visit(node))
         except ExprError as exc:
             if exc.offset is None:  # the innermost node that failed says where
                 exc.offset = getattr(node, "col_offset", None)
@@ -129,7 +171,7 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_Constant(self, node):
         if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-            return _check_int(node.value)
+            return _bounded(node.value)
         raise ExprError(f"constant {node.value!r} is not allowed")
 
     def visit_Name(self, node):
@@ -144,12 +186,14 @@ class _Evaluator(ast.NodeVisitor):
         left, right = self.visit(node.left), self.visit(node.right)
         if isinstance(node.op, ast.Pow):
             _check_pow(left, right)
+        if isinstance(left, list) or isinstance(right, list):
+            return _list_arith(node.op, left, right)
         if isinstance(left, str) or isinstance(right, str):
             if isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str):
                 return left + right
             raise ExprError("arithmetic on text is not allowed")
         try:
-            return _check_int(op(left, right))
+            return _bounded(op(left, right))
         except ZeroDivisionError:
             raise ExprError("division by zero") from None
         except (TypeError, OverflowError) as exc:
@@ -159,8 +203,9 @@ class _Evaluator(ast.NodeVisitor):
         value = self.visit(node.operand)
         if isinstance(node.op, ast.Not):
             return not value
-        if isinstance(value, str):
-            raise ExprError("arithmetic on text is not allowed")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ExprError(f"'{'-' if isinstance(node.op, ast.USub) else '+'}' needs a "
+                            f"number, got {_kind(value)}")
         if isinstance(node.op, ast.USub):
             return -value
         if isinstance(node.op, ast.UAdd):
@@ -206,8 +251,12 @@ class _Evaluator(ast.NodeVisitor):
         if node.keywords:
             raise ExprError("keyword arguments are not allowed in expressions")
         args = [self.visit(arg) for arg in node.args]
+        if node.func.id == "round" and len(args) == 2 and isinstance(args[1], int) \
+                and abs(args[1]) > MAX_ROUND_DIGITS:
+            # round(x, -n) computes 10**n first: bound n before Python does
+            raise ExprError(f"round(): {args[1]} digits is beyond {MAX_ROUND_DIGITS}")
         try:
-            return _check_int(_FUNCS[node.func.id](*args))
+            return _bounded(_FUNCS[node.func.id](*args))
         except (TypeError, ValueError, OverflowError) as exc:
             raise ExprError(f"{node.func.id}(): {exc}") from None
 
@@ -217,11 +266,35 @@ class _Evaluator(ast.NodeVisitor):
     visit_Tuple = visit_List
 
 
+def _kind(value) -> str:
+    return {list: "a list", str: "text", type(None): "None"}.get(type(value), repr(value))
+
+
+def _list_arith(op, left, right):
+    """list + list and list * int, with the result's size bounded before it is built."""
+    if isinstance(op, ast.Add) and isinstance(left, list) and isinstance(right, list):
+        if _size(left) + _size(right) > MAX_ITEMS:
+            raise ExprError(f"a list of more than {MAX_ITEMS} elements is over the limit")
+        return left + right
+    if isinstance(op, ast.Mult):
+        items, count = (left, right) if isinstance(left, list) else (right, left)
+        if isinstance(items, list) and isinstance(count, int) and not isinstance(count, list):
+            if _size(items) * max(int(count), 0) > MAX_ITEMS:
+                raise ExprError(f"a list of more than {MAX_ITEMS} elements is over the limit")
+            return items * count
+    raise ExprError(f"'{type(op).__name__}' is not defined for {_kind(left)} and "
+                    f"{_kind(right)}")
+
+
 def _check_pow(base, exponent) -> None:
-    if not isinstance(base, (int, float)) or not isinstance(exponent, (int, float)):
+    """Refuse a power whose result would pass 2**63 before computing it: the exact bound,
+    so ``${2**62}`` works like the literal 4611686018427387904 and ``${2**64}`` fails."""
+    import math
+
+    numbers = (int, float)
+    if not isinstance(base, numbers) or not isinstance(exponent, numbers):
         raise ExprError("'**' needs numbers")
-    if isinstance(exponent, (int, float)) and abs(exponent) > 1 and abs(base) > 1:
-        # log2(|base|) * exponent bounds the size of the result before computing it
-        bits = (abs(int(base)).bit_length() if isinstance(base, int) else 1024) * exponent
-        if bits > 64:
-            raise ExprError("integer overflow: result exceeds 2**63")
+    if isinstance(base, float) or isinstance(exponent, float):
+        return  # float arithmetic raises OverflowError quickly; visit_BinOp reports it
+    if exponent > 1 and abs(base) > 1 and exponent * math.log2(abs(base)) > 64:
+        raise ExprError("integer overflow: result exceeds 2**63")

@@ -1,9 +1,61 @@
-"""Turning command-line paths (files, directories, globs) into spec files."""
+"""Files in and out: command-line paths → spec files, bounded reads, safe writes.
+
+Reads are bounded before they happen (:func:`read_bounded`): only regular files, and never
+more than the byte limit, so a committed symlink to /dev/zero or a FIFO cannot hang or
+exhaust memory. Writes go through :func:`atomic_write`, which refuses every target whose
+replacement would destroy something else (see :func:`check_output_target`).
+"""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
+import signal
+import stat
+
+from specc.cli._common import UsageError
+
+
+class FileTooLarge(OSError):
+    """A file holds more bytes than the limit; ``size`` is at least limit + 1."""
+
+    def __init__(self, path: str, size: int, limit: int):
+        super().__init__(f"{path} is over {limit} bytes")
+        self.size, self.limit = size, limit
+
+
+class OutputError(UsageError):
+    """An output path specc refuses to write (exit code 2, like any usage error)."""
+
+
+def read_bounded(path: str, limit: int) -> bytes:
+    """The bytes of a regular file, reading at most ``limit`` + 1 of them.
+
+    Opened non-blocking, so a FIFO cannot stall the open; anything that is not a regular
+    file after following links (FIFO, device, socket, directory) is refused with an
+    OSError, and a file with more than ``limit`` bytes raises FileTooLarge without being
+    read further."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "not a regular file")
+            raise OSError(0, f"it is {kind}, not a regular file", path)
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise FileTooLarge(path, total, limit)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -14,10 +66,11 @@ _SPEC_KEY = re.compile(rb"^(specc|layers)\s*:", re.M)
 def looks_like_spec(path: str) -> bool:
     """A cheap test for pre-commit hooks that see every YAML file of a repository."""
     try:
-        with open(path, "rb") as handle:
-            return bool(_SPEC_KEY.search(handle.read(1_000_000)))
-    except OSError:
+        return bool(_SPEC_KEY.search(read_bounded(path, 1_000_000)))
+    except FileTooLarge:
         return True  # let check report the problem
+    except OSError:
+        return True
 
 
 def expand_paths(args) -> tuple[list[str], list[str]]:
@@ -40,20 +93,81 @@ def expand_paths(args) -> tuple[list[str], list[str]]:
     return found, missing
 
 
-def atomic_write(path: str, write) -> None:
-    """Write through a temporary file in the same folder, then rename into place."""
+def check_output_target(path: str, inputs=()) -> None:
+    """Refuse (OutputError) to write where replacing the file would destroy something else:
+    a directory, a missing folder, a symlink (replacing it would silently cut the link), a
+    FIFO or device (renaming over it would remove it), a read-only file, or one of the
+    ``inputs`` (the spec being built)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {path}: the folder {folder} does not exist")
+    if os.path.islink(path):
+        raise OutputError(f"cannot write {path}: it is a symbolic link; write to its target "
+                          f"({os.path.realpath(path)}) or remove the link first")
+    if not os.path.lexists(path):
+        return
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise OutputError(f"cannot write {path}: it is a directory; give a file name")
+    if not stat.S_ISREG(mode):
+        raise OutputError(f"cannot write {path}: it is not a regular file (a FIFO or device)")
+    for source in inputs:
+        if source and os.path.exists(source) and os.path.samefile(path, source):
+            raise OutputError(f"cannot write {path}: it is the input spec; choose another "
+                              "output name")
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
+        raise OutputError(f"cannot write {path}: the file is read-only")
+
+
+class _Terminated(BaseException):
+    """SIGTERM during a write, raised so the temporary file is removed on the way out."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def atomic_write(path: str, write, inputs=()) -> None:
+    """Write through a temporary file in the same folder, then rename into place.
+
+    The target is checked first (check_output_target); SIGINT or SIGTERM while writing
+    removes the temporary file (and SIGTERM then ends the process as it would have)."""
     import tempfile
 
+    check_output_target(path, inputs)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".specc-", suffix=os.path.splitext(path)[1], dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    terminated = False
+    with _sigterm_raises():
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".specc-", suffix=os.path.splitext(path)[1],
+                                       dir=folder)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        os.close(fd)
+        try:
+            write(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+            os.replace(tmp, path)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if not isinstance(exc, _Terminated):
+                raise
+            terminated = True
+    if terminated:
+        signal.raise_signal(signal.SIGTERM)  # the handler is restored: end as SIGTERM would

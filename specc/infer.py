@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from specc.dims import NeedsConcrete, Sym, substitute
+from specc.dims import DimTooLarge, NeedsConcrete, Sym, substitute
 from specc.errors import Diagnostic, Limits
 from specc.ir import Graph, Node
 from specc.ops.base import InferCtx, ShapeError, get_op
@@ -111,8 +111,9 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
     try:
         outs = op.infer(ctx)
         _check_dims(outs, limits, op.name)
-        node.params = op.count_params(node.attrs)
-        node.macs = op.macs(ctx, outs)
+        params, macs = op.count_params(node.attrs), op.macs(ctx, outs)
+        _check_counts(params, macs, outs, limits, op.name)
+        node.params, node.macs = params, macs
     except ShapeError as exc:
         loc = node.attr_locs.get(exc.param, node.loc) if exc.param else node.loc
         if exc.rule:  # a check that a lint rule owns: report it under the rule's code
@@ -125,7 +126,9 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
     except NeedsConcrete as exc:
         return Diagnostic("E304", f"{op.name}: {exc}", "error", node.loc, node.id,
                           f"bind {', '.join(sorted(exc.dim.symbols()))} with --dim SYM=VALUE")
-    except (ArithmeticError, ValueError, TypeError) as exc:
+    except DimTooLarge as exc:
+        return Diagnostic("E004", f"{op.name}: {exc}", "error", node.loc, node.id)
+    except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
         return Diagnostic("E301", f"{op.name}: cannot compute the output shape ({exc})",
                           "error", node.loc, node.id)
     node.out_types = list(outs)
@@ -138,6 +141,29 @@ def _check_dims(outs, limits: Limits, op_name: str) -> None:
             if isinstance(d, int) and d > limits.max_dim:
                 raise ShapeError(f"{op_name}: output size {d} is over the limit max_dim "
                                  f"({limits.max_dim})", code="E004")
+
+
+def _largest(value) -> int:
+    """|value|, or for a symbolic value its largest coefficient (a lower bound on growth)."""
+    if isinstance(value, Sym):
+        return max(abs(c) for _, c in value.terms)
+    return abs(int(value or 0))
+
+
+def _check_counts(params, macs, outs, limits: Limits, op_name: str) -> None:
+    """Elements, parameters and MACs are bounded by max_count: a spec with 10**30
+    parameters is a mistake, and counting past ~10**4300 would fail in int→str."""
+    for what, value in (("parameters", params), ("MACs", macs)):
+        if _largest(value) > limits.max_count:
+            raise ShapeError(f"{op_name}: {what} over the limit max_count ({limits.max_count})",
+                             code="E004")
+    for t in outs:
+        numel = 1
+        for d in t.shape:
+            numel *= _largest(d) or 1
+            if numel > limits.max_count:
+                raise ShapeError(f"{op_name}: an output of over {limits.max_count} elements is "
+                                 "over the limit max_count", code="E004")
 
 
 def per_sample(value, graph: Graph):

@@ -22,7 +22,7 @@ LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "mse", "l1", "smooth
 TASKS = ("classification", "multilabel", "regression", "segmentation", "generation", "embedding")
 _EXPR = {"type": "string", "pattern": "\\$", "description": "an expression: $name or ${...}"}
 _NUMBER = {"anyOf": [{"type": "number"}, _EXPR]}  # an init option: a number or expression
-_NAME = {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_]*|.*\\$.*)$"}
+_NAME = {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_-]*|.*\\$.*)$"}
 _COMMON = {
     "name": {**_NAME, "description": "module attribute name (default: the index)"},
     "from": {"description": "input(s): node names, input names, node.output, or the "

@@ -33,3 +33,11 @@ def test_commands_import_only_what_they_use(argv, heavy):
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip().endswith("[]"), out.stdout + out.stderr
+
+
+def test_scaling_quick():
+    """benchmarks/scaling.py runs end to end (it reports ratios; nothing is timed here)."""
+    out = subprocess.run([sys.executable, "benchmarks/scaling.py", "--quick"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "| check |" in out.stdout and "| render (DOT) |" in out.stdout

@@ -65,6 +65,45 @@ def test_hostile_case(name, tmp_path):
     assert not os.path.exists(PWNED), "a spec made specc run code"
 
 
+BUDGET_SCRIPT = """
+import contextlib, io, json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+from specc.cli import main
+worst = (0.0, None)
+for path in sys.argv[1:]:
+    err = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        main(["check", path, "--format", "json"])
+    took = time.perf_counter() - start
+    worst = max(worst, (took, path))
+    if "out of memory" in err.getvalue() or "internal error" in err.getvalue():
+        print(json.dumps({"failed": path, "stderr": err.getvalue()[-300:]}))
+        sys.exit(1)
+print(json.dumps({"worst": worst}))
+"""
+
+
+def test_every_case_within_10s_and_1gb(tmp_path):
+    """Issue 14: no case takes over 10 s or needs over 1 GB (address space, so the
+    limit holds the whole interpreter, not just what the case allocates)."""
+    import subprocess
+    import sys
+
+    paths = [str(p) for p in sorted((HERE / "cases").glob("*.yaml"))]
+    for name, (content, _, _) in GENERATED.items():
+        if MANIFEST[name].get("generated"):
+            path = tmp_path / f"{name}.yaml"
+            path.write_bytes(content.encode() if isinstance(content, str) else content)
+            paths.append(str(path))
+    root = str(HERE.parent.parent)
+    done = subprocess.run([sys.executable, "-c", BUDGET_SCRIPT, *paths], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": root}, timeout=600)
+    assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-1000:]
+    took, path = json.loads(done.stdout.strip().splitlines()[-1])["worst"]
+    assert took < 10, (path, took)
+
+
 def test_same_input_same_diagnostics():
     path = str(HERE / "cases" / "shape_add_mismatch.yaml")
     assert run_check(path) == run_check(path)

@@ -161,3 +161,17 @@ layers:
     assert torch.all(model.head.bias == 0.5)
     bad = text.replace('"${1 / width ** 0.5}"', '"${\'wide\'}"')
     assert [c for c, _, _ in diags(bad)] == ["E104"]
+
+
+def test_module_names_may_hold_a_hyphen_as_torch_allows():
+    """torchvision's RegNet names blocks "block1-0"; input names stay identifiers."""
+    torch = pytest.importorskip("torch")
+    text = ("inputs: {x: {shape: [N, 4]}}\nlayers:\n"
+            "  - {name: stage, op: Linear, out_features: 4, repeat: 2, repeat_name: 'block1-${i}'}\n"
+            "  - {op: add, from: [stage.block1-0, stage]}\n")
+    model = specc.build(text)
+    assert list(model.state_dict())[:2] == ["stage.block1-0.weight", "stage.block1-0.bias"]
+    x = torch.randn(2, 4)
+    first = model.get_submodule("stage.block1-0")(x)
+    assert torch.allclose(model(x), first + model.get_submodule("stage.block1-1")(first))
+    assert "E203" in [c for c, _, _ in diags("inputs: {x-y: {shape: [N, 4]}}\nlayers: [ReLU]\n")]

@@ -275,6 +275,15 @@ def misc_case(draw, op: str):
     if op == "LayerNorm":
         shape = [draw(small) for _ in range(draw(st.integers(1, 3)))]
         return {"normalized_shape": shape[-1:] if draw(st.booleans()) else shape}, [shape]
+    if op == "LayerNorm2d":
+        c = draw(small)
+        shape = [draw(small), c, draw(size), draw(size)][:draw(st.sampled_from([4, 4, 3]))]
+        return {"normalized_shape": [c + (1 if draw(st.integers(0, 5)) == 0 else 0)],
+                "eps": 1e-6}, [shape]
+    if op == "StochasticDepth":
+        return {"p": draw(st.sampled_from([0.0, 0.2, 1.0, 1.5])),
+                "mode": draw(st.sampled_from(["row", "batch"]))}, \
+            [[draw(small) for _ in range(draw(st.integers(1, 4)))]]
     if op == "Unflatten":
         return {"dim": 1, "unflattened_size": [2, -1]}, [[draw(small), 2 * draw(small)]]
     if op == "Bilinear":
@@ -296,7 +305,8 @@ CASES.update({"Linear": linear_case(), "Embedding": embedding_case(),
               "TransformerDecoderLayer": transformer_case(True)})
 CASES.update({op: rnn_case(op) for op in ("RNN", "LSTM", "GRU")})
 CASES.update({op: misc_case(op) for op in ("PixelShuffle", "ZeroPad2d", "GroupNorm", "LayerNorm",
-                                           "Unflatten", "Bilinear")})
+                                           "Unflatten", "Bilinear", "LayerNorm2d",
+                                           "StochasticDepth")})
 CASES.update({op: merge_case(op) for op in ("add", "mul", "cat", "stack")})
 CASES.update({"reshape": reshape_case(), "matmul": matmul_case()})
 CASES.update({op: index_case(op) for op in ("select", "slice", "chunk", "mean", "sum",
@@ -516,6 +526,50 @@ CASES.update({op: llm_case(op) for op in ("RMSNorm", "positions", "RotaryEmbeddi
 
 
 
+class TorchvisionLayerNorm2d(nn.LayerNorm):
+    """torchvision/models/convnext.py (0.29), typed here: torchvision does not load with
+    this CPU torch build."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = torch.nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias,
+                                           self.eps)
+        x = x.permute(0, 3, 1, 2)
+        return x
+
+
+def torchvision_stochastic_depth(input, p, mode, training=True):
+    """torchvision/ops/stochastic_depth.py (0.29), typed here."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
+    if mode not in ["batch", "row"]:
+        raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode}")
+    if not training or p == 0.0:
+        return input
+    survival_rate = 1.0 - p
+    if mode == "row":
+        size = [input.shape[0]] + [1] * (input.ndim - 1)
+    else:
+        size = [1] * input.ndim
+    noise = torch.empty(size, dtype=input.dtype, device=input.device)
+    noise = noise.bernoulli_(survival_rate)
+    if survival_rate > 0.0:
+        noise.div_(survival_rate)
+    return input * noise
+
+
+class TorchvisionStochasticDepth(nn.Module):
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, input):
+        return torchvision_stochastic_depth(input, self.p, self.mode, self.training)
+
+
+TORCHVISION = {"LayerNorm2d": TorchvisionLayerNorm2d, "StochasticDepth": TorchvisionStochasticDepth}
+
+
 def _torch_outputs(op: str, kw: dict, tensors):
     if op in FUNCTIONS:
         out = FUNCTIONS[op](kw, *tensors)
@@ -536,7 +590,7 @@ def _torch_outputs(op: str, kw: dict, tensors):
             forward_kw.update({c: True for _, c in _MASKS[op] if c and kw.get(c)})
             kw = {k: v for k, v in kw.items()
                   if k not in {m for pair in _MASKS[op] for m in pair if m}}
-        module = getattr(nn, op)(**kw).eval()
+        module = (TORCHVISION.get(op) or getattr(nn, op))(**kw).eval()
     with torch.no_grad():
         out = module(*tensors, **forward_kw)
     flat = []
@@ -627,7 +681,7 @@ def test_every_registered_module_op_has_torch_defaults():
 
             cls = getattr(runtime, op.runtime_class)
         else:
-            cls = getattr(nn, op.torch_class)
+            cls = TORCHVISION.get(op.name) or getattr(nn, op.torch_class)
         signature = inspect.signature((nn.RNNBase if issubclass(cls, nn.RNNBase) else cls).__init__)
         for param in op.params:
             if not param.to_torch:  # forward arguments (masks) and specc's own options
@@ -668,3 +722,27 @@ def test_every_op_has_a_differential_case():
     from specc.ops.base import all_ops
 
     assert set(all_ops()) - set(CASES) == {"parameter", "buffer"}  # buffer: test_buffers.py
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_torchvision_modules_compute_what_torchvision_computes(mode):
+    """Values, not only shapes: LayerNorm2d and StochasticDepth (train and eval) equal the
+    torchvision code with the same weights and the same random stream."""
+    model = specc.build({"inputs": {"x": {"shape": [3, 6, 5, 4]}}, "layers": [
+        {"op": "LayerNorm2d", "eps": 1e-6}, {"op": "StochasticDepth", "p": 0.4, "mode": mode}]})
+    norm = TorchvisionLayerNorm2d(6, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    model.load_state_dict({"0.weight": norm.weight, "0.bias": norm.bias})
+    depth = TorchvisionStochasticDepth(0.4, mode)
+    x = torch.randn(3, 6, 5, 4)
+    for training in (True, False):
+        model.train(training)
+        depth.train(training)
+        torch.manual_seed(7)
+        got = model(x)
+        torch.manual_seed(7)
+        want = depth(norm(x))
+        assert torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(model.eval()(x), norm(x), atol=1e-6)

@@ -33,7 +33,7 @@ def test_dot_nodes_edges_clusters_resnet18():
     assert edges == sum(len(n.inputs) for n in graph.nodes) + len(graph.outputs)
     clusters = _count(src, r"subgraph cluster_")
     assert clusters == sum(1 for s in graph.root.walk_scopes()) - 1  # all scopes but the model
-    assert 'label="[N, 64, 56, 56]"' in src  # shapes on edges
+    assert 'label=<[N, 64, 56, 56]>' in src  # shapes on edges (HTML-like labels: escaped text)
     assert "layer2.0  (BasicBlock)" in src
 
 
@@ -66,7 +66,10 @@ def test_labels_are_escaped():
     text = ("name: 'a<b>&\"c'\ninputs: {x: {shape: [N, 4]}}\nlayers:\n"
             "  - {name: fc, op: Linear, out_features: 2}\n")
     dot = specc.render(text)
-    assert 'digraph "a<b>&\\"c"' in dot.source  # a quoted DOT id, not markup
+    # the name is escaped text in an HTML-like label, never a DOT id (a `<...>` id would be
+    # markup: issue 14)
+    assert dot.source.startswith("digraph model {")
+    assert "label=<<B>a&lt;b&gt;&amp;&quot;c</B>>" in dot.source
     if shutil.which("dot"):
         ET.fromstring(dot.pipe(format="svg"))  # the SVG is well-formed XML
 

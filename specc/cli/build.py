@@ -63,7 +63,7 @@ def run(args) -> int:
                   f'{doc_text(os.path.basename(args.path))}.\n\n'
                   'model = build_model() constructs it; it needs only torch."""\n')
         atomic_write(args.emit_python, lambda p: open(p, "w", encoding="utf-8").write(
-            header + source.text))
+            header + source.text), inputs=[args.path])
         print(f"wrote {args.emit_python}")
     try:
         import torch  # noqa: F401
@@ -98,19 +98,28 @@ def _build_and_save(args, analysis, dims) -> int:
 
     graph = analysis.graph
     problem = _device_problem(args.device)
+    if problem is None and (args.save or args.export) and torch.device(args.device).type == "meta":
+        problem = ("--device meta builds a model without data: --save and --export would "
+                   "write files holding no weights; use --device cpu")
+    if problem is None and args.export:
+        from specc.compile.export import example_input_problem
+
+        problem = example_input_problem(graph, dims)
     if problem:
         print(f"specc: {problem}", file=sys.stderr)
         return EXIT_USAGE
     model = build_module(graph, device=args.device, dtype=args.dtype,
                          max_params=args.max_params)
     if args.save:
-        atomic_write(args.save, lambda p: torch.save(model.state_dict(), p))
+        atomic_write(args.save, lambda p: torch.save(model.state_dict(), p), inputs=[args.path])
         print(f"wrote {args.save}")
     if args.export:
         from specc.compile.export import export_with_report
 
         try:
-            program, warnings = export_with_report(model, graph, dims, device=args.device)
+            program, warnings = export_with_report(
+                model, graph, dims, device=args.device,
+                dtype=getattr(torch, args.dtype) if args.dtype else None)
         except SpecError as exc:
             analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
             print_diagnostics(analysis)
@@ -118,7 +127,7 @@ def _build_and_save(args, analysis, dims) -> int:
         if warnings:
             analysis.diagnostics = [d.with_file(args.path) for d in warnings]
             print_diagnostics(analysis)
-        atomic_write(args.export, lambda p: torch.export.save(program, p))
+        atomic_write(args.export, lambda p: torch.export.save(program, p), inputs=[args.path])
         print(f"wrote {args.export}")
     if not (args.save or args.export or args.emit_python):
         print(model)

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from specc.analysis import analyse_path
-    from specc.diagram import render_graph
+    from specc.diagram import AUTO_DEPTH_NODES, RenderError, auto_depth, render_graph, run_dot
 
     dims = parse_dims(args.dim)
     try:
@@ -43,7 +43,13 @@ def run(args) -> int:
         print_diagnostics(analysis)
     if analysis.graph is None:
         return EXIT_FINDINGS
-    dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params,
+    depth = args.depth
+    if depth is None:
+        depth = auto_depth(analysis.graph)
+        if depth is not None:
+            print(f"specc: the model has more than {AUTO_DEPTH_NODES} nodes: scopes deeper than "
+                  f"{depth} are collapsed (--depth N to choose)", file=sys.stderr)
+    dot = render_graph(analysis, depth, args.rankdir, not args.no_shapes, args.params,
                        args.receptive_field)
     status = EXIT_FINDINGS if not analysis.ok else EXIT_OK
     fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
@@ -52,7 +58,7 @@ def run(args) -> int:
         return EXIT_USAGE
     if fmt == "dot":
         if args.output:
-            _write(args.output, dot.source.encode())
+            _write(args.output, dot.source.encode(), inputs=[args.path])
         else:
             sys.stdout.write(dot.source)
         return status
@@ -61,16 +67,20 @@ def run(args) -> int:
               "installed.\n  install it (apt-get install graphviz / brew install graphviz), or "
               "write DOT with -o diagram.dot", file=sys.stderr)
         return EXIT_USAGE
-    data = dot.pipe(format=fmt)
+    try:
+        data = run_dot(dot.source, fmt)
+    except RenderError as exc:
+        print(f"specc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.output:
-        _write(args.output, data)
+        _write(args.output, data, inputs=[args.path])
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
     return status
 
 
-def _write(path: str, data: bytes) -> None:
+def _write(path: str, data: bytes, inputs=()) -> None:
     from specc.files import atomic_write
 
-    atomic_write(path, lambda p: open(p, "wb").write(data))
+    atomic_write(path, lambda p: open(p, "wb").write(data), inputs=inputs)

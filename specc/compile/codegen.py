@@ -65,6 +65,7 @@ class _State:
     classes: dict = field(default_factory=dict)  # forward text -> class name
     class_order: list = field(default_factory=list)  # (name, text)
     class_owners: dict = field(default_factory=dict)  # class name -> owner of each body line
+    module_sources: dict = field(default_factory=dict)  # OpDef.module_source of ops used
     build_lines: list = field(default_factory=list)
     used_names: set = field(default_factory=set)
     externals: dict = field(default_factory=dict)  # id(scope) -> [Ref]
@@ -192,12 +193,11 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     state.exports = _exports(state)
     model_class = _pascal(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
-    parts = [_PRELUDE]
+    parts = [_PRELUDE] + ["\n" + text for text in state.module_sources.values()]
     line_owner = {}
-    line = _PRELUDE.count("\n")
-    for text in state.runtime_classes.values():  # classes torch.nn lacks, before their users
-        parts.append(f"\n\n{text}\n")
-        line += parts[-1].count("\n")
+    # classes of specc/compile/runtime.py that the ops use, before their users
+    parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
+    line = "".join(parts).count("\n")
     for name, text in state.class_order:
         parts.append(f"\nclass {name}(_Scope):\n{text}")
         line += 3  # the blank line, `class …:` and `def forward(…):`
@@ -243,7 +243,7 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
         return var
     text, owners = _forward_text(state, scope)
     if text not in state.classes:
-        taken = {n for n, _ in state.class_order} | _RESERVED | _runtime_class_names()
+        taken = {n for n, _ in state.class_order} | _reserved() | _runtime_class_names()
         name = python_name(class_hint, taken, "Block")
         state.classes[text] = name
         state.class_order.append((name, text))
@@ -254,6 +254,13 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
 
 
 _RESERVED = {"_Scope", "_Buffer", "build_model", "torch", "nn"}
+
+
+def _reserved() -> set:
+    """Names a generated scope class may not take: ours, and the classes ops define."""
+    from specc.ops.base import all_ops
+
+    return _RESERVED | {op.torch_class for op in all_ops().values() if op.module_source}
 
 
 def _emit_leaf(state: _State, node: Node) -> str | None:
@@ -269,11 +276,15 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
         state.build_lines.append(f"{var} = _Buffer({buffer_value_code(node, state.float_dtype)}, "
                                  f"persistent={node.attrs['persistent']!r})")
         return var
-    if op.runtime_class is not None:
+    if op.runtime_class is not None:  # a class of specc/compile/runtime.py (and its helpers)
         _need_runtime_class(state, op.runtime_class)
-        state.build_lines.append(f"{var} = {op.runtime_class}({constructor_args(node)})")
+        constructor = op.runtime_class
+    elif op.module_source is not None:  # a class torch.nn lacks: the generated code defines it
+        state.module_sources.setdefault(op.torch_class, op.module_source)
+        constructor = op.torch_class
     else:
-        state.build_lines.append(f"{var} = nn.{op.torch_class}({constructor_args(node)})")
+        constructor = f"nn.{op.torch_class}"
+    state.build_lines.append(f"{var} = {constructor}({constructor_args(node)})")
     return var
 
 
@@ -360,6 +371,9 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
             str(ref).replace(".", "_")
         names[ref] = python_name(hint, taken)
         params.append(names[ref])
+    sizes = _Sizes()
+    for ref in _externals(state, scope):
+        sizes.add(names[ref], ref)
     lines: list = []
     owners: list = []
     for item in scope.items:
@@ -371,13 +385,16 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
                 hint = item.attr_name if ref == item.output else str(ref).replace(".", "_")
                 names[ref] = python_name(hint, taken)
                 outs.append(names[ref])
+                sizes.add(names[ref], ref)
             if item.checkpoint:  # `checkpoint: true`: recompute the block in backward
                 lines.append(f"{', '.join(outs)} = torch.utils.checkpoint.checkpoint("
                              f"{_member(item.attr_name)}, {args}, use_reentrant=False)")
             else:
                 lines.append(f"{', '.join(outs)} = {_member(item.attr_name)}({args})")
         else:
-            lines += _node_lines(state, item, names, taken)
+            lines += _node_lines(state, item, names, taken, sizes)
+            for index in range(len(item.output_names)):  # readable by later nodes only
+                sizes.add(names[Ref(item, index)], Ref(item, index))
         owners += [item.attr_name] * (len(lines) - len(owners))
     lines.append("return " + _return_expr(state, scope, names))
     owners.append(None)
@@ -387,9 +404,9 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
     return f"    def forward({signature}):\n{body}\n", owners
 
 
-def _node_lines(state: _State, node: Node, names: dict, taken: set) -> list[str]:
+def _node_lines(state: _State, node: Node, names: dict, taken: set,
+                sizes: _Sizes) -> list[str]:
     op, trace = get_op(node.op), state.trace
-    before = dict(names)  # sizes may only be read off values computed earlier
     outs = []
     for index, out_name in enumerate(node.output_names):
         base = node.attr_name if node.named else f"{node.op.lower()}_{node.attr_name}"
@@ -406,7 +423,7 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set) -> list[str]
     ctx = EmitCtx(module=_member(node.attr_name) if op.kind == "module" else None,
                   args=[names[r] for r in node.inputs], outs=outs, attrs=node.attrs,
                   in_types=[r.type for r in node.inputs], out_types=node.out_types,
-                  dim_expr=lambda d: _dim_expr(d, node, before), float_dtype=state.float_dtype)
+                  dim_expr=lambda d: sizes.expr(d, node), float_dtype=state.float_dtype)
     lines = op.emit(ctx)
     if op.kind == "function" and state.float_dtype != "float32" \
             and not any(t.is_float for t in ctx.in_types):
@@ -424,29 +441,35 @@ def _member(attr: str) -> str:
         else f"getattr(self, {attr!r})"
 
 
-def _dim_expr(dim, node: Node, names: dict) -> str:
-    """A symbolic size as runtime code: read it off a tensor that has it."""
-    if isinstance(dim, int):
-        return str(dim)
-    available = [(var, ref.type) for ref, var in names.items() if ref.type is not None]
-    for var, t in available:
-        for axis, d in enumerate(t.shape):
-            if d == dim:
-                return f"{var}.size({axis})"
-    text = str(dim)
-    for symbol in sorted(dim.symbols(), key=len, reverse=True):
-        found = None
-        for var, t in available:
-            for axis, d in enumerate(t.shape):
-                if d == Sym.symbol(symbol):
-                    found = f"{var}.size({axis})"
-                    break
-            if found:
-                break
-        if found is None:
-            raise CodegenError(f"{node.id}: no tensor in scope carries the size {symbol}")
-        text = re.sub(rf"\b{re.escape(symbol)}\b", found, text)
-    return f"({text})"
+class _Sizes:
+    """Where each symbolic size can be read at runtime: the first value (in program order)
+    with that size on an axis → ``var.size(axis)``. Filled as values are computed, so a
+    lookup is one dict access instead of a scan of every earlier value (which made code
+    generation quadratic: 8,000 reshapes took 60 s)."""
+
+    def __init__(self):
+        self.where: dict = {}
+
+    def add(self, var: str, ref: Ref) -> None:
+        if ref.type is None:
+            return
+        for axis, d in enumerate(ref.type.shape):
+            if not isinstance(d, int):
+                self.where.setdefault(d, f"{var}.size({axis})")
+
+    def expr(self, dim, node: Node) -> str:
+        """A symbolic size as runtime code, read off a tensor computed before ``node``."""
+        if isinstance(dim, int):
+            return str(dim)
+        if dim in self.where:
+            return self.where[dim]
+        text = str(dim)
+        for symbol in sorted(dim.symbols(), key=len, reverse=True):
+            found = self.where.get(Sym.symbol(symbol))
+            if found is None:
+                raise CodegenError(f"{node.id}: no tensor in scope carries the size {symbol}")
+            text = re.sub(rf"\b{re.escape(symbol)}\b", found, text)
+        return f"({text})"
 
 
 def _return_expr(state: _State, scope: Scope, names: dict) -> str:

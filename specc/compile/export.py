@@ -18,6 +18,7 @@ from specc.errors import Diagnostic, Loc, SpecError
 from specc.ir import Graph
 
 EXAMPLE_SIZE = 4  # example value for a symbol (2 and 1 get specialised by export)
+MAX_EXAMPLE_BYTES = 1 << 30  # example inputs are real tensors: bound them before allocating
 _GENERATED = "<specc-generated"  # how specc.compile.build names the generated source
 _SHAPES_LOGGER = "torch.fx.experimental.symbolic_shapes"  # logs each guard it adds
 _RECURRENT = ("LSTM", "GRU", "RNN")  # with a second input they pack the batch by lengths
@@ -33,6 +34,22 @@ def symbol_values(graph: Graph, dims: dict | None = None) -> dict:
                 for symbol in d.symbols():
                     values.setdefault(symbol, dims.get(symbol, EXAMPLE_SIZE))
     return values
+
+
+def example_input_problem(graph: Graph, dims: dict | None = None) -> str | None:
+    """Why the example inputs of --export cannot be allocated, before anything is."""
+    values = symbol_values(graph, dims)
+    total = 0
+    for node in graph.inputs:
+        numel = 1
+        for d in node.out_types[0].shape:
+            numel *= d if isinstance(d, int) else d.substitute(values)
+        total += numel * 8  # the widest dtype; a bound, not an estimate
+    if total > MAX_EXAMPLE_BYTES:
+        return (f"--export traces the model on example inputs of the declared sizes, which "
+                f"would take over {MAX_EXAMPLE_BYTES >> 20} MiB; declare symbolic sizes (N, H) "
+                "or bind smaller ones with --dim")
+    return None
 
 
 def example_inputs(graph: Graph, dims: dict | None = None, device="cpu", dtype=None):
@@ -92,11 +109,15 @@ def _where(graph: Graph, path: str) -> tuple[Loc, str | None]:
     return (graph.inputs[0].loc if graph.inputs else Loc()), path or None
 
 
-def export_with_report(model, graph: Graph, dims: dict | None = None, device="cpu"):
-    """(ExportedProgram, warnings). Raises SpecError (E401) when torch.export fails."""
+def export_with_report(model, graph: Graph, dims: dict | None = None, device="cpu",
+                       dtype=None):
+    """(ExportedProgram, warnings). Raises SpecError (E401) when torch.export fails.
+
+    Float example inputs take ``dtype`` (the weights' dtype under --dtype), so the program
+    is traced, and runs, on inputs that match its weights."""
     import torch
 
-    inputs = example_inputs(graph, dims, device)
+    inputs = example_inputs(graph, dims, device, dtype)
     logger = logging.getLogger(_SHAPES_LOGGER)
     recorder = _GuardStacks()
     saved = (logger.level, logger.handlers[:], logger.propagate)

@@ -21,6 +21,7 @@ from specc.ops.ptypes import check_value
 # The keys of a node mapping that are not op or block parameters.
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
              "inline", "checkpoint", "tie")
+SUGGESTIONS = 100  # unknown names that get a "did you mean" (each scans the visible names)
 
 
 # Options of an `init:` method that are numbers (torch.nn.init arguments).
@@ -38,6 +39,14 @@ class Expander:
         self.block_stack: list[str] = []  # block uses being expanded, to refuse recursion
         self.vars: dict = {}
         self.paths: set[str] = set()  # module paths taken so far
+        # Budgets (issue 14): every expansion step counts, not only the nodes it makes
+        # (nested repeats of empty or disabled blocks make no nodes but can take 10**12
+        # steps); sequences nest at most max_nesting deep, blocks and inline splices
+        # included, so the recursive stages after this one never run out of stack; and
+        # "did you mean" is computed for the first SUGGESTIONS unknown names only.
+        self.steps = 0
+        self.depth = 0
+        self.suggestions_left = SUGGESTIONS
 
     def report(self, code: str, message: str, loc: Loc, node: str | None = None,
                hint: str | None = None) -> None:
@@ -47,6 +56,36 @@ class Expander:
     def sequence(self, items: LList, frame: Frame, outer: Namespace, prev: Ref | None,
                  env: dict) -> Ref | None:
         """Expand a `layers:` list into `frame`; returns the value its last item produces."""
+        self.depth += 1
+        try:
+            if self.depth - 1 > self.limits.max_nesting:  # the model's own layers: level 0
+                raise SpecError(Diagnostic(
+                    "E004", f"sequences nest more than {self.limits.max_nesting} levels deep "
+                    "(max_nesting; nested `layers`, blocks and inline blocks all count)",
+                    "error", items.loc))
+            return self._sequence(items, frame, outer, prev, env)
+        finally:
+            self.depth -= 1
+
+    def step(self, loc: Loc) -> None:
+        """Count one expansion step against max_expansion_steps."""
+        self.steps += 1
+        if self.steps > self.limits.max_expansion_steps:
+            raise SpecError(Diagnostic(
+                "E004", f"expanding the spec takes more than {self.limits.max_expansion_steps} "
+                "steps (max_expansion_steps; nested repeats multiply, even of empty or "
+                "disabled items)", "error", loc))
+
+    def suggest(self, word, options) -> str | None:
+        """A "did you mean" for the first SUGGESTIONS unknown names; ``options`` may be a
+        callable, so the candidates are not even collected once the budget is spent."""
+        if self.suggestions_left <= 0:
+            return None
+        self.suggestions_left -= 1
+        return suggest(word, options() if callable(options) else options)
+
+    def _sequence(self, items: LList, frame: Frame, outer: Namespace, prev: Ref | None,
+                  env: dict) -> Ref | None:
         names = Namespace(outer)
         if frame.names is None:
             frame.names = names
@@ -70,6 +109,7 @@ class Expander:
         return prev
 
     def entry(self, item: LDict, seq: Sequence, prev: Ref | None, loc: Loc) -> Ref | None:
+        self.step(loc)
         if "repeat" in item and "name" not in item:
             return self._splice_repeat(item, seq, prev, loc)
         if item.get("inline") and "block" in item:
@@ -150,7 +190,7 @@ class Expander:
                 raise NodeError("E201", f"'{parts[0]}' is defined later in this sequence: "
                                 "`from` can only name earlier nodes (no cycles)", loc)
             raise NodeError("E201", f"unknown name '{parts[0]}' in `from`", loc,
-                            suggest(parts[0], ns.visible()))
+                            self.suggest(parts[0], ns.visible))
         for depth, part in enumerate(parts[1:], start=1):
             entry = _descend(entry, part, ".".join(parts[:depth]), loc)
         if isinstance(entry, Disabled):
@@ -217,6 +257,7 @@ class Expander:
         inner = container.names = Namespace(seq.names)
         prev = sources[0]
         for i in range(count):
+            self.step(place.loc)
             child_env = dict(seq.env, i=i)
             child_name = str(i)
             if "repeat_name" in item:
@@ -253,7 +294,7 @@ class Expander:
         blocks = self.doc.get("blocks") or LDict()
         if block_name not in blocks:
             raise NodeError("E204", f"unknown block '{block_name}'", item.loc_of("block"),
-                            suggest(block_name, blocks) or
+                            self.suggest(block_name, blocks) or
                             f"blocks defined: {', '.join(blocks) or 'none'}")
         if block_name in self.block_stack:
             chain = " → ".join(self.block_stack + [block_name])
@@ -303,7 +344,7 @@ class Expander:
             if key not in declared:
                 raise NodeError("E205", f"block '{block_name}' has no parameter '{key}'",
                                 item.key_locs.get(key, item.loc),
-                                suggest(key, declared) or
+                                self.suggest(key, declared) or
                                 f"its parameters: {', '.join(declared) or 'none'}")
             values[key] = self.eval(value, env, item.loc_of(key), key)
         for key, default in declared.items():
@@ -320,7 +361,7 @@ class Expander:
         op = get_op(op_name) if isinstance(op_name, str) else None
         if op is None:
             raise NodeError("E102", f"unknown op {op_name!r}", item.loc_of("op"),
-                            suggest(op_name, _all_op_names()))
+                            self.suggest(op_name, _all_op_names))
         attrs, given, attr_locs = self._op_attrs(op, item, env)
         low, high = op.n_inputs
         if not (low <= len(sources) and (high is None or len(sources) <= high)):
@@ -356,7 +397,7 @@ class Expander:
             if param is None:
                 raise NodeError("E103", f"{op.name} has no parameter '{key}'",
                                 item.key_locs.get(key, vloc),
-                                suggest(key, op.param_map) or
+                                self.suggest(key, op.param_map) or
                                 f"its parameters: {', '.join(op.param_map) or 'none'}")
             value = self.eval(value, env, vloc, key)
             if param.type == "shape" and isinstance(value, list):  # --dim binds symbols here too

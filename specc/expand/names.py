@@ -7,6 +7,9 @@ import re
 from specc.errors import Loc
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A module name may also hold '-' after its first character: torch allows any name without
+# a '.', and torchvision's RegNet names its blocks "block1-0" (AnyStage.add_module)
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # Attributes of torch.nn.Module: a submodule with one of these names would shadow them.
 # tests/test_names.py checks this list against dir(torch.nn.Module).
 MODULE_ATTRS = frozenset("""
@@ -32,21 +35,39 @@ class NodeError(Exception):
 
 
 def check_name(name, loc: Loc, what: str) -> None:
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise NodeError("E203", f"{what} name {name!r} is not a valid identifier "
-                        "(letters, digits and _, not starting with a digit)", loc)
-    # `self`, `torch` and `nn` are fine as attribute names (BERT's attention.self): the
+    """Inputs become Python parameters (identifiers); modules may also use '-'."""
+    pattern = IDENTIFIER if what == "input" else MODULE_NAME
+    if not isinstance(name, str) or not pattern.match(name):
+        allowed = "letters, digits and _" if what == "input" else "letters, digits, _ and -"
+        raise NodeError("E203", f"{what} name {name!r} is not a valid name "
+                        f"({allowed}, not starting with a digit)", loc)
+    # `self`, `torch` and `nn` are fine as module names (BERT's attention.self): the
     # generated code renames its local variables, never the modules
-    if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS:
+    if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS \
+            or (what == "input" and name in ("self", "torch", "nn")):
         raise NodeError("E203", f"{what} name '{name}' is reserved (a Python keyword or "
                         "an nn.Module attribute)", loc,
                         hint=f"rename it, e.g. '{name}_'")
 
 
+SUGGEST_CANDIDATES = 2_000  # names one "did you mean" compares with, at most
+
+
 def suggest(word: str, options) -> str | None:
+    """"did you mean 'x'?" for the closest option, or None.
+
+    Bounded work: only options of about the same length can pass difflib's 0.6 cutoff, and
+    of those at most SUGGEST_CANDIDATES (the ones sharing the first letter first) are
+    compared, so a model with 50,000 names does not make one typo cost seconds."""
     import difflib  # only on the error path
 
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    word = str(word)
+    close_length = [str(o) for o in options if abs(len(str(o)) - len(word)) <= max(2, len(word) // 2)]
+    if len(close_length) > SUGGEST_CANDIDATES:
+        first = [o for o in close_length if o[:1] == word[:1]]
+        close_length = (first + [o for o in close_length if o[:1] != word[:1]])[
+            :SUGGEST_CANDIDATES]
+    close = difflib.get_close_matches(word, close_length, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
 

@@ -6,8 +6,15 @@ from specc.ops.base import InferCtx
 from specc.ops.ptypes import as_tuple
 
 
-def norm_dim(ctx: InferCtx, dim: int, rank: int, param: str = "dim") -> int:
-    """A possibly negative dim index → 0..rank-1, with torch's IndexError as a message."""
+def norm_dim(ctx: InferCtx, dim: int, rank: int, param: str = "dim",
+             scalar_ok: bool = False) -> int:
+    """A possibly negative dim index → 0..rank-1, with torch's IndexError as a message.
+
+    A 0-D input (a reduction without dim) has no axis to index: refused unless the op
+    accepts one (softmax of a scalar does; cat, chunk, split and slice do not)."""
+    if rank == 0 and not scalar_ok:
+        ctx.fail(f"{ctx.op.name} needs at least a 1-D input, got a 0-D tensor (a reduction "
+                 "without dim?)", code="E301")
     if not -rank <= dim < max(rank, 1):
         ctx.fail(f"{ctx.op.name}: {param}={dim} is out of range for a {rank}-D input "
                  f"(expected in [{-rank}, {rank - 1}])", param)
@@ -54,8 +61,16 @@ def tuples(attrs: dict, names, nd: int) -> list[tuple]:
 
 
 def check_len(ctx: InferCtx, name: str, nd: int) -> None:
+    """A list value has nd entries, or one where the Param says torch expands it."""
     value = ctx.attrs.get(name)
-    if isinstance(value, list) and len(value) not in (1, nd):
+    if not isinstance(value, list):
+        return
+    param = ctx.op.param(name)
+    if len(value) == 1 and nd > 1 and param is not None and not param.list_of_one:
+        ctx.fail(f"{ctx.op.name}: {name} needs {nd} values, got {value} (torch does not "
+                 f"expand a one-element list here; write {value[0]} or {[value[0]] * nd})",
+                 name, code="E306")
+    if len(value) not in (1, nd):
         ctx.fail(f"{ctx.op.name}: {name} needs {nd} values, got {len(value)}", name)
 
 

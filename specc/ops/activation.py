@@ -36,7 +36,7 @@ _ELEMENTWISE = {
     "Hardswish": ([_INPLACE], "real", ""),
     "Hardsigmoid": ([_INPLACE], "unit", ""),
     "Tanhshrink": ([], "real", ""),
-    "Softshrink": ([Param("lambd", "float", 0.5)], "real", ""),
+    "Softshrink": ([Param("lambd", "nonnegfloat", 0.5)], "real", ""),
     "Hardshrink": ([Param("lambd", "float", 0.5)], "real", ""),
     "LogSigmoid": ([], "nonpos", ""),
     "Threshold": ([Param("threshold", "float"), Param("value", "float"), _INPLACE], "real", ""),
@@ -70,9 +70,18 @@ def _inplace_alias(attrs: dict) -> dict:
 
 OUTPUT_RANGE: dict[str, str] = {}
 
+def _hardtanh(ctx: InferCtx):
+    if ctx.attrs["min_val"] >= ctx.attrs["max_val"]:
+        ctx.fail(f"Hardtanh: max_val ({ctx.attrs['max_val']}) must be greater than min_val "
+                 f"({ctx.attrs['min_val']})", "max_val", code="E306")
+    return _same(ctx)
+
+
+_INFER = {"Hardtanh": _hardtanh}  # elementwise ops whose parameters constrain each other
+
 for _name, (_params, _range, _doc) in _ELEMENTWISE.items():
     OUTPUT_RANGE[_name] = _range
-    register(OpDef(_name, "module", list(_params), _same,
+    register(OpDef(_name, "module", list(_params), _INFER.get(_name, _same),
                    doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation",
                    saves=_activation_saves(_name), aliases=_inplace_alias, receptive=POINTWISE))
 
@@ -101,7 +110,7 @@ def _softmax_like(ctx: InferCtx):
         ctx.fail(f"{ctx.op.name} needs an explicit dim (torch's implicit choice is "
                  "deprecated and differs by input rank)", "dim", code="E306",
                  rule="softmax-without-dim")
-    norm_dim(ctx, dim, t.rank)
+    norm_dim(ctx, dim, t.rank, scalar_ok=True)
     return [t]
 
 
@@ -118,6 +127,9 @@ def _glu(ctx: InferCtx):
     size = t.shape[axis]
     if isinstance(size, int) and size % 2:
         ctx.fail(f"GLU: halving dim {axis} needs an even size, got {size}", "dim")
+    if not isinstance(size, int) and size.exact_div(2) is None:
+        ctx.fail(f"GLU: halving dim {axis} needs an even size; {size} is symbolic", "dim",
+                 code="E304")
     shape = list(t.shape)
     shape[axis] = size // 2
     return [t.with_shape(shape)]
@@ -173,3 +185,53 @@ for _name, _rank, _batched_rank in (
                    category="dropout", key_args=lambda a: f"p={a['p']}",
                    saves=_dropout_saves(_batched_rank), aliases=_inplace_alias,
                    receptive=POINTWISE))
+
+
+# torchvision.ops.StochasticDepth (its stochastic_depth function, only torch): drops the
+# whole residual branch per sample ("row") or for the whole batch ("batch") in training
+_STOCHASTIC_DEPTH = '''
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: randomly drops a residual branch in training."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if self.p < 0.0 or self.p > 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {self.p}")
+        if self.mode not in ("batch", "row"):
+            raise ValueError(f"mode has to be either 'batch' or 'row', but got {self.mode}")
+        if not self.training or self.p == 0.0:
+            return x
+        survival_rate = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return x * noise
+
+    def extra_repr(self):
+        return f"p={self.p}, mode={self.mode}"
+'''
+
+
+def _stochastic_depth(ctx: InferCtx):
+    t = ctx.need_float()
+    check_dropout(ctx, "p")
+    return [t]
+
+
+register(OpDef(
+    "StochasticDepth", "module",
+    [Param("p", "float", doc="probability of dropping the branch"),
+     Param("mode", "str", choices=("row", "batch"),
+           doc='"row": per sample; "batch": the whole batch at once')],
+    _stochastic_depth, doc="torchvision.ops.StochasticDepth: in training, zeroes the whole "
+    "input per sample (row) or per batch (batch) with probability p and scales the rest by "
+    "1/(1-p); identity in eval", category="dropout", key_args=lambda a: f"p={a['p']:g}",
+    module_source=_STOCHASTIC_DEPTH, receptive=POINTWISE,
+    # training multiplies by a new mask of one value per sample (row) or one (batch); the
+    # mask needs no gradient, so only it is saved
+    saves=lambda ctx: [] if ctx.attrs["p"] == 0 else [
+        Saved("new", numel=ctx.inputs[0].shape[0] if ctx.attrs["mode"] == "row" else 1)]))

@@ -25,6 +25,10 @@ class Param:
     choices: tuple | None = None
     inferred: bool = False  # may be omitted: specc infers it from the input
     to_torch: bool = True  # passed to the torch constructor / function
+    # A one-element list means "this value on every spatial dim": torch expands it for
+    # strides, paddings, dilations and pool windows, but not for a conv kernel (the weight's
+    # shape) or an output size, where [3] on a 2-D op fails when it runs.
+    list_of_one: bool = True
 
     @property
     def required(self) -> bool:
@@ -221,8 +225,12 @@ class OpDef:
     macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
     emit: Callable[[EmitCtx], list[str]] = emit_call
     torch_class: str | None = None  # for modules: attribute of torch.nn
-    # for modules torch.nn lacks: a class in specc/compile/runtime.py, copied into the
-    # generated code (torch_class is then that class's name)
+    # For a module torch.nn lacks (torchvision's LayerNorm2d, StochasticDepth): the source of
+    # the class, using only torch, that generated code defines under the name torch_class
+    module_source: str | None = None
+    # Or a class of specc/compile/runtime.py (HF's attention, rotary embeddings, Conv1D: real
+    # code the tests import), copied into the generated code with the runtime classes it
+    # uses; torch_class is then that class's name
     runtime_class: str | None = None
     # the shape of the module's `weight` (what `tie:` shares), when it has one
     weight_shape: Callable[[dict], tuple] | None = None
@@ -245,9 +253,23 @@ class OpDef:
     workspace: SavesFn = lambda ctx: []
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
+    _class: Any = field(default=None, repr=False)  # module_class(), once made
 
     def param(self, name: str) -> Param | None:
         return self.param_map.get(name)
+
+    def module_class(self):
+        """The torch module class this op builds: torch.nn's, or module_source's."""
+        import torch
+        from torch import nn
+
+        if self.module_source is None:
+            return getattr(nn, self.torch_class or "", None)
+        if self._class is None:
+            namespace: dict = {"torch": torch, "nn": nn}
+            exec(compile(self.module_source, f"<specc op {self.name}>", "exec"), namespace)
+            self._class = namespace[self.torch_class]
+        return self._class
 
     def output_names(self, attrs: dict) -> tuple[str, ...]:
         return self.outputs(attrs) if callable(self.outputs) else self.outputs

@@ -13,7 +13,7 @@ def _conv_params(transposed: bool) -> list[Param]:
     params = [
         Param("in_channels", "posint", inferred=True, doc="channels of the input (inferred)"),
         Param("out_channels", "posint", doc="channels produced"),
-        Param("kernel_size", "posints"),
+        Param("kernel_size", "posints", list_of_one=False),
         Param("stride", "posints", 1),
         Param("padding", "nonnegints" if transposed else "padding", 0),
     ]

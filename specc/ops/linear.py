@@ -38,6 +38,9 @@ linear_op("Linear", "torch.nn.Linear: y = x Wᵀ + b over the last dim.",
 
 def _bilinear(ctx: InferCtx):
     a, b = ctx.need_float(0), ctx.need_float(1)
+    if a.rank == 0 or b.rank == 0:
+        ctx.fail(f"Bilinear needs inputs of at least 1 dim, got {a} and {b} (a 0-D tensor: "
+                 "a reduction without dim?)")
     if a.shape[:-1] != b.shape[:-1]:
         ctx.fail(f"Bilinear: inputs must agree on all but the last dim, got {a} and {b}")
     ctx.infer_attr("in1_features", a.shape[-1], "first input's last dim")
@@ -84,6 +87,9 @@ def _unflatten(ctx: InferCtx):
     t = ctx.inputs[0]
     axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
     sizes = list(ctx.attrs["unflattened_size"])
+    if any(s == 0 or s < -1 for s in sizes):
+        ctx.fail(f"Unflatten: sizes must be positive (or one -1), got {sizes}",
+                 "unflattened_size", code="E104")
     if sizes.count(-1) > 1:
         ctx.fail("Unflatten: only one size may be -1", "unflattened_size")
     known = product(s for s in sizes if s != -1)

@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm, InstanceNorm, GroupNorm, LayerNorm, LocalResponseNorm."""
+"""Normalisation layers: BatchNorm, InstanceNorm, GroupNorm, LayerNorm (and the channels-first
+LayerNorm2d), LocalResponseNorm."""
 from __future__ import annotations
 
 from specc.dims import product
@@ -11,7 +12,7 @@ from specc.ops.ptypes import as_tuple
 def _running_params(affine_default: bool, track_default: bool) -> list[Param]:
     return [
         Param("num_features", "posint", inferred=True, doc="channels (inferred)"),
-        Param("eps", "float", 1e-5),
+        Param("eps", "posfloat", 1e-5),  # torch: "batch_norm eps must be positive"
         Param("momentum", "optfloat", 0.1),
         Param("affine", "bool", affine_default),
         Param("track_running_stats", "bool", track_default),
@@ -109,8 +110,12 @@ register(OpDef(
 
 def _layer_norm(ctx: InferCtx):
     t = ctx.need_float()
+    if t.rank == 0:
+        ctx.fail("LayerNorm needs at least a 1-D input, got a 0-D tensor (a reduction "
+                 "without dim?)")
     given = ctx.attrs["normalized_shape"]
     if given is None:
+        ctx.concrete(t.shape[-1], "inferring normalized_shape from the last dim")
         ctx.infer_attr("normalized_shape", [t.shape[-1]], "last dimension")
         given = ctx.attrs["normalized_shape"]
     shape = list(as_tuple(given, 1))
@@ -143,6 +148,42 @@ register(OpDef(
     _layer_norm, doc="torch.nn.LayerNorm.", category="norm", count_params=_layer_norm_count,
     saves=_layer_norm_saves,
     param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0))
+
+
+def _layer_norm_2d(ctx: InferCtx):
+    t = ctx.need_rank(4)
+    ctx.need_float()
+    ctx.infer_attr("normalized_shape", [t.shape[1]], "channel count")
+    if list(as_tuple(ctx.attrs["normalized_shape"], 1)) != [t.shape[1]]:
+        ctx.fail(f"LayerNorm2d: normalized_shape {ctx.attrs['normalized_shape']} must be the "
+                 f"channel count of the input {t}", "normalized_shape", code="E302")
+    return [t]
+
+
+# torchvision.models.convnext.LayerNorm2d: nn.LayerNorm over the channels of (N, C, H, W)
+_LAYER_NORM_2D = '''
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an (N, C, H, W) tensor, as torchvision's ConvNeXt."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+register(OpDef(
+    "LayerNorm2d", "module",
+    [Param("normalized_shape", "posints", inferred=True, doc="the channel count (inferred)"),
+     Param("eps", "float", 1e-5), Param("elementwise_affine", "bool", True),
+     Param("bias", "bool", True)],
+    _layer_norm_2d, doc="channels-first LayerNorm: torchvision's LayerNorm2d (ConvNeXt), "
+    "nn.LayerNorm over dim 1 of (N, C, H, W); keys `weight`, `bias`",
+    category="norm", count_params=_layer_norm_count, module_source=_LAYER_NORM_2D,
+    # layer_norm of the permuted view: the input's storage, and mean and rstd per position
+    saves=lambda ctx: [Saved("input", 0),
+                       Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]))],
+    param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
+    receptive=POINTWISE))
 
 
 def _lrn(ctx: InferCtx):

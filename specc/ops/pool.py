@@ -70,9 +70,7 @@ def _adaptive_infer(kind: str, nd: int):
     def infer(ctx: InferCtx):
         t, batch, channels, spatial = spatial_input(ctx, nd, None)
         size = ctx.attrs["output_size"]
-        if isinstance(size, list) and len(size) not in (1, nd):
-            ctx.fail(f"{ctx.op.name}: output_size needs {nd} values, got {len(size)}",
-                     "output_size")
+        check_len(ctx, "output_size", nd)
         if nd == 1 and isinstance(size, list) and None in size:
             ctx.fail(f"{ctx.op.name}: output_size must be an integer (None keeps a size only "
                      "in 2-D and 3-D pooling)", "output_size", code="E306")
@@ -127,7 +125,7 @@ for _nd in (1, 2, 3):
             key_args=_pool_label(_nd), saves=_pool_saves(_kind, False, _nd),
             workspace=_indices_workspace if _kind == "Max" else lambda ctx: [],
             receptive=_pool_windows(_nd)))
-        adaptive = [Param("output_size", "outsize")]
+        adaptive = [Param("output_size", "outsize", list_of_one=False)]
         if _kind == "Max":
             adaptive.append(Param("return_indices", "bool", False))
         register(OpDef(

@@ -6,10 +6,18 @@ validation pass); the Python check runs again after expressions are evaluated, s
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 SYMBOL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_SYMBOL = re.compile(SYMBOL_PATTERN)
+
+
+def _is_symbol(v) -> bool:
+    """An ASCII identifier, as the schema says: Python folds other identifiers by NFKC
+    ('ｐ' is 'p'), so two names that differ here could be one variable in generated code."""
+    return isinstance(v, str) and _SYMBOL.match(v) is not None
 
 
 def _is_int(v) -> bool:
@@ -51,6 +59,10 @@ PTYPES: dict[str, PType] = {
     "posint": PType("a positive integer", _POS, lambda v: _is_int(v) and v >= 1),
     "nonneg": PType("a non-negative integer", _NONNEG, lambda v: _is_int(v) and v >= 0),
     "float": PType("a number", {"type": "number"}, _is_num),
+    "posfloat": PType("a positive number", {"type": "number", "exclusiveMinimum": 0},
+                      lambda v: _is_num(v) and v > 0),
+    "nonnegfloat": PType("a non-negative number", {"type": "number", "minimum": 0},
+                         lambda v: _is_num(v) and v >= 0),
     "prob": PType("a probability in [0, 1]", {"type": "number", "minimum": 0, "maximum": 1},
                   lambda v: _is_num(v) and 0 <= v <= 1),
     "bool": PType("true or false", {"type": "boolean"}, lambda v: isinstance(v, bool)),
@@ -75,7 +87,7 @@ PTYPES: dict[str, PType] = {
     "shape": PType("a list of sizes (integers, -1 or symbol names)",
                    {"type": "array", "items": _SHAPE_ITEM},
                    lambda v: isinstance(v, list) and all(
-                       _is_int(x) or (isinstance(x, str) and x.isidentifier()) for x in v)),
+                       _is_int(x) or _is_symbol(x) for x in v)),
     "outsize": PType("a positive integer or a list of positive integers / null",
                      {"anyOf": [_POS, {"type": "array", "minItems": 1, "items": {
                          "anyOf": [_POS, {"type": "null"}]}}]},
@@ -89,10 +101,10 @@ PTYPES: dict[str, PType] = {
     "sections": PType("a positive integer or a list of positive integers",
                       {"anyOf": [_POS, _POS_INTS]},
                       lambda v: (_is_int(v) and v >= 1) or (_int_list(v) and min(v) >= 1)),
-    "names": PType("a list of names", {"type": "array", "items": {
-        "type": "string", "pattern": SYMBOL_PATTERN}},
-        lambda v: isinstance(v, list) and all(isinstance(x, str) and x.isidentifier()
-                                               for x in v)),
+    "names": PType("a list of distinct names (ASCII identifiers)", {
+        "type": "array", "items": {"type": "string", "pattern": SYMBOL_PATTERN}},
+        lambda v: isinstance(v, list) and all(_is_symbol(x) for x in v)
+        and len(set(v)) == len(v)),
     "optint": PType("an integer or null", {"anyOf": [_INT, {"type": "null"}]},
                     lambda v: v is None or _is_int(v)),
     "optpos": PType("a positive integer or null", {"anyOf": [_POS, {"type": "null"}]},

@@ -5,6 +5,7 @@ import math
 
 from specc.dims import Sym
 from specc.ops.base import InferCtx, OpDef, Param, Window, register, saves_inputs, saves_nothing
+from specc.ops._util import check_len
 from specc.ops.ptypes import as_tuple
 
 
@@ -15,9 +16,14 @@ def _upsample(ctx: InferCtx):
     if (a["size"] is None) == (a["scale_factor"] is None):
         ctx.fail("Upsample needs exactly one of size and scale_factor", "size", code="E306")
     modes = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+    if a["align_corners"] is not None and a["mode"] not in modes:
+        ctx.fail(f"Upsample: align_corners applies to the interpolating modes "
+                 f"({', '.join(modes)}), not '{a['mode']}'", "align_corners", code="E306")
     if a["mode"] in modes and modes[a["mode"]] != nd:
         ctx.fail(f"Upsample: mode '{a['mode']}' needs a {modes[a['mode']] + 2}-D input, got {t}",
                  "mode", code="E306")
+    for name in ("size", "scale_factor"):
+        check_len(ctx, name, nd)
     if a["size"] is not None:
         out = list(as_tuple(a["size"], nd))
     else:
@@ -47,7 +53,8 @@ def _upsample_windows(a: dict, nd: int):
 
 register(OpDef(
     "Upsample", "module",
-    [Param("size", "outsize", None), Param("scale_factor", "scale", None),
+    [Param("size", "outsize", None, list_of_one=False),
+     Param("scale_factor", "scale", None, list_of_one=False),
      Param("mode", "str", "nearest", choices=("nearest", "linear", "bilinear", "bicubic",
                                                "trilinear", "nearest-exact")),
      Param("align_corners", "bool", None)],
@@ -60,6 +67,9 @@ def _pixel_shuffle(ctx: InferCtx):
     t = ctx.need_rank(3, 4, 5, 6)
     r = ctx.attrs["upscale_factor"]
     c, h, w = t.shape[-3:]
+    if not isinstance(c, int) and c.exact_div(r * r) is None:
+        ctx.fail(f"PixelShuffle: channels {c} must be divisible by upscale_factor² = {r * r}, "
+                 "which a symbolic size cannot promise", "upscale_factor", code="E304")
     if isinstance(c, int) and c % (r * r):
         ctx.fail(f"PixelShuffle: channels {c} must be divisible by upscale_factor² = {r * r}",
                  "upscale_factor", code="E306")

@@ -18,10 +18,14 @@ _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 def _fn(name: str, params: list[Param], infer, template, doc: str, **kw) -> OpDef:
     """A functional op whose code is one expression built by ``template(args, attrs, ctx)``."""
 
+    # ops with a variable number of outputs (chunk, split, unbind) return a tuple even
+    # when it holds one part: unpack it, or the next op receives a tuple
+    returns_tuple = callable(kw.get("outputs"))
+
     def emit(ctx: EmitCtx) -> list[str]:
         value = template(ctx.args, ctx.attrs, ctx)
         if len(ctx.outs) == 1:
-            return [f"{ctx.outs[0]} = {value}"]
+            return [f"{ctx.outs[0]}{',' if returns_tuple else ''} = {value}"]
         return [f"{', '.join(ctx.outs)} = {value}"]
 
     return register(OpDef(name, "function", params, infer, doc=doc, emit=emit, **kw))
@@ -375,6 +379,9 @@ def _split(ctx: InferCtx):
     t = ctx.inputs[0]
     axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
     sizes = _split_sizes(ctx, t.shape[axis])
+    if len(sizes) != len(_part_names(ctx.attrs)):
+        ctx.fail(f"{ctx.op.name}: splitting {t.shape[axis]} gives {len(sizes)} parts, but "
+                 f"names lists {len(_part_names(ctx.attrs))}", "names", code="E301")
     if len(sizes) != _n_parts(ctx.attrs):
         ctx.fail(f"{ctx.op.name}: splitting {t.shape[axis]} gives {len(sizes)} parts, "
                  f"not {_n_parts(ctx.attrs)}", code="E301")
@@ -434,7 +441,10 @@ _fn("expand", [Param("size", "shape", doc="target sizes; -1 keeps a dim; symbols
 
 
 def _parameter(ctx: InferCtx):
-    return [TensorType(tuple(ctx.attrs["shape"]), "float32")]
+    shape = ctx.attrs["shape"]
+    if any(d < 0 for d in shape):
+        ctx.fail(f"parameter: sizes cannot be negative, got {shape}", "shape", code="E104")
+    return [TensorType(tuple(shape), "float32")]
 
 
 def _flat(values) -> list:

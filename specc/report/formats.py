@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from specc.report.style import Style
+from specc.report.style import Style, printable_diagnostic
 
 
 def write_report(analyses, fmt: str, stream, style: Style, quiet: bool = False) -> None:
@@ -22,6 +22,7 @@ def write_report(analyses, fmt: str, stream, style: Style, quiet: bool = False) 
     elif fmt == "concise":
         for a in analyses:
             for d in sorted(a.diagnostics, key=lambda d: (d.loc.line, d.loc.col)):
+                d = printable_diagnostic(d)
                 rule = f" [{d.rule}]" if d.rule else ""
                 stream.write(f"{d.file}:{d.loc.line}:{d.loc.col}: {d.code}{rule} {d.message}\n")
         if not quiet:
@@ -58,6 +59,7 @@ def _escape_property(text: str) -> str:
 
 def github_line(d) -> str:
     """A GitHub Actions workflow command (::error file=…,line=…::message)."""
+    d = printable_diagnostic(d)
     level = {"error": "error", "warning": "warning"}.get(d.severity, "notice")
     props = [f"file={_escape_property(d.file or '')}"]
     if d.loc.line:

@@ -38,10 +38,16 @@ def _rules():
 
 
 def _uri(path: str) -> tuple[str, bool]:
-    """(uri, is_relative): relative to the working directory when the file is inside it."""
+    """(uri, is_relative): a percent-encoded URI reference (SARIF §3.10), relative to the
+    working directory when the file is inside it. Spaces, '#', '%', '?' and non-ASCII
+    characters in a file name would otherwise make a different or invalid URI."""
+    from urllib.parse import quote
+
+    if path.startswith("<"):  # "<spec>": text given to the API, not a file
+        return quote(path, safe=""), True
     absolute = Path(path).resolve()
     try:
-        return absolute.relative_to(Path.cwd()).as_posix(), True
+        return quote(absolute.relative_to(Path.cwd()).as_posix(), safe="/"), True
     except ValueError:
         return absolute.as_uri(), False
 
@@ -51,7 +57,7 @@ def sarif_document(analyses) -> dict:
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for a in analyses:
-        uri, relative = _uri(a.path) if not a.path.startswith("<") else (a.path, True)
+        uri, relative = _uri(a.path)
         for d in a.diagnostics:
             location = {"artifactLocation": {"uri": uri}}
             if relative:

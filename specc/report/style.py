@@ -2,7 +2,28 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+from dataclasses import replace
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides/isolates that can
+# reorder what a terminal or a code-review page shows (Trojan Source)
+_UNPRINTABLE = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]")
+
+
+def printable(text) -> str:
+    """Text safe to print on a terminal: control characters (ESC, BEL, CR, …) become visible
+    escapes like ``\\x1b``, so a name or message in a spec can never drive the terminal
+    (OSC 52 clipboard writes, cursor moves, hidden text). Every human-readable format
+    passes user-derived text through here; JSON and SARIF escape by their own rules."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
+
+
+def printable_diagnostic(d):
+    """A Diagnostic whose every text field is printable()."""
+    return replace(d, message=printable(d.message), file=printable(d.file or ""),
+                   node=printable(d.node) if d.node else d.node,
+                   hint=printable(d.hint) if d.hint else d.hint)
 
 
 class Style:

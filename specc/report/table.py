@@ -4,7 +4,7 @@ from __future__ import annotations
 from specc.dims import shape_str
 from specc.infer import per_sample, totals
 from specc.ir import Graph, Node, Scope
-from specc.report.style import Style
+from specc.report.style import Style, printable, printable_diagnostic
 from specc.report.summary import op_label, scope_label, scope_params
 
 
@@ -45,9 +45,10 @@ def _node_row(graph: Graph, node: Node, depth: int):
 
 def render_table(analysis, style: Style) -> str:
     graph = analysis.graph
-    lines = [style.bold(f"{analysis.path}") + (f" — {graph.name}" if graph else "")]
+    lines = [style.bold(printable(analysis.path))
+             + (f" — {printable(graph.name)}" if graph else "")]
     if graph is not None and graph.nodes:
-        rows = list(_rows(graph))
+        rows = [tuple(printable(c) for c in r[:5]) + r[5:] for r in _rows(graph)]
         headers = ("Node", "Op", "Output shape", "Params", "MACs")
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
         widths = [min(w, 60) for w in widths]
@@ -58,7 +59,8 @@ def render_table(analysis, style: Style) -> str:
             lines.append(style.dim(text) if row[5] else text)
         lines.append(rule)
         total = totals(graph)
-        outputs = ", ".join(f"{name} {ref.type}" for name, ref in graph.outputs if ref.type)
+        outputs = printable(", ".join(f"{name} {ref.type}" for name, ref in graph.outputs
+                                      if ref.type))
         lines.append(f"Params: {_fmt_int(total['params'])}   "
                      f"MACs/sample: {_fmt_int(total['macs'])}   "
                      f"Param memory (fp32): {total['params'] * 4 / 2**20:,.1f} MiB")
@@ -84,6 +86,7 @@ def format_diagnostics(analysis, style: Style) -> list[str]:
     lines = []
     source = analysis.source.splitlines() if analysis.source else []
     for d in sorted(analysis.diagnostics, key=lambda d: (d.loc.line, d.loc.col)):
+        d = printable_diagnostic(d)
         colour = {"error": style.red, "warning": style.yellow}.get(d.severity, style.blue)
         rule = f" [{d.rule}]" if d.rule else ""
         lines.append(f"{d.file}:{d.loc.line}:{d.loc.col}: {colour(d.severity)} "
@@ -92,7 +95,7 @@ def format_diagnostics(analysis, style: Style) -> list[str]:
             lines.append(f"    node: {d.node}")
         if source and 0 < d.loc.line <= len(source):
             text = source[d.loc.line - 1]
-            if len(text) <= 160:
+            if len(text) <= 160 and printable(text) == text:  # else the caret would be off
                 lines.append(f"    | {text}")
                 lines.append("    | " + " " * max(d.loc.col - 1, 0) + colour("^"))
         if d.hint:

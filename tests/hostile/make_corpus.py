@@ -153,11 +153,14 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
         c[f"name_allowed_{fine}"] = (layers(f"  - {{name: {fine}, op: Linear, out_features: 2}}\n"),
                                      0, None)
     for label, bad in (("unicode", "'çonv'"), ("emoji", "'🔥'"), ("space", "'a b'"),
-                       ("dash", "'a-b'"), ("digit_start", "'1abc'"), ("dot", "'a.b'"),
+                       ("dash", "'-ab'"), ("digit_start", "'1abc'"), ("dot", "'a.b'"),
                        ("injection", "'x(); import os'"), ("empty", "''")):
         expected = "E203"
         c[f"name_{label}"] = (layers(f"  - {{name: {bad}, op: Linear, out_features: 2}}\n"),
                               1, expected)
+    # a module name may hold '-' as torch allows (torchvision's RegNet: block1-0), an input
+    # name (a Python parameter) may not
+    c["name_input_dash"] = ("inputs: {a-b: {shape: [N, 4]}}\nlayers: [Identity]\n", 1, "E203")
     c["name_input_reserved"] = ("inputs: {forward: {shape: [N, 4]}}\nlayers: [Identity]\n", 1,
                                 "E203")
     c["name_duplicate"] = (layers("  - {name: a, op: Linear, out_features: 2}\n"
@@ -264,7 +267,77 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
                                   1, "L106")
     c["dtype_int_into_linear"] = (layers("  - {op: Linear, out_features: 2}\n",
                                          "x: {shape: [N, 4], dtype: int64}"), 1, "E305")
+    add_round_2(c)
     return c
+
+
+def add_round_2(c: dict) -> None:
+    """Issue 14: budgets of the evaluator and of symbolic sizes, count bounds, escapes."""
+    # the evaluator bounds the size of every value before computing it
+    c["expr_round_huge_digits"] = ('vars: {a: "${round(3, -10**17)}"}\n' + OK, 1, "E207")
+    doubling = "".join(f'  v{i}: "${{v{i - 1} * 2}}"\n' for i in range(1, 40))
+    c["expr_list_doubling_vars"] = ('vars:\n  v0: "${[1, 2, 3, 4]}"\n' + doubling + OK, 1,
+                                    "E207")
+    text = "".join(f'  v{i}: "${{v{i - 1}}}${{v{i - 1}}}"\n' for i in range(1, 40))
+    c["expr_text_doubling_vars"] = ('vars:\n  v0: "abcdefgh"\n' + text + OK, 1, "E207")
+    c["expr_list_times_huge"] = ('vars: {a: "${[0] * 10**12}"}\n' + OK, 1, "E207")
+    c["expr_neg_none"] = ('vars: {a: "${-None}"}\n' + OK, 1, "E207")
+    c["expr_neg_list"] = (layers('  - {op: Linear, out_features: "${-[2]}"}\n'), 1, "E207")
+    c["expr_complex_power"] = (layers('  - {op: Dropout, p: "${(-8) ** 0.5}"}\n'), 1, "E207")
+    c["expr_pow_2_33_like_literal"] = (layers('  - {op: Linear, out_features: "${2**33}"}\n',
+                                              "x: {shape: [N, 1]}"), 0, None)
+    # symbolic sizes that grow like Fibonacci through pool/cat chains
+    chain = "  - {name: a0, op: Identity}\n" + "".join(
+        f"  - {{name: p{i}, op: MaxPool1d, kernel_size: 3, stride: 2, from: a{i - 1}}}\n"
+        f"  - {{name: a{i}, op: cat, dim: 2, from: [p{i}, a{i - 1}]}}\n" for i in range(1, 36))
+    c["sym_fibonacci_atoms"] = (layers(chain, "x: {shape: [N, 2, H]}"), 2, "E004")
+    # counts past max_count
+    c["count_params_huge"] = (layers("  - {op: Linear, out_features: 1000000000000}\n",
+                                     "x: {shape: [N, 1000000000]}"), 2, "E004")
+    c["count_numel_huge"] = ("inputs: {x: {shape: [1099511627776, 1099511627776, "
+                             "1099511627776]}}\nlayers: [ReLU]\n", 2, "E004")
+    c["count_macs_huge"] = (layers("  - {op: Linear, out_features: 1000000}\n",
+                                   "x: {shape: [N, 1000000000000, 1000000]}"), 2, "E004")
+    # text that must reach no terminal and no Graphviz as syntax
+    c["term_escape_in_names"] = ('name: "x\\e]52;c;aGVsbG8=\\a\\e[2J"\n'
+                                 + layers('  - {op: "Lin\\e[8mear", out_features: 2}\n'),
+                                 1, "E102")
+    c["dot_html_id_name"] = ("name: '<<TABLE><TR><TD HREF=\"javascript:alert(1)\">x</TD></TR>"
+                             "</TABLE>>'\n" + OK, 0, None)
+    # expansion budgets: nesting the recursive stages survive, every step counted
+    nest, indent = "", "  "
+    for i in range(52):
+        nest += f"{indent}- name: s{i}\n{indent}  layers:\n"
+        indent += "    "
+    c["nesting_52_sequences"] = (layers(nest + f"{indent}- ReLU\n"), 2, "E004")
+    inline = "".join(f"  b{i}: {{layers: [{{block: b{i + 1}, inline: true}}]}}\n"
+                     for i in range(90)) + "  b90: {layers: [ReLU]}\n"
+    c["nesting_inline_blocks_90"] = ("inputs: {x: {shape: [N, 4]}}\nblocks:\n" + inline
+                                     + "layers:\n  - {block: b0, inline: true}\n", 2, "E004")
+    c["expansion_empty_repeats"] = ("inputs: {x: {shape: [N, 4]}}\nblocks:\n  E: {layers: []}\n"
+                                    "  R: {layers: [{block: E, inline: true, repeat: 10000}]}\n"
+                                    "layers:\n  - {block: R, inline: true, repeat: 10000}\n"
+                                    "  - ReLU\n", 2, "E004")
+    c["expansion_disabled_repeats"] = (layers("  - {name: r, repeat: 10000, layers: [{repeat: "
+                                              "10000, op: ReLU, if: '${i < 0}'}]}\n"), 2, "E004")
+    # what torch rejects is refused by check
+    c["ops_kernel_one_element_list"] = (layers("  - {op: Conv2d, out_channels: 2, "
+                                               "kernel_size: [3]}\n", "x: {shape: [N, 1, 8, 8]}"),
+                                        1, "E306")
+    c["ops_hardtanh_min_above_max"] = (layers("  - {op: Hardtanh, min_val: 2, max_val: 1}\n"),
+                                       1, "E306")
+    c["ops_layernorm_symbolic_last"] = (layers("  - LayerNorm\n", "x: {shape: [N, T]}"), 1,
+                                        "E304")
+    c["ops_zero_dim_into_cat"] = (layers("  - {name: r, op: mean}\n  - {op: cat, from: [r, r]}\n"),
+                                  1, "E301")
+    c["ops_names_nfkc_collide"] = (layers("  - {op: chunk, chunks: 2, dim: 1, names: ['ｐ', p]}\n"),
+                                   1, "E104")
+    c["ops_chunk_names_count"] = (layers("  - {op: chunk, chunks: 1, dim: 1, names: [a, b, c]}\n"),
+                                  1, "E301")
+    c["ops_softshrink_negative"] = (layers("  - {op: Softshrink, lambd: -1.0}\n"), 1, "E104")
+    c["ops_batchnorm_negative_eps"] = (layers("  - {op: BatchNorm1d, eps: -1.0}\n"), 1, "E104")
+    c["ops_glu_symbolic_half"] = (layers("  - {op: GLU, dim: 0}\n"), 1, "E304")
+    c["dot_backslash_name"] = ("name: 'a\\\\N\\\\G\\\\'\n" + OK, 0, None)
 
 
 def main() -> None:

@@ -73,18 +73,23 @@ def is_batch_dim(dim, graph) -> bool:
     return isinstance(dim, Sym) and str(dim) in graph.batch_symbols
 
 
-def reaches(facts, node: Node, ops: set, limit: int = 10_000) -> bool:
-    """Whether any node downstream of ``node`` is one of ``ops``."""
-    stack, seen = list(facts.users(node)), set()
-    while stack and len(seen) < limit:
-        n = stack.pop()
-        if n.id in seen:
-            continue
-        seen.add(n.id)
-        if n.op in ops:
-            return True
-        stack += facts.users(n)
-    return False
+def reaches(facts, node: Node, ops: set) -> bool:
+    """Whether any node downstream of ``node`` is one of ``ops``.
+
+    Answered from one reverse pass over the graph per set of ops, kept on ``facts``: a rule
+    that asks for every node would otherwise walk the rest of the graph each time
+    (quadratic)."""
+    key = frozenset(ops)
+    memo = getattr(facts, "_reaches", None)
+    if memo is None:
+        memo = facts._reaches = {}
+    if key not in memo:
+        downstream: set = set()  # ids of nodes with an `ops` node somewhere after them
+        for n in reversed(facts.graph.nodes):  # graph order is topological
+            if any(u.op in key or u.id in downstream for u in facts.users(n)):
+                downstream.add(n.id)
+        memo[key] = downstream
+    return node.id in memo[key]
 
 
 def is_weighted(node: Node) -> bool:

@@ -1,0 +1,68 @@
+"""Modern torchvision models, exact: each spec against `torchvision_models_2.json` (issue 13).
+
+torchvision does not load against this CPU torch build, so the record measured with
+torchvision 0.29.1 is the oracle: the state_dict (keys, shapes, order), the parameter count,
+`macs_eval_batch1` (FlopCounterMode / 2), every leaf's output shape; and torch itself builds
+each spec, loads a checkpoint of the record's shapes strictly and runs forward."""
+import json
+from pathlib import Path
+
+import pytest
+
+import specc
+from specc.infer import totals
+from tests.helpers import ROOT, SPECS, run_on_meta
+
+torch = pytest.importorskip("torch")
+
+REFDATA_2 = ROOT.parent / "shared" / "refdata" / "torchvision_models_2.json"
+if not REFDATA_2.exists():
+    REFDATA_2 = Path(__file__).resolve().parent / "data" / "torchvision_models_2.json"
+RECORDS = {m["name"]: m for m in json.loads(REFDATA_2.read_text())["models"]}
+# spec file -> record name
+SPECS_2 = {"convnext_tiny": "convnext_tiny", "efficientnet_b0": "efficientnet_b0",
+           "mobilenet_v3_small": "mobilenet_v3_small", "regnet_y_400mf": "regnet_y_400mf"}
+
+
+def _record(spec: str) -> dict:
+    return RECORDS[SPECS_2[spec]]
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS_2))
+def test_params_and_eval_macs_equal_the_record(spec):
+    record = _record(spec)
+    analysis = specc.check(SPECS / f"{spec}.yaml")
+    assert analysis.ok and not analysis.diagnostics, [d.format() for d in analysis.diagnostics]
+    numbers = totals(analysis.graph)
+    assert numbers["params"] == record["total_params"]
+    assert numbers["macs"] == record["macs_eval_batch1"]
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS_2))
+def test_state_dict_equals_the_record_and_loads_strictly(spec):
+    record = _record(spec)
+    model = specc.build(SPECS / f"{spec}.yaml", device="meta")
+    assert [[k, list(v.shape)] for k, v in model.state_dict().items()] == record["state_dict"]
+    assert sum(p.numel() for p in model.parameters()) == record["total_params"]
+    checkpoint = {k: torch.zeros(shape, dtype=torch.long if k.endswith("num_batches_tracked")
+                                 else torch.float32) for k, shape in record["state_dict"]}
+    specc.build(SPECS / f"{spec}.yaml").load_state_dict(checkpoint, strict=True)
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS_2))
+def test_torch_runs_the_spec_at_the_inferred_shapes(spec):
+    """Every node's inferred shape is what torch computes, and every leaf module of the
+    record with parameters exists under its torchvision name with its output shape."""
+    record = _record(spec)
+    graph = specc.check(SPECS / f"{spec}.yaml", dims={"N": 1}).graph
+    _, model = run_on_meta(graph, {"N": 1})  # asserts node shapes against torch
+    outputs = [list(t.shape) for _, ref in graph.outputs for t in [ref.type]]
+    assert outputs[0] == record["output_shape"]
+    by_id = {n.id: n for n in graph.nodes}
+    for leaf in record["leaves"]:
+        node = by_id.get(leaf["name"])
+        if node is None:  # torchvision's Permute/Flatten modules are functional ops here
+            assert leaf["params"] == 0, leaf["name"]
+            continue
+        assert node.params == leaf["params"], leaf["name"]
+        assert [list(t.shape) for t in node.out_types][:1] == leaf["out"][:1], leaf["name"]
