@@ -31,9 +31,9 @@ LLM_SPECS = {"bert", "gpt2", "llama", "mistral", "qwen2", "t5"}
 MEASURED_SPECS = [name for name in ALL_SPECS if name not in LLM_SPECS]
 # symbols other than the batch, bound small enough for CPU
 OTHER_DIMS = {"T": 12, "S": 9, "h": 4, "w": 4}
-# Known gaps, measured (ratio static / torch): kept as strict xfails so that a fix shows.
-# LSTM over packed sequences runs torch's per-step (non-oneDNN) kernel, whose saved
-# tensors are not modelled yet.
+# Known gaps, kept as strict xfails so that a fix shows: lstm_classifier's 2-layer
+# bidirectional LSTM over a packed batch (measured at full lengths, as the estimate
+# assumes) keeps ~16% more than the oneDNN rule says (its workspace is opaque).
 TRAIN_GAPS = {"lstm_classifier"}
 # Recurrent kernels allocate per-step gate temporaries the liveness sweep does not see,
 # and TransformerEncoderLayer's eval fast path keeps fewer tensors than its ops imply.
@@ -48,11 +48,24 @@ def _graph(name: str, batch: int, text: str | None = None):
     return analysis.graph, dims
 
 
-def _build(graph, dtype):
+def _build(graph, dtype, device="cpu"):
     from specc.compile.build import build_module
 
     torch.manual_seed(0)
-    return build_module(graph, dtype=dtype)
+    return build_module(graph, dtype=dtype, device=device)
+
+
+def _device(graph, batch: int, dtype: str) -> str:
+    """Recurrent and attention layers keep what their CPU kernels choose, so they always
+    run on the CPU; every other op saves what autograd's derivative formulas say on any
+    device, so beyond batch 2 in float32 (always on the CPU) they run on the meta device:
+    the same saved tensors, no data and no compute."""
+    from specc.ops.base import get_op
+
+    if (batch, dtype) == (2, "float32") or any(
+            get_op(n.op).category in ("recurrent", "attention") for n in graph.nodes):
+        return "cpu"
+    return "meta"
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
@@ -63,9 +76,10 @@ def test_training_activations_equal_saved_tensors(name, batch, dtype, request):
         request.applymarker(pytest.mark.xfail(strict=True, reason="not modelled yet"))
     graph, dims = _graph(name, batch)
     static = analyse_memory(graph, dtype=dtype).activations_train_bytes
-    model = _build(graph, dtype)
-    real = measure.saved_bytes(model, measure.example_inputs(graph, dims,
-                                                             getattr(torch, dtype)))
+    device = _device(graph, batch, dtype)
+    model = _build(graph, dtype, device)
+    real = measure.saved_bytes(model, measure.example_inputs(graph, dims, getattr(torch, dtype),
+                                                             device=device))
     assert abs(static - real) <= 0.05 * real, f"static {static} vs torch {real}"
 
 
@@ -120,7 +134,7 @@ def test_inference_peak_matches_a_liveness_replay_of_the_real_forward(name, requ
         request.applymarker(pytest.mark.xfail(strict=True, reason="not modelled yet"))
     graph, dims = _graph(name, 2)
     static = analyse_memory(graph).activations_inference_peak_bytes
-    model = _build(graph, None)
+    model = _build(graph, None)  # on the CPU: meta kernels allocate differently in eval
     real = measure.inference_peak_bytes(model, measure.example_inputs(graph, dims,
                                                                       torch.float32))
     assert abs(static - real) <= 0.10 * real, f"static {static} vs torch {real}"
@@ -345,8 +359,8 @@ def test_render_annotates_receptive_fields():
 # --- every op's saved-tensor rule, on random configurations --------------------------------
 
 # LSTM: oneDNN's workspace is approximated per element (exact at spec scale, tested above;
-# tiny random shapes hit its 28 KiB minimum). TransformerDecoderLayer declares no rule yet.
-OP_GAPS = {"LSTM", "TransformerDecoderLayer",
+# tiny random shapes hit its 28 KiB minimum).
+OP_GAPS = {"LSTM",
            # issue 13's attention ops declare no rule yet; index_select/gather: the example
            # inputs this test draws are random integers, not valid indices
            "Attention", "RMSNorm", "scaled_dot_product_attention", "index_select", "gather"}

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 def example_inputs(graph, dims: dict, dtype, seed: int = 0, device: str = "cpu"):
     """Inputs of the inferred shapes: floats in ``dtype`` (positive, so that ReLUs pass
-    gradients), token ids in range, lengths between 1 and the sequence length. On the
-    meta device (sizes without data) only the floats move there."""
+    gradients), token ids in range, every sequence at full length (what the static
+    analysis assumes). On the meta device (sizes without data) only the floats move
+    there."""
     import torch
 
     from specc.dims import Sym, substitute
@@ -30,9 +31,7 @@ def example_inputs(graph, dims: dict, dtype, seed: int = 0, device: str = "cpu")
                           else torch.rand(shape, generator=generator).to(dtype))
         elif len(shape) == 1:  # lengths
             longest = max(int(dims.get("T", 1)), 1)
-            lengths = torch.randint(1, longest + 1, shape, generator=generator)
-            lengths[0] = longest
-            inputs.append(lengths)
+            inputs.append(torch.full(shape, longest, dtype=torch.int64))
         else:
             inputs.append(torch.zeros(shape, dtype=getattr(torch, t.dtype)))
     return inputs

@@ -304,6 +304,41 @@ def _encoder_saves(ctx: SaveCtx) -> list:
             Saved("new", numel=tokens * a["nhead"], dtype="float32")]  # log-sum-exp
 
 
+def _decoder_saves(ctx: SaveCtx) -> list:
+    """Measured on TransformerDecoderLayer in training, in the units of the encoder rule
+    plus S = memory length. With dropout (math attention): 6·L·N for three LayerNorms,
+    17·L·N·E, 4·S·N·E, the self-attention scores ×3 (N·H·L·L) and the cross-attention
+    ones ×3 (N·H·L·S), 3·L·N·F; in bf16/fp16 the math path keeps 4·L·N·E, 2·S·N·E and
+    the scores in fp32, and 11·L·N·E and S·N·E in the model dtype. Without dropout (fused SDPA): two
+    fp32 log-sum-exps (N·H·L each), 12·L·N·E, 3·S·N·E and one L·N·F (two with gelu).
+    The inputs are among these tensors unless batch_first made time-major copies."""
+    a, x, memory = ctx.attrs, ctx.inputs[0], ctx.inputs[1]
+    e, f, heads = a["d_model"], a["dim_feedforward"], a["nhead"]
+    tokens, _, self_scores = _attention_sizes(ctx, x, heads, a["batch_first"])
+    memory_tokens, memory_length, _ = _attention_sizes(ctx, memory, 1, a["batch_first"])
+    cross_scores = self_scores // _attention_sizes(ctx, x, 1, a["batch_first"])[1] \
+        * memory_length
+    given = [] if a["batch_first"] else [Saved("input", 0), Saved("input", 1)]
+    lte, ste = tokens * e, memory_tokens * e
+    if a["batch_first"]:
+        lte_new, ste_new = 0, 0
+    else:
+        lte_new, ste_new = -lte, -ste  # the inputs themselves are two of the tensors
+    if a["dropout"] > 0:
+        scores = 3 * self_scores + 3 * cross_scores
+        if ctx.dtype in ("bfloat16", "float16"):
+            return given + [
+                Saved("new", numel=6 * tokens + 11 * lte + lte_new + ste + ste_new
+                      + 3 * tokens * f),
+                Saved("new", numel=4 * lte + 2 * ste + scores, dtype="float32")]
+        return given + [Saved("new", numel=6 * tokens + 17 * lte + lte_new + 4 * ste + ste_new
+                              + scores + 3 * tokens * f)]
+    ffn = (2 if a["activation"] == "gelu" else 1) * tokens * f
+    return given + [Saved("new", numel=6 * tokens + 12 * lte + lte_new + 3 * ste + ste_new
+                          + ffn),
+                    Saved("new", numel=2 * tokens * heads, dtype="float32")]
+
+
 for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoderLayer", True)):
     register(OpDef(
         _name, "module", _layer_params(_decoder) + _mask_params(_name), _transformer(_decoder),
@@ -313,6 +348,5 @@ for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoder
         emit=_transformer_emit(_name),
         count_params=_transformer_count(_decoder), macs=_transformer_macs(_decoder),
         key_args=lambda a: f"d={a['d_model']}, {a['nhead']} heads",
-        # the decoder's saved tensors are not measured yet: the analysis says so
-        saves=None if _decoder else _encoder_saves,
+        saves=_decoder_saves if _decoder else _encoder_saves,
         param_tensors=lambda a, d=_decoder: (18 if d else 12) if a["bias"] else (9 if d else 6)))

@@ -127,10 +127,12 @@ def _saves(name: str):
     values per step (7·T·N·H), LSTM (oneDNN) its output, four N·H state tensors and a
     workspace (see ``_LSTM_WORKSPACE``: "ws" items, sized by memory analysis). Each layer
     also keeps its input once (the data; a transposed copy when batch_first), and
-    dropout between layers its mask and result."""
+    dropout between layers its mask and result. With ``lengths`` the batch is packed:
+    counted at full length, where torch takes the same kernels (ragged lengths switch
+    LSTM to a per-step kernel that keeps other, in probes fewer, bytes)."""
     def saves(ctx: SaveCtx) -> list:
         a = ctx.attrs
-        x = ctx.inputs[0]
+        x, lengths, _ = split_inputs(ctx.inputs)
         if x.rank == 3:
             steps, batch = (x.shape[1], x.shape[0]) if a["batch_first"] else x.shape[:2]
         else:
@@ -156,6 +158,8 @@ def _saves(name: str):
                 else:
                     out += [Saved("new", numel=per_step + 4 * batch * h),
                             Saved("new", numel=per_step, dtype=_LSTM_WORKSPACE)]
+        if lengths is not None:  # the packed batch's batch_sizes and (un)sorted indices
+            out.append(Saved("new", numel=steps + 2 * batch, dtype="int64"))
         return out
     return saves
 
