@@ -3,8 +3,10 @@
     python3 benchmarks/check_speed.py            # the full run (a few minutes on 2 cores)
     python3 benchmarks/check_speed.py --quick    # a smoke run with tiny sizes (used in CI)
 
-1. whole process: `specc check specs/resnet50.yaml` vs a process that imports torch, builds
-   the same ResNet-50 by hand and summarises it with torchinfo;
+1. whole process: `specc check specs/resnet50.yaml` vs the floor (a `python -c` that only
+   parses the same file with libyaml; the ratio is the startup overhead, aimed at ≤ 2×) and
+   vs a process that imports torch, builds the same ResNet-50 by hand and summarises it
+   with torchinfo;
 2. in process: specc's analysis (load → validate → expand → infer → lint) vs the
    torchinfo.summary call alone;
 3. scaling: generated specs of 10 … 10 000 layers (a deep MLP, and a deep ResNet-like stack of
@@ -28,6 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+
+
+_PARSE_FLOOR = ("import sys, yaml\n"
+                "with open(sys.argv[1], 'rb') as f:\n"
+                "    yaml.load(f, Loader=yaml.CSafeLoader)\n")
 
 
 def median_time(command: list[str], runs: int) -> float:
@@ -141,7 +148,15 @@ def main() -> None:
     results: dict = {"machine": machine()}
 
     specc_cmd = [sys.executable, "-m", "specc", "check", "specs/resnet50.yaml", "-q"]
-    results["specc_process_s"] = median_time(specc_cmd, runs)
+    # the floor: a Python process that only parses the same file with libyaml. Alternate
+    # the two and compare in one run (issue 12 aims at ≤ 2×).
+    floor_cmd = [sys.executable, "-c", _PARSE_FLOOR, "specs/resnet50.yaml"]
+    floor, whole = [], []
+    for _ in range(max(runs, 5)):
+        floor.append(median_time(floor_cmd, 1))
+        whole.append(median_time(specc_cmd, 1))
+    results["parse_floor_s"] = statistics.median(floor)
+    results["specc_process_s"] = statistics.median(whole)
     have_torch = torchinfo_available()
     if have_torch:
         torch_cmd = [sys.executable, str(HERE / "torchinfo_resnet50.py")]
@@ -180,6 +195,9 @@ def report(r: dict) -> str:
     ms = lambda s: f"{s * 1000:,.0f} ms" if s >= 0.01 else f"{s * 1000:.1f} ms"  # noqa: E731
     lines = [f"Machine: {r['machine']}", "",
              "| what | specc | baseline | speed-up |", "|---|---:|---:|---:|"]
+    lines.append(f"| whole process, ResNet-50 (check vs `python -c` parsing the same YAML with "
+                 f"libyaml: the floor) | {ms(r['specc_process_s'])} | {ms(r['parse_floor_s'])} "
+                 f"| {r['specc_process_s'] / r['parse_floor_s']:.2f}× the floor |")
     if "torchinfo_process_s" in r:
         lines.append(f"| whole process, ResNet-50 (check vs torch + hand-written model + "
                      f"torchinfo) | {ms(r['specc_process_s'])} | {ms(r['torchinfo_process_s'])} "

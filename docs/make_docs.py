@@ -85,9 +85,8 @@ def fixed_budgets() -> list[tuple[str, str, str]]:
 def render() -> str:
     from specc.compile.build import DEFAULT_MAX_PARAMS
     from specc.errors import ERROR_CODES, LIMIT_DOCS, Limits
-    from specc.lint.registry import RULES, _load_rules
+    from specc.lint.registry import RULES
 
-    _load_rules()
     limits = Limits()
     out = ["# Errors, limits and rules", "",
            "Every problem specc reports is printed as `path:line:col: CODE message`, with the "
@@ -140,8 +139,10 @@ def render() -> str:
             "| code | name | severity | what it catches |", "|---|---|---|---|"]
     for r in sorted(RULES.values(), key=lambda r: r.code):
         out.append(f"| {r.code} | `{r.name}` | {r.severity} | {r.summary} |")
-    out += ["", "L101–L106 are configurations torch itself rejects; shape inference detects "
-            "them and reports them under these codes.", ""]
+    out += ["", "L101–L104 and L106 are configurations torch itself rejects; shape inference "
+            "detects them and reports them under these codes, and `--ignore`, `--select` and "
+            "`# specc: ignore` cannot switch them off. `specc explain CODE` explains any code, "
+            "E-codes included.", ""]
     return "\n".join(out)
 
 

@@ -100,25 +100,26 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
     graph = None
     if isinstance(doc, dict):
         try:
-            graph = expand(doc, dims, limits)
+            graph, found = expand(doc, dims, limits)
         except SpecError as exc:
             diagnostics += exc.diagnostics
         except (TypeError, AttributeError, KeyError, ValueError):
             # only a document the schema already rejected can confuse the expander
             if not diagnostics:
                 raise
+        else:
+            diagnostics = _merge(diagnostics, found)
     if graph is not None:
-        graph.source_lines = source.splitlines()
-        infer(graph, limits)
+        diagnostics = _merge(diagnostics, infer(graph, limits))
         from specc.tie import resolve_ties
 
-        resolve_ties(graph)
-        diagnostics = _merge(diagnostics, graph.diagnostics)
+        tie_problems = resolve_ties(graph)
+        diagnostics = _merge(diagnostics, tie_problems)
         graph.diagnostics = diagnostics
         if lint:
             from specc.lint import run_lints
 
-            diagnostics = run_lints(graph, config)
+            diagnostics = run_lints(graph, diagnostics, source.splitlines(), config)
         diagnostics = collapse_instances(diagnostics)
         graph.diagnostics = diagnostics
     from specc.vars import declared_vars

@@ -88,11 +88,11 @@ def _edit_script_pairs(a: list, b: list, max_edits: int) -> list[tuple[int, int]
                 x, y = x + 1, y + 1
             front[k] = x
             if x >= n and y >= m:
-                return _backtrack(trace, a, b, n, m)
+                return _backtrack(trace, n, m)
     return None
 
 
-def _backtrack(trace, a, b, x, y) -> list[tuple[int, int]]:
+def _backtrack(trace, x, y) -> list[tuple[int, int]]:
     pairs = []
     for d in range(len(trace) - 1, -1, -1):
         front, k = trace[d], x - y

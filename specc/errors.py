@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-SEVERITIES = ("info", "warning", "error")
+from specc.codes import CODES, SEVERITIES
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
@@ -147,37 +147,5 @@ LIMIT_DOCS = {
 }
 
 
-# Every error code specc reports outside the lint rules (those live in specc.lint).
-# docs/errors.md lists them; SARIF output uses the summaries.
-ERROR_CODES = {
-    "E000": "the file cannot be read",
-    "E001": "invalid YAML",
-    "E002": "duplicate mapping key",
-    "E003": "YAML tag (specs are plain data)",
-    "E004": "a resource limit was exceeded",
-    "E005": "the file is not UTF-8/UTF-16 text",
-    "E006": "empty file",
-    "E007": "more than one YAML document",
-    "E101": "the document does not match the spec schema",
-    "E102": "unknown op",
-    "E103": "unknown parameter or key",
-    "E104": "a value has the wrong type or range",
-    "E105": "a required parameter or key is missing",
-    "E201": "a `from` or output names nothing defined before it",
-    "E202": "duplicate name",
-    "E203": "invalid or reserved name",
-    "E204": "unknown block",
-    "E205": "block parameter missing or unknown",
-    "E206": "a block uses itself",
-    "E207": "an expression cannot be evaluated",
-    "E209": "a multi-output op has no output of that name",
-    "E301": "shapes do not fit together",
-    "E302": "a given size (in_channels, in_features, …) disagrees with the input",
-    "E303": "a size becomes zero or negative",
-    "E304": "a size must be concrete but is symbolic",
-    "E305": "wrong dtype",
-    "E306": "a configuration torch rejects",
-    "E307": "wrong number of inputs",
-    "E401": "`build --export`: torch.export cannot trace the model",
-    "W401": "`build --export`: torch.export fixed a symbolic dim to its example size",
-}
+# The E-codes and their summaries (a view of specc.codes, the one table of codes).
+ERROR_CODES = {c.code: c.summary for c in CODES.values() if not c.is_rule}

@@ -15,8 +15,8 @@ import functools
 import operator
 import re
 
-_WHOLE_VAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
-_WHOLE_EXPR = re.compile(r"^\$\{(.*)\}$", re.S)
+_WHOLE_VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")  # .fullmatch
+_WHOLE_EXPR = re.compile(r"\$\{(.*)\}", re.S)  # .fullmatch
 _EMBEDDED = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 MAX_INT = 2 ** 63 - 1
 MAX_LEN = 500  # characters of one expression as written
@@ -58,13 +58,13 @@ def evaluate(value, env: dict):
         return value
     if len(value) > MAX_LEN:
         raise ExprError(f"expression is longer than {MAX_LEN} characters")
-    whole = _WHOLE_VAR.match(value)
+    whole = _WHOLE_VAR.fullmatch(value)
     if whole:
         try:
             return _lookup(whole.group(1), env)
         except ExprError as exc:
             raise exc.shifted(1) from None
-    whole = _WHOLE_EXPR.match(value)
+    whole = _WHOLE_EXPR.fullmatch(value)
     if whole and "${" not in whole.group(1):
         try:
             return evaluate_text(whole.group(1), env)

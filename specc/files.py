@@ -136,7 +136,7 @@ def _sigterm_raises():
         signal.signal(signal.SIGTERM, old)
 
 
-def _raise_terminated(signum, frame):
+def _raise_terminated(_signum, _frame):  # a signal handler's signature
     raise _Terminated()
 
 

@@ -89,7 +89,7 @@ class _Tracer(fx.Tracer):
         self.call_counts: dict[str, int] = {}
         self.failing: str | None = None
 
-    def is_leaf_module(self, m, qualname):
+    def is_leaf_module(self, m, _qualname):
         return type(m) in self.leaf_classes
 
     def call_module(self, m, forward, args, kwargs):

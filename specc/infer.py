@@ -8,24 +8,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from specc import codes
 from specc.dims import DimTooLarge, NeedsConcrete, Sym, substitute
 from specc.errors import Diagnostic, Limits
 from specc.ir import Graph, Node
-from specc.ops.base import InferCtx, ShapeError, get_op
+from specc.ops.base import InferCtx, ShapeError, all_ops
 
 
-def infer(graph: Graph, limits: Limits | None = None) -> Graph:
+def infer(graph: Graph, limits: Limits | None = None) -> list[Diagnostic]:
+    """Fill every node's types, params and MACs; returns the diagnostics of the nodes whose
+    shape rule failed."""
     limits = limits or Limits()
     memo: dict = {}
+    diagnostics: list[Diagnostic] = []
     for node in graph.nodes:
         if node.broken or any(ref.type is None for ref in node.inputs):
             continue
         diagnostic = _infer_memoised(node, limits, memo)
         if diagnostic is not None:
-            graph.diagnostics.append(_better_hint(diagnostic, node, graph))
+            diagnostics.append(_better_hint(diagnostic, node, graph))
             if diagnostic.code == "E302":
                 _continue_past(node, diagnostic, limits)
-    return graph
+    return diagnostics
 
 
 def _continue_past(node: Node, diagnostic: Diagnostic, limits: Limits) -> None:
@@ -106,8 +110,10 @@ def _memo_key(node: Node):
 
 
 def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
-    op = get_op(node.op)
-    ctx = InferCtx(op, [ref.type for ref in node.inputs], node.attrs, node.given)
+    op = all_ops()[node.op]  # expansion made every other node broken, and those are skipped
+    # (and a node runs only when every input's type is known)
+    ctx = InferCtx(op, [ref.type for ref in node.inputs if ref.type is not None], node.attrs,
+                   node.given)
     try:
         outs = op.infer(ctx)
         _check_dims(outs, limits, op.name)
@@ -116,20 +122,16 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
         node.params, node.macs = params, macs
     except ShapeError as exc:
         loc = node.attr_locs.get(exc.param, node.loc) if exc.param else node.loc
-        if exc.rule:  # a check that a lint rule owns: report it under the rule's code
-            from specc.lint.registry import find_rule
-
-            rule = find_rule(exc.rule)
-            return Diagnostic(rule.code, str(exc), rule.severity, loc, node.id,
-                              exc.hint or rule.hint, rule=rule.name)
-        return Diagnostic(exc.code, str(exc), "error", loc, node.id, exc.hint)
+        code = exc.code
+        return Diagnostic(code.code, str(exc), code.severity, loc, node.id,
+                          exc.hint or code.hint or None, rule=code.name if code.is_rule else None)
     except NeedsConcrete as exc:
-        return Diagnostic("E304", f"{op.name}: {exc}", "error", node.loc, node.id,
+        return Diagnostic(codes.NEEDS_CONCRETE.code, f"{op.name}: {exc}", "error", node.loc, node.id,
                           f"bind {', '.join(sorted(exc.dim.symbols()))} with --dim SYM=VALUE")
     except DimTooLarge as exc:
-        return Diagnostic("E004", f"{op.name}: {exc}", "error", node.loc, node.id)
+        return Diagnostic(codes.RESOURCE_LIMIT.code, f"{op.name}: {exc}", "error", node.loc, node.id)
     except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
-        return Diagnostic("E301", f"{op.name}: cannot compute the output shape ({exc})",
+        return Diagnostic(codes.SHAPE_MISMATCH.code, f"{op.name}: cannot compute the output shape ({exc})",
                           "error", node.loc, node.id)
     node.out_types = list(outs)
     return None
@@ -140,7 +142,7 @@ def _check_dims(outs, limits: Limits, op_name: str) -> None:
         for d in t.shape:
             if isinstance(d, int) and d > limits.max_dim:
                 raise ShapeError(f"{op_name}: output size {d} is over the limit max_dim "
-                                 f"({limits.max_dim})", code="E004")
+                                 f"({limits.max_dim})", code=codes.RESOURCE_LIMIT)
 
 
 def _largest(value) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from specc.dims import Dim
-from specc.errors import Diagnostic, Loc
+from specc.errors import Loc
 from specc.tensor import TensorType
 
 
@@ -103,8 +103,6 @@ class Graph:
     batch_symbols: set = field(default_factory=set)
     symbols: set = field(default_factory=set)  # every size symbol the spec declares
     init: dict = field(default_factory=dict)  # op name -> init spec
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    source_lines: list[str] = field(default_factory=list)
 
     def consumers(self) -> dict:
         """node id -> list of (consumer node, input position)."""
@@ -123,5 +121,12 @@ class Graph:
         return None
 
     @property
+    def complete(self) -> bool:
+        """Every node expanded and has known output types (what building needs). Whether
+        the spec has errors is the analysis's business: the IR holds model facts only."""
+        return all(not n.broken and n.out_types is not None for n in self.nodes)
+
+    @property
     def ok(self) -> bool:
-        return not any(d.severity == "error" for d in self.diagnostics)
+        """The name older code uses for :attr:`complete`."""
+        return self.complete

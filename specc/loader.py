@@ -16,7 +16,7 @@ import re
 
 import yaml
 
-from specc.errors import Diagnostic, Limits, Loc, SpecError, error
+from specc.errors import NOWHERE, Diagnostic, Limits, Loc, SpecError, error
 
 try:  # libyaml's parser is ~10x faster; the pure-Python one behaves the same
     _Parser = yaml.CSafeLoader  # type: ignore[attr-defined]
@@ -29,7 +29,7 @@ class LDict(dict):
 
     __slots__ = ("loc", "key_locs", "value_locs")
 
-    def __init__(self, loc: Loc = Loc()):
+    def __init__(self, loc: Loc = NOWHERE):
         super().__init__()
         self.loc = loc
         self.key_locs: dict = {}
@@ -44,7 +44,7 @@ class LList(list):
 
     __slots__ = ("loc", "item_locs")
 
-    def __init__(self, loc: Loc = Loc()):
+    def __init__(self, loc: Loc = NOWHERE):
         super().__init__()
         self.loc = loc
         self.item_locs: list[Loc] = []
@@ -153,7 +153,7 @@ def _decode(data: bytes | str, limits: Limits) -> str:
             try:
                 text = data.decode("utf-16")
             except UnicodeDecodeError as exc:
-                raise error("E005", f"file is not valid UTF-16: {exc.reason}", Loc(1, 1))
+                raise error("E005", f"file is not valid UTF-16: {exc.reason}", Loc(1, 1)) from None
         else:
             try:
                 text = data.decode("utf-8-sig")
@@ -161,7 +161,7 @@ def _decode(data: bytes | str, limits: Limits) -> str:
                 line = data[: exc.start].count(b"\n") + 1
                 raise error("E005", f"file is not UTF-8 text (byte 0x{data[exc.start]:02x} "
                             f"at offset {exc.start})", Loc(line, 1),
-                            hint="save the spec as UTF-8")
+                            hint="save the spec as UTF-8") from None
     if len(text) > limits.max_file_bytes:
         raise error("E004", f"spec text is over the limit of {limits.max_file_bytes} characters",
                     Loc(1, 1))
@@ -189,10 +189,10 @@ def load_yaml(data: bytes | str, limits: Limits | None = None):
             # libyaml >= 0.2.6 (PyYAML 6.0.4) has a nesting limit of its own, lower than
             # ours; hitting it is the same resource limit, not a syntax error.
             raise error("E004", f"nesting is deeper than the YAML parser allows ({problem})",
-                        _mark(mark))
-        raise error("E001", f"invalid YAML: {problem}", _mark(mark))
+                        _mark(mark)) from None
+        raise error("E001", f"invalid YAML: {problem}", _mark(mark)) from None
     except yaml.YAMLError as exc:
-        raise error("E001", f"invalid YAML: {exc}", Loc(1, 1))
+        raise error("E001", f"invalid YAML: {exc}", Loc(1, 1)) from None
     if builder.documents == 0:
         raise error("E006", "the file is empty: a spec needs at least 'layers'", Loc(1, 1))
     return builder.root

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-import os
 
 from specc.errors import Diagnostic
 from specc.loader import key_loc_at, loc_at
 
 SCHEMA_ID = "https://raw.githubusercontent.com/specc-dev/specc/main/schemas/specc.schema.json"
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "schemas", "specc.schema.json")
 LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "mse", "l1", "smooth_l1", "huber",
           "kl_div", "ctc", "cosine_embedding", "margin_ranking", "none")
 TASKS = ("classification", "multilabel", "regression", "segmentation", "generation", "embedding")
@@ -177,14 +174,13 @@ def schema_text() -> str:
 
 @lru_cache(maxsize=1)
 def _validator():
+    """The validator of the schema generated from this package's op registry — never a file
+    found relative to the source tree, so a wheel and a checkout validate identically
+    (schemas/specc.schema.json is the same text, checked in for editors; a test keeps it
+    current)."""
     from specc.schema_validator import Validator
 
-    if os.path.exists(SCHEMA_PATH):
-        with open(SCHEMA_PATH, encoding="utf-8") as handle:
-            schema = json.load(handle)
-    else:  # an installed copy without the repo's schemas/ folder
-        schema = build_schema()
-    return Validator(schema)
+    return Validator(build_schema())
 
 
 def validate(doc) -> list[Diagnostic]:

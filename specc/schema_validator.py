@@ -40,7 +40,23 @@ class ValidationError:
 
 @lru_cache(maxsize=256)
 def _regex(pattern: str):
-    return re.compile(pattern)
+    r"""A JSON Schema pattern (ECMA-262 semantics) as a Python regex. ECMA's `$` matches only
+    at the very end, Python's also before a final newline, so `$` becomes `\Z`: a name
+    "fc\n" must not match ^[A-Za-z_][A-Za-z0-9_]*$."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":  # an escape: copy it and the escaped character
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        out.append("\\Z" if ch == "$" and not in_class else ch)
+        i += 1
+    return re.compile("".join(out))
 
 
 _PY_TYPES = {"string": str, "boolean": bool, "array": list, "object": dict, "null": type(None)}

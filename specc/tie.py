@@ -11,7 +11,9 @@ from specc.ir import Graph
 from specc.ops.base import get_op
 
 
-def resolve_ties(graph: Graph) -> None:
+def resolve_ties(graph: Graph) -> list:
+    """Check every `tie:` and count a tied weight once; returns the problems found."""
+    problems = []
     by_id = {n.id: n for n in graph.nodes}
     for node in graph.nodes:
         if node.tie is None or node.out_types is None:
@@ -38,8 +40,9 @@ def resolve_ties(graph: Graph) -> None:
                        f"'{node.tie}' ({target.op}) has {list(get_op(target.op).weight_shape(target.attrs))}")
             hint = "tied weights must have the same shape"
         if problem is not None:
-            graph.diagnostics.append(Diagnostic("E302" if "weight is" in problem else "E201",
+            problems.append(Diagnostic("E302" if "weight is" in problem else "E201",
                                                 problem, "error", loc, node.id, hint))
             continue
         shape = own(node.attrs)
         node.params -= shape[0] * shape[1]  # the shared tensor counts once, on its owner
+    return problems

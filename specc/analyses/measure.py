@@ -53,7 +53,7 @@ def saved_bytes(model, inputs, checkpointed=()) -> int:
             kept[storage._cdata] = storage.nbytes()
         return tensor
 
-    def keep_inputs(module, args):
+    def keep_inputs(_module, args):
         for value in args:
             if isinstance(value, torch.Tensor):
                 pack(value)

@@ -170,7 +170,7 @@ class _Storages:
 def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "adamw",
                    amp: bool = False, env: dict | None = None) -> MemoryReport:
     """The memory a training step and an inference pass hold (see the module doc)."""
-    if graph is None or not graph.ok or any(n.out_types is None for n in graph.nodes):
+    if graph is None or not graph.complete:
         raise MemoryAnalysisError("the spec has errors; fix them first")
     if dtype not in FLOAT_DTYPES:
         raise MemoryAnalysisError(f"dtype must be one of {', '.join(FLOAT_DTYPES)}")

@@ -44,6 +44,7 @@ def run(args) -> int:
         print_diagnostics(analysis)
         return EXIT_FINDINGS
     graph = analysis.graph
+    assert graph is not None  # an analysis without errors has a graph
     try:
         from specc.compile.build import check_size
         from specc.compile.codegen import CodegenError, doc_text, generate

@@ -6,6 +6,7 @@ import sys
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, add_dim_option,
                                add_var_options, check_dims_used, check_outside_vars,
                                outside_vars, parse_dims)
+from specc.report.formats import FORMATS
 
 
 def add_parser(sub) -> None:
@@ -13,7 +14,7 @@ def add_parser(sub) -> None:
                        description="Validate specs, infer every tensor's shape, count params "
                                    "and MACs, and lint. Takes files, directories and globs.")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--format", choices=("full", "concise", "json", "github", "sarif"),
+    p.add_argument("--format", choices=tuple(FORMATS),
                    default=None, help="output format (default: full)")
     add_dim_option(p, "bind a symbolic dim")
     add_var_options(p)
@@ -62,17 +63,17 @@ def run(args) -> int:
         for m in missing:
             print(f"specc: no spec files match {m!r}", file=sys.stderr)
         return EXIT_USAGE
-    analyses = []
-    fail_on = None
+    analyses, failing = [], False
     for path in paths:
         try:
             config = resolve_config(path, args.config, args.select, args.ignore)
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
-        fail_on = args.fail_on or config.fail_on
         analysis = analyse_path(path, dims=dims, config=config, limits=config.limits,
                                 vars=values)
         check_outside_vars(analysis, named, args.verbose)
+        # each file fails by its own configuration's fail-on, not by the last file's
+        failing |= analysis.fails(args.fail_on or config.fail_on or "error")
         if request is not None and analysis.graph is not None and analysis.ok:
             from specc.analyses.fit import will_it_fit
 
@@ -86,7 +87,7 @@ def run(args) -> int:
         return EXIT_USAGE
     if args.exit_zero:
         return EXIT_OK
-    return EXIT_FINDINGS if any(a.fails(fail_on or "error") for a in analyses) else EXIT_OK
+    return EXIT_FINDINGS if failing else EXIT_OK
 
 
 def _fit_request(args):

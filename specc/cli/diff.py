@@ -31,7 +31,9 @@ def run(args) -> int:
             print_diagnostics(a)
             print(f"specc diff: {a.path} has errors; fix them first", file=sys.stderr)
             return EXIT_USAGE
-    report = diff_graphs(analyses[0].graph, analyses[1].graph)
+    old, new = analyses[0].graph, analyses[1].graph
+    assert old is not None and new is not None  # analyses without errors have graphs
+    report = diff_graphs(old, new)
     if args.format == "json":
         print(json.dumps({"old": args.old, "new": args.new, **report}, indent=1))
     else:

@@ -187,7 +187,7 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     ``_specc_record(node_id, outputs)`` function that the caller puts in the namespace.
     ``float_dtype`` is the dtype the model will be built in: floats made inside forward
     (an integer mask times 1.0, constants) follow it instead of torch's default float32."""
-    if not graph.ok:
+    if not graph.complete:
         raise CodegenError("the spec has errors; fix them before building")
     state = _State(graph, trace=trace, float_dtype=float_dtype or "float32")
     state.exports = _exports(state)

@@ -7,6 +7,7 @@ container at a :class:`Place`, built by :meth:`Expander.build` (block, nested la
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Collection
 
 from specc.errors import Diagnostic, Limits, Loc, SpecError
 from specc.expand.mapping import normalise, without
@@ -126,7 +127,7 @@ class Expander:
             seq.names.entries[str(item["name"])] = node
         return node.ref
 
-    def _item(self, item: LDict, seq: Sequence, prev: Ref | None, loc: Loc) -> Ref:
+    def _item(self, item: LDict, seq: Sequence, prev: Ref | None, loc: Loc) -> Ref | None:
         place = self._place(item, seq, loc)
         if place.named and place.name in seq.names.entries:
             raise NodeError("E202", f"duplicate name '{place.name}' in this sequence",
@@ -146,6 +147,7 @@ class Expander:
             return passthrough
         sources = self.sources(item, seq, prev)
         seq.frame.next_index += 1  # a disabled item takes no index (as in nn.Sequential)
+        result: Node | Frame
         if "repeat" in item:
             result = self._repeat(item, place, seq, sources)
         else:
@@ -181,7 +183,8 @@ class Expander:
             refs.append(self.resolve(target, seq.names, loc, seq.later_names))
         return refs
 
-    def resolve(self, target: str, ns: Namespace, loc: Loc, later: set = frozenset()) -> Ref:
+    def resolve(self, target: str, ns: Namespace, loc: Loc,
+                later: Collection[str] = frozenset()) -> Ref:
         """The value `target` names (`a`, `a.b.c`, `node.output_name`) as seen from `ns`."""
         parts = target.split(".")
         entry = ns.lookup(parts[0])
@@ -331,6 +334,7 @@ class Expander:
                                 sources[0], block_env)
         output = definition.get("output")
         if output is not None:
+            assert container.names is not None  # set by self.sequence
             out = self.resolve(str(output), container.names, definition.loc_of("output"))
         container.scope.output = out or sources[0]
         return container

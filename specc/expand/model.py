@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from specc.dims import Sym, parse_dim, substitute
-from specc.errors import Limits, Loc
+from specc.errors import Diagnostic, Limits, Loc
 from specc.expand.expander import Expander
 from specc.expand.names import NodeError, check_name
 from specc.expand.place import Frame, Namespace
@@ -12,8 +12,10 @@ from specc.loader import LDict, LList
 from specc.tensor import DTYPES, TensorType
 
 
-def expand(doc: LDict, dims: dict | None = None, limits: Limits | None = None) -> Graph:
-    """A validated spec document → the graph IR (errors land in ``graph.diagnostics``)."""
+def expand(doc: LDict, dims: dict | None = None,
+           limits: Limits | None = None) -> tuple[Graph, list[Diagnostic]]:
+    """A validated spec document → (the graph IR, the errors found on the way). A node that
+    could not be expanded is in the graph as a `broken` stand-in, so later ones are checked."""
     ex = Expander(doc, dims, limits)
     ex.vars = _eval_vars(ex, doc.get("vars") or LDict())
     inputs = _inputs(ex, doc)
@@ -26,8 +28,7 @@ def expand(doc: LDict, dims: dict | None = None, limits: Limits | None = None) -
     root.scope.output = ex.sequence(doc.get("layers") or LList(), root, top, first, ex.vars)
     outputs, as_dict = _outputs(ex, doc, root.names or top, root.scope)
     graph = Graph(name=str(doc.get("name", "model")), inputs=inputs, nodes=ex.nodes,
-                  root=root.scope, outputs=outputs, outputs_as_dict=as_dict,
-                  diagnostics=ex.diagnostics)
+                  root=root.scope, outputs=outputs, outputs_as_dict=as_dict)
     graph.loss = _loss(ex, doc.get("loss"), outputs)
     graph.task = doc.get("task")
     graph.symbols = set(ex.symbols)
@@ -39,7 +40,7 @@ def expand(doc: LDict, dims: dict | None = None, limits: Limits | None = None) -
                                if n.out_types and n.out_types[0].shape
                                and isinstance(n.out_types[0].shape[0], Sym)}
     graph.init = _model_init(ex, doc)
-    return graph
+    return graph, ex.diagnostics
 
 
 def _eval_vars(ex: Expander, raw: LDict) -> dict:

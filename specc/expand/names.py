@@ -6,10 +6,11 @@ import re
 
 from specc.errors import Loc
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# always .fullmatch: `$` would let a name end in "\n"
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A module name may also hold '-' after its first character: torch allows any name without
 # a '.', and torchvision's RegNet names its blocks "block1-0" (AnyStage.add_module)
-MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # Attributes of torch.nn.Module: a submodule with one of these names would shadow them.
 # tests/test_names.py checks this list against dir(torch.nn.Module).
 MODULE_ATTRS = frozenset("""
@@ -37,7 +38,7 @@ class NodeError(Exception):
 def check_name(name, loc: Loc, what: str) -> None:
     """Inputs become Python parameters (identifiers); modules may also use '-'."""
     pattern = IDENTIFIER if what == "input" else MODULE_NAME
-    if not isinstance(name, str) or not pattern.match(name):
+    if not isinstance(name, str) or not pattern.fullmatch(name):
         allowed = "letters, digits and _" if what == "input" else "letters, digits, _ and -"
         raise NodeError("E203", f"{what} name {name!r} is not a valid name "
                         f"({allowed}, not starting with a digit)", loc)

@@ -80,6 +80,7 @@ class Place:
 def output_of(entry) -> Ref:
     """The value a name stands for, as a `from` reads it."""
     if isinstance(entry, Frame):
+        assert entry.output is not None, "a container's output is set when it is closed"
         return entry.output
     if isinstance(entry, Node):
         return entry.ref

@@ -1,54 +1,47 @@
-"""The rule registry, in the style of ruff: code, kebab-case name, severity, explanation.
+"""The rule registry, in the style of ruff.
 
-A rule is a function ``check(graph, facts) -> iterable of (node, message)`` registered
-with :func:`rule`. :func:`run_lints` runs the selected rules, applies inline
+A rule's code, name, severity and explanation are declared in :mod:`specc.codes`; its
+check is a function ``check(graph, facts) -> iterable of (node, message[, loc])``
+registered against that code with :func:`rule`. :func:`run_lints` runs the selected rules, applies inline
 suppressions (``# specc: ignore[rule-name]`` on the node's line) and reports
 suppressions that suppressed nothing.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from specc import codes
+from specc.codes import Code
 from specc.errors import Diagnostic, Loc
 from specc.ir import Graph, Node
 
+Rule = Code  # a lint rule is a code of specc.codes whose code starts with L
 
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    name: str
-    severity: str
-    summary: str
-    explanation: str  # a paragraph, then a bad and a good example
-    hint: str
-    check: Callable
-
-    def to_json(self) -> dict:
-        return {"code": self.code, "name": self.name, "severity": self.severity,
-                "summary": self.summary, "explanation": self.explanation, "hint": self.hint}
+# Every lint rule (L###), sorted by code, including those that shape inference finds (they
+# have no check function) and unused-suppression (which the registry itself reports).
+RULES: dict[str, Code] = {c.code: c for c in sorted(codes.CODES.values(), key=lambda c: c.code)
+                          if c.is_rule}
+CHECKS: dict[str, Callable] = {}  # code -> check function, for rules that lint finds
 
 
-RULES: dict[str, Rule] = {}
-
-
-def rule(code: str, name: str, severity: str, summary: str, explanation: str, hint: str):
+def rule(code: Code):
+    """Register the check function of a lint rule declared in specc.codes."""
     def register(check):
-        if code in RULES or any(r.name == name for r in RULES.values()):
-            raise ValueError(f"rule {code} {name} registered twice")
-        RULES[code] = Rule(code, name, severity, summary, explanation.strip(), hint, check)
+        if not isinstance(code, Code) or code.code not in RULES:
+            raise ValueError(f"{code!r}: a lint rule is declared in specc/codes.py first "
+                             "(code, name, severity, summary, explanation, hint)")
+        if code.code in CHECKS:
+            raise ValueError(f"rule {code.code} {code.name} has two checks")
+        CHECKS[code.code] = check
         return check
     return register
 
 
-def find_rule(key: str) -> Rule | None:
-    _load_rules()
-    key = key.strip()
-    for r in RULES.values():
-        if key.upper() == r.code or key.lower() == r.name:
-            return r
-    return None
+def find_rule(key: str) -> Code | None:
+    """A lint rule by code or name (E-codes are not rules: see specc.codes.lookup)."""
+    found = codes.lookup(key)
+    return found if found is not None and found.is_rule else None
 
 
 def matches(r: Rule, selectors: Iterable[str]) -> bool:
@@ -65,10 +58,10 @@ def matches(r: Rule, selectors: Iterable[str]) -> bool:
 _SUPPRESS = re.compile(r"#\s*specc:\s*ignore(?:\[([^\]]*)\])?")
 
 
-def _suppressions(graph: Graph) -> dict[int, tuple[set, Loc]]:
+def _suppressions(source_lines: list[str]) -> dict[int, tuple[set, Loc]]:
     """line -> (rule names/codes suppressed, where the comment is); empty set = all."""
     found = {}
-    for number, line in enumerate(graph.source_lines, start=1):
+    for number, line in enumerate(source_lines, start=1):
         match = _SUPPRESS.search(line)
         if match:
             names = {n.strip() for n in (match.group(1) or "").split(",") if n.strip()}
@@ -76,21 +69,25 @@ def _suppressions(graph: Graph) -> dict[int, tuple[set, Loc]]:
     return found
 
 
-def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
+def run_lints(graph: Graph, earlier: list[Diagnostic], source_lines: list[str],
+              config=None) -> list[Diagnostic]:
+    """The earlier stages' diagnostics plus the selected rules' findings, with selection
+    and the spec's `# specc: ignore` comments applied to every finding that has a rule."""
     _load_rules()
     select = getattr(config, "select", None) or ["ALL"]
     ignore = getattr(config, "ignore", None) or []
-    diagnostics = list(graph.diagnostics)
+    diagnostics = list(earlier)
     if any(d.severity == "error" and d.code[:2] in _INCOMPLETE for d in diagnostics):
         # the graph is incomplete (a bad document, a dangling `from`, a duplicate name):
         # lint would reason about a graph that is not the one written — report nothing more
         return diagnostics
     facts = _Facts(graph)
-    tainted = _downstream_of_errors(graph, diagnostics, facts)
-    for r in RULES.values():
+    tainted = _downstream_of_errors(diagnostics, facts)
+    for code, check in CHECKS.items():
+        r = RULES[code]
         if not matches(r, select) or matches(r, ignore):
             continue
-        for node, message, *extra in r.check(graph, facts):
+        for node, message, *extra in check(graph, facts):
             if node.id in tainted:
                 continue  # follow-on noise of an error already reported
             loc = extra[0] if extra and extra[0] else node.loc
@@ -98,14 +95,15 @@ def run_lints(graph: Graph, config=None) -> list[Diagnostic]:
                                           rule=r.name))
     # selection applies to every finding with a rule, including those inference reported
     diagnostics = [d for d in diagnostics if d.rule is None or _selected(d.rule, select, ignore)]
-    return _apply_suppressions(graph, diagnostics, _selected("unused-suppression", select, ignore))
+    return _apply_suppressions(source_lines, diagnostics,
+                               _selected("unused-suppression", select, ignore))
 
 
 # error code families after which the graph does not say what the spec meant
 _INCOMPLETE = ("E0", "E1", "E2")
 
 
-def _downstream_of_errors(graph: Graph, diagnostics: list[Diagnostic], facts) -> set:
+def _downstream_of_errors(diagnostics: list[Diagnostic], facts) -> set:
     """Ids of the nodes an error was reported on, and of every node that reads from them."""
     stack = [d.node for d in diagnostics if d.severity == "error" and d.node]
     tainted: set = set()
@@ -119,26 +117,28 @@ def _downstream_of_errors(graph: Graph, diagnostics: list[Diagnostic], facts) ->
 
 
 def _selected(name: str, select, ignore) -> bool:
+    """Whether findings of this rule are reported. Those torch would reject always are."""
     r = find_rule(name)
-    return r is None or (matches(r, select) and not matches(r, ignore))
+    return r is None or not r.can_disable or (matches(r, select) and not matches(r, ignore))
 
 
-def _apply_suppressions(graph: Graph, diagnostics: list[Diagnostic],
+def _apply_suppressions(source_lines: list[str], diagnostics: list[Diagnostic],
                         report_unused: bool = True) -> list[Diagnostic]:
-    suppressions = _suppressions(graph)
+    suppressions = _suppressions(source_lines)
     if not suppressions:
         return diagnostics
     used: set = set()
     kept = []
     for d in diagnostics:
         entry = suppressions.get(d.loc.line)
-        if entry is not None and d.rule is not None and (
+        r = find_rule(d.rule) if entry is not None and d.rule is not None else None
+        if entry is not None and r is not None and r.can_disable and (
                 not entry[0] or d.rule in entry[0] or d.code in entry[0]):
             used.add((d.loc.line, d.rule))
             used.add((d.loc.line, d.code))
             continue
         kept.append(d)
-    meta = RULES["L001"]
+    meta = codes.UNUSED_SUPPRESSION
     for line, (names, loc) in suppressions.items() if report_unused else ():
         for name in sorted(names) or ["*"]:
             if name == "*" and not any(u[0] == line for u in used):

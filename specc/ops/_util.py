@@ -21,7 +21,7 @@ def norm_dim(ctx: InferCtx, dim: int, rank: int, param: str = "dim",
     return dim % rank if rank else 0
 
 
-def spatial_input(ctx: InferCtx, nd: int, channel_param: str | None):
+def spatial_input(ctx: InferCtx, nd: int):
     """Split a (N, C, *spatial) or unbatched (C, *spatial) input, as torch accepts both."""
     t = ctx.need_rank(nd + 1, nd + 2)
     ctx.need_float()

@@ -5,6 +5,7 @@ one table so each still has its own OpDef (and its own torch parameters).
 """
 from __future__ import annotations
 
+from specc import codes
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, Saved, SaveCtx, register,
                             saves_inputs, saves_output)
@@ -68,21 +69,19 @@ def _inplace_alias(attrs: dict) -> dict:
     return {0: 0} if attrs.get("inplace") else {}
 
 
-OUTPUT_RANGE: dict[str, str] = {}
-
 def _hardtanh(ctx: InferCtx):
     if ctx.attrs["min_val"] >= ctx.attrs["max_val"]:
         ctx.fail(f"Hardtanh: max_val ({ctx.attrs['max_val']}) must be greater than min_val "
-                 f"({ctx.attrs['min_val']})", "max_val", code="E306")
+                 f"({ctx.attrs['min_val']})", "max_val", code=codes.TORCH_REJECTS)
     return _same(ctx)
 
 
 _INFER = {"Hardtanh": _hardtanh}  # elementwise ops whose parameters constrain each other
 
 for _name, (_params, _range, _doc) in _ELEMENTWISE.items():
-    OUTPUT_RANGE[_name] = _range
     register(OpDef(_name, "module", list(_params), _INFER.get(_name, _same),
                    doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation",
+                   output_range=_range, normalizes="sigmoid" if _name == "Sigmoid" else None,
                    saves=_activation_saves(_name), aliases=_inplace_alias, receptive=POINTWISE))
 
 
@@ -91,7 +90,7 @@ def _prelu(ctx: InferCtx):
     n = ctx.attrs["num_parameters"]
     if n != 1 and (t.rank < 2 or t.shape[1] != n):
         ctx.fail(f"PReLU: num_parameters={n} must be 1 or the channel count "
-                 f"({t.shape[1] if t.rank >= 2 else '?'})", "num_parameters", code="E302")
+                 f"({t.shape[1] if t.rank >= 2 else '?'})", "num_parameters", code=codes.SIZE_DISAGREES)
     return [t]
 
 
@@ -99,26 +98,25 @@ register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1),
                                    Param("init", "float", 0.25)],
                _prelu, doc="torch.nn.PReLU: leaky ReLU with a learned slope.",
                category="activation", count_params=lambda a: a["num_parameters"],
+               output_range="real",
                saves=saves_inputs(0), param_tensors=lambda a: 1, receptive=POINTWISE))
-OUTPUT_RANGE["PReLU"] = "real"
 
 
 def _softmax_like(ctx: InferCtx):
     t = ctx.need_float()
     dim = ctx.attrs["dim"]
-    if dim is None:
-        ctx.fail(f"{ctx.op.name} needs an explicit dim (torch's implicit choice is "
-                 "deprecated and differs by input rank)", "dim", code="E306",
-                 rule="softmax-without-dim")
-    norm_dim(ctx, dim, t.rank, scalar_ok=True)
+    if dim is not None:  # without one torch picks it from the rank (lint: softmax-without-dim)
+        norm_dim(ctx, dim, t.rank, scalar_ok=True)
     return [t]
 
 
-for _name, _range in (("Softmax", "unit"), ("LogSoftmax", "nonpos"), ("Softmin", "unit")):
-    OUTPUT_RANGE[_name] = _range
+for _name, _range, _normalizes in (("Softmax", "unit", "softmax"),
+                                   ("LogSoftmax", "nonpos", "log_softmax"),
+                                   ("Softmin", "unit", "softmax")):
     register(OpDef(_name, "module", [Param("dim", "optint", None)], _softmax_like,
                    doc=f"torch.nn.{_name} along dim.", category="activation",
-                   key_args=lambda a: f"dim={a['dim']}", saves=saves_output))
+                   key_args=lambda a: f"dim={a['dim']}", output_range=_range,
+                   normalizes=_normalizes, saves=saves_output))
 
 
 def _glu(ctx: InferCtx):
@@ -137,15 +135,14 @@ def _glu(ctx: InferCtx):
 
 register(OpDef("GLU", "module", [Param("dim", "int", -1)], _glu,
                doc="torch.nn.GLU: a * sigmoid(b) over two halves of dim.", category="activation",
-               saves=saves_inputs(0)))
-OUTPUT_RANGE["GLU"] = "real"
+               output_range="real", saves=saves_inputs(0)))
 
 
 def check_dropout(ctx: InferCtx, param: str = "dropout") -> None:
     p = ctx.attrs.get(param, 0.0)
     if p is not None and not 0 <= p <= 1:
         ctx.fail(f"{ctx.op.name}: dropout probability has to be between 0 and 1, but got {p}",
-                 param, code="E306", rule="dropout-p-range")
+                 param, code=codes.DROPOUT_P_RANGE)
 
 
 def _dropout(min_rank: int | None):
@@ -175,16 +172,17 @@ def _dropout_saves(batched_ranks: tuple | None):
     return saves
 
 
-# Dropout1d rejects other ranks; Dropout2d/3d only warn (and zero whole channels anyway)
-for _name, _rank, _batched_rank in (
-        ("Dropout", None, None), ("Dropout1d", 2, (3,)), ("Dropout2d", None, ()),
-        ("Dropout3d", None, (5,)), ("AlphaDropout", None, None),
-        ("FeatureAlphaDropout", None, ())):
+# name -> (input rank it insists on, spatial rank, batched rank of the channel-wise mask).
+# Dropout1d rejects other ranks; Dropout2d/3d only warn (and zero whole channels anyway).
+_DROPOUTS = {"Dropout": (None, None, None), "Dropout1d": (2, 1, (3,)),
+             "Dropout2d": (None, 2, ()), "Dropout3d": (None, 3, (5,)),
+             "AlphaDropout": (None, None, None), "FeatureAlphaDropout": (None, None, ())}
+for _name, (_rank, _spatial, _batched_rank) in _DROPOUTS.items():
     register(OpDef(_name, "module", [Param("p", "float", 0.5), _INPLACE], _dropout(_rank),
                    doc=f"torch.nn.{_name}: zeroes elements with probability p in training.",
-                   category="dropout", key_args=lambda a: f"p={a['p']}",
-                   saves=_dropout_saves(_batched_rank), aliases=_inplace_alias,
-                   receptive=POINTWISE))
+                   category="dropout", key_args=lambda a: f"p={a['p']}", passes_through=True,
+                   spatial_rank=_spatial, saves=_dropout_saves(_batched_rank),
+                   aliases=_inplace_alias, receptive=POINTWISE))
 
 
 # torchvision.ops.StochasticDepth (its stochastic_depth function, only torch): drops the
@@ -230,7 +228,7 @@ register(OpDef(
     _stochastic_depth, doc="torchvision.ops.StochasticDepth: in training, zeroes the whole "
     "input per sample (row) or per batch (batch) with probability p and scales the rest by "
     "1/(1-p); identity in eval", category="dropout", key_args=lambda a: f"p={a['p']:g}",
-    module_source=_STOCHASTIC_DEPTH, receptive=POINTWISE,
+    module_source=_STOCHASTIC_DEPTH, receptive=POINTWISE, passes_through=True,
     # training multiplies by a new mask of one value per sample (row) or one (batch); the
     # mask needs no gradient, so only it is saved
     saves=lambda ctx: [] if ctx.attrs["p"] == 0 else [

@@ -1,6 +1,7 @@
 """MultiheadAttention and the Transformer encoder/decoder layers."""
 from __future__ import annotations
 
+from specc import codes
 from specc.ops._util import numel
 from specc.ops.activation import check_dropout
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register
@@ -22,7 +23,7 @@ def _check_heads(ctx: InferCtx, embed: str, heads: str) -> None:
     e, h = ctx.attrs[embed], ctx.attrs[heads]
     if e % h:
         ctx.fail(f"{ctx.op.name}: {embed}={e} must be divisible by {heads}={h}", heads,
-                 code="E306", rule="heads-not-divisible")
+                 code=codes.HEADS_NOT_DIVISIBLE)
     check_dropout(ctx)
 
 
@@ -106,10 +107,10 @@ def _mha(ctx: InferCtx):
         ctx.infer_attr("vdim", ev, "value feature size")
     if ek != (a["kdim"] or a["embed_dim"]) or ev != (a["vdim"] or a["embed_dim"]):
         ctx.fail(f"MultiheadAttention: key/value feature sizes {ek}/{ev} do not match kdim/vdim",
-                 code="E302")
+                 code=codes.SIZE_DISAGREES)
     if lk != lv or not (nq == nk == nv):
         ctx.fail(f"MultiheadAttention: query {q}, key {k} and value {v} disagree on batch or "
-                 "key/value length", code="E301")
+                 "key/value length", code=codes.SHAPE_MISMATCH)
     if "key_padding_mask" in masks:
         _check_mask(ctx, "key_padding_mask", masks["key_padding_mask"],
                     [(lk,)] if nq is None else [(nq, lk)])
@@ -138,7 +139,7 @@ def _mha_count(a: dict) -> int:
     return total
 
 
-def _mha_macs(ctx: InferCtx, outs):
+def _mha_macs(ctx: InferCtx, _outs):
     a, q = ctx.attrs, ctx.inputs[0]
     tensors = _tensor_inputs(ctx)
     k = tensors[1] if len(tensors) > 1 else q
@@ -209,7 +210,7 @@ register(OpDef(
        else 0)))
 
 
-def _layer_params(decoder: bool) -> list[Param]:
+def _layer_params() -> list[Param]:
     return [Param("d_model", "posint", inferred=True), Param("nhead", "posint"),
             Param("dim_feedforward", "posint", 2048), Param("dropout", "float", 0.1),
             Param("activation", "str", "relu", choices=("relu", "gelu")),
@@ -234,7 +235,7 @@ def _transformer(decoder: bool):
             m_length, _, em = _seq_batch(ctx, memory, bf, "memory")
             if em != e:
                 ctx.fail(f"TransformerDecoderLayer: memory features {em} ≠ d_model {e}",
-                         code="E302")
+                         code=codes.SIZE_DISAGREES)
         heads = ctx.attrs["nhead"]
         for name, t in masks.items():
             keys = m_length if name.startswith("memory") else length
@@ -266,7 +267,7 @@ def _transformer_count(decoder: bool):
 
 
 def _transformer_macs(decoder: bool):
-    def macs(ctx: InferCtx, outs):
+    def macs(ctx: InferCtx, _outs):
         a, x = ctx.attrs, ctx.inputs[0]
         e, f = a["d_model"], a["dim_feedforward"]
         rows = numel(x.shape[:-1])
@@ -341,7 +342,7 @@ def _decoder_saves(ctx: SaveCtx) -> list:
 
 for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoderLayer", True)):
     register(OpDef(
-        _name, "module", _layer_params(_decoder) + _mask_params(_name), _transformer(_decoder),
+        _name, "module", _layer_params() + _mask_params(_name), _transformer(_decoder),
         doc=f"torch.nn.{_name}. Inputs: {'tgt, memory' if _decoder else 'src'}, then the "
             "masks whose flags are true, in the order listed.",
         category="attention", n_inputs=(2, 6) if _decoder else (1, 3),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from specc import codes
+from specc.codes import Code
 from specc.dims import Dim, Sym
 from specc.tensor import FLOAT_MAX, TensorType
 
@@ -36,11 +38,14 @@ class Param:
 
 
 class ShapeError(Exception):
-    """Raised by a shape rule; ``param`` names the argument to point at."""
+    """Raised by a shape rule; ``param`` names the argument to point at, ``code`` is the
+    entry of specc.codes the finding is reported under (its severity, name and hint)."""
 
     def __init__(self, message: str, param: str | None = None, hint: str | None = None,
-                 code: str = "E301", rule: str | None = None):
-        self.param, self.hint, self.code, self.rule = param, hint, code, rule
+                 code: Code | str = codes.SHAPE_MISMATCH):
+        # a code string ("E306") is looked up in the table: an unknown one is a KeyError
+        self.code = codes.CODES[code] if isinstance(code, str) else code
+        self.param, self.hint = param, hint
         super().__init__(message)
 
 
@@ -54,9 +59,9 @@ class InferCtx:
     given: set  # attribute names the spec wrote explicitly
 
     def fail(self, message: str, param: str | None = None, hint: str | None = None,
-             code: str = "E301", rule: str | None = None):
-        """Reject the node. ``rule`` names the lint rule that owns this check, if any."""
-        raise ShapeError(message, param, hint, code, rule)
+             code: Code | str = codes.SHAPE_MISMATCH):
+        """Reject the node, reporting `message` under `code` (an entry of specc.codes)."""
+        raise ShapeError(message, param, hint, code)
 
     def infer_attr(self, name: str, value, what: str = "") -> None:
         """Fill an inferable attribute, or check the one the spec gave."""
@@ -67,12 +72,12 @@ class InferCtx:
                              f"is symbolic ({value})", name,
                              hint=f"give {name} explicitly or bind "
                                   f"{', '.join(sorted(value.symbols()))} with --dim",
-                             code="E304")
+                             code=codes.NEEDS_CONCRETE)
         if name in self.given and self.attrs[name] != value:
             raise ShapeError(f"{self.op.name} has {name}={self.attrs[name]!r} but its input's "
                              f"{what or 'size'} is {value} (input {self.inputs[0]})", name,
                              hint=f"remove {name} to infer it, or fix the previous layer",
-                             code="E302")
+                             code=codes.SIZE_DISAGREES)
         self.attrs[name] = value
 
     def need_rank(self, *ranks: int, index: int = 0) -> TensorType:
@@ -86,13 +91,13 @@ class InferCtx:
         t = self.inputs[index]
         if not t.is_float:
             self.fail(f"{self.op.name} needs a floating-point input, got {t.dtype}",
-                      code="E305", hint="integer tensors feed Embedding; cast floats earlier")
+                      code=codes.WRONG_DTYPE, hint="integer tensors feed Embedding; cast floats earlier")
         return t
 
     def positive(self, value: Dim, what: str) -> Dim:
         if isinstance(value, int) and value <= 0:
             self.fail(f"{self.op.name}: {what} would be {value} — the input is too small "
-                      f"(input {self.inputs[0]})", code="E303")
+                      f"(input {self.inputs[0]})", code=codes.NONPOSITIVE_SIZE)
         return value
 
     def concrete(self, value: Dim, what: str) -> int:
@@ -100,7 +105,7 @@ class InferCtx:
             raise ShapeError(f"{self.op.name}: {what} needs a concrete size, but it is "
                              f"{value}", hint=f"bind {', '.join(sorted(value.symbols()))} "
                              "with --dim SYM=VALUE or give a concrete input shape",
-                             code="E304")
+                             code=codes.NEEDS_CONCRETE)
         return value
 
 
@@ -147,16 +152,16 @@ def saves_inputs(*indices: int) -> SavesFn:
     return lambda ctx: [Saved("input", i) for i in indices if i < len(ctx.inputs)]
 
 
-def saves_output(ctx: SaveCtx) -> list:
+def saves_output(_ctx: SaveCtx) -> list:
     """ReLU, Sigmoid, Tanh, Softmax: the backward reads the result."""
     return [Saved("output", 0)]
 
 
-def saves_nothing(ctx: SaveCtx) -> list:
+def saves_nothing(_ctx: SaveCtx) -> list:
     return []
 
 
-def same_storage(ctx_attrs: dict) -> dict:
+def same_storage(_attrs: dict) -> dict:
     """``aliases`` of views and pass-throughs: output 0 shares input 0's storage."""
     return {0: 0}
 
@@ -235,6 +240,22 @@ class OpDef:
     # the shape of the module's `weight` (what `tie:` shares), when it has one
     weight_shape: Callable[[dict], tuple] | None = None
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
+    # -- traits: what lint and render know about the op (tests/test_op_traits.py checks
+    # that every op of a category carries its category's traits) --
+    # the output is the input, unchanged in range and meaning (dropout, identity,
+    # reshaping): rules look through it to find what really produced a value
+    passes_through: bool = False
+    weighted: bool = False  # a layer with a weight matrix or kernel (and maybe a bias)
+    channel_norm: bool = False  # subtracts a per-channel mean (cancels a preceding bias)
+    # the range of the output for activations: "real", "nonneg", "nonpos", "bounded",
+    # "unit" ([0, 1]); None for ops that are not activations
+    output_range: str | None = None
+    # a normalisation the loss may do again: "softmax" (softmax-like), "log_softmax",
+    # "sigmoid" (sigmoid-like); None: unbounded logits
+    normalizes: str | None = None
+    spatial_rank: int | None = None  # N of an N-d op (Conv2d: 2)
+    # a window slides with a stride and the output size floors (conv, max/avg pool)
+    floors_windows: bool = False
     # --- memory and receptive-field facts (read by specc.analyses) ---
     # What autograd saves when the node runs in training (None: not declared — the
     # analysis then assumes it saves its inputs and says so).
@@ -254,6 +275,10 @@ class OpDef:
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
     _class: Any = field(default=None, repr=False)  # module_class(), once made
+
+    @property
+    def is_dropout(self) -> bool:
+        return self.category == "dropout"
 
     def param(self, name: str) -> Param | None:
         return self.param_map.get(name)

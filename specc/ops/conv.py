@@ -1,6 +1,7 @@
 """Conv1d/2d/3d and ConvTranspose1d/2d/3d."""
 from __future__ import annotations
 
+from specc import codes
 from specc.dims import product
 from specc.ops._util import check_len, numel, spatial_input, tuples, window_out
 from specc.ops.base import InferCtx, OpDef, Param, Saved, SaveCtx, Window, register, saves_inputs
@@ -33,8 +34,7 @@ def _check_groups(ctx: InferCtx) -> None:
     for name in ("in_channels", "out_channels"):
         if a[name] % a["groups"]:
             ctx.fail(f"{ctx.op.name}: {name}={a[name]} must be divisible by "
-                     f"groups={a['groups']}", "groups", code="E306",
-                     rule="groups-not-divisible")
+                     f"groups={a['groups']}", "groups", code=codes.GROUPS_NOT_DIVISIBLE)
 
 
 def _check_padding_mode(ctx: InferCtx, spatial, pads) -> None:
@@ -46,12 +46,12 @@ def _check_padding_mode(ctx: InferCtx, spatial, pads) -> None:
         if (mode == "reflect" and pad >= size) or (mode == "circular" and pad > size):
             ctx.fail(f"{ctx.op.name}: padding {pad} with padding_mode='{mode}' needs an input "
                      f"size {'above' if mode == 'reflect' else 'of at least'} {pad}, got {size}",
-                     "padding_mode", code="E303")
+                     "padding_mode", code=codes.NONPOSITIVE_SIZE)
 
 
 def _conv_infer(nd: int):
     def infer(ctx: InferCtx):
-        t, batch, channels, spatial = spatial_input(ctx, nd, "in_channels")
+        t, batch, channels, spatial = spatial_input(ctx, nd)
         ctx.infer_attr("in_channels", channels, "channel count")
         for name in ("kernel_size", "stride", "padding", "dilation"):
             check_len(ctx, name, nd)
@@ -61,7 +61,7 @@ def _conv_infer(nd: int):
         if a["padding"] == "same":
             if any(x != 1 for x in s):
                 ctx.fail(f"{ctx.op.name}: padding='same' is not supported for strided "
-                         "convolutions", "padding", code="E306", rule="padding-same-strided")
+                         "convolutions", "padding", code=codes.PADDING_SAME_STRIDED)
             out = list(spatial)
         else:
             p = (0,) * nd if a["padding"] == "valid" else as_tuple(a["padding"], nd)
@@ -70,7 +70,7 @@ def _conv_infer(nd: int):
                 if isinstance(spatial[i], int) and spatial[i] + 2 * p[i] < d[i] * (k[i] - 1) + 1:
                     ctx.fail(f"{ctx.op.name}: kernel size {d[i] * (k[i] - 1) + 1} (dilated) is "
                              f"larger than the padded input size {spatial[i] + 2 * p[i]} "
-                             f"(input {t})", "kernel_size", code="E303")
+                             f"(input {t})", "kernel_size", code=codes.NONPOSITIVE_SIZE)
             out = [ctx.positive(window_out(spatial[i], k[i], s[i], p[i], d[i]), "output size")
                    for i in range(nd)]
         return [t.with_shape((*batch, a["out_channels"], *out))]
@@ -79,7 +79,7 @@ def _conv_infer(nd: int):
 
 def _convT_infer(nd: int):
     def infer(ctx: InferCtx):
-        t, batch, channels, spatial = spatial_input(ctx, nd, "in_channels")
+        t, batch, channels, spatial = spatial_input(ctx, nd)
         ctx.infer_attr("in_channels", channels, "channel count")
         for name in ("kernel_size", "stride", "padding", "dilation", "output_padding"):
             check_len(ctx, name, nd)
@@ -89,7 +89,7 @@ def _convT_infer(nd: int):
         for i in range(nd):
             if op[i] >= max(s[i], d[i]):
                 ctx.fail(f"{ctx.op.name}: output_padding must be smaller than stride or "
-                         f"dilation, got output_padding={op[i]}", "output_padding", code="E306")
+                         f"dilation, got output_padding={op[i]}", "output_padding", code=codes.TORCH_REJECTS)
         out = [ctx.positive((spatial[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1,
                             "output size") for i in range(nd)]
         return [t.with_shape((*batch, ctx.attrs["out_channels"], *out))]
@@ -113,7 +113,7 @@ def _conv_macs(nd: int):
 
 
 def _convT_macs(nd: int):
-    def macs(ctx: InferCtx, outs):
+    def macs(ctx: InferCtx, _outs):
         a = ctx.attrs
         per_input = (a["out_channels"] // a["groups"]) * product(as_tuple(a["kernel_size"], nd))
         return numel(ctx.inputs[0].shape) * per_input
@@ -175,11 +175,13 @@ for _nd in (1, 2, 3):
         f"Conv{_nd}d", "module", _conv_params(False), _conv_infer(_nd),
         doc=f"torch.nn.Conv{_nd}d: {_nd}-D convolution over (N, C, *spatial).",
         category="conv", count_params=_count(_nd), macs=_conv_macs(_nd), key_args=_label(_nd),
+        weighted=True, spatial_rank=_nd, floors_windows=True,
         saves=_conv_saves(_nd), param_tensors=_weight_and_bias,
         receptive=_windows(_nd, False)))
     register(OpDef(
         f"ConvTranspose{_nd}d", "module", _conv_params(True), _convT_infer(_nd),
         doc=f"torch.nn.ConvTranspose{_nd}d: {_nd}-D transposed convolution.",
         category="conv", count_params=_count(_nd), macs=_convT_macs(_nd), key_args=_label(_nd),
+        weighted=True, spatial_rank=_nd,
         saves=saves_inputs(0), param_tensors=_weight_and_bias,
         receptive=_windows(_nd, True)))

@@ -1,6 +1,7 @@
 """Linear, Bilinear, Identity, Flatten, Unflatten and Embedding."""
 from __future__ import annotations
 
+from specc import codes
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, register, same_storage,
@@ -28,7 +29,7 @@ def linear_op(name: str, doc: str, **kw) -> OpDef:
         count_params=lambda a: a["in_features"] * a["out_features"]
         + (a["out_features"] if a["bias"] else 0),
         macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
-        key_args=lambda a: f"→ {a['out_features']}", saves=saves_inputs(0),
+        key_args=lambda a: f"→ {a['out_features']}", weighted=True, saves=saves_inputs(0),
         param_tensors=lambda a: 2 if a["bias"] else 1, **kw))
 
 
@@ -56,11 +57,11 @@ register(OpDef(
     count_params=lambda a: a["in1_features"] * a["in2_features"] * a["out_features"]
     + (a["out_features"] if a["bias"] else 0),
     macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in1_features"] * ctx.attrs["in2_features"],
-    saves=saves_inputs(0, 1), param_tensors=lambda a: 2 if a["bias"] else 1))
+    weighted=True, saves=saves_inputs(0, 1), param_tensors=lambda a: 2 if a["bias"] else 1))
 
 register(OpDef("Identity", "module", [], lambda ctx: [ctx.inputs[0]],
                doc="torch.nn.Identity: passes its input through.", category="misc",
-               saves=saves_nothing, aliases=same_storage, receptive=POINTWISE))
+               passes_through=True, saves=saves_nothing, aliases=same_storage, receptive=POINTWISE))
 
 
 def flatten_shape(ctx: InferCtx, shape, start: int, end: int):
@@ -80,7 +81,8 @@ def _flatten(ctx: InferCtx):
 
 register(OpDef("Flatten", "module", [Param("start_dim", "int", 1), Param("end_dim", "int", -1)],
                _flatten, doc="torch.nn.Flatten (start_dim=1 by default, unlike torch.flatten).",
-               category="shape", saves=saves_nothing, aliases=same_storage))
+               category="shape", passes_through=True, saves=saves_nothing,
+               aliases=same_storage))
 
 
 def _unflatten(ctx: InferCtx):
@@ -97,7 +99,7 @@ def _unflatten(ctx: InferCtx):
         rest = t.shape[axis] // known if isinstance(t.shape[axis], int) else None
         if rest is None:
             ctx.fail("Unflatten: cannot infer -1 from a symbolic size", "unflattened_size",
-                     code="E304")
+                     code=codes.NEEDS_CONCRETE)
         sizes[sizes.index(-1)] = rest
     if product(sizes) != t.shape[axis]:
         ctx.fail(f"Unflatten: sizes {sizes} do not multiply to {t.shape[axis]} (dim {axis} of "
@@ -113,12 +115,12 @@ register(OpDef("Unflatten", "module", [Param("dim", "int"), Param("unflattened_s
 def _embedding(ctx: InferCtx):
     t = ctx.inputs[0]
     if t.dtype not in INT_DTYPES:
-        ctx.fail(f"Embedding needs an integer input (token ids), got {t.dtype}", code="E305",
-                 hint="declare the input with dtype: int64", rule="embedding-float-input")
+        ctx.fail(f"Embedding needs an integer input (token ids), got {t.dtype}",
+                 hint="declare the input with dtype: int64", code=codes.EMBEDDING_FLOAT_INPUT)
     n, pad = ctx.attrs["num_embeddings"], ctx.attrs["padding_idx"]
     if pad is not None and not -n <= pad < n:
         ctx.fail(f"Embedding: padding_idx {pad} must be within num_embeddings {n}",
-                 "padding_idx", code="E306")
+                 "padding_idx", code=codes.TORCH_REJECTS)
     return [t.__class__((*t.shape, ctx.attrs["embedding_dim"]), "float32")]
 
 

@@ -2,10 +2,10 @@
 LayerNorm2d), LocalResponseNorm."""
 from __future__ import annotations
 
+from specc import codes
 from specc.dims import product
 from specc.ops._util import numel
-from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, Saved, SaveCtx, register,
-                            saves_inputs)
+from specc.ops.base import POINTWISE, InferCtx, OpDef, Param, Saved, SaveCtx, register
 from specc.ops.ptypes import as_tuple
 
 
@@ -32,7 +32,7 @@ def _channel_norm_infer(ranks: tuple[int, ...]):
         if uses_input_stats and all(isinstance(d, int) for d in spatial) and product(spatial) == 1:
             # torch's _verify_spatial_size, which runs in eval mode too for these norms
             ctx.fail(f"{ctx.op.name}: expected more than 1 spatial element, got input {t}",
-                     code="E303")
+                     code=codes.NONPOSITIVE_SIZE)
         return [t]
     return infer
 
@@ -72,12 +72,14 @@ def _running_buffers(a: dict) -> tuple:
 for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
     register(OpDef(f"BatchNorm{_nd}d", "module", _running_params(True, True),
                    _channel_norm_infer(_ranks), doc=f"torch.nn.BatchNorm{_nd}d.",
-                   category="norm", count_params=_affine_count, saves=_stats_saves(None),
+                   category="norm", count_params=_affine_count, channel_norm=True,
+                   spatial_rank=_nd, saves=_stats_saves(None),
                    param_tensors=_affine_tensors, buffers=_running_buffers,
                    receptive=POINTWISE))
     register(OpDef(f"InstanceNorm{_nd}d", "module", _running_params(False, False),
                    _channel_norm_infer((_nd + 1, _nd + 2)), doc=f"torch.nn.InstanceNorm{_nd}d.",
-                   category="norm", count_params=_affine_count, saves=_stats_saves(_nd + 2),
+                   category="norm", count_params=_affine_count, channel_norm=True,
+                   spatial_rank=_nd, saves=_stats_saves(_nd + 2),
                    param_tensors=_affine_tensors, buffers=_running_buffers))
 
 
@@ -89,11 +91,10 @@ def _group_norm(ctx: InferCtx):
     if all(isinstance(d, int) for d in values) and product(values) == 1:
         # torch's group_norm checks this in eval mode too (_verify_batch_size)
         ctx.fail(f"GroupNorm: expected more than 1 value per group, got input {t} with "
-                 f"{ctx.attrs['num_groups']} groups", code="E303")
+                 f"{ctx.attrs['num_groups']} groups", code=codes.NONPOSITIVE_SIZE)
     if ctx.attrs["num_channels"] % ctx.attrs["num_groups"]:
         ctx.fail(f"GroupNorm: num_channels={ctx.attrs['num_channels']} must be divisible by "
-                 f"num_groups={ctx.attrs['num_groups']}", "num_groups", code="E306",
-                 rule="groups-not-divisible")
+                 f"num_groups={ctx.attrs['num_groups']}", "num_groups", code=codes.GROUPS_NOT_DIVISIBLE)
     return [t]
 
 
@@ -103,6 +104,8 @@ register(OpDef(
      Param("eps", "float", 1e-5), Param("affine", "bool", True)],
     _group_norm, doc="torch.nn.GroupNorm.", category="norm",
     count_params=lambda a: 2 * a["num_channels"] if a["affine"] else 0,
+    # per group: a channel's own mean only when num_groups == num_channels
+    channel_norm=True,
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * ctx.inputs[0].shape[0] * ctx.attrs["num_groups"])],
     param_tensors=_affine_tensors))
@@ -121,7 +124,7 @@ def _layer_norm(ctx: InferCtx):
     shape = list(as_tuple(given, 1))
     if len(shape) > t.rank or list(t.shape[t.rank - len(shape):]) != shape:
         ctx.fail(f"LayerNorm: normalized_shape {shape} does not match the trailing dims of "
-                 f"the input {t}", "normalized_shape", code="E302")
+                 f"the input {t}", "normalized_shape", code=codes.SIZE_DISAGREES)
     return [t]
 
 
@@ -179,6 +182,7 @@ register(OpDef(
     _layer_norm_2d, doc="channels-first LayerNorm: torchvision's LayerNorm2d (ConvNeXt), "
     "nn.LayerNorm over dim 1 of (N, C, H, W); keys `weight`, `bias`",
     category="norm", count_params=_layer_norm_count, module_source=_LAYER_NORM_2D,
+    spatial_rank=2,
     # layer_norm of the permuted view: the input's storage, and mean and rstd per position
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]))],

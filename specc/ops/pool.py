@@ -1,8 +1,8 @@
 """Max/Avg pooling and adaptive pooling, 1-D to 3-D."""
 from __future__ import annotations
 
-from specc.ops._util import check_len, spatial_input, tuples, window_out
-from specc.ops._util import numel
+from specc import codes
+from specc.ops._util import check_len, numel, spatial_input, window_out
 from specc.ops.base import InferCtx, OpDef, Param, Saved, SaveCtx, Window, register
 from specc.ops.ptypes import as_tuple
 from specc.tensor import TensorType
@@ -30,7 +30,7 @@ def _pool_params(kind: str, nd: int) -> list[Param]:
 
 def _pool_infer(kind: str, nd: int):
     def infer(ctx: InferCtx):
-        t, batch, channels, spatial = spatial_input(ctx, nd, None)
+        t, batch, channels, spatial = spatial_input(ctx, nd)
         a = ctx.attrs
         for name in ("kernel_size", "stride", "padding", "dilation"):
             if a.get(name) is not None:
@@ -43,11 +43,11 @@ def _pool_infer(kind: str, nd: int):
         for i in range(nd):
             if p[i] * 2 > k[i]:  # torch compares with the undilated kernel size
                 ctx.fail(f"{ctx.op.name}: padding {p[i]} should be at most half of the kernel "
-                         f"size {k[i]}", "padding", code="E306")
+                         f"size {k[i]}", "padding", code=codes.TORCH_REJECTS)
             if kind == "Avg" and nd == 3 and isinstance(spatial[i], int) and spatial[i] < k[i]:
                 # avg_pool3d checks the unpadded input against the kernel (pool3d_shape_check)
                 ctx.fail(f"{ctx.op.name}: input size {spatial[i]} is smaller than the kernel "
-                         f"size {k[i]} (input {t})", "kernel_size", code="E303")
+                         f"size {k[i]} (input {t})", "kernel_size", code=codes.NONPOSITIVE_SIZE)
             size = window_out(spatial[i], k[i], s[i], p[i], d[i], a["ceil_mode"])
             out.append(ctx.positive(size, "output size"))
         result = t.with_shape((*batch, channels, *out))
@@ -66,14 +66,14 @@ def _pool_label(nd: int):
     return label
 
 
-def _adaptive_infer(kind: str, nd: int):
+def _adaptive_infer(nd: int):
     def infer(ctx: InferCtx):
-        t, batch, channels, spatial = spatial_input(ctx, nd, None)
+        t, batch, channels, spatial = spatial_input(ctx, nd)
         size = ctx.attrs["output_size"]
         check_len(ctx, "output_size", nd)
         if nd == 1 and isinstance(size, list) and None in size:
             ctx.fail(f"{ctx.op.name}: output_size must be an integer (None keeps a size only "
-                     "in 2-D and 3-D pooling)", "output_size", code="E306")
+                     "in 2-D and 3-D pooling)", "output_size", code=codes.TORCH_REJECTS)
         sizes = as_tuple(size, nd)
         out = [spatial[i] if sizes[i] is None else sizes[i] for i in range(nd)]
         result = t.with_shape((*batch, channels, *out))
@@ -122,15 +122,17 @@ for _nd in (1, 2, 3):
         register(OpDef(
             f"{_kind}Pool{_nd}d", "module", _pool_params(_kind, _nd), _pool_infer(_kind, _nd),
             doc=f"torch.nn.{_kind}Pool{_nd}d.", category="pool", outputs=_outputs,
-            key_args=_pool_label(_nd), saves=_pool_saves(_kind, False, _nd),
+            key_args=_pool_label(_nd), spatial_rank=_nd, floors_windows=True,
+            saves=_pool_saves(_kind, False, _nd),
             workspace=_indices_workspace if _kind == "Max" else lambda ctx: [],
             receptive=_pool_windows(_nd)))
         adaptive = [Param("output_size", "outsize", list_of_one=False)]
         if _kind == "Max":
             adaptive.append(Param("return_indices", "bool", False))
         register(OpDef(
-            f"Adaptive{_kind}Pool{_nd}d", "module", adaptive, _adaptive_infer(_kind, _nd),
+            f"Adaptive{_kind}Pool{_nd}d", "module", adaptive, _adaptive_infer(_nd),
             doc=f"torch.nn.Adaptive{_kind}Pool{_nd}d: pools to a fixed output size.",
             category="pool", outputs=_outputs,
-            key_args=lambda a: f"→ {a['output_size']}", saves=_pool_saves(_kind, True, _nd),
+            key_args=lambda a: f"→ {a['output_size']}", spatial_rank=_nd,
+            saves=_pool_saves(_kind, True, _nd),
             workspace=_indices_workspace if _kind == "Max" else lambda ctx: []))

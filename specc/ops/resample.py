@@ -1,6 +1,8 @@
 """Upsample, PixelShuffle/Unshuffle and the padding layers."""
 from __future__ import annotations
 
+from specc import codes
+
 import math
 
 from specc.dims import Sym
@@ -14,14 +16,14 @@ def _upsample(ctx: InferCtx):
     ctx.need_float()
     nd, a = t.rank - 2, ctx.attrs
     if (a["size"] is None) == (a["scale_factor"] is None):
-        ctx.fail("Upsample needs exactly one of size and scale_factor", "size", code="E306")
+        ctx.fail("Upsample needs exactly one of size and scale_factor", "size", code=codes.TORCH_REJECTS)
     modes = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
     if a["align_corners"] is not None and a["mode"] not in modes:
         ctx.fail(f"Upsample: align_corners applies to the interpolating modes "
                  f"({', '.join(modes)}), not '{a['mode']}'", "align_corners", code="E306")
     if a["mode"] in modes and modes[a["mode"]] != nd:
         ctx.fail(f"Upsample: mode '{a['mode']}' needs a {modes[a['mode']] + 2}-D input, got {t}",
-                 "mode", code="E306")
+                 "mode", code=codes.TORCH_REJECTS)
     for name in ("size", "scale_factor"):
         check_len(ctx, name, nd)
     if a["size"] is not None:
@@ -72,7 +74,7 @@ def _pixel_shuffle(ctx: InferCtx):
                  "which a symbolic size cannot promise", "upscale_factor", code="E304")
     if isinstance(c, int) and c % (r * r):
         ctx.fail(f"PixelShuffle: channels {c} must be divisible by upscale_factor² = {r * r}",
-                 "upscale_factor", code="E306")
+                 "upscale_factor", code=codes.TORCH_REJECTS)
     return [t.with_shape((*t.shape[:-3], c // (r * r), h * r, w * r))]
 
 
@@ -83,7 +85,7 @@ def _pixel_unshuffle(ctx: InferCtx):
     for size in (h, w):
         if isinstance(size, int) and size % r:
             ctx.fail(f"PixelUnshuffle: spatial size {size} must be divisible by "
-                     f"downscale_factor {r}", "downscale_factor", code="E306")
+                     f"downscale_factor {r}", "downscale_factor", code=codes.TORCH_REJECTS)
     return [t.with_shape((*t.shape[:-3], c * r * r, h // r, w // r))]
 
 
@@ -101,7 +103,7 @@ def _pad_infer(nd: int):
         pad = ctx.attrs["padding"]
         if isinstance(pad, list) and len(pad) != 2 * nd:
             ctx.fail(f"{ctx.op.name}: padding needs {2 * nd} values "
-                     "(left, right, top, bottom, …), got {len(pad)}", "padding")
+                     f"(left, right, top, bottom, …), got {len(pad)}", "padding")
         pads = as_tuple(pad, 2 * nd)
         shape = list(t.shape)
         for i in range(nd):  # pads run from the last dim backwards, in (before, after) pairs
@@ -110,7 +112,7 @@ def _pad_infer(nd: int):
                     max(pads[2 * i], pads[2 * i + 1]) >= shape[axis]:
                 ctx.fail(f"{ctx.op.name}: padding {pads[2 * i]}, {pads[2 * i + 1]} must be "
                          f"smaller than the input size {shape[axis]} (it mirrors the input)",
-                         "padding", code="E303")
+                         "padding", code=codes.NONPOSITIVE_SIZE)
             shape[axis] = ctx.positive(shape[axis] + pads[2 * i] + pads[2 * i + 1], "padded size")
         return [t.with_shape(shape)]
     return infer
@@ -134,6 +136,7 @@ for _nd in (1, 2, 3):
             _params.append(Param("value", "float"))
         register(OpDef(f"{_kind}Pad{_nd}d", "module", _params, _pad_infer(_nd),
                        doc=f"torch.nn.{_kind}Pad{_nd}d.", category="resample",
+                       spatial_rank=_nd,
                        # constant padding's backward is a slice; mirrored ones read the input
                        saves=saves_nothing if _kind in ("Zero", "Constant") else saves_inputs(0),
                        receptive=_pad_windows(_nd)))

@@ -7,6 +7,7 @@ Outputs: ``output``, ``h_n`` (and ``c_n`` for LSTM).
 """
 from __future__ import annotations
 
+from specc import codes
 from specc.ops._util import numel
 from specc.ops.activation import check_dropout
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register
@@ -49,7 +50,7 @@ def _infer(name: str):
         proj = a.get("proj_size", 0)
         if proj and proj >= a["hidden_size"]:
             ctx.fail("LSTM: proj_size has to be smaller than hidden_size", "proj_size",
-                     code="E306")
+                     code=codes.TORCH_REJECTS)
         h_out = proj or a["hidden_size"]
         dirs = 2 if a["bidirectional"] else 1
         if x.rank == 3:
@@ -71,7 +72,7 @@ def _infer(name: str):
         for got, shape in zip(states, want):
             if got.shape != shape:
                 ctx.fail(f"{name}: initial state {got} does not match the expected "
-                         f"{TensorType(shape)}", code="E302")
+                         f"{TensorType(shape)}", code=codes.SIZE_DISAGREES)
         outs = [x.with_shape((*x.shape[:-1], dirs * h_out)), x.with_shape(h_shape)]
         if name == "LSTM":
             outs.append(x.with_shape(c_shape))
@@ -79,7 +80,7 @@ def _infer(name: str):
     return infer
 
 
-def _layer_sizes(name: str, a: dict):
+def _layer_sizes(a: dict):
     """(input size, output size) of each layer × direction."""
     h_out = a.get("proj_size", 0) or a["hidden_size"]
     dirs = 2 if a["bidirectional"] else 1
@@ -93,7 +94,7 @@ def _count(name: str):
     def count(a: dict) -> int:
         g, h = _GATES[name], a["hidden_size"]
         total = 0
-        for size_in, h_out in _layer_sizes(name, a):
+        for size_in, h_out in _layer_sizes(a):
             total += g * h * (size_in + h_out) + (2 * g * h if a["bias"] else 0)
             if a.get("proj_size", 0):
                 total += h * a["proj_size"]
@@ -102,12 +103,12 @@ def _count(name: str):
 
 
 def _macs(name: str):
-    def macs(ctx: InferCtx, outs):
+    def macs(ctx: InferCtx, _outs):
         a, g, h = ctx.attrs, _GATES[name], ctx.attrs["hidden_size"]
         x = ctx.inputs[0]
         steps = x.shape[:-1]  # every (batch, time) position runs every layer
         per_step = sum(g * h * (si + ho) + (h * a.get("proj_size", 0))
-                       for si, ho in _layer_sizes(name, a))
+                       for si, ho in _layer_sizes(a))
         total = per_step
         for d in steps:
             total = total * d

@@ -5,6 +5,7 @@ torch expressions in the generated forward.
 """
 from __future__ import annotations
 
+from specc import codes
 from specc.dims import Dim, Sym, product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import (POINTWISE, EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register,
@@ -140,7 +141,8 @@ def _flatten(ctx: InferCtx):
 
 _fn("flatten", [Param("start_dim", "int", 0), Param("end_dim", "int", -1)], _flatten,
     lambda args, a, ctx: f"torch.flatten({args[0]}, {a['start_dim']}, {a['end_dim']})",
-    "torch.flatten (start_dim=0 by default, as in torch)", category="shape", **_VIEW)
+    "torch.flatten (start_dim=0 by default, as in torch)", category="shape",
+    passes_through=True, **_VIEW)
 
 
 def _target_shape(ctx: InferCtx, param: str):
@@ -160,8 +162,8 @@ def _reshape(ctx: InferCtx):
         rest = _divide(total, known)
         if rest is None:
             ctx.fail(f"{ctx.op.name}: cannot infer -1: {total} elements are not divisible by "
-                     f"{known} (input {t})", "shape", code="E304" if isinstance(total, Sym)
-                     else "E301")
+                     f"{known} (input {t})", "shape",
+                     code=codes.NEEDS_CONCRETE if isinstance(total, Sym) else codes.SHAPE_MISMATCH)
         shape[shape.index(-1)] = rest
     elif product(shape) != total:
         ctx.fail(f"{ctx.op.name}: shape {ctx.attrs['shape']} is invalid for an input of "
@@ -179,7 +181,7 @@ def _divide(total: Dim, known: Dim):
     return None
 
 
-def _sizes(args, a, ctx: EmitCtx, param: str) -> str:
+def _sizes(a, ctx: EmitCtx, param: str) -> str:
     out = []
     for d in a[param]:
         out.append(ctx.dim_expr(Sym.symbol(d)) if isinstance(d, str) else str(d))
@@ -188,8 +190,8 @@ def _sizes(args, a, ctx: EmitCtx, param: str) -> str:
 
 for _name in ("reshape", "view"):
     _fn(_name, [Param("shape", "shape", doc="target shape: ints, -1, or symbols such as N")],
-        _reshape, lambda args, a, ctx, n=_name: f"{args[0]}.{n}({_sizes(args, a, ctx, 'shape')})",
-        f"Tensor.{_name}", category="shape", **_VIEW)
+        _reshape, lambda args, a, ctx, n=_name: f"{args[0]}.{n}({_sizes(a, ctx, 'shape')})",
+        f"Tensor.{_name}", category="shape", passes_through=True, **_VIEW)
 
 
 def _permute(ctx: InferCtx):
@@ -230,14 +232,14 @@ def _unsqueeze(ctx: InferCtx):
 
 _fn("unsqueeze", [Param("dim", "int")], _unsqueeze,
     lambda args, a, ctx: f"{args[0]}.unsqueeze({a['dim']})", "Tensor.unsqueeze",
-    category="shape", **_VIEW)
+    category="shape", passes_through=True, **_VIEW)
 
 
 def _squeeze(ctx: InferCtx):
     t = ctx.inputs[0]
     if ctx.attrs["dim"] is None:
         if any(isinstance(d, Sym) for d in t.shape):
-            ctx.fail("squeeze without dim on a symbolic shape: give dim", "dim", code="E304")
+            ctx.fail("squeeze without dim on a symbolic shape: give dim", "dim", code=codes.NEEDS_CONCRETE)
         return [t.with_shape([d for d in t.shape if d != 1])]
     axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
     shape = list(t.shape)
@@ -248,7 +250,7 @@ def _squeeze(ctx: InferCtx):
 
 _fn("squeeze", [Param("dim", "optint", None)], _squeeze,
     lambda args, a, ctx: f"{args[0]}.squeeze({'' if a['dim'] is None else a['dim']})",
-    "Tensor.squeeze", category="shape", **_VIEW)
+    "Tensor.squeeze", category="shape", passes_through=True, **_VIEW)
 
 
 def _reduce(ctx: InferCtx):
@@ -360,7 +362,7 @@ def _split_sizes(ctx: InferCtx, size: Dim) -> list[Dim]:
             part = size.exact_div(n)
             if part is None:
                 ctx.fail(f"chunk: cannot split symbolic size {size} into {n}", "chunks",
-                         code="E304")
+                         code=codes.NEEDS_CONCRETE)
             return [part] * n
         part = -(-size // n)
         sizes = [part] * (size // part) + ([size % part] if size % part else [])
@@ -384,7 +386,7 @@ def _split(ctx: InferCtx):
                  f"names lists {len(_part_names(ctx.attrs))}", "names", code="E301")
     if len(sizes) != _n_parts(ctx.attrs):
         ctx.fail(f"{ctx.op.name}: splitting {t.shape[axis]} gives {len(sizes)} parts, "
-                 f"not {_n_parts(ctx.attrs)}", code="E301")
+                 f"not {_n_parts(ctx.attrs)}", code=codes.SHAPE_MISMATCH)
     return [t.with_shape(t.shape[:axis] + (s,) + t.shape[axis + 1:]) for s in sizes]
 
 
@@ -436,7 +438,7 @@ def _expand(ctx: InferCtx):
 
 
 _fn("expand", [Param("size", "shape", doc="target sizes; -1 keeps a dim; symbols like N")],
-    _expand, lambda args, a, ctx: f"{args[0]}.expand({_sizes(args, a, ctx, 'size')})",
+    _expand, lambda args, a, ctx: f"{args[0]}.expand({_sizes(a, ctx, 'size')})",
     "Tensor.expand (broadcast view)", category="shape", **_VIEW)
 
 

@@ -11,9 +11,8 @@ INFO_URI = "https://github.com/specc-dev/specc"
 
 
 def _rules():
-    from specc.lint.registry import RULES, _load_rules
+    from specc.lint.registry import RULES
 
-    _load_rules()
     rules = []
     for code, summary in ERROR_CODES.items():
         rules.append({
@@ -52,6 +51,13 @@ def _uri(path: str) -> tuple[str, bool]:
         return absolute.as_uri(), False
 
 
+def write(analyses, stream, style, quiet: bool = False) -> None:  # noqa: ARG001
+    """`--format sarif`: SARIF 2.1.0 for GitHub code scanning."""
+    import json
+
+    stream.write(json.dumps(sarif_document(analyses), indent=1) + "\n")
+
+
 def sarif_document(analyses) -> dict:
     rules = _rules()
     index = {r["id"]: i for i, r in enumerate(rules)}
@@ -59,12 +65,12 @@ def sarif_document(analyses) -> dict:
     for a in analyses:
         uri, relative = _uri(a.path)
         for d in a.diagnostics:
-            location = {"artifactLocation": {"uri": uri}}
+            location: dict = {"artifactLocation": {"uri": uri}}
             if relative:
                 location["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
             if d.loc.line > 0:
                 location["region"] = {"startLine": d.loc.line, "startColumn": max(d.loc.col, 1)}
-            entry = {"physicalLocation": location}
+            entry: dict = {"physicalLocation": location}
             if d.node:
                 entry["logicalLocations"] = [{"fullyQualifiedName": d.node, "kind": "member"}]
             result = {"ruleId": d.code, "level": _LEVEL.get(d.severity, "note"),

@@ -73,6 +73,13 @@ def node_json(graph: Graph, node: Node) -> dict:
     return entry
 
 
+def write(analyses, stream, style, quiet: bool = False) -> None:  # noqa: ARG001
+    """`--format json`: one document for all files."""
+    import json
+
+    stream.write(json.dumps(document_json(analyses), indent=1) + "\n")
+
+
 def document_json(analyses) -> dict:
     return {"specc_version": __version__, "files": [{
         "path": a.path,

@@ -4,8 +4,22 @@ from __future__ import annotations
 from specc.dims import shape_str
 from specc.infer import per_sample, totals
 from specc.ir import Graph, Node, Scope
-from specc.report.style import Style, printable, printable_diagnostic
+from specc.report.style import Style, printable
 from specc.report.summary import op_label, scope_label, scope_params
+from specc.report.text import details, headline, summary_line
+
+
+def write(analyses, stream, style: Style, quiet: bool = False) -> None:
+    """`--format full`: each model's table and its diagnostics (only those with -q)."""
+    for a in analyses:
+        if quiet:
+            text = "\n".join(format_diagnostics(a, style)) if a.diagnostics else ""
+        else:
+            text = render_table(a, style)
+        if text:
+            stream.write(text + "\n\n")
+    if len(analyses) > 1 and not quiet:
+        stream.write(summary_line(analyses) + "\n")
 
 
 def _fmt_int(value) -> str:
@@ -86,22 +100,10 @@ def format_diagnostics(analysis, style: Style) -> list[str]:
     lines = []
     source = analysis.source.splitlines() if analysis.source else []
     for d in sorted(analysis.diagnostics, key=lambda d: (d.loc.line, d.loc.col)):
-        d = printable_diagnostic(d)
-        colour = {"error": style.red, "warning": style.yellow}.get(d.severity, style.blue)
-        rule = f" [{d.rule}]" if d.rule else ""
-        lines.append(f"{d.file}:{d.loc.line}:{d.loc.col}: {colour(d.severity)} "
-                     f"{style.bold(d.code)}{rule} {d.message}")
-        if d.node:
-            lines.append(f"    node: {d.node}")
-        if source and 0 < d.loc.line <= len(source):
-            text = source[d.loc.line - 1]
-            if len(text) <= 160 and printable(text) == text:  # else the caret would be off
-                lines.append(f"    | {text}")
-                lines.append("    | " + " " * max(d.loc.col - 1, 0) + colour("^"))
-        if d.hint:
-            lines.append(f"    hint: {d.hint}")
+        lines.append(headline(d, style, severity=True))
+        lines += details(d, style, source)
     if analysis.diagnostics:
-        counts = {}
+        counts: dict[str, int] = {}
         for d in analysis.diagnostics:
             counts[d.severity] = counts.get(d.severity, 0) + 1
         lines.append(", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in sorted(counts.items())))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from specc.dims import Sym
 from specc.ir import Node
-from specc.lint.rules._paths import NORMS, TRANSPARENT, WEIGHTED
+from specc.lint.rules._paths import NORMS, OUTPUT_RANGE, TRANSPARENT, WEIGHTED
 from specc.ops.ptypes import as_tuple
 
 _SPATIAL = {f"{kind}{n}d" for kind in ("MaxPool", "AvgPool", "AdaptiveMaxPool", "AdaptiveAvgPool")
@@ -31,8 +31,6 @@ def _elementwise() -> set:
     """Ops that keep the layout of their input (activations, dropout, identity)."""
     global _ELEMENTWISE
     if _ELEMENTWISE is None:
-        from specc.ops.activation import OUTPUT_RANGE
-
         _ELEMENTWISE = set(OUTPUT_RANGE) | TRANSPARENT - {"flatten", "Flatten", "reshape",
                                                           "view", "squeeze", "unsqueeze"}
     return _ELEMENTWISE

@@ -1,15 +1,35 @@
-"""Small graph helpers shared by the rules."""
+"""Small graph helpers shared by the rules.
+
+What an op *is* is declared on its OpDef (specc/ops/base.py: passes_through, weighted,
+channel_norm, output_range, normalizes, spatial_rank, floors_windows, is_dropout), never
+inferred from its name; the name sets below are views of those traits, for rules that
+test membership.
+"""
 from __future__ import annotations
 
 from specc.ir import Node
+from specc.ops.base import OpDef, all_ops
+
+_NOT_AN_OP = OpDef("input", "input", [], lambda ctx: [])  # model inputs: no traits
+
+
+def op_of(node: Node) -> OpDef:
+    """The node's OpDef (a trait-less stand-in for model inputs and broken nodes)."""
+    return all_ops().get(node.op) or _NOT_AN_OP
+
+
+def _ops_where(trait) -> frozenset:
+    return frozenset(name for name, op in all_ops().items() if trait(op))
+
 
 # ops that pass values through unchanged in range and meaning (looked through by rules)
-TRANSPARENT = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Identity",
-               "flatten", "Flatten", "reshape", "view", "squeeze", "unsqueeze"}
-NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-         "InstanceNorm3d", "GroupNorm"}
-WEIGHTED = {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
-            "ConvTranspose3d", "Bilinear"}
+TRANSPARENT = _ops_where(lambda op: op.passes_through)
+DROPOUTS = _ops_where(lambda op: op.is_dropout)
+NORMS = _ops_where(lambda op: op.channel_norm)  # subtract a per-channel (or group) mean
+WEIGHTED = _ops_where(lambda op: op.weighted)
+SOFTMAX_LIKE = _ops_where(lambda op: op.normalizes is not None)  # softmax- and sigmoid-like
+FLOORING_WINDOWS = _ops_where(lambda op: op.floors_windows)  # conv, max/avg pool
+OUTPUT_RANGE = {name: op.output_range for name, op in all_ops().items() if op.output_range}
 
 
 def producer(node: Node, through=TRANSPARENT) -> Node:
@@ -32,10 +52,11 @@ def single_consumer(facts, node: Node, through=TRANSPARENT):
 
 
 def is_pointwise_conv(node: Node) -> bool:
+    """A 1×1, stride-1, ungrouped convolution: a Linear over the channels."""
     from specc.ops.ptypes import as_tuple
 
-    # convolutions by their kernel (HF's Conv1D is a linear layer: it has none)
-    if "kernel_size" not in node.attrs or node.op.startswith("ConvTranspose"):
+    op = op_of(node)
+    if not (op.floors_windows and op.weighted):  # a convolution, not a transposed one
         return False
     a = node.attrs
     return set(as_tuple(a["kernel_size"], 1)) == {1} and set(as_tuple(a["stride"], 1)) == {1} \

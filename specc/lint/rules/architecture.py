@@ -1,36 +1,28 @@
 """Rules about the architecture itself: wasted parameters, dead code, silent corruption."""
 from __future__ import annotations
 
+from specc import codes
 from specc.dims import Sym
 from specc.lint.registry import rule
 from specc.lint.rules._flow import AFFINE_NORMS, PASS_THROUGH, forward, reaches
-from specc.lint.rules._paths import (NORMS, TRANSPARENT, WEIGHTED, is_pointwise_conv,
-                                     single_consumer)
+from specc.lint.rules._paths import (FLOORING_WINDOWS, NORMS, OUTPUT_RANGE, TRANSPARENT,
+                                     WEIGHTED, is_pointwise_conv, op_of, single_consumer)
 from specc.ops._util import floor_remainder
-from specc.ops.activation import OUTPUT_RANGE
 from specc.ops.ptypes import as_tuple
 
 _BIAS_KEEPING = PASS_THROUGH - {"flatten", "Flatten", "reshape", "view"}
-_CONV_POOL = {f"{k}{n}d" for k in ("Conv", "MaxPool", "AvgPool") for n in (1, 2, 3)}
 
 
 def _cancels_bias(norm) -> bool:
-    if norm.op.startswith(("BatchNorm", "InstanceNorm")):
+    if norm.op not in NORMS:
+        return False
+    if "num_groups" not in norm.attrs:  # BatchNorm, InstanceNorm: each channel's own mean
         return True
     # GroupNorm subtracts a per-group mean: only one channel per group cancels a bias
-    return norm.op == "GroupNorm" and norm.attrs["num_groups"] == norm.attrs["num_channels"]
+    return norm.attrs["num_groups"] == norm.attrs["num_channels"]
 
 
-@rule("L301", "bias-before-norm", "warning",
-      "a bias that the following normalisation cancels",
-      """
-BatchNorm and InstanceNorm subtract the per-channel mean, so a constant per-channel bias
-added just before them has no effect: it is a wasted parameter (and wasted optimizer
-state). The norm's own shift (beta) does that job.
-
-Bad:   [{op: Conv2d, out_channels: 64, kernel_size: 3}, {op: BatchNorm2d}]
-Good:  [{op: Conv2d, out_channels: 64, kernel_size: 3, bias: false}, {op: BatchNorm2d}]
-""", "set bias: false on the conv / linear layer")
+@rule(codes.BIAS_BEFORE_NORM)
 def bias_before_norm(graph, facts):
     for node in graph.nodes:
         if node.op not in WEIGHTED or not node.attrs.get("bias") or node.out_types is None:
@@ -42,16 +34,7 @@ def bias_before_norm(graph, facts):
                 node.attr_locs.get("bias")
 
 
-@rule("L302", "linear-without-activation", "warning",
-      "two linear layers in a row with nothing nonlinear between them",
-      """
-A Linear (or 1×1 convolution) followed directly by another is still one linear map:
-W2(W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2). The pair costs the parameters of two layers
-and can express no more than one.
-
-Bad:   [{op: Linear, out_features: 256}, {op: Linear, out_features: 10}]
-Good:  [{op: Linear, out_features: 256}, ReLU, {op: Linear, out_features: 10}]
-""", "add an activation between them, or merge them into one layer")
+@rule(codes.LINEAR_WITHOUT_ACTIVATION)
 def linear_without_activation(graph, facts):
     for node in graph.nodes:
         if node.out_types is None or not (node.op == "Linear" or is_pointwise_conv(node)):
@@ -78,16 +61,7 @@ def _low_rank_pair(first, second) -> bool:
     return all(isinstance(d, int) for d in sizes) and 2 * middle <= min(outer_in, outer_out)
 
 
-@rule("L303", "saturating-hidden-activation", "info",
-      "sigmoid / tanh inside a deep feed-forward stack",
-      """
-Sigmoid and tanh saturate: their gradient vanishes for large inputs, and in a deep stack
-the product of many small derivatives stalls training. ReLU-family activations (ReLU,
-GELU, SiLU) train deep stacks far better. (Gates that multiply, and outputs, are fine.)
-
-Bad:   [Linear, Sigmoid, Linear, Sigmoid, Linear, Sigmoid, Linear]
-Good:  [Linear, GELU, Linear, GELU, Linear, GELU, Linear]
-""", "use ReLU, GELU or SiLU in hidden layers")
+@rule(codes.SATURATING_HIDDEN_ACTIVATION)
 def saturating_hidden(graph, facts):
     output_nodes = {ref.node.id for _, ref in graph.outputs}
     depth: dict = {}
@@ -102,35 +76,18 @@ def saturating_hidden(graph, facts):
                         "training of the layers before it"
 
 
-@rule("L304", "dropout-before-batchnorm", "warning",
-      "Dropout feeding BatchNorm",
-      """
-Dropout changes the variance of its output between training and evaluation; a BatchNorm
-right after it learns running statistics under one variance and is used under the other
-("variance shift", Li et al., 2019), which hurts accuracy at test time.
-
-Bad:   [{op: Dropout, p: 0.5}, {op: BatchNorm1d}]
-Good:  [{op: BatchNorm1d}, ReLU, {op: Dropout, p: 0.5}]
-""", "put Dropout after the BatchNorm (and activation), or drop one of them")
+@rule(codes.DROPOUT_BEFORE_BATCHNORM)
 def dropout_before_batchnorm(graph, facts):
     activations = set(OUTPUT_RANGE)
     for node in graph.nodes:
-        if not node.op.startswith("Dropout") or not node.attrs.get("p"):
+        if not op_of(node).is_dropout or not node.attrs.get("p"):
             continue
         nxt = single_consumer(facts, node, through=activations)
         if nxt is not None and nxt.op.startswith("BatchNorm"):
             yield nxt, f"{nxt.op} ({nxt.id}) normalises the output of {node.op} ({node.id})"
 
 
-@rule("L305", "rnn-dropout-single-layer", "warning",
-      "RNN dropout with a single layer does nothing",
-      """
-The `dropout` argument of RNN/LSTM/GRU is applied between stacked layers only. With
-num_layers: 1 there is no such place, so it has no effect (torch warns about it).
-
-Bad:   {op: LSTM, hidden_size: 128, dropout: 0.3}
-Good:  {op: LSTM, hidden_size: 128, num_layers: 2, dropout: 0.3}
-""", "use num_layers > 1, or put a Dropout layer after the RNN")
+@rule(codes.RNN_DROPOUT_SINGLE_LAYER)
 def rnn_dropout_single_layer(graph, facts):
     for node in graph.nodes:
         if node.op in ("RNN", "LSTM", "GRU") and node.attrs.get("dropout", 0) > 0 \
@@ -139,16 +96,7 @@ def rnn_dropout_single_layer(graph, facts):
                         "dropout is never applied", node.attr_locs.get("dropout")
 
 
-@rule("L306", "inplace-on-shared-tensor", "error",
-      "an in-place op overwrites a tensor another node still reads",
-      """
-`inplace: true` overwrites the op's input. When that input is also read by another branch
-(a skip connection, a second head) or is a model input, that reader silently sees the
-modified values — or autograd fails with "modified by an inplace operation".
-
-Bad:   [{name: a, op: Conv2d, ...}, {op: ReLU, inplace: true}, {op: add, from: [a, 1]}]
-Good:  [{name: a, op: Conv2d, ...}, {op: ReLU}, {op: add, from: [a, 1]}]
-""", "set inplace: false on this op")
+@rule(codes.INPLACE_ON_SHARED_TENSOR)
 def inplace_on_shared(graph, facts):
     for node in graph.nodes:
         if not node.attrs.get("inplace") or not node.inputs:
@@ -163,21 +111,12 @@ def inplace_on_shared(graph, facts):
                          f"{readers[0].id} also reads"), node.attr_locs.get("inplace")
 
 
-@rule("L307", "lossy-floor", "warning",
-      "a conv / pool window never reaches the last input rows or columns",
-      """
-The output size formula floors. When (size + 2·padding − dilation·(kernel − 1) − 1) is not
-a multiple of the stride, the last few positions are never covered by any window; if they
-are more than the padding, real input rows/columns are silently ignored.
-
-Bad:   input 224, {op: Conv2d, kernel_size: 11, stride: 4}      # (224 − 11) % 4 = 1 → 1 column lost
-Good:  input 227, {op: Conv2d, kernel_size: 11, stride: 4}
-""", "change the input size, the padding or the stride so the windows fit")
+@rule(codes.LOSSY_FLOOR)
 def lossy_floor(graph, facts):
     for node in graph.nodes:
-        if node.op not in _CONV_POOL or node.out_types is None or node.attrs.get("ceil_mode"):
+        if node.op not in FLOORING_WINDOWS or node.out_types is None or node.attrs.get("ceil_mode"):
             continue
-        nd = int(node.op[-2])
+        nd = op_of(node).spatial_rank
         spatial = node.inputs[0].type.shape[-nd:]
         for axis, (size, window) in enumerate(zip(spatial, _windows(node, nd))):
             lost = _lost(size, *window)
@@ -236,7 +175,7 @@ def _input_fix(facts, node, nd: int, axis: int, smaller: int, larger: int) -> st
         out, into = source.out_types, source.inputs[0].type if source.inputs else None
         if out is None or into is None or out[0].rank != into.rank:
             break
-        if source.op in _CONV_POOL:
+        if source.op in FLOORING_WINDOWS:
             chain.append(source)
         elif out[0].shape[-nd + axis] != into.shape[-nd + axis]:
             break  # a resize we do not model
@@ -256,7 +195,7 @@ def _plain_stack_after(facts, node, nd: int, axis: int) -> list:
         into, out = user.inputs[0].type if user.inputs else None, user.out_types
         if out is None or into is None or out[0].rank != into.rank:
             return after
-        if user.op in _CONV_POOL:
+        if user.op in FLOORING_WINDOWS:
             after.append(user)
         elif out[0].shape[-nd + axis] != into.shape[-nd + axis]:
             return after
@@ -278,16 +217,7 @@ def _fits(size: int, chain: list, nd: int, axis: int) -> bool:
     return True
 
 
-@rule("L308", "batchnorm-single-value", "warning",
-      "BatchNorm sees one value per channel",
-      """
-In training mode BatchNorm needs more than one value per channel to estimate a variance;
-with batch 1 and 1×1 spatial size (or BatchNorm1d on a batch of 1) torch raises
-"Expected more than 1 value per channel when training".
-
-Bad:   inputs: {x: {shape: [1, 512]}}   layers: [{op: BatchNorm1d}]
-Good:  train with batches > 1, or use LayerNorm / GroupNorm
-""", "use a batch size above 1, or LayerNorm/GroupNorm")
+@rule(codes.BATCHNORM_SINGLE_VALUE)
 def batchnorm_single_value(graph, facts):
     for node in graph.nodes:
         if not node.op.startswith("BatchNorm") or node.out_types is None:
@@ -302,16 +232,7 @@ _BATCH_NAMES = {"N", "B", "batch", "batch_size", "bs"}
 _TIME_NAMES = {"T", "L", "S", "seq", "seq_len", "time", "steps", "length"}
 
 
-@rule("L309", "rnn-layout-mismatch", "warning",
-      "the input's dim names contradict batch_first",
-      """
-RNN, LSTM, GRU, MultiheadAttention and the Transformer layers read (T, N, F) unless
-batch_first is true. An input declared as [N, T, F] with batch_first false is read as a
-sequence of length N — it runs, and learns nonsense.
-
-Bad:   inputs: {x: {shape: [N, T, 32]}}   layers: [{op: LSTM, hidden_size: 64}]
-Good:  inputs: {x: {shape: [N, T, 32]}}   layers: [{op: LSTM, hidden_size: 64, batch_first: true}]
-""", "set batch_first to match the input layout")
+@rule(codes.RNN_LAYOUT_MISMATCH)
 def rnn_layout_mismatch(graph, facts):
     for node in graph.nodes:
         if "batch_first" not in node.attrs or not node.inputs or node.out_types is None:
@@ -329,15 +250,7 @@ def rnn_layout_mismatch(graph, facts):
                         "is true", node.attr_locs.get("batch_first")
 
 
-@rule("L310", "unused-node", "warning",
-      "a node whose output reaches no model output",
-      """
-A node that no output depends on still costs parameters, memory and time (and its
-parameters get no gradient, which breaks DDP). Usually a `from` points at the wrong node.
-
-Bad:   [{name: a, op: Linear, out_features: 8}, {name: b, op: Linear, from: x, out_features: 8}]
-Good:  remove `a`, or wire it in
-""", "remove the node, or use its output")
+@rule(codes.UNUSED_NODE)
 def unused_node(graph, facts):
     used = set()
     stack = [ref.node for _, ref in graph.outputs]
@@ -352,16 +265,7 @@ def unused_node(graph, facts):
             yield node, f"the output of {node.id} ({node.op}) is never used"
 
 
-@rule("L311", "zero-init", "warning",
-      "all-zero weights before an activation",
-      """
-If every weight of a layer starts at zero, every unit computes the same value and gets the
-same gradient, so the units never become different (the symmetry is never broken). Zero
-init is only safe for a last layer or a residual branch's final scale.
-
-Bad:   [{op: Linear, out_features: 64, init: zeros}, Tanh]
-Good:  [{op: Linear, out_features: 64, init: xavier_uniform}, Tanh]
-""", "use a random init (kaiming / xavier) for this layer")
+@rule(codes.ZERO_INIT)
 def zero_init(graph, facts):
     activations = set(OUTPUT_RANGE)
     for node in graph.nodes:
@@ -381,16 +285,7 @@ def zero_init(graph, facts):
                 yield node, f"{node.id} starts with all-zero weights and feeds {nxt.op}"
 
 
-@rule("L312", "huge-dense-layer", "info",
-      "one Linear layer holds most of the model's parameters",
-      """
-A Linear layer applied to a large flattened feature map (VGG's first classifier layer has
-102M of its 138M parameters) dominates memory and overfits easily. Global average pooling
-before the classifier usually does as well with a fraction of the parameters.
-
-Bad:   [{op: flatten, start_dim: 1}, {op: Linear, out_features: 4096}]   # on 512×7×7
-Good:  [{op: AdaptiveAvgPool2d, output_size: 1}, {op: flatten, start_dim: 1}, {op: Linear, out_features: 4096}]
-""", "pool the feature map before the classifier")
+@rule(codes.HUGE_DENSE_LAYER)
 def huge_dense_layer(graph, facts):
     total = sum(n.params for n in graph.nodes)
     for node in graph.nodes:

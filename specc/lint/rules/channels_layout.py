@@ -1,4 +1,5 @@
 """L314 channels-layout: a tensor in one layout fed to a layer that expects the other."""
+from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import RECURRENT, layout
 
@@ -7,20 +8,7 @@ _CHANNELS_FIRST_1D = {"Conv1d", "BatchNorm1d", "InstanceNorm1d", "MaxPool1d", "A
 _IMAGE_OPS = {"Conv2d", "ConvTranspose2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d"}
 
 
-@rule("L314", "channels-layout", "warning",
-      "(N, T, C) fed to a layer expecting (N, C, T), or the other way round",
-      """
-Conv1d, BatchNorm1d and the 1-d pools read channels on dim 1: (N, C, T). Linear, Embedding,
-LayerNorm, RNNs and attention produce (and RNNs read) features on the LAST axis: (N, T, C).
-Feeding one layout to the other runs whenever the sizes happen to fit — and normalises or
-convolves over time instead of features. Images from PIL / numpy are (N, H, W, C); Conv2d
-reads (N, C, H, W).
-
-Bad:   [{op: Embedding, ...}, {op: BatchNorm1d}]            # normalises per time step
-Good:  [{op: Embedding, ...}, {op: permute, dims: [0, 2, 1]}, {op: BatchNorm1d}]
-Bad:   [{op: Conv1d, ...}, {op: LSTM, batch_first: true}]    # the LSTM reads C as time
-Good:  [{op: Conv1d, ...}, {op: permute, dims: [0, 2, 1]}, {op: LSTM, batch_first: true}]
-""", "permute the tensor between the two layouts ({op: permute, dims: [0, 2, 1]})")
+@rule(codes.CHANNELS_LAYOUT)
 def channels_layout(graph, facts):
     for node in graph.nodes:
         if not node.inputs or node.out_types is None:

@@ -1,18 +1,10 @@
 """L315 flatten-batch: a flatten that folds the batch into the features."""
+from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import is_batch_dim
 
 
-@rule("L315", "flatten-batch", "warning",
-      "flatten from dim 0 swallows the batch",
-      """
-torch.flatten starts at dim 0 by default (nn.Flatten starts at 1). On a batch the result is
-one long vector: the next Linear mixes samples, and needs in_features = batch × features,
-which breaks (or silently learns nonsense) at any other batch size.
-
-Bad:   [{op: AdaptiveAvgPool2d, output_size: 1}, {op: flatten}, {op: Linear, out_features: 10}]
-Good:  [{op: AdaptiveAvgPool2d, output_size: 1}, {op: flatten, start_dim: 1}, {op: Linear, out_features: 10}]
-""", "flatten with start_dim: 1 (or use Flatten, which starts at 1)")
+@rule(codes.FLATTEN_BATCH)
 def flatten_batch(graph, facts):
     batch_sizes = {n.out_types[0].shape[0] for n in graph.inputs
                    if n.out_types and n.out_types[0].rank >= 2}

@@ -1,20 +1,10 @@
 """L317 no-positional-encoding: self-attention over a sequence that carries no position."""
+from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import RECURRENT, SELF_ATTENTION
 
 
-@rule("L317", "no-positional-encoding", "warning",
-      "self-attention with no positional information before it",
-      """
-Self-attention is permutation-equivariant: without a position signal added to its input
-it sees a bag of tokens ("dog bites man" = "man bites dog"). A learned position table
-(a `parameter` of shape [1, T, d] added to the embeddings), a position Embedding, or a
-recurrent / convolutional layer before the attention gives it the order.
-
-Bad:   [{op: Embedding, ...}, {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
-Good:  [{name: tok, op: Embedding, ...}, {name: pos, op: parameter, shape: [1, 128, 256]},
-        {op: add, from: [tok, pos]}, {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
-""", "add a position embedding to the token embeddings before the first attention layer")
+@rule(codes.NO_POSITIONAL_ENCODING)
 def no_positional_encoding(graph, facts):
     for node in graph.nodes:
         if node.op not in SELF_ATTENTION or node.out_types is None or not _self(node):

@@ -1,22 +1,10 @@
 """L313 rnn-readout: reading a recurrent layer's summary from the wrong place."""
+from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import RECURRENT
 
 
-@rule("L313", "rnn-readout", "warning",
-      "the summary of an RNN is read from a step or layer that has not seen the sequence",
-      """
-Three ways to read an RNN's summary that run but learn from the wrong thing:
-- `output[:, -1]` of a bidirectional RNN: the backward direction has seen one step there.
-- `output[:, -1]` with `lengths` (packed): for every shorter sequence that position is padding.
-- `h_n[0]` of a multi-layer RNN: h_n is (num_layers · directions, N, H), index 0 is the FIRST
-  layer; the top layer is h_n[-1] (h_n[-2] and h_n[-1] when bidirectional — both are needed).
-
-Bad:   {op: select, from: lstm.output, dim: 1, index: -1}      # bidirectional, or packed
-Bad:   {op: select, from: lstm.h_n, dim: 0, index: 0}          # num_layers: 3
-Good:  {op: select, from: lstm.h_n, dim: 0, index: -1}
-""", "read the top layer's final state from h_n: h_n[-1], or cat(h_n[-2], h_n[-1]) when "
-     "bidirectional")
+@rule(codes.RNN_READOUT)
 def rnn_readout(graph, facts):
     for rnn in graph.nodes:
         if rnn.op not in RECURRENT or rnn.out_types is None:

@@ -1,4 +1,5 @@
 """L209 softmax-axis: a softmax over the batch, or over an axis that does not hold the classes."""
+from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import PASS_THROUGH, back, is_batch_dim, layout
 
@@ -6,18 +7,7 @@ _CLASS_DIM1_LOSSES = {"cross_entropy", "nll"}
 _SOFTMAXES = ("Softmax", "LogSoftmax", "Softmin")
 
 
-@rule("L209", "softmax-axis", "warning",
-      "a softmax over the batch axis, or not over the loss's class axis",
-      """
-A softmax normalises over one axis. Over dim 0 of a batch it mixes the samples: every
-prediction depends on the rest of the batch, and evaluation with another batch size gives
-other answers. For cross_entropy / nll the classes are on dim 1 (a segmentation map is
-[N, C, H, W]): a softmax over any other axis normalises over pixels or time.
-
-Bad:   {op: LogSoftmax, dim: 0}                     # on [N, 10]
-Bad:   {op: LogSoftmax, dim: -1}                    # on [N, 21, H, W] with loss: nll
-Good:  {op: LogSoftmax, dim: 1}
-""", "softmax over the class axis: dim 1 for [N, C, ...] outputs")
+@rule(codes.SOFTMAX_AXIS)
 def softmax_axis(graph, facts):
     class_axis_for = {}
     for name, ref in graph.outputs:

@@ -1,17 +1,9 @@
 """L208 softmax-size-one: a softmax over an axis with one entry."""
+from specc import codes
 from specc.lint.registry import rule
 
 
-@rule("L208", "softmax-size-one", "warning",
-      "Softmax / LogSoftmax over an axis of size 1",
-      """
-A softmax normalises over its axis; over a single entry the result is always 1 (0 for
-LogSoftmax), whatever the input: the layer before it gets no gradient. A one-unit binary
-output wants Sigmoid (or raw logits with bce_with_logits).
-
-Bad:   [..., {op: Linear, out_features: 1}, {op: Softmax, dim: 1}]
-Good:  [..., {op: Linear, out_features: 1}, Sigmoid]
-""", "use Sigmoid for one unit, or softmax over the axis that holds the classes")
+@rule(codes.SOFTMAX_SIZE_ONE)
 def softmax_size_one(graph, facts):
     for node in graph.nodes:
         if node.op not in ("Softmax", "LogSoftmax", "Softmin") or node.out_types is None:

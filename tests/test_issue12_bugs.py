@@ -1,0 +1,92 @@
+"""Regression tests for the bugs issue 12 found while reshaping specc."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import specc
+from specc.schema_validator import Validator
+from tests.helpers import ROOT
+
+SCHEMA = json.loads((ROOT / "schemas" / "specc.schema.json").read_text())
+WARNS = ("inputs: {x: {shape: [N, 3, 8, 8]}}\nlayers:\n"
+         "  - {op: Conv2d, out_channels: 8, kernel_size: 3}\n  - {op: BatchNorm2d}\n")
+
+
+def test_exit_code_does_not_depend_on_argument_order(tmp_path):
+    """Each file fails by its own config's fail-on (it was the last file's for all)."""
+    strict, lenient = tmp_path / "strict", tmp_path / "lenient"
+    for folder in (strict, lenient):
+        folder.mkdir()
+        (folder / "m.yaml").write_text(WARNS)  # bias-before-norm: a warning
+    (strict / "pyproject.toml").write_text('[tool.specc]\nfail-on = "warning"\n')
+    (lenient / "pyproject.toml").write_text('[tool.specc]\nfail-on = "error"\n')
+    codes = []
+    for order in ((strict, lenient), (lenient, strict)):
+        out = subprocess.run([sys.executable, "-m", "specc", "check", "-q",
+                              *(str(f / "m.yaml") for f in order)],
+                             capture_output=True, text=True, cwd=ROOT)
+        codes.append(out.returncode)
+    assert codes == [1, 1], codes
+    out = subprocess.run([sys.executable, "-m", "specc", "check", "-q", str(lenient / "m.yaml")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0
+
+
+def test_padding_count_message_is_formatted():
+    text = ("inputs: {x: {shape: [N, 3, 8, 8]}}\nlayers:\n"
+            "  - {op: ZeroPad2d, padding: [1, 2, 3]}\n")
+    messages = [d.message for d in specc.check(text).diagnostics]
+    assert any("got 3" in m for m in messages), messages
+    assert not any("{" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("name", ["fc\n", "fc\r\n", "x\n", "\nfc"])
+def test_a_name_with_a_newline_is_refused(name):
+    text = ("inputs: {x: {shape: [N, 4]}}\nlayers:\n"
+            f"  - {{name: {json.dumps(name)}, op: Linear, out_features: 2}}\n")
+    a = specc.check(text)
+    assert not a.ok and {d.code for d in a.diagnostics} & {"E101", "E203"}, a.diagnostics
+
+
+def _doc(name):
+    return {"inputs": {"x": {"shape": ["N", 4]}},
+            "layers": [{"name": name, "op": "Linear", "out_features": 2}]}
+
+
+@pytest.mark.parametrize("name", ["fc", "fc\n", "fc_2", "2fc", "fc$", "${n}", "a\nb", "$x\n",
+                                  "layer_${i}", "fc ", ""])
+def test_schema_validator_agrees_with_jsonschema_rs(name):
+    """jsonschema-rs follows ECMA-262 regex semantics, as JSON Schema specifies: a second
+    oracle next to python-jsonschema (whose `$` follows Python's re and lets "fc\\n" pass)."""
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    doc = _doc(name)
+    assert Validator(SCHEMA).is_valid(doc) == jsonschema_rs.validator_for(SCHEMA).is_valid(doc)
+
+
+def test_py_typed_ships():
+    assert (ROOT / "specc" / "py.typed").exists()
+    assert '"py.typed"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_an_installed_package_validates_like_the_checkout(tmp_path):
+    """The validator's schema comes from the package itself: a copy of specc/ without the
+    repository around it (as a wheel installs it) reports the same diagnostics."""
+    import shutil
+
+    shutil.copytree(ROOT / "specc", tmp_path / "specc",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    spec = tmp_path / "m.yaml"
+    spec.write_text("inputs: {x: {shape: [N, 4]}}\nlayers:\n"
+                    "  - {op: Linear, out_features: 2, bogus: 1}\n  - {op: Nope}\n")
+
+    def report(cwd):
+        out = subprocess.run([sys.executable, "-m", "specc", "check", str(spec), "--format",
+                              "json"], capture_output=True, text=True, cwd=cwd,
+                             env={"PYTHONPATH": str(cwd), "PATH": ""})
+        return out.returncode, json.loads(out.stdout)["files"][0]["diagnostics"]
+
+    installed = report(tmp_path)
+    assert installed == report(ROOT)
+    assert [d["code"] for d in installed[1]] == ["E103", "E102"], installed

@@ -1,0 +1,96 @@
+"""What lint and render know about an op is declared on its OpDef (issue 12): every op of a
+category carries its category's traits, checked here against torch where torch can say."""
+import re
+
+import pytest
+
+import specc
+from specc.ops.base import all_ops
+
+OPS = all_ops()
+RANGES = {"real", "nonneg", "nonpos", "bounded", "unit"}
+
+
+def by_category(category):
+    return [op for op in OPS.values() if op.category == category]
+
+
+def test_every_dropout_passes_through_and_is_a_dropout():
+    assert len(by_category("dropout")) >= 6
+    for op in by_category("dropout"):
+        assert op.is_dropout and op.passes_through, op.name
+
+
+def test_every_activation_declares_its_output_range():
+    for op in by_category("activation"):
+        assert op.output_range in RANGES, op.name
+    for op in OPS.values():
+        if op.output_range is not None:
+            assert op.category == "activation", op.name
+
+
+def test_every_conv_and_linear_layer_is_weighted_and_nothing_else_is():
+    for op in OPS.values():
+        assert op.weighted == (op.category in ("conv", "linear")), op.name
+
+
+def test_every_n_d_op_declares_its_spatial_rank():
+    for op in OPS.values():
+        match = re.search(r"(\d)d$", op.name)
+        assert op.spatial_rank == (int(match.group(1)) if match else None), op.name
+
+
+def test_windows_that_floor_are_the_convs_and_max_avg_pools():
+    floors = {op.name for op in OPS.values() if op.floors_windows}
+    assert floors == {f"{k}{n}d" for k in ("Conv", "MaxPool", "AvgPool") for n in (1, 2, 3)}
+
+
+def test_channel_norms_and_normalisations():
+    assert {op.name for op in OPS.values() if op.channel_norm} == \
+        {f"{k}{n}d" for k in ("BatchNorm", "InstanceNorm") for n in (1, 2, 3)} | {"GroupNorm"}
+    assert {op.name: op.normalizes for op in OPS.values() if op.normalizes} == {
+        "Softmax": "softmax", "Softmin": "softmax", "LogSoftmax": "log_softmax",
+        "Sigmoid": "sigmoid"}
+
+
+def test_output_ranges_against_torch():
+    """Each declared range holds for what torch computes on a spread of inputs."""
+    torch = pytest.importorskip("torch")
+    x = torch.linspace(-50, 50, 2001).reshape(1, -1)
+    inside = {"real": lambda y: True, "nonneg": lambda y: bool((y >= 0).all()),
+              "nonpos": lambda y: bool((y <= 0).all()),
+              "unit": lambda y: bool(((y >= 0) & (y <= 1)).all()),
+              "bounded": lambda y: bool(y.abs().max() < 50)}
+    for op in by_category("activation"):
+        if op.name in ("GLU", "Threshold"):
+            continue  # need arguments of their own; both are "real"
+        module = getattr(torch.nn, op.name)(**({"dim": 1} if "dim" in op.param_map else {}))
+        assert inside[op.output_range](module(x)), op.name
+
+
+def test_pass_through_ops_keep_values():
+    """passes_through: the output holds the input's values (reshaped at most), in eval."""
+    torch = pytest.importorskip("torch")
+    for op in OPS.values():
+        if not op.passes_through:
+            continue
+        x = torch.randn(2, 3, 4) if op.name == "Dropout1d" else torch.randn(2, 3, 4, 5)
+        if op.kind == "module":
+            cls = getattr(torch.nn, op.name, None)
+            if cls is None:  # specc's own module (StochasticDepth): tested in test_ops_vs_torch
+                continue
+            module = cls(0.5) if op.is_dropout else cls()
+            y = module.eval()(x)
+        else:
+            y = {"flatten": lambda: torch.flatten(x), "reshape": lambda: x.reshape(6, -1),
+                 "view": lambda: x.view(6, -1), "squeeze": lambda: x.squeeze(),
+                 "unsqueeze": lambda: x.unsqueeze(0)}[op.name]()
+        assert torch.equal(y.flatten(), x.flatten()), op.name
+
+
+@pytest.mark.parametrize("dropout", ["Dropout", "AlphaDropout", "FeatureAlphaDropout"])
+def test_dropout_on_output_fires_for_every_dropout(dropout):
+    text = ("inputs: {x: {shape: [N, 16]}}\nloss: cross_entropy\nlayers:\n"
+            f"  - {{op: Linear, out_features: 4}}\n  - {{op: {dropout}, p: 0.5}}\n")
+    fired = [d.rule for d in specc.check(text).diagnostics]
+    assert fired == ["dropout-on-output"], fired
