@@ -19,8 +19,11 @@ def resolve_ties(graph: Graph) -> list:
         if node.tie is None or node.out_types is None:
             continue
         loc = node.attr_locs.get("tie", node.loc)
-        own = get_op(node.op).weight_shape
+        own_op = get_op(node.op)
+        own = own_op.weight_shape if own_op is not None else None
         target = by_id.get(node.tie)
+        target_op = get_op(target.op) if target is not None else None
+        theirs = target_op.weight_shape if target_op is not None else None
         problem, hint = None, None
         if own is None:
             problem = f"{node.op} has no weight to tie"
@@ -31,18 +34,19 @@ def resolve_ties(graph: Graph) -> list:
             hint = suggest(node.tie, by_id) or "give the module path, e.g. model.embed_tokens"
         elif target is node:
             problem = "tie: a layer cannot tie to itself"
-        elif get_op(target.op).weight_shape is None or target.out_types is None:
+        elif theirs is None or target.out_types is None:
             problem = f"tie: '{node.tie}' ({target.op}) has no weight to share"
         elif target.tie is not None:
             problem = f"tie: '{node.tie}' is itself tied to '{target.tie}'; tie to that"
-        elif own(node.attrs) != get_op(target.op).weight_shape(target.attrs):
+        elif own(node.attrs) != theirs(target.attrs):
             problem = (f"tie: this {node.op}'s weight is {list(own(node.attrs))} but "
-                       f"'{node.tie}' ({target.op}) has {list(get_op(target.op).weight_shape(target.attrs))}")
+                       f"'{node.tie}' ({target.op}) has {list(theirs(target.attrs))}")
             hint = "tied weights must have the same shape"
         if problem is not None:
             problems.append(Diagnostic("E302" if "weight is" in problem else "E201",
                                                 problem, "error", loc, node.id, hint))
             continue
+        assert own is not None
         shape = own(node.attrs)
         node.params -= shape[0] * shape[1]  # the shared tensor counts once, on its owner
     return problems

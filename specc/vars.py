@@ -31,7 +31,7 @@ def apply_vars(doc, values: dict) -> tuple[object, list[str]]:
     points at the var it replaced. Later vars that derive from it (``head_dim:
     ${hidden_size // num_attention_heads}``) are computed from the new value, unless the
     outside gives them too."""
-    if not values or not isinstance(doc, dict):
+    if not values or not isinstance(doc, LDict):
         return doc, sorted(values or {})
     raw = doc.get("vars")
     declared = raw if isinstance(raw, LDict) else None

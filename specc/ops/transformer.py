@@ -7,6 +7,7 @@ semantics, which tests/test_hf_specs.py checks model by model.
 """
 from __future__ import annotations
 
+from specc import codes
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
@@ -27,6 +28,13 @@ def _rms_norm(ctx: InferCtx):
     return [t]
 
 
+def _rms_norm_count(a: dict) -> int:
+    n = product(as_tuple(a["normalized_shape"], 1))  # concrete: normalized_shape is ints
+    if not a["elementwise_affine"]:
+        return 0
+    return n * 1
+
+
 register(OpDef(
     "RMSNorm", "module",
     [Param("normalized_shape", "posints", inferred=True,
@@ -36,8 +44,7 @@ register(OpDef(
     _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
                    "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
     category="norm",
-    count_params=lambda a: product(as_tuple(a["normalized_shape"], 1))
-    if a["elementwise_affine"] else 0))
+    count_params=_rms_norm_count))
 
 
 # -- positions -------------------------------------------------------------------------
@@ -201,8 +208,8 @@ def _attention(ctx: InferCtx):
     heads, kv_heads, head_dim = _attention_sizes(a)
     if a["head_dim"] is None and a["hidden_size"] % heads:
         ctx.fail(f"Attention: hidden_size={a['hidden_size']} must be divisible by "
-                 f"num_heads={heads} (or give head_dim)", "num_heads", code="E306",
-                 rule="heads-not-divisible")
+                 f"num_heads={heads} (or give head_dim)", "num_heads",
+                 code=codes.HEADS_NOT_DIVISIBLE)
     if heads % kv_heads:
         ctx.fail(f"Attention: num_heads={heads} must be a multiple of "
                  f"num_key_value_heads={kv_heads}", "num_key_value_heads", code="E306")
@@ -257,7 +264,7 @@ def _attention_count(a: dict) -> int:
     return total
 
 
-def _attention_macs(ctx: InferCtx, outs):
+def _attention_macs(ctx: InferCtx, _outs):
     a = ctx.attrs
     heads, kv_heads, head_dim = _attention_sizes(a)
     x = ctx.inputs[0]
