@@ -641,3 +641,20 @@ Good:  {op: ConvTranspose2d, out_channels: 64, kernel_size: 4, stride: 2, paddin
 Good:  [{op: Upsample, scale_factor: 2}, {op: Conv2d, out_channels: 64, kernel_size: 3, padding: 1}]
 """,
     'use a kernel divisible by the stride (4 with stride 2), or Upsample + Conv')
+
+CAUSAL_LM_WITHOUT_MASK = _declare(
+    "L319", "causal-lm-without-mask", "warning",
+    'a causal language model whose self-attention has no attention mask',
+    """
+A model trained to predict the next token must not see it: without a causal mask every
+position of a Transformer layer attends to the whole sequence, including the tokens it is
+asked to predict. Training loss drops to almost nothing and generation fails. `task:
+generation` says the model generates token by token: then every self-attention layer of a
+decoder-only model (or the decoder layers of an encoder-decoder: its encoder may look both
+ways) needs its mask (`src_mask: true` with the mask as an input, and `is_causal: true`).
+
+Bad:   task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
+Good:  task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true,
+                                         from: [h, causal_mask], src_mask: true, is_causal: true}]
+""",
+    'give each self-attention layer the causal mask (src_mask / attn_mask) and is_causal: true')

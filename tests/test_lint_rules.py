@@ -126,6 +126,16 @@ CASES = {
              "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
              "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
              "x: {shape: [N, 6], dtype: int64}")),
+    "causal-lm-without-mask": (
+        spec("- {name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
+             "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
+             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
+             "x: {shape: [N, 6], dtype: int64}", "task: generation"),
+        # an encoder (BERT embeddings) attends both ways by design
+        spec("- {name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
+             "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
+             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
+             "x: {shape: [N, 6], dtype: int64}", "task: embedding")),
     "checkerboard": (
         spec("- {op: ConvTranspose2d, out_channels: 4, kernel_size: 3, stride: 2}",
              "x: {shape: [N, 3, 8, 8]}"),
@@ -332,6 +342,16 @@ LOOK_THROUGH_AND_TABLE = {
     "segmentation LogSoftmax over the width": (
         spec("- {op: Conv2d, out_channels: 5, kernel_size: 1}\n- {op: LogSoftmax, dim: -1}", IMG,
              "loss: nll"), "softmax-axis", "classes on dim 1"),
+    "LayerNorm straight on a (N, C, H, W) map normalises the width": (
+        spec("- {op: Conv2d, out_channels: 8, kernel_size: 3}\n- {op: LayerNorm}", IMG),
+        "channels-layout", "channels last"),
+    "LayerNorm after moving the channels last (ConvNeXt)": (
+        spec("- {op: Conv2d, out_channels: 8, kernel_size: 3}\n- {op: permute, dims: [0, 2, 3, 1]}\n"
+             "- {op: LayerNorm}", IMG), None, ""),
+    "a few samples lost at the end of a second of audio are not worth a warning": (
+        spec("- {op: Conv1d, out_channels: 8, kernel_size: 10, stride: 5}\n"
+             "- {op: Conv1d, out_channels: 8, kernel_size: 2, stride: 2}",
+             "x: {shape: [N, 1, 16000]}"), None, ""),
     "segmentation LogSoftmax over the classes": (
         spec("- {op: Conv2d, out_channels: 5, kernel_size: 1}\n- {op: LogSoftmax, dim: 1}", IMG,
              "loss: nll"), None, ""),

@@ -1,5 +1,5 @@
-"""How values flow for the rules that follow a tensor: what to look through, which layout a
-tensor is in, and how far a convolution stack sees.
+"""How values flow for the rules that follow a tensor: what to look through and which layout
+a tensor is in. (How far a convolution stack sees is specc.analyses.receptive_field.)
 
 "Look through what does not change the argument": a rule about what produced a value (a ReLU
 at the output, a bias before a norm) must not be fooled by a Dropout, an Identity, a pool or
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from specc.dims import Sym
 from specc.ir import Node
-from specc.lint.rules._paths import NORMS, OUTPUT_RANGE, TRANSPARENT, WEIGHTED
-from specc.ops.ptypes import as_tuple
+from specc.lint.rules._paths import NORMS, OUTPUT_RANGE, TRANSPARENT
 
 _SPATIAL = {f"{kind}{n}d" for kind in ("MaxPool", "AvgPool", "AdaptiveMaxPool", "AdaptiveAvgPool")
             for n in (1, 2, 3)}
@@ -67,6 +66,13 @@ def layout(node: Node) -> str | None:
     return None
 
 
+def is_self_attention(node: Node) -> bool:
+    """A Transformer layer, or MultiheadAttention whose query is its key (not cross-attention)."""
+    if node.op != "MultiheadAttention":
+        return node.op in SELF_ATTENTION
+    return len(node.inputs) == 1 or node.inputs[0] == node.inputs[1]
+
+
 def is_batch_dim(dim, graph) -> bool:
     return isinstance(dim, Sym) and str(dim) in graph.batch_symbols
 
@@ -88,45 +94,3 @@ def reaches(facts, node: Node, ops: set) -> bool:
                 downstream.add(n.id)
         memo[key] = downstream
     return node.id in memo[key]
-
-
-def is_weighted(node: Node) -> bool:
-    return node.op in WEIGHTED
-
-
-class ReceptiveField:
-    """Receptive field along the LAST axis of each node's first output, computed once per graph.
-
-    The course notes' L·(k−1)+1, generalised: each conv / pool adds dilation·(kernel−1)·jump
-    positions and multiplies the jump (the input distance between neighbouring outputs) by
-    its stride. Merges take the widest input; global ops (adaptive pools, RNNs, attention,
-    reductions, a Linear over that axis) see everything (None = unbounded).
-    """
-
-    _GLOBAL = RECURRENT | SELF_ATTENTION | {"mean", "sum", "amax", "amin", "matmul"}
-
-    def __init__(self, graph):
-        self.field: dict = {}  # node id -> (receptive field or None, jump)
-        for node in graph.inputs:
-            self.field[node.id] = (1, 1)
-        for node in graph.nodes:
-            self.field[node.id] = self._of(node)
-
-    def _of(self, node: Node):
-        ins = [self.field.get(r.node.id, (1, 1)) for r in node.inputs]
-        if not ins:
-            return (1, 1)
-        if any(f is None for f, _ in ins) or node.op in self._GLOBAL \
-                or node.op.startswith("Adaptive") or node.op == "Linear":
-            return (None, 1)
-        rf, jump = max(ins, key=lambda fj: (fj[0], fj[1]))
-        if node.op[:-2] in ("Conv", "MaxPool", "AvgPool") and node.op[-2:] in ("1d", "2d", "3d"):
-            a = node.attrs
-            k = as_tuple(a["kernel_size"], 1)[-1]
-            s = as_tuple(a.get("stride") or a["kernel_size"], 1)[-1]
-            d = as_tuple(a.get("dilation", 1), 1)[-1]
-            return (rf + d * (k - 1) * jump, jump * s)
-        return (rf, jump)
-
-    def of(self, node: Node):
-        return self.field.get(node.id, (None, 1))[0]

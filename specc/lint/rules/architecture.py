@@ -120,13 +120,49 @@ def lossy_floor(graph, facts):
         spatial = node.inputs[0].type.shape[-nd:]
         for axis, (size, window) in enumerate(zip(spatial, _windows(node, nd))):
             lost = _lost(size, *window)
-            if lost > 0:
+            if lost > 0 and not _negligible(node, nd, axis, lost):
                 k, s, p, _ = window
                 fit = size + (s - floor_remainder(size, *window))
                 yield node, (f"{node.op} drops the last {lost} of {size} input positions on "
                              f"spatial axis {axis} (kernel {k}, stride {s}, padding {p}); "
                              + _input_fix(facts, node, nd, axis, size - lost, fit))
                 break
+
+
+def _negligible(node, nd: int, axis: int, lost: int) -> bool:
+    """Under 1 in 1000 of a long model input (a few samples at the end of a second of audio,
+    as wav2vec 2.0's feature encoder drops) is not worth a warning; a pixel column of an
+    image (1 in 224) is."""
+    stack = _plain_stack_before(node, nd, axis)
+    if stack is None:
+        return False
+    _, model_size, chain = stack
+    jump = 1
+    for conv in chain:
+        jump *= _windows(conv, nd)[axis][1]
+    return lost * jump * 1000 < model_size
+
+
+def _plain_stack_before(node, nd: int, axis: int):
+    """(model input node, its size on ``axis``, the conv / pool layers from it to ``node``)
+    when ``node`` sits on a plain stack over a model input; None otherwise."""
+    chain, current = [], node
+    while current.inputs:
+        source = current.inputs[0].node
+        if source.op == "input":
+            t = source.out_types[0]
+            if t.rank != node.inputs[0].type.rank or not isinstance(t.shape[-nd + axis], int):
+                return None
+            return source, t.shape[-nd + axis], chain[::-1]
+        out, into = source.out_types, source.inputs[0].type if source.inputs else None
+        if out is None or into is None or out[0].rank != into.rank:
+            return None
+        if source.op in FLOORING_WINDOWS:
+            chain.append(source)
+        elif out[0].shape[-nd + axis] != into.shape[-nd + axis]:
+            return None  # a resize we do not model
+        current = source
+    return None
 
 
 def _windows(node, nd: int) -> list[tuple]:
@@ -152,34 +188,17 @@ def _input_fix(facts, node, nd: int, axis: int, smaller: int, larger: int) -> st
     """Say which MODEL input sizes make every window of the stack fit — before this layer
     and after it, so the fix moves no problem further down: that is what a user changes.
     Falls back to this layer's input size when the path is not a plain stack."""
-    chain, current = [], node
-    after = _plain_stack_after(facts, node, nd, axis)
-    while True:
-        source = current.inputs[0].node if current.inputs else None
-        if source is None:
-            break
-        if source.op == "input":
-            t = source.out_types[0]
-            if t.rank != node.inputs[0].type.rank or not isinstance(t.shape[-nd + axis], int):
-                break
-            model = t.shape[-nd + axis]
-            chain.reverse()
-            fits = [size for size in range(max(model - 64, 1), model + 65)
-                    if _fits(size, chain + [node] + after, nd, axis)]
-            below = max((f for f in fits if f <= model), default=None)
-            above = min((f for f in fits if f > model), default=None)
-            sizes = " or ".join(str(f) for f in (below, above) if f is not None)
-            if sizes:
-                return f"a model input '{source.id}' of size {sizes} on that axis would fit"
-            break
-        out, into = source.out_types, source.inputs[0].type if source.inputs else None
-        if out is None or into is None or out[0].rank != into.rank:
-            break
-        if source.op in FLOORING_WINDOWS:
-            chain.append(source)
-        elif out[0].shape[-nd + axis] != into.shape[-nd + axis]:
-            break  # a resize we do not model
-        current = source
+    stack = _plain_stack_before(node, nd, axis)
+    if stack is not None:
+        source, model, chain = stack
+        chain = chain + [node] + _plain_stack_after(facts, node, nd, axis)
+        fits = [size for size in range(max(model - 64, 1), model + 65)
+                if _fits(size, chain, nd, axis)]
+        below = max((f for f in fits if f <= model), default=None)
+        above = min((f for f in fits if f > model), default=None)
+        sizes = " or ".join(str(f) for f in (below, above) if f is not None)
+        if sizes:
+            return f"a model input '{source.id}' of size {sizes} on that axis would fit"
     return f"an input of {smaller} or {larger} would fit exactly"
 
 

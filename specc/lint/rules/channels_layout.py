@@ -26,6 +26,11 @@ def channels_layout(graph, facts):
             yield node, (f"{node.op} reads {t} as sequence × features, but {source.node.id} "
                          "produces (N, C, T): this looks like (N, C, T) fed to a layer "
                          "expecting (N, T, C) — permute(0, 2, 1) first")
+        elif node.op == "LayerNorm" and t.rank >= 3 and "normalized_shape" not in node.given \
+                and layout(source.node) == "channels-first":
+            yield node, (f"LayerNorm normalises the last axis of {t}, but {source.node.id} "
+                         "produces channels on dim 1: this looks like (N, C, …) fed to a layer "
+                         "expecting channels last — permute the channels to the end first")
         elif node.op in _IMAGE_OPS and source.node.op == "input" and t.rank == 4 \
                 and _looks_channels_last(t):
             yield node, (f"input '{source.node.id}' {t} looks channels-last (N, H, W, C) but "

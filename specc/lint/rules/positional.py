@@ -1,25 +1,18 @@
 """L317 no-positional-encoding: self-attention over a sequence that carries no position."""
 from specc import codes
 from specc.lint.registry import rule
-from specc.lint.rules._flow import RECURRENT, SELF_ATTENTION
+from specc.lint.rules._flow import RECURRENT, SELF_ATTENTION, is_self_attention
 
 
 @rule(codes.NO_POSITIONAL_ENCODING)
 def no_positional_encoding(graph, facts):
     for node in graph.nodes:
-        if node.op not in SELF_ATTENTION or node.out_types is None or not _self(node):
+        if node.op not in SELF_ATTENTION or node.out_types is None or not is_self_attention(node):
             continue
         if not _has_position(node):
             yield node, (f"{node.id} ({node.op}) attends over a sequence with no positional "
                          "information: it cannot tell the order of its inputs")
         return  # the first attention decides; later layers inherit its input's positions
-
-
-def _self(node) -> bool:
-    """Self-attention: a Transformer layer, or MultiheadAttention with query = key."""
-    if node.op != "MultiheadAttention":
-        return True
-    return len(node.inputs) == 1 or node.inputs[0] == node.inputs[1]
 
 
 def _has_position(node) -> bool:

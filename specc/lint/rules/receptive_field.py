@@ -1,7 +1,7 @@
 """L316 receptive-field: a prediction read from a conv stack that sees only part of the sequence."""
 from specc import codes
 from specc.lint.registry import rule
-from specc.lint.rules._flow import ReceptiveField, layout
+from specc.lint.rules._flow import layout
 
 
 @rule(codes.RECEPTIVE_FIELD)
@@ -15,8 +15,12 @@ def receptive_field(graph, facts):
         if t is None or t.rank != 3 or node.attrs["dim"] % 3 != 2 \
                 or layout(source.node) != "channels-first" or not isinstance(t.shape[2], int):
             continue
-        fields = fields or ReceptiveField(graph)
-        seen = fields.of(source.node)
+        if fields is None:
+            from specc.analyses.receptive_field import receptive_fields  # issue 17's fields
+
+            fields = receptive_fields(graph)
+        field = fields.get(source.node.id) if source.index == 0 else None
+        seen = int(field.size[-1]) if field is not None and len(field.size) == 1 else None
         length = _declared_length(source)
         if seen is not None and length is not None and seen < length:
             yield node, (f"{node.id} reads one time step of {source.node.id}, whose receptive "
