@@ -77,8 +77,22 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
             doc = load_yaml(source, limits)
     except SpecError as exc:
         return Analysis(display, None, _with_file(exc.diagnostics, display), text)
-    return analyse_document(doc, display, dims=dims, limits=limits, lint=lint, config=config,
-                            source=text, vars=vars)
+    plugin_problems = []
+    if config is not None or path is not None:
+        # the plugins of this spec's configuration (found from its path), never the spec's
+        from specc.config import ConfigError, resolve_config
+        from specc.plugin_loading import activate
+
+        try:
+            plugin_problems = activate(config if config is not None else resolve_config(path))
+        except ConfigError as exc:  # no trustworthy plugin list: none, and say why
+            plugin_problems = activate(None) + [Diagnostic(
+                "E010", f"plugins not loaded: {exc}", "error", Loc(1, 1), file=display)]
+    analysis = analyse_document(doc, display, dims=dims, limits=limits, lint=lint,
+                                config=config, source=text, vars=vars)
+    if plugin_problems:  # located in the configuration file, which keeps its own name
+        analysis.diagnostics = plugin_problems + analysis.diagnostics
+    return analysis
 
 
 def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, config=None,

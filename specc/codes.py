@@ -91,6 +91,12 @@ EMPTY_FILE = _declare("E006", "empty-file", "error", "empty file",
                       "The file holds no YAML document.")
 MANY_DOCUMENTS = _declare("E007", "many-documents", "error", "more than one YAML document",
                           "A spec is one YAML document; `---` starts a second one.")
+PLUGIN_LOAD = _declare("E010", "plugin-load", "error",
+                       "a plugin named by the configuration cannot be loaded",
+                       "A plugin module listed in `plugins` (or an enabled `specc.ops` entry "
+                       "point) failed to import, its specc_ops() raised or returned something "
+                       "other than OpDefs, a declaration is unsound, or an op name clashes "
+                       "with specc's or another plugin's (docs/plugins.md).")
 
 # -- validate -------------------------------------------------------------------------------
 SCHEMA = _declare("E101", "schema", "error", "the document does not match the spec schema",
@@ -157,6 +163,11 @@ TORCH_REJECTS = _declare("E306", "torch-rejects", "error",
                          "torch raises when it builds or runs this op with these arguments.")
 INPUT_COUNT = _declare("E307", "input-count", "error", "wrong number of inputs",
                        "The op takes another number of inputs than `from:` gives it.")
+PLUGIN_RULE = _declare("E308", "plugin-rule", "error",
+                       "a plugin op's rule raised or returned a wrong value",
+                       "The shape rule, count_params or macs of a plugin op raised, or returned "
+                       "something other than a list of TensorType / a non-negative integer; "
+                       "the message names the plugin (docs/plugins.md).")
 
 # -- build --------------------------------------------------------------------------------
 EXPORT_UNTRACEABLE = _declare("E401", "export-untraceable", "error",

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from specc.errors import Limits
 
-KEYS = ("select", "ignore", "fail-on", "limits")
+KEYS = ("select", "ignore", "fail-on", "limits", "plugins", "entry-points")
 SEVERITY_NAMES = ("error", "warning", "info")
 _MAX_CONFIG_BYTES = 1_000_000
 
@@ -32,6 +32,8 @@ class Config:
     fail_on: str = "error"
     limits: Limits = field(default_factory=Limits)
     source: str | None = None
+    plugins: list = field(default_factory=list)  # modules declaring ops (docs/plugins.md)
+    entry_points: bool = False  # also load installed packages' `specc.ops` entry points
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,26 @@ def resolve_config(spec_path: str, explicit: str | None = None, select: str | No
                          f"got {config.fail_on!r}")
     if "limits" in values:
         config.limits = _limits(values["limits"], table)
+    config.plugins = _plugin_list(values.get("plugins"), table)
+    points_key = "entry-points" if "entry-points" in values else "entry_points"
+    config.entry_points = values.get(points_key, False)
+    if not isinstance(config.entry_points, bool):
+        raise table.fail(points_key, f"must be true or false, got {config.entry_points!r}")
     return config
+
+
+def _plugin_list(value, table) -> list:
+    """`plugins`: module names (docs/plugins.md); a spec can never add to them."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and re.match(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$", v)
+            for v in value):
+        raise table.fail("plugins", "must be a list of module names such as "
+                         f"\"myproject.specc_ops\", got {value!r}")
+    return list(value)
 
 
 def _suggestion(word: str, options) -> str:

@@ -63,8 +63,10 @@ def _module_ops() -> dict[type, OpDef]:
     for op in all_ops().values():
         if op.kind != "module":
             continue
-        cls = op.module_class() if hasattr(op, "module_class") else getattr(nn, op.torch_class,
-                                                                                 None)
+        try:
+            cls = op.module_class()
+        except Exception:  # a plugin whose module does not import: its ops stay unknown
+            continue
         if isinstance(cls, type):
             found.setdefault(cls, op)
     return found
@@ -593,10 +595,11 @@ def module_attrs(op: OpDef, module: nn.Module) -> dict:
             value = special[param.name](module)
         elif hasattr(module, param.name):
             value = getattr(module, param.name)
-        elif param.default is not REQUIRED:
+        elif param.inferred:
             continue
         else:
-            raise _Unsupported(f"{op.name}: cannot read '{param.name}' off the module")
+            raise _Unsupported(f"{op.name}: cannot read '{param.name}' off the module",
+                               f"store it in __init__ (self.{param.name} = {param.name})")
         if isinstance(value, (torch.Tensor, type(None))) and param.type == "bool":
             value = _present(value)
         value = param_value(param, value, op.name)

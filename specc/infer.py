@@ -116,10 +116,19 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
                    node.given)
     try:
         outs = op.infer(ctx)
+        if op.plugin is not None:
+            _check_rule_result("shape rule", outs, node)
         _check_dims(outs, limits, op.name)
         params, macs = op.count_params(node.attrs), op.macs(ctx, outs)
+        if op.plugin is not None:
+            _check_rule_result("count_params", params, node)
+            _check_rule_result("macs", macs, node)
         _check_counts(params, macs, outs, limits, op.name)
         node.params, node.macs = params, macs
+    except _WrongResult as exc:
+        return Diagnostic(codes.PLUGIN_RULE.code, f"{op.name} (plugin {op.plugin}): {exc}",
+                          "error", node.loc,
+                          node.id, "fix the plugin's declaration (docs/plugins.md)")
     except ShapeError as exc:
         loc = node.attr_locs.get(exc.param, node.loc) if exc.param else node.loc
         code = exc.code
@@ -129,12 +138,43 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
         return Diagnostic(codes.NEEDS_CONCRETE.code, f"{op.name}: {exc}", "error", node.loc, node.id,
                           f"bind {', '.join(sorted(exc.dim.symbols()))} with --dim SYM=VALUE")
     except DimTooLarge as exc:
-        return Diagnostic(codes.RESOURCE_LIMIT.code, f"{op.name}: {exc}", "error", node.loc, node.id)
-    except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
-        return Diagnostic(codes.SHAPE_MISMATCH.code, f"{op.name}: cannot compute the output shape ({exc})",
+        return Diagnostic(codes.RESOURCE_LIMIT.code, f"{op.name}: {exc}", "error", node.loc,
+                          node.id)
+    except Exception as exc:
+        if op.plugin is not None:  # a plugin's rule failed: name the plugin, no traceback
+            return Diagnostic(codes.PLUGIN_RULE.code, f"{op.name} (plugin {op.plugin}): its "
+                              f"rule raised {type(exc).__name__}: {exc}", "error", node.loc,
+                              node.id, "fix the plugin, or report it to its authors")
+        if not isinstance(exc, (ArithmeticError, ValueError, TypeError, LookupError)):
+            raise
+        return Diagnostic(codes.SHAPE_MISMATCH.code,
+                          f"{op.name}: cannot compute the output shape ({exc})",
                           "error", node.loc, node.id)
     node.out_types = list(outs)
     return None
+
+
+class _WrongResult(Exception):
+    pass
+
+
+def _check_rule_result(what: str, value, node: Node) -> None:
+    """A plugin's rule must return what specc's own rules return."""
+    from specc.dims import Sym
+    from specc.tensor import TensorType
+
+    if what == "shape rule":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(t, TensorType)
+                                                           for t in value):
+            raise _WrongResult(f"its shape rule returned {type(value).__name__}, not a list "
+                               "of TensorType")
+        if len(value) != len(node.output_names):
+            raise _WrongResult(f"its shape rule returned {len(value)} outputs for "
+                               f"{len(node.output_names)} declared "
+                               f"({', '.join(node.output_names)})")
+    elif isinstance(value, bool) or not isinstance(value, (int, Sym)) or (
+            isinstance(value, int) and value < 0):
+        raise _WrongResult(f"its {what} returned {value!r}, not a non-negative integer")
 
 
 def _check_dims(outs, limits: Limits, op_name: str) -> None:

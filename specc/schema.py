@@ -172,12 +172,17 @@ def schema_text() -> str:
     return json.dumps(build_schema(), indent=1, ensure_ascii=False) + "\n"
 
 
-@lru_cache(maxsize=1)
 def _validator():
+    from specc.ops.base import ACTIVE_PLUGIN_OPS
+
+    # plugin ops change the schema (generated from the registry and the active plugins)
+    return _validator_for(tuple((name, id(op)) for name, op in ACTIVE_PLUGIN_OPS.items()))
+
+
+@lru_cache(maxsize=4)
+def _validator_for(_plugin_ops: tuple):  # the cache key: which plugin ops are active
     """The validator of the schema generated from this package's op registry — never a file
-    found relative to the source tree, so a wheel and a checkout validate identically
-    (schemas/specc.schema.json is the same text, checked in for editors; a test keeps it
-    current)."""
+    found relative to the source tree, so a wheel and a checkout validate identically."""
     from specc.schema_validator import Validator
 
     return Validator(build_schema())

@@ -11,14 +11,14 @@ import os
 import sys
 
 from specc import __version__
-from specc.cli import build, check, diff, import_cmd, new, render, rules, schema
+from specc.cli import build, check, diff, import_cmd, new, ops, render, rules, schema
 from specc.cli._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, parse_dims
 
 __all__ = ["main", "make_parser", "UsageError", "parse_dims",
            "EXIT_OK", "EXIT_FINDINGS", "EXIT_USAGE"]
 
 # The order of `specc --help`.
-SUBCOMMANDS = (check, build, render, schema, rules, diff, new, import_cmd)
+SUBCOMMANDS = (check, build, render, schema, ops, rules, diff, new, import_cmd)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -97,3 +97,18 @@ def print_diagnostics(analysis) -> None:
 
     print("\n".join(format_diagnostics(analysis, Style.for_stream(sys.stderr))),
           file=sys.stderr)
+
+
+def enable_project_plugins(config_path: str | None = None) -> int:
+    """Activate the plugins of the configuration found from the current directory (or the
+    one given); print what failed to load. Returns the number of plugin problems."""
+    import os
+
+    from specc.config import resolve_config
+    from specc.plugin_loading import activate
+
+    config = resolve_config(os.path.join(os.getcwd(), "specc.yaml"), config_path)
+    problems = activate(config)
+    for diagnostic in problems:
+        print(diagnostic.format(), file=sys.stderr)
+    return len(problems)

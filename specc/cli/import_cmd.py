@@ -9,7 +9,7 @@ import importlib
 import os
 import sys
 
-from specc.cli._common import EXIT_OK, EXIT_USAGE
+from specc.cli._common import EXIT_OK, EXIT_USAGE, enable_project_plugins
 
 _DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8",
            "uint8", "bool")
@@ -83,6 +83,7 @@ def run_import(args) -> int:
     from specc.files import atomic_write
     from specc.importer import ImportFailed, from_module
 
+    enable_project_plugins()  # plugin ops' module classes stay leaves, mapped to their ops
     if isinstance(factory, nn.Module):
         model = factory
     else:

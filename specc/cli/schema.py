@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import sys
 
-from specc.cli._common import EXIT_OK
+from specc.cli._common import EXIT_FINDINGS, EXIT_OK, enable_project_plugins
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("schema", help="print the JSON Schema of specs")
+    p = sub.add_parser("schema", help="print the JSON Schema of specs",
+                       description="The JSON Schema of specs, with the ops of the plugins "
+                                   "that the configuration here enables (for editors).")
+    p.add_argument("--config", help="a specc.toml or pyproject.toml to use")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from specc.schema import schema_text
 
+    problems = enable_project_plugins(args.config)
     sys.stdout.write(schema_text())
-    return EXIT_OK
+    return EXIT_FINDINGS if problems else EXIT_OK

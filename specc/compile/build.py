@@ -1,6 +1,7 @@
 """Stage 6b — build: run the generated source and construct the module with torch."""
 from __future__ import annotations
 
+import contextlib
 import linecache
 
 from specc.compile.codegen import generate
@@ -41,6 +42,29 @@ def _dtype_name(dtype) -> str | None:
     return None if dtype is None else str(dtype).replace("torch.", "")
 
 
+@contextlib.contextmanager
+def _skipping_init(skip: bool):
+    """On ``meta`` there are no values to initialise: make torch.nn.init's in-place
+    initialisers no-ops while modules are constructed (what transformers' no_init_weights
+    does), so a 70B meta build pays for module objects only. specc.materialize runs the
+    real initialisation later, on the real device."""
+    if not skip:
+        yield
+        return
+    import torch.nn.init as init
+
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_")
+             and callable(getattr(init, n))]
+    saved = {n: getattr(init, n) for n in names}
+    try:
+        for name in names:
+            setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(init, name, fn)
+
+
 def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None = None,
                  recorder=None):
     """Construct the model. ``recorder(node_id, outputs)``, when given, is called with
@@ -51,7 +75,7 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
         check_size(graph, max_params)
     source = generate(graph, trace=recorder is not None, float_dtype=_dtype_name(dtype))
     namespace = load_source(source.text, graph.name, {"_specc_record": recorder})
-    with torch.device(device):
+    with torch.device(device), _skipping_init(str(device) == "meta"):
         model = namespace["build_model"]()
     if dtype is not None:
         model = model.to(dtype=getattr(torch, dtype) if isinstance(dtype, str) else dtype)

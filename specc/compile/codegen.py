@@ -74,6 +74,7 @@ class _State:
     ancestors: dict = field(default_factory=dict)  # id(scope) -> ids of it and its parents
     trace: bool = False  # record every node's outputs (for tests and debugging)
     float_dtype: str = "float32"  # `build --dtype`: floats the graph creates get this dtype
+    plugin_classes: dict = field(default_factory=dict)  # "pkg.mod:Class" -> local name
 
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
@@ -197,6 +198,10 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     line_owner = {}
     # classes of specc/compile/runtime.py that the ops use, before their users
     parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
+    if state.plugin_classes:
+        parts.append("\n# plugin ops' modules (enabled by the configuration, docs/plugins.md)\n"
+                     + "".join(_plugin_import(path, alias)
+                               for path, alias in state.plugin_classes.items()))
     line = "".join(parts).count("\n")
     for name, text in state.class_order:
         parts.append(f"\nclass {name}(_Scope):\n{text}")
@@ -279,6 +284,9 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
     if op.runtime_class is not None:  # a class of specc/compile/runtime.py (and its helpers)
         _need_runtime_class(state, op.runtime_class)
         constructor = op.runtime_class
+    elif op.module is not None:  # a plugin's class, imported at the top of the source
+        constructor = state.plugin_classes.setdefault(op.module,
+                                                      f"_plugin_{len(state.plugin_classes)}")
     elif op.module_source is not None:  # a class torch.nn lacks: the generated code defines it
         state.module_sources.setdefault(op.torch_class, op.module_source)
         constructor = op.torch_class
@@ -343,6 +351,15 @@ def buffer_value_code(node: Node, float_dtype: str) -> str:
     else:
         value = repr(fill)
     return f"torch.full(({shape},), {value}, dtype=torch.{dtype})"
+
+
+def _plugin_import(path: str, alias: str) -> str:
+    """Import a plugin op's class (``package.module:Class``, validated when loaded)."""
+    module, _, attr = path.partition(":")
+    first, *rest = attr.split(".")
+    if not rest:
+        return f"from {module} import {first} as {alias}\n"
+    return f"from {module} import {first} as {alias}_\n{alias} = {alias}_.{'.'.join(rest)}\n"
 
 
 def constructor_args(node: Node) -> str:

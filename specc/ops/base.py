@@ -275,6 +275,10 @@ class OpDef:
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
     _class: Any = field(default=None, repr=False)  # module_class(), once made
+    # A module op outside torch.nn: "package.module:Class", imported only by `build` (and
+    # `specc import`), so `check` never imports it. Built-ins use torch_class instead.
+    module: str | None = None
+    plugin: str | None = None  # the plugin that declared the op (None: built into specc)
 
     @property
     def is_dropout(self) -> bool:
@@ -284,10 +288,19 @@ class OpDef:
         return self.param_map.get(name)
 
     def module_class(self):
-        """The torch module class this op builds: torch.nn's, or module_source's."""
+        """The torch module class this op builds: torch.nn's, module_source's, or a
+        plugin's (``module``, imported here)."""
         import torch
         from torch import nn
 
+        if self.module is not None:
+            import importlib
+
+            module_name, _, attr = self.module.partition(":")
+            value = importlib.import_module(module_name)
+            for part in attr.split("."):
+                value = getattr(value, part)
+            return value
         if self.module_source is None:
             return getattr(nn, self.torch_class or "", None)
         if self._class is None:
@@ -303,8 +316,9 @@ class OpDef:
         self.param_map = {p.name: p for p in self.params}
         if self.runtime_class is not None:
             self.torch_class = self.runtime_class
-        elif self.kind == "module" and self.torch_class is None:
+        elif self.kind == "module" and self.torch_class is None and self.module is None:
             self.torch_class = self.name
+
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -317,16 +331,24 @@ def register(op: OpDef) -> OpDef:
     return op
 
 
+# Plugin ops enabled by the configuration in use (specc.plugin_loading activates them).
+# Kept apart from REGISTRY so a spec outside that configuration never sees them.
+ACTIVE_PLUGIN_OPS: dict[str, OpDef] = {}
+
+
 def get_op(name: str) -> OpDef | None:
     from specc import ops  # noqa: F401  (importing the package registers every op)
 
-    return REGISTRY.get(name)
+    op = REGISTRY.get(name)
+    return op if op is not None else ACTIVE_PLUGIN_OPS.get(name)
 
 
 def all_ops() -> dict[str, OpDef]:
     from specc import ops  # noqa: F401
 
-    return REGISTRY
+    if not ACTIVE_PLUGIN_OPS:
+        return REGISTRY
+    return {**REGISTRY, **ACTIVE_PLUGIN_OPS}
 
 
 __all__ = ["OpDef", "Param", "REQUIRED", "InferCtx", "EmitCtx", "ShapeError", "register",

@@ -63,9 +63,10 @@ def sarif_document(analyses) -> dict:
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for a in analyses:
-        uri, relative = _uri(a.path)
+        spec_uri = _uri(a.path)
         for d in a.diagnostics:
-            location: dict = {"artifactLocation": {"uri": uri}}
+            uri, relative = spec_uri if d.file in (None, a.path) else _uri(d.file)
+            location: dict = {"artifactLocation": {"uri": uri}}  # a plugin's: its config file
             if relative:
                 location["artifactLocation"]["uriBaseId"] = "%SRCROOT%"
             if d.loc.line > 0:

@@ -84,7 +84,9 @@ def document_json(analyses) -> dict:
     return {"specc_version": __version__, "files": [{
         "path": a.path,
         "ok": a.ok,
-        "diagnostics": [d.to_json() for d in a.diagnostics],
+        # a diagnostic about another file (a plugin's, in the configuration) says which
+        "diagnostics": [d.to_json() if d.file in (None, a.path) else
+                        dict(d.to_json(), file=d.file) for d in a.diagnostics],
         "model": _with_fit(model_json(a.graph), a.fit)
         if a.graph is not None and a.ok else None,
     } for a in analyses]}

@@ -101,7 +101,8 @@ def format_diagnostics(analysis, style: Style) -> list[str]:
     source = analysis.source.splitlines() if analysis.source else []
     for d in sorted(analysis.diagnostics, key=lambda d: (d.loc.line, d.loc.col)):
         lines.append(headline(d, style, severity=True))
-        lines += details(d, style, source)
+        in_spec = d.file in (None, analysis.path)  # not a configuration file's finding
+        lines += details(d, style, source if in_spec else [])
     if analysis.diagnostics:
         counts: dict[str, int] = {}
         for d in analysis.diagnostics:

@@ -1,0 +1,1 @@
+"""A project's own layers, and their specc declarations (see docs/plugins.md)."""
