@@ -6,7 +6,9 @@ __version__ = "0.1.0"
 
 
 def check(source, *, dims=None, path=None, lint=True, config=None, vars=None):
-    """Analyse a spec (file path, YAML text or bytes, or dict) → :class:`specc.analysis.Analysis`.
+    """Analyse a spec (file path, YAML text or bytes, or dict) → :class:`specc.analysis.Analysis`;
+    its ``totals`` are the numbers under the CLI's table. ``vars`` overrides the spec's
+    ``vars:`` (only declared ones).
 
     Every problem with the spec, its file or its size is a diagnostic in the result, never
     an exception; only a ``source`` of an unsupported type (None, a number…) raises
@@ -30,12 +32,22 @@ def load(source, *, dims=None, path=None, vars=None):
     return analysis.graph
 
 
-def build(source, *, device="cpu", dtype=None, dims=None, max_params=None, vars=None):
-    """Build the spec into an ``nn.Module`` (imports torch). ``vars`` as in :func:`check`."""
-    from specc.compile.build import build_module
+def build(source, *, device="cpu", dtype=None, dims=None, max_params=None, weights=None,
+          vars=None):
+    """Build the spec into an ``nn.Module`` (imports torch).
 
-    return build_module(load(source, dims=dims, vars=vars), device=device, dtype=dtype,
-                        max_params=max_params)
+    ``vars``: values for the spec's ``vars:`` (e.g. ``{"hidden": 512}``).
+    ``weights``: a ``.safetensors`` file or a torch.save'd state_dict, loaded strictly.
+    Raises :class:`specc.errors.SpecError` for an invalid spec and
+    :class:`specc.errors.BuildError` (``DeviceError``, ``WeightsError``) when the module
+    cannot be made here — e.g. ``device="cuda"`` on a machine without a GPU."""
+    from specc.compile.build import build_module, load_weights
+
+    model = build_module(load(source, dims=dims, vars=vars), device=device, dtype=dtype,
+                         max_params=max_params)
+    if weights is not None:
+        load_weights(model, weights)
+    return model
 
 
 def materialize(module, device="cpu", *, init=True):

@@ -34,6 +34,16 @@ class Analysis:
     def ok(self) -> bool:
         return not self.fails("error")
 
+    @property
+    def totals(self) -> dict | None:
+        """The numbers under `specc check`'s table: ``params``, ``trainable`` and ``macs``
+        (per sample; symbolic where the sizes are). None when the spec could not be read."""
+        if self.graph is None:
+            return None
+        from specc.infer import totals
+
+        return totals(self.graph)
+
     def memory(self, dtype: str = "float32", optimizer: str = "adamw", amp: bool = False,
                dims: dict | None = None):
         """Bytes a training step and an inference pass hold (specc.analyses.memory):

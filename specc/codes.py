@@ -171,7 +171,7 @@ PLUGIN_RULE = _declare("E308", "plugin-rule", "error",
 
 # -- build --------------------------------------------------------------------------------
 EXPORT_UNTRACEABLE = _declare("E401", "export-untraceable", "error",
-                              "`build --export`: torch.export cannot trace the model",
+                              "`build --export` / `--onnx`: the exporter cannot trace the model",
                               "torch.export could not trace the generated module (for example "
                               "a model that packs sequences by their lengths).")
 EXPORT_SPECIALISED = _declare("W401", "export-specialised", "warning",

@@ -1,15 +1,18 @@
 """Stage 6c — render: the analysed graph as a Graphviz diagram (no torch, no forward pass).
 
-Nodes show the node name, op and key arguments; edges carry the inferred tensor shapes;
-blocks and nested sequences are clusters labelled with their path; ``depth`` collapses
-deeper scopes into one node each; nodes with diagnostics are drawn red with their codes,
-so a broken spec still renders and the picture helps find the mistake.
+The default drawing is meant to go into a paper or a PR as it is:
 
-No user text ever becomes DOT syntax: every label is an HTML-like label that this module
-builds from escaped text (:func:`_esc`), graph and node IDs are generated, and the model's
-name only reaches DOT through :func:`_esc` too. Graphviz itself runs with a time and an
-output-size budget, and graphs with more than ``AUTO_DEPTH_NODES`` boxes are collapsed
-to the deepest level that fits unless ``--depth`` says otherwise.
+- depth is picked automatically: the deepest level of blocks whose drawing keeps the longest
+  path under :data:`PAGE_BOXES` boxes (deeper blocks are drawn as one box each);
+- consecutive identical copies in a ``repeat`` fold into one, named by what they are
+  (``TransformerEncoderLayer ×6``, ``BasicBlock ×2``), not by the word "repeat";
+- a norm / activation / dropout that only follows one layer is written into that layer's box
+  (``Conv2d(3→64, 7×7, stride 2)`` over ``BatchNorm2d · ReLU``), as papers draw them;
+- parallel branches keep the order of the source (``ordering=out``);
+- op labels spell their arguments the way torch names them, shapes ride on the edges.
+
+``depth="all"``, ``fold=False``, ``fuse=False`` draw every op and every copy. Nodes with
+errors are drawn red with their codes, so a broken spec still renders.
 """
 from __future__ import annotations
 
@@ -23,10 +26,16 @@ from specc.report.summary import op_label, scope_label, scope_params
 _FONT = "Helvetica"
 _COLORS = {"conv": "#dbe9f6", "linear": "#e3f1df", "norm": "#fdf0d5", "activation": "#f3f3f3",
            "pool": "#e8e0f4", "recurrent": "#fbe0e6", "attention": "#fbe0e6",
-           "merge": "#ffffff", "dropout": "#f3f3f3"}
-
-
+           "merge": "#ffffff", "dropout": "#f3f3f3", "embedding": "#e3f1df"}
+_LEGEND_NAMES = {"conv": "convolution", "linear": "linear / embedding", "norm": "normalisation",
+                 "activation": "activation", "pool": "pooling", "recurrent": "recurrent",
+                 "attention": "attention", "dropout": "dropout", "embedding": "embedding",
+                 "block": "block (collapsed)"}
 _SYMBOLS = {"add": "+", "mul": "×", "sub": "−", "div": "÷", "matmul": "@"}
+# ops written into the box of the layer they follow (Keras / paper style)
+_FUSED_CATEGORIES = ("norm", "activation", "dropout")
+PAGE_INCHES = "7,9.5"  # a letter / A4 page less margins: larger drawings are scaled down
+PAGE_BOXES = 12  # the longest path of an automatic-depth drawing stays under this (a page)
 
 
 DOT_TIMEOUT_S = 60  # wall-clock budget for one `dot` run
@@ -34,11 +43,11 @@ DOT_MAX_OUTPUT_BYTES = 50_000_000  # an SVG/PNG/PDF larger than this is refused
 AUTO_DEPTH_NODES = 2_000  # boxes drawn before deeper scopes are collapsed automatically
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 class RenderError(Exception):
     pass
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _esc(text) -> str:
@@ -54,20 +63,219 @@ def _html(text: str) -> str:
     return f"<{text}>"
 
 
+def _grid(value) -> str:
+    """7 -> 7×7 for a 2-d op; [3, 1] -> 3×1; 5 -> 5 for a 1-d op."""
+    if isinstance(value, (list, tuple)):
+        return "×".join(str(v) for v in value)
+    return str(value)
+
+
+def _is_one(value) -> bool:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return all(v == 1 for v in values)
+
+
+def readable_args(node: Node) -> str:
+    """A node's key arguments in torch's own terms: ``3→64, 7×7, stride 2`` for a Conv2d,
+    ``256→128`` for a Linear, ``p=0.2`` for a Dropout (as torchview and Keras label)."""
+    a, parts = node.attrs, []
+    for src, dst in (("in_channels", "out_channels"), ("in_features", "out_features"),
+                     ("input_size", "hidden_size"), ("num_embeddings", "embedding_dim")):
+        if a.get(src) is not None and a.get(dst) is not None:
+            parts.append(f"{a[src]}→{a[dst]}")
+    if a.get("kernel_size") is not None:
+        nd = node.op[-2:-1] if node.op[-2:] in ("1d", "2d", "3d") else "1"
+        k = a["kernel_size"]
+        parts.append(_grid([k] * int(nd) if isinstance(k, int) and nd in "23" else k))
+    for key, word in (("stride", "stride"), ("dilation", "dilation"), ("groups", "groups")):
+        if a.get(key) is not None and not _is_one(a[key]):
+            parts.append(f"{word} {_grid(a[key])}")
+    if a.get("num_features") is not None:
+        parts.append(str(a["num_features"]))
+    if a.get("d_model") is not None:
+        parts.append(f"d={a['d_model']}")
+    for key, fmt in (("num_layers", "{} layers"), ("nhead", "{} heads"),
+                     ("num_heads", "{} heads"), ("p", "p={}"), ("output_size", "→ {}"),
+                     ("scale_factor", "×{}")):
+        value = a.get(key)
+        if value is not None and not (key == "num_layers" and value == 1):
+            parts.append(fmt.format(_grid(value)))
+    if a.get("bidirectional"):
+        parts.append("bidirectional")
+    if not parts:  # what the table shows, without the op name it starts with
+        rest = op_label(node)[len(node.op):].strip()
+        return rest
+    return ", ".join(parts)
+
+
+def _category(node: Node) -> str:
+    from specc.ops.base import get_op
+
+    op = get_op(node.op)
+    return op.category if op else ""
+
+
+def _structure(scope: Scope) -> tuple:
+    """What two copies in a repeat share when they are identical: ops, arguments, wiring
+    relative to the copy (shapes follow from those)."""
+    cut = len(scope.path) + 1
+
+    def rel(ref: Ref) -> str:
+        return ref.node.id[cut:] if ref.node.id.startswith(scope.path + ".") else "<outside>"
+
+    return tuple((n.id[cut:], n.op, repr(sorted(n.attrs.items(), key=lambda kv: kv[0])),
+                  tuple(rel(r) + f":{r.index}" for r in n.inputs)) for n in scope.walk_nodes())
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, Scope) and isinstance(b, Scope):
+        return _structure(a) == _structure(b)
+    return (isinstance(a, Node) and isinstance(b, Node) and a.op == b.op and a.attrs == b.attrs
+            and len(b.inputs) == 1 and b.inputs[0].node is a)  # a chain of the same layer
+
+
+def _runs(items: list) -> list[list]:
+    """Consecutive identical copies of a repeat, grouped."""
+    runs: list[list] = []
+    for item in items:
+        if runs and _same(runs[-1][-1], item):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+class _Layout:
+    """Which box draws each node, for one choice of depth / folding / fusing."""
+
+    def __init__(self, graph, top: Scope, depth: int | None, fold: bool, fuse: bool):
+        self.graph, self.depth, self.fold, self.fuse = graph, depth, fold, fuse
+        self.box: dict[str, str] = {}  # node id -> box key
+        self.copy: dict[str, tuple[str, int]] = {}  # node id -> (fold run key, copy index)
+        self.fused: dict[str, list[Node]] = {}  # leader node id -> nodes written into it
+        self.copies: dict[str, int] = {}  # node id -> how many copies its box stands for
+        self.consumers = graph.consumers()
+        self.outputs = {ref.node.id for _, ref in graph.outputs}
+        self._scope(top, 0)
+
+    def _scope(self, scope: Scope, level: int) -> None:
+        groups = _runs(scope.items) if self.fold and scope.kind == "repeat" else \
+            [[item] for item in scope.items]
+        previous: Node | None = None
+        for run in groups:
+            first = run[0]
+            if isinstance(first, Node):
+                for index, copy in enumerate(run[1:], start=1):  # folded: drawn as the first
+                    self.box[copy.id] = first.id
+                    self.copy[copy.id] = (first.id, index)
+                    self.copies[first.id] = len(run)
+                if len(run) > 1:
+                    self.copy[first.id] = (first.id, 0)
+                    self.box[first.id] = first.id
+                    previous = None  # nothing is written into a folded box
+                    continue
+                if previous is not None and self._fusable(first, previous):
+                    leader = self.box[previous.id]
+                    self.box[first.id] = leader
+                    self.fused.setdefault(leader, []).append(first)
+                else:
+                    self.box[first.id] = first.id
+                previous = first
+                continue
+            previous = None
+            if self.depth is not None and level >= self.depth:
+                for node in first.walk_nodes():
+                    self.box[node.id] = "scope:" + first.path
+            else:
+                self._scope(first, level + 1)
+            for index, copy in enumerate(run[1:], start=1):  # folded copies draw as the first
+                for twin, node in zip(first.walk_nodes(), copy.walk_nodes()):
+                    self.box[node.id] = self.box[twin.id]
+                    self.copy[node.id] = (first.path, index)
+            if len(run) > 1:
+                for node in first.walk_nodes():
+                    self.copy[node.id] = (first.path, 0)
+
+    def _fusable(self, node: Node, previous: Node | None) -> bool:
+        if not self.fuse or previous is None or _category(node) not in _FUSED_CATEGORIES:
+            return False
+        if len(node.inputs) != 1 or node.inputs[0].node is not previous:
+            return False
+        if previous.op in _SYMBOLS or previous.op == "input" or previous.id in self.outputs:
+            return False
+        return len(self.consumers.get(previous.id, [])) == 1
+
+    def crosses_copies(self, tail: Node, head: Node) -> bool:
+        """An edge from one folded copy into the next: drawn by the fold itself."""
+        a, b = self.copy.get(tail.id), self.copy.get(head.id)
+        return a is not None and b is not None and a[0] == b[0] and a[1] != b[1]
+
+    def longest_path(self) -> int:
+        """Boxes on the longest path of this drawing (a tall figure has a long one)."""
+        length: dict[str, int] = {}
+        for node in self.graph.inputs:
+            length[node.id] = 1
+        best = 1
+        for node in self.graph.nodes:
+            box = self.box.get(node.id)
+            if box is None:
+                continue
+            here = 0
+            for ref in node.inputs:
+                tail = self.box.get(ref.node.id, ref.node.id)
+                if self.crosses_copies(ref.node, node):
+                    continue
+                here = max(here, length.get(tail, 0) + (tail != box))
+            length[box] = max(length.get(box, 1), here or 1)
+            best = max(best, length[box])
+        return best + 1  # the output
+
+
+def max_depth(scope: Scope) -> int:
+    return max((1 + max_depth(s) for s in scope.items if isinstance(s, Scope)), default=0)
+
+
+def page_depth(graph, top: Scope, fold: bool, fuse: bool) -> int:
+    """The deepest level whose drawing keeps the longest path within PAGE_BOXES (0: every
+    top-level block one box)."""
+    for depth in range(max_depth(top), 0, -1):
+        if _Layout(graph, top, depth, fold, fuse).longest_path() <= PAGE_BOXES:
+            return depth
+    return 0
+
+
 class _Drawing:
-    def __init__(self, analysis, depth, shapes: bool, params: bool, fields: dict | None = None):
+    def __init__(self, analysis, depth, shapes: bool, params: bool, fold: bool = True,
+                 fuse: bool = True, block: str | None = None, legend: bool = False,
+                 fields: dict | None = None):
         import graphviz
 
         self.graph = analysis.graph
-        self.depth, self.shapes, self.params = depth, shapes, params
         self.fields = fields or {}  # node id -> receptive Field, when asked for
+        self.shapes, self.params, self.legend = shapes, params, legend
+        self.top = self._focus(block) if block else self.graph.root
         self.problems: dict = {}
         for d in analysis.diagnostics:
             if d.node and d.severity in ("error", "warning"):
                 self.problems.setdefault(d.node, []).append(d)
+        if depth == "auto":
+            depth = page_depth(self.graph, self.top, fold, fuse)
+        elif depth == "all":
+            depth = None
+        self.layout = _Layout(self.graph, self.top, depth, fold, fuse)
+        self.depth = depth
         self.dot = graphviz.Digraph("model")  # the model's name is shown escaped, never an ID
-        self.collapsed: dict[str, str] = {}  # node id -> graphviz id of its collapsed scope
         self.ids: dict[str, str] = {}
+        self.categories: set = set()
+
+    def _focus(self, name: str) -> Scope:
+        for scope in self.graph.root.walk_scopes():
+            if scope.block == name or (scope.path == name and scope.kind != "model"):
+                return scope
+        blocks = sorted({s.block for s in self.graph.root.walk_scopes() if s.block})
+        paths = [s.path for s in self.graph.root.walk_scopes() if s.kind != "model"]
+        raise RenderError(f"no block or scope named {name!r}; blocks: "
+                          f"{', '.join(blocks) or 'none'}; scopes: {', '.join(paths[:12])}")
 
     def gv_id(self, key: str) -> str:
         if key not in self.ids:
@@ -75,108 +283,193 @@ class _Drawing:
         return self.ids[key]
 
     # -- nodes ------------------------------------------------------------------
-    def node_label(self, node: Node) -> str:
-        label = op_label(node)
-        if node.named:
-            rows = [f"<B>{_esc(node.attr_name)}</B>", _esc(label)]
-        else:  # unnamed: the op is the title, its arguments follow on the same line
-            rows = [f"<B>{_esc(node.op)}</B>{_esc(label[len(node.op):])}"]
-        if self.params and node.params:
-            rows.append(f"<FONT POINT-SIZE='9'>{node.params:,} params</FONT>")
-        if node.id in self.fields:
+    def node_label(self, node: Node, heading: Scope | None = None) -> str:
+        args = readable_args(node)
+        call = f"{node.op}({args})" if args else node.op
+        if heading is not None:
+            rows = [f"<B>{_esc(heading.path)}</B>"
+                    + (f" <FONT POINT-SIZE='9'>({_esc(heading.block)})</FONT>"
+                       if heading.block else ""), _esc(call)]
+        elif node.named:
+            rows = [f"<B>{_esc(node.attr_name)}</B>", _esc(call)]
+        else:  # unnamed: the op is the title
+            rows = [f"<B>{_esc(node.op)}</B>" + (f"({_esc(args)})" if args else "")]
+        copies = self.layout.copies.get(node.id, 1)
+        if copies > 1:
+            rows[-1] += f" ×{copies}"
+        fused = self.layout.fused.get(node.id, [])
+        if fused:
+            rows.append("<FONT POINT-SIZE='10'>" + _esc(" · ".join(
+                n.op + (f"({readable_args(n)})" if n.op.startswith("Dropout") else "")
+                for n in fused)) + "</FONT>")
+        if self.params:
+            count = node.params + sum(n.params for n in fused)
+            if count:
+                rows.append(f"<FONT POINT-SIZE='9'>{count:,} params</FONT>")
+        last = fused[-1] if fused else node  # the box's output is its last op's
+        if last.id in self.fields:
             rows.append(f"<FONT POINT-SIZE='9' COLOR='#1f5fa8'>"
-                        f"{_esc(self.fields[node.id].label())}</FONT>")
-        for d in self.problems.get(node.id, []):
-            rows.append(f"<FONT COLOR='#b00020'>{_esc(d.code)} {_esc(d.rule or '')}</FONT>")
+                        f"{_esc(self.fields[last.id].label())}</FONT>")
+        for n in [node, *fused]:
+            for d in self.problems.get(n.id, []):
+                rows.append(f"<FONT COLOR='#b00020'>{_esc(d.code)} {_esc(d.rule or '')}</FONT>")
         return _html("<BR/>".join(rows))
 
-    def add_node(self, target, node: Node) -> None:
-        from specc.ops.base import get_op
-
-        op = get_op(node.op)
-        fill = _COLORS.get(op.category if op else "", "#ffffff")
-        attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill}
-        label = self.node_label(node)
+    def add_node(self, target, node: Node, heading: Scope | None = None) -> None:
+        category = _category(node)
+        self.categories.add(category)
+        attrs = {"shape": "box", "style": "rounded,filled",
+                 "fillcolor": _COLORS.get(category, "#ffffff")}
+        label = self.node_label(node, heading)
         if node.op in _SYMBOLS and not node.named and node.id not in self.problems:
             # an anonymous merge is drawn as a small operator circle: ⊕ is easy to spot
             attrs.update(shape="circle", width="0.35", fixedsize="true", style="filled")
             label = _SYMBOLS[node.op]
-        if node.id in self.problems or node.broken:
+        fused = self.layout.fused.get(node.id, [])
+        if any(n.id in self.problems or n.broken for n in [node, *fused]):
             attrs.update(color="#b00020", penwidth="2", fillcolor="#fde7ea")
         target.node(self.gv_id(node.id), label, **attrs)
 
-    def add_collapsed(self, target, scope: Scope) -> None:
+    def add_collapsed(self, target, scope: Scope, copies: int) -> None:
         inp = scope.input.type if scope.input else None
         out = scope.output.type if scope.output else None
         kind = scope_label(scope)
-        rows = [f"<B>{_esc(scope.path)}</B>", _esc(kind),
+        title = scope.path
+        if copies > 1:
+            kind = f"{kind} ×{copies}"
+            title = f"{scope.path}–{copies - 1 + int(scope.attr_name)}" \
+                if scope.attr_name.isdigit() else scope.path
+        rows = [f"<B>{_esc(title)}</B>", _esc(kind),
                 f"<FONT POINT-SIZE='9'>{_esc(inp)} → {_esc(out)}</FONT>",
-                f"<FONT POINT-SIZE='9'>{scope_params(scope):,} params</FONT>"]
+                f"<FONT POINT-SIZE='9'>{scope_params(scope) * copies:,} params</FONT>"]
         bad = [n for n in scope.walk_nodes() if n.id in self.problems or n.broken]
-        attrs = {"shape": "box3d", "style": "filled", "fillcolor": "#eef2f7"}
+        attrs = {"shape": "box3d", "style": "filled", "fillcolor": "#eef2f7",
+                 "margin": "0.15,0.1"}  # the title clear of the 3-d edge
+        self.categories.add("block")
         if bad:
             codes = sorted({d.code for n in bad for d in self.problems.get(n.id, [])})
             rows.append(f"<FONT COLOR='#b00020'>{_esc(' '.join(codes) or 'error')}</FONT>")
             attrs.update(color="#b00020", penwidth="2")
-        gid = self.gv_id("scope:" + scope.path)
-        target.node(gid, _html("<BR/>".join(rows)), **attrs)
-        for node in scope.walk_nodes():
-            self.collapsed[node.id] = gid
+        target.node(self.gv_id("scope:" + scope.path), _html("<BR/>".join(rows)), **attrs)
 
     def add_scope(self, target, scope: Scope, level: int) -> None:
-        for item in scope.items:
+        groups = _runs(scope.items) if self.layout.fold and scope.kind == "repeat" else \
+            [[item] for item in scope.items]
+        for run in groups:
+            item = run[0]
             if isinstance(item, Node):
-                self.add_node(target, item)
+                if self.layout.box.get(item.id) == item.id:  # not written into another box
+                    self.add_node(target, item)
             elif self.depth is not None and level >= self.depth:
-                self.add_collapsed(target, item)
+                self.add_collapsed(target, item, len(run))
+            elif self._single_box(item) and len(run) == 1:
+                # a block whose inside is one box (conv + norm + activation): no cluster
+                # around it, its name heads the box instead
+                self.add_node(target, item.walk_nodes().__next__(), heading=item)
             else:
                 name = f"cluster_{self.gv_id('cluster:' + item.path)}"
                 with target.subgraph(name=name) as cluster:
-                    title = item.path + (f"  ({item.block})" if item.block else "")
+                    title = item.path
+                    kind = item.block or (scope_label(item) if item.kind == "repeat" else "")
+                    if len(run) > 1:
+                        title = f"{item.path}–{run[-1].attr_name}"
+                        kind = f"{kind} ×{len(run)}"
+                    if kind:
+                        title += f"  ({kind})"
+                    # margin keeps the title inside the rounded border, clear of its corner
                     cluster.attr(label=_html(_esc(title)), style="rounded,dashed", color="#8a94a6",
-                                 fontname=_FONT, fontsize="10", labeljust="l")
+                                 fontname=_FONT, fontsize="10", labeljust="l", labelloc="t",
+                                 margin="10")
                     self.add_scope(cluster, item, level + 1)
+
+    def _single_box(self, scope: Scope) -> bool:
+        boxes = {self.layout.box.get(n.id) for n in scope.walk_nodes()}
+        return len(boxes) == 1 and next(iter(boxes)) == next(scope.walk_nodes()).id
 
     # -- edges --------------------------------------------------------------------
     def endpoint(self, node: Node) -> str:
-        return self.collapsed.get(node.id) or self.gv_id(node.id)
+        return self.gv_id(self.layout.box.get(node.id, node.id))
 
     def edge(self, ref: Ref, head: str, seen: set) -> None:
         tail = self.endpoint(ref.node)
-        if tail == head or (tail, head, ref) in seen:
+        if tail == head or (tail, head) in seen:
             return
-        seen.add((tail, head, ref))
+        seen.add((tail, head))
         label = str(ref.type) if self.shapes and ref.type is not None else ""
         if ref.index and ref.node.out_types:
             label = f"{ref.node.output_names[ref.index]} {label}".strip()
-        self.dot.edge(tail, head, label=_html(_esc(label)) if label else "", fontsize="9", fontname=_FONT,
+        self.dot.edge(tail, head, label=_html(_esc(label)) if label else "", fontsize="9",
+                      fontname=_FONT,
                       color="#555555")
 
-    def draw(self, rankdir: str):
+    def draw(self, rankdir: str, dpi: int | None = None):
         self.dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.25", ranksep="0.3",
+                      ordering="out",  # branches in the order the spec lists them
                       label=_html(f"<B>{_esc(self.graph.name)}</B>"), labelloc="t")
+        self.dot.attr(size=PAGE_INCHES)  # only ever shrinks a drawing, never enlarges
+        if dpi:
+            self.dot.attr(dpi=str(dpi))
         self.dot.attr("node", fontname=_FONT, fontsize="11", margin="0.12,0.05")
-        for node in self.graph.inputs:
-            label = _html(f"<B>{_esc(node.id)}</B><BR/>{_esc(node.out_types[0])}")
-            self.dot.node(self.gv_id(node.id), label, shape="oval", style="filled",
-                          fillcolor="#d7f0dd")
-        self.add_scope(self.dot, self.graph.root, 0)
+        inside = {n.id for n in self.top.walk_nodes()}
+        if self.top is self.graph.root:
+            for node in self.graph.inputs:
+                label = _html(f"<B>{_esc(node.id)}</B><BR/>{_esc(node.out_types[0])}")
+                self.dot.node(self.gv_id(node.id), label, shape="oval", style="filled",
+                              fillcolor="#d7f0dd")
+            inside |= {n.id for n in self.graph.inputs}
+        self.add_scope(self.dot, self.top, 0)
         seen: set = set()
         for node in self.graph.nodes:
+            if node.id not in inside:
+                continue
             head = self.endpoint(node)
             for ref in node.inputs:
+                if ref.node.id not in inside:  # --block: what flows in from outside
+                    self._outside_input(ref)
+                elif self.layout.crosses_copies(ref.node, node):
+                    continue
                 self.edge(ref, head, seen)
-        for name, ref in self.graph.outputs:
+        outputs = self.graph.outputs if self.top is self.graph.root else \
+            [("output", self.top.output)] if self.top.output else []
+        for name, ref in outputs:
             gid = self.gv_id("output:" + name)
             self.dot.node(gid, _html(f"<B>{_esc(name)}</B><BR/>output"), shape="oval",
                           style="filled", fillcolor="#f9dcc4", peripheries="2")
             self.edge(ref, gid, seen)
+        if self.legend:
+            self._legend()
         return self.dot
 
+    def _outside_input(self, ref: Ref) -> None:
+        key = ref.node.id
+        if key in self.layout.box:
+            return
+        self.layout.box[key] = "outside:" + key
+        label = _html(f"<B>{_esc(ref)}</B><BR/>{_esc(ref.type)}")
+        self.dot.node(self.gv_id("outside:" + key), label, shape="oval", style="filled",
+                      fillcolor="#d7f0dd")
 
-def render_graph(analysis, depth: int | None = None, rankdir: str = "TB", shapes: bool = True,
-                 params: bool = False, receptive_field: bool = False):
+    def _legend(self) -> None:
+        shown = [c for c in _LEGEND_NAMES if c in self.categories]
+        rows = "".join(
+            f"<TR><TD BGCOLOR='{_COLORS.get(c, '#eef2f7')}' WIDTH='14'> </TD>"
+            f"<TD ALIGN='LEFT'>{_esc(_LEGEND_NAMES[c])}</TD></TR>" for c in shown)
+        with self.dot.subgraph(name="cluster_legend") as legend:
+            legend.attr(label="", style="invis", rank="sink")
+            legend.node(self.gv_id("legend"), _html(f"<TABLE BORDER='0' CELLBORDER='1' "
+                        f"CELLSPACING='2'>{rows}</TABLE>"), shape="plaintext", fontsize="9")
+
+
+def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = True,
+                 params: bool = False, receptive_field: bool = False, *, fold: bool = True,
+                 fuse: bool = True, block: str | None = None, legend: bool = False,
+                 dpi: int | None = None):
     """A graphviz.Digraph of an analysis (a spec with errors renders too, marked).
+
+    ``depth``: "auto" (default: fits a page), "all", or how many levels of blocks to open;
+    ``fold``: identical consecutive repeat copies drawn once, ``×N``; ``fuse``: norms,
+    activations and dropouts written into the box of the layer they follow; ``block``:
+    draw only the inside of the first instance of that block (or scope path);
     ``receptive_field`` annotates spatial nodes with their field size and stride."""
     if analysis.graph is None:
         raise RenderError("the spec could not be read far enough to draw it")
@@ -185,7 +478,8 @@ def render_graph(analysis, depth: int | None = None, rankdir: str = "TB", shapes
         from specc.analyses.receptive_field import receptive_fields
 
         fields = receptive_fields(analysis.graph)
-    return _Drawing(analysis, depth, shapes, params, fields).draw(rankdir)
+    return _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
+                    fields).draw(rankdir, dpi)
 
 
 def auto_depth(graph, budget: int = AUTO_DEPTH_NODES) -> int | None:

@@ -40,11 +40,12 @@ def _shape(node: Node):
 
 
 def _state_dict_shapes(graph: Graph):
+    from specc.compile.build import build_module, import_torch
+
     try:
-        import torch  # noqa: F401
+        import_torch()
     except ImportError:
         return None
-    from specc.compile.build import build_module
 
     model = build_module(graph, device="meta", max_params=10**15)
     return {k: list(v.shape) for k, v in model.state_dict().items()}
@@ -54,6 +55,12 @@ def checkpoint_compat(old: Graph, new: Graph) -> dict | None:
     before, after = _state_dict_shapes(old), _state_dict_shapes(new)
     if before is None or after is None:
         return None
+    return compare_state_dicts(before, after)
+
+
+def compare_state_dicts(before: dict, after: dict) -> dict:
+    """Would a state_dict with key -> shape ``before`` load strictly where ``after`` is
+    expected? (also the message of ``specc.build(..., weights=)``)"""
     missing = sorted(k for k in after if k not in before)  # NEW needs, OLD lacks
     unexpected = sorted(k for k in before if k not in after)
     mismatched = {k: [before[k], after[k]] for k in before if k in after and before[k] != after[k]}

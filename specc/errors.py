@@ -106,6 +106,19 @@ class SpecError(Exception):
         super().__init__("; ".join(d.message for d in self.diagnostics))
 
 
+class BuildError(Exception):
+    """A valid spec could not be made into a working torch module here: the device is not
+    available, weights do not fit, an optional package is missing, an exporter refused."""
+
+
+class DeviceError(BuildError):
+    """The requested device does not exist on this machine (e.g. ``cuda`` without a GPU)."""
+
+
+class WeightsError(BuildError):
+    """A weights file cannot be read or does not fit the model strictly."""
+
+
 def error(code: str, message: str, loc: Loc = NOWHERE, node: str | None = None,
           hint: str | None = None) -> SpecError:
     return SpecError(Diagnostic(code, message, "error", loc, node, hint))

@@ -166,8 +166,8 @@ class _Evaluator(ast.NodeVisitor):
 
     def generic_visit(self, node):
         raise ExprError(f"'{type(node).__name__}' is not allowed in spec expressions "
-                        "(only arithmetic, comparisons, and/or/not, if-else and "
-                        "min max abs round int)")
+                        "(only arithmetic, comparisons, and/or/not, if-else, "
+                        "list[index] and min max abs round int)")
 
     def visit_Constant(self, node):
         if isinstance(node.value, (int, float, str, bool)) or node.value is None:
@@ -262,6 +262,20 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_List(self, node):
         return [self.visit(e) for e in node.elts]
+
+    def visit_Subscript(self, node):
+        """``hidden_dims[i]``: one element of a list var (an int index, negative from the end;
+        no slices)."""
+        if isinstance(node.slice, ast.Slice):
+            raise ExprError("slices are not allowed in expressions; index one element: xs[i]")
+        sequence, index = self.visit(node.value), self.visit(node.slice)
+        if not isinstance(sequence, (list, tuple)):
+            raise ExprError(f"only lists can be indexed, not {type(sequence).__name__}")
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ExprError(f"a list index must be an integer, not {index!r}")
+        if not -len(sequence) <= index < len(sequence):
+            raise ExprError(f"index {index} is out of range for a list of {len(sequence)}")
+        return sequence[index]
 
     visit_Tuple = visit_List
 

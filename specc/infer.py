@@ -221,4 +221,6 @@ def totals(graph: Graph) -> dict:
     for n in graph.nodes:
         if n.out_types is not None:
             macs = macs + per_sample(n.macs, graph)
-    return {"params": params, "macs": macs}
+    # every parameter a spec declares is trained (a spec cannot freeze one); buffers such as
+    # BatchNorm's running statistics are not parameters at all
+    return {"params": params, "trainable": params, "macs": macs}

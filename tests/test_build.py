@@ -46,7 +46,7 @@ def test_emit_python_is_standalone_and_identical(tmp_path):
     emitted = module.build_model().eval()
     built = specc.build(SPECS / "resnet18.yaml").eval()
     emitted.load_state_dict(built.state_dict(), strict=True)
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(2, 3, 224, 224)  # the declared input size (checked)
     with torch.no_grad():
         assert torch.equal(emitted(x), built(x))
 
@@ -170,7 +170,7 @@ def test_save_is_atomic_and_loadable(tmp_path):
 
 def test_torch_compile_fullgraph_resnet18():
     model = specc.build(SPECS / "resnet18.yaml").eval()
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         compiled = torch.compile(model, fullgraph=True, backend="eager")
         assert torch.allclose(compiled(x), model(x), atol=1e-5)

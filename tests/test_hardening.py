@@ -125,7 +125,9 @@ def test_rendered_dot_parses_and_carries_no_injected_attributes():
     assert graph.get_name() == "model"
     allowed = {"label", "shape", "style", "fillcolor", "color", "penwidth", "fontname",
                "fontsize", "margin", "width", "fixedsize", "peripheries", "labelloc",
-               "rankdir", "nodesep", "ranksep", "labeljust"}
+               "rankdir", "nodesep", "ranksep", "labeljust",
+               # fixed layout settings of the paper-ready drawing (no user text in them)
+               "ordering", "size", "dpi"}
     everything = [graph] + graph.get_nodes() + graph.get_edges() + graph.get_subgraphs()
     for item in everything:
         assert set(item.get_attributes()) <= allowed, item.get_attributes()

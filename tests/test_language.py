@@ -22,12 +22,15 @@ def test_expression_errors_point_into_the_expression():
     ("${2 if i == 0 else 1}", 2), ("${max(3, i * 4)}", 3), ("${round(7 / 2)}", 4),
     ("${not i}", True), ("${i == 0 and 5 or 6}", 5), ("layer_${i}_${i + 1}", "layer_0_1"),
     ("$i", 0), ("${-i ** 2}", 0), ("${10 // 3 % 2}", 1), ("${int(2.9)}", 2),
+    ("${[4, 5][i]}", 4), ("${[4, 5][-1]}", 5),
 ])
 def test_expression_values(expr, value):
     assert evaluate(expr, {"i": 0}) == value
 
 
-@pytest.mark.parametrize("expr", ["${__import__('os')}", "${i.real}", "${[1][0]}",
+# list indexing is allowed (issue 16: ${hidden_dims[i]}); out of range and slices are not
+@pytest.mark.parametrize("expr", ["${__import__('os')}", "${i.real}", "${[1][1]}", "${[1, 2][0:1]}",
+                                  "${i[0]}", "${[1][True]}",
                                   "${open('x')}", "${10 ** 100}", "${1/0}", "${(lambda: 1)()}"])
 def test_expression_whitelist(expr):
     with pytest.raises(ExprError):

@@ -23,7 +23,8 @@ def _count(source: str, pattern: str) -> int:
 
 
 def test_dot_nodes_edges_clusters_resnet18():
-    dot = _render(SPECS / "resnet18.yaml")
+    # every op and every copy: the full drawing (the default folds and fuses, tested below)
+    dot = _render(SPECS / "resnet18.yaml", depth="all", fold=False, fuse=False)
     src = dot.source
     graph = specc.check(SPECS / "resnet18.yaml").graph
     node_lines = _count(src, r"^\s+n\d+ \[label=")
@@ -38,16 +39,16 @@ def test_dot_nodes_edges_clusters_resnet18():
 
 
 def test_depth_collapses_blocks_and_folds_repeats():
-    src = _render(SPECS / "resnet18.yaml", depth=0).source
+    src = _render(SPECS / "resnet18.yaml", depth=0, fold=False).source
     assert _count(src, r"subgraph cluster_") == 0
     assert "BasicBlock ×2" in src and "525,568 params" in src  # layer2 folded to one node
-    src1 = _render(SPECS / "resnet18.yaml", depth=1).source
+    src1 = _render(SPECS / "resnet18.yaml", depth=1, fold=False).source
     assert _count(src1, r"subgraph cluster_") == 4  # layer1..4 as clusters, blocks collapsed
     assert "[N, 64, 56, 56] → [N, 128, 28, 28]" in src1.replace("&gt;", ">").replace("→", "→")
 
 
 def test_no_shapes_and_params_options():
-    src = _render(SPECS / "mlp.yaml", shapes=False, params=True).source
+    src = _render(SPECS / "mlp.yaml", shapes=False, params=True, fuse=False).source
     assert "[N, 256]" not in src and "200,960 params" in src
 
 
@@ -78,8 +79,8 @@ def test_labels_are_escaped():
 @pytest.mark.parametrize("name", ["resnet18.yaml", "googlenet.yaml", "lstm_classifier.yaml"])
 def test_svg_output_parses_with_titles(name, tmp_path):
     out = tmp_path / "d.svg"
-    res = subprocess.run([sys.executable, "-m", "specc", "render", f"specs/{name}", "-o", str(out)],
-                         cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "specc", "render", f"specs/{name}", "-o", str(out),
+                          "--depth", "all", "--every-op"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     tree = ET.parse(out)
     ns = {"s": "http://www.w3.org/2000/svg"}

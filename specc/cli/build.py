@@ -19,7 +19,10 @@ def add_parser(sub) -> None:
     add_var_options(p)
     p.add_argument("--emit-python", metavar="OUT.py", help="write a standalone module file")
     p.add_argument("--export", metavar="OUT.pt2", help="torch.export the model")
-    p.add_argument("--save", metavar="OUT.pt", help="save the state_dict")
+    p.add_argument("--save", metavar="OUT.pt", help="save the state_dict (OUT.safetensors: "
+                   "safetensors, no pickle)")
+    p.add_argument("--onnx", metavar="OUT.onnx", help="export to ONNX (torch.onnx, dynamo), "
+                   "checked by onnx.checker and onnxruntime")
     p.add_argument("--max-params", type=int, default=None,
                    help="refuse larger models (default 2e9 parameters)")
     p.set_defaults(func=run)
@@ -67,41 +70,26 @@ def run(args) -> int:
             header + source.text), inputs=[args.path])
         print(f"wrote {args.emit_python}")
     try:
-        import torch  # noqa: F401
+        from specc.compile.build import import_torch
+
+        import_torch()
     except ImportError:
         print("specc build needs torch: pip install torch", file=sys.stderr)
         return EXIT_USAGE
     return _build_and_save(args, analysis, dims)
 
 
-def _device_problem(device: str) -> str | None:
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        return f"invalid --device {device!r}: {exc}"
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        return "--device cuda: no CUDA GPU is available on this machine"
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        return f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)"
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        return "--device mps: MPS is not available on this machine"
-    return None
-
-
 def _build_and_save(args, analysis, dims) -> int:
-    import torch
-
-    from specc.compile.build import build_module
-    from specc.errors import SpecError
+    from specc.compile.build import build_module, import_torch, save_weights
+    from specc.errors import BuildError, SpecError
     from specc.files import atomic_write
 
     graph = analysis.graph
-    problem = _device_problem(args.device)
-    if problem is None and (args.save or args.export) and torch.device(args.device).type == "meta":
-        problem = ("--device meta builds a model without data: --save and --export would "
-                   "write files holding no weights; use --device cpu")
+    torch = import_torch()
+    problem = None
+    if (args.save or args.export or args.onnx) and str(args.device).startswith("meta"):
+        problem = ("--device meta builds a model without data: --save, --export and --onnx "
+                   "would write files holding no weights; use --device cpu")
     if problem is None and args.export:
         from specc.compile.export import example_input_problem
 
@@ -109,11 +97,19 @@ def _build_and_save(args, analysis, dims) -> int:
     if problem:
         print(f"specc: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    model = build_module(graph, device=args.device, dtype=args.dtype,
-                         max_params=args.max_params)
-    if args.save:
-        atomic_write(args.save, lambda p: torch.save(model.state_dict(), p), inputs=[args.path])
-        print(f"wrote {args.save}")
+    try:
+        model = build_module(graph, device=args.device, dtype=args.dtype,
+                             max_params=args.max_params)
+        if args.save:
+            atomic_write(args.save, lambda p: save_weights(model, p), inputs=[args.path])
+            print(f"wrote {args.save}")
+    except BuildError as exc:
+        print(f"specc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.onnx:
+        status = _write_onnx(args, model, analysis, dims)
+        if status:
+            return status
     if args.export:
         from specc.compile.export import export_with_report
 
@@ -130,9 +126,33 @@ def _build_and_save(args, analysis, dims) -> int:
             print_diagnostics(analysis)
         atomic_write(args.export, lambda p: torch.export.save(program, p), inputs=[args.path])
         print(f"wrote {args.export}")
-    if not (args.save or args.export or args.emit_python):
+    if not (args.save or args.export or args.emit_python or args.onnx):
         print(model)
     count = sum(p.numel() for p in model.parameters())
     print(f"{graph.name}: {count:,} parameters on {args.device}"
           f"{' as ' + args.dtype if args.dtype else ''}")
+    return EXIT_OK
+
+
+def _write_onnx(args, model, analysis, dims) -> int:
+    from specc.compile.onnx import export_onnx
+    from specc.errors import BuildError, SpecError
+    from specc.files import atomic_write
+
+    graph = analysis.graph
+    try:
+        difference: dict[str, float | None] = {}
+        atomic_write(args.onnx, lambda p: difference.setdefault(
+            "max", export_onnx(model, graph, p, dims)), inputs=[args.path])
+    except SpecError as exc:
+        analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
+        print_diagnostics(analysis)
+        return EXIT_FINDINGS
+    except BuildError as exc:
+        print(f"specc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    check = "onnx.checker passed"
+    if difference["max"] is not None:
+        check += f"; onnxruntime equals torch within {difference['max']:.1e}"
+    print(f"wrote {args.onnx} ({check})")
     return EXIT_OK

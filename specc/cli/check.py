@@ -39,8 +39,12 @@ def add_parser(sub) -> None:
     memory.add_argument("--device-memory", metavar="SIZE",
                         help="memory of the device, e.g. 24GiB or 80GB: say whether it fits")
     p.add_argument("--skip-non-specs", action="store_true",
-                   help="silently skip YAML files without a top-level `layers:` or `specc:` "
-                        "key (for pre-commit hooks over all YAML files)")
+                   help="also skip named YAML files without a top-level `layers:` or `specc:` "
+                        "key (for pre-commit hooks over all YAML files); directories always "
+                        "skip them")
+    p.add_argument("--all-yaml", action="store_true",
+                   help="in directories, check every YAML file, even non-specs and files "
+                        "git ignores")
     p.set_defaults(func=run)
 
 
@@ -54,7 +58,7 @@ def run(args) -> int:
     dims = parse_dims(args.dim)
     values, named = outside_vars(args)
     request = _fit_request(args)
-    paths, missing = expand_paths(args.paths)
+    paths, missing = expand_paths(args.paths, all_yaml=args.all_yaml)
     if args.skip_non_specs:
         from specc.files import looks_like_spec
 

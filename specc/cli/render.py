@@ -1,6 +1,7 @@
 """`specc render`: draw a spec with Graphviz (no torch); DOT on stdout or a file."""
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -8,7 +9,20 @@ import sys
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
                                check_dims_used, parse_dims, print_diagnostics)
 
-FORMATS = ("svg", "png", "pdf", "dot")
+FORMATS = ("svg", "png", "pdf", "dot", "html")
+PNG_DPI = 200  # print quality for a figure one column wide
+
+
+def _depth(text: str):
+    if text in ("auto", "all"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use a number, 'auto' or 'all'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("depth cannot be negative")
+    return value
 
 
 def add_parser(sub) -> None:
@@ -16,7 +30,17 @@ def add_parser(sub) -> None:
     p.add_argument("path")
     p.add_argument("-o", "--output", help="OUT.svg|png|pdf|dot (default: print DOT)")
     p.add_argument("--format", choices=FORMATS, default=None)
-    p.add_argument("--depth", type=int, default=None, help="collapse scopes deeper than N")
+    p.add_argument("--depth", type=_depth, default="auto",
+                   help="levels of blocks to open: N, 'all', or 'auto' (default: the deepest "
+                        "that fits a page)")
+    p.add_argument("--every-op", action="store_true",
+                   help="draw every op and every repeat copy (no folding into ×N, no norm / "
+                        "activation written into the layer before it)")
+    p.add_argument("--block", metavar="NAME", help="draw the inside of one block (its first "
+                   "instance) or scope path")
+    p.add_argument("--legend", action="store_true", help="add a colour legend")
+    p.add_argument("--dpi", type=int, default=None,
+                   help=f"resolution of PNG output (default {PNG_DPI})")
     p.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
     p.add_argument("--no-shapes", action="store_true", help="no shapes on edges")
     p.add_argument("--params", action="store_true", help="show parameter counts")
@@ -28,7 +52,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from specc.analysis import analyse_path
-    from specc.diagram import AUTO_DEPTH_NODES, RenderError, auto_depth, render_graph, run_dot
+    from specc.diagram import RenderError, render_graph, run_dot
 
     dims = parse_dims(args.dim)
     try:
@@ -37,22 +61,33 @@ def run(args) -> int:
         print("specc render needs the graphviz Python package: pip install graphviz",
               file=sys.stderr)
         return EXIT_USAGE
-    analysis = analyse_path(args.path, dims=dims)
+    # errors only: lint findings are `specc check`'s to report, not the figure's
+    analysis = analyse_path(args.path, dims=dims, lint=False)
     check_dims_used(dims, [analysis])
     if analysis.diagnostics:
         print_diagnostics(analysis)
     if analysis.graph is None:
         return EXIT_FINDINGS
-    depth = args.depth
-    if depth is None:
-        depth = auto_depth(analysis.graph)
-        if depth is not None:
-            print(f"specc: the model has more than {AUTO_DEPTH_NODES} nodes: scopes deeper than "
-                  f"{depth} are collapsed (--depth N to choose)", file=sys.stderr)
-    dot = render_graph(analysis, depth, args.rankdir, not args.no_shapes, args.params,
-                       args.receptive_field)
-    status = EXIT_FINDINGS if not analysis.ok else EXIT_OK
     fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
+    if fmt == "html":  # interactive, self-contained; needs neither Graphviz nor a server
+        from specc.diagram_html import render_html
+
+        page = render_html(analysis).encode()
+        if args.output:
+            _write(args.output, page, inputs=[args.path])
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.buffer.write(page)
+        return EXIT_FINDINGS if not analysis.ok else EXIT_OK
+    try:
+        dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params,
+                           fold=not args.every_op, fuse=not args.every_op, block=args.block,
+                           legend=args.legend, receptive_field=args.receptive_field,
+                           dpi=args.dpi or (PNG_DPI if fmt == "png" else None))
+    except RenderError as exc:
+        print(f"specc render: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    status = EXIT_FINDINGS if not analysis.ok else EXIT_OK
     if fmt not in FORMATS:
         print(f"specc: cannot render to .{fmt}: use svg, png, pdf or dot", file=sys.stderr)
         return EXIT_USAGE
@@ -68,7 +103,7 @@ def run(args) -> int:
               "write DOT with -o diagram.dot", file=sys.stderr)
         return EXIT_USAGE
     try:
-        data = run_dot(dot.source, fmt)
+        data = run_dot(dot.source, fmt)  # with a time and an output-size budget
     except RenderError as exc:
         print(f"specc: {exc}", file=sys.stderr)
         return EXIT_USAGE

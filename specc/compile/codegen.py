@@ -412,6 +412,10 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
             lines += _node_lines(state, item, names, taken, sizes)
             for index in range(len(item.output_names)):  # readable by later nodes only
                 sizes.add(names[Ref(item, index)], Ref(item, index))
+        if scope.kind == "model" and not state.trace:
+            # the model's own forward runs once, so its shapes can be written down (a block
+            # class serves instances of several shapes: its lines stay shape-free)
+            lines[-1] += _shape_comment(item)
         owners += [item.attr_name] * (len(lines) - len(owners))
     lines.append("return " + _return_expr(state, scope, names))
     owners.append(None)
@@ -419,6 +423,13 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
     body = "\n".join("        " + line for line in lines)
     assert "\n" not in "".join(lines), "an emitted line holds a newline: owners would shift"
     return f"    def forward({signature}):\n{body}\n", owners
+
+
+def _shape_comment(item) -> str:
+    types = [item.output.type] if isinstance(item, Scope) and item.output else \
+        (item.out_types or []) if isinstance(item, Node) else []
+    shapes = ", ".join("[" + ", ".join(map(str, t.shape)) + "]" for t in types if t is not None)
+    return f"  # {shapes}" if shapes else ""
 
 
 def _node_lines(state: _State, node: Node, names: dict, taken: set,

@@ -109,6 +109,26 @@ def _where(graph: Graph, path: str) -> tuple[Loc, str | None]:
     return (graph.inputs[0].loc if graph.inputs else Loc()), path or None
 
 
+def located_export_error(exc: BaseException, model, graph: Graph, exporter: str) -> SpecError:
+    """E401 at the spec node whose generated forward line was running when ``exporter``
+    failed (the innermost cause of a wrapped exception: torch.onnx wraps torch.export's)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__)
+             if f.filename.startswith(_GENERATED) and f.lineno is not None]
+    loc, path = _where(graph, _node_path(model, lines))
+    culprit = graph.node(path) if path else None
+    packs = culprit is not None and culprit.op in _RECURRENT and len(culprit.inputs) > 1
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # the exporters colour their text
+    first = (text.splitlines() or [type(exc).__name__])[0][:300]
+    return SpecError(Diagnostic(
+        "E401", f"{exporter} cannot trace the model{' at ' + path if path else ''}: "
+        f"{type(exc).__name__}: {first}", "error", loc, path,
+        "packing a batch by its lengths (pack_padded_sequence) depends on the values "
+        "of the lengths input, which torch.export cannot trace; export the model "
+        "without the lengths input" if packs else None))
+
+
 def export_with_report(model, graph: Graph, dims: dict | None = None, device="cpu",
                        dtype=None):
     """(ExportedProgram, warnings). Raises SpecError (E401) when torch.export fails.
@@ -126,18 +146,7 @@ def export_with_report(model, graph: Graph, dims: dict | None = None, device="cp
     try:
         program = torch.export.export(model.eval(), inputs, dynamic_shapes=dynamic_shapes(graph))
     except Exception as exc:  # torch raises many kinds; each becomes one located error
-        lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__)
-                 if f.filename.startswith(_GENERATED) and f.lineno is not None]
-        loc, path = _where(graph, _node_path(model, lines))
-        culprit = graph.node(path) if path else None
-        packs = culprit is not None and culprit.op in _RECURRENT and len(culprit.inputs) > 1
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise SpecError(Diagnostic(
-            "E401", f"torch.export cannot trace the model{' at ' + path if path else ''}: "
-            f"{type(exc).__name__}: {first}", "error", loc, path,
-            "packing a batch by its lengths (pack_padded_sequence) depends on the values "
-            "of the lengths input, which torch.export cannot trace; export the model "
-            "without the lengths input" if packs else None)) from None
+        raise located_export_error(exc, model, graph, "torch.export") from None
     finally:
         logger.handlers, logger.propagate = saved[1], saved[2]
         logger.setLevel(saved[0])

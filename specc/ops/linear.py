@@ -80,7 +80,7 @@ def _flatten(ctx: InferCtx):
 
 
 register(OpDef("Flatten", "module", [Param("start_dim", "int", 1), Param("end_dim", "int", -1)],
-               _flatten, doc="torch.nn.Flatten (start_dim=1 by default, unlike torch.flatten).",
+               _flatten, doc="torch.nn.Flatten: start_dim=1 by default (keeps the batch dim); the function `flatten` starts at 0, like torch.flatten.",
                category="shape", passes_through=True, saves=saves_nothing,
                aliases=same_storage))
 

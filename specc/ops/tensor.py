@@ -141,7 +141,7 @@ def _flatten(ctx: InferCtx):
 
 _fn("flatten", [Param("start_dim", "int", 0), Param("end_dim", "int", -1)], _flatten,
     lambda args, a, ctx: f"torch.flatten({args[0]}, {a['start_dim']}, {a['end_dim']})",
-    "torch.flatten (start_dim=0 by default, as in torch)", category="shape",
+    "torch.flatten: start_dim=0 by default, as in torch (flattens the batch dim too); the module `Flatten` starts at 1, like nn.Flatten.", category="shape",
     passes_through=True, **_VIEW)
 
 

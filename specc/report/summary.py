@@ -36,9 +36,9 @@ def scope_params(scope: Scope) -> int:
 def scope_label(scope: Scope) -> str:
     if scope.kind == "block":
         return scope.block or "block"
-    if scope.kind == "repeat":
-        blocks = {getattr(item, "block", None) for item in scope.items}
-        name = blocks.pop() if len(blocks) == 1 and None not in blocks else "repeat"
+    if scope.kind == "repeat":  # named by what repeats: BasicBlock ×2, TransformerEncoderLayer ×6
+        kinds = {getattr(item, "block", None) or getattr(item, "op", None) for item in scope.items}
+        name = kinds.pop() if len(kinds) == 1 and None not in kinds else "repeat"
         return f"{name} ×{len(scope.items)}"
     return "sequence"
 
@@ -51,7 +51,7 @@ def model_json(graph: Graph) -> dict:
         "outputs": {name: (ref.type.to_json() if ref.type else None)
                     for name, ref in graph.outputs},
         "params": total["params"],
-        "trainable_params": total["params"],
+        "trainable_params": total["trainable"],
         "macs": dim_json(total["macs"]),
         "nodes": [node_json(graph, n) for n in graph.nodes],
     }

@@ -1,0 +1,113 @@
+"""The default drawing is fit for a paper: automatic depth, repeats folded and named, layers
+with their norm and activation in one box, branches in source order, page-sized PNGs."""
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+
+import pytest
+
+import specc
+from specc.diagram import PAGE_BOXES, _Layout, max_depth, page_depth, readable_args
+from tests.helpers import ROOT, SPECS
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+
+
+def _render(*args):
+    return subprocess.run([sys.executable, "-m", "specc", "render", *args], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def _png_size(path) -> tuple[int, int]:
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SPECS.glob("*.yaml")))
+def test_automatic_depth_keeps_the_longest_path_within_a_page(name):
+    graph = specc.check(SPECS / f"{name}.yaml").graph
+    depth = page_depth(graph, graph.root, True, True)
+    length = _Layout(graph, graph.root, depth, True, True).longest_path()
+    # either it fits, or even the top level (every block one box) is longer than a page
+    assert length <= PAGE_BOXES or depth == 0
+    if depth < max_depth(graph.root):  # a deeper drawing would not have fit
+        assert _Layout(graph, graph.root, depth + 1, True, True).longest_path() > PAGE_BOXES
+
+
+@needs_dot
+@pytest.mark.parametrize("name", ["small_cnn", "resnet18", "googlenet", "unet", "vit_b_16"])
+def test_default_png_fits_a_page_at_its_dpi(name, tmp_path):
+    out = tmp_path / f"{name}.png"
+    res = _render(f"specs/{name}.yaml", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    width, height = _png_size(out)
+    assert width <= 7 * 200 + 2 and height <= 9.5 * 200 + 2, (width, height)
+    small = tmp_path / "small.png"
+    assert _render(f"specs/{name}.yaml", "-o", str(small), "--dpi", "100").returncode == 0
+    assert abs(_png_size(small)[1] * 2 - height) <= 4  # --dpi scales the raster
+
+
+def test_repeats_fold_and_are_named_by_what_repeats():
+    vit = specc.render(SPECS / "vit_b_16.yaml", depth=2).source
+    assert "EncoderBlock ×12" in vit and vit.count("encoder_layer_") == 1
+    tc = specc.render(SPECS / "transformer_classifier.yaml").source
+    assert "TransformerEncoderLayer(d=256, 8 heads) ×4" in tc and "repeat ×" not in tc
+    assert tc.count("TransformerEncoderLayer") == 1
+    # the table names it the same way
+    out = subprocess.run([sys.executable, "-m", "specc", "check",
+                          "specs/transformer_classifier.yaml"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert "TransformerEncoderLayer ×4" in out.stdout
+
+
+def test_norm_and_activation_join_the_layer_they_follow():
+    src = specc.render(SPECS / "resnet18.yaml", depth="all", fold=False).source
+    conv1 = re.search(r"label=<<B>conv1</B>[^\n]*", src).group(0)
+    assert "Conv2d(3→64, 7×7, stride 2)" in conv1 and "BatchNorm2d · ReLU" in conv1
+    assert "<B>bn1</B>" not in src.split("layer1")[0]  # not drawn again on its own
+    every = specc.render(SPECS / "resnet18.yaml", depth="all", fold=False, fuse=False).source
+    assert "<B>bn1</B>" in every
+
+
+def test_single_box_blocks_have_no_cluster_title_to_collide_with():
+    src = specc.render(SPECS / "small_cnn.yaml").source
+    assert "subgraph cluster_" not in src and "<B>stage1</B>" in src
+
+
+@needs_dot
+def test_parallel_branches_keep_source_order():
+    dot = specc.render(SPECS / "googlenet.yaml", depth=1)
+    layout = json.loads(dot.pipe(format="json"))
+    x = {}
+    for obj in layout["objects"]:
+        match = re.search(r"inception3a\.branch(\d)", obj.get("label", ""))
+        if match and "pos" in obj:
+            x[int(match.group(1))] = float(obj["pos"].split(",")[0])
+    assert sorted(x) == [1, 2, 3, 4] and [x[i] for i in (1, 2, 3, 4)] == sorted(x.values())
+
+
+def test_block_option_draws_one_block_inside():
+    src = specc.render(SPECS / "resnet18.yaml", block="BasicBlock", depth="all", fuse=False).source
+    assert "<B>conv1</B>" in src and "<B>bn2</B>" in src and "layer2" not in src
+    assert "maxpool" in src  # what flows in, as an input
+    res = _render("specs/resnet18.yaml", "--block", "Nope")
+    assert res.returncode == 2 and "BasicBlock" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_legend_and_readable_labels():
+    src = specc.render(SPECS / "resnet18.yaml", legend=True).source
+    assert "convolution" in src and "block (collapsed)" in src
+    graph = specc.check(SPECS / "tcn.yaml").graph
+    conv = next(n for n in graph.nodes if n.op == "Conv1d")
+    label = readable_args(conv)
+    assert re.fullmatch(r"\d+→\d+, \d+(, dilation \d+)?", label), label
+
+
+def test_render_does_not_reprint_lint_warnings(tmp_path):
+    spec = tmp_path / "warn.yaml"
+    spec.write_text("inputs: {x: {shape: [N, 3, 8, 8]}}\nlayers:\n"
+                    "  - {op: Conv2d, out_channels: 4, kernel_size: 3}\n  - {op: BatchNorm2d}\n")
+    res = _render(str(spec), "-o", str(tmp_path / "w.dot"))
+    assert res.returncode == 0 and "L301" not in res.stderr and "warning" not in res.stderr

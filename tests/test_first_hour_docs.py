@@ -1,0 +1,73 @@
+"""What a new user copies from the README works: the pre-commit snippet names a real hook
+and a ref that exists, `specc new` writes the README's modeline, directory checks skip
+YAML that is not a spec and files git ignores."""
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from specc.starter import STARTER
+from tests.helpers import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_pre_commit_snippet_names_the_hook_and_an_existing_ref():
+    block = re.search(r"# \.pre-commit-config\.yaml\n(.*?)```", README, re.S).group(1)
+    config = yaml.safe_load(block)
+    repo = config["repos"][0]
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"] for h in repo["hooks"]} <= {h["id"] for h in hooks}
+    rev = repo["rev"]
+    if rev != "main":  # a tag or commit must exist in this repository
+        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
+                             cwd=ROOT, capture_output=True, text=True)
+        assert out.returncode == 0, f"README pins rev {rev!r}, which this repository lacks"
+
+
+def test_specc_new_writes_the_readme_modeline():
+    modeline = STARTER.splitlines()[0]
+    assert modeline.startswith("# yaml-language-server: $schema=")
+    editors = README.split("### Editors", 1)[1]
+    assert re.search(r"```yaml\n(.*?)\n```", editors, re.S).group(1) == modeline
+
+
+def _check(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "specc", "check", *args, "--format", "concise"],
+                          cwd=cwd, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT),
+                                                                        "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_directory_check_skips_non_specs_and_gitignored_files(tmp_path):
+    spec = "inputs: {x: {shape: [N, 4]}}\nlayers:\n  - {op: Linear, in_features: 5, out_features: 2}\n"
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "bad.yaml").write_text(spec)
+    (tmp_path / "models" / "ci.yaml").write_text("on: [push]\njobs: {}\n")  # not a spec
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "copy.yaml").write_text(spec)
+    (tmp_path / ".gitignore").write_text("build/\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    out = _check(".", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "models/bad.yaml" in out.stdout
+    assert "ci.yaml" not in out.stdout + out.stderr and "copy.yaml" not in out.stdout
+    every = _check(".", "--all-yaml", cwd=tmp_path)
+    assert "ci.yaml" in every.stdout and "build/copy.yaml" in every.stdout
+    named = _check("models/ci.yaml", cwd=tmp_path)  # a file named explicitly is checked
+    assert named.returncode == 1 and "ci.yaml" in named.stdout
+
+
+def test_flatten_and_Flatten_defaults_documented_side_by_side():
+    ops = (ROOT / "docs" / "ops.md").read_text()
+    module = next(line for line in ops.splitlines() if line.startswith("| `Flatten` |"))
+    function = next(line for line in ops.splitlines() if line.startswith("| `flatten` |"))
+    assert "`start_dim=1`" in module and "`flatten` starts at 0" in module
+    assert "`start_dim=0`" in function and "`Flatten` starts at 1" in function
+    import torch  # and torch agrees with what they say
+
+    x = torch.zeros(2, 3, 4)
+    assert torch.flatten(x).shape == (24,) and torch.nn.Flatten()(x).shape == (2, 12)
