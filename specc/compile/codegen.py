@@ -321,6 +321,7 @@ def _runtime_class_names() -> set:
     return set(re.findall(r"^class (\w+)", _runtime_text(), re.MULTILINE))
 
 
+@lru_cache(maxsize=None)
 def runtime_class_source(name: str) -> str:
     """The source text of one class of specc/compile/runtime.py, read without importing it
     (importing it would import torch)."""

@@ -38,9 +38,17 @@ class SpeccRotaryEmbedding(nn.Module):
         dim = int(head_dim * partial_rotary_factor)
         if dim < 2 or dim % 2:
             raise ValueError(f"the rotary dimension {dim} must be a positive even number")
-        inv_freq = 1.0 / (rope_theta ** (torch.arange(0, dim, 2, dtype=torch.int64)
-                                         .to(torch.float) / dim))
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.dim, self.rope_theta = dim, rope_theta
+        self.register_buffer("inv_freq", self._inv_freq(), persistent=False)
+
+    def _inv_freq(self):
+        return 1.0 / (self.rope_theta ** (torch.arange(0, self.dim, 2, dtype=torch.int64)
+                                          .to(torch.float) / self.dim))
+
+    def reset_parameters(self):
+        """Recompute the buffer (a module built on meta is allocated empty by to_empty)."""
+        with torch.no_grad():
+            self.inv_freq.copy_(self._inv_freq())
 
     def forward(self, positions):
         # computed in float32 whatever the build dtype, returned in the buffer's dtype
@@ -102,8 +110,10 @@ class SpeccAttention(nn.Module):
         out = x_rot * cos + rotated * sin
         return torch.cat((out, x_pass), dim=-1) if x_pass.size(-1) else out
 
-    def _heads(self, x, heads):
-        return x.view(x.size(0), x.size(1), heads, self.head_dim).transpose(1, 2)
+    def _heads(self, x):
+        # -1, not the configured count: under tensor parallelism a rank holds a slice of
+        # the heads (ColwiseParallel shards the projection's output features)
+        return x.view(x.size(0), x.size(1), -1, self.head_dim).transpose(1, 2)
 
     def forward(self, x, *extra):
         extra = list(extra)
@@ -118,8 +128,8 @@ class SpeccAttention(nn.Module):
         else:
             q = getattr(self, q_name)(x)
             k, v = getattr(self, k_name)(source), getattr(self, v_name)(source)
-        q, k, v = self._heads(q, self.num_heads), self._heads(k, self.num_kv), \
-            self._heads(v, self.num_kv)
+        q, k, v = self._heads(q), self._heads(k), \
+            self._heads(v)
         if cos is not None:
             interleaved = self.rotary == "interleaved"
             q = self._rotate(q, cos, sin, interleaved)
