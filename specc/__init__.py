@@ -12,7 +12,9 @@ def check(source, *, dims=None, path=None, lint=True, config=None, vars=None):
 
     Every problem with the spec, its file or its size is a diagnostic in the result, never
     an exception; only a ``source`` of an unsupported type (None, a number…) raises
-    TypeError."""
+    TypeError. ``vars`` replaces values of the spec's top-level vars (e.g. a Hugging Face
+    config's dict); keys the spec does not declare are ignored and listed in
+    ``.ignored_vars``."""
     from specc.analysis import analyse, analyse_path, is_spec_path
 
     if is_spec_path(source):

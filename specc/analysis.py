@@ -18,6 +18,8 @@ class Analysis:
     graph: Graph | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source: str = ""
+    ignored_vars: list[str] = field(default_factory=list)  # outside vars the spec lacks
+    declared_vars: list[str] = field(default_factory=list)  # the spec's own vars
     fit: object = None  # specc.analyses.fit.Fit, when `check --memory` asked for it
 
     def worst(self) -> str | None:
@@ -110,13 +112,14 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
     from specc.schema import validate
 
     limits = limits or Limits()
+    ignored: list[str] = []
+    if vars:
+        from specc.vars import apply_vars
+
+        doc, ignored = apply_vars(doc, vars)
     too_many = _too_many_layers(doc, limits)
     if too_many is not None:  # refuse before the (slower) schema validation walks them all
         return Analysis(display, None, _with_file([too_many], display), source)
-    if vars:
-        unknown = _override_vars(doc, vars)
-        if unknown:
-            return Analysis(display, None, _with_file([unknown], display), source)
     diagnostics = validate(doc)
     graph = None
     if isinstance(doc, dict):
@@ -132,33 +135,21 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
             diagnostics = _merge(diagnostics, found)
     if graph is not None:
         diagnostics = _merge(diagnostics, infer(graph, limits))
+        from specc.tie import resolve_ties
+
+        tie_problems = resolve_ties(graph)
+        diagnostics = _merge(diagnostics, tie_problems)
+        graph.diagnostics = diagnostics
         if lint:
             from specc.lint import run_lints
 
             diagnostics = run_lints(graph, diagnostics, source.splitlines(), config)
         diagnostics = collapse_instances(diagnostics)
-    return Analysis(display, graph, _with_file(diagnostics, display), source)
+        graph.diagnostics = diagnostics
+    from specc.vars import declared_vars
 
-
-def _override_vars(doc, values: dict) -> Diagnostic | None:
-    """Replace the spec's ``vars`` with ``values`` (the API's ``vars=``); only vars the spec
-    declares can be set, so a typo is an error rather than a silently unused value."""
-    from specc.loader import LDict
-
-    declared = doc.get("vars") if isinstance(doc, dict) else None
-    if not isinstance(declared, LDict):
-        declared = LDict(getattr(doc, "loc", Loc()))
-    unknown = sorted(set(values) - set(declared))
-    if unknown:
-        known = ", ".join(sorted(declared)) or "none"
-        return Diagnostic("E207", f"vars= sets {', '.join(unknown)}, which the spec does not "
-                          f"declare (its vars: {known})", "error", declared.loc, None,
-                          "declare them under `vars:` in the spec first")
-    for key, value in values.items():
-        declared[key] = _Locator(Limits()).located(value, 0)  # held to the YAML limits
-    if isinstance(doc, dict):
-        doc["vars"] = declared
-    return None
+    return Analysis(display, graph, _with_file(diagnostics, display), source, ignored,
+                    declared_vars(doc))
 
 
 def _too_many_layers(doc, limits: Limits):

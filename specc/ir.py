@@ -46,6 +46,7 @@ class Node:
     given: set = field(default_factory=set)  # attrs written in the spec
     attr_locs: dict = field(default_factory=dict)
     init: object = None  # the node's `init:` entry, for the compiler
+    tie: str | None = None  # `tie:` the module path whose weight this node's weight is
     broken: bool = False  # expansion failed; inference skips it and what depends on it
     output_names: tuple = ("out",)
     # filled by inference

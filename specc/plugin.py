@@ -89,8 +89,9 @@ def validate_op(op) -> list[str]:
     problems = []
     if not isinstance(op.name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", op.name):
         problems.append(f"op name {op.name!r} is not an identifier")
-    if op.kind not in ("module", "function", "parameter"):
-        problems.append(f"{op.name}: kind must be 'module' or 'function', not {op.kind!r}")
+    if op.kind not in ("module", "function", "parameter", "buffer"):
+        problems.append(f"{op.name}: kind must be 'module' or 'function' (built-ins also "
+                        f"use 'parameter' and 'buffer'), not {op.kind!r}")
     if op.kind == "module" and op.module is None and op.torch_class is None:
         problems.append(f"{op.name}: a module op names its class (module='pkg.mod:Class')")
     if op.module is not None and not re.match(

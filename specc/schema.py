@@ -34,6 +34,9 @@ _COMMON = {
     "repeat_name": {"type": "string", "description": "names of repeated copies, e.g. "
                                                      "'layer_${i}'"},
     "init": {"$ref": "#/$defs/init"},
+    "tie": {"description": "share the weight of the module at this path (an LM head tied to "
+                           "the token embedding: model.embed_tokens); null: no tie",
+            "anyOf": [{"type": "string"}, {"type": "null"}]},
     "inline": {"type": "boolean", "description": "splice a block's layers into this sequence "
                                                  "(no module of its own)"},
 }

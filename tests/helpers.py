@@ -39,8 +39,8 @@ def concrete_shape(shape, dims: dict):
 def run_on_meta(graph, dims: dict):
     """Build, run forward; return {node id: [(shape, dtype)]}, model.
 
-    On the meta device unless the model takes integer inputs (token ids, lengths): packing a
-    batch by its lengths needs real values, so those models run on small CPU tensors.
+    On the meta device unless the model takes sequence lengths (1-D integer inputs): packing
+    a batch by its lengths needs real values, so those models run on small CPU tensors.
     """
     import torch
 
@@ -51,7 +51,7 @@ def run_on_meta(graph, dims: dict):
     def record(node_id, outputs):
         seen[node_id] = [(tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in outputs]
 
-    real = any(not n.out_types[0].is_float for n in graph.inputs)
+    real = any(not n.out_types[0].is_float and n.out_types[0].rank == 1 for n in graph.inputs)
     device = "cpu" if real else "meta"
     model = build_module(graph, device=device, recorder=record)
     inputs = []

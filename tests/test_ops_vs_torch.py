@@ -15,6 +15,7 @@ import specc
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+F = torch.nn.functional
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -122,7 +123,27 @@ def mha_case(draw):
     q = [n, lq, e] if bf else [lq, n, e]
     k = [n, lk, e] if bf else [lk, n, e]
     kw = {"embed_dim": e, "num_heads": heads, "batch_first": bf, "bias": draw(st.booleans())}
-    return kw, [q, k, k]
+    shapes = [q, k, k]
+    masks = draw(_masks({"key_padding_mask": [n, lk],
+                         "attn_mask": draw(st.sampled_from([[lq, lk], [n * heads, lq, lk]]))},
+                        {"attn_mask": "is_causal"}))
+    return {**kw, **masks[0]}, shapes + masks[1]
+
+
+@st.composite
+def _masks(draw, shapes: dict, hints: dict):
+    """Some of the masks (flags, input shapes), a causal hint now and then (torch requires
+    its mask with it), and now and then a wrong shape both must refuse."""
+    flags, inputs = {}, []
+    for name, shape in shapes.items():
+        if draw(st.booleans()):
+            flags[name] = True
+            if draw(st.integers(0, 8)) == 0:
+                shape = shape[:-1] + [shape[-1] + 1]
+            inputs.append((shape, draw(st.sampled_from(["bool", "float32"]))))
+        if name in hints and draw(st.integers(0, 3)) == 0:
+            flags[hints[name]] = True
+    return flags, inputs
 
 
 @st.composite
@@ -134,7 +155,17 @@ def transformer_case(draw, decoder: bool):
     x = [n, l, d] if bf else [l, n, d]
     kw = {"d_model": d, "nhead": heads, "dim_feedforward": draw(st.integers(1, 8)),
           "batch_first": bf, "norm_first": draw(st.booleans()), "dropout": 0.0}
-    return kw, ([x, x] if decoder else [x])
+    if decoder:
+        s = draw(small)
+        memory = [n, s, d] if bf else [s, n, d]
+        flags, masks = draw(_masks({"tgt_mask": [l, l], "memory_mask": [l, s],
+                                    "tgt_key_padding_mask": [n, l],
+                                    "memory_key_padding_mask": [n, s]},
+                                   {"tgt_mask": "tgt_is_causal", "memory_mask": "memory_is_causal"}))
+        return {**kw, **flags}, [x, memory] + masks
+    flags, masks = draw(_masks({"src_mask": [l, l], "src_key_padding_mask": [n, l]},
+                               {"src_mask": "is_causal"}))
+    return {**kw, **flags}, [x] + masks
 
 
 @st.composite
@@ -341,6 +372,111 @@ CASES.update({f"{k}Pad{n}d": pad_case(k, n) for k in ("Zero", "Constant", "Refle
 CASES.update({op: tensor_case(op) for op in ("unsqueeze", "squeeze", "view", "expand", "split",
                                              "amax", "amin", "sub", "div")})
 
+@st.composite
+def math_case(draw, op: str):
+    shape = [draw(small) for _ in range(draw(st.integers(1, 4)))]
+    dtype = draw(st.sampled_from(["float32", "float32", "int64"]))
+    if op == "pow":
+        return {"exponent": draw(st.sampled_from([2, 3, 0.5, -1, 2.0]))}, [(shape, dtype)]
+    if op == "clamp":
+        kw = {"min": draw(st.sampled_from([None, -1, -0.5])),
+              "max": draw(st.sampled_from([None, 1, 0.5]))}
+        return kw, [(shape, dtype)]
+    if op == "to":
+        if draw(st.booleans()):
+            return {"dtype": draw(st.sampled_from(["float32", "bfloat16", "int64", "bool"]))}, \
+                [(shape, dtype)]
+        return {}, [(shape, dtype), (shape[-1:], draw(st.sampled_from(["bfloat16", "int32"])))]
+    if op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        if draw(st.booleans()):
+            return {"other": 0.0}, [(shape, dtype)]
+        return {}, [(shape, dtype), (shape[-1:], dtype)]
+    return {}, [(shape, dtype)]
+
+
+@st.composite
+def mask_case(draw, op: str):
+    shape = [draw(small) for _ in range(draw(st.integers(2, 4)))]
+    rank = len(shape)
+    if op == "masked_fill":
+        mask = shape[-draw(st.integers(1, rank)):]
+        if draw(st.integers(0, 6)) == 0:
+            mask = shape[:-1] + [3, 1]  # does not broadcast: both refuse
+        value = draw(st.sampled_from([0.0, -1, "-inf", "min"]))
+        dtype = "int64" if value == -1 and draw(st.booleans()) else "float32"
+        return {"value": value}, [(shape, dtype), (mask, "bool")]
+    if op == "where":
+        return {}, [(shape, "bool"), (shape[-1:], "float32"), (shape, "float32")]
+    if op in ("tril", "triu"):
+        return {"diagonal": draw(st.integers(-2, 2))}, [shape[-draw(st.integers(1, rank)):]]
+    dim = draw(st.integers(-rank, rank - 1))
+    if op == "index_select":
+        return {"dim": dim}, [shape, ([draw(small)], "int64")]
+    if op == "gather":
+        index = [max(1, d - draw(st.integers(0, 1))) for d in shape]
+        return {"dim": dim}, [shape, (index, "int64")]
+    if op == "roll":
+        if draw(st.booleans()):
+            return {"shifts": draw(st.integers(-3, 3))}, [shape]
+        return {"shifts": [1, -2], "dims": [dim, draw(st.integers(-rank, rank - 1))]}, [shape]
+    raise AssertionError(op)
+
+
+@st.composite
+def llm_case(draw, op: str):
+    n, t = draw(small), draw(small)
+    if op == "RMSNorm":
+        shape = [draw(small) for _ in range(draw(st.integers(1, 3)))]
+        kw = {"normalized_shape": shape[-1:] if draw(st.booleans()) else shape,
+              "elementwise_affine": draw(st.booleans())}
+        if draw(st.integers(0, 6)) == 0:
+            kw["normalized_shape"] = [shape[-1] + 1]
+        return kw, [shape]
+    if op == "positions":
+        return {"dim": draw(st.integers(-2, 1)), "offset": draw(st.integers(0, 5))}, \
+            [([n, t], "int64")]
+    if op == "RotaryEmbedding":
+        kw = {"head_dim": 2 * draw(small), "rope_theta": draw(st.sampled_from([10000.0, 1e6])),
+              "partial_rotary_factor": draw(st.sampled_from([1.0, 0.5]))}
+        return kw, [([n, t] if draw(st.booleans()) else [t], "int64")]
+    if op == "scaled_dot_product_attention":
+        heads, kv_heads, d = draw(st.sampled_from([(2, 2), (4, 2), (2, 1)])), None, draw(small)
+        heads, kv_heads = heads
+        s = draw(small)
+        q, k = [n, heads, t, d], [n, kv_heads, s, d]
+        kw = {"is_causal": draw(st.booleans()), "enable_gqa": heads != kv_heads,
+              "scale": draw(st.sampled_from([None, 1.0]))}
+        shapes = [q, k, k]
+        if not kw["is_causal"] and draw(st.booleans()):
+            shapes.append(([n, 1, t, s], draw(st.sampled_from(["bool", "float32"]))))
+        return kw, shapes
+    if op == "Attention":
+        heads, kv_heads = draw(st.sampled_from([(2, 2), (4, 2), (4, 1), (3, 2)]))
+        head_dim = 2 * draw(small)
+        hidden = draw(st.sampled_from([heads * head_dim, 8]))
+        s = t
+        kw = {"hidden_size": hidden if draw(st.integers(0, 6)) else hidden + 1,
+              "num_heads": heads, "num_key_value_heads": kv_heads, "head_dim": head_dim,
+              "bias": draw(st.booleans()), "causal": draw(st.booleans()),
+              "rotary": draw(st.sampled_from(["none", "half", "interleaved"])),
+              "mask": draw(st.booleans()), "cross": draw(st.booleans()),
+              "bias_input": draw(st.booleans()),
+              "o_proj": draw(st.sampled_from(["o_proj", "dense", None]))}
+        shapes = [[n, t, hidden]]
+        if kw["cross"]:
+            s, kv_size = draw(small), draw(small)
+            kw["kv_size"] = kv_size
+            shapes.append([n, s, kv_size])
+        if kw["rotary"] != "none":
+            shapes += [[t, head_dim], [t, head_dim]]
+        if kw["mask"]:
+            shapes.append(([n, s], "int64"))
+        if kw["bias_input"]:
+            shapes.append([1, heads, t, s])
+        return kw, shapes
+    raise AssertionError(op)
+
+
 FUNCTIONS = {
     "add": lambda kw, a, b: a + b, "mul": lambda kw, a, b: a * b,
     "cat": lambda kw, *xs: torch.cat(xs, **kw), "stack": lambda kw, *xs: torch.stack(xs, **kw),
@@ -357,7 +493,37 @@ FUNCTIONS = {
     "transpose": lambda kw, x: x.transpose(kw["dim0"], kw["dim1"]),
     "flatten": lambda kw, x: torch.flatten(x, kw["start_dim"], kw["end_dim"]),
     "permute": lambda kw, x: x.permute(*kw["dims"]),
+    "positions": lambda kw, x: torch.arange(kw["offset"], kw["offset"] + x.size(kw["dim"])),
+    "scaled_dot_product_attention": lambda kw, q, k, v, *m: F.scaled_dot_product_attention(
+        q, k, v, *m, **kw),
+    **{op: (lambda kw, x, op=op: getattr(torch, op)(x))
+       for op in ("exp", "log", "sin", "cos", "rsqrt", "sqrt", "abs", "neg")},
+    "pow": lambda kw, x: torch.pow(x, kw["exponent"]),
+    "clamp": lambda kw, x: torch.clamp(x, **kw),
+    "to": lambda kw, x, *like: x.to(getattr(torch, kw["dtype"]) if kw else like[0].dtype),
+    **{op: (lambda kw, a, *b, op=op: getattr(torch, op)(a, b[0] if b else kw["other"]))
+       for op in ("eq", "ne", "lt", "le", "gt", "ge")},
+    "masked_fill": lambda kw, x, m: x.masked_fill(m, {"-inf": float("-inf"), "min": torch.finfo(
+        x.dtype).min if x.dtype.is_floating_point else 0}.get(kw["value"], kw["value"])),
+    "where": lambda kw, c, a, b: torch.where(c, a, b),
+    "tril": lambda kw, x: torch.tril(x, **kw), "triu": lambda kw, x: torch.triu(x, **kw),
+    "index_select": lambda kw, x, i: torch.index_select(x, kw["dim"], i),
+    "gather": lambda kw, x, i: torch.gather(x, kw["dim"], i),
+    "roll": lambda kw, x: torch.roll(x, kw["shifts"], kw.get("dims")),
 }
+# ops whose modules are specc's own (specc/compile/runtime.py): the static rules are
+# checked against what that code really builds and runs; the values against transformers
+# in tests/test_hf_specs.py
+RUNTIME_MODULES = {"Attention", "RotaryEmbedding", "Conv1D"}
+CASES.update({op: math_case(op) for op in ("exp", "log", "sin", "cos", "rsqrt", "sqrt", "abs",
+                                           "neg", "pow", "clamp", "to", "eq", "ne", "lt", "le",
+                                           "gt", "ge")})
+CASES.update({op: mask_case(op) for op in ("masked_fill", "where", "tril", "triu",
+                                           "index_select", "gather", "roll")})
+CASES.update({"Conv1D": linear_case()})
+CASES.update({op: llm_case(op) for op in ("RMSNorm", "positions", "RotaryEmbedding",
+                                          "scaled_dot_product_attention", "Attention")})
+
 
 
 class TorchvisionLayerNorm2d(nn.LayerNorm):
@@ -408,9 +574,25 @@ def _torch_outputs(op: str, kw: dict, tensors):
     if op in FUNCTIONS:
         out = FUNCTIONS[op](kw, *tensors)
         return list(out) if isinstance(out, tuple) else [out], 0
-    module = (TORCHVISION.get(op) or getattr(nn, op))(**kw).eval()
+    forward_kw = {}
+    if op in RUNTIME_MODULES:
+        from specc.compile import runtime
+        from specc.ops.base import get_op
+
+        module = getattr(runtime, get_op(op).runtime_class)(**kw).eval()
+    else:
+        from specc.ops.attention import _MASKS
+
+        if op in _MASKS:  # mask flags and causal hints are forward arguments in torch
+            names = [m for m, _ in _MASKS[op] if kw.get(m)]
+            tensors, masks = tensors[:len(tensors) - len(names)], tensors[len(tensors) - len(names):]
+            forward_kw = dict(zip(names, masks))
+            forward_kw.update({c: True for _, c in _MASKS[op] if c and kw.get(c)})
+            kw = {k: v for k, v in kw.items()
+                  if k not in {m for pair in _MASKS[op] for m in pair if m}}
+        module = (TORCHVISION.get(op) or getattr(nn, op))(**kw).eval()
     with torch.no_grad():
-        out = module(*tensors)
+        out = module(*tensors, **forward_kw)
     flat = []
 
     def walk(value):
@@ -427,8 +609,12 @@ def _inputs(shapes):
     tensors = []
     for entry in shapes:
         shape, dtype = entry if isinstance(entry, tuple) else (entry, "float32")
-        if dtype == "int64":
-            tensors.append(torch.zeros(shape, dtype=torch.int64))
+        if dtype in ("int64", "int32"):
+            tensors.append(torch.zeros(shape, dtype=getattr(torch, dtype)))
+        elif dtype == "bool":
+            tensors.append(torch.rand(shape) > 0.5)
+        elif dtype == "bfloat16":
+            tensors.append(torch.randn(shape, dtype=torch.bfloat16))
         else:
             tensors.append(torch.randn(shape))
     return tensors
@@ -490,9 +676,16 @@ def test_every_registered_module_op_has_torch_defaults():
     for op in all_ops().values():
         if op.kind != "module":
             continue
-        cls = TORCHVISION.get(op.name) or getattr(nn, op.torch_class)
+        if op.runtime_class is not None:
+            from specc.compile import runtime
+
+            cls = getattr(runtime, op.runtime_class)
+        else:
+            cls = TORCHVISION.get(op.name) or getattr(nn, op.torch_class)
         signature = inspect.signature((nn.RNNBase if issubclass(cls, nn.RNNBase) else cls).__init__)
         for param in op.params:
+            if not param.to_torch:  # forward arguments (masks) and specc's own options
+                continue
             if param.name == "nonlinearity":  # RNN takes it through **kwargs
                 continue
             assert param.name in signature.parameters, f"{op.name}.{param.name} is not torch's"
@@ -528,7 +721,7 @@ def test_every_op_has_a_differential_case():
     """`parameter` has no input; it is covered by the ViT and Transformer specs."""
     from specc.ops.base import all_ops
 
-    assert set(all_ops()) - set(CASES) == {"parameter"}
+    assert set(all_ops()) - set(CASES) == {"parameter", "buffer"}  # buffer: test_buffers.py
 
 
 @pytest.mark.parametrize("mode", ["row", "batch"])

@@ -21,8 +21,18 @@ import specc  # noqa: E402
 from specc.parallel import ParallelizeError, block_units  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY_LM = str(ROOT / "tests" / "data" / "specs" / "tiny_lm.yaml")
+LLAMA = str(ROOT / "specs" / "llama.yaml")
+# a small Llama: grouped-query attention (4 heads, 2 KV heads), rotary, SwiGLU, 3 layers
+SMALL = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3,
+         "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64}
 WORLD = 2
+LLAMA_TP_PLAN = {"q_proj": "colwise", "k_proj": "colwise", "v_proj": "colwise",
+                 "o_proj": "rowwise", "gate_proj": "colwise", "up_proj": "colwise",
+                 "down_proj": "rowwise"}
+
+
+def _llama(**kwargs):
+    return specc.build(LLAMA, vars=SMALL, **kwargs)
 
 
 def _batch():
@@ -33,12 +43,12 @@ def _batch():
 
 
 def _loss(model, ids, targets):
-    logits = model(ids)
+    logits = model(ids, torch.ones_like(ids))["logits"]
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
 
 def _reference(state):
-    model = specc.build(TINY_LM)
+    model = _llama()
     model.load_state_dict(state)
     ids, targets = _batch()
     loss = _loss(model, ids, targets)
@@ -51,35 +61,32 @@ def _worker(rank, init_file, state_file, out_file, mode):
 
     import datetime
 
+    # a timeout: a stuck collective fails the test instead of hanging the suite
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
                             world_size=WORLD, timeout=datetime.timedelta(seconds=120))
     try:
-        model = specc.build(TINY_LM)
+        model = _llama()
         model.load_state_dict(torch.load(state_file))
         ids, targets = _batch()
         if mode == "tp":
             mesh = init_device_mesh("cpu", (WORLD,), mesh_dim_names=("tp",))
-            specc.parallelize(model, mesh, fsdp=False,
-                              tp_plan={"up_proj": "colwise", "down_proj": "rowwise"})
+            specc.parallelize(model, mesh, fsdp=False, tp_plan=LLAMA_TP_PLAN)
             with torch.no_grad():
-                logits = model(ids)
-            if rank == 0:
-                torch.save({"logits": logits}, out_file)
-            dist.barrier()
-            os._exit(0)
-        mesh = init_device_mesh("cpu", (WORLD,))
-        specc.parallelize(model, mesh, checkpoint=(mode == "fsdp+checkpoint"))
-        half = ids.shape[0] // WORLD
-        rows = slice(rank * half, (rank + 1) * half)
-        loss = _loss(model, ids[rows], targets[rows])
-        loss.backward()
-        total = loss.detach().clone()
-        dist.all_reduce(total)
-        grads = {n: p.grad.full_tensor() for n, p in model.named_parameters()}
-        sharded = {n: type(p).__name__ for n, p in model.named_parameters()}
+                result = {"logits": model(ids, torch.ones_like(ids))["logits"]}
+        else:
+            mesh = init_device_mesh("cpu", (WORLD,))
+            specc.parallelize(model, mesh, checkpoint=(mode == "fsdp+checkpoint"))
+            half = ids.shape[0] // WORLD
+            rows = slice(rank * half, (rank + 1) * half)
+            loss = _loss(model, ids[rows], targets[rows])
+            loss.backward()
+            total = loss.detach().clone()
+            dist.all_reduce(total)
+            result = {"loss": total.item() / WORLD,
+                      "grads": {n: p.grad.full_tensor() for n, p in model.named_parameters()},
+                      "types": {n: type(p).__name__ for n, p in model.named_parameters()}}
         if rank == 0:
-            torch.save({"loss": total.item() / WORLD, "grads": grads, "types": sharded},
-                       out_file)
+            torch.save(result, out_file)
         dist.barrier()
     except BaseException:
         dist.destroy_process_group()
@@ -93,7 +100,7 @@ def _worker(rank, init_file, state_file, out_file, mode):
 
 def _run(mode):
     torch.manual_seed(0)
-    state = specc.build(TINY_LM).state_dict()
+    state = _llama().state_dict()
     with tempfile.TemporaryDirectory() as tmp:
         state_file, out_file = os.path.join(tmp, "state.pt"), os.path.join(tmp, "out.pt")
         torch.save(state, state_file)
@@ -115,10 +122,11 @@ def test_fsdp2_step_equals_single_process(mode):
 
 def test_tensor_parallel_gives_the_same_logits():
     state, result = _run("tp")
-    model = specc.build(TINY_LM)
+    model = _llama()
     model.load_state_dict(state)
     with torch.no_grad():
-        expected = model(_batch()[0])
+        ids = _batch()[0]
+        expected = model(ids, torch.ones_like(ids))["logits"]
     assert torch.allclose(result["logits"], expected, atol=1e-5)
 
 
@@ -140,8 +148,8 @@ def _saved_bytes(model, ids, targets):
 
 def test_checkpointing_keeps_the_loss_and_saves_less():
     torch.manual_seed(0)
-    plain = specc.build(TINY_LM, dims={"T": 8})
-    wrapped = specc.build(TINY_LM, dims={"T": 8})
+    plain = _llama(dims={"T": 8})
+    wrapped = _llama(dims={"T": 8})
     wrapped.load_state_dict(plain.state_dict())
     specc.parallelize(wrapped, None, fsdp=False, checkpoint=True)
     assert [k for k in wrapped.state_dict()] == [k for k in plain.state_dict()]  # names kept
@@ -157,11 +165,12 @@ def test_checkpointing_keeps_the_loss_and_saves_less():
 
 
 def test_units_come_from_the_spec():
-    graph = specc.load(TINY_LM)
-    assert [u.path for u in block_units(graph)] == ["layers.0", "layers.1", "layers.2"]
-    assert [u.path for u in block_units(graph, "Layer")] == ["layers.0", "layers.1", "layers.2"]
-    assert [u.path for u in block_units(graph, ["layers.*.up_proj"])] == [
-        "layers.0.up_proj", "layers.1.up_proj", "layers.2.up_proj"]
+    graph = specc.load(LLAMA, vars=SMALL)
+    layers = ["model.layers.0", "model.layers.1", "model.layers.2"]
+    assert [u.path for u in block_units(graph)] == layers
+    assert [u.path for u in block_units(graph, "LlamaDecoderLayer")] == layers
+    assert [u.path for u in block_units(graph, ["model.layers.*.mlp"])] == [
+        f"{p}.mlp" for p in layers]
     with pytest.raises(ParallelizeError, match="no 'Nope'"):
         block_units(graph, "Nope")
     with pytest.raises(ParallelizeError, match="matches"):
@@ -169,11 +178,13 @@ def test_units_come_from_the_spec():
 
 
 def test_bad_plans_are_clean_errors():
-    model = specc.build(TINY_LM)
+    model = _llama()
     with pytest.raises(ParallelizeError, match="'tp' dimension"):
         specc.parallelize(model, None, fsdp=False, tp_plan={"up_proj": "colwise"})
     with pytest.raises(ParallelizeError):
-        specc.parallelize(specc.build(TINY_LM), None, units="Nope", fsdp=False)
+        specc.parallelize(_llama(), None, units="Nope", fsdp=False)
+    with pytest.raises(ParallelizeError, match="not built by specc"):
+        specc.parallelize(torch.nn.Linear(2, 2), None)
 
 
 def _stats(model):
@@ -181,12 +192,13 @@ def _stats(model):
             for n, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("spec", ["transformer_classifier", "resnet18", "vit_b_16"])
+@pytest.mark.parametrize("spec", ["llama", "transformer_classifier", "resnet18", "vit_b_16"])
 def test_materialize_matches_a_direct_build(spec):
     path = str(ROOT / "specs" / f"{spec}.yaml")
+    config = SMALL if spec == "llama" else None
     torch.manual_seed(0)
-    direct = specc.build(path)
-    meta = specc.build(path, device="meta")
+    direct = specc.build(path, vars=config)
+    meta = specc.build(path, device="meta", vars=config)
     assert all(p.is_meta for p in meta.parameters())
     specc.materialize(meta, "cpu")
     assert not any(p.is_meta for p in meta.parameters())

@@ -57,3 +57,33 @@ def test_memoised_inference_equals_inferring_every_node(spec, monkeypatch):
     slow = specc.check(ROOT / "specs" / spec, lint=False)
     assert [(n.id, n.out_types, n.params, n.macs, n.attrs) for n in fast.graph.nodes] == [
         (n.id, n.out_types, n.params, n.macs, n.attrs) for n in slow.graph.nodes]
+
+
+# Meta-Llama-3-70B's config.json fields (plus two the spec does not declare, ignored)
+LLAMA3_70B = {
+    "hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80,
+    "num_attention_heads": 64, "num_key_value_heads": 8, "vocab_size": 128256,
+    "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "max_position_embeddings": 8192,
+    "tie_word_embeddings": False, "architectures": ["LlamaForCausalLM"],
+    "torch_dtype": "bfloat16",
+}
+
+
+def test_llama_70b_checks_statically_with_every_parameter():
+    analysis = specc.check(ROOT / "specs" / "llama.yaml", vars=LLAMA3_70B)
+    assert analysis.ok and not analysis.diagnostics
+    assert sum(n.params for n in analysis.graph.nodes) == 70_553_706_496  # = HF's count
+    decoder_layers = [s for s in analysis.graph.root.walk_scopes()
+                      if s.block == "LlamaDecoderLayer"]
+    assert len(decoder_layers) == 80
+
+
+def test_llama_70b_builds_on_meta_like_transformers():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    config = {k: v for k, v in LLAMA3_70B.items() if k not in ("architectures", "torch_dtype")}
+    ours = specc.build(ROOT / "specs" / "llama.yaml", vars=config, device="meta")
+    with torch.device("meta"):
+        theirs = transformers.LlamaForCausalLM(transformers.LlamaConfig(**config))
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in theirs.state_dict().items()}

@@ -30,6 +30,48 @@ def parse_dims(values) -> dict:
     return dims
 
 
+def add_var_options(parser) -> None:
+    parser.add_argument("--var", action="append", metavar="NAME=VALUE",
+                        help="replace the value of one of the spec's vars (an error if the "
+                             "spec does not declare it)")
+    parser.add_argument("--vars", metavar="FILE", help="a JSON or YAML mapping of vars, e.g. a "
+                        "Hugging Face config.json; keys the spec does not declare are ignored")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also list the --vars keys the spec does not declare")
+
+
+def outside_vars(args) -> tuple[dict, list[str]]:
+    """(values from --vars FILE then --var, the names given by --var)."""
+    from specc.vars import parse_var, read_vars_file
+
+    try:
+        values = read_vars_file(args.vars) if args.vars else {}
+        named = []
+        for item in args.var or []:
+            name, value = parse_var(item)
+            values[name] = value
+            named.append(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return values, named
+
+
+def check_outside_vars(analysis, named: list[str], verbose: bool) -> None:
+    """A --var the spec does not declare is a usage error (a typo, most likely); --vars
+    keys it does not declare are listed with --verbose."""
+    unknown = [n for n in named if n in analysis.ignored_vars]
+    if unknown:
+        from specc.expand import suggest
+
+        name = unknown[0]
+        hint = suggest(name, analysis.declared_vars) or \
+            f"its vars: {', '.join(analysis.declared_vars) or 'none'}"
+        raise UsageError(f"--var {name}: {analysis.path} declares no var '{name}' ({hint})")
+    if verbose and analysis.ignored_vars:
+        print(f"{analysis.path}: ignored vars the spec does not declare: "
+              f"{', '.join(analysis.ignored_vars)}", file=sys.stderr)
+
+
 def check_dims_used(dims: dict, analyses) -> None:
     """`--dim Q=3` for a symbol no spec declares binds nothing: a typo, or a stale flag."""
     declared = set()

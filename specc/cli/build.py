@@ -5,7 +5,8 @@ import os
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               check_dims_used, parse_dims, print_diagnostics)
+                               add_var_options, check_dims_used, check_outside_vars,
+                               outside_vars, parse_dims, print_diagnostics)
 
 
 def add_parser(sub) -> None:
@@ -15,6 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "float64"),
                    default=None)
     add_dim_option(p)
+    add_var_options(p)
     p.add_argument("--emit-python", metavar="OUT.py", help="write a standalone module file")
     p.add_argument("--export", metavar="OUT.pt2", help="torch.export the model")
     p.add_argument("--save", metavar="OUT.pt", help="save the state_dict (OUT.safetensors: "
@@ -32,11 +34,13 @@ def run(args) -> int:
     from specc.files import atomic_write
 
     dims = parse_dims(args.dim)
-    analysis = analyse_path(args.path, dims=dims, lint=False)
+    values, named = outside_vars(args)
+    analysis = analyse_path(args.path, dims=dims, lint=False, vars=values)
+    check_outside_vars(analysis, named, args.verbose)
     check_dims_used(dims, [analysis])
     if args.export and dims and analysis.ok:
         # for export, --dim gives example sizes: keep the dims symbolic (dynamic) if we can
-        symbolic = analyse_path(args.path, lint=False)
+        symbolic = analyse_path(args.path, lint=False, vars=values)
         if symbolic.ok:
             analysis = symbolic
     if not analysis.ok:

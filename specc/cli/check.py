@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, add_dim_option,
-                               check_dims_used, parse_dims)
+                               add_var_options, check_dims_used, check_outside_vars,
+                               outside_vars, parse_dims)
 from specc.report.formats import FORMATS
 
 
@@ -16,6 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=tuple(FORMATS),
                    default=None, help="output format (default: full)")
     add_dim_option(p, "bind a symbolic dim")
+    add_var_options(p)
     p.add_argument("--fail-on", choices=("error", "warning", "info"), default=None,
                    help="lowest severity that makes the exit code 1 (default: error)")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
@@ -54,6 +56,7 @@ def run(args) -> int:
     from specc.report.style import Style
 
     dims = parse_dims(args.dim)
+    values, named = outside_vars(args)
     request = _fit_request(args)
     paths, missing = expand_paths(args.paths, all_yaml=args.all_yaml)
     if args.skip_non_specs:
@@ -70,7 +73,9 @@ def run(args) -> int:
             config = resolve_config(path, args.config, args.select, args.ignore)
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
-        analysis = analyse_path(path, dims=dims, config=config, limits=config.limits)
+        analysis = analyse_path(path, dims=dims, config=config, limits=config.limits,
+                                vars=values)
+        check_outside_vars(analysis, named, args.verbose)
         # each file fails by its own configuration's fail-on, not by the last file's
         failing |= analysis.fails(args.fail_on or config.fail_on or "error")
         if request is not None and analysis.graph is not None and analysis.ok:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from specc.dims import Sym
 from specc.ir import Graph, Node, Ref, Scope
@@ -24,14 +25,23 @@ import torch
 from torch import nn
 
 
+class _Buffer:
+    """A tensor to register as a buffer (persistent: saved in the state_dict)."""
+
+    def __init__(self, tensor, persistent=True):
+        self.tensor, self.persistent = tensor, persistent
+
+
 class _Scope(nn.Module):
-    """A container whose children are given as a name -> module/parameter mapping."""
+    """A container whose children are given as a name -> module/parameter/buffer mapping."""
 
     def __init__(self, children):
         super().__init__()
         for name, child in children.items():
             if isinstance(child, nn.Parameter):
                 self.register_parameter(name, child)
+            elif isinstance(child, _Buffer):
+                self.register_buffer(name, child.tensor, persistent=child.persistent)
             else:
                 self.add_module(name, child)
 '''
@@ -59,6 +69,7 @@ class _State:
     build_lines: list = field(default_factory=list)
     used_names: set = field(default_factory=set)
     externals: dict = field(default_factory=dict)  # id(scope) -> [Ref]
+    runtime_classes: dict = field(default_factory=dict)  # name -> source (runtime.py)
     exports: dict = field(default_factory=dict)  # id(scope) -> [Ref], see _exports
     ancestors: dict = field(default_factory=dict)  # id(scope) -> ids of it and its parents
     trace: bool = False  # record every node's outputs (for tests and debugging)
@@ -185,6 +196,8 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
     parts = [_PRELUDE] + ["\n" + text for text in state.module_sources.values()]
     line_owner = {}
+    # classes of specc/compile/runtime.py that the ops use, before their users
+    parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
     if state.plugin_classes:
         parts.append("\n# plugin ops' modules (enabled by the configuration, docs/plugins.md)\n"
                      + "".join(_plugin_import(path, alias)
@@ -202,6 +215,10 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
         parts.append("\n\ndef init_weights(model):\n    \"\"\"The spec's `init:` entries.\"\"\"\n"
                      + "\n".join("    " + line for line in init_lines) + "\n")
         state.build_lines.append(f"init_weights({root_var})")
+    for node in graph.nodes:  # after init: the tied weight is the target's, as HF ties
+        if node.tie is not None:
+            state.build_lines.append(f"{root_var}.get_submodule({node.id!r}).weight = "
+                                     f"{root_var}.get_submodule({node.tie!r}).weight")
     body = "\n".join("    " + line for line in state.build_lines)
     parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {doc_text(graph.name)}.\"\"\"\n{body}\n"
                  f"    return {root_var}\n")
@@ -231,7 +248,8 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
         return var
     text, owners = _forward_text(state, scope)
     if text not in state.classes:
-        name = python_name(class_hint, {n for n, _ in state.class_order} | _reserved(), "Block")
+        taken = {n for n, _ in state.class_order} | _reserved() | _runtime_class_names()
+        name = python_name(class_hint, taken, "Block")
         state.classes[text] = name
         state.class_order.append((name, text))
         state.class_owners[name] = owners
@@ -240,7 +258,7 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
     return var
 
 
-_RESERVED = {"_Scope", "build_model", "torch", "nn"}
+_RESERVED = {"_Scope", "_Buffer", "build_model", "torch", "nn"}
 
 
 def _reserved() -> set:
@@ -259,7 +277,14 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
         shape = ", ".join(str(d) for d in node.attrs["shape"])
         state.build_lines.append(f"{var} = nn.Parameter(torch.zeros({shape}))")  # init: later
         return var
-    if op.module is not None:  # a plugin's class, imported at the top of the source
+    if op.kind == "buffer":
+        state.build_lines.append(f"{var} = _Buffer({buffer_value_code(node, state.float_dtype)}, "
+                                 f"persistent={node.attrs['persistent']!r})")
+        return var
+    if op.runtime_class is not None:  # a class of specc/compile/runtime.py (and its helpers)
+        _need_runtime_class(state, op.runtime_class)
+        constructor = op.runtime_class
+    elif op.module is not None:  # a plugin's class, imported at the top of the source
         constructor = state.plugin_classes.setdefault(op.module,
                                                       f"_plugin_{len(state.plugin_classes)}")
     elif op.module_source is not None:  # a class torch.nn lacks: the generated code defines it
@@ -269,6 +294,64 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
         constructor = f"nn.{op.torch_class}"
     state.build_lines.append(f"{var} = {constructor}({constructor_args(node)})")
     return var
+
+
+def _need_runtime_class(state: _State, name: str) -> None:
+    """Copy a class of specc/compile/runtime.py (and the Specc* classes it uses) into the
+    generated source, once."""
+    if name in state.runtime_classes:
+        return
+    text = runtime_class_source(name)
+    for used in sorted(set(re.findall(r"\bSpecc\w+", text)) - {name}):
+        _need_runtime_class(state, used)
+    state.runtime_classes[name] = text
+
+
+@lru_cache(maxsize=1)
+def _runtime_text() -> str:
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime.py")
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _runtime_class_names() -> set:
+    """Generated classes must not take these names (a model called specc_attention)."""
+    return set(re.findall(r"^class (\w+)", _runtime_text(), re.MULTILINE))
+
+
+@lru_cache(maxsize=None)
+def runtime_class_source(name: str) -> str:
+    """The source text of one class of specc/compile/runtime.py, read without importing it
+    (importing it would import torch)."""
+    import ast
+
+    text = _runtime_text()
+    for stmt in ast.parse(text).body:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == name:
+            return ast.get_source_segment(text, stmt) or ""
+    raise CodegenError(f"specc/compile/runtime.py has no class {name}")
+
+
+def buffer_value_code(node: Node, float_dtype: str) -> str:
+    """The initial value of a `buffer` node: its values, or its fill value, in its dtype —
+    a float32 buffer in a bf16 build is made in bf16, so `min` is bf16's minimum."""
+    a = node.attrs
+    dtype = a["dtype"]
+    if dtype == "float32" and float_dtype != "float32":
+        dtype = float_dtype
+    shape = ", ".join(str(d) for d in a["shape"])
+    if a["values"] is not None:
+        return f"torch.tensor({a['values']!r}, dtype=torch.{dtype}).reshape({shape},)"
+    fill = a["fill"]
+    if fill in ("min", "max"):
+        value = f"torch.finfo(torch.{dtype}).{fill}"
+    elif isinstance(fill, str):
+        value = f"float({fill!r})"
+    else:
+        value = repr(fill)
+    return f"torch.full(({shape},), {value}, dtype=torch.{dtype})"
 
 
 def _plugin_import(path: str, alias: str) -> str:
@@ -361,7 +444,7 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set,
         var = python_name(base, taken)
         names[Ref(node, index)] = var
         outs.append(var)
-    if op.kind == "parameter":
+    if op.kind in ("parameter", "buffer"):
         lines = [f"{outs[0]} = {_member(node.attr_name)}"]
         if trace:
             lines.append(f"_specc_record({node.id!r}, ({outs[0]},))")

@@ -21,7 +21,7 @@ from specc.ops.ptypes import check_value
 
 # The keys of a node mapping that are not op or block parameters.
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
-             "inline", "checkpoint")
+             "inline", "checkpoint", "tie")
 SUGGESTIONS = 100  # unknown names that get a "did you mean" (each scans the visible names)
 
 
@@ -375,11 +375,17 @@ class Expander:
                 want = f"{low}" if low == high else f"{low} to {high or 'any number of'}"
                 raise NodeError("E307", f"{op.name} takes {want} input(s), got {len(sources)}",
                                 item.loc_of("from") if "from" in item else place.loc)
+        tie = self.eval(item["tie"], env, item.loc_of("tie"), "tie") if "tie" in item else None
+        if tie is not None:
+            if not isinstance(tie, str):
+                raise NodeError("E104", f"tie must be a module path such as "
+                                f"model.embed_tokens, got {tie!r}", item.loc_of("tie"))
+            attr_locs["tie"] = item.loc_of("tie")
         self._claim(place.path, place.loc)
         node = Node(place.path, op.name, attrs, list(sources), place.loc,
                     scope=place.frame.scope, attr_name=place.name, named=place.named,
                     given=given, attr_locs=attr_locs, init=self.init(item, env),
-                    output_names=op.output_names(attrs))
+                    output_names=op.output_names(attrs), tie=tie)
         self.nodes.append(node)
         place.frame.add(node)
         return node
@@ -401,6 +407,9 @@ class Expander:
             if param.type == "shape" and isinstance(value, list):  # --dim binds symbols here too
                 self.symbols |= {v for v in value if isinstance(v, str)}
                 value = [self.dims.get(v, v) if isinstance(v, str) else v for v in value]
+            elif param.type == "optintsym" and isinstance(value, str):  # slice's end: T
+                self.symbols.add(value)
+                value = self.dims.get(value, value)
             expected = check_value(param.type, param.choices, value)
             if expected is not None:
                 raise NodeError("E104", f"{op.name}.{key} must be {expected}, got {value!r}",

@@ -42,8 +42,10 @@ def check_name(name, loc: Loc, what: str) -> None:
         allowed = "letters, digits and _" if what == "input" else "letters, digits, _ and -"
         raise NodeError("E203", f"{what} name {name!r} is not a valid name "
                         f"({allowed}, not starting with a digit)", loc)
+    # `self`, `torch` and `nn` are fine as module names (BERT's attention.self): the
+    # generated code renames its local variables, never the modules
     if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS \
-            or name in ("self", "torch", "nn"):
+            or (what == "input" and name in ("self", "torch", "nn")):
         raise NodeError("E203", f"{what} name '{name}' is reserved (a Python keyword or "
                         "an nn.Module attribute)", loc,
                         hint=f"rename it, e.g. '{name}_'")

@@ -27,12 +27,74 @@ def _check_heads(ctx: InferCtx, embed: str, heads: str) -> None:
     check_dropout(ctx)
 
 
+# Masks are forward arguments in torch; a spec says which ones come (as flags named like
+# torch's arguments) and gives them as inputs after the tensors, in this order.
+_MASKS = {
+    "MultiheadAttention": (("key_padding_mask", None), ("attn_mask", "is_causal")),
+    "TransformerEncoderLayer": (("src_mask", "is_causal"), ("src_key_padding_mask", None)),
+    "TransformerDecoderLayer": (("tgt_mask", "tgt_is_causal"), ("memory_mask", "memory_is_causal"),
+                                ("tgt_key_padding_mask", None),
+                                ("memory_key_padding_mask", None)),
+}
+
+
+def _mask_params(op: str) -> list[Param]:
+    params = []
+    for mask, causal in _MASKS[op]:
+        params.append(Param(mask, "bool", False, to_torch=False,
+                            doc=f"an input gives forward's {mask} (bool: True = masked, or "
+                                "float: added to the scores)"))
+        if causal:
+            params.append(Param(causal, "bool", False, to_torch=False,
+                                doc=f"forward's {causal} hint: {mask} is the causal mask "
+                                    f"(torch requires {mask} with it)"))
+    return params
+
+
+def _masks_given(ctx: InferCtx, n_tensors_min: int) -> tuple[list, dict]:
+    """Split the inputs into the tensors and {mask name: type}; check the causal hints."""
+    names = [mask for mask, _ in _MASKS[ctx.op.name] if ctx.attrs[mask]]
+    tensors = ctx.inputs[:len(ctx.inputs) - len(names)]
+    if len(tensors) < n_tensors_min:
+        ctx.fail(f"{ctx.op.name}: inputs are the tensors, then {', '.join(names)}; got "
+                 f"{len(ctx.inputs)} input(s)", code="E307")
+    masks = dict(zip(names, ctx.inputs[len(tensors):]))
+    for mask, causal in _MASKS[ctx.op.name]:
+        if causal and ctx.attrs[causal] and not ctx.attrs[mask]:
+            ctx.fail(f"{ctx.op.name}: {causal} needs {mask} (torch: \"Need attn_mask if "
+                     "specifying the is_causal hint\")", causal,
+                     hint=f"give {mask}: true and the mask as an input, e.g. from a "
+                          "`lt` of two `positions`")
+    for name, t in masks.items():
+        if t.dtype != "bool" and not t.is_float:
+            ctx.fail(f"{ctx.op.name}: {name} must be bool or float, got {t.dtype}", code="E305",
+                     hint="compare it first, e.g. {op: eq, other: 0}")
+    return tensors, masks
+
+
+def _check_mask(ctx: InferCtx, name: str, t, allowed: list[tuple]) -> None:
+    if tuple(t.shape) not in [tuple(s) for s in allowed]:
+        want = " or ".join("[" + ", ".join(str(d) for d in s) + "]" for s in allowed)
+        ctx.fail(f"{ctx.op.name}: {name} must be {want}, got {t}")
+
+
+def _mask_code(op: str, ctx: EmitCtx) -> tuple[list[str], str]:
+    """(the tensor arguments, `, mask=input, hint=True` for the masks the node has)."""
+    a = ctx.attrs
+    names = [mask for mask, _ in _MASKS[op] if a[mask]]
+    tensors = ctx.args[:len(ctx.args) - len(names)]
+    parts = [f", {mask}={arg}" for mask, arg in zip(names, ctx.args[len(tensors):])]
+    parts += [f", {causal}=True" for _, causal in _MASKS[op] if causal and a[causal]]
+    return tensors, "".join(parts)
+
+
 def _mha(ctx: InferCtx):
-    for i in range(len(ctx.inputs)):
+    tensors, masks = _masks_given(ctx, 1)
+    for i in range(len(tensors)):
         ctx.need_float(i)
     q = ctx.inputs[0]
-    k = ctx.inputs[1] if len(ctx.inputs) > 1 else q
-    v = ctx.inputs[2] if len(ctx.inputs) > 2 else k
+    k = tensors[1] if len(tensors) > 1 else q
+    v = tensors[2] if len(tensors) > 2 else k
     a, bf = ctx.attrs, ctx.attrs["batch_first"]
     lq, nq, eq = _seq_batch(ctx, q, bf, "query")
     lk, nk, ek = _seq_batch(ctx, k, bf, "key")
@@ -49,8 +111,21 @@ def _mha(ctx: InferCtx):
     if lk != lv or not (nq == nk == nv):
         ctx.fail(f"MultiheadAttention: query {q}, key {k} and value {v} disagree on batch or "
                  "key/value length", code=codes.SHAPE_MISMATCH)
+    if "key_padding_mask" in masks:
+        _check_mask(ctx, "key_padding_mask", masks["key_padding_mask"],
+                    [(lk,)] if nq is None else [(nq, lk)])
+    if "attn_mask" in masks:
+        heads = a["num_heads"]
+        _check_mask(ctx, "attn_mask", masks["attn_mask"],
+                    [(lq, lk), (heads, lq, lk)] if nq is None else [(lq, lk), (nq * heads, lq, lk)])
     weights = (lq, lk) if nq is None else (nq, lq, lk)
     return [q, q.with_shape(weights)]
+
+
+def _tensor_inputs(ctx: InferCtx) -> list:
+    """The inputs that are tensors to attend over (the masks come after them)."""
+    n_masks = sum(bool(ctx.attrs[mask]) for mask, _ in _MASKS[ctx.op.name])
+    return ctx.inputs[:len(ctx.inputs) - n_masks]
 
 
 def _mha_count(a: dict) -> int:
@@ -66,7 +141,8 @@ def _mha_count(a: dict) -> int:
 
 def _mha_macs(ctx: InferCtx, _outs):
     a, q = ctx.attrs, ctx.inputs[0]
-    k = ctx.inputs[1] if len(ctx.inputs) > 1 else q
+    tensors = _tensor_inputs(ctx)
+    k = tensors[1] if len(tensors) > 1 else q
     e = a["embed_dim"]
     kd, vd = a["kdim"] or e, a["vdim"] or e
     kv_rows = numel(k.shape[:-1])
@@ -109,10 +185,11 @@ def _mha_saves(ctx: SaveCtx) -> list:
 
 
 def _mha_emit(ctx: EmitCtx) -> list[str]:
-    q = ctx.args[0]
-    k = ctx.args[1] if len(ctx.args) > 1 else q
-    v = ctx.args[2] if len(ctx.args) > 2 else k
-    return [f"{ctx.outs[0]}, {ctx.outs[1]} = {ctx.module}({q}, {k}, {v})"]
+    tensors, masks = _mask_code("MultiheadAttention", ctx)
+    q = tensors[0]
+    k = tensors[1] if len(tensors) > 1 else q
+    v = tensors[2] if len(tensors) > 2 else k
+    return [f"{ctx.outs[0]}, {ctx.outs[1]} = {ctx.module}({q}, {k}, {v}{masks})"]
 
 
 register(OpDef(
@@ -121,10 +198,11 @@ register(OpDef(
      Param("dropout", "float", 0.0), Param("bias", "bool", True),
      Param("add_bias_kv", "bool", False), Param("add_zero_attn", "bool", False),
      Param("kdim", "optpos", None), Param("vdim", "optpos", None),
-     Param("batch_first", "bool", False)],
+     Param("batch_first", "bool", False), *_mask_params("MultiheadAttention")],
     _mha, doc="torch.nn.MultiheadAttention. Inputs: query [, key [, value]] (one input = "
-              "self-attention). Outputs: out, weights.",
-    category="attention", n_inputs=(1, 3), outputs=("out", "weights"),
+              "self-attention), then key_padding_mask and attn_mask when those flags are "
+              "true. Outputs: out, weights.",
+    category="attention", n_inputs=(1, 5), outputs=("out", "weights"),
     count_params=_mha_count, macs=_mha_macs, emit=_mha_emit,
     key_args=lambda a: f"{a['num_heads']} heads", saves=_mha_saves,
     param_tensors=lambda a: 2 + (2 if a["bias"] else 0) + (2 if a["add_bias_kv"] else 0)
@@ -142,18 +220,40 @@ def _layer_params() -> list[Param]:
 
 def _transformer(decoder: bool):
     def infer(ctx: InferCtx):
+        tensors, masks = _masks_given(ctx, 2 if decoder else 1)
+        if len(tensors) != (2 if decoder else 1):
+            ctx.fail(f"{ctx.op.name} takes {'tgt, memory' if decoder else 'src'} and then its "
+                     f"masks; got {len(ctx.inputs)} input(s)", code="E307")
         x = ctx.need_float(0)
-        _, _, e = _seq_batch(ctx, x, ctx.attrs["batch_first"], "input")
+        bf = ctx.attrs["batch_first"]
+        length, batch, e = _seq_batch(ctx, x, bf, "input")
         ctx.infer_attr("d_model", e, "feature size")
         _check_heads(ctx, "d_model", "nhead")
+        m_length = length
         if decoder:
             memory = ctx.need_float(1)
-            _, _, em = _seq_batch(ctx, memory, ctx.attrs["batch_first"], "memory")
+            m_length, _, em = _seq_batch(ctx, memory, bf, "memory")
             if em != e:
                 ctx.fail(f"TransformerDecoderLayer: memory features {em} ≠ d_model {e}",
                          code=codes.SIZE_DISAGREES)
+        heads = ctx.attrs["nhead"]
+        for name, t in masks.items():
+            keys = m_length if name.startswith("memory") else length
+            if name.endswith("key_padding_mask"):
+                allowed = [(keys,)] if batch is None else [(batch, keys)]
+            else:
+                allowed = [(length, keys)] + ([(heads, length, keys)] if batch is None
+                                              else [(batch * heads, length, keys)])
+            _check_mask(ctx, name, t, allowed)
         return [x]
     return infer
+
+
+def _transformer_emit(op: str):
+    def emit(ctx: EmitCtx) -> list[str]:
+        tensors, masks = _mask_code(op, ctx)
+        return [f"{ctx.outs[0]} = {ctx.module}({', '.join(tensors)}{masks})"]
+    return emit
 
 
 def _transformer_count(decoder: bool):
@@ -174,7 +274,7 @@ def _transformer_macs(decoder: bool):
         length = x.shape[0] if x.rank == 2 else (x.shape[1] if a["batch_first"] else x.shape[0])
         total = rows * (4 * e * e + 2 * e * f) + 2 * rows * length * e
         if decoder:
-            m = ctx.inputs[1]
+            m = _tensor_inputs(ctx)[1]
             m_rows = numel(m.shape[:-1])
             m_len = m.shape[0] if m.rank == 2 else (m.shape[1] if a["batch_first"] else m.shape[0])
             total = total + rows * 2 * e * e + m_rows * 2 * e * e + 2 * rows * m_len * e
@@ -242,9 +342,11 @@ def _decoder_saves(ctx: SaveCtx) -> list:
 
 for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoderLayer", True)):
     register(OpDef(
-        _name, "module", _layer_params(), _transformer(_decoder),
-        doc=f"torch.nn.{_name}." + (" Inputs: tgt, memory." if _decoder else ""),
-        category="attention", n_inputs=(2, 2) if _decoder else (1, 1),
+        _name, "module", _layer_params() + _mask_params(_name), _transformer(_decoder),
+        doc=f"torch.nn.{_name}. Inputs: {'tgt, memory' if _decoder else 'src'}, then the "
+            "masks whose flags are true, in the order listed.",
+        category="attention", n_inputs=(2, 6) if _decoder else (1, 3),
+        emit=_transformer_emit(_name),
         count_params=_transformer_count(_decoder), macs=_transformer_macs(_decoder),
         key_args=lambda a: f"d={a['d_model']}, {a['nhead']} heads",
         saves=_decoder_saves if _decoder else _encoder_saves,

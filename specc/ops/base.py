@@ -219,7 +219,7 @@ def emit_call(ctx: EmitCtx) -> list[str]:
 @dataclass
 class OpDef:
     name: str
-    kind: str  # "module" (an nn.Module), "function" (torch code), "parameter"
+    kind: str  # "module" (an nn.Module), "function" (torch code), "parameter", "buffer"
     params: list[Param]
     infer: InferFn
     doc: str = ""
@@ -233,6 +233,12 @@ class OpDef:
     # For a module torch.nn lacks (torchvision's LayerNorm2d, StochasticDepth): the source of
     # the class, using only torch, that generated code defines under the name torch_class
     module_source: str | None = None
+    # Or a class of specc/compile/runtime.py (HF's attention, rotary embeddings, Conv1D: real
+    # code the tests import), copied into the generated code with the runtime classes it
+    # uses; torch_class is then that class's name
+    runtime_class: str | None = None
+    # the shape of the module's `weight` (what `tie:` shares), when it has one
+    weight_shape: Callable[[dict], tuple] | None = None
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     # -- traits: what lint and render know about the op (tests/test_op_traits.py checks
     # that every op of a category carries its category's traits) --
@@ -308,7 +314,9 @@ class OpDef:
 
     def __post_init__(self):
         self.param_map = {p.name: p for p in self.params}
-        if self.kind == "module" and self.torch_class is None and self.module is None:
+        if self.runtime_class is not None:
+            self.torch_class = self.runtime_class
+        elif self.kind == "module" and self.torch_class is None and self.module is None:
             self.torch_class = self.name
 
 

@@ -12,20 +12,29 @@ from specc.tensor import INT_DTYPES
 def _linear(ctx: InferCtx):
     t = ctx.need_float()
     if t.rank == 0:
-        ctx.fail("Linear needs at least a 1-D input")
+        ctx.fail(f"{ctx.op.name} needs at least a 1-D input")
     ctx.infer_attr("in_features", t.shape[-1], "last dimension")
     return [t.with_shape((*t.shape[:-1], ctx.attrs["out_features"]))]
 
 
-register(OpDef(
-    "Linear", "module",
-    [Param("in_features", "posint", inferred=True, doc="size of the last input dim (inferred)"),
-     Param("out_features", "posint"), Param("bias", "bool", True)],
-    _linear, doc="torch.nn.Linear: y = x Wᵀ + b over the last dim.", category="linear",
-    count_params=lambda a: a["in_features"] * a["out_features"] + (a["out_features"] if a["bias"] else 0),
-    macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
-    key_args=lambda a: f"→ {a['out_features']}", weighted=True, saves=saves_inputs(0),
-    param_tensors=lambda a: 2 if a["bias"] else 1))
+def linear_op(name: str, doc: str, **kw) -> OpDef:
+    """A linear layer over the last dim: torch.nn.Linear, and HF's Conv1D (specc/ops/
+    transformer.py), which stores the same weight transposed."""
+    return register(OpDef(
+        name, "module",
+        [Param("in_features", "posint", inferred=True,
+               doc="size of the last input dim (inferred)"),
+         Param("out_features", "posint"), Param("bias", "bool", True)],
+        _linear, doc=doc, category="linear",
+        count_params=lambda a: a["in_features"] * a["out_features"]
+        + (a["out_features"] if a["bias"] else 0),
+        macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
+        key_args=lambda a: f"→ {a['out_features']}", weighted=True, saves=saves_inputs(0),
+        param_tensors=lambda a: 2 if a["bias"] else 1, **kw))
+
+
+linear_op("Linear", "torch.nn.Linear: y = x Wᵀ + b over the last dim.",
+          weight_shape=lambda a: (a["out_features"], a["in_features"]))
 
 
 def _bilinear(ctx: InferCtx):
@@ -123,4 +132,5 @@ register(OpDef(
     _embedding, doc="torch.nn.Embedding: integer ids → vectors.", category="embedding",
     count_params=lambda a: a["num_embeddings"] * a["embedding_dim"],
     key_args=lambda a: f"{a['num_embeddings']}×{a['embedding_dim']}",
-    saves=saves_inputs(0), param_tensors=lambda a: 1))
+    saves=saves_inputs(0), param_tensors=lambda a: 1,
+    weight_shape=lambda a: (a["num_embeddings"], a["embedding_dim"])))

@@ -28,6 +28,13 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _numbers(v, depth: int = 0) -> bool:
+    """A number or a nested list of them (a tensor literal); bounded depth."""
+    if isinstance(v, list):
+        return depth < 8 and all(_numbers(x, depth + 1) for x in v)
+    return _is_num(v)
+
+
 def _int_list(v, n_min=1) -> bool:
     return isinstance(v, list) and len(v) >= n_min and all(_is_int(x) for x in v)
 
@@ -102,6 +109,25 @@ PTYPES: dict[str, PType] = {
                     lambda v: v is None or _is_int(v)),
     "optpos": PType("a positive integer or null", {"anyOf": [_POS, {"type": "null"}]},
                     lambda v: v is None or (_is_int(v) and v >= 1)),
+    "values": PType("a number or a (nested) list of numbers",
+                    {"anyOf": [{"type": "number"}, {"type": "array"}, {"type": "null"}]},
+                    lambda v: v is None or _numbers(v)),
+    "fill": PType("a number, -inf, inf, nan, min or max",
+                  {"anyOf": [{"type": "number"}, {"enum": ["-inf", "inf", "nan", "min", "max"]}]},
+                  lambda v: _is_num(v) or v in ("-inf", "inf", "nan", "min", "max")),
+    "optdims": PType("a dimension index, a list of them, or null",
+                     {"anyOf": [_INT, _INTS, {"type": "null"}]},
+                     lambda v: v is None or _is_int(v) or _int_list(v)),
+    "optintsym": PType("an integer, a symbol name (a size such as T) or null",
+                       {"anyOf": [_INT, {"type": "string", "pattern": SYMBOL_PATTERN},
+                                  {"type": "null"}]},
+                       lambda v: v is None or _is_int(v) or (isinstance(v, str)
+                                                             and v.isidentifier())),
+    "optname": PType("a name (identifier) or null",
+                     {"anyOf": [{"type": "string", "pattern": SYMBOL_PATTERN}, {"type": "null"}]},
+                     lambda v: v is None or (isinstance(v, str) and v.isidentifier())),
+    "optbool": PType("true, false or null", {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+                     lambda v: v is None or isinstance(v, bool)),
     "optfloat": PType("a number or null", {"anyOf": [{"type": "number"}, {"type": "null"}]},
                       lambda v: v is None or _is_num(v)),
     "number_or_none": PType("a number or null",

@@ -296,6 +296,12 @@ def _slice(ctx: InferCtx):
     axis = norm_dim(ctx, a["dim"], t.rank)
     size = t.shape[axis]
     start, end, step = a["start"], a["end"], a["step"]
+    if isinstance(end, str):  # to a symbolic length: a table of max_positions cut to T
+        if start not in (None, 0) or step != 1:
+            ctx.fail("slice: a symbolic end needs start 0 and step 1", "end")
+        shape = list(t.shape)
+        shape[axis] = Sym.symbol(end)  # torch clamps past the end; T ≤ the size is the contract
+        return [t.with_shape(shape)]
     if isinstance(size, int):
         length = len(range(*slice(start, end, step).indices(size)))
     else:
@@ -309,14 +315,20 @@ def _slice(ctx: InferCtx):
 
 def _slice_code(args, a, ctx) -> str:
     index = ["slice(None)"] * (a["dim"] % ctx.in_types[0].rank)
+    end = a["end"]
+    if isinstance(end, str):
+        end = ctx.dim_expr(Sym.symbol(end))  # read off a tensor that has that size
     parts = ("" if a["start"] is None else str(a["start"])) + ":" + \
-        ("" if a["end"] is None else str(a["end"])) + ("" if a["step"] == 1 else f":{a['step']}")
+        ("" if end is None else str(end)) + ("" if a["step"] == 1 else f":{a['step']}")
     return f"{args[0]}[{', '.join([':'] * len(index) + [parts])}]"
 
 
-_fn("slice", [Param("dim", "int", 0), Param("start", "optint", None), Param("end", "optint", None),
+_fn("slice", [Param("dim", "int", 0), Param("start", "optint", None),
+              Param("end", "optintsym", None, doc="an index, or a symbol such as T: cut to "
+                                                  "that (symbolic) length"),
               Param("step", "posint", 1)], _slice, _slice_code,
-    "x[..., start:end:step] along dim", category="index", **_VIEW)
+    "x[..., start:end:step] along dim; `end: T` cuts to a symbolic length (e.g. a position "
+    "table to the sequence length)", category="index", **_VIEW)
 
 
 def _matmul(ctx: InferCtx):
@@ -435,6 +447,50 @@ def _parameter(ctx: InferCtx):
     if any(d < 0 for d in shape):
         ctx.fail(f"parameter: sizes cannot be negative, got {shape}", "shape", code="E104")
     return [TensorType(tuple(shape), "float32")]
+
+
+def _flat(values) -> list:
+    if isinstance(values, list):
+        return [x for v in values for x in _flat(v)]
+    return [values]
+
+
+def _buffer(ctx: InferCtx):
+    a = ctx.attrs
+    shape = a["shape"]
+    if a["values"] is not None:
+        flat = _flat(a["values"])
+        if len(flat) != product(shape):
+            ctx.fail(f"buffer: {len(flat)} values do not fill the shape {shape} "
+                     f"({product(shape)} elements)", "values", code="E302")
+        if a["dtype"] not in ("float32", "float16", "bfloat16", "float64") and any(
+                isinstance(x, float) for x in flat):
+            ctx.fail(f"buffer: a {a['dtype']} buffer cannot hold {next(x for x in flat if isinstance(x, float))}",
+                     "values", code="E305")
+    elif isinstance(a["fill"], str) and a["dtype"] not in ("float32", "float16", "bfloat16",
+                                                            "float64"):
+        ctx.fail(f"buffer: fill {a['fill']} needs a float dtype, not {a['dtype']}", "fill",
+                 code="E305")
+    return [TensorType(tuple(shape), a["dtype"])]
+
+
+register(OpDef(
+    "buffer", "buffer",
+    [Param("shape", "ints", doc="shape of the tensor"),
+     Param("dtype", "str", "float32", choices=("float32", "float16", "bfloat16", "float64",
+                                               "int64", "int32", "int16", "int8", "uint8",
+                                               "bool")),
+     Param("persistent", "bool", True, doc="saved in the state_dict (register_buffer's "
+                                           "persistent)"),
+     Param("values", "values", None, doc="the values, a (nested) list filling the shape in "
+                                         "order (e.g. Swin's relative position index)"),
+     Param("fill", "fill", 0, doc="the value of every element when values is not given: a "
+                                  "number, -inf, inf, or min/max of the dtype")],
+    _buffer, doc="a constant tensor registered as a buffer (register_buffer) under the node's "
+                 "name: not a parameter, saved in the state_dict unless persistent: false; a "
+                 "float32 buffer follows the build dtype",
+    category="parameter", n_inputs=(0, 0),
+    key_args=lambda a: f"{a['dtype']}{'' if a['persistent'] else ', not saved'}"))
 
 
 register(OpDef(

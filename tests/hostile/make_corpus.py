@@ -144,9 +144,14 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
 
     # --- names ----------------------------------------------------------------------------
     for bad in ("class", "def", "lambda", "__class__", "__init__", "forward", "training",
-                "state_dict", "cuda", "to", "parameters", "self", "torch", "type"):
+                "state_dict", "cuda", "to", "parameters", "type"):
         c[f"name_reserved_{bad}"] = (layers(f"  - {{name: {bad}, op: Linear, out_features: 2}}\n"),
                                      1, "E203")
+    # issue 13: BERT's attention.self — these shadow nothing, the generated code renames its
+    # own locals; they build like any name
+    for fine in ("self", "torch", "nn"):
+        c[f"name_allowed_{fine}"] = (layers(f"  - {{name: {fine}, op: Linear, out_features: 2}}\n"),
+                                     0, None)
     for label, bad in (("unicode", "'çonv'"), ("emoji", "'🔥'"), ("space", "'a b'"),
                        ("dash", "'-ab'"), ("digit_start", "'1abc'"), ("dot", "'a.b'"),
                        ("injection", "'x(); import os'"), ("empty", "''")):

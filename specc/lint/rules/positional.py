@@ -22,7 +22,8 @@ def _has_position(node) -> bool:
         if n.id in seen:
             continue
         seen.add(n.id)
-        if n.op in RECURRENT or (n.op.startswith("Conv") and _mixes_neighbours(n)):
+        if n.op in RECURRENT or (n.op.startswith("Conv") and "kernel_size" in n.attrs
+                                 and _mixes_neighbours(n)):
             return True
         if n.op in ("add", "cat") and _adds_table(n):
             return True

@@ -1,0 +1,330 @@
+"""Today's transformer pieces: RMSNorm, rotary embeddings, positions, scaled dot-product
+attention, and an attention module whose projections carry the names a checkpoint uses.
+
+``Attention`` and ``RotaryEmbedding`` are not in torch.nn: their modules live in
+specc/compile/runtime.py (``runtime_class``) and follow Hugging Face transformers'
+semantics, which tests/test_hf_specs.py checks model by model.
+"""
+from __future__ import annotations
+
+from specc import codes
+from specc.dims import product
+from specc.ops._util import norm_dim, numel
+from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.linear import linear_op
+from specc.ops.ptypes import as_tuple
+from specc.tensor import INT_DTYPES, BroadcastError, TensorType, broadcast_shapes
+
+
+# -- RMSNorm ---------------------------------------------------------------------------
+def _rms_norm(ctx: InferCtx):
+    t = ctx.need_float()
+    if ctx.attrs["normalized_shape"] is None:
+        ctx.infer_attr("normalized_shape", [t.shape[-1]], "last dimension")
+    shape = list(as_tuple(ctx.attrs["normalized_shape"], 1))
+    if len(shape) > t.rank or list(t.shape[t.rank - len(shape):]) != shape:
+        ctx.fail(f"RMSNorm: normalized_shape {shape} does not match the trailing dims of the "
+                 f"input {t}", "normalized_shape", code="E302")
+    return [t]
+
+
+def _rms_norm_count(a: dict) -> int:
+    n = product(as_tuple(a["normalized_shape"], 1))  # concrete: normalized_shape is ints
+    if not a["elementwise_affine"]:
+        return 0
+    return n * 1
+
+
+register(OpDef(
+    "RMSNorm", "module",
+    [Param("normalized_shape", "posints", inferred=True,
+           doc="trailing dims to normalise (default: the last one)"),
+     Param("eps", "optfloat", None, doc="null: the dtype's machine epsilon, as torch"),
+     Param("elementwise_affine", "bool", True)],
+    _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
+                   "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
+    category="norm",
+    count_params=_rms_norm_count))
+
+
+# -- positions -------------------------------------------------------------------------
+def _positions(ctx: InferCtx):
+    t = ctx.inputs[0]
+    if t.rank == 0:
+        ctx.fail("positions needs an input with at least one dim")
+    axis = norm_dim(ctx, ctx.attrs["dim"], t.rank)
+    return [TensorType((t.shape[axis],), "int64")]
+
+
+def _positions_code(ctx: EmitCtx) -> list[str]:
+    a = ctx.attrs
+    start = a["offset"]
+    length = f"{ctx.args[0]}.size({a['dim']})"
+    stop = length if start == 0 else f"{start} + {length}"
+    return [f"{ctx.outs[0]} = torch.arange({start}, {stop}, device={ctx.args[0]}.device)"]
+
+
+register(OpDef(
+    "positions", "function",
+    [Param("dim", "int", 1, doc="the input dim whose (symbolic) size is the length"),
+     Param("offset", "int", 0, doc="the first position (e.g. tokens already in a cache)")],
+    _positions, doc="torch.arange(offset, offset + x.size(dim)): int64 position ids over a "
+                    "symbolic length (HF's default position_ids)",
+    category="index", emit=_positions_code))
+
+
+# -- rotary embeddings -----------------------------------------------------------------
+def _rotary_dim(a: dict) -> int:
+    return int(a["head_dim"] * a["partial_rotary_factor"])
+
+
+def _rotary(ctx: InferCtx):
+    t = ctx.inputs[0]
+    if t.dtype not in INT_DTYPES:
+        ctx.fail(f"RotaryEmbedding needs integer positions, got {t.dtype}", code="E305",
+                 hint="feed it a `positions` node or an int64 position_ids input")
+    if t.rank not in (1, 2):
+        ctx.fail(f"RotaryEmbedding expects positions [T] or [N, T], got {t}")
+    rot = _rotary_dim(ctx.attrs)
+    if rot < 2 or rot % 2:
+        ctx.fail(f"RotaryEmbedding: head_dim × partial_rotary_factor = {rot} must be a positive "
+                 "even number", "partial_rotary_factor", code="E306")
+    out = TensorType((*t.shape, rot), "float32")
+    return [out, out]
+
+
+register(OpDef(
+    "RotaryEmbedding", "module",
+    [Param("head_dim", "posint", doc="features per attention head"),
+     Param("rope_theta", "float", 10000.0, doc="the frequency base (HF config.rope_theta)"),
+     Param("partial_rotary_factor", "float", 1.0,
+           doc="the share of each head's features that rotate (HF partial_rotary_factor)")],
+    _rotary, doc="rotary position embeddings: positions [T] or [N, T] → cos, sin "
+                 "[..., head_dim × partial_rotary_factor], HF's LlamaRotaryEmbedding "
+                 "(inv_freq a non-persistent buffer). Feed both to Attention(rotary: half "
+                 "or interleaved).",
+    category="attention", outputs=("cos", "sin"), runtime_class="SpeccRotaryEmbedding",
+    key_args=lambda a: f"θ={a['rope_theta']:g}"))
+
+
+# -- scaled_dot_product_attention ------------------------------------------------------
+def _sdpa(ctx: InferCtx):
+    q, k, v = (ctx.need_float(i) for i in range(3))
+    a = ctx.attrs
+    if q.rank < 2 or k.rank != q.rank or v.rank != q.rank:
+        ctx.fail(f"scaled_dot_product_attention: query {q}, key {k} and value {v} need the same "
+                 "rank (≥ 2)")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        ctx.fail(f"scaled_dot_product_attention: query {q} and key {k} need the same feature "
+                 f"size, key and value {v} the same length", code="E302")
+    q_batch, k_batch = list(q.shape[:-2]), list(k.shape[:-2])
+    if a["enable_gqa"] and q.rank >= 3 and q_batch[-1] != k_batch[-1]:
+        hq, hk = q_batch[-1], k_batch[-1]
+        if isinstance(hq, int) and isinstance(hk, int) and hq % hk:
+            ctx.fail(f"scaled_dot_product_attention: {hq} query heads are not a multiple of "
+                     f"{hk} key/value heads", code="E306")
+        k_batch[-1] = hq
+    try:
+        batch = broadcast_shapes(q_batch, k_batch, list(v.shape[:-2]) if not a["enable_gqa"]
+                                 else k_batch)
+    except BroadcastError as exc:
+        ctx.fail(f"scaled_dot_product_attention: batch dims do not broadcast: {exc}")
+    scores = (*batch, q.shape[-2], k.shape[-2])
+    if len(ctx.inputs) == 4:
+        if a["is_causal"]:
+            ctx.fail("scaled_dot_product_attention: give attn_mask or is_causal, not both "
+                     "(torch refuses both)", "is_causal")
+        m = ctx.inputs[3]
+        try:
+            broadcast_shapes(m.shape, scores)
+        except BroadcastError as exc:
+            ctx.fail(f"scaled_dot_product_attention: attn_mask {m} does not broadcast to the "
+                     f"scores {TensorType(scores)}: {exc}")
+        if m.dtype != "bool" and not m.is_float:
+            ctx.fail(f"scaled_dot_product_attention: attn_mask must be bool or float, got "
+                     f"{m.dtype}", code="E305")
+    return [TensorType((*batch, q.shape[-2], v.shape[-1]), q.dtype)]
+
+
+def _sdpa_code(ctx: EmitCtx) -> list[str]:
+    a = ctx.attrs
+    args = ctx.args[:3] + ([f"attn_mask={ctx.args[3]}"] if len(ctx.args) == 4 else [])
+    if a["is_causal"]:
+        args.append("is_causal=True")
+    if a["scale"] is not None:
+        args.append(f"scale={a['scale']!r}")
+    if a["enable_gqa"]:
+        args.append("enable_gqa=True")
+    return [f"{ctx.outs[0]} = nn.functional.scaled_dot_product_attention({', '.join(args)})"]
+
+
+def _sdpa_macs(ctx: InferCtx, outs):
+    q, v = ctx.inputs[0], ctx.inputs[2]
+    rows = numel(outs[0].shape[:-1])  # every (batch, head, query) row
+    return rows * v.shape[-2] * (q.shape[-1] + v.shape[-1])  # QKᵀ and (scores)V
+
+
+register(OpDef(
+    "scaled_dot_product_attention", "function",
+    [Param("is_causal", "bool", False), Param("scale", "optfloat", None),
+     Param("enable_gqa", "bool", False)],
+    _sdpa, doc="torch.nn.functional.scaled_dot_product_attention(query, key, value "
+               "[, attn_mask]); dropout is not applied (eval semantics)",
+    category="attention", n_inputs=(3, 4), emit=_sdpa_code, macs=_sdpa_macs))
+
+
+# -- Attention -------------------------------------------------------------------------
+def _attention_sizes(a: dict) -> tuple[int, int, int]:
+    """(query heads, key/value heads, head dim)."""
+    heads = a["num_heads"]
+    kv_heads = a["num_key_value_heads"] or heads
+    return heads, kv_heads, a["head_dim"] or a["hidden_size"] // heads
+
+
+def _input_roles(a: dict) -> list[str]:
+    """What the inputs after the first are, in order."""
+    roles = ["kv"] if a["cross"] else []
+    if a["rotary"] != "none":
+        roles += ["cos", "sin"]
+    if a["mask"]:
+        roles.append("attention_mask")
+    if a["bias_input"]:
+        roles.append("bias")
+    return roles
+
+
+def _attention(ctx: InferCtx):
+    a = ctx.attrs
+    x = ctx.need_float(0)
+    if x.rank != 3:
+        ctx.fail(f"Attention expects a 3-D input [N, T, hidden], got {x}")
+    roles = _input_roles(a)
+    if len(ctx.inputs) != 1 + len(roles):
+        want = ", ".join(["x"] + roles)
+        ctx.fail(f"Attention takes {1 + len(roles)} input(s) here ({want}): cross, rotary, mask "
+                 f"and bias_input say which; got {len(ctx.inputs)}", code="E307")
+    given = dict(zip(roles, ctx.inputs[1:]))
+    ctx.infer_attr("hidden_size", x.shape[-1], "feature size")
+    heads, kv_heads, head_dim = _attention_sizes(a)
+    if a["head_dim"] is None and a["hidden_size"] % heads:
+        ctx.fail(f"Attention: hidden_size={a['hidden_size']} must be divisible by "
+                 f"num_heads={heads} (or give head_dim)", "num_heads",
+                 code=codes.HEADS_NOT_DIVISIBLE)
+    if heads % kv_heads:
+        ctx.fail(f"Attention: num_heads={heads} must be a multiple of "
+                 f"num_key_value_heads={kv_heads}", "num_key_value_heads", code="E306")
+    source = given.get("kv", x)
+    if source.rank != 3 or source.shape[0] != x.shape[0]:
+        ctx.fail(f"Attention: the key/value input {source} must be [N, S, features] with the "
+                 f"batch of {x}")
+    if a["cross"]:
+        ctx.infer_attr("kv_size", source.shape[-1], "key/value feature size")
+    if a["rotary"] != "none" and a["cross"]:
+        ctx.fail("Attention: rotary embeddings apply to self-attention, not cross-attention",
+                 "rotary")
+    if a["qkv_proj"] is not None and a["cross"]:
+        ctx.fail("Attention: a fused qkv_proj reads one input; cross-attention needs separate "
+                 "projections", "qkv_proj")
+    length, kv_length = x.shape[1], source.shape[1]
+    if "cos" in given:
+        for role in ("cos", "sin"):
+            t = given[role]
+            rot = t.shape[-1] if t.rank else 0
+            if t.rank not in (2, 3) or t.shape[-2] != length or (isinstance(rot, int) and (
+                    rot > head_dim or rot % 2)):
+                ctx.fail(f"Attention: {role} must be [T, rot] or [N, T, rot] with T = {length} "
+                         f"and an even rot ≤ head_dim {head_dim}, got {t}")
+    if "attention_mask" in given:
+        m = given["attention_mask"]
+        if m.rank != 2 or m.shape[0] != x.shape[0] or m.shape[1] != kv_length:
+            ctx.fail(f"Attention: attention_mask must be [N, S] = [{x.shape[0]}, {kv_length}] "
+                     f"(1 = attend, 0 = padding), got {m}")
+    if "bias" in given:
+        try:
+            broadcast_shapes(given["bias"].shape, (x.shape[0], heads, length, kv_length))
+        except BroadcastError as exc:
+            ctx.fail(f"Attention: the bias input {given['bias']} does not broadcast to the "
+                     f"scores [N, heads, T, S]: {exc}")
+    out = (a["out_size"] or a["hidden_size"]) if a["o_proj"] is not None else heads * head_dim
+    return [x.with_shape((x.shape[0], length, out))]
+
+
+def _attention_count(a: dict) -> int:
+    heads, kv_heads, head_dim = _attention_sizes(a)
+    hidden, kv_size = a["hidden_size"], a["kv_size"] or a["hidden_size"]
+    q_out, kv_out = heads * head_dim, kv_heads * head_dim
+    total = hidden * q_out + 2 * kv_size * kv_out
+    if a["bias"]:
+        total += q_out + 2 * kv_out
+    if a["o_proj"] is not None:
+        out = a["out_size"] or hidden
+        total += q_out * out
+        if a["bias"] if a["o_bias"] is None else a["o_bias"]:
+            total += out
+    return total
+
+
+def _attention_macs(ctx: InferCtx, _outs):
+    a = ctx.attrs
+    heads, kv_heads, head_dim = _attention_sizes(a)
+    x = ctx.inputs[0]
+    source = ctx.inputs[1] if a["cross"] else x
+    q_rows, kv_rows = numel(x.shape[:2]), numel(source.shape[:2])
+    kv_size = a["kv_size"] or a["hidden_size"]
+    projections = q_rows * a["hidden_size"] * heads * head_dim \
+        + 2 * kv_rows * kv_size * kv_heads * head_dim
+    if a["o_proj"] is not None:
+        projections = projections + q_rows * heads * head_dim * (a["out_size"] or
+                                                                 a["hidden_size"])
+    scores_and_values = 2 * q_rows * heads * source.shape[1] * head_dim
+    return projections + scores_and_values
+
+
+def _projection(name: str, default: str | None, what: str) -> Param:
+    return Param(name, "optname", default, doc=f"submodule name of the {what} (null: none)")
+
+
+register(OpDef(
+    "Attention", "module",
+    [Param("hidden_size", "posint", inferred=True, doc="input features (inferred)"),
+     Param("num_heads", "posint", doc="query heads (HF num_attention_heads)"),
+     Param("num_key_value_heads", "optpos", None,
+           doc="key/value heads for grouped-query attention (default: num_heads)"),
+     Param("head_dim", "optpos", None, doc="features per head (default hidden_size / heads)"),
+     Param("kv_size", "optpos", None, doc="key/value input features for cross-attention "
+                                          "(inferred)"),
+     _projection("q_proj", "q_proj", "query projection"),
+     _projection("k_proj", "k_proj", "key projection"),
+     _projection("v_proj", "v_proj", "value projection"),
+     _projection("o_proj", "o_proj", "output projection"),
+     _projection("qkv_proj", None, "fused q/k/v projection (GPT-2's c_attn)"),
+     Param("bias", "bool", False, doc="bias on the q/k/v projections"),
+     Param("o_bias", "optbool", None, doc="bias on the output projection (default: bias)"),
+     Param("layout", "str", "linear", choices=("linear", "conv1d"),
+           doc="conv1d: HF GPT-2's Conv1D, weights stored [in, out]"),
+     Param("scale", "optfloat", None, doc="score scale (default 1/sqrt(head_dim); T5: 1.0)"),
+     Param("causal", "bool", False), Param("sliding_window", "optpos", None,
+                                             doc="attend to the last N keys only (Mistral)"),
+     Param("rotary", "str", "none", choices=("none", "half", "interleaved"),
+           doc="rotary embeddings from cos, sin inputs: HF rotate_half or GPT-J interleaved"),
+     Param("cross", "bool", False, doc="the second input is the key/value source"),
+     Param("mask", "bool", False, doc="an attention_mask [N, S] input of 1/0 (padding)"),
+     Param("bias_input", "bool", False,
+           doc="an additive bias input broadcast to [N, heads, T, S] (T5's position bias)"),
+     Param("out_size", "optpos", None, doc="output projection size (default hidden_size)")],
+    _attention,
+    doc="multi-head attention with projections named as a checkpoint names them (HF "
+        "LlamaAttention: q_proj k_proj v_proj o_proj; BERT: query key value, o_proj: null; "
+        "GPT-2: qkv_proj: c_attn, o_proj: c_proj, layout: conv1d). Inputs: x, then "
+        "[kv] [cos, sin] [attention_mask] [bias] as cross/rotary/mask/bias_input say.",
+    category="attention", n_inputs=(1, 6), count_params=_attention_count,
+    macs=_attention_macs, runtime_class="SpeccAttention",
+    key_args=lambda a: f"{a['num_heads']} heads"
+    + (f", {a['num_key_value_heads']} kv" if a["num_key_value_heads"] else "")))
+
+
+
+# -- HF GPT-2's Conv1D -----------------------------------------------------------------
+linear_op("Conv1D", "Hugging Face GPT-2's Conv1D (transformers.pytorch_utils.Conv1D): a linear "
+                    "layer whose weight is stored [in, out], so GPT-2 checkpoints load as "
+                    "saved. Not a convolution.", runtime_class="SpeccConv1D")
