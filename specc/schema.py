@@ -11,6 +11,7 @@ import json
 from functools import lru_cache
 
 from specc.errors import Diagnostic
+from specc.tensor import DTYPES
 from specc.loader import key_loc_at, loc_at
 
 SCHEMA_ID = "https://raw.githubusercontent.com/specc-dev/specc/main/schemas/specc.schema.json"
@@ -149,8 +150,7 @@ def build_schema() -> dict:
                                "pattern": "^([0-9]+\\*)*[A-Za-z_][A-Za-z0-9_]*"
                                           "(\\*([0-9]+|[A-Za-z_][A-Za-z0-9_]*))*$"},
                               _EXPR]}},
-                          "dtype": {"enum": ["float32", "float16", "bfloat16", "float64",
-                                             "int64", "int32", "int16", "int8", "uint8", "bool"]},
+                          "dtype": {"enum": list(DTYPES)},
                           "description": {"type": "string"}}},
             "block": {"type": "object", "required": ["layers"], "additionalProperties": False,
                       "properties": {

@@ -8,6 +8,7 @@ from specc.dims import Dim, Sym, dim_json, shape_str
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
 DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
+HALF_DTYPES = ("float16", "bfloat16")  # what autocast / --amp run in
 # torch.finfo(dtype).max: a constant beyond it overflows to inf when the model is built in
 # that dtype (float32's min is -inf in bfloat16), see EmitCtx.constant
 FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,

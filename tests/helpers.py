@@ -51,7 +51,10 @@ def run_on_meta(graph, dims: dict):
     def record(node_id, outputs):
         seen[node_id] = [(tuple(t.shape), str(t.dtype).replace("torch.", "")) for t in outputs]
 
-    real = any(not n.out_types[0].is_float and n.out_types[0].rank == 1 for n in graph.inputs)
+    # Lengths feed a recurrent node's second input; other 1-D integer inputs (gather or
+    # index_select indices) run as zeros, which are in bounds of any dim.
+    real = any(not n.out_types[0].is_float and n.out_types[0].rank == 1 for n in graph.inputs) \
+        and any(n.op in ("RNN", "LSTM", "GRU") and len(n.inputs) > 1 for n in graph.nodes)
     device = "cpu" if real else "meta"
     model = build_module(graph, device=device, recorder=record)
     inputs = []
@@ -60,7 +63,7 @@ def run_on_meta(graph, dims: dict):
         shape = concrete_shape(t.shape, dims)
         if t.is_float:
             inputs.append(torch.zeros(shape, dtype=getattr(torch, t.dtype), device=device))
-        elif len(shape) == 1:  # sequence lengths: between 1 and the longest sequence
+        elif len(shape) == 1 and real:  # sequence lengths: between 1 and the longest sequence
             longest = max(dims.get("T", 1), 1)
             inputs.append(torch.randint(1, longest + 1, shape, dtype=getattr(torch, t.dtype)))
         else:  # token ids

@@ -152,8 +152,8 @@ def check_one(seed: int):
         return "rejected"
     try:
         assert_matches_torch(analysis.graph, dims)
-    except AssertionError:
-        raise
+    except AssertionError as exc:
+        raise AssertionError(f"seed {seed}: {exc}\nspec: {spec}") from None
     except Exception as exc:  # torch refused what check accepted
         raise AssertionError(f"seed {seed}: check is clean but torch raised "
                              f"{type(exc).__name__}: {str(exc)[:300]}\nspec: {spec}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
+from specc.tensor import FLOAT_DTYPES
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
                                add_var_options, check_dims_used, check_outside_vars,
                                outside_vars, parse_dims, print_diagnostics)
@@ -13,7 +14,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("build", help="build an nn.Module (needs torch)")
     p.add_argument("path")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or meta")
-    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "float64"),
+    p.add_argument("--dtype", choices=FLOAT_DTYPES,
                    default=None)
     add_dim_option(p)
     add_var_options(p)

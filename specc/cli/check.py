@@ -7,6 +7,7 @@ from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, a
                                add_var_options, check_dims_used, check_outside_vars,
                                outside_vars, parse_dims)
 from specc.report.formats import FORMATS
+from specc.tensor import FLOAT_DTYPES, HALF_DTYPES
 
 
 def add_parser(sub) -> None:
@@ -30,7 +31,7 @@ def add_parser(sub) -> None:
     memory.add_argument("--memory", action="store_true",
                         help="add parameter/gradient/optimizer/activation memory, FLOPs and "
                              "receptive fields; with a symbolic batch, the largest that fits")
-    memory.add_argument("--dtype", choices=("float32", "bfloat16", "float16", "float64"),
+    memory.add_argument("--dtype", choices=FLOAT_DTYPES,
                         default="float32", help="dtype the model trains in (default float32)")
     memory.add_argument("--amp", action="store_true",
                         help="the optimizer keeps fp32 master weights and state")
@@ -109,7 +110,7 @@ def _fit_request(args):
             budget = parse_bytes(args.device_memory)
         except ValueError as exc:
             raise UsageError(f"--device-memory: {exc}") from None
-    if args.amp and args.dtype not in ("bfloat16", "float16"):
+    if args.amp and args.dtype not in HALF_DTYPES:
         raise UsageError("--amp keeps fp32 master weights for a bfloat16 or float16 model: "
                          "add --dtype bfloat16")
     return FitRequest(args.dtype, args.optimizer, args.amp, budget)

@@ -11,8 +11,7 @@ import sys
 
 from specc.cli._common import EXIT_OK, EXIT_USAGE, enable_project_plugins
 
-_DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8",
-           "uint8", "bool")
+from specc.tensor import DTYPES as _DTYPES
 
 
 class _Usage(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from specc import codes
 from specc.ops._util import numel
 from specc.ops.activation import check_dropout
+from specc.tensor import HALF_DTYPES
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register
 
 
@@ -118,8 +119,14 @@ def _mha(ctx: InferCtx):
         heads = a["num_heads"]
         _check_mask(ctx, "attn_mask", masks["attn_mask"],
                     [(lq, lk), (heads, lq, lk)] if nq is None else [(lq, lk), (nq * heads, lq, lk)])
-    weights = (lq, lk) if nq is None else (nq, lq, lk)
+    # add_bias_kv appends one learned key, add_zero_attn one zero key: the weights see both
+    keys = lk + _extra_keys(a)
+    weights = (lq, keys) if nq is None else (nq, lq, keys)
     return [q, q.with_shape(weights)]
+
+
+def _extra_keys(a: dict) -> int:
+    return int(bool(a["add_bias_kv"])) + int(bool(a["add_zero_attn"]))
 
 
 def _tensor_inputs(ctx: InferCtx) -> list:
@@ -148,6 +155,7 @@ def _mha_macs(ctx: InferCtx, _outs):
     kv_rows = numel(k.shape[:-1])
     q_rows = numel(q.shape[:-1])
     lk = k.shape[0] if k.rank == 2 else (k.shape[1] if a["batch_first"] else k.shape[0])
+    lk = lk + _extra_keys(a)
     projections = q_rows * e * e + kv_rows * e * (kd + vd) + q_rows * e * e
     attention = 2 * q_rows * lk * e  # QKᵀ and AV
     return projections + attention
@@ -292,7 +300,7 @@ def _encoder_saves(ctx: SaveCtx) -> list:
     a, x = ctx.attrs, ctx.inputs[0]
     e, f = a["d_model"], a["dim_feedforward"]
     tokens, _, scores = _attention_sizes(ctx, x, a["nhead"], a["batch_first"])
-    if a["dropout"] > 0 and ctx.dtype in ("bfloat16", "float16"):
+    if a["dropout"] > 0 and ctx.dtype in HALF_DTYPES:
         # the math path upcasts: q, k, v and the three score tensors are kept in fp32
         return [Saved("input", 0), Saved("new", numel=6 * tokens * e + 3 * tokens * f
                                          + 4 * tokens),
@@ -327,7 +335,7 @@ def _decoder_saves(ctx: SaveCtx) -> list:
         lte_new, ste_new = -lte, -ste  # the inputs themselves are two of the tensors
     if a["dropout"] > 0:
         scores = 3 * self_scores + 3 * cross_scores
-        if ctx.dtype in ("bfloat16", "float16"):
+        if ctx.dtype in HALF_DTYPES:
             return given + [
                 Saved("new", numel=6 * tokens + 11 * lte + lte_new + ste + ste_new
                       + 3 * tokens * f),

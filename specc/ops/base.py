@@ -67,7 +67,16 @@ class InferCtx:
         """Fill an inferable attribute, or check the one the spec gave."""
         if isinstance(value, Sym):
             if name in self.given:
-                return
+                # A given size on a symbolic dim holds for one value of the symbol only,
+                # while the inferred shapes claim every value: say so instead of building
+                # a model that fails at the first other size.
+                raise ShapeError(
+                    f"{self.op.name} has {name}={self.attrs[name]!r} but its input's "
+                    f"{what or 'size'} is symbolic ({value}): the layer accepts only "
+                    f"{value} = {self.attrs[name]!r}", name,
+                    hint=f"declare that size as {self.attrs[name]!r} in the input's shape, "
+                         f"bind {', '.join(sorted(value.symbols()))} with --dim, or remove "
+                         f"{name} to infer it", code=codes.SIZE_DISAGREES)
             raise ShapeError(f"{self.op.name} cannot infer {name}: the input's {what or 'size'} "
                              f"is symbolic ({value})", name,
                              hint=f"give {name} explicitly or bind "

@@ -11,7 +11,8 @@ from specc.ops._util import norm_dim, numel
 from specc.ops.base import (POINTWISE, EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register,
                             same_storage, saves_nothing)
 from specc.ops.linear import flatten_shape
-from specc.tensor import BroadcastError, TensorType, broadcast_shapes, promote_dtypes
+from specc.tensor import (DTYPES, FLOAT_DTYPES, BroadcastError, TensorType, broadcast_shapes,
+                          promote_dtypes)
 
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
@@ -56,10 +57,9 @@ def _arith(name: str):
             shapes = ", ".join(str(t) for t in ctx.inputs)
             ctx.fail(f"{name}: inputs {shapes} cannot be broadcast: {exc}")
         dtype = promote_dtypes(*(t.dtype for t in ctx.inputs))
-        if name == "div" and dtype not in ("float32", "float16", "bfloat16", "float64"):
+        if name == "div" and dtype not in FLOAT_DTYPES:
             dtype = "float32"
-        if isinstance(ctx.attrs["other"], float) and dtype not in (
-                "float32", "float16", "bfloat16", "float64"):
+        if isinstance(ctx.attrs["other"], float) and dtype not in FLOAT_DTYPES:
             dtype = "float32"
         return [TensorType(shape, dtype)]
 
@@ -458,17 +458,18 @@ def _flat(values) -> list:
 def _buffer(ctx: InferCtx):
     a = ctx.attrs
     shape = a["shape"]
+    if any(s < 0 for s in shape):
+        ctx.fail(f"buffer: shape {list(shape)} has a negative size", "shape", code="E104")
     if a["values"] is not None:
         flat = _flat(a["values"])
         if len(flat) != product(shape):
             ctx.fail(f"buffer: {len(flat)} values do not fill the shape {shape} "
                      f"({product(shape)} elements)", "values", code="E302")
-        if a["dtype"] not in ("float32", "float16", "bfloat16", "float64") and any(
+        if a["dtype"] not in FLOAT_DTYPES and any(
                 isinstance(x, float) for x in flat):
             ctx.fail(f"buffer: a {a['dtype']} buffer cannot hold {next(x for x in flat if isinstance(x, float))}",
                      "values", code="E305")
-    elif isinstance(a["fill"], str) and a["dtype"] not in ("float32", "float16", "bfloat16",
-                                                            "float64"):
+    elif isinstance(a["fill"], str) and a["dtype"] not in FLOAT_DTYPES:
         ctx.fail(f"buffer: fill {a['fill']} needs a float dtype, not {a['dtype']}", "fill",
                  code="E305")
     return [TensorType(tuple(shape), a["dtype"])]
@@ -477,9 +478,7 @@ def _buffer(ctx: InferCtx):
 register(OpDef(
     "buffer", "buffer",
     [Param("shape", "ints", doc="shape of the tensor"),
-     Param("dtype", "str", "float32", choices=("float32", "float16", "bfloat16", "float64",
-                                               "int64", "int32", "int16", "int8", "uint8",
-                                               "bool")),
+     Param("dtype", "str", "float32", choices=DTYPES),
      Param("persistent", "bool", True, doc="saved in the state_dict (register_buffer's "
                                            "persistent)"),
      Param("values", "values", None, doc="the values, a (nested) list filling the shape in "

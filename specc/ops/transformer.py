@@ -19,8 +19,12 @@ from specc.tensor import INT_DTYPES, BroadcastError, TensorType, broadcast_shape
 # -- RMSNorm ---------------------------------------------------------------------------
 def _rms_norm(ctx: InferCtx):
     t = ctx.need_float()
+    if t.rank == 0:
+        ctx.fail(f"RMSNorm needs at least a 1-D input, got {t} (a 0-D tensor: a reduction "
+                 "without dim?)")
     if ctx.attrs["normalized_shape"] is None:
-        ctx.infer_attr("normalized_shape", [t.shape[-1]], "last dimension")
+        ctx.infer_attr("normalized_shape", t.shape[-1], "last dimension")  # refuses a symbol
+        ctx.attrs["normalized_shape"] = [t.shape[-1]]
     shape = list(as_tuple(ctx.attrs["normalized_shape"], 1))
     if len(shape) > t.rank or list(t.shape[t.rank - len(shape):]) != shape:
         ctx.fail(f"RMSNorm: normalized_shape {shape} does not match the trailing dims of the "
