@@ -393,3 +393,34 @@ def test_look_through_table_and_false_positives(case):
     else:
         mine = [d for d in found if d.rule == expected]
         assert mine and fragment in mine[0].message, [d.format() for d in found]
+
+
+def test_each_rule_lives_in_its_own_module_named_after_it():
+    """ruff-style: one rule per file, so the next engineer finds a rule by its name."""
+    from specc.lint.registry import CHECKS, _load_rules
+    from specc.lint.rules import RULE_MODULES
+
+    _load_rules()
+    modules = {code: check.__module__.rsplit(".", 1)[1] for code, check in CHECKS.items()}
+    for code, module in modules.items():
+        assert module == RULES[code].name.replace("-", "_"), (code, module)
+    assert sorted(modules.values()) == RULE_MODULES  # and every rule module holds a rule
+
+
+def test_lossy_floor_is_one_finding_per_fix_naming_the_layers_it_fixes():
+    """AlexNet's stem at 224 and both its pools drop a column; one model input size (227)
+    fixes all three: one finding at the first, naming the others and the input sizes."""
+    layers = """\
+        - {op: Conv2d, out_channels: 8, kernel_size: 11, stride: 4}
+        - ReLU
+        - {op: MaxPool2d, kernel_size: 3, stride: 2}
+        - {op: Conv2d, out_channels: 8, kernel_size: 5, padding: 2}
+        - {op: MaxPool2d, kernel_size: 3, stride: 2}"""
+    text = spec(layers, "x: {shape: [N, 3, 224, 224]}")
+    found = [d for d in specc.check(text).diagnostics if d.rule == "lossy-floor"]
+    assert len(found) == 1, [d.format() for d in found]
+    assert found[0].loc.line == 5  # the stem
+    assert "MaxPool2d at line 7" in found[0].message and "MaxPool2d at line 9" in found[0].message
+    assert "a model input 'x' of size 211 or 227" in found[0].message
+    fixed = spec(layers, "x: {shape: [N, 3, 227, 227]}")
+    assert "lossy-floor" not in rules_fired(fixed)
