@@ -674,9 +674,13 @@ CAUSAL_LM_WITHOUT_MASK = _declare(
 A model trained to predict the next token must not see it: without a causal mask every
 position of a Transformer layer attends to the whole sequence, including the tokens it is
 asked to predict. Training loss drops to almost nothing and generation fails. `task:
-generation` says the model generates token by token: then every self-attention layer of a
-decoder-only model (or the decoder layers of an encoder-decoder: its encoder may look both
-ways) needs its mask (`src_mask: true` with the mask as an input, and `is_causal: true`).
+generation` says the model generates token by token: then every self-attention of a
+decoder-only model (or, in an encoder-decoder, the self-attention on the decoder side: the
+encoder, read only as the cross-attention memory, may look both ways) needs its mask —
+`src_mask: true` with the mask as an input and `is_causal: true` (TransformerEncoderLayer),
+`tgt_mask` / `tgt_is_causal` (TransformerDecoderLayer), `attn_mask` / `is_causal`
+(MultiheadAttention), `causal: true` (Attention; its `mask` is a padding mask), `is_causal`
+or an attn_mask input (scaled_dot_product_attention).
 
 Bad:   task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
 Good:  task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true,

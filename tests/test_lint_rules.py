@@ -268,6 +268,42 @@ def test_rules_and_explain_commands():
 # Look-through, the whole output-vs-loss table, and the false positives the benchmark found:
 # (spec, the rule that must fire — or None for "no finding at all", message fragment).
 SEQ = "x: {shape: [N, T, 4]}"
+TOKENS = "x: {shape: [N, 6], dtype: int64}"
+GPT_LAYERS = """\
+- {{name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}}
+- {{name: pos, op: positions, from: x}}
+- {{name: pe, op: Embedding, num_embeddings: 6, embedding_dim: 8}}
+- {{name: h, op: add, from: [e, pe]}}
+- {attention}
+- {{op: Linear, out_features: 50}}"""
+SDPA = """{name: q, op: Linear, from: h, out_features: 8}
+- {name: k, op: Linear, from: h, out_features: 8}
+- {name: v, op: Linear, from: h, out_features: 8}
+- {name: attn, op: scaled_dot_product_attention, from: [q, k, v]}"""
+SEQ2SEQ_INPUTS = ("src: {shape: [N, 7], dtype: int64}\n  tgt: {shape: [N, 6], dtype: int64}\n"
+                  "  causal: {shape: [6, 6]}")
+_TARGET = """\
+- {{name: te, op: Embedding, from: tgt, num_embeddings: 50, embedding_dim: 8}}
+- {{name: tp, op: parameter, shape: [1, 6, 8]}}
+- {{name: th, op: add, from: [te, tp]}}
+"""
+_SOURCE = """\
+- {{name: se, op: Embedding, from: src, num_embeddings: 50, embedding_dim: 8}}
+- {{name: sp, op: parameter, shape: [1, 7, 8]}}
+- {{name: sh, op: add, from: [se, sp]}}
+"""
+SEQ2SEQ = _SOURCE + """\
+- {{name: enc, op: TransformerEncoderLayer, from: sh, nhead: 2, batch_first: true}}
+""" + _TARGET + """\
+- {{name: dec, op: TransformerDecoderLayer, nhead: 2, batch_first: true, {decoder}}}
+- {{op: Linear, out_features: 50}}"""
+MHA_SEQ2SEQ = _SOURCE + """\
+- {{name: enc, op: MultiheadAttention, from: sh, num_heads: 2, batch_first: true}}
+""" + _TARGET + """\
+- {{name: self_attn, op: MultiheadAttention, from: [th, th, th{mask}, num_heads: 2, batch_first: true}}
+- {{name: cross, op: MultiheadAttention, from: [self_attn.out, enc.out, enc.out], num_heads: 2,
+   batch_first: true}}
+- {{op: Linear, from: cross.out, out_features: 50}}"""
 IMG = "x: {shape: [N, 3, 8, 8]}"
 LOOK_THROUGH_AND_TABLE = {
     "bias survives MaxPool into BN": (
@@ -378,6 +414,30 @@ LOOK_THROUGH_AND_TABLE = {
     "ctc LogSoftmax over the characters": (
         spec("- {op: GRU, hidden_size: 8}\n- {op: Linear, out_features: 5}\n"
              "- {op: LogSoftmax, dim: 2}", "x: {shape: [T, N, 4]}", "loss: ctc"), None, ""),
+    "a GPT built from Attention without causal: true": (
+        spec(GPT_LAYERS.format(attention="{name: attn, op: Attention, from: h, num_heads: 2}"),
+             TOKENS, "task: generation"), "causal-lm-without-mask", "attn (Attention)"),
+    "a GPT built from Attention with causal: true": (
+        spec(GPT_LAYERS.format(attention="{name: attn, op: Attention, from: h, num_heads: 2, "
+                                         "causal: true}"), TOKENS, "task: generation"), None, ""),
+    "scaled_dot_product_attention without is_causal or a mask": (
+        spec(GPT_LAYERS.format(attention=SDPA), TOKENS, "task: generation"),
+        "causal-lm-without-mask", "attn (scaled_dot_product_attention)"),
+    "scaled_dot_product_attention with is_causal": (
+        spec(GPT_LAYERS.format(attention=SDPA[:-1] + ", is_causal: true}"), TOKENS,
+             "task: generation"), None, ""),
+    "an encoder-decoder whose decoder layer is masked (the encoder looks both ways)": (
+        spec(SEQ2SEQ.format(decoder="from: [th, enc, causal], tgt_mask: true, tgt_is_causal: true"),
+             SEQ2SEQ_INPUTS, "task: generation"), None, ""),
+    "an encoder-decoder whose decoder layer is not masked": (
+        spec(SEQ2SEQ.format(decoder="from: [th, enc]"), SEQ2SEQ_INPUTS, "task: generation"),
+        "causal-lm-without-mask", "dec (TransformerDecoderLayer)"),
+    "MultiheadAttention: masked decoder self-attention, cross-attention to an encoder": (
+        spec(MHA_SEQ2SEQ.format(mask=", causal], attn_mask: true, is_causal: true"),
+             SEQ2SEQ_INPUTS, "task: generation"), None, ""),
+    "MultiheadAttention: unmasked decoder self-attention": (
+        spec(MHA_SEQ2SEQ.format(mask="]"), SEQ2SEQ_INPUTS, "task: generation"),
+        "causal-lm-without-mask", "self_attn (MultiheadAttention)"),
     "segmentation LogSoftmax over the classes": (
         spec("- {op: Conv2d, out_channels: 5, kernel_size: 1}\n- {op: LogSoftmax, dim: 1}", IMG,
              "loss: nll"), None, ""),

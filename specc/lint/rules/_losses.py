@@ -1,5 +1,7 @@
 """What the rules about outputs and losses share: which losses and tasks are which, and the
 outputs that have a loss."""
+from specc.lint.rules._paths import SOFTMAXES
+
 LOGIT_LOSSES = {"cross_entropy", "bce_with_logits"}
 REGRESSION_LOSSES = {"mse", "l1", "smooth_l1", "huber"}
 CLASSIFICATION_LOSSES = {"cross_entropy", "nll", "bce", "bce_with_logits"}
@@ -16,7 +18,7 @@ def outputs_with_loss(graph):
 
 def over_size_one(node) -> bool:
     """A softmax over an axis of one entry (softmax-size-one's finding, not another's)."""
-    if node.op not in ("Softmax", "LogSoftmax", "Softmin") or not node.inputs:
+    if node.op not in SOFTMAXES or not node.inputs:
         return False
     t = node.inputs[0].type
     dim = node.attrs.get("dim")

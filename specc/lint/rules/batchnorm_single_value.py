@@ -1,12 +1,13 @@
 """L308 batchnorm-single-value: BatchNorm sees one value per channel."""
 from specc import codes
 from specc.lint.registry import rule
+from specc.lint.rules._paths import BATCH_NORMS
 
 
 @rule(codes.BATCHNORM_SINGLE_VALUE)
 def batchnorm_single_value(graph, facts):
     for node in graph.nodes:
-        if not node.op.startswith("BatchNorm") or node.out_types is None:
+        if node.op not in BATCH_NORMS or node.out_types is None:
             continue
         shape = node.inputs[0].type.shape
         values = [d for i, d in enumerate(shape) if i != 1]

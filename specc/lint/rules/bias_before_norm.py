@@ -3,8 +3,10 @@ from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import PASS_THROUGH, forward
 from specc.lint.rules._paths import NORMS, WEIGHTED
+from specc.ops.base import all_ops
 
-_BIAS_KEEPING = PASS_THROUGH - {"flatten", "Flatten", "reshape", "view"}
+# ... as long as the channels stay where they were (not through a flatten or reshape)
+_BIAS_KEEPING = {op for op in PASS_THROUGH if all_ops()[op].layout is not None}
 
 
 def _cancels_bias(norm) -> bool:

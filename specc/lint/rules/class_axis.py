@@ -8,6 +8,7 @@ whose dim 1 is channels), and per-step scores [N, T, C] from a Linear / RNN / at
 from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import PASS_THROUGH, back, layout
+from specc.lint.rules._paths import SOFTMAXES
 
 _CLASS_LOSSES = {"cross_entropy", "nll"}
 
@@ -18,7 +19,7 @@ def class_axis(graph, facts):
         loss = graph.loss.get(name)
         if loss not in _CLASS_LOSSES or ref.type is None or ref.type.rank < 3:
             continue
-        head = back(ref.node, PASS_THROUGH | {"Softmax", "LogSoftmax"})
+        head = back(ref.node, PASS_THROUGH | SOFTMAXES)
         source = head.inputs[0] if head.inputs else None
         if head.op == "Linear" and source is not None and source.type is not None \
                 and layout(source.node) == "channels-first":

@@ -1,7 +1,7 @@
 """L304 dropout-before-batchnorm: Dropout feeding BatchNorm."""
 from specc import codes
 from specc.lint.registry import rule
-from specc.lint.rules._paths import OUTPUT_RANGE, op_of, single_consumer
+from specc.lint.rules._paths import BATCH_NORMS, OUTPUT_RANGE, op_of, single_consumer
 
 
 @rule(codes.DROPOUT_BEFORE_BATCHNORM)
@@ -11,5 +11,5 @@ def dropout_before_batchnorm(graph, facts):
         if not op_of(node).is_dropout or not node.attrs.get("p"):
             continue
         nxt = single_consumer(facts, node, through=activations)
-        if nxt is not None and nxt.op.startswith("BatchNorm"):
+        if nxt is not None and nxt.op in BATCH_NORMS:
             yield nxt, f"{nxt.op} ({nxt.id}) normalises the output of {node.op} ({node.id})"

@@ -1,6 +1,7 @@
 """L306 inplace-on-shared-tensor: an in-place op overwrites a tensor another node still reads."""
 from specc import codes
 from specc.lint.registry import rule
+from specc.lint.rules._paths import op_of
 
 
 @rule(codes.INPLACE_ON_SHARED_TENSOR)
@@ -10,7 +11,7 @@ def inplace_on_shared(graph, facts):
             continue
         source = node.inputs[0].node
         readers = [u for u in facts.users(source) if u is not node]
-        if source.op in ("input", "parameter"):
+        if source.op == "input" or op_of(source).category == "parameter":
             yield node, f"{node.op}(inplace) overwrites {source.op} '{source.id}'", \
                 node.attr_locs.get("inplace")
         elif readers:

@@ -9,7 +9,7 @@ from specc.lint.rules._losses import (
     outputs_with_loss,
     over_size_one,
 )
-from specc.lint.rules._paths import OUTPUT_RANGE, producer
+from specc.lint.rules._paths import OUTPUT_RANGE, SOFTMAXES, producer
 
 
 @rule(codes.LOSS_TASK_MISMATCH)
@@ -22,8 +22,7 @@ def loss_task_mismatch(graph, facts):
             yield node, f"task is regression but output '{name}' uses the {loss} loss"
         elif graph.task in CLASSIFICATION_TASKS and loss in REGRESSION_LOSSES:
             yield node, f"task is {graph.task} but output '{name}' uses the {loss} loss"
-        elif graph.task is None and loss in REGRESSION_LOSSES and last.op in ("Softmax",
-                                                                               "LogSoftmax") \
+        elif graph.task is None and loss in REGRESSION_LOSSES and last.op in SOFTMAXES \
                 and not over_size_one(last):
             classes = last.inputs[0].type.shape[last.attrs["dim"]]
             yield node, (f"output '{name}' is a {last.op} over {classes} classes — a "

@@ -1,7 +1,7 @@
 """L303 saturating-hidden-activation: sigmoid / tanh inside a deep feed-forward stack."""
 from specc import codes
 from specc.lint.registry import rule
-from specc.lint.rules._paths import WEIGHTED
+from specc.lint.rules._paths import WEIGHTED, op_of
 
 
 @rule(codes.SATURATING_HIDDEN_ACTIVATION)
@@ -11,7 +11,7 @@ def saturating_hidden(graph, facts):
     for node in graph.nodes:
         before = max((depth.get(r.node.id, 0) for r in node.inputs), default=0)
         depth[node.id] = before + (1 if node.op in WEIGHTED else 0)
-        if node.op not in ("Sigmoid", "Tanh") or node.id in output_nodes:
+        if not op_of(node).saturates or node.id in output_nodes:
             continue
         users = facts.users(node)
         if users and all(u.op != "mul" for u in users) and depth[node.id] >= 2:

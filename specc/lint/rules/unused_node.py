@@ -1,18 +1,12 @@
 """L310 unused-node: a node whose output reaches no model output."""
 from specc import codes
 from specc.lint.registry import rule
+from specc.lint.rules._flow import reaching_outputs
 
 
 @rule(codes.UNUSED_NODE)
 def unused_node(graph, facts):
-    used = set()
-    stack = [ref.node for _, ref in graph.outputs]
-    while stack:
-        node = stack.pop()
-        if node.id in used:
-            continue
-        used.add(node.id)
-        stack += [r.node for r in node.inputs]
+    used = reaching_outputs(graph)
     for node in graph.nodes:
         if node.id not in used and not [u for u in facts.users(node)]:
             yield node, f"the output of {node.id} ({node.op}) is never used"
