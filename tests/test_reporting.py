@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import specc
 from tests.helpers import ROOT
 
@@ -88,6 +90,49 @@ def test_independent_errors_all_reported_and_no_lint_downstream_of_them():
     # both wrong in_features are found in one run; the missing ReLU and the softmax after
     # them are not reported on top (they sit downstream of errors)
     assert [(d.code, d.loc.line) for d in diags] == [("E302", 9), ("E302", 11)], \
+        [d.format() for d in diags]
+
+
+@pytest.mark.parametrize("first, first_code", [
+    ("{op: Conv2d, out_channels: 30, kernel_size: 3, padding: 1, groups: 4}", "L102"),
+    ("{op: GroupNorm, num_groups: 4}", "L102"),
+    ("{op: Dropout2d, p: 20}", "L104"),
+    ("{op: BatchNorm2d, num_features: 32}", "E302")])
+def test_inference_goes_on_past_an_error_that_keeps_the_output_shape(first, first_code):
+    """Groups or heads that do not divide, a dropout p out of range, a given size that
+    disagrees: the node's output shape is known anyway, so the second, independent mistake
+    (a classifier with the wrong in_features) is reported in the same run, and the lint
+    after them (a Softmax before cross_entropy) is not."""
+    text = textwrap.dedent(f"""\
+        inputs:
+          x: {{shape: [N, 3, 32, 32]}}
+        loss: cross_entropy
+        layers:
+          - {{op: Conv2d, out_channels: 30, kernel_size: 3, padding: 1, bias: false}}
+          - {first}
+          - ReLU
+          - {{op: AdaptiveAvgPool2d, output_size: 1}}
+          - {{op: flatten, start_dim: 1}}
+          - {{op: Linear, in_features: 64, out_features: 10}}
+          - {{op: Softmax, dim: 1}}
+        """)
+    diags = specc.check(text).diagnostics
+    assert [(d.code, d.loc.line) for d in diags] == [(first_code, 6), ("E302", 10)], \
+        [d.format() for d in diags]
+    assert "input's last dimension is 30" in diags[1].message
+
+
+def test_heads_that_do_not_divide_keep_the_sequence_shape():
+    text = textwrap.dedent("""\
+        inputs:
+          x: {shape: [N, T, 64]}
+        layers:
+          - {op: TransformerEncoderLayer, nhead: 3, batch_first: true}
+          - {op: mean, dim: 1}
+          - {op: Linear, in_features: 32, out_features: 2}
+        """)
+    diags = specc.check(text).diagnostics
+    assert [(d.code, d.loc.line) for d in diags] == [("L103", 4), ("E302", 6)], \
         [d.format() for d in diags]
 
 
