@@ -29,7 +29,17 @@ def infer(graph: Graph, limits: Limits | None = None) -> list[Diagnostic]:
             diagnostics.append(_better_hint(diagnostic, node, graph))
             if codes.CODES[diagnostic.code].output_kept:
                 _continue_past(node, diagnostic, limits)
+            given = node.inputs[0].type if node.inputs else None
+            if node.out_types is None and given is not None \
+                    and diagnostic.code in _SIZE_CODES and all_ops()[node.op].keeps_shape:
+                # an activation, dropout or norm refused the input's size or rank: what
+                # comes out is still the input (torch gives back its shape when it runs)
+                node.out_types = [given]
     return diagnostics
+
+
+_SIZE_CODES = (codes.SHAPE_MISMATCH.code, codes.SIZE_DISAGREES.code)  # not dtypes: those
+# would reach the next node as the wrong dtype and report it again there
 
 
 def _continue_past(node: Node, diagnostic: Diagnostic, limits: Limits) -> None:

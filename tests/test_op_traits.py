@@ -146,3 +146,29 @@ def test_every_attention_op_declares_its_masks_as_torch_names_them():
             assert all(flag in forward for flag in op.sequence_masks), name
     assert OPS["TransformerDecoderLayer"].self_and_cross
     assert OPS["scaled_dot_product_attention"].mask_input == 3  # query, key, value, attn_mask
+
+
+_REQUIRED_ARGS = {"GroupNorm": ", num_groups: 2", "LocalResponseNorm": ", size: 3",
+                  "Threshold": ", threshold: 0.1, value: 0.0", "Softmax": ", dim: 1",
+                  "LogSoftmax": ", dim: 1", "Softmin": ", dim: 1",
+                  "StochasticDepth": ", p: 0.2, mode: row"}
+
+
+def test_keeps_shape_ops_give_back_their_input_shape_in_torch():
+    """keeps_shape lets inference go on past a refused size (issue 15): torch must really
+    give back the input's shape and dtype for every op that declares it."""
+    torch = pytest.importorskip("torch")
+    kept = [op for op in OPS.values() if op.keeps_shape]
+    assert {op.category for op in kept} == {"activation", "dropout", "norm", "misc"}
+    for category in ("dropout", "norm"):
+        assert all(op.keeps_shape for op in by_category(category)), category
+    assert {op.name for op in by_category("activation") if not op.keeps_shape} == {"GLU"}
+    for op in kept:
+        shape = [2, 4] + [6] * (op.spatial_rank or 2)
+        text = (f"inputs:\n  x: {{shape: {shape}}}\nlayers:\n"
+                f"  - {{op: {op.name}{_REQUIRED_ARGS.get(op.name, '')}}}\n")
+        model = specc.build(text).eval()
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            y = model(x)
+        assert y.shape == x.shape and y.dtype == x.dtype, op.name

@@ -122,6 +122,30 @@ def test_inference_goes_on_past_an_error_that_keeps_the_output_shape(first, firs
     assert "input's last dimension is 30" in diags[1].message
 
 
+def test_a_norm_that_refuses_the_rank_still_hands_on_its_input():
+    """BatchNorm1d on a 4-D map (E301) and a LayerNorm over the wrong size (E302) keep the
+    input's shape: the classifier's wrong in_features after them is reported too."""
+    text = textwrap.dedent("""\
+        inputs:
+          x: {shape: [N, 3, 32, 32]}
+        layers:
+          - {op: Conv2d, out_channels: 16, kernel_size: 3, padding: 1, bias: false}
+          - {op: BatchNorm1d}
+          - ReLU
+          - {op: LayerNorm, normalized_shape: [16]}
+          - {op: AdaptiveAvgPool2d, output_size: 1}
+          - {op: flatten, start_dim: 1}
+          - {op: Linear, in_features: 32, out_features: 10}
+        """)
+    diags = specc.check(text).diagnostics
+    assert [(d.code, d.loc.line) for d in diags] == [("E301", 5), ("E302", 7), ("E302", 10)], \
+        [d.format() for d in diags]
+    # a dtype error is not carried on: the next node would see the wrong dtype again
+    ints = specc.check("inputs:\n  x: {shape: [N, 4], dtype: int64}\nlayers:\n  - ReLU\n"
+                       "  - {op: Linear, out_features: 2}\n").diagnostics
+    assert [d.code for d in ints] == ["E305"], [d.format() for d in ints]
+
+
 def test_heads_that_do_not_divide_keep_the_sequence_shape():
     text = textwrap.dedent("""\
         inputs:

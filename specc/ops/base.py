@@ -273,6 +273,9 @@ class OpDef:
     # through (max/avg pooling, upsampling): rules that follow a value look through it
     keeps_meaning: bool = False
     batch_stats: bool = False  # normalises with statistics over the batch (BatchNorm)
+    # the output has exactly the input's shape and dtype (activations, dropout, norms): when
+    # its shape rule refuses the input's size, inference still knows what comes out
+    keeps_shape: bool = False
     saturates: bool = False  # a squashing activation whose gradient vanishes (sigmoid, tanh)
     # attention: the flags that give its self-attention a mask over the sequence (a causal
     # mask: src_mask / is_causal, causal); None for ops that do not attend

@@ -62,7 +62,8 @@ register(OpDef(
 
 register(OpDef("Identity", "module", [], lambda ctx: [ctx.inputs[0]],
                doc="torch.nn.Identity: passes its input through.", category="misc",
-               passes_through=True, layout="keeps", saves=saves_nothing, aliases=same_storage,
+               passes_through=True, layout="keeps", keeps_shape=True, saves=saves_nothing,
+               aliases=same_storage,
                receptive=POINTWISE))
 
 

@@ -165,7 +165,8 @@ for _name, _symbol in _COMPARE.items():
     _fn(_name, [Param("other", "optfloat", None, doc="a scalar to compare with")], _compare,
         lambda ctx, s=_symbol: f"({ctx.args[0]} {s} "
                                f"{ctx.args[1] if len(ctx.args) > 1 else repr(ctx.attrs['other'])})",
-        f"x {_symbol} other, element-wise → bool (torch broadcasting)", category="math", layout="keeps",
+        f"x {_symbol} other, element-wise → bool (torch broadcasting)", category="math",
+        layout="keeps",
         n_inputs=(1, 2), saves=saves_nothing)
 
 

@@ -47,7 +47,7 @@ register(OpDef(
      Param("elementwise_affine", "bool", True)],
     _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
                    "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
-    category="norm", layout="features-last",
+    category="norm", layout="features-last", keeps_shape=True,
     count_params=_rms_norm_count))
 
 
