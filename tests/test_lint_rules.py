@@ -1,7 +1,7 @@
-"""Each lint rule fires on its bad example and stays silent on a near miss.
-
-Also: selection (--select/--ignore, config files), inline suppression, unused suppressions,
-and the registry's own invariants.
+"""Lint rules in context (each rule's own bad / near-miss fixtures are in
+tests/lint_fixtures/, run by tests/test_lint_fixtures.py): look-through, the activation /
+loss table, false positives, selection (--select/--ignore, config files), inline
+suppression, unused suppressions, and the registry's own invariants.
 """
 import json
 import re
@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 import specc
-from specc.lint.registry import RULES, find_rule
+from specc.lint.registry import RULES
 from tests.helpers import ROOT
 
 
@@ -22,168 +22,16 @@ def spec(layers: str, inputs: str = "x: {shape: [N, 16]}", extra: str = "") -> s
             + textwrap.indent(textwrap.dedent(layers), "  "))
 
 
-CASES = {
-    "bias-before-norm": (
-        spec("- {op: Conv2d, out_channels: 8, kernel_size: 3}\n- {op: BatchNorm2d}",
-             "x: {shape: [N, 3, 8, 8]}"),
-        spec("- {op: Conv2d, out_channels: 8, kernel_size: 3, bias: false}\n- {op: BatchNorm2d}",
-             "x: {shape: [N, 3, 8, 8]}")),
-    "softmax-before-loss": (
-        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: 1}", extra="loss: cross_entropy"),
-        spec("- {op: Linear, out_features: 4}\n- {op: LogSoftmax, dim: 1}", extra="loss: nll")),
-    "double-softmax": (
-        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: 1}\n- {op: Softmax, dim: 1}"),
-        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: 1}")),
-    "missing-sigmoid-for-bce": (
-        spec("- {op: Linear, out_features: 1}", extra="loss: bce"),
-        spec("- {op: Linear, out_features: 1}\n- Sigmoid", extra="loss: bce")),
-    "activation-on-output": (
-        spec("- {op: Linear, out_features: 4}\n- ReLU", extra="loss: cross_entropy"),
-        spec("- {op: Linear, out_features: 4}\n- ReLU\n- {op: Linear, out_features: 4}",
-             extra="loss: cross_entropy")),
-    "loss-task-mismatch": (
-        spec("- {op: Linear, out_features: 1}", extra="loss: cross_entropy\ntask: regression"),
-        spec("- {op: Linear, out_features: 1}", extra="loss: mse\ntask: regression")),
-    "linear-without-activation": (
-        spec("- {op: Linear, out_features: 8}\n- {op: Dropout, p: 0.1}\n- {op: Linear, out_features: 4}"),
-        spec("- {op: Linear, out_features: 8}\n- GELU\n- {op: Linear, out_features: 4}")),
-    "saturating-hidden-activation": (
-        spec("- {op: Linear, out_features: 8}\n- Sigmoid\n- {op: Linear, out_features: 8}\n- Sigmoid\n"
-             "- {op: Linear, out_features: 4}"),
-        spec("- {op: Linear, out_features: 8}\n- GELU\n- {op: Linear, out_features: 8}\n- Sigmoid")),
-    "dropout-before-batchnorm": (
-        spec("- {op: Linear, out_features: 8}\n- {op: Dropout, p: 0.5}\n- {op: BatchNorm1d}"),
-        spec("- {op: Linear, out_features: 8, bias: false}\n- {op: BatchNorm1d}\n- ReLU\n"
-             "- {op: Dropout, p: 0.5}")),
-    "rnn-dropout-single-layer": (
-        spec("- {op: LSTM, hidden_size: 8, dropout: 0.3}", "x: {shape: [T, N, 4]}"),
-        spec("- {op: LSTM, hidden_size: 8, num_layers: 2, dropout: 0.3}", "x: {shape: [T, N, 4]}")),
-    "inplace-on-shared-tensor": (
-        spec("- {name: a, op: Linear, out_features: 16}\n- {op: ReLU, inplace: true}\n"
-             "- {op: add, from: [a, 1]}"),
-        spec("- {name: a, op: Linear, out_features: 16}\n- {op: ReLU}\n- {op: add, from: [a, 1]}")),
-    "lossy-floor": (
-        spec("- {op: Conv2d, out_channels: 8, kernel_size: 11, stride: 4}", "x: {shape: [N, 3, 224, 224]}"),
-        spec("- {op: Conv2d, out_channels: 8, kernel_size: 11, stride: 4}", "x: {shape: [N, 3, 227, 227]}")),
-    "batchnorm-single-value": (
-        spec("- {op: Linear, out_features: 8, bias: false}\n- {op: BatchNorm1d}", "x: {shape: [1, 16]}"),
-        spec("- {op: Linear, out_features: 8, bias: false}\n- {op: BatchNorm1d}", "x: {shape: [2, 16]}")),
-    "rnn-layout-mismatch": (
-        spec("- {op: GRU, hidden_size: 8}", "x: {shape: [N, T, 4]}"),
-        spec("- {op: GRU, hidden_size: 8, batch_first: true}", "x: {shape: [N, T, 4]}")),
-    "unused-node": (
-        spec("- {name: a, op: Linear, out_features: 8}\n- {name: b, op: Linear, from: x, out_features: 8}"),
-        spec("- {name: a, op: Linear, out_features: 8}\n- {name: b, op: Linear, from: a, out_features: 8}")),
-    "zero-init": (
-        spec("- {op: Linear, out_features: 8, init: zeros}\n- Tanh\n- {op: Linear, out_features: 2}"),
-        spec("- {op: Linear, out_features: 8, init: xavier_uniform}\n- Tanh\n"
-             "- {op: Linear, out_features: 2, init: zeros}")),
-    "huge-dense-layer": (
-        spec("- {op: Linear, out_features: 4096}", "x: {shape: [N, 25088]}"),
-        spec("- {op: Linear, out_features: 4096}", "x: {shape: [N, 512]}")),
-    "dropout-on-output": (
-        spec("- {op: Linear, out_features: 4}\n- {op: Dropout, p: 0.5}", extra="loss: mse"),
-        # a building block with no loss or task (an embeddings module) may end in Dropout
-        spec("- {op: Linear, out_features: 4}\n- {op: Dropout, p: 0.5}")),
-    "single-logit-cross-entropy": (
-        spec("- {op: Linear, out_features: 1}", extra="loss: cross_entropy"),
-        spec("- {op: Linear, out_features: 1}", extra="loss: bce_with_logits")),
-    "softmax-size-one": (
-        spec("- {op: Linear, out_features: 1}\n- {op: Softmax, dim: 1}", extra="loss: bce"),
-        spec("- {op: Linear, out_features: 1}\n- Sigmoid", extra="loss: bce")),
-    "softmax-axis": (
-        spec("- {op: Linear, out_features: 4}\n- {op: LogSoftmax, dim: 0}", extra="loss: nll"),
-        spec("- {op: Linear, out_features: 4}\n- {op: LogSoftmax, dim: 1}", extra="loss: nll")),
-    "class-axis": (
-        spec("- {op: Conv2d, out_channels: 4, kernel_size: 3}\n- {op: Linear, out_features: 3}",
-             "x: {shape: [N, 3, 8, 8]}", "loss: cross_entropy"),
-        spec("- {op: Conv2d, out_channels: 4, kernel_size: 3}\n- {op: flatten, start_dim: 1}\n"
-             "- {op: Linear, out_features: 3}", "x: {shape: [N, 3, 8, 8]}", "loss: cross_entropy")),
-    "rnn-readout": (
-        spec("- {name: r, op: GRU, hidden_size: 8, num_layers: 2, batch_first: true}\n"
-             "- {op: select, from: r.h_n, dim: 0, index: 0}", "x: {shape: [N, T, 4]}"),
-        spec("- {name: r, op: GRU, hidden_size: 8, num_layers: 2, batch_first: true}\n"
-             "- {op: select, from: r.h_n, dim: 0, index: -1}", "x: {shape: [N, T, 4]}")),
-    "channels-layout": (
-        spec("- {op: Linear, out_features: 8, bias: false}\n- {op: BatchNorm1d}",
-             "x: {shape: [N, 10, 16]}"),
-        spec("- {op: Linear, out_features: 8, bias: false}\n- {op: permute, dims: [0, 2, 1]}\n"
-             "- {op: BatchNorm1d}", "x: {shape: [N, 10, 16]}")),
-    "flatten-batch": (
-        spec("- {op: flatten}\n- {op: Linear, out_features: 4}", "x: {shape: [8, 2, 4]}"),
-        spec("- {op: flatten, start_dim: 1}\n- {op: Linear, out_features: 4}",
-             "x: {shape: [8, 2, 4]}")),
-    "receptive-field": (
-        spec("- {op: Conv1d, out_channels: 4, kernel_size: 3, padding: 1}\n"
-             "- {op: select, dim: 2, index: -1}", "x: {shape: [N, 2, 16]}"),
-        spec("- {op: Conv1d, out_channels: 4, kernel_size: 3, padding: 1}\n"
-             "- {op: select, dim: 2, index: -1}", "x: {shape: [N, 2, 3]}")),
-    "no-positional-encoding": (
-        spec("- {op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
-             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
-             "x: {shape: [N, 6], dtype: int64}"),
-        spec("- {name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
-             "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
-             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
-             "x: {shape: [N, 6], dtype: int64}")),
-    "causal-lm-without-mask": (
-        spec("- {name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
-             "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
-             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
-             "x: {shape: [N, 6], dtype: int64}", "task: generation"),
-        # an encoder (BERT embeddings) attends both ways by design
-        spec("- {name: e, op: Embedding, num_embeddings: 50, embedding_dim: 8}\n"
-             "- {name: p, op: parameter, shape: [1, 6, 8]}\n- {op: add, from: [e, p]}\n"
-             "- {op: TransformerEncoderLayer, nhead: 2, batch_first: true}",
-             "x: {shape: [N, 6], dtype: int64}", "task: embedding")),
-    "checkerboard": (
-        spec("- {op: ConvTranspose2d, out_channels: 4, kernel_size: 3, stride: 2}",
-             "x: {shape: [N, 3, 8, 8]}"),
-        spec("- {op: ConvTranspose2d, out_channels: 4, kernel_size: 4, stride: 2}",
-             "x: {shape: [N, 3, 8, 8]}")),
-    "padding-same-strided": (
-        spec("- {op: Conv1d, out_channels: 4, kernel_size: 3, stride: 2, padding: same}",
-             "x: {shape: [N, 2, 16]}"),
-        spec("- {op: Conv1d, out_channels: 4, kernel_size: 3, stride: 1, padding: same}",
-             "x: {shape: [N, 2, 16]}")),
-    "groups-not-divisible": (
-        spec("- {op: Conv1d, out_channels: 6, kernel_size: 3, groups: 4}", "x: {shape: [N, 8, 16]}"),
-        spec("- {op: Conv1d, out_channels: 8, kernel_size: 3, groups: 4}", "x: {shape: [N, 8, 16]}")),
-    "heads-not-divisible": (
-        spec("- {op: MultiheadAttention, num_heads: 3, batch_first: true}", "x: {shape: [N, T, 16]}"),
-        spec("- {op: MultiheadAttention, num_heads: 4, batch_first: true}", "x: {shape: [N, T, 16]}")),
-    "dropout-p-range": (
-        spec("- {op: Dropout, p: 50}\n- {op: Linear, out_features: 2}"),
-        spec("- {op: Dropout, p: 0.5}\n- {op: Linear, out_features: 2}")),
-    "softmax-without-dim": (
-        spec("- {op: Linear, out_features: 4}\n- Softmax"),
-        spec("- {op: Linear, out_features: 4}\n- {op: Softmax, dim: -1}")),
-    "embedding-float-input": (
-        spec("- {op: Embedding, num_embeddings: 10, embedding_dim: 4}", "x: {shape: [N, T]}"),
-        spec("- {op: Embedding, num_embeddings: 10, embedding_dim: 4}",
-             "x: {shape: [N, T], dtype: int64}")),
-}
+# a finding and its near miss, for selection and suppression
+BIAS_BEFORE_NORM = (
+    spec("- {op: Conv2d, out_channels: 8, kernel_size: 3}\n- {op: BatchNorm2d}",
+         "x: {shape: [N, 3, 8, 8]}"),
+    spec("- {op: Conv2d, out_channels: 8, kernel_size: 3, bias: false}\n- {op: BatchNorm2d}",
+         "x: {shape: [N, 3, 8, 8]}"))
 
 
 def rules_fired(text: str, **kw) -> list[str]:
     return [d.rule for d in specc.check(text, **kw).diagnostics if d.rule]
-
-
-def test_every_rule_has_a_case():
-    find_rule("load the registry")
-    assert set(CASES) | {"unused-suppression"} == {r.name for r in RULES.values()}
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_rule_fires_on_bad_and_not_on_near_miss(name):
-    bad, good = CASES[name]
-    fired = specc.check(bad).diagnostics
-    mine = [d for d in fired if d.rule == name]
-    assert mine, f"{name} did not fire: {[d.format() for d in fired]}"
-    d = mine[0]
-    assert d.loc.line > 0 and d.loc.col > 0 and d.node
-    assert d.code == find_rule(name).code and d.severity == find_rule(name).severity
-    assert name not in rules_fired(good), [x.format() for x in specc.check(good).diagnostics]
 
 
 def test_registry_invariants():
@@ -208,7 +56,7 @@ def test_seed_dnn_logsoftmax_nll_is_correct_but_cross_entropy_is_not():
 
 
 def test_select_and_ignore_by_code_name_and_prefix():
-    bad, _ = CASES["bias-before-norm"]
+    bad, _ = BIAS_BEFORE_NORM
     from specc.config import Config
 
     assert rules_fired(bad, config=Config(ignore=["bias-before-norm"])) == []
@@ -218,12 +66,12 @@ def test_select_and_ignore_by_code_name_and_prefix():
 
 
 def test_inline_suppression_and_unused_suppression():
-    bad, _ = CASES["bias-before-norm"]
+    bad, _ = BIAS_BEFORE_NORM
     suppressed = bad.replace("kernel_size: 3}", "kernel_size: 3}  # specc: ignore[bias-before-norm]")
     assert rules_fired(suppressed) == []
     by_code = bad.replace("kernel_size: 3}", "kernel_size: 3}  # specc: ignore[L301]")
     assert rules_fired(by_code) == []
-    _, good = CASES["bias-before-norm"]
+    _, good = BIAS_BEFORE_NORM
     useless = good.replace("bias: false}", "bias: false}  # specc: ignore[bias-before-norm]")
     diags = specc.check(useless).diagnostics
     assert [d.rule for d in diags] == ["unused-suppression"]
@@ -233,7 +81,7 @@ def test_inline_suppression_and_unused_suppression():
 
 
 def test_config_from_pyproject_and_cli_flags(tmp_path):
-    bad, _ = CASES["bias-before-norm"]
+    bad, _ = BIAS_BEFORE_NORM
     (tmp_path / "pyproject.toml").write_text('[tool.specc]\nignore = ["bias-before-norm"]\n')
     sub = tmp_path / "models"
     sub.mkdir()
