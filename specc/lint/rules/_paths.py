@@ -30,6 +30,9 @@ WEIGHTED = ops_where(lambda op: op.weighted)
 SOFTMAX_LIKE = ops_where(lambda op: op.normalizes is not None)  # softmax- and sigmoid-like
 SOFTMAXES = ops_where(lambda op: op.normalizes in ("softmax", "log_softmax"))  # over an axis
 BATCH_NORMS = ops_where(lambda op: op.batch_stats)  # statistics over the batch
+# a weight matrix over the last axis of one input (Linear, HF's Conv1D; not Bilinear)
+LINEAR_MAPS = ops_where(lambda op: op.weighted and op.layout == "features-last"
+                        and op.n_inputs == (1, 1))
 FLOORING_WINDOWS = ops_where(lambda op: op.floors_windows)  # conv, max/avg pool
 OUTPUT_RANGE = {name: op.output_range for name, op in all_ops().items() if op.output_range}
 
