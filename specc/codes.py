@@ -24,6 +24,8 @@ SEVERITIES = ("info", "warning", "error")
 
 @dataclass(frozen=True)
 class Code:
+    """One diagnostic code of the table."""
+
     code: str  # E### or L###
     name: str  # kebab-case, unique
     severity: str  # one of SEVERITIES

@@ -20,6 +20,8 @@ REQUIRED = object()  # marks a parameter without a default
 
 @dataclass(frozen=True)
 class Param:
+    """One parameter of an op (it generates its JSON Schema)."""
+
     name: str
     type: str  # see specc.ops.ptypes.PTYPES
     default: Any = REQUIRED
@@ -227,6 +229,8 @@ def emit_call(ctx: EmitCtx) -> list[str]:
 
 @dataclass
 class OpDef:
+    """Everything specc knows about one op."""
+
     name: str
     kind: str  # "module" (an nn.Module), "function" (torch code), "parameter", "buffer"
     params: list[Param]
