@@ -70,7 +70,7 @@ def run(args) -> int:
             from specc.compile.readable import readable_source
 
             text = readable_source(args.path, vars=values, dims=dims, float_dtype=args.dtype)
-        except (CodegenError, InitError) as exc:
+        except CodegenError as exc:
             print(f"{args.path}: error: {exc}", file=sys.stderr)
             return EXIT_FINDINGS
         atomic_write(args.emit_python, lambda p: open(p, "w", encoding="utf-8").write(
