@@ -97,6 +97,12 @@ EMPTY_FILE = _declare("E006", "empty-file", "error", "empty file",
                       "The file holds no YAML document.")
 MANY_DOCUMENTS = _declare("E007", "many-documents", "error", "more than one YAML document",
                           "A spec is one YAML document; `---` starts a second one.")
+INCLUDE = _declare("E008", "include", "error", "an `include:` entry cannot be included",
+                   "`include:` names files whose `blocks:` join the spec's. A path is relative "
+                   "to the including file's folder and stays below it (no absolute path, no "
+                   "`..`, no symbolic link leading out); it names a readable .yaml/.yml file "
+                   "that holds `blocks:` (and `include:`) only; files may not include each "
+                   "other in a cycle, and a block name is defined once across them all.")
 PLUGIN_LOAD = _declare("E010", "plugin-load", "error",
                        "a plugin named by the configuration cannot be loaded",
                        "A plugin module listed in `plugins` (or an enabled `specc.ops` entry "

@@ -139,6 +139,10 @@ def build_schema() -> dict:
             "task": {"enum": list(TASKS)},
             "init": {"type": "object", "propertyNames": {"enum": op_names},
                      "additionalProperties": {"$ref": "#/$defs/init"}},
+            "include": {"description": "files whose `blocks:` join this spec's: paths "
+                                       "relative to this file's folder, below it",
+                        "anyOf": [{"type": "string"},
+                                  {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
             "blocks": {"type": "object",
                        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                        "additionalProperties": {"$ref": "#/$defs/block"}},

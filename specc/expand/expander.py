@@ -7,6 +7,7 @@ container at a :class:`Place`, built by :meth:`Expander.build` (block, nested la
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Collection
 
 from specc.errors import Diagnostic, Limits, Loc, SpecError
@@ -536,7 +537,7 @@ class Expander:
             return evaluate(value, env)
         except ExprError as exc:
             if exc.offset is not None and loc.line:  # point into the expression itself
-                loc = Loc(loc.line, loc.col + exc.offset)
+                loc = replace(loc, col=loc.col + exc.offset)
             raise NodeError("E207", f"in {what}: {exc}", loc) from None
 
 
