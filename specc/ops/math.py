@@ -10,7 +10,7 @@ import math
 
 from specc.ops._util import norm_dim
 from specc.ops.base import (EmitCtx, InferCtx, OpDef, Param, register, saves_inputs,
-                             saves_nothing)
+                             saves_nothing, saves_output)
 from specc.tensor import (
     FLOAT_DTYPES,
     INT_DTYPES,
@@ -46,13 +46,16 @@ def _float_result(ctx: InferCtx):
 
 _UNARY = {"exp": "e^x", "log": "natural logarithm", "sin": "sine", "cos": "cosine",
           "rsqrt": "1 / sqrt(x)", "sqrt": "square root"}
+# autograd's derivative formulas: exp, rsqrt and sqrt differentiate through their result,
+# log, sin, cos, abs, pow and clamp through their input
+_SAVES_RESULT = {"exp", "rsqrt", "sqrt"}
 for _name, _what in _UNARY.items():
     _fn(_name, [], _float_result, lambda ctx, n=_name: f"torch.{n}({ctx.args[0]})",
         f"torch.{_name}: {_what}, element-wise (integers become float32, as torch)",
-        category="math")
+        category="math", saves=saves_output if _name in _SAVES_RESULT else saves_inputs(0))
 
 _fn("abs", [], lambda ctx: [ctx.inputs[0]], lambda ctx: f"torch.abs({ctx.args[0]})",
-    "torch.abs, element-wise", category="math")
+    "torch.abs, element-wise", category="math", saves=saves_inputs(0))
 _fn("neg", [], lambda ctx: [ctx.inputs[0]], lambda ctx: f"torch.neg({ctx.args[0]})",
     "torch.neg: -x", category="math", saves=saves_nothing)
 
@@ -70,7 +73,7 @@ def _pow(ctx: InferCtx):
 
 _fn("pow", [Param("exponent", "float")], _pow,
     lambda ctx: f"torch.pow({ctx.args[0]}, {ctx.attrs['exponent']!r})",
-    "torch.pow(x, exponent)", category="math")
+    "torch.pow(x, exponent)", category="math", saves=saves_inputs(0))
 
 
 def _clamp(ctx: InferCtx):
@@ -86,7 +89,7 @@ def _clamp(ctx: InferCtx):
 _fn("clamp", [Param("min", "optfloat", None), Param("max", "optfloat", None)], _clamp,
     lambda ctx: f"torch.clamp({ctx.args[0]}, min={ctx.attrs['min']!r}, "
                 f"max={ctx.attrs['max']!r})",
-    "torch.clamp(x, min, max)", category="math")
+    "torch.clamp(x, min, max)", category="math", saves=saves_inputs(0))
 
 
 # -- casts -----------------------------------------------------------------------------

@@ -5,14 +5,16 @@ torch expressions in the generated forward.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from specc import codes
 from specc.dims import Dim, Sym, product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import (POINTWISE, EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register,
                             same_storage, saves_nothing)
 from specc.ops.linear import flatten_shape
-from specc.tensor import (DTYPES, FLOAT_DTYPES, BroadcastError, TensorType, broadcast_shapes,
-                          promote_dtypes)
+from specc.tensor import (DTYPES, FLOAT_DTYPES, ITEMSIZE, BroadcastError, TensorType,
+                          broadcast_shapes, promote_dtypes)
 
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
@@ -76,8 +78,7 @@ def _arith(name: str):
 
 
 def _divide_saves(ctx: SaveCtx) -> list:
-    return _product_saves(SaveCtx({**ctx.attrs, "_divide": True}, ctx.inputs, ctx.outputs,
-                                  ctx.grad))
+    return _product_saves(replace(ctx, attrs={**ctx.attrs, "_divide": True}))
 
 
 for _name in _SYMBOLS:
@@ -455,6 +456,14 @@ def _flat(values) -> list:
     return [values]
 
 
+def _buffer_bytes(a: dict) -> tuple:
+    """(float elements, bytes of an integer or bool buffer): see OpDef.buffers."""
+    count = product(a["shape"])
+    if a["dtype"] in FLOAT_DTYPES:
+        return count, 0
+    return 0, count * ITEMSIZE[a["dtype"]]
+
+
 def _buffer(ctx: InferCtx):
     a = ctx.attrs
     shape = a["shape"]
@@ -488,7 +497,7 @@ register(OpDef(
     _buffer, doc="a constant tensor registered as a buffer (register_buffer) under the node's "
                  "name: not a parameter, saved in the state_dict unless persistent: false; a "
                  "float32 buffer follows the build dtype",
-    category="parameter", n_inputs=(0, 0),
+    category="parameter", n_inputs=(0, 0), saves=saves_nothing, buffers=_buffer_bytes,
     key_args=lambda a: f"{a['dtype']}{'' if a['persistent'] else ', not saved'}"))
 
 
