@@ -33,8 +33,6 @@ OTHER_DIMS = {"T": 12, "S": 9, "h": 4, "w": 4}
 # bidirectional LSTM over a packed batch (measured at full lengths, as the estimate
 # assumes) keeps ~16% more than the oneDNN rule says (its workspace is opaque).
 TRAIN_GAPS = {"lstm_classifier"}
-# Recurrent kernels allocate per-step gate temporaries the liveness sweep does not see.
-PEAK_GAPS = {"char_rnn", "lstm_classifier", "seq2seq"}
 
 
 def _graph(name: str, batch: int, text: str | None = None):
@@ -133,9 +131,7 @@ def test_parameter_gradient_optimizer_bytes_equal_a_real_step(name, optimizer, d
 
 
 @pytest.mark.parametrize("name", MEASURED_SPECS)
-def test_inference_peak_matches_a_liveness_replay_of_the_real_forward(name, request):
-    if name in PEAK_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="not modelled yet"))
+def test_inference_peak_matches_a_liveness_replay_of_the_real_forward(name):
     graph, dims = _graph(name, 2)
     static = analyse_memory(graph).activations_inference_peak_bytes
     model = _build(graph, None)  # on the CPU: meta kernels allocate differently in eval
@@ -366,12 +362,7 @@ def test_render_annotates_receptive_fields():
 
 # LSTM: oneDNN's workspace is approximated per element (exact at spec scale, tested above;
 # tiny random shapes hit its 28 KiB minimum).
-OP_GAPS = {"LSTM",
-           # index_select: the example inputs index position T (12), past small inputs
-           "index_select", "gather",
-           # batch-broadcast matmul: torch saves the expanded operands ([2, 1, 1] @
-           # [2, 1, 1, 1]: rule 16 B, torch 32 B) — found at the end of session 2, not modelled
-           "matmul"}
+OP_GAPS = {"LSTM"}
 # attention masks (attn_mask, key_padding_mask, …) are converted and kept by torch in ways
 # the saves rules do not model yet: those cases are skipped, the unmasked ones still run
 MASK_FLAGS = {"attn_mask", "key_padding_mask", "is_causal", "src_mask", "src_key_padding_mask",
@@ -391,6 +382,7 @@ def test_every_op_saves_what_torch_saves(op):
     its declared `saves` must be exactly the unique storages torch keeps."""
     from hypothesis import HealthCheck, given, settings
 
+    from specc.ops.base import get_op
     from tests.test_ops_vs_torch import CASES
 
     @settings(max_examples=12, deadline=None, derandomize=True,
@@ -415,9 +407,12 @@ def test_every_op_saves_what_torch_saves(op):
         if not analysis.ok:
             return
         graph = analysis.graph
+        inputs = measure.example_inputs(graph, {}, torch.float32)
+        if get_op(op).category != "recurrent":  # 1-D integers are indices, not lengths
+            inputs = [x if x.is_floating_point() else torch.zeros_like(x) for x in inputs]
         try:
             model = _build(graph, None)
-            real = measure.saved_bytes(model, measure.example_inputs(graph, {}, torch.float32))
+            real = measure.saved_bytes(model, inputs)
         except (RuntimeError, ValueError):  # e.g. BatchNorm on one value in training
             return
         static = analyse_memory(graph, device="cpu").activations_train_bytes

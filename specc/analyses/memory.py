@@ -147,6 +147,9 @@ class _Storages:
         self.dtype, self.env, self.device = dtype, env, device
         self.owner: dict = {}  # Ref -> storage key (the Ref that allocated it)
         self.size: dict = {}  # storage key -> bytes
+        # Ref -> is it a strided (non-contiguous) view: declared by its op (OpDef.strided),
+        # or passed through unchanged (dropout in eval, identity)
+        self.strided: dict = {}
         for node in graph.inputs:
             self._allocate(node.ref)
         for node in graph.nodes:
@@ -154,9 +157,13 @@ class _Storages:
                 continue
             op = get_op(node.op)
             aliases = op.aliases(node.attrs)
+            strided = op.strided(self.context(node, [False] * len(node.inputs)))
             for index in range(len(node.out_types)):
                 ref = Ref(node, index)
                 source = aliases.get(index)
+                self.strided[ref] = index in strided or (
+                    op.passes_through and source is not None and source < len(node.inputs)
+                    and self.strided.get(node.inputs[source], False))
                 if source is not None and source < len(node.inputs):
                     self.owner[ref] = self.owner[node.inputs[source]]
                 elif op.kind in ("parameter", "buffer"):
@@ -164,6 +171,11 @@ class _Storages:
                     self.owner[ref], self.size[ref] = ref, 0
                 else:
                     self._allocate(ref)
+
+    def context(self, node: Node, grad: list) -> SaveCtx:
+        """What the node's saves / workspace rules see."""
+        return SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, grad,
+                       self.dtype, self.device, [self.strided.get(r, False) for r in node.inputs])
 
     def _allocate(self, ref: Ref) -> None:
         self.owner[ref] = ref
@@ -238,8 +250,7 @@ def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) 
         in_grad = [grad.get(r, False) for r in node.inputs]
         if not (learns(node) or any(in_grad)):
             continue  # no graph is recorded: nothing is saved
-        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, in_grad,
-                      storages.dtype, storages.device)
+        ctx = storages.context(node, in_grad)
         if op.saves is None:
             report.undeclared.append(node.op)
             items = [Saved("input", i) for i in range(len(node.inputs))]
@@ -296,8 +307,7 @@ def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> 
                 live += storages.size[ref]
                 report.nodes[node.id].output_bytes += storages.size[ref]
                 frees.setdefault(max(last_use.get(ref, step), step), []).append(ref)
-        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types,
-                      [False] * len(node.inputs), storages.dtype, storages.device)
+        ctx = storages.context(node, [False] * len(node.inputs))
         scratch = sum(_private_bytes(item, storages, node)
                       for item in get_op(node.op).workspace(ctx))
         if live + scratch > peak:

@@ -157,6 +157,9 @@ class SaveCtx:
     # the device family the model trains on: "cuda" (torch's meta kernels mirror CUDA's, and
     # the tests measure them) or "cpu" (the kernels the tests run); a few kernels differ
     device: str = "cuda"
+    # per input: is it a strided view (a transpose) that a kernel needing a contiguous
+    # tensor copies first? (see OpDef.strided)
+    strided: list = field(default_factory=list)
 
     @property
     def low_precision(self) -> bool:
@@ -307,6 +310,9 @@ class OpDef:
     # temporaries the forward allocates and frees within the op, even under no_grad
     # (max pooling computes int64 indices): they raise the inference peak
     workspace: SavesFn = lambda ctx: []
+    # the outputs that are non-contiguous views (a transpose; a batch_first RNN's output):
+    # a consumer that needs a contiguous tensor copies them (see SaveCtx.strided)
+    strided: Callable[[SaveCtx], set] = lambda ctx: set()
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
     _class: Any = field(default=None, repr=False)  # module_class(), once made

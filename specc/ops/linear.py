@@ -6,8 +6,8 @@ from typing import Callable
 from specc import codes
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
-from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, register, same_storage,
-                            saves_inputs, saves_nothing)
+from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, Saved, SaveCtx, register,
+                            same_storage, saves_inputs, saves_nothing)
 from specc.tensor import INT_DTYPES
 
 
@@ -41,7 +41,20 @@ def with_bias(weight: Callable[[dict], tuple], size: str) -> Callable[[dict], di
     return lambda a: {"weight": weight(a), **({"bias": (a[size],)} if a["bias"] else {})}
 
 
+def _linear_workspace(ctx: SaveCtx) -> list:
+    """torch.nn.Linear on a strided input of 3 or more dims (a batch_first RNN's output)
+    copies it and runs mm, then adds the bias out of place (a contiguous one folds into
+    one addmm): at the add, the product and the result are both live; without a bias
+    the copy and the product are."""
+    x = ctx.inputs[0]
+    if x.rank < 3 or not (ctx.strided and ctx.strided[0]):
+        return []
+    return [Saved("new", numel=numel(ctx.outputs[0].shape) if ctx.attrs["bias"]
+                  else numel(x.shape))]
+
+
 linear_op("Linear", "torch.nn.Linear: y = x Wᵀ + b over the last dim.",
+          workspace=_linear_workspace,
           tensors=with_bias(lambda a: (a["out_features"], a["in_features"]), "out_features"))
 
 

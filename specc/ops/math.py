@@ -218,12 +218,15 @@ def _gather(ctx: InferCtx):
     return [t.with_shape(index.shape)]
 
 
-for _name, _rule, _index in (("index_select", _index_select, "1-D integer index"),
-                             ("gather", _gather, "integer index of x's rank")):
+# backward: index_select scatters into zeros of x's size (it keeps the index), gather's
+# formula reads x itself (it keeps both)
+for _name, _rule, _index, _saves in (
+        ("index_select", _index_select, "1-D integer index", saves_inputs(1)),
+        ("gather", _gather, "integer index of x's rank", saves_inputs(0, 1))):
     _fn(_name, [Param("dim", "int")], _rule,
         lambda ctx, n=_name: f"torch.{n}({ctx.args[0]}, {ctx.attrs['dim']}, {ctx.args[1]})",
         f"torch.{_name}(x, dim, index): inputs x, {_index}", category="index",
-        n_inputs=(2, 2), saves=saves_inputs(1))
+        n_inputs=(2, 2), saves=_saves)
 
 
 def _roll(ctx: InferCtx):

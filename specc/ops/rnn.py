@@ -134,10 +134,7 @@ def _saves(name: str):
     def saves(ctx: SaveCtx) -> list:
         a = ctx.attrs
         x, lengths, _ = split_inputs(ctx.inputs)
-        if x.rank == 3:
-            steps, batch = (x.shape[1], x.shape[0]) if a["batch_first"] else x.shape[:2]
-        else:
-            steps, batch = x.shape[0], 1
+        steps, batch = _steps_and_batch(a, x)
         h = a["hidden_size"]
         per_step = steps * batch * h
         dirs = 2 if a["bidirectional"] else 1
@@ -163,6 +160,42 @@ def _saves(name: str):
             out.append(Saved("new", numel=steps + 2 * batch, dtype="int64"))
         return out
     return saves
+
+
+def _workspace(name: str):
+    """What the CPU kernels allocate and free inside the layer in eval (no_grad), beyond
+    its input and outputs, at their peak, the last layer (a liveness replay of the aten
+    ops: within 10% on the bundled specs): zero initial states unless given, and the
+    last layer's input — the previous layer's output, or for one layer a time-major
+    copy of a batch_first or packed input; GRU's composite kernel also projects every
+    step's gates at once (x·W and + b: 2·T·N·3H per direction) and keeps the per-step
+    hidden states until it stacks them (T·N·H)."""
+    def workspace(ctx: SaveCtx) -> list:
+        a = ctx.attrs
+        x, lengths, states = split_inputs(ctx.inputs)
+        steps, batch = _steps_and_batch(a, x)
+        h, layers = a["hidden_size"], a["num_layers"]
+        dirs = 2 if a["bidirectional"] else 1
+        items = []
+        if not states:
+            count = 2 if name == "LSTM" else 1
+            items.append(Saved("new", numel=count * layers * dirs * batch * h))
+        if layers > 1:
+            items.append(Saved("new", numel=steps * batch * dirs * h))
+        elif a["batch_first"] and x.rank == 3 or lengths is not None:
+            items.append(Saved("new", numel=numel(x.shape)))
+        if name == "GRU":
+            items.append(Saved("new", numel=dirs * steps * batch * 7 * h))
+        return items
+    return workspace
+
+
+def _steps_and_batch(a: dict, x: TensorType) -> tuple:
+    """(time steps, batch) of the recurrent input: [N, T, F] with batch_first, [T, N, F]
+    or unbatched [T, F]."""
+    if x.rank == 3:
+        return (x.shape[1], x.shape[0]) if a["batch_first"] else tuple(x.shape[:2])
+    return x.shape[0], 1
 
 
 def _emit(name: str):
@@ -198,6 +231,11 @@ for _name in ("RNN", "LSTM", "GRU"):
         category="recurrent", n_inputs=(1, 4),
         outputs=("output", "h_n", "c_n") if _name == "LSTM" else ("output", "h_n"),
         count_params=_count(_name), macs=_macs(_name), emit=_emit(_name), saves=_saves(_name),
+        workspace=_workspace(_name),
+        # batch_first: the output is the time-major result transposed (a packed batch is
+        # padded into a fresh tensor)
+        strided=lambda ctx: {0} if ctx.attrs["batch_first"] and ctx.inputs[0].rank == 3
+        and split_inputs(ctx.inputs)[1] is None else set(),
         param_tensors=lambda a: (2 * a["num_layers"] * (2 if a["bidirectional"] else 1)
                                  * (2 if a["bias"] else 1)
                                  + (a["num_layers"] * (2 if a["bidirectional"] else 1)

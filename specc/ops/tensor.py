@@ -206,7 +206,7 @@ def _permute(ctx: InferCtx):
 
 _fn("permute", [Param("dims", "ints")], _permute,
     lambda args, a, ctx: f"{args[0]}.permute({', '.join(map(str, a['dims']))})",
-    "Tensor.permute", category="shape", **_VIEW)
+    "Tensor.permute", category="shape", strided=lambda ctx: {0}, **_VIEW)
 
 
 def _transpose(ctx: InferCtx):
@@ -220,7 +220,7 @@ def _transpose(ctx: InferCtx):
 
 _fn("transpose", [Param("dim0", "int"), Param("dim1", "int")], _transpose,
     lambda args, a, ctx: f"{args[0]}.transpose({a['dim0']}, {a['dim1']})",
-    "Tensor.transpose", category="shape", **_VIEW)
+    "Tensor.transpose", category="shape", strided=lambda ctx: {0}, **_VIEW)
 
 
 def _unsqueeze(ctx: InferCtx):
@@ -348,9 +348,39 @@ def _matmul(ctx: InferCtx):
     return [TensorType(tuple(shape), promote_dtypes(a.dtype, b.dtype))]
 
 
+def _matmul_saves(ctx: SaveCtx) -> list:
+    """torch.matmul (measured): each operand is kept for the other's gradient, as mm/bmm
+    see it. A batched operand whose batch is all ones is a matrix. Matrices and vectors,
+    and a batched left operand over a matrix or vector (folded into one matrix: a view),
+    keep the inputs. A matrix or vector on the left of a batched right operand folds the
+    transposed right operand: a copy of it, kept for the left's gradient. Two batched
+    operands are expanded to the broadcast batch: an operand that really broadcasts is
+    a copy of the expanded size."""
+    a, b = ctx.inputs
+    a_grad, b_grad = ctx.grad[0], ctx.grad[1]
+
+    def batch(t: TensorType) -> tuple:
+        dims = tuple(t.shape[:-2]) if t.rank >= 3 else ()
+        return () if all(isinstance(d, int) and d == 1 for d in dims) else dims
+
+    if not batch(b):
+        return _product_saves(ctx)
+    if not batch(a):
+        return ([Saved("new", numel=numel(b.shape))] if a_grad else []) + \
+            ([Saved("input", 0)] if b_grad else [])
+    shared = numel(broadcast_shapes(batch(a), batch(b)))
+
+    def operand(index: int, t: TensorType) -> Saved:
+        if numel(batch(t)) == shared:
+            return Saved("input", index)
+        return Saved("new", numel=shared * t.shape[-2] * t.shape[-1])
+
+    return ([operand(0, a)] if b_grad else []) + ([operand(1, b)] if a_grad else [])
+
+
 _fn("matmul", [], _matmul, lambda args, a, ctx: f"torch.matmul({args[0]}, {args[1]})",
     "torch.matmul (batched, broadcasting)", category="merge", n_inputs=(2, 2),
-    saves=_product_saves, backward_macs=lambda macs, has_params, grad: macs * sum(grad),
+    saves=_matmul_saves, backward_macs=lambda macs, has_params, grad: macs * sum(grad),
     macs=lambda ctx, outs: numel(outs[0].shape) * (
         ctx.inputs[0].shape[-1]))
 
