@@ -29,10 +29,6 @@ ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.yaml"))
 MEASURED_SPECS = ALL_SPECS
 # symbols other than the batch, bound small enough for CPU
 OTHER_DIMS = {"T": 12, "S": 9, "h": 4, "w": 4}
-# Known gaps, kept as strict xfails so that a fix shows: lstm_classifier's 2-layer
-# bidirectional LSTM over a packed batch (measured at full lengths, as the estimate
-# assumes) keeps ~16% more than the oneDNN rule says (its workspace is opaque).
-TRAIN_GAPS = {"lstm_classifier"}
 
 
 def _graph(name: str, batch: int, text: str | None = None):
@@ -73,9 +69,7 @@ _KERNELS = {"cpu": "cpu", "meta": "cuda"}
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("batch", [2, 5])
 @pytest.mark.parametrize("name", MEASURED_SPECS)
-def test_training_activations_equal_saved_tensors(name, batch, dtype, request):
-    if name in TRAIN_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="not modelled yet"))
+def test_training_activations_equal_saved_tensors(name, batch, dtype):
     graph, dims = _graph(name, batch)
     device = _device(graph, batch, dtype)
     static = analyse_memory(graph, dtype=dtype, device=_KERNELS[device]).activations_train_bytes

@@ -116,10 +116,15 @@ def _macs(name: str):
     return macs
 
 
-# Bytes of oneDNN's LSTM workspace per (step, sample, hidden unit) and layer direction,
-# measured on CPU (torch 2.x): it is an opaque buffer, ~62.5 B in float32 and ~44.5 B in
-# bfloat16/float16 (at least 28 KiB, which only tiny shapes notice). CUDA (cuDNN) keeps a different reserve.
-_LSTM_WORKSPACE = {"float32": 62.5, "float64": 125.0, "bfloat16": 44.5, "float16": 44.5}
+# Bytes of oneDNN's LSTM workspace per layer direction, measured on CPU (torch 2.x) over
+# T = 3..31, N = 1..5, input 16..600, hidden 64..512 (least squares over the larger
+# buffers): an opaque buffer of ~61 B per (step + 1, sample, hidden unit) in float32
+# (43.5 B in bfloat16/float16), plus ~24 B (20 B) per (step + 1, sample) and input
+# feature beyond the hidden size (its state buffers are max(input, hidden) wide); in 4 KiB
+# pages, at least 28 KiB, which only tiny shapes notice (within 3% from ~400 KiB up).
+# CUDA (cuDNN) keeps a different reserve.
+_LSTM_WORKSPACE = {"float32": 61.0, "float64": 122.0, "bfloat16": 43.5, "float16": 43.5}
+_LSTM_WIDE_INPUT = {"float32": 24.0, "float64": 48.0, "bfloat16": 20.0, "float16": 20.0}
 
 
 def _saves(name: str):
@@ -143,19 +148,23 @@ def _saves(name: str):
         copies = a["batch_first"] and x.rank == 3 and not (steps == 1 or batch == 1)
         out: list = [Saved("new", numel=dirs * numel(x.shape)) if copies
                      else Saved("input", 0)]
+        sizes = list(_layer_sizes({**a, "input_size": x.shape[-1]}))
         for layer in range(a["num_layers"]):
-            if layer:
-                out.append(Saved("new", numel=dirs * per_step))  # this layer's input
+            if layer:  # this layer's input (dropout's result), and dropout's mask
+                out.append(Saved("new", numel=dirs * per_step))
                 if a["dropout"] > 0:
-                    out.append(Saved("new", numel=2 * dirs * per_step))
+                    out.append(Saved("new", numel=dirs * per_step))
             for _ in range(dirs):
                 if name == "RNN":
                     out.append(Saved("new", numel=per_step + batch * h))
                 elif name == "GRU":
                     out.append(Saved("new", numel=7 * per_step))
                 else:
+                    wide = max(sizes[layer * dirs][0] - h, 0)
                     out += [Saved("new", numel=per_step + 4 * batch * h),
-                            Saved("new", numel=per_step, dtype=_LSTM_WORKSPACE)]
+                            Saved("new", numel=(steps + 1) * batch * h, dtype=_LSTM_WORKSPACE),
+                            Saved("new", numel=(steps + 1) * batch * wide,
+                                  dtype=_LSTM_WIDE_INPUT)]
         if lengths is not None:  # the packed batch's batch_sizes and (un)sorted indices
             out.append(Saved("new", numel=steps + 2 * batch, dtype="int64"))
         return out
