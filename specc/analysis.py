@@ -14,6 +14,8 @@ from specc.ir import Graph
 
 @dataclass
 class Analysis:
+    """What :func:`analyse` found: the graph (None when the spec could not be read) and its diagnostics."""
+
     path: str
     graph: Graph | None
     diagnostics: list[Diagnostic] = field(default_factory=list)

@@ -30,6 +30,8 @@ NOWHERE = Loc()
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding, located in the spec."""
+
     code: str
     message: str
     severity: str = "error"

@@ -7,7 +7,6 @@ of "is not valid under any of the given schemas".
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from specc.errors import Diagnostic
@@ -183,6 +182,8 @@ def build_schema() -> dict:
 
 
 def schema_text() -> str:
+    import json  # not on `check`'s path
+
     return json.dumps(build_schema(), indent=1, ensure_ascii=False) + "\n"
 
 

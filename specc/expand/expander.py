@@ -163,7 +163,11 @@ class Expander:
         if "name" not in item:
             return Place(seq.frame, str(seq.frame.next_index), False, loc)
         name = self.eval(item["name"], seq.env, item.loc_of("name"), "name")
-        check_name(name, item.loc_of("name"), "node")
+        # torch's rule: a submodule, parameter or buffer cannot take the name of an
+        # attribute of nn.Module; a functional op is only a value in forward
+        op = get_op(item["op"]) if isinstance(item.get("op"), str) else None
+        functional = op is not None and op.kind == "function" and "repeat" not in item
+        check_name(name, item.loc_of("name"), "node", attribute=not functional)
         return Place(seq.frame, name, True, loc)
 
     # -- `from` ---------------------------------------------------------------------

@@ -65,7 +65,7 @@ register(OpDef(
      Param("elementwise_affine", "bool", True)],
     _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
                    "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
-    category="norm", saves=_rms_norm_saves,
+    category="norm", layout="features-last", keeps_shape=True, saves=_rms_norm_saves,
     param_tensors=lambda a: int(a["elementwise_affine"]),
     count_params=_rms_norm_count, tensors=elementwise_tensors))
 
@@ -93,7 +93,7 @@ register(OpDef(
      Param("offset", "int", 0, doc="the first position (e.g. tokens already in a cache)")],
     _positions, doc="torch.arange(offset, offset + x.size(dim)): int64 position ids over a "
                     "symbolic length (HF's default position_ids)",
-    category="index", emit=_positions_code, saves=saves_nothing))
+    category="index", emit=_positions_code, encodes_position=True, saves=saves_nothing))
 
 
 # -- rotary embeddings -----------------------------------------------------------------
@@ -127,6 +127,7 @@ register(OpDef(
                  "(inv_freq a non-persistent buffer). Feed both to Attention(rotary: half "
                  "or interleaved).",
     category="attention", outputs=("cos", "sin"), runtime_class="SpeccRotaryEmbedding",
+    encodes_position=True,
     # its input is integer positions and its one buffer is not learned: nothing needs a
     # gradient, so autograd records nothing (Attention keeps cos and sin)
     saves=saves_nothing, buffers=lambda a: (_rotary_dim(a) // 2, 0),
@@ -259,7 +260,8 @@ register(OpDef(
     _sdpa, doc="torch.nn.functional.scaled_dot_product_attention(query, key, value "
                "[, attn_mask]); dropout is not applied (eval semantics)",
     category="attention", n_inputs=(3, 4), emit=_sdpa_code, macs=_sdpa_macs,
-    saves=_sdpa_saves))
+    layout="features-last", sequence_masks=("is_causal",), mask_input=3,
+    key_input=lambda a: 1, saves=_sdpa_saves))
 
 
 # -- Attention -------------------------------------------------------------------------
@@ -486,6 +488,9 @@ register(OpDef(
     category="attention", n_inputs=(1, 6), count_params=_attention_count,
     macs=_attention_macs, runtime_class="SpeccAttention", saves=_attention_saves,
     param_tensors=_attention_tensors,
+    # `mask` is a padding attention_mask [N, S]: only `causal` hides the future
+    layout="features-last", sequence_masks=("causal",),
+    key_input=lambda a: 1 if a["cross"] else None,
     key_args=lambda a: f"{a['num_heads']} heads"
     + (f", {a['num_key_value_heads']} kv" if a["num_key_value_heads"] else "")))
 

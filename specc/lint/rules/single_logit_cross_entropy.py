@@ -2,6 +2,7 @@
 from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import PASS_THROUGH, back
+from specc.lint.rules._paths import SOFTMAXES
 
 _SOFTMAX_LOSSES = {"cross_entropy", "nll"}
 
@@ -12,6 +13,6 @@ def single_logit_cross_entropy(graph, facts):
         loss = graph.loss.get(name)
         t = ref.type
         if loss in _SOFTMAX_LOSSES and t is not None and t.rank >= 2 and t.shape[1] == 1:
-            yield back(ref.node, PASS_THROUGH | {"LogSoftmax", "Softmax"}), (
+            yield back(ref.node, PASS_THROUGH | SOFTMAXES), (
                 f"output '{name}' {t} has a single class on dim 1, so {loss}'s softmax over it "
                 "is always 1 and the loss always 0")

@@ -1,13 +1,15 @@
 """L317 no-positional-encoding: self-attention over a sequence that carries no position."""
 from specc import codes
 from specc.lint.registry import rule
-from specc.lint.rules._flow import RECURRENT, SELF_ATTENTION, is_self_attention
+from specc.lint.rules._flow import ATTENTION, RECURRENT, is_self_attention
+from specc.lint.rules._paths import op_of
 
 
 @rule(codes.NO_POSITIONAL_ENCODING)
 def no_positional_encoding(graph, facts):
     for node in graph.nodes:
-        if node.op not in SELF_ATTENTION or node.out_types is None or not is_self_attention(node):
+        if node.op not in ATTENTION or node.out_types is None \
+                or not is_self_attention(node, facts):
             continue
         if not _has_position(node):
             yield node, (f"{node.id} ({node.op}) attends over a sequence with no positional "
@@ -22,10 +24,11 @@ def _has_position(node) -> bool:
         if n.id in seen:
             continue
         seen.add(n.id)
-        if n.op in RECURRENT or (n.op.startswith("Conv") and "kernel_size" in n.attrs
-                                 and _mixes_neighbours(n)):
+        op = op_of(n)
+        if n.op in RECURRENT or op.encodes_position or (
+                op.category == "conv" and _mixes_neighbours(n)):
             return True
-        if n.op in ("add", "cat") and _adds_table(n):
+        if op.category == "merge" and _adds_table(n):
             return True
         stack += [r.node for r in n.inputs]
     return False
@@ -42,11 +45,11 @@ def _mixes_neighbours(conv) -> bool:
 def _adds_table(merge) -> bool:
     """A merge with a learned table that varies along the sequence, or two embeddings."""
     sources = [r for r in merge.inputs]
-    embeddings = sum(1 for r in sources if r.node.op == "Embedding")
+    embeddings = sum(1 for r in sources if op_of(r.node).category == "embedding")
     if merge.op == "add" and embeddings >= 2:
         return True
     for r in sources:
-        if r.node.op == "parameter" and r.type is not None and r.type.rank >= 2 \
+        if op_of(r.node).category == "parameter" and r.type is not None and r.type.rank >= 2 \
                 and merge.op == "add" and any(isinstance(d, int) and d > 1
                                               for d in r.type.shape[:-1]):
             return True
