@@ -203,3 +203,34 @@ def test_training_only_must_be_a_boolean(value, code):
             f"  - {{op: Linear, out_features: 4, training_only: {value}}}\n")
     (got, line, _), = locate(text)
     assert (got, line) == (code, 3)
+
+
+def test_a_block_may_return_its_aux_logits_as_a_second_output():
+    """A block with several outputs (`outputs: [main, aux]`) may return a training-only
+    one after its main output; only training-only nodes may read it."""
+    text = """\
+inputs: {x: {shape: [N, 4]}}
+blocks:
+  WithAux:
+    layers:
+      - {name: main, op: Linear, out_features: 4}
+      - {name: aux, op: Linear, out_features: 3, training_only: true}
+    outputs: [main, aux]
+layers:
+  - {name: b, block: WithAux}
+  - {name: head, op: Linear, out_features: 2}
+  - {name: auxhead, op: ReLU, from: b.aux, training_only: true}
+outputs: [head, auxhead]
+"""
+    assert_matches_torch(specc.check(text, dims={"N": 2}).graph, {"N": 2})
+    model = specc.build(text)
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        assert model.eval()(x).shape == (2, 2)
+        head, aux = model.train()(x)
+        b = model.get_submodule("b")
+        assert torch.equal(aux, torch.relu(b.aux(b.main(x))))
+    assert locate(text.replace("from: b.aux, training_only: true", "from: b.aux")) == \
+        [("E210", 11, text.splitlines()[10].index("b.aux") + 1)]
+    swapped = text.replace("outputs: [main, aux]", "outputs: [aux, main]")
+    assert locate(swapped)[0] == ("E210", 7, 15)
