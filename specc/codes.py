@@ -111,6 +111,13 @@ BAD_VALUE = _declare("E104", "bad-value", "error", "a value has the wrong type o
 MISSING_VALUE = _declare("E105", "missing-value", "error",
                          "a required parameter or key is missing",
                          "The op needs this parameter and specc cannot infer it.")
+BAD_INIT = _declare("E106", "bad-init", "error", "an `init:` entry torch.nn.init cannot apply",
+                    "An unknown init method, a mapping that mixes tensor names with a method, "
+                    "a tensor the layer does not have (a bias with `bias: false`, a weight on "
+                    "a layer without one), a method torch refuses for the tensor's rank "
+                    "(kaiming, xavier and orthogonal need 2 or more dims: never a bias), or "
+                    "`init:` on a block use or a `layers:` group (write it on the layers). "
+                    "The entry forms and methods are in docs/spec-language.md.")
 
 # -- expand ---------------------------------------------------------------------------------
 UNKNOWN_NAME = _declare("E201", "unknown-name", "error",

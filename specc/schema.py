@@ -90,15 +90,19 @@ def build_schema() -> dict:
 
     ops = all_ops()
     op_names = sorted(ops)
-    init_method = {"anyOf": [
-        {"enum": ["kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
-                  "normal", "uniform", "zeros", "ones", "orthogonal", "default"]},
-        {"type": "object", "minProperties": 1, "properties": {
-            "weight": {"$ref": "#/$defs/init"}, "bias": {"$ref": "#/$defs/init"},
-            "method": {"type": "string"}, "std": _NUMBER, "mean": _NUMBER, "a": _NUMBER,
-            "b": _NUMBER, "gain": _NUMBER, "value": _NUMBER,
-            "mode": {"enum": ["fan_in", "fan_out"]},
-            "nonlinearity": {"type": "string"}}, "additionalProperties": False}]}
+    from specc import initializers as init
+
+    methods = [*init.METHODS, init.DEFAULT]
+    # if/then/else rather than anyOf: a misspelt method is "'x' is not one of [...]"
+    init_method = {
+        "if": {"type": "string"}, "then": {"enum": methods},
+        "else": {"type": "object", "minProperties": 1, "properties": {
+            **{tensor: {"$ref": "#/$defs/init"} for tensor in init.TENSORS},
+            "method": {"enum": methods},
+            **{option: _NUMBER for option in init.NUMBER_OPTIONS},
+            "mode": {"enum": list(init.MODES)},
+            "nonlinearity": {"enum": list(init.NONLINEARITIES)}},
+            "additionalProperties": False}}
     node = {
         "type": "object",
         "properties": {**_COMMON, "op": {"enum": op_names}, "block": {"type": "string"},

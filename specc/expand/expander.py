@@ -17,16 +17,13 @@ from specc.expr import ExprError, evaluate
 from specc.ir import Node, Ref, Scope
 from specc.loader import LDict, LList
 from specc.ops.base import REQUIRED, get_op
+from specc.initializers import TENSORS as INIT_TENSORS, InitEntryError, parse as parse_init
 from specc.ops.ptypes import check_value
 
 # The keys of a node mapping that are not op or block parameters.
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
              "inline", "checkpoint", "tie", "training_only")
 SUGGESTIONS = 100  # unknown names that get a "did you mean" (each scans the visible names)
-
-
-# Options of an `init:` method that are numbers (torch.nn.init arguments).
-INIT_NUMBERS = ("std", "mean", "a", "b", "gain", "value")
 
 
 class Expander:
@@ -51,6 +48,8 @@ class Expander:
         # inside an item that says `training_only: true`: every node and container made is
         # training-only, and may read training-only values
         self.training_only = False
+        # the spec's per-op-type `init:`: op name -> (entry, locations), see node_init
+        self.init_by_op: dict[str, tuple] = {}
 
     def report(self, code: str, message: str, loc: Loc, node: str | None = None,
                hint: str | None = None) -> None:
@@ -261,6 +260,7 @@ class Expander:
     def build(self, item: LDict, place: Place, ns: Namespace, sources: list[Ref],
               env: dict) -> Node | Frame:
         """The block, nested sequence or op node an item describes, added at `place`."""
+        self._no_init_on_container(item)
         if "block" in item:
             return self._block(item, place, sources, env)
         if "layers" in item:
@@ -353,6 +353,7 @@ class Expander:
         if item.get("checkpoint"):
             raise NodeError("E207", "an inline block has no module of its own to checkpoint",
                             item.loc_of("checkpoint"), "drop inline: or checkpoint:")
+        self._no_init_on_container(item)
         sources = self.sources(item, seq, prev)
         with self._block_use(item, sources, seq.env) as (definition, block_env, block_ns):
             names = Namespace(block_ns)
@@ -388,6 +389,16 @@ class Expander:
         for (key, _), ref in zip(pairs, ordered, strict=True):
             by_name.setdefault(key, ref)
         return ordered[0], by_name, ordered
+
+    def _no_init_on_container(self, item: LDict) -> None:
+        """`init:` belongs to a layer: on a block use or a `layers:` group it would have to
+        guess which of the layers inside it means (a bias-free conv, a norm, an activation).
+        Reported, never ignored; the layers themselves are still expanded and checked."""
+        if "init" in item and ("block" in item or "layers" in item):
+            what = "a block use" if "block" in item else "a `layers:` group"
+            self.report("E106", f"init: on {what} does not apply to its layers", item.loc_of("init"),
+                        hint="write init: on the layers inside (a block parameter can carry "
+                             "it: std: $std), or per op type in the spec's top-level init:")
 
     @contextmanager
     def _block_use(self, item: LDict, sources: list[Ref], env: dict):
@@ -484,9 +495,11 @@ class Expander:
                                 f"model.embed_tokens, got {tie!r}", item.loc_of("tie"))
             attr_locs["tie"] = item.loc_of("tie")
         self._claim(place.path, place.loc)
+        init, init_locs = self.node_init(item, op.name, env)
+        attr_locs.update(init_locs)
         node = Node(place.path, op.name, attrs, list(sources), place.loc,
                     scope=place.frame.scope, attr_name=place.name, named=place.named,
-                    given=given, attr_locs=attr_locs, init=self.init(item, env),
+                    given=given, attr_locs=attr_locs, init=init,
                     output_names=op.output_names(attrs), tie=tie,
                     training_only=self.training_only)
         self.nodes.append(node)
@@ -527,24 +540,44 @@ class Expander:
                 attrs[param.name] = None if param.default is REQUIRED else param.default
         return attrs, given, attr_locs
 
-    def init(self, item: LDict, env: dict):
-        """A node's `init:` entry with its expressions evaluated (`std: ${1 / width}`)."""
+    def node_init(self, item: LDict, op_name: str, env: dict) -> tuple:
+        """(the `init:` entry that applies to an op node, the locations the check after
+        inference points at): its own, else its op type's from the spec's `init:`."""
         if "init" not in item:
-            return None
-        return self.eval_tree(item["init"], env, item.loc_of("init"), "init")
+            return self.init_by_op.get(op_name, (None, {}))
+        return self.read_init(item["init"], env, item.loc_of("init"), "init")
+
+    def read_init(self, raw, env: dict, loc: Loc, what: str) -> tuple:
+        """An `init:` entry with its expressions evaluated (`std: ${1 / width}`) and read as
+        an initialiser (specc.initializers): (entry, locations), or (None, {}) with the
+        problem reported, so the layer itself is still checked."""
+        try:
+            value = self.eval_tree(raw, env, loc, what)
+            parse_init(value)
+        except NodeError as exc:
+            self.report(exc.code, str(exc), exc.loc, hint=exc.hint)
+            return None, {}
+        except InitEntryError as exc:
+            at = loc
+            for key in exc.path:  # point at the key of the mistake
+                if not isinstance(raw, LDict) or key not in raw:
+                    break
+                raw, at = raw[key], raw.loc_of(key)
+            self.report(exc.code, f"{what}: {exc}", at)
+            return None, {}
+        locs = {"init": loc}
+        if isinstance(raw, LDict):
+            locs.update({f"init.{t}": raw.loc_of(t) for t in INIT_TENSORS if t in raw})
+        return value, locs
 
     def eval_tree(self, value, env: dict, loc: Loc, what: str):
-        """Evaluate every expression in nested mappings; numeric init options stay numbers."""
+        """Evaluate every expression in nested mappings."""
         if not isinstance(value, dict):
             return self.eval(value, env, loc, what)
         out = {}
         for key, entry in value.items():
             where = value.loc_of(key) if isinstance(value, LDict) else loc
             out[key] = self.eval_tree(entry, env, where, f"{what}.{key}")
-            if key in INIT_NUMBERS and (isinstance(out[key], bool)
-                                        or not isinstance(out[key], (int, float))):
-                raise NodeError("E104", f"{what}.{key} must be a number, got {out[key]!r}",
-                                where)
         return out
 
     def eval(self, value, env: dict, loc: Loc, what: str):
