@@ -215,7 +215,7 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
         "mod_zero": "${1 % 0}",
         "import": "${__import__('os').system('touch " + PWNED + "')}",
         "attribute": "${(1).__class__}",
-        "subscript": "${[1, 2][0]}",
+        "subscript": "${[1, 2][5]}",  # indexing is allowed (${hidden_dims[i]}); out of range is not
         "lambda": "${(lambda: 1)()}",
         "comprehension": "${[x for x in range(10**9)]}",
         "call_unknown": "${open('/etc/passwd')}",
