@@ -35,6 +35,11 @@ class Code:
     # torch itself refuses this (at construction or on the first call): it is an error
     # however rules are selected
     torch_rejects: bool = False
+    # the parameter at fault does not change the node's output shape (a given size that
+    # disagrees, groups or heads that do not divide, a dropout p out of range): inference
+    # re-infers the node with that parameter neutral and goes on, so one run reports every
+    # independent error after it too
+    output_kept: bool = False
 
     @property
     def is_rule(self) -> bool:
@@ -55,10 +60,11 @@ CODES: dict[str, Code] = {}
 
 
 def _declare(code: str, name: str, severity: str, summary: str, explanation: str = "",
-             hint: str = "", torch_rejects: bool = False) -> Code:
+             hint: str = "", torch_rejects: bool = False, output_kept: bool = False) -> Code:
     if code in CODES or any(c.name == name for c in CODES.values()):
         raise ValueError(f"code {code} {name} declared twice")
-    entry = Code(code, name, severity, summary, explanation.strip(), hint, torch_rejects)
+    entry = Code(code, name, severity, summary, explanation.strip(), hint, torch_rejects,
+                 output_kept)
     CODES[code] = entry
     return entry
 
@@ -93,6 +99,12 @@ EMPTY_FILE = _declare("E006", "empty-file", "error", "empty file",
                       "The file holds no YAML document.")
 MANY_DOCUMENTS = _declare("E007", "many-documents", "error", "more than one YAML document",
                           "A spec is one YAML document; `---` starts a second one.")
+INCLUDE = _declare("E008", "include", "error", "an `include:` entry cannot be included",
+                   "`include:` names files whose `blocks:` join the spec's. A path is relative "
+                   "to the including file's folder and stays below it (no absolute path, no "
+                   "`..`, no symbolic link leading out); it names a readable .yaml/.yml file "
+                   "that holds `blocks:` (and `include:`) only; files may not include each "
+                   "other in a cycle, and a block name is defined once across them all.")
 PLUGIN_LOAD = _declare("E010", "plugin-load", "error",
                        "a plugin named by the configuration cannot be loaded",
                        "A plugin module listed in `plugins` (or an enabled `specc.ops` entry "
@@ -157,7 +169,7 @@ SHAPE_MISMATCH = _declare("E301", "shape-mismatch", "error", "shapes do not fit 
 SIZE_DISAGREES = _declare("E302", "size-disagrees", "error",
                           "a given size (in_channels, in_features, …) disagrees with the input",
                           "Sizes that specc infers from the input may be written out, but "
-                          "then they must match it.")
+                          "then they must match it.", output_kept=True)
 NONPOSITIVE_SIZE = _declare("E303", "nonpositive-size", "error",
                             "a size becomes zero or negative",
                             "The input is too small for the kernel, stride or padding.")
@@ -226,7 +238,7 @@ Bad:   {op: Conv2d, out_channels: 30, kernel_size: 3, groups: 4}   # on 64 input
 Good:  {op: Conv2d, out_channels: 32, kernel_size: 3, groups: 4}
 """,
     'make in_channels and out_channels multiples of groups',
-    torch_rejects=True)
+    torch_rejects=True, output_kept=True)
 
 HEADS_NOT_DIVISIBLE = _declare(
     "L103", "heads-not-divisible", "error",
@@ -239,7 +251,7 @@ Bad:   {op: MultiheadAttention, embed_dim: 100, num_heads: 8}
 Good:  {op: MultiheadAttention, embed_dim: 128, num_heads: 8}
 """,
     'choose num_heads that divides the embedding size',
-    torch_rejects=True)
+    torch_rejects=True, output_kept=True)
 
 DROPOUT_P_RANGE = _declare(
     "L104", "dropout-p-range", "error",
@@ -252,7 +264,7 @@ Bad:   {op: Dropout, p: 50}
 Good:  {op: Dropout, p: 0.5}
 """,
     'write the probability as a number between 0 and 1',
-    torch_rejects=True)
+    torch_rejects=True, output_kept=True)
 
 SOFTMAX_WITHOUT_DIM = _declare(
     "L105", "softmax-without-dim", "error",
@@ -392,30 +404,44 @@ SOFTMAX_AXIS = _declare(
     "L209", "softmax-axis", "warning",
     "a softmax over the batch axis, or not over the loss's class axis",
     """
-A softmax normalises over one axis. Over dim 0 of a batch it mixes the samples: every
-prediction depends on the rest of the batch, and evaluation with another batch size gives
-other answers. For cross_entropy / nll the classes are on dim 1 (a segmentation map is
-[N, C, H, W]): a softmax over any other axis normalises over pixels or time.
+A softmax normalises over one axis. Over an axis that holds the batch it mixes the samples:
+every prediction depends on the rest of the batch, and evaluation with another batch size
+gives other answers. At the output it must normalise the axis the loss reads the classes
+on: dim 1 for cross_entropy / nll (and for `task: classification` / `segmentation`) in every
+layout — [N, C], a segmentation map [N, C, H, W], per-step scores [N, C, T] — and the last
+axis of ctc's (T, N, C). A softmax over any other axis normalises over pixels or time.
 
-Bad:   {op: LogSoftmax, dim: 0}                     # on [N, 10]
+Bad:   {op: LogSoftmax, dim: 0}                     # on [N, 10]: across the batch
 Bad:   {op: LogSoftmax, dim: -1}                    # on [N, 21, H, W] with loss: nll
-Good:  {op: LogSoftmax, dim: 1}
+Bad:   {op: LogSoftmax, dim: 1}                     # on (T, N, 29) with loss: ctc
+Good:  {op: LogSoftmax, dim: 1}                     # [N, C, ...] with nll
+Good:  {op: LogSoftmax, dim: 2}                     # (T, N, C) with ctc
 """,
-    'softmax over the class axis: dim 1 for [N, C, ...] outputs')
+    "softmax over the class axis: dim 1 for cross_entropy / nll, the last axis for ctc")
 
 CLASS_AXIS = _declare(
     "L210", "class-axis", "warning",
-    'a classifier Linear applied to a feature map: the classes end up on the last axis',
+    'a classification loss on an output whose classes are not on dim 1',
     """
-cross_entropy / nll read [N, C] or [N, C, d1, ...]: classes on dim 1. A Linear applied to a
-[N, C, H, W] feature map mixes only the last axis (W), giving [N, C, H, classes] — it runs,
-and the loss reads C as the classes. Pool (or flatten) the map first.
+cross_entropy / nll read [N, C] or [N, C, d1, ...]: classes on dim 1. Two layouts put them
+elsewhere and still run whenever the sizes fit. A Linear applied to a [N, C, H, W] feature
+map mixes only the last axis (W), giving [N, C, H, classes]: the loss reads C as the classes
+— pool (or flatten) the map first. Per-step scores from a Linear after an RNN, an embedding
+or attention are [N, T, classes]: the loss reads T as the classes — permute to [N, C, T] for
+one label per step (a 1-d conv head's [N, C, T] is already right), or read one step / the
+final state for one label per sequence. A next-token model (`task: generation`) is trained
+on its logits flattened to [N·T, vocab], as every language-model loop does: no finding.
 
 Bad:   [..., {op: Conv2d, out_channels: 64, ...}, {op: Linear, out_features: 10}]
 Good:  [..., {op: Conv2d, out_channels: 64, ...}, {op: AdaptiveAvgPool2d, output_size: 1},
         {op: flatten, start_dim: 1}, {op: Linear, out_features: 10}]
+Bad:   [{op: LSTM, batch_first: true, ...}, {op: Linear, out_features: 9}]       # [N, T, 9]
+Good:  [{op: LSTM, batch_first: true, ...}, {op: Linear, out_features: 9},
+        {op: permute, dims: [0, 2, 1]}]                                          # [N, 9, T]
 """,
-    'pool and flatten the feature map (start_dim: 1) before the classifier Linear')
+    'put the classes on dim 1: pool and flatten a feature map before the classifier Linear; '
+    'permute per-step scores [N, T, C] to [N, C, T]')
+
 
 BIAS_BEFORE_NORM = _declare(
     "L301", "bias-before-norm", "warning",
@@ -500,7 +526,9 @@ LOSSY_FLOOR = _declare(
     """
 The output size formula floors. When (size + 2·padding − dilation·(kernel − 1) − 1) is not
 a multiple of the stride, the last few positions are never covered by any window; if they
-are more than the padding, real input rows/columns are silently ignored.
+are more than the padding, real input rows/columns are silently ignored. The finding names
+the model input sizes that make every window of the stack fit (before this layer and after
+it), and the layers of one stack that the same input size fixes are one finding, at the first.
 
 Bad:   input 224, {op: Conv2d, kernel_size: 11, stride: 4}      # (224 − 11) % 4 = 1 → 1 column lost
 Good:  input 227, {op: Conv2d, kernel_size: 11, stride: 4}
@@ -669,9 +697,13 @@ CAUSAL_LM_WITHOUT_MASK = _declare(
 A model trained to predict the next token must not see it: without a causal mask every
 position of a Transformer layer attends to the whole sequence, including the tokens it is
 asked to predict. Training loss drops to almost nothing and generation fails. `task:
-generation` says the model generates token by token: then every self-attention layer of a
-decoder-only model (or the decoder layers of an encoder-decoder: its encoder may look both
-ways) needs its mask (`src_mask: true` with the mask as an input, and `is_causal: true`).
+generation` says the model generates token by token: then every self-attention of a
+decoder-only model (or, in an encoder-decoder, the self-attention on the decoder side: the
+encoder, read only as the cross-attention memory, may look both ways) needs its mask —
+`src_mask: true` with the mask as an input and `is_causal: true` (TransformerEncoderLayer),
+`tgt_mask` / `tgt_is_causal` (TransformerDecoderLayer), `attn_mask` / `is_causal`
+(MultiheadAttention), `causal: true` (Attention; its `mask` is a padding mask), `is_causal`
+or an attn_mask input (scaled_dot_product_attention).
 
 Bad:   task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
 Good:  task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true,

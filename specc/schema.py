@@ -20,6 +20,11 @@ TASKS = ("classification", "multilabel", "regression", "segmentation", "generati
 _EXPR = {"type": "string", "pattern": "\\$", "description": "an expression: $name or ${...}"}
 _NUMBER = {"anyOf": [{"type": "number"}, _EXPR]}  # an init option: a number or expression
 _NAME = {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_-]*|.*\\$.*)$"}
+# `outputs:` of the model, of a block, of a nested sequence: names of what it returns, a
+# list (read by position or by name) or a mapping {output name: node}
+_OUTPUTS = {"anyOf": [
+    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}]}
 _COMMON = {
     "name": {**_NAME, "description": "module attribute name (default: the index)"},
     "from": {"description": "input(s): node names, input names, node.output, or the "
@@ -104,7 +109,8 @@ def build_schema() -> dict:
         "allOf": [{"if": {"required": ["op"], "properties": {"op": {"const": name}}},
                    "then": {"$ref": f"#/$defs/ops/{name}"}} for name in op_names] + [
             {"if": {"required": ["layers"]},
-             "then": {"properties": {**_COMMON, "layers": True}, "additionalProperties": False}}],
+             "then": {"properties": {**_COMMON, "layers": True, "outputs": _OUTPUTS},
+                      "additionalProperties": False}}],
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -132,14 +138,15 @@ def build_schema() -> dict:
             "task": {"enum": list(TASKS)},
             "init": {"type": "object", "propertyNames": {"enum": op_names},
                      "additionalProperties": {"$ref": "#/$defs/init"}},
+            "include": {"description": "files whose `blocks:` join this spec's: paths "
+                                       "relative to this file's folder, below it",
+                        "anyOf": [{"type": "string"},
+                                  {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
             "blocks": {"type": "object",
                        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                        "additionalProperties": {"$ref": "#/$defs/block"}},
             "layers": {"$ref": "#/$defs/sequence"},
-            "outputs": {"anyOf": [
-                {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                {"type": "object", "minProperties": 1,
-                 "additionalProperties": {"type": "string"}}]},
+            "outputs": _OUTPUTS,
         },
         "$defs": {
             "expr": _EXPR,
@@ -162,7 +169,10 @@ def build_schema() -> dict:
                           "inputs": {"type": "array", "minItems": 1, "items": {
                               "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
                           "layers": {"$ref": "#/$defs/sequence"},
-                          "output": {"type": "string"}}},
+                          "output": {"type": "string"},
+                          "outputs": {**_OUTPUTS, "description": "several outputs: the first "
+                                      "is what the next item reads; `use.name` or `use.1` "
+                                      "reads another"}}},
             "sequence": {"type": "array", "items": {"anyOf": [
                 {"enum": op_names}, {"$ref": "#/$defs/node"}]}},
             "node": node,

@@ -181,9 +181,12 @@ def _mha_saves(ctx: SaveCtx) -> list:
     weights it saves are views of the parameters."""
     a, q = ctx.attrs, ctx.inputs[0]
     e = a["embed_dim"]
+    # the masks (the last inputs) are added to the scores by baddbmm, which keeps neither
+    n_tensors = len(ctx.inputs) - sum(bool(a[mask]) for mask, _ in _MASKS[
+        "MultiheadAttention"])
     tokens, _, scores = _attention_sizes(q, a["num_heads"], a["batch_first"])
     attention = [Saved("new", numel=scores)] * (3 if a["dropout"] > 0 else 1)
-    if len(ctx.inputs) == 1:
+    if n_tensors == 1:
         source = Saved("new", numel=tokens * e) if a["batch_first"] and q.rank == 3 \
             else Saved("input", 0)
         return [source, Saved("new", numel=5 * tokens * e)] + attention
@@ -193,7 +196,7 @@ def _mha_saves(ctx: SaveCtx) -> list:
     kv_length = _layout(ctx.inputs[1], a["batch_first"])[0]
     cross = [Saved("new", numel=scores // _attention_sizes(q, 1, a["batch_first"])[1]
                    * kv_length)] * (3 if a["dropout"] > 0 else 1)
-    return [Saved("input", i) for i in range(len(ctx.inputs))] + [
+    return [Saved("input", i) for i in range(n_tensors)] + [
         Saved("new", numel=2 * tokens * e + 2 * kv_tokens * e)] + cross
 
 
@@ -216,6 +219,7 @@ register(OpDef(
               "self-attention), then key_padding_mask and attn_mask when those flags are "
               "true. Outputs: out, weights.",
     category="attention", n_inputs=(1, 5), outputs=("out", "weights"),
+    layout="features-last", sequence_masks=("attn_mask", "is_causal"), key_input=lambda a: 1,
     count_params=_mha_count, macs=_mha_macs, emit=_mha_emit,
     key_args=lambda a: f"{a['num_heads']} heads", saves=_mha_saves,
     param_tensors=lambda a: 2 + (2 if a["bias"] else 0) + (2 if a["add_bias_kv"] else 0)
@@ -268,6 +272,11 @@ def _transformer_emit(op: str):
         tensors, masks = _mask_code(op, ctx)
         return [f"{ctx.outs[0]} = {ctx.module}({', '.join(tensors)}{masks})"]
     return emit
+
+
+def _memory_input(decoder: bool):
+    """``key_input``: a decoder layer's keys are its memory (input 1)."""
+    return lambda a: 1 if decoder else None
 
 
 def _transformer_tensor_count(decoder: bool):
@@ -365,6 +374,9 @@ for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoder
         doc=f"torch.nn.{_name}. Inputs: {'tgt, memory' if _decoder else 'src'}, then the "
             "masks whose flags are true, in the order listed.",
         category="attention", n_inputs=(2, 6) if _decoder else (1, 3),
+        layout="features-last",
+        sequence_masks=tuple(flag for flag in _MASKS[_name][0] if flag is not None),
+        key_input=_memory_input(_decoder), self_and_cross=_decoder,
         emit=_transformer_emit(_name),
         count_params=_transformer_count(_decoder), macs=_transformer_macs(_decoder),
         key_args=lambda a: f"d={a['d_model']}, {a['nhead']} heads",

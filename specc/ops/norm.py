@@ -42,18 +42,20 @@ def _affine_count(a: dict) -> int:
 
 
 def _stats_saves(batched_rank: int | None):
-    """The input, plus statistics in the activation dtype: BatchNorm (batched_rank None)
-    saves mean and invstd per channel (it also saves the running-stat buffers, which are
-    counted as buffers), InstanceNorm mean and invstd per (sample, channel), and the
-    running stats (with track_running_stats) and the weight (affine) repeated per sample."""
+    """The input, plus mean and invstd (in ``stats_dtype``): BatchNorm (batched_rank None)
+    per channel (it also saves the running-stat buffers, which are counted as buffers),
+    InstanceNorm per (sample, channel), with the running stats (track_running_stats) and
+    the weight (affine) repeated per sample in the activation dtype."""
     def saves(ctx: SaveCtx) -> list:
         t, channels = ctx.inputs[0], ctx.attrs["num_features"]
         if batched_rank is None:
-            return [Saved("input", 0), Saved("new", numel=2 * channels)]
+            return [Saved("input", 0), Saved("new", numel=2 * channels, dtype=ctx.stats_dtype)]
         samples = t.shape[0] if t.rank == batched_rank else 1
-        per = 4 if ctx.attrs["track_running_stats"] else 2
-        per += 1 if ctx.attrs["affine"] else 0  # the weight, repeated per sample
-        return [Saved("input", 0), Saved("new", numel=per * channels * samples)]
+        repeated = 2 if ctx.attrs["track_running_stats"] else 0
+        repeated += 1 if ctx.attrs["affine"] else 0  # the weight, repeated per sample
+        return [Saved("input", 0),
+                Saved("new", numel=2 * channels * samples, dtype=ctx.stats_dtype),
+                Saved("new", numel=repeated * channels * samples)]
     return saves
 
 
@@ -76,7 +78,7 @@ def elementwise_tensors(a: dict) -> dict:
 
 def _running_buffers(a: dict) -> tuple:
     """running_mean, running_var (float) and num_batches_tracked (one int64)."""
-    return (2 * a["num_features"], 1) if a["track_running_stats"] else (0, 0)
+    return (2 * a["num_features"], 8) if a["track_running_stats"] else (0, 0)
 
 
 # BatchNorm's statistics are constants in eval mode, so for the receptive field it is
@@ -86,6 +88,7 @@ for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
     register(OpDef(f"BatchNorm{_nd}d", "module", _running_params(True, True),
                    _channel_norm_infer(_ranks), doc=f"torch.nn.BatchNorm{_nd}d.",
                    category="norm", count_params=_affine_count, channel_norm=True,
+                   batch_stats=True, layout="channels-first", keeps_shape=True,
                    spatial_rank=_nd, saves=_stats_saves(None),
                    param_tensors=_affine_tensors, buffers=_running_buffers,
                    tensors=_affine("num_features"),
@@ -93,7 +96,8 @@ for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
     register(OpDef(f"InstanceNorm{_nd}d", "module", _running_params(False, False),
                    _channel_norm_infer((_nd + 1, _nd + 2)), doc=f"torch.nn.InstanceNorm{_nd}d.",
                    category="norm", count_params=_affine_count, channel_norm=True,
-                   spatial_rank=_nd, saves=_stats_saves(_nd + 2),
+                   layout="channels-first", keeps_shape=True, spatial_rank=_nd,
+                   saves=_stats_saves(_nd + 2),
                    param_tensors=_affine_tensors, buffers=_running_buffers,
                    tensors=_affine("num_features")))
 
@@ -117,10 +121,10 @@ register(OpDef(
     "GroupNorm", "module",
     [Param("num_groups", "posint"), Param("num_channels", "posint", inferred=True),
      Param("eps", "float", 1e-5), Param("affine", "bool", True)],
-    _group_norm, doc="torch.nn.GroupNorm.", category="norm",
+    _group_norm, doc="torch.nn.GroupNorm.", category="norm", keeps_shape=True,
     count_params=lambda a: 2 * a["num_channels"] if a["affine"] else 0,
     # per group: a channel's own mean only when num_groups == num_channels
-    channel_norm=True,
+    channel_norm=True, layout="channels-first",
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * ctx.inputs[0].shape[0] * ctx.attrs["num_groups"])],
     param_tensors=_affine_tensors, tensors=_affine("num_channels")))
@@ -154,7 +158,7 @@ def _layer_norm_saves(ctx: SaveCtx) -> list:
     """The input, and mean and rstd per normalised row."""
     t = ctx.inputs[0]
     rows = numel(t.shape[:t.rank - len(as_tuple(ctx.attrs["normalized_shape"], 1))])
-    return [Saved("input", 0), Saved("new", numel=2 * rows)]
+    return [Saved("input", 0), Saved("new", numel=2 * rows, dtype=ctx.stats_dtype)]
 
 
 register(OpDef(
@@ -163,8 +167,9 @@ register(OpDef(
            doc="trailing dims to normalise (default: the last one)"),
      Param("eps", "float", 1e-5), Param("elementwise_affine", "bool", True),
      Param("bias", "bool", True)],
-    _layer_norm, doc="torch.nn.LayerNorm.", category="norm", count_params=_layer_norm_count,
-    saves=_layer_norm_saves,
+    _layer_norm, doc="torch.nn.LayerNorm.", category="norm", keeps_shape=True,
+    count_params=_layer_norm_count,
+    saves=_layer_norm_saves, layout="features-last",
     param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
     tensors=elementwise_tensors))
 
@@ -197,11 +202,13 @@ register(OpDef(
      Param("bias", "bool", True)],
     _layer_norm_2d, doc="channels-first LayerNorm: torchvision's LayerNorm2d (ConvNeXt), "
     "nn.LayerNorm over dim 1 of (N, C, H, W); keys `weight`, `bias`",
-    category="norm", count_params=_layer_norm_count, module_source=_LAYER_NORM_2D,
-    spatial_rank=2,
+    category="norm", keeps_shape=True, count_params=_layer_norm_count,
+    module_source=_LAYER_NORM_2D,
+    spatial_rank=2, layout="channels-first",
     # layer_norm of the permuted view: the input's storage, and mean and rstd per position
     saves=lambda ctx: [Saved("input", 0),
-                       Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]))],
+                       Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]),
+                             dtype=ctx.stats_dtype)],
     param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
     tensors=elementwise_tensors,
     receptive=POINTWISE))
@@ -225,5 +232,6 @@ register(OpDef(
     "LocalResponseNorm", "module",
     [Param("size", "posint"), Param("alpha", "float", 1e-4), Param("beta", "float", 0.75),
      Param("k", "float", 1.0)],
-    _lrn, doc="torch.nn.LocalResponseNorm.", category="norm", saves=_lrn_saves,
-    receptive=POINTWISE))
+    _lrn, doc="torch.nn.LocalResponseNorm.", category="norm", keeps_shape=True,
+    saves=_lrn_saves,
+    receptive=POINTWISE, layout="channels-first"))
