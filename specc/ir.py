@@ -75,6 +75,9 @@ class Scope:
     output: Ref | None = None
     named: bool = False
     checkpoint: bool = False  # a block use with `checkpoint: true`: recomputed in backward
+    # a block's `module_order`: these children are registered in this order (the
+    # state_dict order), in the places they hold among the children; the rest keep theirs
+    module_order: list = field(default_factory=list)
 
     def walk_nodes(self):
         for item in self.items:

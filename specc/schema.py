@@ -159,7 +159,12 @@ def build_schema() -> dict:
                           "inputs": {"type": "array", "minItems": 1, "items": {
                               "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
                           "layers": {"$ref": "#/$defs/sequence"},
-                          "output": {"type": "string"}}},
+                          "output": {"type": "string"},
+                          "module_order": {
+                              "type": "array", "items": {"type": "string"},
+                              "description": "the order the block registers these layers "
+                              "in (the state_dict order) where it differs from the order "
+                              "they run in"}}},
             "sequence": {"type": "array", "items": {"anyOf": [
                 {"enum": op_names}, {"$ref": "#/$defs/node"}]}},
             "node": node,

@@ -21,7 +21,8 @@ if not REFDATA_2.exists():
 RECORDS = {m["name"]: m for m in json.loads(REFDATA_2.read_text())["models"]}
 # spec file -> record name
 SPECS_2 = {"convnext_tiny": "convnext_tiny", "efficientnet_b0": "efficientnet_b0",
-           "mobilenet_v3_small": "mobilenet_v3_small", "regnet_y_400mf": "regnet_y_400mf"}
+           "mobilenet_v3_small": "mobilenet_v3_small", "regnet_y_400mf": "regnet_y_400mf",
+           "swin_t": "swin_t"}
 
 
 def _record(spec: str) -> dict:
@@ -65,4 +66,29 @@ def test_torch_runs_the_spec_at_the_inferred_shapes(spec):
             assert leaf["params"] == 0, leaf["name"]
             continue
         assert node.params == leaf["params"], leaf["name"]
-        assert [list(t.shape) for t in node.out_types][:1] == leaf["out"][:1], leaf["name"]
+        if leaf["out"]:  # [] for a module torchvision never calls (Swin's qkv: F.linear)
+            assert [list(t.shape) for t in node.out_types][:1] == leaf["out"][:1], leaf["name"]
+
+
+def test_swin_t_computes_what_torchvision_computes():
+    """Values, not only shapes: the built swin_t (random init: the table, the index buffer,
+    every Linear) against torchvision's forward retyped in tests/torchvision_swin.py with
+    the same weights — window partition, the relative position bias gathered through the
+    index, the shifted blocks' mask, patch merging, the head. And the index buffer holds
+    torchvision's values."""
+    from tests import torchvision_swin
+
+    torch.manual_seed(0)
+    model = specc.build(SPECS / "swin_t.yaml").eval()
+    index = torchvision_swin.relative_position_index((7, 7))
+    for name, buffer in model.named_buffers():
+        assert name.endswith("relative_position_index") and torch.equal(buffer, index), name
+    with torch.no_grad():
+        for name, table in model.named_parameters():
+            if name.endswith("relative_position_bias_table"):
+                table.normal_()  # torchvision's trunc_normal(0.02) would hide a wrong gather
+        x = torch.randn(2, 3, 224, 224)
+        got = model(x)
+        want = torchvision_swin.swin_t_forward(model, x)
+    assert got.shape == (2, 1000)
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-4), (got - want).abs().max()

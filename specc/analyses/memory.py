@@ -236,6 +236,9 @@ def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) 
             if item.what in ("input", "output"):
                 ref = node.inputs[item.index] if item.what == "input" else Ref(node, item.index)
                 key = storages.owner[ref]
+                producer = get_op(key.node.op)  # None for a model input
+                if producer is not None and producer.kind in _MODEL_STATE:
+                    continue  # a parameter or buffer itself: counted with the weights
                 kept.setdefault(key, (storages.size[key], _producer_id(key)))
             else:
                 kept[(node.id, position)] = (_private_bytes(item, storages, node), node.id)
@@ -243,6 +246,11 @@ def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) 
         report.activations_train_bytes += size
         if node_id in report.nodes:
             report.nodes[node_id].activation_bytes += size
+
+
+# nodes whose output is a tensor of the model (Swin's index buffer that index_select
+# saves, ConvNeXt's layer_scale that mul saves), not an activation
+_MODEL_STATE = ("parameter", "buffer")
 
 
 def _producer_id(key: Ref) -> str:

@@ -237,8 +237,14 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
             var = _emit_leaf(state, item)
             if var is not None:
                 children.append((item.attr_name, var))
+    if scope.module_order:  # the listed children swap into the places they hold
+        listed = [i for i, (name, _) in enumerate(children) if name in scope.module_order]
+        by_name = dict(children)
+        for place, name in zip(listed, scope.module_order):
+            children[place] = (name, by_name[name])
     var = python_name(scope.path.replace(".", "_") or "model", state.used_names, "m")
-    if not state.trace and _is_chain(state, scope):
+    # an nn.Sequential runs its children in registration order: not when that order differs
+    if not state.trace and not scope.module_order and _is_chain(state, scope):
         if [name for name, _ in children] == [str(i) for i in range(len(children))]:
             args = ", ".join(v for _, v in children)
             state.build_lines.append(f"{var} = nn.Sequential({args})")
@@ -454,6 +460,8 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set,
                   in_types=[r.type for r in node.inputs], out_types=node.out_types,
                   dim_expr=lambda d: sizes.expr(d, node), float_dtype=state.float_dtype)
     lines = op.emit(ctx)
+    if op.kind == "function" and op.runtime_class is not None:  # code that calls its helpers
+        _need_runtime_class(state, op.runtime_class)
     if op.kind == "function" and state.float_dtype != "float32" \
             and not any(t.is_float for t in ctx.in_types):
         # torch makes new floats float32 (an integer mask * 1.0, an int division): they must

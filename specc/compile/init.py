@@ -15,6 +15,7 @@ _METHODS = {
     "xavier_normal": ("xavier_normal_", ("gain",)),
     "xavier_uniform": ("xavier_uniform_", ("gain",)),
     "normal": ("normal_", ("mean", "std")),
+    "trunc_normal": ("trunc_normal_", ("mean", "std", "a", "b")),  # timm/torchvision ViTs, Swin
     "uniform": ("uniform_", ("a", "b")),
     "zeros": ("zeros_", ()),
     "ones": ("ones_", ()),
@@ -51,6 +52,8 @@ def init_code(graph: Graph) -> list[str]:
     for node in graph.nodes:
         spec = node.init if node.init is not None else graph.init.get(node.op)
         for tensor, (method, kwargs) in _tensor_specs(spec).items():
+            if tensor == "bias" and node.init is None and not node.attrs.get("bias", True):
+                continue  # a per-type bias init is for the layers that have one (torchvision)
             lines.append(_call(node, tensor, method, kwargs))
     return lines
 

@@ -475,6 +475,17 @@ def _buffer(ctx: InferCtx):
     return [TensorType(tuple(shape), a["dtype"])]
 
 
+def _buffer_memory(attrs: dict) -> tuple:
+    """(float elements, int64 elements) for the memory analysis; other integer dtypes count
+    as the int64 elements of the same bytes."""
+    from specc.analyses.memory import ITEMSIZE
+
+    count = product(attrs["shape"])
+    if attrs["dtype"] in FLOAT_DTYPES:
+        return count, 0
+    return 0, -(-count * ITEMSIZE[attrs["dtype"]] // 8)
+
+
 register(OpDef(
     "buffer", "buffer",
     [Param("shape", "ints", doc="shape of the tensor"),
@@ -488,7 +499,7 @@ register(OpDef(
     _buffer, doc="a constant tensor registered as a buffer (register_buffer) under the node's "
                  "name: not a parameter, saved in the state_dict unless persistent: false; a "
                  "float32 buffer follows the build dtype",
-    category="parameter", n_inputs=(0, 0),
+    category="parameter", n_inputs=(0, 0), buffers=_buffer_memory,
     key_args=lambda a: f"{a['dtype']}{'' if a['persistent'] else ', not saved'}"))
 
 
