@@ -1,4 +1,4 @@
-"""Do check, render and build take linear time? Issue 14's budget for the passes.
+"""Do check, render, diff and build take linear time? Issue 14's budget for the passes.
 
     python3 benchmarks/scaling.py            # 10,000 and 50,000 nodes (a few minutes)
     python3 benchmarks/scaling.py --quick    # 1,000 and 5,000 nodes (the CI smoke run)
@@ -20,6 +20,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def edited(text: str) -> str:
+    """The spec after an edit a reviewer would diff: a Dropout inserted after every 50th
+    layer line and every 7th group's first node renamed, references included (diff must
+    match by structure and name, not by position)."""
+    import re
+
+    def rename(match):
+        return f"g{match[1]}r" if int(match[1]) % 7 == 0 else match[0]
+
+    out = []
+    for i, line in enumerate(re.sub(r"\bg(\d+)a\b", rename, text).splitlines()):
+        out.append(line)
+        if i % 50 == 0 and line.lstrip().startswith("- {"):
+            out.append(line[:line.index("-")] + "- {op: Dropout, p: 0.2}")
+    return "\n".join(out) + "\n"
 
 
 def spec_text(nodes: int, unknown_refs: bool = False) -> str:
@@ -71,6 +88,17 @@ def stages(nodes: int) -> dict:
     from specc.diagram import render_graph
 
     out["render (DOT)"], _ = timed(lambda: render_graph(analysis).source)
+    from specc.diff import diff_graphs
+
+    try:  # diff builds both versions on meta to compare checkpoints: import torch untimed
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+
+    changed = analyse(edited(text), limits=limits)
+    assert changed.ok, [d.format() for d in changed.diagnostics[:3]]
+    out["diff (inserts, renames)"], report = timed(
+        lambda: diff_graphs(analysis.graph, changed.graph))
     from specc.compile.codegen import generate
 
     out["build: generate Python"], _ = timed(lambda: generate(analysis.graph))

@@ -137,8 +137,9 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
         diagnostics = _merge(diagnostics, infer(graph, limits))
         from specc.tie import resolve_ties
 
-        tie_problems = resolve_ties(graph)
-        diagnostics = _merge(diagnostics, tie_problems)
+        from specc.initializers import check_inits
+
+        diagnostics = _merge(diagnostics, resolve_ties(graph) + check_inits(graph))
         graph.diagnostics = diagnostics
         if lint:
             from specc.lint import run_lints

@@ -111,6 +111,13 @@ BAD_VALUE = _declare("E104", "bad-value", "error", "a value has the wrong type o
 MISSING_VALUE = _declare("E105", "missing-value", "error",
                          "a required parameter or key is missing",
                          "The op needs this parameter and specc cannot infer it.")
+BAD_INIT = _declare("E106", "bad-init", "error", "an `init:` entry torch.nn.init cannot apply",
+                    "An unknown init method, a mapping that mixes tensor names with a method, "
+                    "a tensor the layer does not have (a bias with `bias: false`, a weight on "
+                    "a layer without one), a method torch refuses for the tensor's rank "
+                    "(kaiming, xavier and orthogonal need 2 or more dims: never a bias), or "
+                    "`init:` on a block use or a `layers:` group (write it on the layers). "
+                    "The entry forms and methods are in docs/spec-language.md.")
 
 # -- expand ---------------------------------------------------------------------------------
 UNKNOWN_NAME = _declare("E201", "unknown-name", "error",
@@ -383,30 +390,44 @@ SOFTMAX_AXIS = _declare(
     "L209", "softmax-axis", "warning",
     "a softmax over the batch axis, or not over the loss's class axis",
     """
-A softmax normalises over one axis. Over dim 0 of a batch it mixes the samples: every
-prediction depends on the rest of the batch, and evaluation with another batch size gives
-other answers. For cross_entropy / nll the classes are on dim 1 (a segmentation map is
-[N, C, H, W]): a softmax over any other axis normalises over pixels or time.
+A softmax normalises over one axis. Over an axis that holds the batch it mixes the samples:
+every prediction depends on the rest of the batch, and evaluation with another batch size
+gives other answers. At the output it must normalise the axis the loss reads the classes
+on: dim 1 for cross_entropy / nll (and for `task: classification` / `segmentation`) in every
+layout — [N, C], a segmentation map [N, C, H, W], per-step scores [N, C, T] — and the last
+axis of ctc's (T, N, C). A softmax over any other axis normalises over pixels or time.
 
-Bad:   {op: LogSoftmax, dim: 0}                     # on [N, 10]
+Bad:   {op: LogSoftmax, dim: 0}                     # on [N, 10]: across the batch
 Bad:   {op: LogSoftmax, dim: -1}                    # on [N, 21, H, W] with loss: nll
-Good:  {op: LogSoftmax, dim: 1}
+Bad:   {op: LogSoftmax, dim: 1}                     # on (T, N, 29) with loss: ctc
+Good:  {op: LogSoftmax, dim: 1}                     # [N, C, ...] with nll
+Good:  {op: LogSoftmax, dim: 2}                     # (T, N, C) with ctc
 """,
-    'softmax over the class axis: dim 1 for [N, C, ...] outputs')
+    "softmax over the class axis: dim 1 for cross_entropy / nll, the last axis for ctc")
 
 CLASS_AXIS = _declare(
     "L210", "class-axis", "warning",
-    'a classifier Linear applied to a feature map: the classes end up on the last axis',
+    'a classification loss on an output whose classes are not on dim 1',
     """
-cross_entropy / nll read [N, C] or [N, C, d1, ...]: classes on dim 1. A Linear applied to a
-[N, C, H, W] feature map mixes only the last axis (W), giving [N, C, H, classes] — it runs,
-and the loss reads C as the classes. Pool (or flatten) the map first.
+cross_entropy / nll read [N, C] or [N, C, d1, ...]: classes on dim 1. Two layouts put them
+elsewhere and still run whenever the sizes fit. A Linear applied to a [N, C, H, W] feature
+map mixes only the last axis (W), giving [N, C, H, classes]: the loss reads C as the classes
+— pool (or flatten) the map first. Per-step scores from a Linear after an RNN, an embedding
+or attention are [N, T, classes]: the loss reads T as the classes — permute to [N, C, T] for
+one label per step (a 1-d conv head's [N, C, T] is already right), or read one step / the
+final state for one label per sequence. A next-token model (`task: generation`) is trained
+on its logits flattened to [N·T, vocab], as every language-model loop does: no finding.
 
 Bad:   [..., {op: Conv2d, out_channels: 64, ...}, {op: Linear, out_features: 10}]
 Good:  [..., {op: Conv2d, out_channels: 64, ...}, {op: AdaptiveAvgPool2d, output_size: 1},
         {op: flatten, start_dim: 1}, {op: Linear, out_features: 10}]
+Bad:   [{op: LSTM, batch_first: true, ...}, {op: Linear, out_features: 9}]       # [N, T, 9]
+Good:  [{op: LSTM, batch_first: true, ...}, {op: Linear, out_features: 9},
+        {op: permute, dims: [0, 2, 1]}]                                          # [N, 9, T]
 """,
-    'pool and flatten the feature map (start_dim: 1) before the classifier Linear')
+    'put the classes on dim 1: pool and flatten a feature map before the classifier Linear; '
+    'permute per-step scores [N, T, C] to [N, C, T]')
+
 
 BIAS_BEFORE_NORM = _declare(
     "L301", "bias-before-norm", "warning",

@@ -558,7 +558,6 @@ _SPECIAL = {
     },
     "LayerNorm": {"bias": lambda m: getattr(m, "bias", None) is not None or not
                   m.elementwise_affine},
-    "PReLU": {"init": lambda m: 0.25},
     "TransformerEncoderLayer": "_transformer_layer",
     "TransformerDecoderLayer": "_transformer_layer",
 }

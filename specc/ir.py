@@ -73,6 +73,9 @@ class Scope:
     items: list[Union[Node, "Scope"]] = field(default_factory=list)
     input: Ref | None = None  # the value its first item reads
     output: Ref | None = None
+    # its declared `outputs:` in order (output is the first): a block with several outputs
+    # returns all of them, whoever reads them
+    outputs: list[Ref] = field(default_factory=list)
     named: bool = False
     checkpoint: bool = False  # a block use with `checkpoint: true`: recomputed in backward
     # a block's `module_order`: these children are registered in this order (the

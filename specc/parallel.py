@@ -132,7 +132,8 @@ def _check_plan(plan: dict) -> None:
 # --- the plan -------------------------------------------------------------------------
 
 def parallelize(module, mesh=None, *, units="repeat", fsdp: bool = True,
-                checkpoint: bool = False, compile: bool = False, tp_plan: dict | None = None,
+                checkpoint: bool = False, compile: bool | dict = False,
+                tp_plan: dict | None = None,
                 mp_policy=None, reshard_after_forward: bool = True):
     """Apply, in torchtitan's order, tensor parallelism, activation checkpointing,
     per-unit ``torch.compile`` and FSDP2 to a specc-built module; returns it (in place).
@@ -140,6 +141,9 @@ def parallelize(module, mesh=None, *, units="repeat", fsdp: bool = True,
     ``mesh``: a 1-D ``DeviceMesh`` (data parallel) or a 2-D one with dims named ``dp`` and
     ``tp``. ``units``: see :func:`block_units`. ``tp_plan``: ``{projection name:
     "colwise" | "rowwise"}`` applied inside every unit (needs a ``tp`` mesh dim).
+    ``compile``: True, or the keyword arguments of ``torch.compile`` (e.g. ``{"backend":
+    "inductor", "mode": "max-autotune"}``), applied per unit (regional compilation: one
+    compiled graph serves every identical block, as torchtitan does).
     ``mp_policy``: an FSDP2 ``MixedPrecisionPolicy``."""
     graph = _graph_of(module)
     chosen = block_units(graph, units)
@@ -158,7 +162,7 @@ def parallelize(module, mesh=None, *, units="repeat", fsdp: bool = True,
 
             checkpoint_module(block)  # in place: parameter names (FQNs) do not change
         if compile:
-            block.compile()
+            block.compile(**(compile if isinstance(compile, dict) else {}))
     if fsdp:
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 

@@ -22,10 +22,10 @@ from specc.ops.base import (REQUIRED, EmitCtx, InferCtx, OpDef, Param, SaveCtx, 
                             ShapeError, emit_call, saves_inputs, saves_output)
 from specc.tensor import TensorType
 
-# Keys that wire a spec node; a parameter cannot take one of these names. (`init` is not
-# here: torch's PReLU has an `init` argument, which then shadows the node's weight init.)
+# Keys that wire a spec node; a parameter cannot take one of these names (a torch argument
+# called `init`, as PReLU's, is reached through the node's `init:` instead).
 RESERVED_PARAM_NAMES = frozenset({"name", "op", "block", "layers", "from", "if", "repeat",
-                                  "repeat_name", "inline"})
+                                  "repeat_name", "inline", "init"})
 
 
 def param_types() -> tuple[str, ...]:
@@ -48,7 +48,8 @@ def module_op(name: str, module: str, params: list[Param], infer: Callable[[Infe
     number of parameters given the (inferred) attributes; ``macs`` multiply-accumulates.
     ``facts`` are the memory analysis's declarations (``saves``, ``param_tensors``,
     ``buffers``, ``aliases``, ``workspace``, ``backward_macs``, ``receptive``), as
-    specc's own ops give them."""
+    specc's own ops give them, and ``tensors`` (attrs -> {"weight": shape, "bias": shape}:
+    what a node's `init:` can set and `tie:` share; without it `init:` on the op is E106)."""
     return OpDef(name, "module", list(params), infer, doc=doc, category=category,
                  n_inputs=n_inputs, outputs=outputs,
                  count_params=count_params or (lambda attrs: 0),

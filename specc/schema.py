@@ -21,6 +21,11 @@ TASKS = ("classification", "multilabel", "regression", "segmentation", "generati
 _EXPR = {"type": "string", "pattern": "\\$", "description": "an expression: $name or ${...}"}
 _NUMBER = {"anyOf": [{"type": "number"}, _EXPR]}  # an init option: a number or expression
 _NAME = {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_-]*|.*\\$.*)$"}
+# `outputs:` of the model, of a block, of a nested sequence: names of what it returns, a
+# list (read by position or by name) or a mapping {output name: node}
+_OUTPUTS = {"anyOf": [
+    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}]}
 _COMMON = {
     "name": {**_NAME, "description": "module attribute name (default: the index)"},
     "from": {"description": "input(s): node names, input names, node.output, or the "
@@ -80,15 +85,19 @@ def build_schema() -> dict:
 
     ops = all_ops()
     op_names = sorted(ops)
-    init_method = {"anyOf": [
-        {"enum": ["kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform",
-                  "normal", "uniform", "zeros", "ones", "orthogonal", "default"]},
-        {"type": "object", "minProperties": 1, "properties": {
-            "weight": {"$ref": "#/$defs/init"}, "bias": {"$ref": "#/$defs/init"},
-            "method": {"type": "string"}, "std": _NUMBER, "mean": _NUMBER, "a": _NUMBER,
-            "b": _NUMBER, "gain": _NUMBER, "value": _NUMBER,
-            "mode": {"enum": ["fan_in", "fan_out"]},
-            "nonlinearity": {"type": "string"}}, "additionalProperties": False}]}
+    from specc import initializers as init
+
+    methods = [*init.METHODS, init.DEFAULT]
+    # if/then/else rather than anyOf: a misspelt method is "'x' is not one of [...]"
+    init_method = {
+        "if": {"type": "string"}, "then": {"enum": methods},
+        "else": {"type": "object", "minProperties": 1, "properties": {
+            **{tensor: {"$ref": "#/$defs/init"} for tensor in init.TENSORS},
+            "method": {"enum": methods},
+            **{option: _NUMBER for option in init.NUMBER_OPTIONS},
+            "mode": {"enum": list(init.MODES)},
+            "nonlinearity": {"enum": list(init.NONLINEARITIES)}},
+            "additionalProperties": False}}
     node = {
         "type": "object",
         "properties": {**_COMMON, "op": {"enum": op_names}, "block": {"type": "string"},
@@ -101,7 +110,8 @@ def build_schema() -> dict:
         "allOf": [{"if": {"required": ["op"], "properties": {"op": {"const": name}}},
                    "then": {"$ref": f"#/$defs/ops/{name}"}} for name in op_names] + [
             {"if": {"required": ["layers"]},
-             "then": {"properties": {**_COMMON, "layers": True}, "additionalProperties": False}}],
+             "then": {"properties": {**_COMMON, "layers": True, "outputs": _OUTPUTS},
+                      "additionalProperties": False}}],
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -133,10 +143,7 @@ def build_schema() -> dict:
                        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                        "additionalProperties": {"$ref": "#/$defs/block"}},
             "layers": {"$ref": "#/$defs/sequence"},
-            "outputs": {"anyOf": [
-                {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                {"type": "object", "minProperties": 1,
-                 "additionalProperties": {"type": "string"}}]},
+            "outputs": _OUTPUTS,
         },
         "$defs": {
             "expr": _EXPR,
@@ -164,7 +171,10 @@ def build_schema() -> dict:
                               "type": "array", "items": {"type": "string"},
                               "description": "the order the block registers these layers "
                               "in (the state_dict order) where it differs from the order "
-                              "they run in"}}},
+                              "they run in"},
+                          "outputs": {**_OUTPUTS, "description": "several outputs: the first "
+                                      "is what the next item reads; `use.name` or `use.1` "
+                                      "reads another"}}},
             "sequence": {"type": "array", "items": {"anyOf": [
                 {"enum": op_names}, {"$ref": "#/$defs/node"}]}},
             "node": node,

@@ -223,12 +223,12 @@ def test_cli_export_writes_pt2(tmp_path):
 def test_init_options_are_torch_arguments():
     import inspect
 
-    from specc.compile.init import _METHODS, _TORCH_NAMES
+    from specc.initializers import METHODS
 
-    for method, (fn, options) in _METHODS.items():
-        params = inspect.signature(getattr(torch.nn.init, fn)).parameters
-        for option in options:
-            assert _TORCH_NAMES.get((method, option), option) in params, (method, option)
+    for method, spec in METHODS.items():
+        params = inspect.signature(getattr(torch.nn.init, spec.torch_fn)).parameters
+        for option in spec.options:
+            assert spec.torch_names.get(option, option) in params, (method, option)
 
 
 def test_distributed_data_parallel_on_cpu():

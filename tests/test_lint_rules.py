@@ -352,6 +352,32 @@ LOOK_THROUGH_AND_TABLE = {
         spec("- {op: Conv1d, out_channels: 8, kernel_size: 10, stride: 5}\n"
              "- {op: Conv1d, out_channels: 8, kernel_size: 2, stride: 2}",
              "x: {shape: [N, 1, 16000]}"), None, ""),
+    "per-step scores [N, T, C] under cross_entropy": (
+        spec("- {op: LSTM, hidden_size: 8, batch_first: true}\n- {op: Linear, out_features: 3}",
+             SEQ, "loss: cross_entropy"), "class-axis", "reads dim 1 (T) as the classes"),
+    "per-step scores permuted to [N, C, T]": (
+        spec("- {op: LSTM, hidden_size: 8, batch_first: true}\n- {op: Linear, out_features: 3}\n"
+             "- {op: permute, dims: [0, 2, 1]}", SEQ, "loss: cross_entropy"), None, ""),
+    "a conv head's [N, C, T] scores": (
+        spec("- {op: Conv1d, out_channels: 3, kernel_size: 1}", "x: {shape: [N, 4, 20]}",
+             "loss: cross_entropy"), None, ""),
+    "a next-token model's [N, T, vocab] logits (task: generation)": (
+        spec("- {op: GRU, hidden_size: 8, batch_first: true}\n- {op: Linear, out_features: 30}",
+             SEQ, "loss: cross_entropy\ntask: generation"), None, ""),
+    "[N, C, T] LogSoftmax over time under nll": (
+        spec("- {op: Conv1d, out_channels: 3, kernel_size: 1}\n- {op: LogSoftmax, dim: 2}",
+             "x: {shape: [N, 4, 20]}", "loss: nll"), "softmax-axis", "classes on dim 1 (3)"),
+    "ctc LogSoftmax over dim 1 of (T, N, C) is over the batch": (
+        spec("- {op: GRU, hidden_size: 8}\n- {op: Linear, out_features: 5}\n"
+             "- {op: LogSoftmax, dim: 1}", "x: {shape: [T, N, 4]}", "loss: ctc"),
+        "softmax-axis", "samples of the batch"),
+    "ctc LogSoftmax over time": (
+        spec("- {op: GRU, hidden_size: 8}\n- {op: Linear, out_features: 5}\n"
+             "- {op: LogSoftmax, dim: 0}", "x: {shape: [T, N, 4]}", "loss: ctc"),
+        "softmax-axis", "ctc reads the classes on dim 2"),
+    "ctc LogSoftmax over the characters": (
+        spec("- {op: GRU, hidden_size: 8}\n- {op: Linear, out_features: 5}\n"
+             "- {op: LogSoftmax, dim: 2}", "x: {shape: [T, N, 4]}", "loss: ctc"), None, ""),
     "segmentation LogSoftmax over the classes": (
         spec("- {op: Conv2d, out_channels: 5, kernel_size: 1}\n- {op: LogSoftmax, dim: 1}", IMG,
              "loss: nll"), None, ""),

@@ -52,7 +52,6 @@ def run(args) -> int:
     try:
         from specc.compile.build import check_size
         from specc.compile.codegen import CodegenError, doc_text, generate
-        from specc.compile.init import InitError
 
         check_size(graph, args.max_params)
         source = generate(graph, float_dtype=args.dtype)
@@ -60,7 +59,7 @@ def run(args) -> int:
         analysis.diagnostics = [d.with_file(args.path) for d in exc.diagnostics]
         print_diagnostics(analysis)
         return EXIT_USAGE
-    except (CodegenError, InitError) as exc:
+    except CodegenError as exc:
         print(f"{args.path}: error: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
     if args.emit_python:

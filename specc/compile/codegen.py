@@ -122,10 +122,17 @@ def _exports(state: _State) -> dict:
             scope = scope.parent
 
     graph = state.graph
+    for scope in graph.root.walk_scopes():  # declared `outputs:` first, in their order
+        for ref in scope.outputs:
+            values = exports.setdefault(id(scope), [scope.output])
+            if ref not in values:
+                values.append(ref)
     for node in graph.nodes:
         for ref in node.inputs:
             need(ref, node.scope)
     for scope in graph.root.walk_scopes():
+        for ref in scope.outputs:
+            need(ref, scope)
         if scope.output is not None:
             need(scope.output, scope)
         if scope.input is not None and scope.parent is not None:
@@ -155,9 +162,9 @@ def _externals(state: _State, scope: Scope) -> list[Ref]:
             for ref in reads:
                 if ref not in refs and _outside(state, ref, scope):
                     refs.append(ref)
-        if scope.output is not None and scope.output not in refs \
-                and _outside(state, scope.output, scope):
-            refs.append(scope.output)
+        for ref in [scope.output, *scope.outputs]:  # a block may return its input
+            if ref is not None and ref not in refs and _outside(state, ref, scope):
+                refs.append(ref)
     state.externals[key] = refs
     return refs
 

@@ -12,21 +12,18 @@ from typing import Collection
 from specc.errors import Diagnostic, Limits, Loc, SpecError
 from specc.expand.mapping import normalise, without
 from specc.expand.names import NodeError, check_name, suggest
-from specc.expand.place import Disabled, Frame, Namespace, Place, Sequence, output_of
+from specc.expand.place import Disabled, Frame, Inline, Namespace, Place, Sequence, output_of
 from specc.expr import ExprError, evaluate
 from specc.ir import Node, Ref, Scope
 from specc.loader import LDict, LList
 from specc.ops.base import REQUIRED, get_op
+from specc.initializers import TENSORS as INIT_TENSORS, InitEntryError, parse as parse_init
 from specc.ops.ptypes import check_value
 
 # The keys of a node mapping that are not op or block parameters.
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
              "inline", "checkpoint", "tie")
 SUGGESTIONS = 100  # unknown names that get a "did you mean" (each scans the visible names)
-
-
-# Options of an `init:` method that are numbers (torch.nn.init arguments).
-INIT_NUMBERS = ("std", "mean", "a", "b", "gain", "value")
 
 
 class Expander:
@@ -49,6 +46,8 @@ class Expander:
         self.depth = 0
         self.suggestions_left = SUGGESTIONS
         self.bad_module_orders: set[str] = set()  # blocks whose module_order was reported
+        # the spec's per-op-type `init:`: op name -> (entry, locations), see node_init
+        self.init_by_op: dict[str, tuple] = {}
 
     def report(self, code: str, message: str, loc: Loc, node: str | None = None,
                hint: str | None = None) -> None:
@@ -56,8 +55,9 @@ class Expander:
 
     # -- sequences ---------------------------------------------------------------
     def sequence(self, items: LList, frame: Frame, outer: Namespace, prev: Ref | None,
-                 env: dict) -> Ref | None:
-        """Expand a `layers:` list into `frame`; returns the value its last item produces."""
+                 env: dict, names: Namespace | None = None) -> Ref | None:
+        """Expand a `layers:` list into `frame`; returns the value its last item produces.
+        Its names go into `names` (a new namespace inside `outer` if not given)."""
         self.depth += 1
         try:
             if self.depth - 1 > self.limits.max_nesting:  # the model's own layers: level 0
@@ -65,7 +65,8 @@ class Expander:
                     "E004", f"sequences nest more than {self.limits.max_nesting} levels deep "
                     "(max_nesting; nested `layers`, blocks and inline blocks all count)",
                     "error", items.loc))
-            return self._sequence(items, frame, outer, prev, env)
+            return self._sequence(items, frame, names if names is not None else Namespace(outer),
+                                  prev, env)
         finally:
             self.depth -= 1
 
@@ -86,9 +87,8 @@ class Expander:
         self.suggestions_left -= 1
         return suggest(word, options() if callable(options) else options)
 
-    def _sequence(self, items: LList, frame: Frame, outer: Namespace, prev: Ref | None,
+    def _sequence(self, items: LList, frame: Frame, names: Namespace, prev: Ref | None,
                   env: dict) -> Ref | None:
-        names = Namespace(outer)
         if frame.names is None:
             frame.names = names
         later = {item.get("name") for item in items
@@ -112,9 +112,10 @@ class Expander:
 
     def entry(self, item: LDict, seq: Sequence, prev: Ref | None, loc: Loc) -> Ref | None:
         self.step(loc)
-        if "repeat" in item and "name" not in item:
+        inline = bool(item.get("inline")) and "block" in item
+        if "repeat" in item and ("name" not in item or inline):
             return self._splice_repeat(item, seq, prev, loc)
-        if item.get("inline") and "block" in item:
+        if inline:
             return self._inline(item, seq, prev)
         return self._item(item, seq, prev, loc)
 
@@ -133,11 +134,13 @@ class Expander:
         if place.named and place.name in seq.names.entries:
             raise NodeError("E202", f"duplicate name '{place.name}' in this sequence",
                             item.loc_of("name"))
+        # a repeat's `from` is evaluated for each copy (`i`); these are copy 0's sources
+        wiring = seq.with_env(dict(seq.env, i=0)) if "repeat" in item else seq
         if "if" in item and not self.eval(item["if"], seq.env, item.loc_of("if"), "if"):
             # a disabled item passes its input through; a `from` it will never read is not
             # an error unless something reads the item by name
             try:
-                sources = self.sources(item, seq, prev)
+                sources = self.sources(item, wiring, prev)
             except NodeError as exc:
                 if place.named:
                     seq.names.entries[place.name] = Disabled(place.name, exc)
@@ -146,7 +149,7 @@ class Expander:
             if place.named:
                 seq.names.entries[place.name] = passthrough
             return passthrough
-        sources = self.sources(item, seq, prev)
+        sources = self.sources(item, wiring, prev)
         seq.frame.next_index += 1  # a disabled item takes no index (as in nn.Sequential)
         result: Node | Frame
         if "repeat" in item:
@@ -177,11 +180,18 @@ class Expander:
         refs = []
         for i, target in enumerate(targets):
             loc = raw.loc_of(i) if isinstance(raw, LList) else item.loc_of("from")
+            # an entry may be an expression (wiring that depends on `i` or a block param);
+            # it picks a name, it never computes a value
+            target = self.eval(target, seq.env, loc, "from")
+            if target is None:
+                continue  # `${None if i == 0 else 'x'}`: this entry is left out
             if isinstance(target, int) and not isinstance(target, bool):
                 target = str(target)  # an unnamed node, by its index
             if not isinstance(target, str):
                 raise NodeError("E104", f"`from` entries are node names, got {target!r}", loc)
             refs.append(self.resolve(target, seq.names, loc, seq.later_names))
+        if not refs:  # every entry left out: read the previous item, as without `from`
+            return self.sources(without(item, ("from",)), seq, prev)
         return refs
 
     def resolve(self, target: str, ns: Namespace, loc: Loc,
@@ -206,6 +216,7 @@ class Expander:
     def build(self, item: LDict, place: Place, ns: Namespace, sources: list[Ref],
               env: dict) -> Node | Frame:
         """The block, nested sequence or op node an item describes, added at `place`."""
+        self._no_init_on_container(item)
         if "block" in item:
             return self._block(item, place, sources, env)
         if "layers" in item:
@@ -240,16 +251,20 @@ class Expander:
 
     def _splice_repeat(self, item: LDict, seq: Sequence, prev: Ref | None,
                        loc: Loc) -> Ref | None:
-        """An unnamed `repeat`: the copies become items of this sequence, one index each."""
+        """An unnamed `repeat`: the copies become items of this sequence, one index each
+        (a named inline block's name goes to its last copy: the value it ends with)."""
         count = self._repeat_count(item, seq.env)
-        first, rest = without(item, ("repeat",)), without(item, ("repeat", "from"))
         # copies after the first read the previous copy and the first's other inputs (as
         # in a named repeat): a multi-input block repeats
-        carried = self.sources(item, seq, prev)[1:] if "from" in item else []
+        bodies = {(first, last): without(item, ("repeat",) + (() if first else ("from",))
+                                         + (() if last else ("name",)))
+                  for first in (True, False) for last in (True, False)}
         for i in range(count):
-            body = first if i == 0 else rest
+            body = bodies[i == 0, i == count - 1]
             copy = seq.with_env(dict(seq.env, i=i))
-            copy.carried = carried if i > 0 else []
+            # `from` is evaluated for each copy, so the wiring may depend on `i`
+            copy.carried = self.sources(item, copy, prev)[1:] if i > 0 and "from" in item \
+                else []
             prev = self.entry(body, copy, prev, loc)
         return prev
 
@@ -269,6 +284,8 @@ class Expander:
                                        item.loc_of("repeat_name"), "repeat_name")
                 check_name(child_name, item.loc_of("repeat_name"), "repeat_name")
             child = Place(container, child_name, False, place.loc)
+            if i > 0 and "from" in item:  # `from` is evaluated for each copy (`i`)
+                sources = self.sources(item, seq.with_env(child_env), prev)
             result = self.build(body, child, inner, [prev] + sources[1:], child_env)
             inner.entries[child_name] = result
             prev = output_of(result)
@@ -276,19 +293,63 @@ class Expander:
         return container
 
     def _inline(self, item: LDict, seq: Sequence, prev: Ref | None) -> Ref | None:
-        """`inline: true`: splice the block's layers (× repeat) into this sequence."""
-        if "if" in item and not self.eval(item["if"], seq.env, item.loc_of("if"), "if"):
-            return prev
+        """`inline: true`: splice the block's layers (× repeat) into this sequence. A name
+        makes no module: it names the block's output (and `name.skip` its `outputs:`)."""
+        name = None
         if "name" in item:
-            raise NodeError("E207", "an inline block has no name of its own: its layers join "
-                            "this sequence", item.loc_of("name"))
+            name = self._place(item, seq, item.loc).name
+            if name in seq.names.entries:
+                raise NodeError("E202", f"duplicate name '{name}' in this sequence",
+                                item.loc_of("name"))
+        if "if" in item and not self.eval(item["if"], seq.env, item.loc_of("if"), "if"):
+            if name is not None:
+                seq.names.entries[name] = prev
+            return prev
         if item.get("checkpoint"):
             raise NodeError("E207", "an inline block has no module of its own to checkpoint",
                             item.loc_of("checkpoint"), "drop inline: or checkpoint:")
+        self._no_init_on_container(item)
         sources = self.sources(item, seq, prev)
         with self._block_use(item, sources, seq.env) as (definition, block_env, block_ns):
-            return self.sequence(definition.get("layers") or LList(), seq.frame, block_ns,
-                                 sources[0], block_env) or sources[0]
+            names = Namespace(block_ns)
+            last = self.sequence(definition.get("layers") or LList(), seq.frame, block_ns,
+                                 sources[0], block_env, names)
+            out, by_name, _ = self._declared_outputs(definition, names, last)
+        out = out or sources[0]
+        if name is not None:
+            seq.names.entries[name] = Inline(out, names, by_name)
+        return out
+
+    def _declared_outputs(self, spec: LDict, names: Namespace,
+                          last: Ref | None) -> tuple[Ref | None, dict, list[Ref]]:
+        """A block's or nested sequence's `output:` / `outputs:`, resolved in its names:
+        (its main output, the outputs by position "0", "1", … and by name, in order)."""
+        single, several = spec.get("output"), spec.get("outputs")
+        if single is not None and several is not None:
+            raise NodeError("E207", "give `output:` (one) or `outputs:` (several), not both",
+                            spec.loc_of("outputs"))
+        if single is not None:
+            return self.resolve(str(single), names, spec.loc_of("output")), {}, []
+        if not several:
+            return last, {}, []
+        as_dict = isinstance(several, dict)
+        pairs = list(several.items()) if as_dict else [(str(t), t) for t in several]
+        ordered = [self.resolve(str(target), names, several.loc_of(key if as_dict else i))
+                   for i, (key, target) in enumerate(pairs)]
+        by_name = {str(i): ref for i, ref in enumerate(ordered)}  # positions win over names
+        for (key, _), ref in zip(pairs, ordered, strict=True):
+            by_name.setdefault(key, ref)
+        return ordered[0], by_name, ordered
+
+    def _no_init_on_container(self, item: LDict) -> None:
+        """`init:` belongs to a layer: on a block use or a `layers:` group it would have to
+        guess which of the layers inside it means (a bias-free conv, a norm, an activation).
+        Reported, never ignored; the layers themselves are still expanded and checked."""
+        if "init" in item and ("block" in item or "layers" in item):
+            what = "a block use" if "block" in item else "a `layers:` group"
+            self.report("E106", f"init: on {what} does not apply to its layers", item.loc_of("init"),
+                        hint="write init: on the layers inside (a block parameter can carry "
+                             "it: std: $std), or per op type in the spec's top-level init:")
 
     @contextmanager
     def _block_use(self, item: LDict, sources: list[Ref], env: dict):
@@ -323,20 +384,22 @@ class Expander:
     def _nested(self, item: LDict, place: Place, ns: Namespace, sources: list[Ref],
                 env: dict) -> Frame:
         container = self._new_frame("sequence", place, sources[0])
-        container.scope.output = self.sequence(item["layers"], container, ns, sources[0],
-                                               env) or sources[0]
+        last = self.sequence(item["layers"], container, ns, sources[0], env)
+        assert container.names is not None  # set by self.sequence
+        out, container.outputs, container.scope.outputs = self._declared_outputs(
+            item, container.names, last)
+        container.scope.output = out or sources[0]
         return container
 
     def _block(self, item: LDict, place: Place, sources: list[Ref], env: dict) -> Frame:
         with self._block_use(item, sources, env) as (definition, block_env, block_ns):
             container = self._new_frame("block", place, sources[0], block=item["block"])
             container.scope.checkpoint = item.get("checkpoint") is True
-            out = self.sequence(definition.get("layers") or LList(), container, block_ns,
-                                sources[0], block_env)
-        output = definition.get("output")
-        if output is not None:
-            assert container.names is not None  # set by self.sequence
-            out = self.resolve(str(output), container.names, definition.loc_of("output"))
+            last = self.sequence(definition.get("layers") or LList(), container, block_ns,
+                                 sources[0], block_env)
+        assert container.names is not None  # set by self.sequence
+        out, container.outputs, container.scope.outputs = self._declared_outputs(
+            definition, container.names, last)
         container.scope.output = out or sources[0]
         if "module_order" in definition:
             container.scope.module_order = self._module_order(item["block"], definition,
@@ -415,9 +478,11 @@ class Expander:
                                 f"model.embed_tokens, got {tie!r}", item.loc_of("tie"))
             attr_locs["tie"] = item.loc_of("tie")
         self._claim(place.path, place.loc)
+        init, init_locs = self.node_init(item, op.name, env)
+        attr_locs.update(init_locs)
         node = Node(place.path, op.name, attrs, list(sources), place.loc,
                     scope=place.frame.scope, attr_name=place.name, named=place.named,
-                    given=given, attr_locs=attr_locs, init=self.init(item, env),
+                    given=given, attr_locs=attr_locs, init=init,
                     output_names=op.output_names(attrs), tie=tie)
         self.nodes.append(node)
         place.frame.add(node)
@@ -457,24 +522,44 @@ class Expander:
                 attrs[param.name] = None if param.default is REQUIRED else param.default
         return attrs, given, attr_locs
 
-    def init(self, item: LDict, env: dict):
-        """A node's `init:` entry with its expressions evaluated (`std: ${1 / width}`)."""
+    def node_init(self, item: LDict, op_name: str, env: dict) -> tuple:
+        """(the `init:` entry that applies to an op node, the locations the check after
+        inference points at): its own, else its op type's from the spec's `init:`."""
         if "init" not in item:
-            return None
-        return self.eval_tree(item["init"], env, item.loc_of("init"), "init")
+            return self.init_by_op.get(op_name, (None, {}))
+        return self.read_init(item["init"], env, item.loc_of("init"), "init")
+
+    def read_init(self, raw, env: dict, loc: Loc, what: str) -> tuple:
+        """An `init:` entry with its expressions evaluated (`std: ${1 / width}`) and read as
+        an initialiser (specc.initializers): (entry, locations), or (None, {}) with the
+        problem reported, so the layer itself is still checked."""
+        try:
+            value = self.eval_tree(raw, env, loc, what)
+            parse_init(value)
+        except NodeError as exc:
+            self.report(exc.code, str(exc), exc.loc, hint=exc.hint)
+            return None, {}
+        except InitEntryError as exc:
+            at = loc
+            for key in exc.path:  # point at the key of the mistake
+                if not isinstance(raw, LDict) or key not in raw:
+                    break
+                raw, at = raw[key], raw.loc_of(key)
+            self.report(exc.code, f"{what}: {exc}", at)
+            return None, {}
+        locs = {"init": loc}
+        if isinstance(raw, LDict):
+            locs.update({f"init.{t}": raw.loc_of(t) for t in INIT_TENSORS if t in raw})
+        return value, locs
 
     def eval_tree(self, value, env: dict, loc: Loc, what: str):
-        """Evaluate every expression in nested mappings; numeric init options stay numbers."""
+        """Evaluate every expression in nested mappings."""
         if not isinstance(value, dict):
             return self.eval(value, env, loc, what)
         out = {}
         for key, entry in value.items():
             where = value.loc_of(key) if isinstance(value, LDict) else loc
             out[key] = self.eval_tree(entry, env, where, f"{what}.{key}")
-            if key in INIT_NUMBERS and (isinstance(out[key], bool)
-                                        or not isinstance(out[key], (int, float))):
-                raise NodeError("E104", f"{what}.{key} must be a number, got {out[key]!r}",
-                                where)
         return out
 
     def eval(self, value, env: dict, loc: Loc, what: str):
@@ -495,14 +580,24 @@ def _is_function(item) -> bool:
 
 
 def _descend(entry, part: str, prefix: str, loc: Loc):
-    """`prefix.part`: a part of a container, or a named output of a node."""
+    """`prefix.part`: a declared output or a part of a container (or of a named inline
+    block), or a named output of a node."""
+    if isinstance(entry, Inline):
+        if part in entry.outputs:
+            return entry.outputs[part]
+        if part in entry.names.entries:
+            return entry.names.entries[part]
+        raise NodeError("E201", f"'{prefix}' (an inline block) has no output or layer named "
+                        f"'{part}'", loc, suggest(part, [*entry.outputs, *entry.names.entries]))
     if isinstance(entry, Frame):
+        if part in entry.outputs:
+            return entry.outputs[part]
         if entry.names is not None and part in entry.names.entries:
             return entry.names.entries[part]
         if part in entry.parts:
             return entry.parts[part]
         raise NodeError("E201", f"'{prefix}' has no part named '{part}'", loc,
-                        suggest(part, entry.parts))
+                        suggest(part, [*entry.outputs, *entry.parts]))
     if isinstance(entry, Node):
         if part in entry.output_names:
             return Ref(entry, entry.output_names.index(part))

@@ -18,6 +18,7 @@ def expand(doc: LDict, dims: dict | None = None,
     could not be expanded is in the graph as a `broken` stand-in, so later ones are checked."""
     ex = Expander(doc, dims, limits)
     ex.vars = _eval_vars(ex, doc.get("vars") or LDict())
+    ex.init_by_op = _model_init(ex, doc)
     inputs = _inputs(ex, doc)
     root = Frame(Scope("", "model", doc.loc, named=True))
     top = Namespace()
@@ -39,7 +40,7 @@ def expand(doc: LDict, dims: dict | None = None,
         graph.batch_symbols = {str(n.out_types[0].shape[0]) for n in inputs
                                if n.out_types and n.out_types[0].shape
                                and isinstance(n.out_types[0].shape[0], Sym)}
-    graph.init = _model_init(ex, doc)
+    graph.init = {op: entry for op, (entry, _locs) in ex.init_by_op.items()}
     return graph, ex.diagnostics
 
 
@@ -139,13 +140,13 @@ def _loss(ex: Expander, raw, outputs) -> dict:
 
 
 def _model_init(ex: Expander, doc: LDict) -> dict:
-    """The spec's per-op-type `init:`, its expressions evaluated with `vars`."""
+    """The spec's per-op-type `init:`: op name -> (entry with its expressions evaluated
+    with `vars`, its locations); a refused entry is reported and left out."""
     raw = doc.get("init") or LDict()
     result = {}
     for op_name, entry in raw.items():
         where = raw.loc_of(op_name) if isinstance(raw, LDict) else doc.loc
-        try:
-            result[op_name] = ex.eval_tree(entry, ex.vars, where, f"init.{op_name}")
-        except NodeError as exc:
-            ex.report(exc.code, str(exc), exc.loc, hint=exc.hint)
+        value, locs = ex.read_init(entry, ex.vars, where, f"init.{op_name}")
+        if value is not None:
+            result[op_name] = value, locs
     return result

@@ -52,6 +52,8 @@ class Frame:
     # Its items by attribute name, for `a.b` where `b` is not a name of its own sequence
     # (the layers of an inlined block).
     parts: dict = field(default_factory=dict)
+    # Its declared `outputs:` by name and by position ("0", "1", …): `a.skip` reads one.
+    outputs: dict = field(default_factory=dict)
 
     @property
     def output(self) -> Ref | None:
@@ -77,9 +79,19 @@ class Place:
         return join(self.frame.scope.path, self.name)
 
 
+@dataclass(frozen=True)
+class Inline:
+    """A named inline block: no module of its own, but `stem` reads its output and
+    `stem.skip` one of its declared `outputs:` (or a layer it named)."""
+
+    output: Ref
+    names: Namespace  # the names its layers defined
+    outputs: dict  # declared outputs by name and by position
+
+
 def output_of(entry) -> Ref:
     """The value a name stands for, as a `from` reads it."""
-    if isinstance(entry, Frame):
+    if isinstance(entry, (Frame, Inline)):
         assert entry.output is not None, "a container's output is set when it is closed"
         return entry.output
     if isinstance(entry, Node):
@@ -99,7 +111,7 @@ class Sequence:
     carried: list = field(default_factory=list)
 
     def with_env(self, env: dict) -> "Sequence":
-        return Sequence(self.frame, self.names, env, self.later_names)
+        return Sequence(self.frame, self.names, env, self.later_names, self.carried)
 
 
 @dataclass(frozen=True)

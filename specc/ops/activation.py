@@ -94,12 +94,15 @@ def _prelu(ctx: InferCtx):
     return [t]
 
 
-register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1),
-                                   Param("init", "float", 0.25)],
-               _prelu, doc="torch.nn.PReLU: leaky ReLU with a learned slope.",
+# torch's `init` argument (the starting slope, 0.25) is the node's `init:` here, one key with
+# one meaning: `init: {method: constant, value: 0.1}` sets the slope as torch's init=0.1 does
+register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1)],
+               _prelu, doc="torch.nn.PReLU: leaky ReLU with a learned slope (0.25; another "
+                           "start: init: {method: constant, value: 0.1}).",
                category="activation", count_params=lambda a: a["num_parameters"],
                output_range="real",
-               saves=saves_inputs(0), param_tensors=lambda a: 1, receptive=POINTWISE))
+               saves=saves_inputs(0), param_tensors=lambda a: 1, receptive=POINTWISE,
+               tensors=lambda a: {"weight": (a["num_parameters"],)}))
 
 
 def _softmax_like(ctx: InferCtx):

@@ -247,8 +247,10 @@ class OpDef:
     # uses; torch_class is then that class's name. A function op may name one too: its
     # emitted code calls that class's static methods (Swin's SpeccWindows)
     runtime_class: str | None = None
-    # the shape of the module's `weight` (what `tie:` shares), when it has one
-    weight_shape: Callable[[dict], tuple] | None = None
+    # the module's own `weight` and `bias` (those it has with these attributes, inferred
+    # ones filled in) and their shapes: what `init:` can set and `tie:` shares. A
+    # `parameter` node's one tensor is its weight. tests/test_init.py checks it against torch.
+    tensors: Callable[[dict], dict] = lambda attrs: {}
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     # -- traits: what lint and render know about the op (tests/test_op_traits.py checks
     # that every op of a category carries its category's traits) --

@@ -5,6 +5,7 @@ from specc import codes
 from specc.dims import product
 from specc.ops._util import check_len, numel, spatial_input, tuples, window_out
 from specc.ops.base import InferCtx, OpDef, Param, Saved, SaveCtx, Window, register, saves_inputs
+from specc.ops.linear import with_bias
 from specc.ops.ptypes import as_tuple
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -104,6 +105,16 @@ def _count(nd: int):
     return count
 
 
+def _tensors(nd: int, transposed: bool):
+    """Conv: weight (out, in / groups, *kernel); transposed: (in, out / groups, *kernel)."""
+    def tensors(a: dict) -> dict:
+        k = as_tuple(a["kernel_size"], nd)
+        first, second = ("in_channels", "out_channels") if transposed else \
+            ("out_channels", "in_channels")
+        return with_bias(lambda a: (a[first], a[second] // a["groups"], *k), "out_channels")(a)
+    return tensors
+
+
 def _conv_macs(nd: int):
     def macs(ctx: InferCtx, outs):
         a = ctx.attrs
@@ -176,12 +187,12 @@ for _nd in (1, 2, 3):
         doc=f"torch.nn.Conv{_nd}d: {_nd}-D convolution over (N, C, *spatial).",
         category="conv", count_params=_count(_nd), macs=_conv_macs(_nd), key_args=_label(_nd),
         weighted=True, spatial_rank=_nd, floors_windows=True,
-        saves=_conv_saves(_nd), param_tensors=_weight_and_bias,
+        saves=_conv_saves(_nd), param_tensors=_weight_and_bias, tensors=_tensors(_nd, False),
         receptive=_windows(_nd, False)))
     register(OpDef(
         f"ConvTranspose{_nd}d", "module", _conv_params(True), _convT_infer(_nd),
         doc=f"torch.nn.ConvTranspose{_nd}d: {_nd}-D transposed convolution.",
         category="conv", count_params=_count(_nd), macs=_convT_macs(_nd), key_args=_label(_nd),
         weighted=True, spatial_rank=_nd,
-        saves=saves_inputs(0), param_tensors=_weight_and_bias,
+        saves=saves_inputs(0), param_tensors=_weight_and_bias, tensors=_tensors(_nd, True),
         receptive=_windows(_nd, True)))

@@ -1,6 +1,8 @@
 """Linear, Bilinear, Identity, Flatten, Unflatten and Embedding."""
 from __future__ import annotations
 
+from typing import Callable
+
 from specc import codes
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
@@ -33,8 +35,14 @@ def linear_op(name: str, doc: str, **kw) -> OpDef:
         param_tensors=lambda a: 2 if a["bias"] else 1, **kw))
 
 
+def with_bias(weight: Callable[[dict], tuple], size: str) -> Callable[[dict], dict]:
+    """``tensors`` of a layer with a weight and, unless ``bias: false``, a 1-D bias of the
+    attribute ``size``."""
+    return lambda a: {"weight": weight(a), **({"bias": (a[size],)} if a["bias"] else {})}
+
+
 linear_op("Linear", "torch.nn.Linear: y = x Wᵀ + b over the last dim.",
-          weight_shape=lambda a: (a["out_features"], a["in_features"]))
+          tensors=with_bias(lambda a: (a["out_features"], a["in_features"]), "out_features"))
 
 
 def _bilinear(ctx: InferCtx):
@@ -57,7 +65,9 @@ register(OpDef(
     count_params=lambda a: a["in1_features"] * a["in2_features"] * a["out_features"]
     + (a["out_features"] if a["bias"] else 0),
     macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in1_features"] * ctx.attrs["in2_features"],
-    weighted=True, saves=saves_inputs(0, 1), param_tensors=lambda a: 2 if a["bias"] else 1))
+    weighted=True, saves=saves_inputs(0, 1), param_tensors=lambda a: 2 if a["bias"] else 1,
+    tensors=with_bias(lambda a: (a["out_features"], a["in1_features"], a["in2_features"]),
+                      "out_features")))
 
 register(OpDef("Identity", "module", [], lambda ctx: [ctx.inputs[0]],
                doc="torch.nn.Identity: passes its input through.", category="misc",
@@ -133,4 +143,4 @@ register(OpDef(
     count_params=lambda a: a["num_embeddings"] * a["embedding_dim"],
     key_args=lambda a: f"{a['num_embeddings']}×{a['embedding_dim']}",
     saves=saves_inputs(0), param_tensors=lambda a: 1,
-    weight_shape=lambda a: (a["num_embeddings"], a["embedding_dim"])))
+    tensors=lambda a: {"weight": (a["num_embeddings"], a["embedding_dim"])}))

@@ -61,6 +61,19 @@ def _affine_tensors(a: dict) -> int:
     return 2 if a["affine"] else 0
 
 
+def _affine(size: str):
+    """``tensors`` of a channel norm: with ``affine``, a weight and a bias per channel."""
+    return lambda a: {"weight": (a[size],), "bias": (a[size],)} if a["affine"] else {}
+
+
+def elementwise_tensors(a: dict) -> dict:
+    """``tensors`` of LayerNorm: weight (and bias) of normalized_shape, unless not affine."""
+    if not a["elementwise_affine"]:
+        return {}
+    shape = tuple(as_tuple(a["normalized_shape"], 1))
+    return {"weight": shape, **({"bias": shape} if a.get("bias", False) else {})}
+
+
 def _running_buffers(a: dict) -> tuple:
     """running_mean, running_var (float) and num_batches_tracked (one int64)."""
     return (2 * a["num_features"], 1) if a["track_running_stats"] else (0, 0)
@@ -75,12 +88,14 @@ for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
                    category="norm", count_params=_affine_count, channel_norm=True,
                    spatial_rank=_nd, saves=_stats_saves(None),
                    param_tensors=_affine_tensors, buffers=_running_buffers,
+                   tensors=_affine("num_features"),
                    receptive=POINTWISE))
     register(OpDef(f"InstanceNorm{_nd}d", "module", _running_params(False, False),
                    _channel_norm_infer((_nd + 1, _nd + 2)), doc=f"torch.nn.InstanceNorm{_nd}d.",
                    category="norm", count_params=_affine_count, channel_norm=True,
                    spatial_rank=_nd, saves=_stats_saves(_nd + 2),
-                   param_tensors=_affine_tensors, buffers=_running_buffers))
+                   param_tensors=_affine_tensors, buffers=_running_buffers,
+                   tensors=_affine("num_features")))
 
 
 def _group_norm(ctx: InferCtx):
@@ -108,7 +123,7 @@ register(OpDef(
     channel_norm=True,
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * ctx.inputs[0].shape[0] * ctx.attrs["num_groups"])],
-    param_tensors=_affine_tensors))
+    param_tensors=_affine_tensors, tensors=_affine("num_channels")))
 
 
 def _layer_norm(ctx: InferCtx):
@@ -150,7 +165,8 @@ register(OpDef(
      Param("bias", "bool", True)],
     _layer_norm, doc="torch.nn.LayerNorm.", category="norm", count_params=_layer_norm_count,
     saves=_layer_norm_saves,
-    param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0))
+    param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
+    tensors=elementwise_tensors))
 
 
 def _layer_norm_2d(ctx: InferCtx):
@@ -187,6 +203,7 @@ register(OpDef(
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]))],
     param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
+    tensors=elementwise_tensors,
     receptive=POINTWISE))
 
 

@@ -11,7 +11,8 @@ from specc import codes
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
-from specc.ops.linear import linear_op
+from specc.ops.linear import linear_op, with_bias
+from specc.ops.norm import elementwise_tensors
 from specc.ops.ptypes import as_tuple
 from specc.tensor import INT_DTYPES, BroadcastError, TensorType, broadcast_shapes
 
@@ -48,7 +49,7 @@ register(OpDef(
     _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
                    "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
     category="norm",
-    count_params=_rms_norm_count))
+    count_params=_rms_norm_count, tensors=elementwise_tensors))
 
 
 # -- positions -------------------------------------------------------------------------
@@ -331,4 +332,5 @@ register(OpDef(
 # -- HF GPT-2's Conv1D -----------------------------------------------------------------
 linear_op("Conv1D", "Hugging Face GPT-2's Conv1D (transformers.pytorch_utils.Conv1D): a linear "
                     "layer whose weight is stored [in, out], so GPT-2 checkpoints load as "
-                    "saved. Not a convolution.", runtime_class="SpeccConv1D")
+                    "saved. Not a convolution.", runtime_class="SpeccConv1D",
+          tensors=with_bias(lambda a: (a["in_features"], a["out_features"]), "out_features"))

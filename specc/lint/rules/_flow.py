@@ -73,8 +73,30 @@ def is_self_attention(node: Node) -> bool:
     return len(node.inputs) == 1 or node.inputs[0] == node.inputs[1]
 
 
-def is_batch_dim(dim, graph) -> bool:
-    return isinstance(dim, Sym) and str(dim) in graph.batch_symbols
+BATCH_NAMES = {"N", "B", "batch", "batch_size", "bs"}
+TIME_NAMES = {"T", "L", "S", "seq", "seq_len", "time", "steps", "length"}
+
+
+def is_batch_dim(dim, facts) -> bool:
+    """Whether a size is the batch size. The graph's batch symbols are the leading dims of
+    its inputs (or its `batch:`); a sequence-first layer (batch_first: false) reads its
+    input's dim 0 as time and dim 1 as the batch, so a (T, N, F) model's batch is N."""
+    batch = getattr(facts, "_batch_symbols", None)
+    if batch is None:
+        batch = facts._batch_symbols = _batch_symbols(facts.graph)
+    return isinstance(dim, Sym) and str(dim) in batch
+
+
+def _batch_symbols(graph) -> set:
+    time_first, batch_second = set(), set()
+    for node in graph.nodes:
+        if node.attrs.get("batch_first") is False and node.inputs and node.inputs[0].type \
+                is not None and node.inputs[0].type.rank == 3:
+            first, second = (str(d) for d in node.inputs[0].type.shape[:2])
+            if first not in BATCH_NAMES:  # names that contradict the flag: rnn-layout-mismatch
+                time_first.add(first)
+                batch_second.add(second)
+    return (set(graph.batch_symbols) - time_first) | batch_second
 
 
 def reaches(facts, node: Node, ops: set) -> bool:

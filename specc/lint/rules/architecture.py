@@ -4,7 +4,8 @@ from __future__ import annotations
 from specc import codes
 from specc.dims import Sym
 from specc.lint.registry import rule
-from specc.lint.rules._flow import AFFINE_NORMS, PASS_THROUGH, forward, reaches
+from specc.lint.rules._flow import (AFFINE_NORMS, BATCH_NAMES, PASS_THROUGH, TIME_NAMES, forward,
+                                    reaches)
 from specc.lint.rules._paths import (FLOORING_WINDOWS, NORMS, OUTPUT_RANGE, TRANSPARENT,
                                      WEIGHTED, is_pointwise_conv, op_of, single_consumer)
 from specc.ops._util import floor_remainder
@@ -247,8 +248,6 @@ def batchnorm_single_value(graph, facts):
             yield node, f"{node.op} on {node.inputs[0].type} sees a single value per channel"
 
 
-_BATCH_NAMES = {"N", "B", "batch", "batch_size", "bs"}
-_TIME_NAMES = {"T", "L", "S", "seq", "seq_len", "time", "steps", "length"}
 
 
 @rule(codes.RNN_LAYOUT_MISMATCH)
@@ -261,10 +260,10 @@ def rnn_layout_mismatch(graph, facts):
             continue
         first, second = str(t.shape[0]), str(t.shape[1])
         batch_first = node.attrs["batch_first"]
-        if not batch_first and (first in _BATCH_NAMES or second in _TIME_NAMES):
+        if not batch_first and (first in BATCH_NAMES or second in TIME_NAMES):
             yield node, f"{node.op} reads {t} as (time, batch, features) because batch_first " \
                         "is false", node.attr_locs.get("batch_first")
-        elif batch_first and (first in _TIME_NAMES or second in _BATCH_NAMES):
+        elif batch_first and (first in TIME_NAMES or second in BATCH_NAMES):
             yield node, f"{node.op} reads {t} as (batch, time, features) because batch_first " \
                         "is true", node.attr_locs.get("batch_first")
 

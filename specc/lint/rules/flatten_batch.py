@@ -15,7 +15,7 @@ def flatten_batch(graph, facts):
         if t.rank < 2 or node.attrs.get("start_dim", 0) % t.rank != 0 \
                 or node.out_types[0].rank != 1:
             continue
-        if is_batch_dim(t.shape[0], graph) or t.shape[0] in batch_sizes:
+        if is_batch_dim(t.shape[0], facts) or t.shape[0] in batch_sizes:
             yield node, (f"{node.op} from dim 0 turns the batch {t} into one vector "
                          f"{node.out_types[0]}: the samples are mixed"), \
                 node.attr_locs.get("start_dim")
