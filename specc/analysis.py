@@ -14,6 +14,8 @@ from specc.ir import Graph
 
 @dataclass
 class Analysis:
+    """What :func:`analyse` found: the graph (None when the spec could not be read) and its diagnostics."""
+
     path: str
     graph: Graph | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -66,11 +68,12 @@ def is_spec_path(source) -> bool:
 def analyse(source, *, path: str | None = None, dims: dict | None = None,
             limits: Limits | None = None, lint: bool = True, config=None,
             vars: dict | None = None) -> Analysis:
-    from specc.loader import load_yaml
+    from specc.loader import load_yaml_counted
 
     limits = limits or Limits()
     display = path or "<spec>"
     text = ""
+    used = (0, 0)  # bytes and YAML nodes the spec takes (its includes get the rest)
     if isinstance(source, (bytearray, memoryview)):
         source = bytes(source)
     if not isinstance(source, (dict, str, bytes)):
@@ -84,7 +87,8 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
                 text = source.decode("utf-8", "replace")
             else:
                 text = source
-            doc = load_yaml(source, limits)
+            doc, nodes = load_yaml_counted(source, limits)
+            used = (len(source) if isinstance(source, bytes) else len(source.encode()), nodes)
     except SpecError as exc:
         return Analysis(display, None, _with_file(exc.diagnostics, display), text)
     plugin_problems = []
@@ -99,19 +103,26 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
             plugin_problems = activate(None) + [Diagnostic(
                 "E010", f"plugins not loaded: {exc}", "error", Loc(1, 1), file=display)]
     analysis = analyse_document(doc, display, dims=dims, limits=limits, lint=lint,
-                                config=config, source=text, vars=vars)
+                                config=config, source=text, vars=vars, origin=path, used=used)
     if plugin_problems:  # located in the configuration file, which keeps its own name
         analysis.diagnostics = plugin_problems + analysis.diagnostics
     return analysis
 
 
 def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, config=None,
-                     source: str = "", vars: dict | None = None) -> Analysis:
+                     source: str = "", vars: dict | None = None, origin: str | None = None,
+                     used: tuple[int, int] = (0, 0)) -> Analysis:
+    """``origin`` is the spec's path, where its `include:` files are found; ``used`` the
+    bytes and YAML nodes the spec itself took of the limits its includes share."""
     from specc.expand import expand
+    from specc.include import resolve_includes
     from specc.infer import infer
     from specc.schema import validate
 
     limits = limits or Limits()
+    problems = resolve_includes(doc, origin, limits, *used)
+    if problems:  # the blocks are incomplete: every use of them would be a false E204
+        return Analysis(display, None, _with_file(problems, display), source)
     ignored: list[str] = []
     if vars:
         from specc.vars import apply_vars
@@ -183,11 +194,12 @@ def _too_many_layers(doc, limits: Limits):
 
 def _merge(first: list[Diagnostic], second: list[Diagnostic]) -> list[Diagnostic]:
     """Schema and expander can find the same mistake: keep one per (line, code family)."""
-    seen = {(d.loc.line, d.code) for d in first}
-    seen_lines = {d.loc.line for d in first}
+    seen = {(d.loc.file, d.loc.line, d.code) for d in first}
+    seen_lines = {(d.loc.file, d.loc.line) for d in first}
     out = list(first)
     for d in second:
-        if (d.loc.line, d.code) in seen or (d.code[:2] == "E1" and d.loc.line in seen_lines):
+        if (d.loc.file, d.loc.line, d.code) in seen or (
+                d.code[:2] == "E1" and (d.loc.file, d.loc.line) in seen_lines):
             continue
         out.append(d)
     return out

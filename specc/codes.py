@@ -24,6 +24,8 @@ SEVERITIES = ("info", "warning", "error")
 
 @dataclass(frozen=True)
 class Code:
+    """One diagnostic code of the table."""
+
     code: str  # E### or L###
     name: str  # kebab-case, unique
     severity: str  # one of SEVERITIES
@@ -33,6 +35,11 @@ class Code:
     # torch itself refuses this (at construction or on the first call): it is an error
     # however rules are selected
     torch_rejects: bool = False
+    # the parameter at fault does not change the node's output shape (a given size that
+    # disagrees, groups or heads that do not divide, a dropout p out of range): inference
+    # re-infers the node with that parameter neutral and goes on, so one run reports every
+    # independent error after it too
+    output_kept: bool = False
 
     @property
     def is_rule(self) -> bool:
@@ -53,10 +60,11 @@ CODES: dict[str, Code] = {}
 
 
 def _declare(code: str, name: str, severity: str, summary: str, explanation: str = "",
-             hint: str = "", torch_rejects: bool = False) -> Code:
+             hint: str = "", torch_rejects: bool = False, output_kept: bool = False) -> Code:
     if code in CODES or any(c.name == name for c in CODES.values()):
         raise ValueError(f"code {code} {name} declared twice")
-    entry = Code(code, name, severity, summary, explanation.strip(), hint, torch_rejects)
+    entry = Code(code, name, severity, summary, explanation.strip(), hint, torch_rejects,
+                 output_kept)
     CODES[code] = entry
     return entry
 
@@ -91,6 +99,12 @@ EMPTY_FILE = _declare("E006", "empty-file", "error", "empty file",
                       "The file holds no YAML document.")
 MANY_DOCUMENTS = _declare("E007", "many-documents", "error", "more than one YAML document",
                           "A spec is one YAML document; `---` starts a second one.")
+INCLUDE = _declare("E008", "include", "error", "an `include:` entry cannot be included",
+                   "`include:` names files whose `blocks:` join the spec's. A path is relative "
+                   "to the including file's folder and stays below it (no absolute path, no "
+                   "`..`, no symbolic link leading out); it names a readable .yaml/.yml file "
+                   "that holds `blocks:` (and `include:`) only; files may not include each "
+                   "other in a cycle, and a block name is defined once across them all.")
 PLUGIN_LOAD = _declare("E010", "plugin-load", "error",
                        "a plugin named by the configuration cannot be loaded",
                        "A plugin module listed in `plugins` (or an enabled `specc.ops` entry "
@@ -155,7 +169,7 @@ SHAPE_MISMATCH = _declare("E301", "shape-mismatch", "error", "shapes do not fit 
 SIZE_DISAGREES = _declare("E302", "size-disagrees", "error",
                           "a given size (in_channels, in_features, …) disagrees with the input",
                           "Sizes that specc infers from the input may be written out, but "
-                          "then they must match it.")
+                          "then they must match it.", output_kept=True)
 NONPOSITIVE_SIZE = _declare("E303", "nonpositive-size", "error",
                             "a size becomes zero or negative",
                             "The input is too small for the kernel, stride or padding.")
@@ -224,7 +238,7 @@ Bad:   {op: Conv2d, out_channels: 30, kernel_size: 3, groups: 4}   # on 64 input
 Good:  {op: Conv2d, out_channels: 32, kernel_size: 3, groups: 4}
 """,
     'make in_channels and out_channels multiples of groups',
-    torch_rejects=True)
+    torch_rejects=True, output_kept=True)
 
 HEADS_NOT_DIVISIBLE = _declare(
     "L103", "heads-not-divisible", "error",
@@ -237,7 +251,7 @@ Bad:   {op: MultiheadAttention, embed_dim: 100, num_heads: 8}
 Good:  {op: MultiheadAttention, embed_dim: 128, num_heads: 8}
 """,
     'choose num_heads that divides the embedding size',
-    torch_rejects=True)
+    torch_rejects=True, output_kept=True)
 
 DROPOUT_P_RANGE = _declare(
     "L104", "dropout-p-range", "error",
@@ -250,7 +264,7 @@ Bad:   {op: Dropout, p: 50}
 Good:  {op: Dropout, p: 0.5}
 """,
     'write the probability as a number between 0 and 1',
-    torch_rejects=True)
+    torch_rejects=True, output_kept=True)
 
 SOFTMAX_WITHOUT_DIM = _declare(
     "L105", "softmax-without-dim", "error",
@@ -681,9 +695,13 @@ CAUSAL_LM_WITHOUT_MASK = _declare(
 A model trained to predict the next token must not see it: without a causal mask every
 position of a Transformer layer attends to the whole sequence, including the tokens it is
 asked to predict. Training loss drops to almost nothing and generation fails. `task:
-generation` says the model generates token by token: then every self-attention layer of a
-decoder-only model (or the decoder layers of an encoder-decoder: its encoder may look both
-ways) needs its mask (`src_mask: true` with the mask as an input, and `is_causal: true`).
+generation` says the model generates token by token: then every self-attention of a
+decoder-only model (or, in an encoder-decoder, the self-attention on the decoder side: the
+encoder, read only as the cross-attention memory, may look both ways) needs its mask —
+`src_mask: true` with the mask as an input and `is_causal: true` (TransformerEncoderLayer),
+`tgt_mask` / `tgt_is_causal` (TransformerDecoderLayer), `attn_mask` / `is_causal`
+(MultiheadAttention), `causal: true` (Attention; its `mask` is a padding mask), `is_causal`
+or an attn_mask input (scaled_dot_product_attention).
 
 Bad:   task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true}]
 Good:  task: generation   layers: [..., {op: TransformerEncoderLayer, nhead: 8, batch_first: true,

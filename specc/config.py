@@ -27,6 +27,8 @@ class ConfigError(ValueError):
 
 @dataclass
 class Config:
+    """The `[tool.specc]` / `.specc.toml` settings in effect."""
+
     select: list = field(default_factory=lambda: ["ALL"])
     ignore: list = field(default_factory=list)
     fail_on: str = "error"
@@ -71,11 +73,14 @@ def _find(directory: str) -> _Table | None:
         directory = parent
 
 
+# Where a pyproject.toml can hold a specc table: a [tool.specc…] header, a dotted
+# tool.specc… key, or a [tool] table / inline `tool =` that may hold one. A pyproject
+# with none of these is not parsed at all (importing tomllib is ~2 ms of `specc check`).
+_MAYBE_SPECC_TABLE = re.compile(r'^[ \t]*(\[[ \t]*"?tool"?[ \t]*(\]|\.[ \t]*"?specc)'
+                                r'|"?tool"?[ \t]*(=|\.[ \t]*"?specc))', re.MULTILINE)
+
+
 def _read(path: str) -> _Table | None:
-    try:
-        import tomllib  # only when there is a file to read: keeps `specc check` fast
-    except ImportError:  # Python 3.10: the same parser, as the tomli backport
-        import tomli as tomllib
     from specc.files import read_bounded
 
     try:
@@ -83,6 +88,12 @@ def _read(path: str) -> _Table | None:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot read the configuration: "
                           f"{getattr(exc, 'strerror', None) or exc}") from None
+    if os.path.basename(path) == "pyproject.toml" and not _MAYBE_SPECC_TABLE.search(text):
+        return None
+    try:
+        import tomllib  # only when there is a file to read: keeps `specc check` fast
+    except ImportError:  # Python 3.10: the same parser, as the tomli backport
+        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except ValueError as exc:  # tomllib's message says where (line, column)

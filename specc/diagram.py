@@ -231,6 +231,17 @@ class _Layout:
         return best + 1  # the output
 
 
+def short_name(scope: Scope) -> str:
+    """A block's name inside the cluster of its parent: ``mlp``, not ``model.layers.0.mlp``
+    (the cluster gives the context, and a folded box stands for every copy); a repeat copy
+    keeps its repeat's name, ``layer1.0``."""
+    if not scope.attr_name:
+        return scope.path
+    if scope.attr_name.isdigit() and scope.parent is not None and scope.parent.attr_name:
+        return f"{scope.parent.attr_name}.{scope.attr_name}"
+    return scope.attr_name
+
+
 def max_depth(scope: Scope) -> int:
     return max((1 + max_depth(s) for s in scope.items if isinstance(s, Scope)), default=0)
 
@@ -287,7 +298,7 @@ class _Drawing:
         args = readable_args(node)
         call = f"{node.op}({args})" if args else node.op
         if heading is not None:
-            rows = [f"<B>{_esc(heading.path)}</B>"
+            rows = [f"<B>{_esc(short_name(heading))}</B>"
                     + (f" <FONT POINT-SIZE='9'>({_esc(heading.block)})</FONT>"
                        if heading.block else ""), _esc(call)]
         elif node.named:
@@ -334,11 +345,11 @@ class _Drawing:
         inp = scope.input.type if scope.input else None
         out = scope.output.type if scope.output else None
         kind = scope_label(scope)
-        title = scope.path
+        title = short_name(scope)
         if copies > 1:
             kind = f"{kind} ×{copies}"
-            title = f"{scope.path}–{copies - 1 + int(scope.attr_name)}" \
-                if scope.attr_name.isdigit() else scope.path
+            if scope.attr_name.isdigit():
+                title = f"{title}–{copies - 1 + int(scope.attr_name)}"
         rows = [f"<B>{_esc(title)}</B>", _esc(kind),
                 f"<FONT POINT-SIZE='9'>{_esc(inp)} → {_esc(out)}</FONT>",
                 f"<FONT POINT-SIZE='9'>{scope_params(scope) * copies:,} params</FONT>"]
@@ -366,6 +377,10 @@ class _Drawing:
                 # a block whose inside is one box (conv + norm + activation): no cluster
                 # around it, its name heads the box instead
                 self.add_node(target, item.walk_nodes().__next__(), heading=item)
+            elif len(run) == len(scope.items) > 1 and scope.kind == "repeat":
+                # every copy folds into one: the repeat's own cluster already says
+                # "(Block ×N)", a second cluster inside it would only repeat that
+                self.add_scope(target, item, level + 1)
             else:
                 name = f"cluster_{self.gv_id('cluster:' + item.path)}"
                 with target.subgraph(name=name) as cluster:

@@ -14,10 +14,12 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 @dataclass(frozen=True)
 class Loc:
-    """A position in a spec file (1-based line and column, as editors show them)."""
+    """A position in a spec file (1-based line and column, as editors show them). ``file``
+    is set in a file the spec includes (None: the spec itself)."""
 
     line: int = 0
     col: int = 0
+    file: str | None = None
 
     def __bool__(self) -> bool:
         return self.line > 0
@@ -28,6 +30,8 @@ NOWHERE = Loc()
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding, located in the spec."""
+
     code: str
     message: str
     severity: str = "error"
@@ -40,7 +44,8 @@ class Diagnostic:
 
 
     def with_file(self, file: str) -> "Diagnostic":
-        return replace(self, file=file)
+        """The diagnostic in ``file`` (the spec), unless it is located in an included file."""
+        return replace(self, file=self.loc.file or file)
 
     def format(self) -> str:
         where = f"{self.file or '<spec>'}:{self.loc.line}:{self.loc.col}"
@@ -71,7 +76,7 @@ def collapse_instances(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     the first, and name the instances in its message ("in 4 instances: layer1.0, …")."""
     groups: dict = {}
     for d in diagnostics:
-        key = (d.file, d.code, d.loc.line, d.loc.col) if d.loc else id(d)
+        key = (d.file, d.code, d.loc) if d.loc else id(d)
         groups.setdefault(key, []).append(d)
     out = []
     for group in groups.values():
@@ -140,6 +145,8 @@ class Limits:
     max_count: int = 10 ** 18
     max_nesting: int = 50
     max_expansion_steps: int = 250_000  # 5 per node at max_graph_nodes
+    max_includes: int = 256
+    max_include_depth: int = 16
 
 
 LIMIT_DOCS = {
@@ -155,6 +162,10 @@ LIMIT_DOCS = {
     "max_expansion_steps": "steps of expansion: every item, repeat copy, disabled item and "
                            "inline splice counts, not only the nodes they make (nested "
                            "repeats of empty blocks multiply to 10**12 steps otherwise)",
+    "max_includes": "entries of `include:` followed, in the spec and in the files it includes "
+                    "(a file listed twice counts twice); the files together are held to "
+                    "max_file_bytes and max_yaml_nodes as one spec is",
+    "max_include_depth": "files including files including files…",
     "max_count": "elements of any tensor, and the parameters and MACs of any node (numbers "
                  "that large are mistakes, and printing them would be slow)",
 }

@@ -27,20 +27,38 @@ def infer(graph: Graph, limits: Limits | None = None) -> list[Diagnostic]:
         diagnostic = _infer_memoised(node, limits, memo)
         if diagnostic is not None:
             diagnostics.append(_better_hint(diagnostic, node, graph))
-            if diagnostic.code == "E302":
+            if codes.CODES[diagnostic.code].output_kept:
                 _continue_past(node, diagnostic, limits)
+            given = node.inputs[0].type if node.inputs else None
+            if node.out_types is None and given is not None \
+                    and diagnostic.code in _SIZE_CODES and all_ops()[node.op].keeps_shape:
+                # an activation, dropout or norm refused the input's size or rank: what
+                # comes out is still the input (torch gives back its shape when it runs)
+                node.out_types = [given]
     return diagnostics
 
 
+_SIZE_CODES = (codes.SHAPE_MISMATCH.code, codes.SIZE_DISAGREES.code)  # not dtypes: those
+# would reach the next node as the wrong dtype and report it again there
+
+
 def _continue_past(node: Node, diagnostic: Diagnostic, limits: Limits) -> None:
-    """A given size that disagrees with the input (E302) does not change what the node
-    produces: infer it as if the size had been left out, so the nodes after it are checked
-    too and every independent error is reported in one run (lint skips them)."""
+    """Some mistakes do not change what the node produces (codes.Code.output_kept): a given
+    size that disagrees with the input (then infer it as if left out), groups or heads that
+    do not divide, a dropout p out of range (then take the parameter's default, or 1). The
+    node is inferred so, the nodes after it are checked too and every independent error is
+    reported in one run; lint skips everything downstream of an error."""
     wrong = next((name for name, loc in node.attr_locs.items()
                   if loc == diagnostic.loc and name in node.given), None)
     if wrong is None:
         return
-    node.given = node.given - {wrong}
+    param = all_ops()[node.op].param(wrong)
+    if param is not None and param.inferred:
+        node.given = node.given - {wrong}
+    elif param is not None:
+        node.attrs[wrong] = param.default if not param.required else 1
+    else:
+        return
     if infer_node(node, limits) is not None:
         node.out_types = None
 

@@ -25,6 +25,8 @@ from specc.ir import Graph, Node
 
 @dataclass(frozen=True)
 class Method:
+    """One torch.nn.init initialiser as a spec names it."""
+
     torch_fn: str  # the torch.nn.init function
     options: tuple[str, ...] = ()  # spec option names, in torch's argument order
     # torch refuses tensors of fewer dims: fan-in and fan-out (kaiming, xavier) and the QR

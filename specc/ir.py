@@ -35,6 +35,8 @@ class Ref:
 
 @dataclass(eq=False)
 class Node:
+    """One op of the expanded graph."""
+
     id: str  # unique dotted path, e.g. "layer1.0.conv1"; model inputs use their name
     op: str  # registered op name, or "input"
     attrs: dict
@@ -64,6 +66,8 @@ class Node:
 
 @dataclass(eq=False)
 class Scope:
+    """A module of the built model: the model, a sequence, a block instance or a repeat."""
+
     path: str  # dotted path of the module; "" for the model
     kind: str  # "model", "sequence", "block", "repeat"
     loc: Loc
@@ -98,6 +102,8 @@ class Scope:
 
 @dataclass
 class Graph:
+    """The expanded model: its inputs, nodes in order, module tree and outputs."""
+
     name: str
     inputs: list[Node]
     nodes: list[Node]  # topological order, inputs excluded

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
 import yaml
 
@@ -124,8 +125,8 @@ def resolve_scalar(text: str, plain: bool, loc: Loc):
     return text
 
 
-def _mark(mark) -> Loc:
-    return Loc(mark.line + 1, mark.column + 1) if mark is not None else Loc(1, 1)
+def _mark(mark, file: str | None = None) -> Loc:
+    return Loc(mark.line + 1, mark.column + 1, file) if mark is not None else Loc(1, 1, file)
 
 
 class _Frame:
@@ -176,9 +177,16 @@ def _decode(data: bytes | str, limits: Limits) -> str:
 
 def load_yaml(data: bytes | str, limits: Limits | None = None):
     """Parse one YAML document into LDict/LList/scalars, or raise SpecError."""
+    return load_yaml_counted(data, limits)[0]
+
+
+def load_yaml_counted(data: bytes | str, limits: Limits | None = None,
+                      file: str | None = None):
+    """(the document, the YAML nodes it expands to). Positions in it carry ``file`` (an
+    included file's path; None for the spec itself)."""
     limits = limits or Limits()
     text = _decode(data, limits)
-    builder = _Builder(limits)
+    builder = _Builder(limits, file)
     try:
         for event in yaml.parse(text, Loader=_Parser):
             builder.feed(event)
@@ -189,20 +197,21 @@ def load_yaml(data: bytes | str, limits: Limits | None = None):
             # libyaml >= 0.2.6 (PyYAML 6.0.4) has a nesting limit of its own, lower than
             # ours; hitting it is the same resource limit, not a syntax error.
             raise error("E004", f"nesting is deeper than the YAML parser allows ({problem})",
-                        _mark(mark)) from None
-        raise error("E001", f"invalid YAML: {problem}", _mark(mark)) from None
+                        _mark(mark, file)) from None
+        raise error("E001", f"invalid YAML: {problem}", _mark(mark, file)) from None
     except yaml.YAMLError as exc:
         raise error("E001", f"invalid YAML: {exc}", Loc(1, 1)) from None
     if builder.documents == 0:
         raise error("E006", "the file is empty: a spec needs at least 'layers'", Loc(1, 1))
-    return builder.root
+    return builder.root, builder.total
 
 
 class _Builder:
     """Turns parser events into located values, enforcing the limits as it goes."""
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, file: str | None = None):
         self.limits = limits
+        self.file = file  # stamped on every position (an included file's path)
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[object, int]] = {}
         self.total = 0
@@ -214,18 +223,18 @@ class _Builder:
             self.documents += 1
             if self.documents > 1:
                 raise error("E007", "the file holds more than one YAML document; a spec is one",
-                            _mark(event.start_mark))
+                            _mark(event.start_mark, self.file))
         elif isinstance(event, yaml.ScalarEvent):
             self._check_tag(event)
-            loc = _mark(event.start_mark)
+            loc = _mark(event.start_mark, self.file)
             if event.style in ("'", '"'):  # point at the text, not at its opening quote
-                loc = Loc(loc.line, loc.col + 1)
+                loc = replace(loc, col=loc.col + 1)
             value = resolve_scalar(event.value, event.implicit[0], loc)
             if event.tag == "tag:yaml.org,2002:str":
                 value = event.value
             self._add(value, loc, 1, event.anchor)
         elif isinstance(event, yaml.AliasEvent):
-            loc = _mark(event.start_mark)
+            loc = _mark(event.start_mark, self.file)
             if event.anchor not in self.anchors:
                 raise error("E001", f"alias *{event.anchor} is used before its anchor "
                             "(or refers to itself)", loc)
@@ -235,8 +244,8 @@ class _Builder:
             self._check_tag(event)
             if len(self.stack) >= self.limits.max_depth:
                 raise error("E004", f"nesting is deeper than {self.limits.max_depth} levels "
-                            "(max_depth)", _mark(event.start_mark))
-            loc = _mark(event.start_mark)
+                            "(max_depth)", _mark(event.start_mark, self.file))
+            loc = _mark(event.start_mark, self.file)
             container = LDict(loc) if isinstance(event, yaml.MappingStartEvent) else LList(loc)
             self.stack.append(_Frame(container, event.anchor))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
@@ -249,7 +258,7 @@ class _Builder:
     def _check_tag(self, event) -> None:
         if event.tag not in _ALLOWED_TAGS:
             raise error("E003", f"YAML tag {event.tag!r} is not allowed: a spec is plain data",
-                        _mark(event.start_mark),
+                        _mark(event.start_mark, self.file),
                         hint="remove the tag; specc never constructs objects from YAML")
 
     def _add(self, value, loc: Loc, size: int, anchor, counted: bool = False) -> None:

@@ -26,6 +26,8 @@ CODE = codes.PLUGIN_LOAD.code
 
 @dataclass
 class LoadedPlugins:
+    """The ops and lint rules of the active plugins."""
+
     ops: dict = field(default_factory=dict)  # op name -> OpDef
     diagnostics: list = field(default_factory=list)
 

@@ -7,7 +7,6 @@ of "is not valid under any of the given schemas".
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from specc.errors import Diagnostic
@@ -139,6 +138,10 @@ def build_schema() -> dict:
             "task": {"enum": list(TASKS)},
             "init": {"type": "object", "propertyNames": {"enum": op_names},
                      "additionalProperties": {"$ref": "#/$defs/init"}},
+            "include": {"description": "files whose `blocks:` join this spec's: paths "
+                                       "relative to this file's folder, below it",
+                        "anyOf": [{"type": "string"},
+                                  {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
             "blocks": {"type": "object",
                        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                        "additionalProperties": {"$ref": "#/$defs/block"}},
@@ -184,6 +187,8 @@ def build_schema() -> dict:
 
 
 def schema_text() -> str:
+    import json  # not on `check`'s path
+
     return json.dumps(build_schema(), indent=1, ensure_ascii=False) + "\n"
 
 

@@ -17,6 +17,8 @@ FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,
 
 @dataclass(frozen=True)
 class TensorType:
+    """A tensor's shape (ints and symbols) and dtype."""
+
     shape: tuple
     dtype: str = "float32"
 

@@ -15,6 +15,8 @@ from specc.loader import LDict
 
 @dataclass
 class VarOverrides:
+    """`--var` / `--vars` values given outside the spec."""
+
     values: dict = field(default_factory=dict)  # name -> value (replaces the spec's)
     strict: frozenset = frozenset()  # names that must be declared (from --var)
 

@@ -81,8 +81,10 @@ def test_parallel_branches_keep_source_order():
     dot = specc.render(SPECS / "googlenet.yaml", depth=1)
     layout = json.loads(dot.pipe(format="json"))
     x = {}
-    for obj in layout["objects"]:
-        match = re.search(r"inception3a\.branch(\d)", obj.get("label", ""))
+    objects = layout["objects"]
+    cluster = next(o for o in objects if "nodes" in o and "inception3a" in o.get("label", ""))
+    for obj in (objects[i] for i in cluster["nodes"]):  # boxes are named inside clusters
+        match = re.search(r">branch(\d)<", obj.get("label", ""))
         if match and "pos" in obj:
             x[int(match.group(1))] = float(obj["pos"].split(",")[0])
     assert sorted(x) == [1, 2, 3, 4] and [x[i] for i in (1, 2, 3, 4)] == sorted(x.values())
@@ -111,3 +113,13 @@ def test_render_does_not_reprint_lint_warnings(tmp_path):
                     "  - {op: Conv2d, out_channels: 4, kernel_size: 3}\n  - {op: BatchNorm2d}\n")
     res = _render(str(spec), "-o", str(tmp_path / "w.dot"))
     assert res.returncode == 0 and "L301" not in res.stderr and "warning" not in res.stderr
+
+
+def test_a_fully_folded_repeat_is_one_cluster_and_names_are_relative():
+    """Llama's 32 identical decoder layers: one cluster titled `(LlamaDecoderLayer ×32)`, not
+    a second `model.layers.0–31` cluster inside it, and the folded MLP box reads `mlp` — it
+    stands for every copy, so `model.layers.0.mlp` would name one of them."""
+    source = specc.render(SPECS / "llama.yaml").source
+    assert source.count("LlamaDecoderLayer ×32") == 1
+    assert "model.layers.0" not in source
+    assert "<B>mlp</B>" in source

@@ -94,3 +94,81 @@ def test_dropout_on_output_fires_for_every_dropout(dropout):
             f"  - {{op: Linear, out_features: 4}}\n  - {{op: {dropout}, p: 0.5}}\n")
     fired = [d.rule for d in specc.check(text).diagnostics]
     assert fired == ["dropout-on-output"], fired
+
+
+LAYOUT_OF_CATEGORY = {"conv": "channels-first", "pool": "channels-first",
+                      "linear": "features-last", "embedding": "features-last",
+                      "recurrent": "features-last", "activation": "keeps", "dropout": "keeps",
+                      "math": "keeps"}
+
+
+def test_every_op_of_a_category_declares_its_layout():
+    """Where an op keeps its features (channels-first, features-last, or its input's): the
+    layout rules (channels-layout, class-axis, softmax-axis) read it, never op names."""
+    for op in OPS.values():
+        if op.category in LAYOUT_OF_CATEGORY:
+            assert op.layout == LAYOUT_OF_CATEGORY[op.category], op.name
+        if op.channel_norm or op.batch_stats:
+            assert op.layout == "channels-first", op.name
+        if op.sequence_masks is not None:
+            assert op.category == "attention" and op.layout == "features-last", op.name
+        if op.category in ("shape", "merge", "reduce", "parameter"):
+            assert op.layout is None, op.name  # they move or mix axes: layout unknown after
+    assert {op.name for op in OPS.values() if op.category == "norm"
+            and op.layout == "features-last"} == {"LayerNorm", "RMSNorm"}
+
+
+def test_look_through_traits():
+    """keeps_meaning: pooling and upsampling keep the sign and per-channel meaning;
+    batch_stats: exactly the BatchNorms; saturates: sigmoid and tanh."""
+    assert {op.name for op in OPS.values() if op.keeps_meaning} == \
+        {op.name for op in by_category("pool")} | {"Upsample"}
+    assert {op.name for op in OPS.values() if op.batch_stats} == \
+        {f"BatchNorm{n}d" for n in (1, 2, 3)}
+    assert {op.name for op in OPS.values() if op.saturates} == {"Sigmoid", "Tanh"}
+    assert {op.name for op in OPS.values() if op.encodes_position} == \
+        {"RotaryEmbedding", "positions"}
+
+
+def test_every_attention_op_declares_its_masks_as_torch_names_them():
+    """sequence_masks are the op's own flags, named as torch's forward arguments."""
+    import inspect
+
+    torch = pytest.importorskip("torch")
+    attending = {op.name for op in by_category("attention") if op.sequence_masks is not None}
+    assert attending == {op.name for op in by_category("attention")} - {"RotaryEmbedding"}
+    for name in attending:
+        op = OPS[name]
+        assert op.sequence_masks and all(flag in op.param_map for flag in op.sequence_masks), name
+        cls = getattr(torch.nn, name, None)
+        if cls is not None:
+            forward = inspect.signature(cls.forward).parameters
+            assert all(flag in forward for flag in op.sequence_masks), name
+    assert OPS["TransformerDecoderLayer"].self_and_cross
+    assert OPS["scaled_dot_product_attention"].mask_input == 3  # query, key, value, attn_mask
+
+
+_REQUIRED_ARGS = {"GroupNorm": ", num_groups: 2", "LocalResponseNorm": ", size: 3",
+                  "Threshold": ", threshold: 0.1, value: 0.0", "Softmax": ", dim: 1",
+                  "LogSoftmax": ", dim: 1", "Softmin": ", dim: 1",
+                  "StochasticDepth": ", p: 0.2, mode: row"}
+
+
+def test_keeps_shape_ops_give_back_their_input_shape_in_torch():
+    """keeps_shape lets inference go on past a refused size (issue 15): torch must really
+    give back the input's shape and dtype for every op that declares it."""
+    torch = pytest.importorskip("torch")
+    kept = [op for op in OPS.values() if op.keeps_shape]
+    assert {op.category for op in kept} == {"activation", "dropout", "norm", "misc"}
+    for category in ("dropout", "norm"):
+        assert all(op.keeps_shape for op in by_category(category)), category
+    assert {op.name for op in by_category("activation") if not op.keeps_shape} == {"GLU"}
+    for op in kept:
+        shape = [2, 4] + [6] * (op.spatial_rank or 2)
+        text = (f"inputs:\n  x: {{shape: {shape}}}\nlayers:\n"
+                f"  - {{op: {op.name}{_REQUIRED_ARGS.get(op.name, '')}}}\n")
+        model = specc.build(text).eval()
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            y = model(x)
+        assert y.shape == x.shape and y.dtype == x.dtype, op.name

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import specc
 from tests.helpers import ROOT
 
@@ -88,6 +90,73 @@ def test_independent_errors_all_reported_and_no_lint_downstream_of_them():
     # both wrong in_features are found in one run; the missing ReLU and the softmax after
     # them are not reported on top (they sit downstream of errors)
     assert [(d.code, d.loc.line) for d in diags] == [("E302", 9), ("E302", 11)], \
+        [d.format() for d in diags]
+
+
+@pytest.mark.parametrize("first, first_code", [
+    ("{op: Conv2d, out_channels: 30, kernel_size: 3, padding: 1, groups: 4}", "L102"),
+    ("{op: GroupNorm, num_groups: 4}", "L102"),
+    ("{op: Dropout2d, p: 20}", "L104"),
+    ("{op: BatchNorm2d, num_features: 32}", "E302")])
+def test_inference_goes_on_past_an_error_that_keeps_the_output_shape(first, first_code):
+    """Groups or heads that do not divide, a dropout p out of range, a given size that
+    disagrees: the node's output shape is known anyway, so the second, independent mistake
+    (a classifier with the wrong in_features) is reported in the same run, and the lint
+    after them (a Softmax before cross_entropy) is not."""
+    text = textwrap.dedent(f"""\
+        inputs:
+          x: {{shape: [N, 3, 32, 32]}}
+        loss: cross_entropy
+        layers:
+          - {{op: Conv2d, out_channels: 30, kernel_size: 3, padding: 1, bias: false}}
+          - {first}
+          - ReLU
+          - {{op: AdaptiveAvgPool2d, output_size: 1}}
+          - {{op: flatten, start_dim: 1}}
+          - {{op: Linear, in_features: 64, out_features: 10}}
+          - {{op: Softmax, dim: 1}}
+        """)
+    diags = specc.check(text).diagnostics
+    assert [(d.code, d.loc.line) for d in diags] == [(first_code, 6), ("E302", 10)], \
+        [d.format() for d in diags]
+    assert "input's last dimension is 30" in diags[1].message
+
+
+def test_a_norm_that_refuses_the_rank_still_hands_on_its_input():
+    """BatchNorm1d on a 4-D map (E301) and a LayerNorm over the wrong size (E302) keep the
+    input's shape: the classifier's wrong in_features after them is reported too."""
+    text = textwrap.dedent("""\
+        inputs:
+          x: {shape: [N, 3, 32, 32]}
+        layers:
+          - {op: Conv2d, out_channels: 16, kernel_size: 3, padding: 1, bias: false}
+          - {op: BatchNorm1d}
+          - ReLU
+          - {op: LayerNorm, normalized_shape: [16]}
+          - {op: AdaptiveAvgPool2d, output_size: 1}
+          - {op: flatten, start_dim: 1}
+          - {op: Linear, in_features: 32, out_features: 10}
+        """)
+    diags = specc.check(text).diagnostics
+    assert [(d.code, d.loc.line) for d in diags] == [("E301", 5), ("E302", 7), ("E302", 10)], \
+        [d.format() for d in diags]
+    # a dtype error is not carried on: the next node would see the wrong dtype again
+    ints = specc.check("inputs:\n  x: {shape: [N, 4], dtype: int64}\nlayers:\n  - ReLU\n"
+                       "  - {op: Linear, out_features: 2}\n").diagnostics
+    assert [d.code for d in ints] == ["E305"], [d.format() for d in ints]
+
+
+def test_heads_that_do_not_divide_keep_the_sequence_shape():
+    text = textwrap.dedent("""\
+        inputs:
+          x: {shape: [N, T, 64]}
+        layers:
+          - {op: TransformerEncoderLayer, nhead: 3, batch_first: true}
+          - {op: mean, dim: 1}
+          - {op: Linear, in_features: 32, out_features: 2}
+        """)
+    diags = specc.check(text).diagnostics
+    assert [(d.code, d.loc.line) for d in diags] == [("L103", 4), ("E302", 6)], \
         [d.format() for d in diags]
 
 

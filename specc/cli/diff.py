@@ -1,7 +1,6 @@
 """`specc diff OLD NEW`: what changed between two specs (the comparison is specc.diff)."""
 from __future__ import annotations
 
-import json
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
@@ -20,6 +19,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    import json
+
     from specc.analysis import analyse_path
     from specc.diff import diff_graphs, format_text
 

@@ -1,7 +1,6 @@
 """`specc ops`: every op a spec may name here — specc's own and the enabled plugins'."""
 from __future__ import annotations
 
-import json
 import sys
 
 from specc.cli._common import EXIT_FINDINGS, EXIT_OK, enable_project_plugins
@@ -25,6 +24,8 @@ def _param_text(param) -> str:
 
 
 def run(args) -> int:
+    import json
+
     from specc.ops.base import all_ops
 
     problems = enable_project_plugins(args.config)

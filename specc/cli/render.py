@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
@@ -51,6 +50,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    import shutil
+
     from specc.analysis import analyse_path
     from specc.diagram import RenderError, render_graph, run_dot
 

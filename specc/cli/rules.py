@@ -1,7 +1,6 @@
 """`specc rules` (list the lint rules) and `specc explain CODE` (one rule in full)."""
 from __future__ import annotations
 
-import json
 import sys
 
 from specc.cli._common import EXIT_OK, EXIT_USAGE
@@ -17,6 +16,8 @@ def add_parser(sub) -> None:
 
 
 def run_rules(args) -> int:
+    import json
+
     from specc.lint.registry import RULES  # sorted by code
 
     if args.format == "json":

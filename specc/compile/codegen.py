@@ -75,6 +75,11 @@ class _State:
     trace: bool = False  # record every node's outputs (for tests and debugging)
     float_dtype: str = "float32"  # `build --dtype`: floats the graph creates get this dtype
     plugin_classes: dict = field(default_factory=dict)  # "pkg.mod:Class" -> local name
+    # id(node) -> the attribute name the code gives it instead of its spec name (the
+    # readable --emit-python names stateless unnamed modules; see specc/compile/readable.py)
+    renamed: dict = field(default_factory=dict)
+    # (node id, argument) -> the spec var it is (readable --emit-python's build_model(**vars))
+    threads: dict = field(default_factory=dict)
 
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
@@ -201,14 +206,8 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     state.exports = _exports(state)
     model_class = _pascal(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
-    parts = [_PRELUDE] + ["\n" + text for text in state.module_sources.values()]
+    parts = [_PRELUDE] + support_code(state)
     line_owner = {}
-    # classes of specc/compile/runtime.py that the ops use, before their users
-    parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
-    if state.plugin_classes:
-        parts.append("\n# plugin ops' modules (enabled by the configuration, docs/plugins.md)\n"
-                     + "".join(_plugin_import(path, alias)
-                               for path, alias in state.plugin_classes.items()))
     line = "".join(parts).count("\n")
     for name, text in state.class_order:
         parts.append(f"\nclass {name}(_Scope):\n{text}")
@@ -217,20 +216,40 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
             line += 1
             if owner is not None:
                 line_owner[line] = owner
-    init_lines = init_code(graph)
-    if init_lines:
-        parts.append("\n\ndef init_weights(model):\n    \"\"\"The spec's `init:` entries.\"\"\"\n"
-                     + "\n".join("    " + line for line in init_lines) + "\n")
-        state.build_lines.append(f"init_weights({root_var})")
-    for node in graph.nodes:  # after init: the tied weight is the target's, as HF ties
-        if node.tie is not None:
-            state.build_lines.append(f"{root_var}.get_submodule({node.id!r}).weight = "
-                                     f"{root_var}.get_submodule({node.tie!r}).weight")
+    parts += weights_code(graph, root_var, state.build_lines)
     body = "\n".join("    " + line for line in state.build_lines)
     parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {doc_text(graph.name)}.\"\"\"\n{body}\n"
                  f"    return {root_var}\n")
     text = "".join(parts)
     return Source(text, line_owner)
+
+
+def support_code(state: _State) -> list[str]:
+    """What the generated classes use besides torch: classes torch.nn lacks, classes of
+    specc/compile/runtime.py (before their users), plugin imports."""
+    parts = ["\n" + text for text in state.module_sources.values()]
+    parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
+    if state.plugin_classes:
+        parts.append("\n# plugin ops' modules (enabled by the configuration, docs/plugins.md)\n"
+                     + "".join(_plugin_import(path, alias)
+                               for path, alias in state.plugin_classes.items()))
+    return parts
+
+
+def weights_code(graph: Graph, root_var: str, build_lines: list) -> list[str]:
+    """The spec's `init:` entries as an init_weights(model) function (returned) and the
+    lines of build_model() that call it and tie weights (appended to ``build_lines``)."""
+    parts = []
+    init_lines = init_code(graph)
+    if init_lines:
+        parts.append("\n\ndef init_weights(model):\n    \"\"\"The spec's `init:` entries.\"\"\"\n"
+                     + "\n".join("    " + line for line in init_lines) + "\n")
+        build_lines.append(f"init_weights({root_var})")
+    for node in graph.nodes:  # after init: the tied weight is the target's, as HF ties
+        if node.tie is not None:
+            build_lines.append(f"{root_var}.get_submodule({node.id!r}).weight = "
+                               f"{root_var}.get_submodule({node.tie!r}).weight")
+    return parts
 
 
 def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
@@ -259,7 +278,7 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
             state.build_lines.append(f"{var} = nn.Sequential()")
             state.build_lines += [f"{var}.add_module({name!r}, {v})" for name, v in children]
         return var
-    text, owners = _forward_text(state, scope)
+    text, owners = forward_text(state, scope)
     if text not in state.classes:
         taken = {n for n, _ in state.class_order} | _reserved() | _runtime_class_names()
         name = python_name(class_hint, taken, "Block")
@@ -294,19 +313,23 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
         state.build_lines.append(f"{var} = _Buffer({buffer_value_code(node, state.float_dtype)}, "
                                  f"persistent={node.attrs['persistent']!r})")
         return var
+    state.build_lines.append(f"{var} = {constructor(state, node)}({constructor_args(node)})")
+    return var
+
+
+def constructor(state: _State, node: Node) -> str:
+    """The class a module node is built from, as the generated code names it; the code
+    that defines or imports it is recorded in ``state``."""
+    op = get_op(node.op)
     if op.runtime_class is not None:  # a class of specc/compile/runtime.py (and its helpers)
         _need_runtime_class(state, op.runtime_class)
-        constructor = op.runtime_class
-    elif op.module is not None:  # a plugin's class, imported at the top of the source
-        constructor = state.plugin_classes.setdefault(op.module,
-                                                      f"_plugin_{len(state.plugin_classes)}")
-    elif op.module_source is not None:  # a class torch.nn lacks: the generated code defines it
+        return op.runtime_class
+    if op.module is not None:  # a plugin's class, imported at the top of the source
+        return state.plugin_classes.setdefault(op.module, f"_plugin_{len(state.plugin_classes)}")
+    if op.module_source is not None:  # a class torch.nn lacks: the generated code defines it
         state.module_sources.setdefault(op.torch_class, op.module_source)
-        constructor = op.torch_class
-    else:
-        constructor = f"nn.{op.torch_class}"
-    state.build_lines.append(f"{var} = {constructor}({constructor_args(node)})")
-    return var
+        return op.torch_class
+    return f"nn.{op.torch_class}"
 
 
 def _need_runtime_class(state: _State, name: str) -> None:
@@ -391,9 +414,10 @@ def constructor_args(node: Node) -> str:
     return ", ".join(args)
 
 
-def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
+def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
     """The forward method of a generated scope class (indented for the class body), and for
-    each line of its body the attribute name of the item it computes."""
+    each line of its body the attribute name of the item it computes. ``comment(item)``,
+    when given, is what ends each item's last line (the model's shapes by default)."""
     taken: set = {"self", "torch", "nn"}
     names: dict = {}
     params = []
@@ -419,14 +443,16 @@ def _forward_text(state: _State, scope: Scope) -> tuple[str, list]:
                 sizes.add(names[ref], ref)
             if item.checkpoint:  # `checkpoint: true`: recompute the block in backward
                 lines.append(f"{', '.join(outs)} = torch.utils.checkpoint.checkpoint("
-                             f"{_member(item.attr_name)}, {args}, use_reentrant=False)")
+                             f"{_member(attr_of(state, item))}, {args}, use_reentrant=False)")
             else:
-                lines.append(f"{', '.join(outs)} = {_member(item.attr_name)}({args})")
+                lines.append(f"{', '.join(outs)} = {_member(attr_of(state, item))}({args})")
         else:
             lines += _node_lines(state, item, names, taken, sizes)
             for index in range(len(item.output_names)):  # readable by later nodes only
                 sizes.add(names[Ref(item, index)], Ref(item, index))
-        if scope.kind == "model" and not state.trace:
+        if comment is not None:
+            lines[-1] += comment(item)
+        elif scope.kind == "model" and not state.trace:
             # the model's own forward runs once, so its shapes can be written down (a block
             # class serves instances of several shapes: its lines stay shape-free)
             lines[-1] += _shape_comment(item)
@@ -458,11 +484,11 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set,
         names[Ref(node, index)] = var
         outs.append(var)
     if op.kind in ("parameter", "buffer"):
-        lines = [f"{outs[0]} = {_member(node.attr_name)}"]
+        lines = [f"{outs[0]} = {_member(attr_of(state, node))}"]
         if trace:
             lines.append(f"_specc_record({node.id!r}, ({outs[0]},))")
         return lines
-    ctx = EmitCtx(module=_member(node.attr_name) if op.kind == "module" else None,
+    ctx = EmitCtx(module=_member(attr_of(state, node)) if op.kind == "module" else None,
                   args=[names[r] for r in node.inputs], outs=outs, attrs=node.attrs,
                   in_types=[r.type for r in node.inputs], out_types=node.out_types,
                   dim_expr=lambda d: sizes.expr(d, node), float_dtype=state.float_dtype)
@@ -478,6 +504,11 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set,
     if trace:
         lines.append(f"_specc_record({node.id!r}, ({', '.join(outs)},))")
     return lines
+
+
+def attr_of(state: _State, item: Node | Scope) -> str:
+    """The attribute name of a node or scope in its parent module."""
+    return state.renamed.get(id(item), item.attr_name)
 
 
 def _member(attr: str) -> str:

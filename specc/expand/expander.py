@@ -7,6 +7,7 @@ container at a :class:`Place`, built by :meth:`Expander.build` (block, nested la
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Collection
 
 from specc.errors import Diagnostic, Limits, Loc, SpecError
@@ -163,7 +164,11 @@ class Expander:
         if "name" not in item:
             return Place(seq.frame, str(seq.frame.next_index), False, loc)
         name = self.eval(item["name"], seq.env, item.loc_of("name"), "name")
-        check_name(name, item.loc_of("name"), "node")
+        # torch's rule: a submodule, parameter or buffer cannot take the name of an
+        # attribute of nn.Module; a functional op is only a value in forward
+        op = get_op(item["op"]) if isinstance(item.get("op"), str) else None
+        functional = op is not None and op.kind == "function" and "repeat" not in item
+        check_name(name, item.loc_of("name"), "node", attribute=not functional)
         return Place(seq.frame, name, True, loc)
 
     # -- `from` ---------------------------------------------------------------------
@@ -569,7 +574,7 @@ class Expander:
             return evaluate(value, env)
         except ExprError as exc:
             if exc.offset is not None and loc.line:  # point into the expression itself
-                loc = Loc(loc.line, loc.col + exc.offset)
+                loc = replace(loc, col=loc.col + exc.offset)
             raise NodeError("E207", f"in {what}: {exc}", loc) from None
 
 

@@ -35,8 +35,10 @@ class NodeError(Exception):
         super().__init__(message)
 
 
-def check_name(name, loc: Loc, what: str) -> None:
-    """Inputs become Python parameters (identifiers); modules may also use '-'."""
+def check_name(name, loc: Loc, what: str, attribute: bool = True) -> None:
+    """Inputs become Python parameters (identifiers); modules may also use '-'. A name
+    that is not an ``attribute`` of the generated module (a functional node's: only a
+    value in forward) may also be one of nn.Module's attribute names (`half`, `float`)."""
     pattern = IDENTIFIER if what == "input" else MODULE_NAME
     if not isinstance(name, str) or not pattern.fullmatch(name):
         allowed = "letters, digits and _" if what == "input" else "letters, digits, _ and -"
@@ -44,7 +46,7 @@ def check_name(name, loc: Loc, what: str) -> None:
                         f"({allowed}, not starting with a digit)", loc)
     # `self`, `torch` and `nn` are fine as module names (BERT's attention.self): the
     # generated code renames its local variables, never the modules
-    if keyword.iskeyword(name) or name.startswith("__") or name in MODULE_ATTRS \
+    if keyword.iskeyword(name) or name.startswith("__") or (attribute and name in MODULE_ATTRS) \
             or (what == "input" and name in ("self", "torch", "nn")):
         raise NodeError("E203", f"{what} name '{name}' is reserved (a Python keyword or "
                         "an nn.Module attribute)", loc,

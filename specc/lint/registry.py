@@ -130,7 +130,8 @@ def _apply_suppressions(source_lines: list[str], diagnostics: list[Diagnostic],
     used: set = set()
     kept = []
     for d in diagnostics:
-        entry = suppressions.get(d.loc.line)
+        # comments of the spec itself; findings in an included file are --ignore'd instead
+        entry = suppressions.get(d.loc.line) if d.loc.file is None else None
         r = find_rule(d.rule) if entry is not None and d.rule is not None else None
         if entry is not None and r is not None and r.can_disable and (
                 not entry[0] or d.rule in entry[0] or d.code in entry[0]):

@@ -82,6 +82,7 @@ for _name, (_params, _range, _doc) in _ELEMENTWISE.items():
     register(OpDef(_name, "module", list(_params), _INFER.get(_name, _same),
                    doc=f"torch.nn.{_name}{': ' + _doc if _doc else ''}.", category="activation",
                    output_range=_range, normalizes="sigmoid" if _name == "Sigmoid" else None,
+                   saturates=_name in ("Sigmoid", "Tanh"), layout="keeps", keeps_shape=True,
                    saves=_activation_saves(_name), aliases=_inplace_alias, receptive=POINTWISE))
 
 
@@ -99,7 +100,8 @@ def _prelu(ctx: InferCtx):
 register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1)],
                _prelu, doc="torch.nn.PReLU: leaky ReLU with a learned slope (0.25; another "
                            "start: init: {method: constant, value: 0.1}).",
-               category="activation", count_params=lambda a: a["num_parameters"],
+               category="activation", count_params=lambda a: a["num_parameters"], layout="keeps",
+               keeps_shape=True,
                output_range="real",
                saves=saves_inputs(0), param_tensors=lambda a: 1, receptive=POINTWISE,
                tensors=lambda a: {"weight": (a["num_parameters"],)}))
@@ -119,7 +121,7 @@ for _name, _range, _normalizes in (("Softmax", "unit", "softmax"),
     register(OpDef(_name, "module", [Param("dim", "optint", None)], _softmax_like,
                    doc=f"torch.nn.{_name} along dim.", category="activation",
                    key_args=lambda a: f"dim={a['dim']}", output_range=_range,
-                   normalizes=_normalizes, saves=saves_output))
+                   normalizes=_normalizes, layout="keeps", keeps_shape=True, saves=saves_output))
 
 
 def _glu(ctx: InferCtx):
@@ -138,7 +140,7 @@ def _glu(ctx: InferCtx):
 
 register(OpDef("GLU", "module", [Param("dim", "int", -1)], _glu,
                doc="torch.nn.GLU: a * sigmoid(b) over two halves of dim.", category="activation",
-               output_range="real", saves=saves_inputs(0)))
+               output_range="real", layout="keeps", saves=saves_inputs(0)))
 
 
 def check_dropout(ctx: InferCtx, param: str = "dropout") -> None:
@@ -184,6 +186,7 @@ for _name, (_rank, _spatial, _batched_rank) in _DROPOUTS.items():
     register(OpDef(_name, "module", [Param("p", "float", 0.5), _INPLACE], _dropout(_rank),
                    doc=f"torch.nn.{_name}: zeroes elements with probability p in training.",
                    category="dropout", key_args=lambda a: f"p={a['p']}", passes_through=True,
+                   layout="keeps", keeps_shape=True,
                    spatial_rank=_spatial, saves=_dropout_saves(_batched_rank),
                    aliases=_inplace_alias, receptive=POINTWISE))
 
@@ -231,7 +234,8 @@ register(OpDef(
     _stochastic_depth, doc="torchvision.ops.StochasticDepth: in training, zeroes the whole "
     "input per sample (row) or per batch (batch) with probability p and scales the rest by "
     "1/(1-p); identity in eval", category="dropout", key_args=lambda a: f"p={a['p']:g}",
-    module_source=_STOCHASTIC_DEPTH, receptive=POINTWISE, passes_through=True,
+    module_source=_STOCHASTIC_DEPTH, receptive=POINTWISE, passes_through=True, layout="keeps",
+    keeps_shape=True,
     # training multiplies by a new mask of one value per sample (row) or one (batch); the
     # mask needs no gradient, so only it is saved
     saves=lambda ctx: [] if ctx.attrs["p"] == 0 else [

@@ -211,6 +211,7 @@ register(OpDef(
               "self-attention), then key_padding_mask and attn_mask when those flags are "
               "true. Outputs: out, weights.",
     category="attention", n_inputs=(1, 5), outputs=("out", "weights"),
+    layout="features-last", sequence_masks=("attn_mask", "is_causal"), key_input=lambda a: 1,
     count_params=_mha_count, macs=_mha_macs, emit=_mha_emit,
     key_args=lambda a: f"{a['num_heads']} heads", saves=_mha_saves,
     param_tensors=lambda a: 2 + (2 if a["bias"] else 0) + (2 if a["add_bias_kv"] else 0)
@@ -354,6 +355,8 @@ for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoder
         doc=f"torch.nn.{_name}. Inputs: {'tgt, memory' if _decoder else 'src'}, then the "
             "masks whose flags are true, in the order listed.",
         category="attention", n_inputs=(2, 6) if _decoder else (1, 3),
+        layout="features-last", sequence_masks=_MASKS[_name][0],
+        key_input=lambda a, d=_decoder: 1 if d else None, self_and_cross=_decoder,
         emit=_transformer_emit(_name),
         count_params=_transformer_count(_decoder), macs=_transformer_macs(_decoder),
         key_args=lambda a: f"d={a['d_model']}, {a['nhead']} heads",

@@ -20,6 +20,8 @@ REQUIRED = object()  # marks a parameter without a default
 
 @dataclass(frozen=True)
 class Param:
+    """One parameter of an op (it generates its JSON Schema)."""
+
     name: str
     type: str  # see specc.ops.ptypes.PTYPES
     default: Any = REQUIRED
@@ -227,6 +229,8 @@ def emit_call(ctx: EmitCtx) -> list[str]:
 
 @dataclass
 class OpDef:
+    """Everything specc knows about one op."""
+
     name: str
     kind: str  # "module" (an nn.Module), "function" (torch code), "parameter", "buffer"
     params: list[Param]
@@ -268,6 +272,27 @@ class OpDef:
     spatial_rank: int | None = None  # N of an N-d op (Conv2d: 2)
     # a window slides with a stride and the output size floors (conv, max/avg pool)
     floors_windows: bool = False
+    # where a rank-3+ output keeps its features: "channels-first" (N, C, *spatial: conv,
+    # batch norm, pooling), "features-last" (N, ..., C: Linear, Embedding, LayerNorm, RNNs,
+    # attention), "keeps" (element-wise: the input's layout); None: unknown (reshapes, merges)
+    layout: str | None = None
+    # keeps the sign, range and per-channel meaning of its input without passing its values
+    # through (max/avg pooling, upsampling): rules that follow a value look through it
+    keeps_meaning: bool = False
+    batch_stats: bool = False  # normalises with statistics over the batch (BatchNorm)
+    # the output has exactly the input's shape and dtype (activations, dropout, norms): when
+    # its shape rule refuses the input's size, inference still knows what comes out
+    keeps_shape: bool = False
+    saturates: bool = False  # a squashing activation whose gradient vanishes (sigmoid, tanh)
+    # attention: the flags that give its self-attention a mask over the sequence (a causal
+    # mask: src_mask / is_causal, causal); None for ops that do not attend
+    sequence_masks: tuple[str, ...] | None = None
+    mask_input: int | None = None  # the input that is an attention mask, when one is given
+    # the input holding the keys when they may come from another tensor than the queries
+    # (cross-attention, query/key/value calls), by the attributes; None: its first input
+    key_input: Callable[[dict], int | None] = lambda attrs: None
+    self_and_cross: bool = False  # self-attends its first input AND cross-attends keys (decoder)
+    encodes_position: bool = False  # its output tells positions apart (rotary tables, positions)
     # --- memory and receptive-field facts (read by specc.analyses) ---
     # What autograd saves when the node runs in training (None: not declared — the
     # analysis then assumes it saves its inputs and says so).

@@ -27,7 +27,7 @@ def linear_op(name: str, doc: str, **kw) -> OpDef:
         [Param("in_features", "posint", inferred=True,
                doc="size of the last input dim (inferred)"),
          Param("out_features", "posint"), Param("bias", "bool", True)],
-        _linear, doc=doc, category="linear",
+        _linear, doc=doc, category="linear", layout="features-last",
         count_params=lambda a: a["in_features"] * a["out_features"]
         + (a["out_features"] if a["bias"] else 0),
         macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
@@ -65,13 +65,16 @@ register(OpDef(
     count_params=lambda a: a["in1_features"] * a["in2_features"] * a["out_features"]
     + (a["out_features"] if a["bias"] else 0),
     macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in1_features"] * ctx.attrs["in2_features"],
-    weighted=True, saves=saves_inputs(0, 1), param_tensors=lambda a: 2 if a["bias"] else 1,
+    weighted=True, layout="features-last", saves=saves_inputs(0, 1),
+    param_tensors=lambda a: 2 if a["bias"] else 1,
     tensors=with_bias(lambda a: (a["out_features"], a["in1_features"], a["in2_features"]),
                       "out_features")))
 
 register(OpDef("Identity", "module", [], lambda ctx: [ctx.inputs[0]],
                doc="torch.nn.Identity: passes its input through.", category="misc",
-               passes_through=True, saves=saves_nothing, aliases=same_storage, receptive=POINTWISE))
+               passes_through=True, layout="keeps", keeps_shape=True, saves=saves_nothing,
+               aliases=same_storage,
+               receptive=POINTWISE))
 
 
 def flatten_shape(ctx: InferCtx, shape, start: int, end: int):
@@ -140,6 +143,7 @@ register(OpDef(
      Param("padding_idx", "optint", None), Param("max_norm", "optfloat", None),
      Param("scale_grad_by_freq", "bool", False), Param("sparse", "bool", False)],
     _embedding, doc="torch.nn.Embedding: integer ids → vectors.", category="embedding",
+    layout="features-last",
     count_params=lambda a: a["num_embeddings"] * a["embedding_dim"],
     key_args=lambda a: f"{a['num_embeddings']}×{a['embedding_dim']}",
     saves=saves_inputs(0), param_tensors=lambda a: 1,

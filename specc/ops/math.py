@@ -49,12 +49,12 @@ _UNARY = {"exp": "e^x", "log": "natural logarithm", "sin": "sine", "cos": "cosin
 for _name, _what in _UNARY.items():
     _fn(_name, [], _float_result, lambda ctx, n=_name: f"torch.{n}({ctx.args[0]})",
         f"torch.{_name}: {_what}, element-wise (integers become float32, as torch)",
-        category="math")
+        category="math", layout="keeps")
 
 _fn("abs", [], lambda ctx: [ctx.inputs[0]], lambda ctx: f"torch.abs({ctx.args[0]})",
-    "torch.abs, element-wise", category="math")
+    "torch.abs, element-wise", category="math", layout="keeps")
 _fn("neg", [], lambda ctx: [ctx.inputs[0]], lambda ctx: f"torch.neg({ctx.args[0]})",
-    "torch.neg: -x", category="math", saves=saves_nothing)
+    "torch.neg: -x", category="math", layout="keeps", saves=saves_nothing)
 
 
 def _pow(ctx: InferCtx):
@@ -70,7 +70,7 @@ def _pow(ctx: InferCtx):
 
 _fn("pow", [Param("exponent", "float")], _pow,
     lambda ctx: f"torch.pow({ctx.args[0]}, {ctx.attrs['exponent']!r})",
-    "torch.pow(x, exponent)", category="math")
+    "torch.pow(x, exponent)", category="math", layout="keeps")
 
 
 def _clamp(ctx: InferCtx):
@@ -86,7 +86,7 @@ def _clamp(ctx: InferCtx):
 _fn("clamp", [Param("min", "optfloat", None), Param("max", "optfloat", None)], _clamp,
     lambda ctx: f"torch.clamp({ctx.args[0]}, min={ctx.attrs['min']!r}, "
                 f"max={ctx.attrs['max']!r})",
-    "torch.clamp(x, min, max)", category="math")
+    "torch.clamp(x, min, max)", category="math", layout="keeps")
 
 
 # -- casts -----------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def _to_code(ctx: EmitCtx) -> str:
 _fn("to", [Param("dtype", "str", None, choices=(*FLOAT_DTYPES, *INT_DTYPES, "bool", None))],
     _to, _to_code, "Tensor.to(dtype), or to the dtype of a second input (so a mask "
                    "follows the build dtype: from: [mask, hidden])",
-    category="math", n_inputs=(1, 2), saves=saves_nothing)
+    category="math", layout="keeps", n_inputs=(1, 2), saves=saves_nothing)
 
 
 # -- masks -----------------------------------------------------------------------------
@@ -166,6 +166,7 @@ for _name, _symbol in _COMPARE.items():
         lambda ctx, s=_symbol: f"({ctx.args[0]} {s} "
                                f"{ctx.args[1] if len(ctx.args) > 1 else repr(ctx.attrs['other'])})",
         f"x {_symbol} other, element-wise → bool (torch broadcasting)", category="math",
+        layout="keeps",
         n_inputs=(1, 2), saves=saves_nothing)
 
 

@@ -86,6 +86,7 @@ for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
     register(OpDef(f"BatchNorm{_nd}d", "module", _running_params(True, True),
                    _channel_norm_infer(_ranks), doc=f"torch.nn.BatchNorm{_nd}d.",
                    category="norm", count_params=_affine_count, channel_norm=True,
+                   batch_stats=True, layout="channels-first", keeps_shape=True,
                    spatial_rank=_nd, saves=_stats_saves(None),
                    param_tensors=_affine_tensors, buffers=_running_buffers,
                    tensors=_affine("num_features"),
@@ -93,7 +94,8 @@ for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
     register(OpDef(f"InstanceNorm{_nd}d", "module", _running_params(False, False),
                    _channel_norm_infer((_nd + 1, _nd + 2)), doc=f"torch.nn.InstanceNorm{_nd}d.",
                    category="norm", count_params=_affine_count, channel_norm=True,
-                   spatial_rank=_nd, saves=_stats_saves(_nd + 2),
+                   layout="channels-first", keeps_shape=True, spatial_rank=_nd,
+                   saves=_stats_saves(_nd + 2),
                    param_tensors=_affine_tensors, buffers=_running_buffers,
                    tensors=_affine("num_features")))
 
@@ -117,10 +119,10 @@ register(OpDef(
     "GroupNorm", "module",
     [Param("num_groups", "posint"), Param("num_channels", "posint", inferred=True),
      Param("eps", "float", 1e-5), Param("affine", "bool", True)],
-    _group_norm, doc="torch.nn.GroupNorm.", category="norm",
+    _group_norm, doc="torch.nn.GroupNorm.", category="norm", keeps_shape=True,
     count_params=lambda a: 2 * a["num_channels"] if a["affine"] else 0,
     # per group: a channel's own mean only when num_groups == num_channels
-    channel_norm=True,
+    channel_norm=True, layout="channels-first",
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * ctx.inputs[0].shape[0] * ctx.attrs["num_groups"])],
     param_tensors=_affine_tensors, tensors=_affine("num_channels")))
@@ -163,8 +165,9 @@ register(OpDef(
            doc="trailing dims to normalise (default: the last one)"),
      Param("eps", "float", 1e-5), Param("elementwise_affine", "bool", True),
      Param("bias", "bool", True)],
-    _layer_norm, doc="torch.nn.LayerNorm.", category="norm", count_params=_layer_norm_count,
-    saves=_layer_norm_saves,
+    _layer_norm, doc="torch.nn.LayerNorm.", category="norm", keeps_shape=True,
+    count_params=_layer_norm_count,
+    saves=_layer_norm_saves, layout="features-last",
     param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
     tensors=elementwise_tensors))
 
@@ -197,8 +200,9 @@ register(OpDef(
      Param("bias", "bool", True)],
     _layer_norm_2d, doc="channels-first LayerNorm: torchvision's LayerNorm2d (ConvNeXt), "
     "nn.LayerNorm over dim 1 of (N, C, H, W); keys `weight`, `bias`",
-    category="norm", count_params=_layer_norm_count, module_source=_LAYER_NORM_2D,
-    spatial_rank=2,
+    category="norm", keeps_shape=True, count_params=_layer_norm_count,
+    module_source=_LAYER_NORM_2D,
+    spatial_rank=2, layout="channels-first",
     # layer_norm of the permuted view: the input's storage, and mean and rstd per position
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]))],
@@ -225,5 +229,6 @@ register(OpDef(
     "LocalResponseNorm", "module",
     [Param("size", "posint"), Param("alpha", "float", 1e-4), Param("beta", "float", 0.75),
      Param("k", "float", 1.0)],
-    _lrn, doc="torch.nn.LocalResponseNorm.", category="norm", saves=_lrn_saves,
-    receptive=POINTWISE))
+    _lrn, doc="torch.nn.LocalResponseNorm.", category="norm", keeps_shape=True,
+    saves=_lrn_saves,
+    receptive=POINTWISE, layout="channels-first"))

@@ -123,6 +123,7 @@ for _nd in (1, 2, 3):
             f"{_kind}Pool{_nd}d", "module", _pool_params(_kind, _nd), _pool_infer(_kind, _nd),
             doc=f"torch.nn.{_kind}Pool{_nd}d.", category="pool", outputs=_outputs,
             key_args=_pool_label(_nd), spatial_rank=_nd, floors_windows=True,
+            layout="channels-first", keeps_meaning=True,
             saves=_pool_saves(_kind, False, _nd),
             workspace=_indices_workspace if _kind == "Max" else lambda ctx: [],
             receptive=_pool_windows(_nd)))
@@ -134,5 +135,6 @@ for _nd in (1, 2, 3):
             doc=f"torch.nn.Adaptive{_kind}Pool{_nd}d: pools to a fixed output size.",
             category="pool", outputs=_outputs,
             key_args=lambda a: f"→ {a['output_size']}", spatial_rank=_nd,
+            layout="channels-first", keeps_meaning=True,
             saves=_pool_saves(_kind, True, _nd),
             workspace=_indices_workspace if _kind == "Max" else lambda ctx: []))

@@ -41,6 +41,8 @@ def _int_list(v, n_min=1) -> bool:
 
 @dataclass(frozen=True)
 class PType:
+    """A parameter type: its schema and its check."""
+
     title: str  # used in messages: "expected <title>"
     schema: dict
     check: Callable[[Any], bool]

@@ -62,7 +62,8 @@ register(OpDef(
      Param("align_corners", "bool", None)],
     _upsample, doc="torch.nn.Upsample.", category="resample",
     key_args=lambda a: f"×{a['scale_factor']}" if a["scale_factor"] else f"→ {a['size']}",
-    saves=saves_nothing, receptive=_upsample_windows))
+    layout="channels-first", keeps_meaning=True, saves=saves_nothing,
+    receptive=_upsample_windows))
 
 
 def _pixel_shuffle(ctx: InferCtx):
@@ -91,10 +92,10 @@ def _pixel_unshuffle(ctx: InferCtx):
 
 register(OpDef("PixelShuffle", "module", [Param("upscale_factor", "posint")], _pixel_shuffle,
                doc="torch.nn.PixelShuffle: (C·r², H, W) → (C, H·r, W·r).", category="resample",
-               saves=saves_nothing))
+               layout="channels-first", saves=saves_nothing))
 register(OpDef("PixelUnshuffle", "module", [Param("downscale_factor", "posint")],
                _pixel_unshuffle, doc="torch.nn.PixelUnshuffle.", category="resample",
-               saves=saves_nothing))
+               layout="channels-first", saves=saves_nothing))
 
 
 def _pad_infer(nd: int):
@@ -136,7 +137,7 @@ for _nd in (1, 2, 3):
             _params.append(Param("value", "float"))
         register(OpDef(f"{_kind}Pad{_nd}d", "module", _params, _pad_infer(_nd),
                        doc=f"torch.nn.{_kind}Pad{_nd}d.", category="resample",
-                       spatial_rank=_nd,
+                       spatial_rank=_nd, layout="keeps",
                        # constant padding's backward is a slice; mirrored ones read the input
                        saves=saves_nothing if _kind in ("Zero", "Constant") else saves_inputs(0),
                        receptive=_pad_windows(_nd)))

@@ -195,7 +195,7 @@ for _name in ("RNN", "LSTM", "GRU"):
         _name, "module", _params(_name), _infer(_name),
         doc=f"torch.nn.{_name}. Inputs: x [, lengths] [, initial state]. "
             f"Outputs: output, h_n{', c_n' if _name == 'LSTM' else ''}.",
-        category="recurrent", n_inputs=(1, 4),
+        category="recurrent", n_inputs=(1, 4), layout="features-last",
         outputs=("output", "h_n", "c_n") if _name == "LSTM" else ("output", "h_n"),
         count_params=_count(_name), macs=_macs(_name), emit=_emit(_name), saves=_saves(_name),
         param_tensors=lambda a: (2 * a["num_layers"] * (2 if a["bidirectional"] else 1)

@@ -48,7 +48,7 @@ register(OpDef(
      Param("elementwise_affine", "bool", True)],
     _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
                    "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
-    category="norm",
+    category="norm", layout="features-last", keeps_shape=True,
     count_params=_rms_norm_count, tensors=elementwise_tensors))
 
 
@@ -75,7 +75,7 @@ register(OpDef(
      Param("offset", "int", 0, doc="the first position (e.g. tokens already in a cache)")],
     _positions, doc="torch.arange(offset, offset + x.size(dim)): int64 position ids over a "
                     "symbolic length (HF's default position_ids)",
-    category="index", emit=_positions_code))
+    category="index", emit=_positions_code, encodes_position=True))
 
 
 # -- rotary embeddings -----------------------------------------------------------------
@@ -109,6 +109,7 @@ register(OpDef(
                  "(inv_freq a non-persistent buffer). Feed both to Attention(rotary: half "
                  "or interleaved).",
     category="attention", outputs=("cos", "sin"), runtime_class="SpeccRotaryEmbedding",
+    encodes_position=True,
     key_args=lambda a: f"θ={a['rope_theta']:g}"))
 
 
@@ -175,7 +176,9 @@ register(OpDef(
      Param("enable_gqa", "bool", False)],
     _sdpa, doc="torch.nn.functional.scaled_dot_product_attention(query, key, value "
                "[, attn_mask]); dropout is not applied (eval semantics)",
-    category="attention", n_inputs=(3, 4), emit=_sdpa_code, macs=_sdpa_macs))
+    category="attention", n_inputs=(3, 4), emit=_sdpa_code, macs=_sdpa_macs,
+    layout="features-last", sequence_masks=("is_causal",), mask_input=3,
+    key_input=lambda a: 1))
 
 
 # -- Attention -------------------------------------------------------------------------
@@ -324,6 +327,9 @@ register(OpDef(
         "[kv] [cos, sin] [attention_mask] [bias] as cross/rotary/mask/bias_input say.",
     category="attention", n_inputs=(1, 6), count_params=_attention_count,
     macs=_attention_macs, runtime_class="SpeccAttention",
+    # `mask` is a padding attention_mask [N, S]: only `causal` hides the future
+    layout="features-last", sequence_masks=("causal",),
+    key_input=lambda a: 1 if a["cross"] else None,
     key_args=lambda a: f"{a['num_heads']} heads"
     + (f", {a['num_key_value_heads']} kv" if a["num_key_value_heads"] else "")))
 

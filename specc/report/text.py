@@ -23,7 +23,8 @@ def details(d, style: Style, source_lines: list[str]) -> list[str]:
     lines = []
     if d.node:
         lines.append(f"    node: {d.node}")
-    if source_lines and 0 < d.loc.line <= len(source_lines):
+    # the source shown is the spec's own; a position in an included file has a file of its own
+    if source_lines and d.loc.file is None and 0 < d.loc.line <= len(source_lines):
         text = source_lines[d.loc.line - 1]
         if len(text) <= 160 and printable(text) == text:  # else the caret would be off
             lines.append(f"    | {text}")

@@ -268,7 +268,53 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
     c["dtype_int_into_linear"] = (layers("  - {op: Linear, out_features: 2}\n",
                                          "x: {shape: [N, 4], dtype: int64}"), 1, "E305")
     add_round_2(c)
+    add_includes(c)
     return c
+
+
+# Files the include cases read: cases/include/ (not cases themselves: the tests glob
+# cases/*.yaml). A str is a file's text; a Path a symbolic link to that target.
+INC = "x: {shape: [N, 4]}"
+SUPPORT: dict[str, str | Path] = {
+    "include/ok.yaml": "blocks:\n  Lin: {layers: [{op: Linear, out_features: 4}]}\n",
+    "include/escape.yaml": Path("../../make_corpus.py"),  # a link out of the folder
+    "include/cycle_a.yaml": "include: [cycle_b.yaml]\nblocks: {}\n",
+    "include/cycle_b.yaml": "include: [cycle_a.yaml]\nblocks: {}\n",
+    "include/model.yaml": OK,  # a whole spec: `inputs`/`layers` do not belong in an include
+    "include/tagged.yaml": f'blocks: !!python/object/apply:os.system ["touch {PWNED}"]\n',
+    "include/bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{b}: &{b} [*{a}, *{a}, *{a}, *{a}, *{a}, *{a}, *{a}, *{a}, *{a}]\n"
+        for a, b in zip("abcdefgh", "bcdefghi")) + "blocks: {}\n",
+    "include/bad.yaml": "blocks: {Lin: {layers: [Linear}\n",
+    "include/lin_again.yaml": "blocks:\n  Lin: {layers: [ReLU]}\n",
+    "include/deep_0.yaml": "include: [deep/deep_1.yaml]\n",
+    **{f"include/{'deep/' * i}deep_{i}.yaml": f"include: [deep/deep_{i + 1}.yaml]\n"
+       for i in range(1, 30)},
+}
+
+
+def add_includes(c: dict) -> None:
+    """Issue 13: `include:` stays in the spec's folder, bounded, acyclic, located."""
+    def spec(entries: str) -> str:
+        return f"include: {entries}\ninputs: {{{INC}}}\nlayers:\n  - {{block: Lin}}\n"
+
+    c["include_ok"] = (spec("[include/ok.yaml, ./include/ok.yaml]"), 0, None)
+    c["include_absolute"] = (spec("[/etc/passwd.yaml]"), 1, "E008")
+    c["include_dev_zero"] = (spec("[/dev/zero]"), 1, "E008")
+    c["include_dotdot"] = (spec("[include/../../make_corpus.yaml]"), 1, "E008")
+    c["include_symlink_escape"] = (spec("[include/escape.yaml]"), 1, "E008")
+    c["include_missing"] = (spec("[include/missing.yaml]"), 1, "E008")
+    c["include_not_a_path"] = (spec("{a: 1}"), 1, "E008")
+    c["include_self"] = (spec("[include_self.yaml]"), 1, "E008")
+    c["include_cycle"] = (spec("[include/cycle_a.yaml]"), 1, "E008")
+    c["include_a_model"] = (spec("[include/model.yaml]"), 1, "E008")
+    c["include_block_twice"] = (spec("[include/ok.yaml, include/lin_again.yaml]"), 1, "E008")
+    c["include_tag"] = (spec("[include/tagged.yaml]"), 1, "E003")
+    c["include_bad_yaml"] = (spec("[include/bad.yaml]"), 1, "E001")
+    c["include_alias_bomb"] = (spec("[include/bomb.yaml]"), 2, "E004")
+    c["include_too_deep"] = (spec("[include/deep_0.yaml]"), 2, "E004")
+    c["include_too_many"] = (spec("[" + ", ".join(["include/ok.yaml"] * 1000) + "]"), 2,
+                             "E004")
 
 
 def add_round_2(c: dict) -> None:
@@ -353,6 +399,13 @@ def main() -> None:
         data = content.encode("utf-8") if isinstance(content, str) else content
         (CASES / f"{name}.yaml").write_bytes(data)
         manifest[name] = {"exit": exit_code, "code": code}
+    for relative, content in SUPPORT.items():
+        target = CASES / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            target.symlink_to(content)
+        else:
+            target.write_text(content)
     (HERE / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     print(f"{len(manifest)} cases")
 

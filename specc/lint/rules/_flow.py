@@ -11,28 +11,19 @@ from __future__ import annotations
 
 from specc.dims import Sym
 from specc.ir import Node
-from specc.lint.rules._paths import NORMS, OUTPUT_RANGE, TRANSPARENT
+from specc.lint.rules._paths import NORMS, TRANSPARENT, ops_where, op_of
 
-_SPATIAL = {f"{kind}{n}d" for kind in ("MaxPool", "AvgPool", "AdaptiveMaxPool", "AdaptiveAvgPool")
-            for n in (1, 2, 3)}
-# keep sign, range and per-channel meaning of their input
-PASS_THROUGH = TRANSPARENT | _SPATIAL | {"Upsample"}
+# keep sign, range and per-channel meaning of their input (dropout, identity, reshapes,
+# max/avg pooling, upsampling)
+PASS_THROUGH = TRANSPARENT | ops_where(lambda op: op.keeps_meaning)
 # per-channel affine maps (in eval; in training an affine map per batch)
 AFFINE_NORMS = NORMS
-SELF_ATTENTION = {"TransformerEncoderLayer", "TransformerDecoderLayer", "MultiheadAttention"}
-RECURRENT = {"RNN", "LSTM", "GRU"}
-# ops whose output puts the features on the LAST axis of a rank-3 tensor: (N, T, C)
-FEATURES_LAST = {"Linear", "Embedding", "LayerNorm", "Bilinear"} | RECURRENT | SELF_ATTENTION
-_ELEMENTWISE = None
-
-
-def _elementwise() -> set:
-    """Ops that keep the layout of their input (activations, dropout, identity)."""
-    global _ELEMENTWISE
-    if _ELEMENTWISE is None:
-        _ELEMENTWISE = set(OUTPUT_RANGE) | TRANSPARENT - {"flatten", "Flatten", "reshape",
-                                                          "view", "squeeze", "unsqueeze"}
-    return _ELEMENTWISE
+# ops that attend over a sequence (the Transformer layers, MultiheadAttention, Attention,
+# scaled_dot_product_attention)
+ATTENTION = ops_where(lambda op: op.sequence_masks is not None)
+RECURRENT = ops_where(lambda op: op.category == "recurrent")
+# element-wise ops: the output has the input's layout (activations, dropout, identity, math)
+KEEPS_LAYOUT = ops_where(lambda op: op.layout == "keeps")
 
 
 def back(node: Node, through: set) -> Node:
@@ -57,20 +48,44 @@ def forward(facts, node: Node, through: set) -> list[Node]:
 def layout(node: Node) -> str | None:
     """'channels-first' for (N, C, *spatial) conv-family outputs, 'features-last' for (N, T, C)
     sequence features, None when unknown. Looks back through layout-keeping ops."""
-    node = back(node, _elementwise())
-    if node.op in FEATURES_LAST:
-        return "features-last"
-    if node.op.startswith(("Conv", "BatchNorm", "InstanceNorm")) or node.op in _SPATIAL \
-            or node.op in ("GroupNorm", "Upsample", "PixelShuffle"):
-        return "channels-first"
+    made = op_of(back(node, KEEPS_LAYOUT)).layout
+    return made if made in ("channels-first", "features-last") else None
+
+
+def is_self_attention(node: Node, facts) -> bool:
+    """An attention op that attends over its own first input: a Transformer layer, or
+    MultiheadAttention / Attention / scaled_dot_product_attention whose keys come from the
+    same stream as its queries (through their projections), not cross-attention."""
+    op = op_of(node)
+    return op.sequence_masks is not None and (op.self_and_cross
+                                              or cross_attention_keys(node, facts) is None)
+
+
+def cross_attention_keys(node: Node, facts):
+    """The input an attention op takes its keys from when they are another stream than its
+    queries (a decoder's memory); None when it attends over its own input."""
+    op = op_of(node)
+    key = op.key_input(node.attrs) if op.sequence_masks is not None else None
+    if key is None or len(node.inputs) <= key:
+        return None
+    streams = _streams(facts)
+    if op.self_and_cross or streams[node.inputs[0].node.id] != streams[node.inputs[key].node.id]:
+        return node.inputs[key]
     return None
 
 
-def is_self_attention(node: Node) -> bool:
-    """A Transformer layer, or MultiheadAttention whose query is its key (not cross-attention)."""
-    if node.op != "MultiheadAttention":
-        return node.op in SELF_ATTENTION
-    return len(node.inputs) == 1 or node.inputs[0] == node.inputs[1]
+def _streams(facts) -> dict:
+    """node id -> the model input (or source node) its first-input chain starts from: the
+    stream a query or key tensor belongs to, through projections, head reshapes, rotary
+    products and residual adds. One pass in graph order, kept on ``facts``."""
+    streams = getattr(facts, "_streams", None)
+    if streams is None:
+        streams = facts._streams = {}
+        for n in facts.graph.inputs:
+            streams[n.id] = n.id
+        for n in facts.graph.nodes:
+            streams[n.id] = streams.get(n.inputs[0].node.id, n.id) if n.inputs else n.id
+    return streams
 
 
 BATCH_NAMES = {"N", "B", "batch", "batch_size", "bs"}
@@ -116,3 +131,17 @@ def reaches(facts, node: Node, ops: set) -> bool:
                 downstream.add(n.id)
         memo[key] = downstream
     return node.id in memo[key]
+
+
+def reaching_outputs(graph, skip=frozenset()) -> set:
+    """Ids of the nodes whose output reaches a model output, walking back from the outputs
+    once; ``skip`` holds (node id, input node id) edges not to walk (a memory input)."""
+    reached: set = set()
+    stack = [ref.node for _, ref in graph.outputs]
+    while stack:
+        node = stack.pop()
+        if node.id in reached:
+            continue
+        reached.add(node.id)
+        stack += [r.node for r in node.inputs if (node.id, r.node.id) not in skip]
+    return reached

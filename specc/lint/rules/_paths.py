@@ -18,17 +18,22 @@ def op_of(node: Node) -> OpDef:
     return all_ops().get(node.op) or _NOT_AN_OP
 
 
-def _ops_where(trait) -> frozenset:
+def ops_where(trait) -> frozenset:
     return frozenset(name for name, op in all_ops().items() if trait(op))
 
 
 # ops that pass values through unchanged in range and meaning (looked through by rules)
-TRANSPARENT = _ops_where(lambda op: op.passes_through)
-DROPOUTS = _ops_where(lambda op: op.is_dropout)
-NORMS = _ops_where(lambda op: op.channel_norm)  # subtract a per-channel (or group) mean
-WEIGHTED = _ops_where(lambda op: op.weighted)
-SOFTMAX_LIKE = _ops_where(lambda op: op.normalizes is not None)  # softmax- and sigmoid-like
-FLOORING_WINDOWS = _ops_where(lambda op: op.floors_windows)  # conv, max/avg pool
+TRANSPARENT = ops_where(lambda op: op.passes_through)
+DROPOUTS = ops_where(lambda op: op.is_dropout)
+NORMS = ops_where(lambda op: op.channel_norm)  # subtract a per-channel (or group) mean
+WEIGHTED = ops_where(lambda op: op.weighted)
+SOFTMAX_LIKE = ops_where(lambda op: op.normalizes is not None)  # softmax- and sigmoid-like
+SOFTMAXES = ops_where(lambda op: op.normalizes in ("softmax", "log_softmax"))  # over an axis
+BATCH_NORMS = ops_where(lambda op: op.batch_stats)  # statistics over the batch
+# a weight matrix over the last axis of one input (Linear, HF's Conv1D; not Bilinear)
+LINEAR_MAPS = ops_where(lambda op: op.weighted and op.layout == "features-last"
+                        and op.n_inputs == (1, 1))
+FLOORING_WINDOWS = ops_where(lambda op: op.floors_windows)  # conv, max/avg pool
 OUTPUT_RANGE = {name: op.output_range for name, op in all_ops().items() if op.output_range}
 
 

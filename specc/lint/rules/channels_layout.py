@@ -2,10 +2,13 @@
 from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import RECURRENT, layout
+from specc.lint.rules._paths import ops_where
 
-_CHANNELS_FIRST_1D = {"Conv1d", "BatchNorm1d", "InstanceNorm1d", "MaxPool1d", "AvgPool1d",
-                      "ConvTranspose1d"}
-_IMAGE_OPS = {"Conv2d", "ConvTranspose2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d"}
+# layers that read channels on dim 1: (N, C, T) for the 1-d ones, (N, C, H, W) for images
+_CHANNELS_FIRST_1D = ops_where(lambda op: op.layout == "channels-first" and op.spatial_rank == 1)
+_IMAGE_OPS = ops_where(lambda op: op.layout == "channels-first" and op.spatial_rank == 2)
+# norms over the last axis (LayerNorm, RMSNorm)
+_LAST_AXIS_NORMS = ops_where(lambda op: op.layout == "features-last" and op.category == "norm")
 
 
 @rule(codes.CHANNELS_LAYOUT)
@@ -26,9 +29,9 @@ def channels_layout(graph, facts):
             yield node, (f"{node.op} reads {t} as sequence × features, but {source.node.id} "
                          "produces (N, C, T): this looks like (N, C, T) fed to a layer "
                          "expecting (N, T, C) — permute(0, 2, 1) first")
-        elif node.op == "LayerNorm" and t.rank >= 3 and "normalized_shape" not in node.given \
+        elif node.op in _LAST_AXIS_NORMS and t.rank >= 3 and "normalized_shape" not in node.given \
                 and layout(source.node) == "channels-first":
-            yield node, (f"LayerNorm normalises the last axis of {t}, but {source.node.id} "
+            yield node, (f"{node.op} normalises the last axis of {t}, but {source.node.id} "
                          "produces channels on dim 1: this looks like (N, C, …) fed to a layer "
                          "expecting channels last — permute the channels to the end first")
         elif node.op in _IMAGE_OPS and source.node.op == "input" and t.rank == 4 \

@@ -8,9 +8,11 @@ from specc.ops.ptypes import as_tuple
 @rule(codes.CHECKERBOARD)
 def checkerboard(graph, facts):
     for node in graph.nodes:
-        if not node.op.startswith("ConvTranspose") or node.out_types is None:
+        op = op_of(node)
+        # a transposed convolution: a conv whose windows spread out instead of flooring
+        if op.category != "conv" or op.floors_windows or node.out_types is None:
             continue
-        nd = op_of(node).spatial_rank
+        nd = op.spatial_rank
         kernels = as_tuple(node.attrs["kernel_size"], nd)
         strides = as_tuple(node.attrs.get("stride", 1), nd)
         uneven = [(k, s) for k, s in zip(kernels, strides) if s > 1 and k % s]

@@ -8,6 +8,7 @@ whose dim 1 is channels), and per-step scores [N, T, C] from a Linear / RNN / at
 from specc import codes
 from specc.lint.registry import rule
 from specc.lint.rules._flow import PASS_THROUGH, back, layout
+from specc.lint.rules._paths import LINEAR_MAPS, SOFTMAXES
 
 _CLASS_LOSSES = {"cross_entropy", "nll"}
 
@@ -18,11 +19,11 @@ def class_axis(graph, facts):
         loss = graph.loss.get(name)
         if loss not in _CLASS_LOSSES or ref.type is None or ref.type.rank < 3:
             continue
-        head = back(ref.node, PASS_THROUGH | {"Softmax", "LogSoftmax"})
+        head = back(ref.node, PASS_THROUGH | SOFTMAXES)
         source = head.inputs[0] if head.inputs else None
-        if head.op == "Linear" and source is not None and source.type is not None \
+        if head.op in LINEAR_MAPS and source is not None and source.type is not None \
                 and layout(source.node) == "channels-first":
-            yield head, (f"{head.id} (Linear) is applied to the feature map {source.type}: it "
+            yield head, (f"{head.id} ({head.op}) is applied to the feature map {source.type}: it "
                          f"mixes only the last axis, and {loss} will read dim 1 "
                          f"({source.type.shape[1]} channels) as the classes")
         elif layout(ref.node) == "features-last" and graph.task != "generation":

@@ -1,0 +1,158 @@
+"""`specc build --emit-python`: the file reads like hand-written code and builds the very
+model `specc.build` builds — torch is the oracle: the same state_dict keys and shapes, in
+the same order, and outputs equal with torch.equal, on every bundled spec (the LLMs at
+their CPU_VARS sizes). The emitted file runs with specc unimportable."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+import specc
+from specc.compile.readable import readable_source
+from tests.helpers import CPU_VARS, ROOT, SPECS, cpu_sized
+
+torch = pytest.importorskip("torch")
+
+ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.yaml"))
+# Above ~20 M parameters, building twice and running at 224×224 takes seconds each on two
+# CPU cores: these run with SPECC_SLOW_TESTS=1 (their keys and shapes are compared always).
+SLOW = {"alexnet", "vgg11", "vgg16", "vgg16_bn", "vit_b_16", "resnet50", "convnext_tiny",
+        "resnet34", "unet", "googlenet", "efficientnet_b0", "mobilenet_v2"}
+
+
+def _emitted_module(text: str, tmp_path, name: str):
+    """Import the emitted file with specc made unimportable (it must need only torch)."""
+    import importlib.util
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(text)
+    saved = {k: v for k, v in sys.modules.items() if k == "specc" or k.startswith("specc.")}
+    for key in saved:
+        sys.modules[key] = None  # type: ignore[assignment]  # `import specc` now fails
+    try:
+        loader = importlib.util.spec_from_file_location(f"emitted_{name}", path)
+        module = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(module)
+    finally:
+        sys.modules.update(saved)
+    return module
+
+
+def _inputs(graph):
+    """Example inputs: floats random, token ids / masks a seeded 0/1 mix, sequence lengths
+    (a 1-D integer input) between 1 and the example length."""
+    from specc.compile.export import EXAMPLE_SIZE, example_inputs
+
+    generator = torch.Generator().manual_seed(0)
+    out = []
+    for x in example_inputs(graph, {"N": 2}):
+        if not x.is_floating_point():
+            low, high = (1, EXAMPLE_SIZE + 1) if x.dim() == 1 else (0, 2)
+            x = torch.randint(low, high, x.shape, dtype=x.dtype, generator=generator)
+        out.append(x)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_emitted_model_has_the_built_models_keys_and_outputs(name, tmp_path):
+    analysis = cpu_sized(name)
+    graph = analysis.graph
+    vars_ = CPU_VARS.get(name)
+    module = _emitted_module(readable_source(SPECS / f"{name}.yaml", vars=vars_), tmp_path, name)
+    slow = name in SLOW and not __import__("os").environ.get("SPECC_SLOW_TESTS")
+    device = "meta" if slow else "cpu"
+    with torch.device(device):
+        emitted = module.build_model().eval()
+    built = specc.build(SPECS / f"{name}.yaml", vars=vars_, device=device).eval()
+    assert [(k, tuple(v.shape), v.dtype) for k, v in emitted.state_dict().items()] == \
+        [(k, tuple(v.shape), v.dtype) for k, v in built.state_dict().items()]
+    assert sum(p.numel() for p in emitted.parameters()) == \
+        sum(p.numel() for p in built.parameters())
+    if slow:
+        return
+    emitted.load_state_dict(built.state_dict(), strict=True)
+    inputs = _inputs(graph)
+    with torch.no_grad():
+        got, expected = emitted(*inputs), built(*inputs)
+    if isinstance(expected, dict):
+        assert list(got) == list(expected)
+        got, expected = list(got.values()), list(expected.values())
+    for a, b in zip(torch.utils._pytree.tree_leaves(got), torch.utils._pytree.tree_leaves(expected)):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", ALL_SPECS)
+def test_build_model_takes_the_specs_vars(name, tmp_path):
+    """Each var build_model threads through builds what specc.build builds with that value
+    (keys and shapes, on meta); any other var refuses a new value with a message."""
+    import inspect
+
+    vars_ = CPU_VARS.get(name) or {}
+    module = _emitted_module(readable_source(SPECS / f"{name}.yaml", vars=vars_), tmp_path, name)
+    declared = specc.check(SPECS / f"{name}.yaml", lint=False).declared_vars
+    signature = inspect.signature(module.build_model).parameters
+    assert set(signature) <= set(declared)
+    threaded = 0
+    for var, parameter in signature.items():
+        default = parameter.default
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue
+        new = default + 7 if isinstance(default, int) else default * 2
+        try:
+            with torch.device("meta"):
+                emitted = module.build_model(**{var: new})
+        except ValueError as exc:
+            assert "generate it again: specc build --var" in str(exc)
+            continue
+        threaded += 1
+        built = specc.build(SPECS / f"{name}.yaml", vars={**vars_, var: new}, device="meta")
+        assert {k: tuple(v.shape) for k, v in emitted.state_dict().items()} == \
+            {k: tuple(v.shape) for k, v in built.state_dict().items()}, var
+        # eps, rope_theta, dropout p are in no shape: compare the modules, in their order
+        # (a stateless module may have another attribute name in the emitted file)
+        pairs = list(zip(emitted.modules(), built.modules(), strict=True))
+        for mine, theirs in pairs:
+            if type(theirs).__module__.startswith("torch."):  # generated classes' names differ
+                assert type(mine) is type(theirs)
+            for attr in ("eps", "rope_theta", "p", "negative_slope", "normalized_shape"):
+                assert getattr(mine, attr, None) == getattr(theirs, attr, None), (var, attr)
+    if name in ("resnet18", "mlp", "llama", "gpt2", "bert"):
+        assert threaded, "the classifier size / vocabulary should be threaded"
+
+
+def test_resnet18_reads_like_torchvision(tmp_path):
+    """Block classes take their sizes in __init__ and build their children there; the
+    model's __init__ builds its blocks; forwards carry shapes; no getattr(self, '6')."""
+    out = tmp_path / "r18.py"
+    res = subprocess.run([sys.executable, "-m", "specc", "build", "specs/resnet18.yaml",
+                          "--emit-python", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    ast.parse(text)
+    assert "class BasicBlock(nn.Module):\n" in text
+    assert "    def __init__(self, in_channels, out_channels):\n" in text  # the downsampling one
+    assert "        self.conv1 = nn.Conv2d(in_channels=in_channels, out_channels=out_channels, " \
+        "kernel_size=3, stride=2, padding=1, bias=False)\n" in text
+    assert "            BasicBlock_2(in_channels=64, out_channels=128),\n" in text
+    assert "        self.fc = nn.Linear(in_features=512, out_features=num_classes)\n" in text
+    assert "    def forward(self, x):  # [N, in_channels, H, W]\n" in text
+    assert "        conv1 = self.conv1(x)  # [N, out_channels, H/2, W/2]\n" in text
+    assert "        conv1 = self.conv1(x)  # [N, 64, 112, 112]\n" in text
+    assert "getattr(self" not in text and "relu_6 = self.relu_2(add_5)" in text
+    assert "def build_model(num_classes=1000):\n" in text
+    build = text[text.index("def build_model"):]
+    assert len(build.splitlines()) == 4  # the signature, the docstring, one call, return
+    module = _emitted_module(text, tmp_path, "r18_readable")
+    model = module.build_model(num_classes=10)
+    assert model.fc.out_features == 10 and model.layer2[0].conv1.stride == (2, 2)
+    assert type(model.layer2[1]).__name__ == "BasicBlock"
+
+
+def test_a_var_that_shapes_the_structure_is_refused_with_a_message(tmp_path):
+    module = _emitted_module(readable_source(SPECS / "mlp.yaml"), tmp_path, "mlp_refuses")
+    assert module.build_model(num_classes=3).head.out_features == 3
+    with pytest.raises(ValueError, match=r"hidden=64: this file was generated with hidden=256"):
+        module.build_model(hidden=64)
