@@ -179,6 +179,8 @@ def _is_chain(state: _State, scope: Scope) -> bool:
     and nothing but its output is read from outside."""
     if scope.kind == "model" or not scope.items or len(_returns(state, scope)) > 1:
         return False
+    if scope.module_order:  # an nn.Sequential runs its children in registration order
+        return False
     if any(isinstance(item, Scope) and item.checkpoint for item in scope.items):
         return False  # the checkpoint call needs a forward of our own
     prev = scope.input
@@ -255,7 +257,7 @@ def weights_code(graph: Graph, root_var: str, build_lines: list) -> list[str]:
 def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
     """Emit construction lines for a scope (children first); return its variable."""
     children = []
-    for item in scope.items:
+    for item in scope.registration_order():
         if isinstance(item, Scope):
             hint = item.block or _pascal(item.attr_name) or "Seq"
             children.append((item.attr_name, _emit_scope(state, item, hint)))
@@ -263,14 +265,8 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
             var = _emit_leaf(state, item)
             if var is not None:
                 children.append((item.attr_name, var))
-    if scope.module_order:  # the listed children swap into the places they hold
-        listed = [i for i, (name, _) in enumerate(children) if name in scope.module_order]
-        by_name = dict(children)
-        for place, name in zip(listed, scope.module_order):
-            children[place] = (name, by_name[name])
     var = python_name(scope.path.replace(".", "_") or "model", state.used_names, "m")
-    # an nn.Sequential runs its children in registration order: not when that order differs
-    if not state.trace and not scope.module_order and _is_chain(state, scope):
+    if not state.trace and _is_chain(state, scope):
         if [name for name, _ in children] == [str(i) for i in range(len(children))]:
             args = ", ".join(v for _, v in children)
             state.build_lines.append(f"{var} = nn.Sequential({args})")
