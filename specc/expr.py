@@ -1,7 +1,7 @@
 """Expressions in specs: ``$name``, ``${a * 2 if i == 0 else 1}`` and ``"layer_${i}"``.
 
 Parsed with :mod:`ast` and evaluated by walking a whitelist of node types: no ``eval``,
-no attribute access, no slices, no calls except ``min max abs round int range``.
+no attribute access, no slices, no calls except ``min max abs round int range log``.
 List comprehensions over lists (``[i * 2 for i in range(n)]``) compute constant tables
 such as Swin's relative position index; they run at most ``MAX_ITEMS`` iterations in all.
 Every value the evaluator produces is bounded (see :func:`_bounded`): integers to 2**63,
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import operator
 import re
 
@@ -47,7 +48,15 @@ def _range(*args) -> list:
     return list(numbers)
 
 
-_FUNCS = {"min": min, "max": max, "abs": abs, "round": round, "int": int, "range": _range}
+def _log(*args) -> float:
+    """math.log (natural, or to a base): T5's bucket scale is log(max_distance / max_exact)."""
+    if any(isinstance(a, bool) or not isinstance(a, (int, float)) for a in args):
+        raise ExprError("log() takes numbers")
+    return math.log(*args)
+
+
+_FUNCS = {"min": min, "max": max, "abs": abs, "round": round, "int": int, "range": _range,
+          "log": _log}
 
 
 class ExprError(Exception):
@@ -224,7 +233,7 @@ class _Evaluator(ast.NodeVisitor):
     def generic_visit(self, node):
         raise ExprError(f"'{type(node).__name__}' is not allowed in spec expressions "
                         "(only arithmetic, comparisons, and/or/not, if-else, "
-                        "list[index], [... for x in ...] and min max abs round int range)")
+                        "list[index], [... for x in ...] and min max abs round int range log)")
 
     def visit_Constant(self, node):
         if isinstance(node.value, (int, float, str, bool)) or node.value is None:
@@ -304,8 +313,8 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
-            raise ExprError("only min, max, abs, round, int and range may be called in "
-                            "expressions")
+            raise ExprError("only min, max, abs, round, int, range and log may be called "
+                            "in expressions")
         if node.keywords:
             raise ExprError("keyword arguments are not allowed in expressions")
         args = [self.visit(arg) for arg in node.args]

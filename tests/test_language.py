@@ -187,6 +187,7 @@ def test_module_names_may_hold_a_hyphen_as_torch_allows():
     ("${[x for x in xs if x % 2]}", [1, 3]),
     ("${[[i, j] for i in range(2) for j in range(1)]}", [[0, 0], [1, 0]]),
     ("${range(1, 7, 2)}", [1, 3, 5]),
+    ("${round(log(128 / 8), 6)}", 2.772589), ("${log(8, 2)}", 3.0),
     ("${[i for i in range(3)][i]}", 0),  # the comprehension's i does not leak
 ])
 def test_list_comprehensions(expr, value):
@@ -199,6 +200,7 @@ def test_list_comprehensions(expr, value):
     ("${[i for i in 3]}", "iterates over a list"),
     ("${[i for (i, j) in [[1, 2]]]}", "binds one name"),
     ("${range(1.5)}", "integers"),
+    ("${log(0)}", "log"), ("${log('e')}", "numbers"),
 ])
 def test_list_comprehensions_are_bounded(expr, message):
     with pytest.raises(ExprError, match=message):
