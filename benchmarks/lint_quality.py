@@ -5,10 +5,12 @@
 
 The cases live in ``tests/lint_cases/``:
 
-- ``buggy/*.yaml``: a realistic model with ONE real mistake (from course notes' mistake lists
-  and well-known PyTorch pitfalls). Its first lines say which rule should report it —
+- ``buggy/*.yaml``: a realistic model with one real mistake, or a few independent ones
+  (from course notes' mistake lists and well-known PyTorch pitfalls). Its first lines say
+  which rule should report it —
   ``# expect: rule-name`` (or an error code such as ``E301`` for a mistake inference catches,
-  or ``-`` when no rule exists for it yet) — and ``# mistake: …`` what is wrong.
+  or ``-`` when no rule exists for it yet; several, comma-separated, for a model with
+  independent mistakes that one run must all report) — and ``# mistake: …`` what is wrong.
 - ``clean/*.yaml``: a correct model that is tricky for a linter (PPO heads with zero-init
   before softmax, LoRA adapters, a module without a loss ending in Dropout, …).
   The shipped examples in ``specs/`` count as clean models too.
@@ -75,10 +77,12 @@ def measure() -> dict:
         if expect == "-":
             continue
         owned += 1
-        per_rule[expect][1] += 1
-        if expect in names:
+        expected = [e.strip() for e in expect.split(",")]  # independent mistakes: all of them
+        for e in expected:
+            per_rule[e][1] += 1
+            per_rule[e][0] += e in names
+        if all(e in names for e in expected):
             right += 1
-            per_rule[expect][0] += 1
         else:
             misses.append(f"{path.name}: expected {expect}, got {sorted(names) or 'nothing'}")
     warned, advised = [], 0

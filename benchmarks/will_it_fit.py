@@ -3,8 +3,9 @@
 Answered twice, side by side: statically by `specc check --memory` (no torch), and by
 measuring what torch really holds:
   - activations: the unique storages autograd saves in a bf16 training forward
-    (saved_tensors_hooks) — at batch 256 on the meta device (sizes without data), and at
-    batch 8 on the CPU to show the meta count is the real one;
+    (saved_tensors_hooks) — at batch 256 on the meta device (sizes without data, CUDA's
+    kernels' rules), and at batch 8 on the CPU (the CPU kernels' rules) to show the count
+    is the real one;
   - parameters, gradients, fp32 master weights and AdamW state: one real optimizer step;
   - inference peak: a liveness replay of the forward's aten ops (meta device, batch 256).
 
@@ -47,7 +48,8 @@ def main() -> None:
     cpu_saved = measure.saved_bytes(build_module(small, dtype="bfloat16"),
                                     measure.example_inputs(small, {"N": CPU_BATCH},
                                                            torch.bfloat16))
-    small_static = analyse_memory(small, dtype="bfloat16").activations_train_bytes
+    # the CPU's BatchNorm keeps bf16 statistics where CUDA's (and the meta kernels) keep fp32
+    small_static = analyse_memory(small, dtype="bfloat16", device="cpu").activations_train_bytes
 
     rows = [("parameters (bf16)", static.parameters_bytes, weights["parameters_bytes"]),
             ("gradients (bf16)", static.gradients_bytes, weights["gradients_bytes"]),

@@ -120,7 +120,7 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
     from specc.schema import validate
 
     limits = limits or Limits()
-    problems = resolve_includes(doc, origin, limits, *used)
+    problems, included = resolve_includes(doc, origin, limits, *used)
     if problems:  # the blocks are incomplete: every use of them would be a false E204
         return Analysis(display, None, _with_file(problems, display), source)
     ignored: list[str] = []
@@ -155,7 +155,8 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
         if lint:
             from specc.lint import run_lints
 
-            diagnostics = run_lints(graph, diagnostics, source.splitlines(), config)
+            diagnostics = run_lints(graph, diagnostics, source.splitlines(), config,
+                                    {path: text.splitlines() for path, text in included.items()})
         diagnostics = collapse_instances(diagnostics)
         graph.diagnostics = diagnostics
     from specc.vars import declared_vars

@@ -526,7 +526,9 @@ LOSSY_FLOOR = _declare(
     """
 The output size formula floors. When (size + 2·padding − dilation·(kernel − 1) − 1) is not
 a multiple of the stride, the last few positions are never covered by any window; if they
-are more than the padding, real input rows/columns are silently ignored.
+are more than the padding, real input rows/columns are silently ignored. The finding names
+the model input sizes that make every window of the stack fit (before this layer and after
+it), and the layers of one stack that the same input size fixes are one finding, at the first.
 
 Bad:   input 224, {op: Conv2d, kernel_size: 11, stride: 4}      # (224 − 11) % 4 = 1 → 1 column lost
 Good:  input 227, {op: Conv2d, kernel_size: 11, stride: 4}

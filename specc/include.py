@@ -39,6 +39,7 @@ class _Includer:
         self.read: set[str] = set()  # real paths already included: a diamond reads once
         self.blocks = LDict()
         self.origin: dict[str, Loc] = {}  # block name -> where it is defined
+        self.texts: dict[str, str] = {}  # path as shown -> text (for `specc: ignore`)
 
     def add_blocks(self, blocks, where: Loc) -> None:
         if not isinstance(blocks, LDict):
@@ -88,6 +89,8 @@ class _Includer:
         """(real path, path as shown) of one entry, or E008 if it may not be read."""
         if not isinstance(entry, str) or not entry:
             raise _fail("E008", f"an include entry is a relative file path, got {entry!r}", loc)
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in entry):  # a NUL would reach open()
+            raise _fail("E008", f"include path {entry!r} holds a control character", loc)
         parts = entry.split("/")
         if entry.startswith("/") or "\\" in entry or (len(entry) > 1 and entry[1] == ":"):
             raise _fail("E008", f"include path '{entry}' is absolute: an included file is "
@@ -117,6 +120,7 @@ class _Includer:
             raise _fail("E008", f"cannot include '{display}': {exc.strerror or exc}",
                         loc) from None
         self.bytes += len(data)
+        self.texts[display] = data.decode("utf-8", "replace")
         budget = replace(self.limits, max_yaml_nodes=self.limits.max_yaml_nodes - self.nodes)
         try:
             doc, nodes = load_yaml_counted(data, budget, file=display)
@@ -136,27 +140,27 @@ class _Includer:
 
 
 def resolve_includes(doc, origin: str | None, limits: Limits, used_bytes: int = 0,
-                     used_nodes: int = 0) -> list[Diagnostic]:
+                     used_nodes: int = 0) -> tuple[list[Diagnostic], dict[str, str]]:
     """Merge the blocks of the files `doc` includes into `doc["blocks"]` (in place).
     ``origin`` is the spec's path (its folder is where includes are found); the used
     amounts are what the spec itself took of the byte and YAML-node limits. Returns the
-    problems found (an empty list when all is well)."""
+    problems found (none when all is well) and the included files' texts by path."""
     if not isinstance(doc, LDict) or "include" not in doc:
-        return []
+        return [], {}
     if origin is None:
         return [Diagnostic("E008", "`include:` needs the spec's file (included files are "
                            "found next to it): check or build it by its path", "error",
-                           doc.key_locs.get("include", doc.loc))]
+                           doc.key_locs.get("include", doc.loc))], {}
     folder = os.path.dirname(os.path.realpath(origin))
     includer = _Includer(limits, used_bytes, used_nodes)
     try:
         includer.add_blocks(doc.get("blocks") or LDict(), doc.loc)
         includer.include(doc, folder, os.path.dirname(origin), [os.path.realpath(origin)], 0)
     except SpecError as exc:
-        return exc.diagnostics
+        return exc.diagnostics, {}
     blocks = includer.blocks
     if "blocks" in doc:
         blocks.loc = getattr(doc["blocks"], "loc", doc.loc)
     doc["blocks"] = blocks
     doc.value_locs.setdefault("blocks", blocks.loc)
-    return []
+    return [], includer.texts

@@ -9,6 +9,8 @@ FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
 DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
 HALF_DTYPES = ("float16", "bfloat16")  # what autocast / --amp run in
+ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int64": 8, "int32": 4,
+            "int16": 2, "int8": 1, "uint8": 1, "bool": 1}  # bytes per element
 # torch.finfo(dtype).max: a constant beyond it overflows to inf when the model is built in
 # that dtype (float32's min is -inf in bfloat16), see EmitCtx.constant
 FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,

@@ -156,3 +156,45 @@ def test_a_var_that_shapes_the_structure_is_refused_with_a_message(tmp_path):
     assert module.build_model(num_classes=3).head.out_features == 3
     with pytest.raises(ValueError, match=r"hidden=64: this file was generated with hidden=256"):
         module.build_model(hidden=64)
+
+
+def test_transformer_layers_are_a_module_list_run_in_a_loop(tmp_path):
+    """A repeat whose copies each take the previous output (and the same other inputs) is
+    an nn.ModuleList built by a comprehension when the copies are alike, and a loop."""
+    text = readable_source(SPECS / "bert.yaml", vars=CPU_VARS["bert"])
+    assert "class Layer(nn.ModuleList):\n" in text
+    assert "        super().__init__([BertLayer(" in text and " for _ in range(2)])\n" in text
+    assert "        for layer in self:\n            x = layer(x, attention_mask)  # [N, T, 32]\n" \
+        in text
+    assert "class BertLayer_2" not in text  # one class serves both layers
+    assert "class Bert(nn.Module):" in text  # the model's class takes the spec's name
+    module = _emitted_module(text, tmp_path, "bert_loop")
+    model = module.build_model(vocab_size=80).eval()
+    built = specc.build(SPECS / "bert.yaml", vars={**CPU_VARS["bert"], "vocab_size": 80}).eval()
+    model.load_state_dict(built.state_dict(), strict=True)
+    ids = torch.randint(0, 80, (2, 7))
+    mask = torch.ones(2, 7, dtype=torch.long)
+    mask[1, 5:] = 0
+    types = torch.zeros(2, 7, dtype=torch.long)
+    with torch.no_grad():
+        got, expected = model(ids, mask, types), built(ids, mask, types)
+    assert list(got) == list(expected) == ["logits"]
+    assert torch.equal(got["logits"], expected["logits"])
+
+
+def test_a_hostile_var_value_stays_a_literal(tmp_path):
+    """A string var is a repr'd literal in build_model's signature and message: quotes and
+    braces cannot end a string or open an f-string field."""
+    hostile = 'x"); open("PWNED", "w") #{__import__("os")}\''
+    spec = {"inputs": {"x": {"shape": ["N", 4]}}, "vars": {"note": hostile, "width": 3},
+            "layers": [{"op": "Linear", "out_features": "$width"}]}
+    text = readable_source(spec)
+    tree = ast.parse(text)
+    assert all(isinstance(stmt, (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef))
+               for stmt in tree.body)
+    module = _emitted_module(text, tmp_path, "hostile_var")
+    assert module.build_model(width=5)(torch.zeros(2, 4)).shape == (2, 5)
+    with pytest.raises(ValueError) as info:
+        module.build_model(note="other")
+    assert repr(hostile) in str(info.value)
+    assert not (tmp_path / "PWNED").exists() and not (ROOT / "PWNED").exists()

@@ -204,3 +204,20 @@ def test_include_needs_a_file_and_the_cli_exits_1_or_2(tmp_path, capsys):
     assert main(["check", path]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error" not in err
+
+
+def test_lint_findings_in_an_included_file_are_located_and_suppressible_there(tmp_path):
+    conv = "      - {op: Conv2d, out_channels: 4, kernel_size: 3, padding: 1}"
+    block = "blocks:\n  CB:\n    layers:\n" + conv + "{comment}\n      - {op: BatchNorm2d}\n"
+    main_text = ("inputs: {x: {shape: [N, 3, 8, 8]}}\ninclude: [cb.yaml]\n"
+                 "layers:\n  - {name: a, block: CB}\n")
+    path = _tree(tmp_path, {"main.yaml": main_text, "cb.yaml": block.replace("{comment}", "")})
+    found = [(d.rule, d.file, d.loc.line) for d in specc.check(path).diagnostics]
+    assert found == [("bias-before-norm", str(tmp_path / "cb.yaml"), 4)]
+    rule = "bias-before-norm"
+    _tree(tmp_path, {"cb.yaml": block.replace("{comment}", f"  # specc: ignore[{rule}]")})
+    assert [d for d in specc.check(path).diagnostics if d.rule == rule] == []
+    _tree(tmp_path, {"cb.yaml": block.replace("{comment}", "") + "# specc: ignore[" + rule + "]\n"})
+    unused = [(d.code, d.file, d.loc.line) for d in specc.check(path).diagnostics
+              if d.code == "L001"]
+    assert unused == [("L001", str(tmp_path / "cb.yaml"), 6)]

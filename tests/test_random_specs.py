@@ -194,7 +194,35 @@ def random_spec(seed: int):
     if not gen.layers:
         gen.layers.append({"op": "Identity"})
     spec = {"inputs": {"x": {"shape": list(shape)}}, "layers": gen.layers}
+    wrap = rng.random()
+    if wrap < 0.3:
+        _wire_by_expressions(spec["layers"], rng)
+        spec = _wrapped(spec, rng, inline=wrap < 0.1)
     return spec, dims
+
+
+def _wire_by_expressions(layers: list, rng: random.Random) -> None:
+    """Some `from` entries become expressions that pick the same name."""
+    for node in layers:
+        if isinstance(node.get("from"), str) and rng.random() < 0.5:
+            node["from"] = "${'%s'}" % node["from"]
+        elif isinstance(node.get("from"), list):
+            node["from"] = [f"${{'{e}' if True else 'nothing'}}" if rng.random() < 0.5 else e
+                            for e in node["from"]]
+
+
+def _wrapped(spec: dict, rng: random.Random, inline: bool) -> dict:
+    """The model's layers as a block with two outputs (its last node and a named one),
+    used once (or inline, named); the model returns both, read by name or position."""
+    layers = spec["layers"]
+    layers[-1].setdefault("name", "last")
+    named = [node["name"] for node in layers[:-1] if "name" in node]
+    other = rng.choice(named) if named else layers[-1]["name"]
+    use = {"name": "body", "block": "Body", **({"inline": True} if inline else {})}
+    read = f"body.{other}" if rng.random() < 0.5 else "body.1"
+    return {"inputs": spec["inputs"],
+            "blocks": {"Body": {"layers": layers, "outputs": [layers[-1]["name"], other]}},
+            "layers": [use], "outputs": ["body", read]}
 
 
 def test_generator_is_mostly_valid():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specc.analyses.memory import needs_grad
+from specc.analyses.memory import learns, needs_grad
 from specc.dims import Dim
 from specc.ir import Graph
 from specc.ops.base import get_op
@@ -60,7 +60,7 @@ def count_flops(graph: Graph) -> Flops:
             continue
         op = get_op(node.op)
         forward = 2 * node.macs
-        backward = 2 * op.backward_macs(node.macs, node.params > 0,
+        backward = 2 * op.backward_macs(node.macs, learns(node),
                                         [grad.get(r, False) for r in node.inputs])
         result.forward = result.forward + forward
         result.backward = result.backward + backward

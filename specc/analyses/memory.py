@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from specc.dims import Sym, product, substitute
 from specc.ir import Graph, Node, Ref, Scope
 from specc.ops.base import SaveCtx, Saved, get_op
-from specc.tensor import FLOAT_DTYPES
+from specc.tensor import FLOAT_DTYPES, ITEMSIZE
 
-ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int64": 8, "int32": 4,
-            "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 # optimizer -> (state tensors per parameter, a scalar `step` tensor per parameter tensor)
 OPTIMIZERS = {"sgd": (0, False), "sgd-momentum": (1, False), "adam": (2, True),
               "adamw": (2, True)}
+DEVICES = ("cuda", "cpu")  # whose kernels the saves rules follow (see SaveCtx.device)
 STEP_BYTES = 4  # torch.optim.Adam keeps `step` as a float32 scalar tensor per parameter
 
 
@@ -98,6 +97,12 @@ def _concrete(value, env: dict, what: str) -> int:
     return int(value)
 
 
+def learns(node: Node) -> bool:
+    """Does the node hold learned weights: its own, or a weight it shares with another
+    module (`tie:`, whose parameters are counted once, at their owner)?"""
+    return node.params > 0 or node.tie is not None
+
+
 def needs_grad(graph: Graph) -> dict:
     """value (Ref) -> does it require grad: downstream of a parameter."""
     grad: dict = {n.ref: False for n in graph.inputs}
@@ -105,7 +110,7 @@ def needs_grad(graph: Graph) -> dict:
         if node.out_types is None:
             continue
         op = get_op(node.op)
-        flag = node.params > 0 or op.kind == "parameter" or any(grad.get(r, False)
+        flag = learns(node) or op.kind == "parameter" or any(grad.get(r, False)
                                                                  for r in node.inputs)
         for index in range(len(node.out_types)):
             grad[Ref(node, index)] = flag
@@ -138,23 +143,39 @@ def scope_inputs(scope: Scope) -> list[Ref]:
 class _Storages:
     """Storage identity and size for every value: views share their base's storage."""
 
-    def __init__(self, graph: Graph, dtype: str, env: dict):
-        self.dtype, self.env = dtype, env
+    def __init__(self, graph: Graph, dtype: str, env: dict, device: str = "cuda"):
+        self.dtype, self.env, self.device = dtype, env, device
         self.owner: dict = {}  # Ref -> storage key (the Ref that allocated it)
         self.size: dict = {}  # storage key -> bytes
+        # Ref -> is it a strided (non-contiguous) view: declared by its op (OpDef.strided),
+        # or passed through unchanged (dropout in eval, identity)
+        self.strided: dict = {}
         for node in graph.inputs:
             self._allocate(node.ref)
         for node in graph.nodes:
             if node.out_types is None:
                 continue
-            aliases = get_op(node.op).aliases(node.attrs)
+            op = get_op(node.op)
+            aliases = op.aliases(node.attrs)
+            strided = op.strided(self.context(node, [False] * len(node.inputs)))
             for index in range(len(node.out_types)):
                 ref = Ref(node, index)
                 source = aliases.get(index)
+                self.strided[ref] = index in strided or (
+                    op.passes_through and source is not None and source < len(node.inputs)
+                    and self.strided.get(node.inputs[source], False))
                 if source is not None and source < len(node.inputs):
                     self.owner[ref] = self.owner[node.inputs[source]]
+                elif op.kind in ("parameter", "buffer"):
+                    # the module's own tensor, counted as a parameter or buffer
+                    self.owner[ref], self.size[ref] = ref, 0
                 else:
                     self._allocate(ref)
+
+    def context(self, node: Node, grad: list) -> SaveCtx:
+        """What the node's saves / workspace rules see."""
+        return SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, grad,
+                       self.dtype, self.device, [self.strided.get(r, False) for r in node.inputs])
 
     def _allocate(self, ref: Ref) -> None:
         self.owner[ref] = ref
@@ -168,16 +189,20 @@ class _Storages:
 
 
 def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "adamw",
-                   amp: bool = False, env: dict | None = None) -> MemoryReport:
-    """The memory a training step and an inference pass hold (see the module doc)."""
+                   amp: bool = False, env: dict | None = None,
+                   device: str = "cuda") -> MemoryReport:
+    """The memory a training step and an inference pass hold (see the module doc), on
+    ``device``'s kernels ("cuda", or "cpu": see SaveCtx.device)."""
     if graph is None or not graph.complete:
         raise MemoryAnalysisError("the spec has errors; fix them first")
     if dtype not in FLOAT_DTYPES:
         raise MemoryAnalysisError(f"dtype must be one of {', '.join(FLOAT_DTYPES)}")
     if optimizer not in OPTIMIZERS:
         raise MemoryAnalysisError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+    if device not in DEVICES:
+        raise MemoryAnalysisError(f"device must be one of {', '.join(DEVICES)}")
     env = dict(env or {})
-    storages = _Storages(graph, dtype, env)
+    storages = _Storages(graph, dtype, env, device)
     report = _weights(graph, dtype, optimizer, amp, env)
     report.nodes = {n.id: NodeMemory(n.id, n.op, 0, 0, _concrete(n.params, env, n.id)
                                      * ITEMSIZE[dtype]) for n in graph.nodes}
@@ -187,14 +212,14 @@ def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "ad
 
 
 def _weights(graph: Graph, dtype: str, optimizer: str, amp: bool, env: dict) -> MemoryReport:
-    params = tensors = buffer_floats = buffer_ints = 0
+    params = tensors = buffer_floats = buffer_fixed = 0
     for node in graph.nodes:
         op = get_op(node.op)
         params += _concrete(node.params, env, node.id)
         if node.params:
             tensors += max(op.param_tensors(node.attrs), 1)
-        floats, ints = op.buffers(node.attrs)
-        buffer_floats, buffer_ints = buffer_floats + floats, buffer_ints + ints
+        floats, fixed = op.buffers(node.attrs)
+        buffer_floats, buffer_fixed = buffer_floats + floats, buffer_fixed + fixed
     size = ITEMSIZE[dtype]
     states, has_step = OPTIMIZERS[optimizer]
     # --amp: the model runs in `dtype`; the optimizer keeps fp32 master weights and its
@@ -205,7 +230,7 @@ def _weights(graph: Graph, dtype: str, optimizer: str, amp: bool, env: dict) -> 
         optimizer_bytes += params * 4
     return MemoryReport(dtype, optimizer, amp, parameters_bytes=params * size,
                         gradients_bytes=params * size, optimizer_bytes=optimizer_bytes,
-                        buffers_bytes=buffer_floats * size + buffer_ints * 8,
+                        buffers_bytes=buffer_floats * size + buffer_fixed,
                         activations_train_bytes=0, activations_inference_peak_bytes=0)
 
 
@@ -223,10 +248,9 @@ def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) 
             continue
         op = get_op(node.op)
         in_grad = [grad.get(r, False) for r in node.inputs]
-        if not (node.params > 0 or any(in_grad)):
+        if not (learns(node) or any(in_grad)):
             continue  # no graph is recorded: nothing is saved
-        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, in_grad,
-                      storages.dtype)
+        ctx = storages.context(node, in_grad)
         if op.saves is None:
             report.undeclared.append(node.op)
             items = [Saved("input", i) for i in range(len(node.inputs))]
@@ -236,21 +260,14 @@ def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) 
             if item.what in ("input", "output"):
                 ref = node.inputs[item.index] if item.what == "input" else Ref(node, item.index)
                 key = storages.owner[ref]
-                producer = get_op(key.node.op)  # None for a model input
-                if producer is not None and producer.kind in _MODEL_STATE:
-                    continue  # a parameter or buffer itself: counted with the weights
                 kept.setdefault(key, (storages.size[key], _producer_id(key)))
             else:
-                kept[(node.id, position)] = (_private_bytes(item, storages, node), node.id)
+                private = (node.id, position if item.key is None else item.key)
+                kept[private] = (_private_bytes(item, storages, node), node.id)
     for size, node_id in kept.values():
         report.activations_train_bytes += size
         if node_id in report.nodes:
             report.nodes[node_id].activation_bytes += size
-
-
-# nodes whose output is a tensor of the model (Swin's index buffer that index_select
-# saves, ConvNeXt's layer_scale that mul saves), not an activation
-_MODEL_STATE = ("parameter", "buffer")
 
 
 def _producer_id(key: Ref) -> str:
@@ -290,8 +307,7 @@ def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> 
                 live += storages.size[ref]
                 report.nodes[node.id].output_bytes += storages.size[ref]
                 frees.setdefault(max(last_use.get(ref, step), step), []).append(ref)
-        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types,
-                      [False] * len(node.inputs), storages.dtype)
+        ctx = storages.context(node, [False] * len(node.inputs))
         scratch = sum(_private_bytes(item, storages, node)
                       for item in get_op(node.op).workspace(ctx))
         if live + scratch > peak:

@@ -80,6 +80,7 @@ class _State:
     renamed: dict = field(default_factory=dict)
     # (node id, argument) -> the spec var it is (readable --emit-python's build_model(**vars))
     threads: dict = field(default_factory=dict)
+    short_names: bool = False  # forward parameters named by their node, not their path
 
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
@@ -419,7 +420,7 @@ def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
     params = []
     for ref in _externals(state, scope):
         hint = ref.node.id if ref.node.op == "input" else "x" if ref == scope.input else \
-            str(ref).replace(".", "_")
+            _value_name(state, ref, scope)
         names[ref] = python_name(hint, taken)
         params.append(names[ref])
     sizes = _Sizes()
@@ -459,6 +460,22 @@ def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
     body = "\n".join("        " + line for line in lines)
     assert "\n" not in "".join(lines), "an emitted line holds a newline: owners would shift"
     return f"    def forward({signature}):\n{body}\n", owners
+
+
+def _value_name(state: _State, ref: Ref, scope: Scope) -> str:
+    """The name a forward's parameter takes for a value from outside: its path, or — in the
+    readable --emit-python, where one class serves every instance, so the name must not
+    depend on the instance — the input of the enclosing block it is (``attention_input``),
+    else its node's own name."""
+    if not state.short_names:
+        return str(ref).replace(".", "_")
+    around = scope.parent
+    while around is not None:
+        if around.input == ref:
+            return f"{around.attr_name or 'model'}_input"
+        around = around.parent
+    name = ref.node.attr_name
+    return name if ref.index == 0 else f"{name}_{ref.node.output_names[ref.index]}"
 
 
 def _shape_comment(item) -> str:

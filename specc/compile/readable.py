@@ -30,7 +30,7 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from specc.compile.codegen import (CodegenError, _externals, _is_chain, _State, _exports, _pascal,
+from specc.compile.codegen import (CodegenError, _externals, _is_chain, _returns, _State, _exports, _pascal,
                                    _reserved, _runtime_class_names, buffer_value_code,
                                    constructor, doc_text, forward_text, python_name,
                                    support_code, weights_code)
@@ -60,6 +60,7 @@ class _Class:
     key: tuple
     hint: str
     index: int  # in the order classes are found (the nested ones first)
+    stack: bool = False  # an nn.ModuleList whose forward runs its items in a loop
     instances: list = field(default_factory=list)  # [_Instance]
     name: str = ""
     params: list = field(default_factory=list)  # [(name, positions)]
@@ -186,7 +187,8 @@ class _Unthreadable(Exception):
 
 def _classes(graph: Graph, float_dtype: str | None,
              threads: dict | None = None) -> tuple[_State, dict, _Instance]:
-    state = _State(graph, float_dtype=float_dtype or "float32", threads=threads or {})
+    state = _State(graph, float_dtype=float_dtype or "float32", threads=threads or {},
+                   short_names=True)
     state.exports = _exports(state)
     _name_stateless_modules(state, graph.root)
     classes: dict = {}
@@ -240,7 +242,7 @@ def _generate(graph: Graph, float_dtype: str | None, var_values: dict, threads: 
     order = list(classes.values())  # nested classes come before the classes using them
     taken = _reserved() | _runtime_class_names() | _LOCAL_NAMES | set(var_values)
     taken |= set(state.plugin_classes.values()) | set(state.module_sources)
-    for cls in order:
+    for cls in [root.cls] + [c for c in order if c is not root.cls]:  # the model's first
         cls.name = python_name(cls.hint, taken, "Block")
     for cls in order:
         _find_parameters(cls)
@@ -253,10 +255,11 @@ def _generate(graph: Graph, float_dtype: str | None, var_values: dict, threads: 
     build_lines = []
     for name in fixed:
         differs = "is not" if var_values[name] is None else "!="
+        # the spec's value reaches the code only as repr'd literals, never inside an f-string
+        why = (f": this file was generated with {name}={var_values[name]!r}, which its "
+               f"structure depends on; generate it again: specc build --var {name}=...")
         build_lines += [f"if {name} {differs} {_literal(var_values[name])}:",
-                        f"{_INDENT}raise ValueError(f\"{name}={{{name}!r}}: this file was generated "
-                        f"with {name}={_literal(var_values[name])!s}, which its structure "
-                        f"depends on; generate it again: specc build --var {name}=...\")"]
+                        f"{_INDENT}raise ValueError(f'{name}={{{name}!r}}' + {why!r})"]
     args = ", ".join(f"{param}={var}" for param, var in root.cls.var_of.items())
     build_lines.append(f"model = {root.cls.name}({args})")
     parts += weights_code(graph, "model", build_lines)
@@ -299,10 +302,29 @@ def _describe(state: _State, scope: Scope, classes: dict, hint: str) -> _Instanc
     key = (text, tuple(c.key() for c in children))
     cls = classes.get(key)
     if cls is None:
-        cls = classes[key] = _Class(key, hint, len(classes))
+        cls = classes[key] = _Class(key, hint, len(classes), stack=_is_stack(state, scope))
     instance = _Instance(scope, cls, children)
     cls.instances.append(instance)
     return instance
+
+
+def _is_stack(state: _State, scope: Scope) -> bool:
+    """A `repeat` whose copies run one after the other, each on the previous one's output
+    and the same other inputs (a transformer's layers): an nn.ModuleList and a loop."""
+    items = scope.items
+    if scope.kind == "model" or len(items) < 2 or len(_returns(state, scope)) > 1 or any(
+            not isinstance(item, Scope) or item.attr_name != str(index) or item.checkpoint
+            or len(_returns(state, item)) > 1 for index, item in enumerate(items)):
+        return False
+    outer = _externals(state, scope)
+    if not outer or outer[0] != scope.input:
+        return False
+    previous = scope.input
+    for item in items:
+        if _externals(state, item) != [previous] + outer[1:]:
+            return False
+        previous = item.output
+    return previous == scope.output
 
 
 def _child(state: _State, item: Node | Scope, classes: dict) -> _Child | None:
@@ -442,6 +464,8 @@ def _class_code(state: _State, cls: _Class) -> str:
         return f"{'_sequential' if named else 'nn.Sequential'}(\n" + \
             "".join(f"{inner}{item},\n" for item in items) + f"{indent})"
 
+    if cls.stack:
+        return _stack_code(state, cls, [expression(child, _INDENT * 3) for child in first.children])
     lines = []
     body = _INDENT * 2
     for child in first.children:
@@ -464,6 +488,30 @@ def _class_code(state: _State, cls: _Class) -> str:
     forward = f"{head}{input_comment}\n{rest}"
     return f"\n\nclass {cls.name}(nn.Module):\n{doc}{_INDENT}def __init__({signature}):\n" \
         f"{init}\n{forward}"
+
+
+def _stack_code(state: _State, cls: _Class, items: list) -> str:
+    """An nn.ModuleList of the copies (a comprehension when they are built alike) whose
+    forward calls them in turn."""
+    first = cls.instances[0]
+    signature = ", ".join(["self"] + [name for name, _ in cls.params])
+    body = _INDENT * 2
+    if len(set(items)) == 1:
+        made = f"[{items[0]} for _ in range({len(items)})]"
+    else:
+        made = "[\n" + "".join(f"{body}{_INDENT}{item},\n" for item in items) + f"{body}]"
+    forward, _ = forward_text(state, first.scope)
+    head = forward.partition("\n")[0]  # `def forward(self, x, ...):`, the inputs' names
+    inputs = head[head.index("(") + 1: head.rindex(")")].split(", ")[1:]
+    input_comment, comments = _comments(state, cls)
+    loop_comments = {comments[id(item)] for item in first.scope.items}
+    comment = loop_comments.pop() if len(loop_comments) == 1 else ""
+    call = f"{inputs[0]} = layer({', '.join(inputs)}){comment}"
+    doc = f"{_INDENT}\"\"\"{doc_text(first.scope.path)}: {len(items)} layers, each on the " \
+        f"previous one's output{_instances_note(cls)}\"\"\"\n\n"
+    return (f"\n\nclass {cls.name}(nn.ModuleList):\n{doc}{_INDENT}def __init__({signature}):\n"
+            f"{body}super().__init__({made})\n\n{head}{input_comment}\n"
+            f"{body}for layer in self:\n{body}{_INDENT}{call}\n{body}return {inputs[0]}\n")
 
 
 def _instances_note(cls: _Class) -> str:

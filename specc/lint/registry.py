@@ -58,21 +58,24 @@ def matches(r: Rule, selectors: Iterable[str]) -> bool:
 _SUPPRESS = re.compile(r"#\s*specc:\s*ignore(?:\[([^\]]*)\])?")
 
 
-def _suppressions(source_lines: list[str]) -> dict[int, tuple[set, Loc]]:
-    """line -> (rule names/codes suppressed, where the comment is); empty set = all."""
-    found = {}
+def _suppressions(source_lines: list[str], file: str | None = None,
+                  found: dict | None = None) -> dict[tuple, tuple[set, Loc]]:
+    """(file, line) -> (rule names/codes suppressed, where the comment is); empty set = all.
+    ``file`` is None for the spec itself, else an included file's path."""
+    found = {} if found is None else found
     for number, line in enumerate(source_lines, start=1):
         match = _SUPPRESS.search(line)
         if match:
             names = {n.strip() for n in (match.group(1) or "").split(",") if n.strip()}
-            found[number] = (names, Loc(number, match.start() + 1))
+            found[file, number] = (names, Loc(number, match.start() + 1, file))
     return found
 
 
 def run_lints(graph: Graph, earlier: list[Diagnostic], source_lines: list[str],
-              config=None) -> list[Diagnostic]:
+              config=None, included: dict | None = None) -> list[Diagnostic]:
     """The earlier stages' diagnostics plus the selected rules' findings, with selection
-    and the spec's `# specc: ignore` comments applied to every finding that has a rule."""
+    and the `# specc: ignore` comments of the spec (and of the files it includes:
+    ``included`` maps their paths to their lines) applied to every finding with a rule."""
     _load_rules()
     select = getattr(config, "select", None) or ["ALL"]
     ignore = getattr(config, "ignore", None) or []
@@ -95,7 +98,10 @@ def run_lints(graph: Graph, earlier: list[Diagnostic], source_lines: list[str],
                                           rule=r.name))
     # selection applies to every finding with a rule, including those inference reported
     diagnostics = [d for d in diagnostics if d.rule is None or _selected(d.rule, select, ignore)]
-    return _apply_suppressions(source_lines, diagnostics,
+    suppressions = _suppressions(source_lines)
+    for file, lines in (included or {}).items():
+        _suppressions(lines, file, suppressions)
+    return _apply_suppressions(suppressions, diagnostics,
                                _selected("unused-suppression", select, ignore))
 
 
@@ -122,21 +128,20 @@ def _selected(name: str, select, ignore) -> bool:
     return r is None or not r.can_disable or (matches(r, select) and not matches(r, ignore))
 
 
-def _apply_suppressions(source_lines: list[str], diagnostics: list[Diagnostic],
+def _apply_suppressions(suppressions: dict, diagnostics: list[Diagnostic],
                         report_unused: bool = True) -> list[Diagnostic]:
-    suppressions = _suppressions(source_lines)
     if not suppressions:
         return diagnostics
     used: set = set()
     kept = []
     for d in diagnostics:
-        # comments of the spec itself; findings in an included file are --ignore'd instead
-        entry = suppressions.get(d.loc.line) if d.loc.file is None else None
+        line = (d.loc.file, d.loc.line)
+        entry = suppressions.get(line)
         r = find_rule(d.rule) if entry is not None and d.rule is not None else None
         if entry is not None and r is not None and r.can_disable and (
                 not entry[0] or d.rule in entry[0] or d.code in entry[0]):
-            used.add((d.loc.line, d.rule))
-            used.add((d.loc.line, d.code))
+            used.add((line, d.rule))
+            used.add((line, d.code))
             continue
         kept.append(d)
     meta = codes.UNUSED_SUPPRESSION

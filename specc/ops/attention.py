@@ -176,9 +176,12 @@ def _mha_saves(ctx: SaveCtx) -> list:
     weights it saves are views of the parameters."""
     a, q = ctx.attrs, ctx.inputs[0]
     e = a["embed_dim"]
+    # the masks (the last inputs) are added to the scores by baddbmm, which keeps neither
+    n_tensors = len(ctx.inputs) - sum(bool(a[mask]) for mask, _ in _MASKS[
+        "MultiheadAttention"])
     tokens, _, scores = _attention_sizes(ctx, q, a["num_heads"], a["batch_first"])
     attention = [Saved("new", numel=scores)] * (3 if a["dropout"] > 0 else 1)
-    if len(ctx.inputs) == 1:
+    if n_tensors == 1:
         source = Saved("new", numel=tokens * e) if a["batch_first"] and q.rank == 3 \
             else Saved("input", 0)
         return [source, Saved("new", numel=5 * tokens * e)] + attention
@@ -188,7 +191,7 @@ def _mha_saves(ctx: SaveCtx) -> list:
     kv_length = _seq_batch(ctx, ctx.inputs[1], a["batch_first"], "key")[0]
     cross = [Saved("new", numel=scores // _attention_sizes(ctx, q, 1, a["batch_first"])[1]
                    * kv_length)] * (3 if a["dropout"] > 0 else 1)
-    return [Saved("input", i) for i in range(len(ctx.inputs))] + [
+    return [Saved("input", i) for i in range(n_tensors)] + [
         Saved("new", numel=2 * tokens * e + 2 * kv_tokens * e)] + cross
 
 

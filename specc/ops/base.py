@@ -13,7 +13,7 @@ from typing import Any, Callable
 from specc import codes
 from specc.codes import Code
 from specc.dims import Dim, Sym
-from specc.tensor import FLOAT_MAX, TensorType
+from specc.tensor import FLOAT_MAX, HALF_DTYPES, TensorType
 
 REQUIRED = object()  # marks a parameter without a default
 
@@ -136,12 +136,15 @@ class Saved:
     ``numel`` elements, e.g. a dropout mask or BatchNorm's saved mean). A "new"
     tensor's ``dtype`` is the activation dtype unless given ("int64" for max-pool
     indices, "float32" for what a low-precision kernel keeps in fp32), or a dict
-    activation dtype -> bytes per element for opaque buffers (oneDNN's LSTM workspace)."""
+    activation dtype -> bytes per element for opaque buffers (oneDNN's LSTM workspace).
+    "new" items of one node with the same ``key`` are one tensor, counted once (e.g. a
+    fused q/k/v projection that several of the op's steps keep)."""
 
     what: str
     index: int = 0
     numel: Dim = 0
     dtype: str | dict | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -153,6 +156,29 @@ class SaveCtx:
     outputs: list[TensorType]
     grad: list[bool]  # per input: does it require grad (is it downstream of a parameter)?
     dtype: str = "float32"  # the dtype the model runs in (kernels differ by precision)
+    # the device family the model trains on: "cuda" (torch's meta kernels mirror CUDA's, and
+    # the tests measure them) or "cpu" (the kernels the tests run); a few kernels differ
+    device: str = "cuda"
+    # per input: is it a strided view (a transpose) that a kernel needing a contiguous
+    # tensor copies first? (see OpDef.strided)
+    strided: list = field(default_factory=list)
+
+    @property
+    def low_precision(self) -> bool:
+        return self.dtype in HALF_DTYPES
+
+    @property
+    def stats_dtype(self) -> str | None:
+        """The dtype BatchNorm, InstanceNorm and LayerNorm keep their saved mean and inverse
+        std in: CUDA's kernels (and the meta kernels) accumulate a bfloat16/float16 input in
+        float32, the CPU kernels keep the input's dtype (None: the activation dtype)."""
+        return "float32" if self.device != "cpu" and self.low_precision else None
+
+    @property
+    def compute_dtype(self) -> str | None:
+        """The dtype of what a composite op upcasts to (RMSNorm, the math attention path):
+        float32 for a bfloat16/float16 model, else the activation dtype (None)."""
+        return "float32" if self.low_precision else None
 
 
 SavesFn = Callable[[SaveCtx], list]
@@ -300,7 +326,8 @@ class OpDef:
     # output index -> input index whose storage it shares (views, in-place ops)
     aliases: Callable[[dict], dict] = lambda attrs: {}
     # how many parameter tensors (Adam keeps a 4-byte `step` per tensor) and buffers
-    # (float elements, int64 elements) the module registers
+    # (float elements, which take the model's dtype; bytes of integer and bool buffers)
+    # the module registers
     param_tensors: Callable[[dict], int] = lambda attrs: 0
     buffers: Callable[[dict], tuple] = lambda attrs: (0, 0)
     # backward MACs: (node MACs, has parameters, per-input needs-grad) -> MACs
@@ -309,6 +336,9 @@ class OpDef:
     # temporaries the forward allocates and frees within the op, even under no_grad
     # (max pooling computes int64 indices): they raise the inference peak
     workspace: SavesFn = lambda ctx: []
+    # the outputs that are non-contiguous views (a transpose; a batch_first RNN's output):
+    # a consumer that needs a contiguous tensor copies them (see SaveCtx.strided)
+    strided: Callable[[SaveCtx], set] = lambda ctx: set()
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
     _class: Any = field(default=None, repr=False)  # module_class(), once made

@@ -159,21 +159,23 @@ def _windows(nd: int, transposed: bool):
 def _conv_saves(nd: int):
     """The input, for the weight gradient. With padding_mode other than zeros, torch pads
     first (F.pad) and the convolution saves the padded copy; reflect and replicate
-    padding also keep their input for their own backward."""
+    padding also keep their input for their own backward. Zero 'same' padding that
+    cannot be split evenly (an odd dilation·(k−1)) pads the odd element first (a copy,
+    which is what the convolution keeps) and the rest symmetrically."""
     def saves(ctx: SaveCtx) -> list:
-        mode = ctx.attrs["padding_mode"]
-        if mode == "zeros":
-            return [Saved("input", 0)]
-        t = ctx.inputs[0]
-        padding = ctx.attrs["padding"]
+        mode, padding, t = ctx.attrs["padding_mode"], ctx.attrs["padding"], ctx.inputs[0]
         if padding == "same":  # total padding per dim: dilation·(k−1)
             pads = tuple(d * (k - 1) for k, d in zip(*tuples(ctx.attrs, ("kernel_size",
                                                                          "dilation"), nd)))
         else:
             pads = tuple(2 * p for p in (as_tuple(0 if padding == "valid" else padding, nd)))
+        if mode == "zeros":
+            if not any(p % 2 for p in pads):
+                return [Saved("input", 0)]
+            pads = tuple(p % 2 for p in pads)  # only the odd element is a copy
         padded = numel(t.shape[:-nd]) * product(t.shape[-nd + i] + pads[i] for i in range(nd))
         copy = Saved("new", numel=padded)
-        return [copy] if mode == "circular" else [Saved("input", 0), copy]
+        return [copy] if mode in ("zeros", "circular") else [Saved("input", 0), copy]
     return saves
 
 

@@ -6,8 +6,8 @@ from typing import Callable
 from specc import codes
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
-from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, register, same_storage,
-                            saves_inputs, saves_nothing)
+from specc.ops.base import (POINTWISE, InferCtx, OpDef, Param, Saved, SaveCtx, register,
+                            same_storage, saves_inputs, saves_nothing)
 from specc.tensor import INT_DTYPES
 
 
@@ -22,6 +22,7 @@ def _linear(ctx: InferCtx):
 def linear_op(name: str, doc: str, **kw) -> OpDef:
     """A linear layer over the last dim: torch.nn.Linear, and HF's Conv1D (specc/ops/
     transformer.py), which stores the same weight transposed."""
+    kw.setdefault("saves", saves_inputs(0))  # the input, for the weight gradient
     return register(OpDef(
         name, "module",
         [Param("in_features", "posint", inferred=True,
@@ -31,7 +32,7 @@ def linear_op(name: str, doc: str, **kw) -> OpDef:
         count_params=lambda a: a["in_features"] * a["out_features"]
         + (a["out_features"] if a["bias"] else 0),
         macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
-        key_args=lambda a: f"→ {a['out_features']}", weighted=True, saves=saves_inputs(0),
+        key_args=lambda a: f"→ {a['out_features']}", weighted=True,
         param_tensors=lambda a: 2 if a["bias"] else 1, **kw))
 
 
@@ -41,7 +42,32 @@ def with_bias(weight: Callable[[dict], tuple], size: str) -> Callable[[dict], di
     return lambda a: {"weight": weight(a), **({"bias": (a[size],)} if a["bias"] else {})}
 
 
+def _strided_copy(ctx: SaveCtx) -> bool:
+    """Does the layer copy its input first: a strided view of 3 or more dims (a
+    batch_first RNN's output), which the mm it folds into needs contiguous?"""
+    return ctx.inputs[0].rank >= 3 and bool(ctx.strided) and ctx.strided[0]
+
+
+def _linear_saves(ctx: SaveCtx) -> list:
+    """The input (for the weight gradient), or the contiguous copy the layer made of it."""
+    if _strided_copy(ctx):
+        return [Saved("new", numel=numel(ctx.inputs[0].shape))]
+    return [Saved("input", 0)]
+
+
+def _linear_workspace(ctx: SaveCtx) -> list:
+    """torch.nn.Linear on a strided input of 3 or more dims (a batch_first RNN's output)
+    copies it and runs mm, then adds the bias out of place (a contiguous one folds into
+    one addmm): at the add, the product and the result are both live; without a bias
+    the copy and the product are."""
+    if not _strided_copy(ctx):
+        return []
+    return [Saved("new", numel=numel(ctx.outputs[0].shape) if ctx.attrs["bias"]
+                  else numel(ctx.inputs[0].shape))]
+
+
 linear_op("Linear", "torch.nn.Linear: y = x Wᵀ + b over the last dim.",
+          workspace=_linear_workspace, saves=_linear_saves,
           tensors=with_bias(lambda a: (a["out_features"], a["in_features"]), "out_features"))
 
 

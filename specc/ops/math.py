@@ -10,7 +10,7 @@ import math
 
 from specc.ops._util import norm_dim
 from specc.ops.base import (EmitCtx, InferCtx, OpDef, Param, register, saves_inputs,
-                             saves_nothing)
+                             saves_nothing, saves_output)
 from specc.tensor import (
     FLOAT_DTYPES,
     INT_DTYPES,
@@ -46,13 +46,17 @@ def _float_result(ctx: InferCtx):
 
 _UNARY = {"exp": "e^x", "log": "natural logarithm", "sin": "sine", "cos": "cosine",
           "rsqrt": "1 / sqrt(x)", "sqrt": "square root"}
+# autograd's derivative formulas: exp, rsqrt and sqrt differentiate through their result,
+# log, sin, cos, abs, pow and clamp through their input
+_SAVES_RESULT = {"exp", "rsqrt", "sqrt"}
 for _name, _what in _UNARY.items():
     _fn(_name, [], _float_result, lambda ctx, n=_name: f"torch.{n}({ctx.args[0]})",
         f"torch.{_name}: {_what}, element-wise (integers become float32, as torch)",
-        category="math", layout="keeps")
+        category="math", layout="keeps",
+        saves=saves_output if _name in _SAVES_RESULT else saves_inputs(0))
 
 _fn("abs", [], lambda ctx: [ctx.inputs[0]], lambda ctx: f"torch.abs({ctx.args[0]})",
-    "torch.abs, element-wise", category="math", layout="keeps")
+    "torch.abs, element-wise", category="math", layout="keeps", saves=saves_inputs(0))
 _fn("neg", [], lambda ctx: [ctx.inputs[0]], lambda ctx: f"torch.neg({ctx.args[0]})",
     "torch.neg: -x", category="math", layout="keeps", saves=saves_nothing)
 
@@ -70,7 +74,7 @@ def _pow(ctx: InferCtx):
 
 _fn("pow", [Param("exponent", "float")], _pow,
     lambda ctx: f"torch.pow({ctx.args[0]}, {ctx.attrs['exponent']!r})",
-    "torch.pow(x, exponent)", category="math", layout="keeps")
+    "torch.pow(x, exponent)", category="math", layout="keeps", saves=saves_inputs(0))
 
 
 def _clamp(ctx: InferCtx):
@@ -86,7 +90,7 @@ def _clamp(ctx: InferCtx):
 _fn("clamp", [Param("min", "optfloat", None), Param("max", "optfloat", None)], _clamp,
     lambda ctx: f"torch.clamp({ctx.args[0]}, min={ctx.attrs['min']!r}, "
                 f"max={ctx.attrs['max']!r})",
-    "torch.clamp(x, min, max)", category="math", layout="keeps")
+    "torch.clamp(x, min, max)", category="math", layout="keeps", saves=saves_inputs(0))
 
 
 # -- casts -----------------------------------------------------------------------------
@@ -216,12 +220,15 @@ def _gather(ctx: InferCtx):
     return [t.with_shape(index.shape)]
 
 
-for _name, _rule, _index in (("index_select", _index_select, "1-D integer index"),
-                             ("gather", _gather, "integer index of x's rank")):
+# backward: index_select scatters into zeros of x's size (it keeps the index), gather's
+# formula reads x itself (it keeps both)
+for _name, _rule, _index, _saves in (
+        ("index_select", _index_select, "1-D integer index", saves_inputs(1)),
+        ("gather", _gather, "integer index of x's rank", saves_inputs(0, 1))):
     _fn(_name, [Param("dim", "int")], _rule,
         lambda ctx, n=_name: f"torch.{n}({ctx.args[0]}, {ctx.attrs['dim']}, {ctx.args[1]})",
         f"torch.{_name}(x, dim, index): inputs x, {_index}", category="index",
-        n_inputs=(2, 2), saves=saves_inputs(1))
+        n_inputs=(2, 2), saves=_saves)
 
 
 def _roll(ctx: InferCtx):

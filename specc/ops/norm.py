@@ -42,18 +42,20 @@ def _affine_count(a: dict) -> int:
 
 
 def _stats_saves(batched_rank: int | None):
-    """The input, plus statistics in the activation dtype: BatchNorm (batched_rank None)
-    saves mean and invstd per channel (it also saves the running-stat buffers, which are
-    counted as buffers), InstanceNorm mean and invstd per (sample, channel), and the
-    running stats (with track_running_stats) and the weight (affine) repeated per sample."""
+    """The input, plus mean and invstd (in ``stats_dtype``): BatchNorm (batched_rank None)
+    per channel (it also saves the running-stat buffers, which are counted as buffers),
+    InstanceNorm per (sample, channel), with the running stats (track_running_stats) and
+    the weight (affine) repeated per sample in the activation dtype."""
     def saves(ctx: SaveCtx) -> list:
         t, channels = ctx.inputs[0], ctx.attrs["num_features"]
         if batched_rank is None:
-            return [Saved("input", 0), Saved("new", numel=2 * channels)]
+            return [Saved("input", 0), Saved("new", numel=2 * channels, dtype=ctx.stats_dtype)]
         samples = t.shape[0] if t.rank == batched_rank else 1
-        per = 4 if ctx.attrs["track_running_stats"] else 2
-        per += 1 if ctx.attrs["affine"] else 0  # the weight, repeated per sample
-        return [Saved("input", 0), Saved("new", numel=per * channels * samples)]
+        repeated = 2 if ctx.attrs["track_running_stats"] else 0
+        repeated += 1 if ctx.attrs["affine"] else 0  # the weight, repeated per sample
+        return [Saved("input", 0),
+                Saved("new", numel=2 * channels * samples, dtype=ctx.stats_dtype),
+                Saved("new", numel=repeated * channels * samples)]
     return saves
 
 
@@ -76,7 +78,7 @@ def elementwise_tensors(a: dict) -> dict:
 
 def _running_buffers(a: dict) -> tuple:
     """running_mean, running_var (float) and num_batches_tracked (one int64)."""
-    return (2 * a["num_features"], 1) if a["track_running_stats"] else (0, 0)
+    return (2 * a["num_features"], 8) if a["track_running_stats"] else (0, 0)
 
 
 # BatchNorm's statistics are constants in eval mode, so for the receptive field it is
@@ -156,7 +158,7 @@ def _layer_norm_saves(ctx: SaveCtx) -> list:
     """The input, and mean and rstd per normalised row."""
     t = ctx.inputs[0]
     rows = numel(t.shape[:t.rank - len(as_tuple(ctx.attrs["normalized_shape"], 1))])
-    return [Saved("input", 0), Saved("new", numel=2 * rows)]
+    return [Saved("input", 0), Saved("new", numel=2 * rows, dtype=ctx.stats_dtype)]
 
 
 register(OpDef(
@@ -205,7 +207,8 @@ register(OpDef(
     spatial_rank=2, layout="channels-first",
     # layer_norm of the permuted view: the input's storage, and mean and rstd per position
     saves=lambda ctx: [Saved("input", 0),
-                       Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]))],
+                       Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]),
+                             dtype=ctx.stats_dtype)],
     param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
     tensors=elementwise_tensors,
     receptive=POINTWISE))

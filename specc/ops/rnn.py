@@ -116,10 +116,15 @@ def _macs(name: str):
     return macs
 
 
-# Bytes of oneDNN's LSTM workspace per (step, sample, hidden unit) and layer direction,
-# measured on CPU (torch 2.x): it is an opaque buffer, ~62.5 B in float32 and ~44.5 B in
-# bfloat16/float16 (at least 28 KiB, which only tiny shapes notice). CUDA (cuDNN) keeps a different reserve.
-_LSTM_WORKSPACE = {"float32": 62.5, "float64": 125.0, "bfloat16": 44.5, "float16": 44.5}
+# Bytes of oneDNN's LSTM workspace per layer direction, measured on CPU (torch 2.x) over
+# T = 3..31, N = 1..5, input 16..600, hidden 64..512 (least squares over the larger
+# buffers): an opaque buffer of ~61 B per (step + 1, sample, hidden unit) in float32
+# (43.5 B in bfloat16/float16), plus ~24 B (20 B) per (step + 1, sample) and input
+# feature beyond the hidden size (its state buffers are max(input, hidden) wide); in 4 KiB
+# pages, at least 28 KiB, which only tiny shapes notice (within 3% from ~400 KiB up).
+# CUDA (cuDNN) keeps a different reserve.
+_LSTM_WORKSPACE = {"float32": 61.0, "float64": 122.0, "bfloat16": 43.5, "float16": 43.5}
+_LSTM_WIDE_INPUT = {"float32": 24.0, "float64": 48.0, "bfloat16": 20.0, "float16": 20.0}
 
 
 def _saves(name: str):
@@ -134,10 +139,7 @@ def _saves(name: str):
     def saves(ctx: SaveCtx) -> list:
         a = ctx.attrs
         x, lengths, _ = split_inputs(ctx.inputs)
-        if x.rank == 3:
-            steps, batch = (x.shape[1], x.shape[0]) if a["batch_first"] else x.shape[:2]
-        else:
-            steps, batch = x.shape[0], 1
+        steps, batch = _steps_and_batch(a, x)
         h = a["hidden_size"]
         per_step = steps * batch * h
         dirs = 2 if a["bidirectional"] else 1
@@ -146,23 +148,63 @@ def _saves(name: str):
         copies = a["batch_first"] and x.rank == 3 and not (steps == 1 or batch == 1)
         out: list = [Saved("new", numel=dirs * numel(x.shape)) if copies
                      else Saved("input", 0)]
+        sizes = list(_layer_sizes({**a, "input_size": x.shape[-1]}))
         for layer in range(a["num_layers"]):
-            if layer:
-                out.append(Saved("new", numel=dirs * per_step))  # this layer's input
+            if layer:  # this layer's input (dropout's result), and dropout's mask
+                out.append(Saved("new", numel=dirs * per_step))
                 if a["dropout"] > 0:
-                    out.append(Saved("new", numel=2 * dirs * per_step))
+                    out.append(Saved("new", numel=dirs * per_step))
             for _ in range(dirs):
                 if name == "RNN":
                     out.append(Saved("new", numel=per_step + batch * h))
                 elif name == "GRU":
                     out.append(Saved("new", numel=7 * per_step))
                 else:
+                    wide = max(sizes[layer * dirs][0] - h, 0)
                     out += [Saved("new", numel=per_step + 4 * batch * h),
-                            Saved("new", numel=per_step, dtype=_LSTM_WORKSPACE)]
+                            Saved("new", numel=(steps + 1) * batch * h, dtype=_LSTM_WORKSPACE),
+                            Saved("new", numel=(steps + 1) * batch * wide,
+                                  dtype=_LSTM_WIDE_INPUT)]
         if lengths is not None:  # the packed batch's batch_sizes and (un)sorted indices
             out.append(Saved("new", numel=steps + 2 * batch, dtype="int64"))
         return out
     return saves
+
+
+def _workspace(name: str):
+    """What the CPU kernels allocate and free inside the layer in eval (no_grad), beyond
+    its input and outputs, at their peak, the last layer (a liveness replay of the aten
+    ops: within 10% on the bundled specs): zero initial states unless given, and the
+    last layer's input — the previous layer's output, or for one layer a time-major
+    copy of a batch_first or packed input; GRU's composite kernel also projects every
+    step's gates at once (x·W and + b: 2·T·N·3H per direction) and keeps the per-step
+    hidden states until it stacks them (T·N·H)."""
+    def workspace(ctx: SaveCtx) -> list:
+        a = ctx.attrs
+        x, lengths, states = split_inputs(ctx.inputs)
+        steps, batch = _steps_and_batch(a, x)
+        h, layers = a["hidden_size"], a["num_layers"]
+        dirs = 2 if a["bidirectional"] else 1
+        items = []
+        if not states:
+            count = 2 if name == "LSTM" else 1
+            items.append(Saved("new", numel=count * layers * dirs * batch * h))
+        if layers > 1:
+            items.append(Saved("new", numel=steps * batch * dirs * h))
+        elif a["batch_first"] and x.rank == 3 or lengths is not None:
+            items.append(Saved("new", numel=numel(x.shape)))
+        if name == "GRU":
+            items.append(Saved("new", numel=dirs * steps * batch * 7 * h))
+        return items
+    return workspace
+
+
+def _steps_and_batch(a: dict, x: TensorType) -> tuple:
+    """(time steps, batch) of the recurrent input: [N, T, F] with batch_first, [T, N, F]
+    or unbatched [T, F]."""
+    if x.rank == 3:
+        return (x.shape[1], x.shape[0]) if a["batch_first"] else tuple(x.shape[:2])
+    return x.shape[0], 1
 
 
 def _emit(name: str):
@@ -198,6 +240,11 @@ for _name in ("RNN", "LSTM", "GRU"):
         category="recurrent", n_inputs=(1, 4), layout="features-last",
         outputs=("output", "h_n", "c_n") if _name == "LSTM" else ("output", "h_n"),
         count_params=_count(_name), macs=_macs(_name), emit=_emit(_name), saves=_saves(_name),
+        workspace=_workspace(_name),
+        # batch_first: the output is the time-major result transposed (a packed batch is
+        # padded into a fresh tensor)
+        strided=lambda ctx: {0} if ctx.attrs["batch_first"] and ctx.inputs[0].rank == 3
+        and split_inputs(ctx.inputs)[1] is None else set(),
         param_tensors=lambda a: (2 * a["num_layers"] * (2 if a["bidirectional"] else 1)
                                  * (2 if a["bias"] else 1)
                                  + (a["num_layers"] * (2 if a["bidirectional"] else 1)

@@ -5,14 +5,16 @@ torch expressions in the generated forward.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from specc import codes
 from specc.dims import Dim, Sym, product
 from specc.ops._util import norm_dim, numel
 from specc.ops.base import (POINTWISE, EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register,
                             same_storage, saves_nothing)
 from specc.ops.linear import flatten_shape
-from specc.tensor import (DTYPES, FLOAT_DTYPES, BroadcastError, TensorType, broadcast_shapes,
-                          promote_dtypes)
+from specc.tensor import (DTYPES, FLOAT_DTYPES, ITEMSIZE, BroadcastError, TensorType,
+                          broadcast_shapes, promote_dtypes)
 
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
@@ -76,8 +78,7 @@ def _arith(name: str):
 
 
 def _divide_saves(ctx: SaveCtx) -> list:
-    return _product_saves(SaveCtx({**ctx.attrs, "_divide": True}, ctx.inputs, ctx.outputs,
-                                  ctx.grad))
+    return _product_saves(replace(ctx, attrs={**ctx.attrs, "_divide": True}))
 
 
 for _name in _SYMBOLS:
@@ -205,7 +206,7 @@ def _permute(ctx: InferCtx):
 
 _fn("permute", [Param("dims", "ints")], _permute,
     lambda args, a, ctx: f"{args[0]}.permute({', '.join(map(str, a['dims']))})",
-    "Tensor.permute", category="shape", **_VIEW)
+    "Tensor.permute", category="shape", strided=lambda ctx: {0}, **_VIEW)
 
 
 def _transpose(ctx: InferCtx):
@@ -219,7 +220,7 @@ def _transpose(ctx: InferCtx):
 
 _fn("transpose", [Param("dim0", "int"), Param("dim1", "int")], _transpose,
     lambda args, a, ctx: f"{args[0]}.transpose({a['dim0']}, {a['dim1']})",
-    "Tensor.transpose", category="shape", **_VIEW)
+    "Tensor.transpose", category="shape", strided=lambda ctx: {0}, **_VIEW)
 
 
 def _unsqueeze(ctx: InferCtx):
@@ -347,9 +348,39 @@ def _matmul(ctx: InferCtx):
     return [TensorType(tuple(shape), promote_dtypes(a.dtype, b.dtype))]
 
 
+def _matmul_saves(ctx: SaveCtx) -> list:
+    """torch.matmul (measured): each operand is kept for the other's gradient, as mm/bmm
+    see it. A batched operand whose batch is all ones is a matrix. Matrices and vectors,
+    and a batched left operand over a matrix or vector (folded into one matrix: a view),
+    keep the inputs. A matrix or vector on the left of a batched right operand folds the
+    transposed right operand: a copy of it, kept for the left's gradient. Two batched
+    operands are expanded to the broadcast batch: an operand that really broadcasts is
+    a copy of the expanded size."""
+    a, b = ctx.inputs
+    a_grad, b_grad = ctx.grad[0], ctx.grad[1]
+
+    def batch(t: TensorType) -> tuple:
+        dims = tuple(t.shape[:-2]) if t.rank >= 3 else ()
+        return () if all(isinstance(d, int) and d == 1 for d in dims) else dims
+
+    if not batch(b):
+        return _product_saves(ctx)
+    if not batch(a):
+        return ([Saved("new", numel=numel(b.shape))] if a_grad else []) + \
+            ([Saved("input", 0)] if b_grad else [])
+    shared = numel(broadcast_shapes(batch(a), batch(b)))
+
+    def operand(index: int, t: TensorType) -> Saved:
+        if numel(batch(t)) == shared:
+            return Saved("input", index)
+        return Saved("new", numel=shared * t.shape[-2] * t.shape[-1])
+
+    return ([operand(0, a)] if b_grad else []) + ([operand(1, b)] if a_grad else [])
+
+
 _fn("matmul", [], _matmul, lambda args, a, ctx: f"torch.matmul({args[0]}, {args[1]})",
     "torch.matmul (batched, broadcasting)", category="merge", n_inputs=(2, 2),
-    saves=_product_saves, backward_macs=lambda macs, has_params, grad: macs * sum(grad),
+    saves=_matmul_saves, backward_macs=lambda macs, has_params, grad: macs * sum(grad),
     macs=lambda ctx, outs: numel(outs[0].shape) * (
         ctx.inputs[0].shape[-1]))
 
@@ -455,6 +486,14 @@ def _flat(values) -> list:
     return [values]
 
 
+def _buffer_bytes(a: dict) -> tuple:
+    """(float elements, bytes of an integer or bool buffer): see OpDef.buffers."""
+    count = product(a["shape"])
+    if a["dtype"] in FLOAT_DTYPES:
+        return count, 0
+    return 0, count * ITEMSIZE[a["dtype"]]
+
+
 def _buffer(ctx: InferCtx):
     a = ctx.attrs
     shape = a["shape"]
@@ -475,17 +514,6 @@ def _buffer(ctx: InferCtx):
     return [TensorType(tuple(shape), a["dtype"])]
 
 
-def _buffer_memory(attrs: dict) -> tuple:
-    """(float elements, int64 elements) for the memory analysis; other integer dtypes count
-    as the int64 elements of the same bytes."""
-    from specc.analyses.memory import ITEMSIZE
-
-    count = product(attrs["shape"])
-    if attrs["dtype"] in FLOAT_DTYPES:
-        return count, 0
-    return 0, -(-count * ITEMSIZE[attrs["dtype"]] // 8)
-
-
 register(OpDef(
     "buffer", "buffer",
     [Param("shape", "ints", doc="shape of the tensor"),
@@ -499,7 +527,7 @@ register(OpDef(
     _buffer, doc="a constant tensor registered as a buffer (register_buffer) under the node's "
                  "name: not a parameter, saved in the state_dict unless persistent: false; a "
                  "float32 buffer follows the build dtype",
-    category="parameter", n_inputs=(0, 0), buffers=_buffer_memory,
+    category="parameter", n_inputs=(0, 0), saves=saves_nothing, buffers=_buffer_bytes,
     key_args=lambda a: f"{a['dtype']}{'' if a['persistent'] else ', not saved'}"))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from specc import codes
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
-from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, register
+from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register, saves_nothing
 from specc.ops.linear import linear_op, with_bias
 from specc.ops.norm import elementwise_tensors
 from specc.ops.ptypes import as_tuple
@@ -40,6 +40,23 @@ def _rms_norm_count(a: dict) -> int:
     return n * 1
 
 
+def _rms_norm_saves(ctx: SaveCtx) -> list:
+    """torch's composite rms_norm (x · rsqrt(mean(x²) + eps) · weight), measured on the
+    CPU: the input (upcast to float32 first in bfloat16/float16: that copy is what is
+    kept), rsqrt per normalised row, and with a weight the normalised x, in float32
+    for bfloat16/float16 (the weight is multiplied in float32)."""
+    t = ctx.inputs[0]
+    rows = numel(t.shape[:t.rank - len(as_tuple(ctx.attrs["normalized_shape"], 1))])
+    items = []
+    if ctx.grad[0]:
+        items.append(Saved("new", numel=numel(t.shape), dtype=ctx.compute_dtype)
+                     if ctx.low_precision else Saved("input", 0))
+        items.append(Saved("new", numel=rows, dtype=ctx.compute_dtype))
+    if ctx.attrs["elementwise_affine"]:
+        items.append(Saved("new", numel=numel(t.shape), dtype=ctx.compute_dtype))
+    return items
+
+
 register(OpDef(
     "RMSNorm", "module",
     [Param("normalized_shape", "posints", inferred=True,
@@ -48,7 +65,8 @@ register(OpDef(
      Param("elementwise_affine", "bool", True)],
     _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
                    "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
-    category="norm", layout="features-last", keeps_shape=True,
+    category="norm", layout="features-last", keeps_shape=True, saves=_rms_norm_saves,
+    param_tensors=lambda a: int(a["elementwise_affine"]),
     count_params=_rms_norm_count, tensors=elementwise_tensors))
 
 
@@ -75,7 +93,7 @@ register(OpDef(
      Param("offset", "int", 0, doc="the first position (e.g. tokens already in a cache)")],
     _positions, doc="torch.arange(offset, offset + x.size(dim)): int64 position ids over a "
                     "symbolic length (HF's default position_ids)",
-    category="index", emit=_positions_code, encodes_position=True))
+    category="index", emit=_positions_code, encodes_position=True, saves=saves_nothing))
 
 
 # -- rotary embeddings -----------------------------------------------------------------
@@ -110,10 +128,75 @@ register(OpDef(
                  "or interleaved).",
     category="attention", outputs=("cos", "sin"), runtime_class="SpeccRotaryEmbedding",
     encodes_position=True,
+    # its input is integer positions and its one buffer is not learned: nothing needs a
+    # gradient, so autograd records nothing (Attention keeps cos and sin)
+    saves=saves_nothing, buffers=lambda a: (_rotary_dim(a) // 2, 0),
     key_args=lambda a: f"θ={a['rope_theta']:g}"))
 
 
 # -- scaled_dot_product_attention ------------------------------------------------------
+def _flash_kernel(q: TensorType, k: TensorType, v: TensorType, mask_grad: bool) -> bool:
+    """Does torch's fused CPU kernel (_scaled_dot_product_flash_attention_for_cpu) run, or
+    the composite math path? Fused: 4-D inputs of one batch, equal heads (or whole groups
+    with enable_gqa, which infer has checked), one head size, and a mask that needs no
+    gradient (measured; torch's use_flash_attention_cpp)."""
+    return (q.rank == k.rank == v.rank == 4 and q.shape[0] == k.shape[0] == v.shape[0]
+            and k.shape[1] == v.shape[1] and q.shape[-1] == k.shape[-1] == v.shape[-1]
+            and not mask_grad)
+
+
+def _kernel_extras(ctx: SaveCtx, scores: tuple, mask: Saved | None) -> list:
+    """What the fused attention kernel keeps besides q, k, v and its output: logsumexp
+    per (batch, head, query) in float32 (float64 for a float64 model) and the additive
+    mask. ``scores`` is the shape [.., T, S]."""
+    lse = Saved("new", numel=numel(scores[:-1]),
+                dtype="float64" if ctx.dtype == "float64" else "float32")
+    return [lse] + ([mask] if mask is not None else [])
+
+
+def _sdpa_saves(ctx: SaveCtx) -> list:
+    q, k, v = ctx.inputs[:3]
+    out = ctx.outputs[0]
+    scores = (*out.shape[:-1], k.shape[-2])
+    has_mask = len(ctx.inputs) == 4
+    mask_grad = has_mask and ctx.grad[3]
+    if _flash_kernel(q, k, v, mask_grad):
+        mask = None
+        if has_mask:
+            m = ctx.inputs[3]
+            mask = Saved("input", 3) if m.is_float else Saved("new", numel=numel(m.shape))
+        return [Saved("input", 0), Saved("input", 1), Saved("input", 2), Saved("output", 0),
+                *_kernel_extras(ctx, scores, mask)]
+    batch = numel(out.shape[:-2])
+    same_v = list(v.shape[:-2]) == list(out.shape[:-2])  # not broadcast, not repeated
+    return _math_saves(ctx, batch * q.shape[-2] * q.shape[-1], batch * k.shape[-2] * k.shape[-1],
+                       numel(scores), Saved("input", 2) if same_v else None,
+                       batch * v.shape[-2] * v.shape[-1], (*ctx.grad[:3], mask_grad))
+
+
+def _math_saves(ctx: SaveCtx, q_numel, k_numel, scores_numel, v: Saved | None, v_numel,
+                grads: tuple) -> list:
+    """The math path (_scaled_dot_product_attention_math), in float32 for a bfloat16 or
+    float16 model: softmax(q·√scale @ (k·√scale)ᵀ + mask) @ v over the broadcast batch
+    (keys and values repeated for grouped heads). Each product keeps the operand the other
+    one's gradient needs: the scaled q and k, the softmax, and v (``v``: its storage, or
+    None when torch reads an expanded copy)."""
+    q_grad, k_grad, v_grad, mask_grad = grads
+    scores_grad = q_grad or k_grad or mask_grad
+    dtype = ctx.compute_dtype
+    items = []
+    if k_grad:
+        items.append(Saved("new", numel=q_numel, dtype=dtype))
+    if q_grad:
+        items.append(Saved("new", numel=k_numel, dtype=dtype))
+    if scores_grad or v_grad:
+        items.append(Saved("new", numel=scores_numel, dtype=dtype))
+    if scores_grad:
+        items.append(v if v is not None and not ctx.low_precision else
+                     Saved("new", numel=v_numel, dtype=dtype))
+    return items
+
+
 def _sdpa(ctx: InferCtx):
     q, k, v = (ctx.need_float(i) for i in range(3))
     a = ctx.attrs
@@ -178,7 +261,7 @@ register(OpDef(
                "[, attn_mask]); dropout is not applied (eval semantics)",
     category="attention", n_inputs=(3, 4), emit=_sdpa_code, macs=_sdpa_macs,
     layout="features-last", sequence_masks=("is_causal",), mask_input=3,
-    key_input=lambda a: 1))
+    key_input=lambda a: 1, saves=_sdpa_saves))
 
 
 # -- Attention -------------------------------------------------------------------------
@@ -288,6 +371,83 @@ def _attention_macs(ctx: InferCtx, _outs):
     return projections + scores_and_values
 
 
+def _attention_saves(ctx: SaveCtx) -> list:
+    """SpeccAttention's forward (specc/compile/runtime.py) in training, measured on the
+    CPU: the projections keep their inputs, and the attention kernel what it keeps of
+    q, k and v (see _sdpa_saves): the projections' outputs (one storage when fused)
+    unless rotated (new q, k) or repeated for grouped heads (new k, v). The fused kernel
+    also keeps its output: the node's own when there is no output projection (the
+    kernel writes [N, T, heads, D], so the reshape for o_proj is a view of it)."""
+    a = ctx.attrs
+    roles = dict(zip(["x"] + _input_roles(a), range(len(ctx.inputs))))
+    heads, kv_heads, head_dim = _attention_sizes(a)
+    x = ctx.inputs[0]
+    source = ctx.inputs[roles["kv"]] if a["cross"] else x
+    n, length, kv_length = x.shape[0], x.shape[1], source.shape[1]
+    q_size, kv_size = n * heads * length * head_dim, n * kv_heads * kv_length * head_dim
+    repeated = n * heads * kv_length * head_dim
+    scores = (n, heads, length, kv_length)
+    rotary, grouped = a["rotary"] != "none", heads != kv_heads
+    items = [Saved("input", 0)] + ([Saved("input", roles["kv"])] if a["cross"] else [])
+
+    def projection(role: str) -> Saved:
+        if a["qkv_proj"] is not None:
+            return Saved("new", numel=q_size + 2 * kv_size, key="qkv")
+        return Saved("new", numel=q_size if role == "q" else kv_size, key=role)
+
+    q = Saved("new", numel=q_size, key="rotated q") if rotary else projection("q")
+    k = Saved("new", numel=repeated, key="repeated k") if grouped else \
+        Saved("new", numel=kv_size, key="rotated k") if rotary else projection("k")
+    v = Saved("new", numel=repeated, key="repeated v") if grouped else projection("v")
+    if a["rotary"] == "half":
+        items += [Saved("input", roles["cos"]), Saved("input", roles["sin"])]
+    elif rotary:  # interleaved: cos and sin repeated pairwise, for q and for k
+        items += [Saved("new", numel=numel(ctx.inputs[roles["cos"]].shape))] * 4
+    if rotary:  # x·cos + rotate(x)·sin keeps x and rotate(x) when cos, sin need gradients
+        rot = ctx.inputs[roles["cos"]].shape[-1]
+        for role, rows in (("q", n * heads * length), ("k", n * kv_heads * kv_length)):
+            if ctx.grad[roles["cos"]]:
+                items.append(projection(role))
+            if ctx.grad[roles["sin"]]:
+                items.append(Saved("new", numel=rows * rot))
+    mask, mask_grad = _attention_mask_saved(ctx, roles, scores)
+    if mask_grad:  # a learned bias: the math path, and a copy of the output for o_proj
+        items += _math_saves(ctx, q_size, repeated, numel(scores), v, repeated, (True,) * 4)
+        return items + ([Saved("new", numel=q_size)] if a["o_proj"] is not None else [])
+    out = Saved("output", 0) if a["o_proj"] is None else Saved("new", numel=q_size)
+    return items + [q, k, v, out, *_kernel_extras(ctx, scores, mask)]
+
+
+def _attention_mask_saved(ctx: SaveCtx, roles: dict, scores: tuple) -> tuple:
+    """(what the kernel keeps of the additive mask, does it need a gradient):
+    SpeccAttention._bias makes causal / sliding-window [T, S] and padding [N, 1, 1, S]
+    keeps one new bias in the activation dtype, and adds the bias input (kept as is
+    when nothing is added to it and it already has the activation dtype)."""
+    a = ctx.attrs
+    shapes = []
+    if a["causal"] or a["sliding_window"] is not None:
+        shapes.append(scores[2:])
+    if a["mask"]:
+        shapes.append((scores[0], 1, 1, scores[3]))
+    if not a["bias_input"]:
+        return (Saved("new", numel=numel(broadcast_shapes(*shapes))) if shapes else None), False
+    additive, grad = ctx.inputs[roles["bias"]], ctx.grad[roles["bias"]]
+    if shapes:
+        return Saved("new", numel=numel(broadcast_shapes(*shapes, additive.shape))), grad
+    if additive.is_float:
+        return Saved("input", roles["bias"]), grad
+    return Saved("new", numel=numel(additive.shape)), grad
+
+
+def _attention_tensors(a: dict) -> int:
+    """Parameter tensors: a weight (and a bias) per projection."""
+    per = 2 if a["bias"] else 1
+    count = per * (1 if a["qkv_proj"] is not None else 3)
+    if a["o_proj"] is not None:
+        count += 2 if (a["bias"] if a["o_bias"] is None else a["o_bias"]) else 1
+    return count
+
+
 def _projection(name: str, default: str | None, what: str) -> Param:
     return Param(name, "optname", default, doc=f"submodule name of the {what} (null: none)")
 
@@ -326,7 +486,8 @@ register(OpDef(
         "GPT-2: qkv_proj: c_attn, o_proj: c_proj, layout: conv1d). Inputs: x, then "
         "[kv] [cos, sin] [attention_mask] [bias] as cross/rotary/mask/bias_input say.",
     category="attention", n_inputs=(1, 6), count_params=_attention_count,
-    macs=_attention_macs, runtime_class="SpeccAttention",
+    macs=_attention_macs, runtime_class="SpeccAttention", saves=_attention_saves,
+    param_tensors=_attention_tensors,
     # `mask` is a padding attention_mask [N, S]: only `causal` hides the future
     layout="features-last", sequence_masks=("causal",),
     key_input=lambda a: 1 if a["cross"] else None,

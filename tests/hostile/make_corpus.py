@@ -305,6 +305,8 @@ def add_includes(c: dict) -> None:
     c["include_symlink_escape"] = (spec("[include/escape.yaml]"), 1, "E008")
     c["include_missing"] = (spec("[include/missing.yaml]"), 1, "E008")
     c["include_not_a_path"] = (spec("{a: 1}"), 1, "E008")
+    c["include_nul_byte"] = (spec('["include/ok\\0.yaml"]'), 1, "E008")
+    c["include_long_name"] = (spec("[" + "a" * 5000 + ".yaml]"), 1, "E008")
     c["include_self"] = (spec("[include_self.yaml]"), 1, "E008")
     c["include_cycle"] = (spec("[include/cycle_a.yaml]"), 1, "E008")
     c["include_a_model"] = (spec("[include/model.yaml]"), 1, "E008")

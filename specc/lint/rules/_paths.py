@@ -1,9 +1,10 @@
 """Small graph helpers shared by the rules.
 
 What an op *is* is declared on its OpDef (specc/ops/base.py: passes_through, weighted,
-channel_norm, output_range, normalizes, spatial_rank, floors_windows, is_dropout), never
-inferred from its name; the name sets below are views of those traits, for rules that
-test membership.
+channel_norm, output_range, normalizes, spatial_rank, floors_windows, layout, keeps_meaning,
+keeps_shape, batch_stats, saturates, encodes_position, sequence_masks, ..., is_dropout),
+never inferred from its name; the name sets below (and in _flow.py) are views of those
+traits, for rules that test membership.
 """
 from __future__ import annotations
 
