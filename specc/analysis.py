@@ -98,7 +98,8 @@ def analyse(source, *, path: str | None = None, dims: dict | None = None,
         from specc.plugin_loading import activate
 
         try:
-            plugin_problems = activate(config if config is not None else resolve_config(path))
+            plugin_problems = activate(config if config is not None
+                                       else resolve_config(path or ""))
         except ConfigError as exc:  # no trustworthy plugin list: none, and say why
             plugin_problems = activate(None) + [Diagnostic(
                 "E010", f"plugins not loaded: {exc}", "error", Loc(1, 1), file=display)]
@@ -117,6 +118,7 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
     from specc.expand import expand
     from specc.include import resolve_includes
     from specc.infer import infer
+    from specc.loader import LDict
     from specc.schema import validate
 
     limits = limits or Limits()
@@ -133,7 +135,7 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
         return Analysis(display, None, _with_file([too_many], display), source)
     diagnostics = validate(doc)
     graph = None
-    if isinstance(doc, dict):
+    if isinstance(doc, LDict):  # what the loader and _Locator make of a mapping
         try:
             graph, found = expand(doc, dims, limits)
         except SpecError as exc:
@@ -151,14 +153,12 @@ def analyse_document(doc, display: str, *, dims=None, limits=None, lint=True, co
         from specc.initializers import check_inits
 
         diagnostics = _merge(diagnostics, resolve_ties(graph) + check_inits(graph))
-        graph.diagnostics = diagnostics
         if lint:
             from specc.lint import run_lints
 
             diagnostics = run_lints(graph, diagnostics, source.splitlines(), config,
                                     {path: text.splitlines() for path, text in included.items()})
         diagnostics = collapse_instances(diagnostics)
-        graph.diagnostics = diagnostics
     from specc.vars import declared_vars
 
     return Analysis(display, graph, _with_file(diagnostics, display), source, ignored,
@@ -243,11 +243,11 @@ class _Locator:
                                                        f"names, got {type(k).__name__}"))
                         out[k] = self.located(v, depth + 1)
                     return out
-                out = LList(Loc(0, 0))
+                items = LList(Loc(0, 0))
                 for v in value:
-                    out.append(self.located(v, depth + 1))
-                    out.item_locs.append(Loc(0, 0))
-                return out
+                    items.append(self.located(v, depth + 1))
+                    items.item_locs.append(Loc(0, 0))
+                return items
             finally:
                 self.active.discard(id(value))
         if isinstance(value, int) and not isinstance(value, bool) \

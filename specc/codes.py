@@ -161,6 +161,13 @@ UNKNOWN_OUTPUT = _declare("E209", "unknown-output", "error",
                           "a multi-output op has no output of that name",
                           "`node.name` picks one output of a multi-output op (LSTM: output, "
                           "h_n, c_n); the op has no output of that name.")
+TRAINING_ONLY_READ = _declare("E210", "training-only-read", "error",
+                              "an eval value reads one computed in training only",
+                              "An item with `training_only: true` (an aux head) runs only when "
+                              "the module is training, so nothing that also runs in eval may "
+                              "read it: not a later node, not a block's `output:`. Outputs may "
+                              "name it (returned in training only), but not every output.",
+                              "mark the reader `training_only: true` too")
 
 # -- infer ----------------------------------------------------------------------------------
 SHAPE_MISMATCH = _declare("E301", "shape-mismatch", "error", "shapes do not fit together",

@@ -160,9 +160,11 @@ def _limits(raw, table: _Table) -> Limits:
 def resolve_config(spec_path: str, explicit: str | None = None, select: str | None = None,
                    ignore: str | None = None) -> Config:
     """The configuration for one spec; ConfigError when the file or an option is invalid."""
-    table = _read(explicit) if explicit else _find(os.path.dirname(os.path.abspath(spec_path)))
-    values = table.values if table is not None else {}
-    config = Config(source=table.path if table is not None else explicit)
+    found = _read(explicit) if explicit else _find(os.path.dirname(os.path.abspath(spec_path)))
+    # no file: an empty table (its fail() is never reached: a key needs a file to be in)
+    table = found if found is not None else _Table(explicit or "", {}, "", "")
+    values = table.values
+    config = Config(source=found.path if found is not None else explicit)
     for key in values:
         if key.replace("_", "-") not in KEYS:
             raise table.fail(key, f"unknown key '{key}'{_suggestion(key, KEYS)} (settings: "

@@ -336,6 +336,8 @@ class _Drawing:
             # an anonymous merge is drawn as a small operator circle: ⊕ is easy to spot
             attrs.update(shape="circle", width="0.35", fixedsize="true", style="filled")
             label = _SYMBOLS[node.op]
+        if node.training_only:  # an aux head: drawn dashed, as it runs in training only
+            attrs["style"] += ",dashed"
         fused = self.layout.fused.get(node.id, [])
         if any(n.id in self.problems or n.broken for n in [node, *fused]):
             attrs.update(color="#b00020", penwidth="2", fillcolor="#fde7ea")
@@ -354,7 +356,8 @@ class _Drawing:
                 f"<FONT POINT-SIZE='9'>{_esc(inp)} → {_esc(out)}</FONT>",
                 f"<FONT POINT-SIZE='9'>{scope_params(scope) * copies:,} params</FONT>"]
         bad = [n for n in scope.walk_nodes() if n.id in self.problems or n.broken]
-        attrs = {"shape": "box3d", "style": "filled", "fillcolor": "#eef2f7",
+        attrs = {"shape": "box3d", "style": "filled,dashed" if scope.training_only
+                 else "filled", "fillcolor": "#eef2f7",
                  "margin": "0.15,0.1"}  # the title clear of the 3-d edge
         self.categories.add("block")
         if bad:

@@ -208,10 +208,13 @@ class _Matching:
             if x.attr_name != y.attr_name:
                 (self.renamed if x.named or y.named else self.reindexed).append(
                     (_item_id(x), _item_id(y)))
-            if isinstance(x, Scope):
+            if isinstance(x, Scope) and isinstance(y, Scope):
                 self._scopes(x, y)
-            else:
+            elif isinstance(x, Node) and isinstance(y, Node):
                 self.nodes.append((x, y))
+            else:  # a layer became a block or the reverse: one removed, one added
+                self._gone(x, self.removed, self.removed_in)
+                self._gone(y, self.added, self.added_in)
         for i in sorted(old_left):
             self._gone(old.items[i], self.removed, self.removed_in)
         for j in sorted(new_left):
@@ -232,7 +235,7 @@ class _Matching:
         for node in self.added:
             if node.id not in self.added_in:  # whole blocks added stay whole
                 waiting[_signature(node)].append(node)
-        moved = set()
+        moved: set = set()
         for node in self.removed:
             same = waiting.get(_signature(node))
             if same and node.id not in self.removed_in:
@@ -325,7 +328,8 @@ def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> 
 
 def _grouped(entries: list) -> list[str]:
     """One line per node, or one per whole block added or removed."""
-    lines, blocks = [], {}
+    lines: list = []  # a line, or [block, its kind, nodes in it] for a whole block
+    blocks: dict = {}
     for e in entries:
         if "within" not in e:
             lines.append(f"{e['node']} ({e['op']})")

@@ -234,11 +234,19 @@ def per_sample(value, graph: Graph):
 
 
 def totals(graph: Graph) -> dict:
+    """Parameters (training-only branches included: they are built and saved) and MACs
+    per sample of an eval forward (``macs``; training-only branches do not run in eval,
+    ``training_only_macs`` is what they add to a training forward)."""
     params = sum(n.params for n in graph.nodes if n.out_types is not None)
-    macs = 0
+    macs = training_only_macs = 0
     for n in graph.nodes:
-        if n.out_types is not None:
+        if n.out_types is None:
+            continue
+        if n.training_only:
+            training_only_macs = training_only_macs + per_sample(n.macs, graph)
+        else:
             macs = macs + per_sample(n.macs, graph)
     # every parameter a spec declares is trained (a spec cannot freeze one); buffers such as
     # BatchNorm's running statistics are not parameters at all
-    return {"params": params, "trainable": params, "macs": macs}
+    return {"params": params, "trainable": params, "macs": macs,
+            "training_only_macs": training_only_macs}

@@ -50,6 +50,9 @@ class Node:
     init: object = None  # the node's `init:` entry, for the compiler
     tie: str | None = None  # `tie:` the module path whose weight this node's weight is
     broken: bool = False  # expansion failed; inference skips it and what depends on it
+    # `training_only:` on it or on a container around it: built (its parameters are in the
+    # state_dict) but run only when the module is training; not in eval MACs
+    training_only: bool = False
     output_names: tuple = ("out",)
     # filled by inference
     out_types: list[TensorType] | None = None
@@ -82,6 +85,7 @@ class Scope:
     outputs: list[Ref] = field(default_factory=list)
     named: bool = False
     checkpoint: bool = False  # a block use with `checkpoint: true`: recomputed in backward
+    training_only: bool = False  # it, or a container around it, says `training_only: true`
     # a block's `module_order`: these children are registered in this order (the
     # state_dict order), in the places they hold among the children; the rest keep theirs
     module_order: list = field(default_factory=list)
@@ -143,6 +147,11 @@ class Graph:
             if n.id == node_id:
                 return n
         return None
+
+    @property
+    def eval_outputs(self) -> list[tuple[str, Ref]]:
+        """The outputs an eval-mode forward returns: those not computed in training only."""
+        return [(name, ref) for name, ref in self.outputs if not ref.node.training_only]
 
     @property
     def complete(self) -> bool:

@@ -44,6 +44,11 @@ _COMMON = {
             "anyOf": [{"type": "string"}, {"type": "null"}]},
     "inline": {"type": "boolean", "description": "splice a block's layers into this sequence "
                                                  "(no module of its own)"},
+    "training_only": {"description": "built (its parameters are in the state_dict) but run "
+                                     "only in training, as a side branch: the next item reads "
+                                     "what this one read; an output that names it is returned "
+                                     "in training only (Inception's aux heads)",
+                      "anyOf": [{"type": "boolean"}, _EXPR]},
 }
 
 

@@ -36,8 +36,11 @@ def concrete_shape(shape, dims: dict):
     return tuple(out)
 
 
-def run_on_meta(graph, dims: dict):
+def run_on_meta(graph, dims: dict, train: bool = True):
     """Build, run forward; return {node id: [(shape, dtype)]}, model.
+
+    In eval, then (``train``, when the graph has training-only nodes: aux heads) in
+    training too, which runs them and returns every output.
 
     On the meta device unless the model takes sequence lengths (1-D integer inputs): packing
     a batch by its lengths needs real values, so those models run on small CPU tensors.
@@ -71,6 +74,14 @@ def run_on_meta(graph, dims: dict):
     model.eval()
     with torch.no_grad():
         model(*inputs)
+        if train and any(node.training_only for node in graph.nodes):
+            # aux heads run in training only: a training forward records them too, and
+            # returns every output (eval returns the others alone)
+            model.train()
+            outputs = model(*inputs)
+            if len(graph.eval_outputs) < len(graph.outputs):
+                assert len(outputs) == len(graph.outputs), "training returns every output"
+            model.eval()
     return seen, model
 
 

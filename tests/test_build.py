@@ -231,27 +231,33 @@ def test_init_options_are_torch_arguments():
             assert spec.torch_names.get(option, option) in params, (method, option)
 
 
+_DDP_SCRIPT = """
+import datetime, os, sys, tempfile
+import torch, torch.distributed as dist
+import specc
+store = tempfile.mkdtemp()
+dist.init_process_group("gloo", init_method=f"file://{store}/rendezvous", rank=0,
+                        world_size=1, timeout=datetime.timedelta(seconds=60))
+model = torch.nn.parallel.DistributedDataParallel(specc.build(sys.argv[1]))
+model(torch.randn(4, 3, 32, 32)).sum().backward()
+assert all(p.grad is not None for p in model.parameters())
+print("grads ok", flush=True)
+os._exit(0)  # skip gloo's teardown: its threads can abort or wait at interpreter exit
+"""
+
+
 def test_distributed_data_parallel_on_cpu():
-    """DESIGN contract 7: built modules work under DDP (gloo, one process, loopback)."""
+    """DESIGN contract 7: built modules work under DDP (gloo, one process, loopback).
+
+    In a child process with a timeout: a gloo process group left in the test process (or a
+    stuck rendezvous) could hang the suite, which once sat in a native wait for 20 minutes."""
     import torch.distributed as dist
 
     if not dist.is_available():
         pytest.skip("torch.distributed is not available")
-    # a file rendezvous (no port to race for) and a timeout: a stuck rendezvous must fail
-    # the test, never hang the suite
-    import datetime
-    import tempfile
-
-    store = tempfile.mkdtemp()
-    dist.init_process_group("gloo", init_method=f"file://{store}/rendezvous", rank=0,
-                            world_size=1, timeout=datetime.timedelta(seconds=60))
-    try:
-        model = torch.nn.parallel.DistributedDataParallel(specc.build(SPECS / "small_cnn.yaml"))
-        loss = model(torch.randn(4, 3, 32, 32)).sum()
-        loss.backward()
-        assert all(p.grad is not None for p in model.parameters())
-    finally:
-        dist.destroy_process_group()
+    out = subprocess.run([sys.executable, "-c", _DDP_SCRIPT, str(SPECS / "small_cnn.yaml")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0 and "grads ok" in out.stdout, out.stderr[-2000:]
 
 
 def test_parameter_node_init():

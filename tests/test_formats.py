@@ -113,7 +113,7 @@ ONNX_SPECS = ["mlp", "mlp_img", "mnist_dnn", "small_cnn", "cnn_img", "lenet5", "
 # convnext_tiny); lstm_classifier is refused. The LLM specs export at their CPU_VARS sizes.
 SLOW_ONNX = ["mobilenet_v2", "googlenet", "alexnet", "vgg11", "resnet34", "resnet50", "vit_b_16", "vgg16",
              "vgg16_bn", "convnext_tiny", "mobilenet_v3_small", "regnet_y_400mf", "efficientnet_b0",
-             "qwen2", "mistral", "bert", "swin_t"]
+             "qwen2", "mistral", "bert", "inception_v3", "swin_t"]
 
 
 def _onnx_inputs(graph, dims):

@@ -1,7 +1,8 @@
 """Differential test over random models: for each of 300+ generated specs (chains and DAGs of
-the supported ops, random parameters, branches, skips, symbolic dims bound at random), the
-module built on the meta device produces exactly the shapes and dtypes specc inferred for
-every node, and exactly the parameter count."""
+the supported ops, random parameters, branches, skips, training-only aux heads, symbolic dims
+bound at random), the module built on the meta device produces exactly the shapes and dtypes
+specc inferred for every node (in eval, and in training for the aux heads), and exactly the
+parameter count."""
 from __future__ import annotations
 
 import random
@@ -198,6 +199,8 @@ def random_spec(seed: int):
     if wrap < 0.3:
         _wire_by_expressions(spec["layers"], rng)
         spec = _wrapped(spec, rng, inline=wrap < 0.1)
+    else:  # aux heads in the unwrapped models (a wrapped block's outputs are its own)
+        _add_aux_heads(spec, dims, random.Random(seed ^ 0xA0C5))
     return spec, dims
 
 
@@ -223,6 +226,31 @@ def _wrapped(spec: dict, rng: random.Random, inline: bool) -> dict:
     return {"inputs": spec["inputs"],
             "blocks": {"Body": {"layers": layers, "outputs": [layers[-1]["name"], other]}},
             "layers": [use], "outputs": ["body", read]}
+
+
+def _add_aux_heads(spec: dict, dims: dict, rng: random.Random) -> None:
+    """Sometimes insert `training_only` side branches (Inception's aux heads) between the
+    items of the chain, from a stream of their own so the chains stay what they were. A
+    side branch changes nothing the chain reads; a later aux head may read an earlier one;
+    a random subset of them are outputs (returned in training only)."""
+    if rng.random() >= 0.3:
+        return
+    layers, heads = spec["layers"], []
+    for _ in range(rng.randint(1, 2)):
+        at = rng.randint(1, len(layers))
+        source = layers[at - 1].setdefault("name", f"src{at}_{len(heads)}")
+        out = rng.randint(1, 5)
+        head = rng.choice([
+            {"op": "Linear", "out_features": out},  # on the last dim: any rank
+            {"layers": [{"op": "flatten", "start_dim": 1},
+                        {"op": "Linear", "out_features": out}]}])
+        head.update({"name": f"aux{len(heads)}", "from": source, "training_only": True})
+        layers.insert(at, head)
+        heads.append(head["name"])
+    main = next(item for item in reversed(layers) if not item.get("training_only"))
+    spec["outputs"] = [main.setdefault("name", "main")] + \
+        [name for name in heads if rng.random() < 0.6]
+    dims["N"] = max(dims["N"], 2)  # BatchNorm in training needs two values per channel
 
 
 def test_generator_is_mostly_valid():

@@ -11,7 +11,7 @@ import pytest
 
 import specc
 from specc.infer import totals
-from tests.helpers import ROOT, SPECS, run_on_meta
+from tests.helpers import ROOT, SPECS, concrete_shape, run_on_meta
 
 torch = pytest.importorskip("torch")
 
@@ -22,7 +22,14 @@ RECORDS = {m["name"]: m for m in json.loads(REFDATA_2.read_text())["models"]}
 # spec file -> record name
 SPECS_2 = {"convnext_tiny": "convnext_tiny", "efficientnet_b0": "efficientnet_b0",
            "mobilenet_v3_small": "mobilenet_v3_small", "regnet_y_400mf": "regnet_y_400mf",
-           "swin_t": "swin_t"}
+           "swin_t": "swin_t",
+           "googlenet": "googlenet_aux", "inception_v3": "inception_v3_aux"}
+# specs whose aux heads are `training_only` -> what a training forward returns after the
+# logits (torchvision's GoogLeNetOutputs / InceptionOutputs, in their order)
+AUX_HEADS = {"googlenet": ["aux1", "aux2"], "inception_v3": ["AuxLogits"]}
+# modules whose weights torchvision uses through F.linear, so its forward never calls them:
+# they have no recorded output (Swin's attention projections)
+CALLED_FUNCTIONALLY = {"swin_t": (".attn.qkv", ".attn.proj")}
 
 
 def _record(spec: str) -> dict:
@@ -56,7 +63,15 @@ def test_torch_runs_the_spec_at_the_inferred_shapes(spec):
     record with parameters exists under its torchvision name with its output shape."""
     record = _record(spec)
     graph = specc.check(SPECS / f"{spec}.yaml", dims={"N": 1}).graph
-    _, model = run_on_meta(graph, {"N": 1})  # asserts node shapes against torch
+    # at the record's batch of 1, eval only (BatchNorm refuses one value per channel in
+    # training: inception_v3's aux head at batch 1, in torchvision too)
+    seen, model = run_on_meta(graph, {"N": 1}, train=False)
+    for node in graph.nodes:
+        if node.training_only:
+            assert node.id not in seen, f"{node.id} ran in eval"
+        else:
+            inferred = [(concrete_shape(t.shape, {"N": 1}), t.dtype) for t in node.out_types]
+            assert seen[node.id] == inferred, node.id
     outputs = [list(t.shape) for _, ref in graph.outputs for t in [ref.type]]
     assert outputs[0] == record["output_shape"]
     by_id = {n.id: n for n in graph.nodes}
@@ -66,8 +81,36 @@ def test_torch_runs_the_spec_at_the_inferred_shapes(spec):
             assert leaf["params"] == 0, leaf["name"]
             continue
         assert node.params == leaf["params"], leaf["name"]
-        if leaf["out"]:  # [] for a module torchvision never calls (Swin's qkv: F.linear)
-            assert [list(t.shape) for t in node.out_types][:1] == leaf["out"][:1], leaf["name"]
+        functional = leaf["name"].endswith(CALLED_FUNCTIONALLY.get(spec, ()))
+        if leaf["name"] in record["leaves_never_called"] and (node.training_only or functional):
+            continue  # an aux head the record's eval forward never ran, or Swin's qkv/proj
+        assert [list(t.shape) for t in node.out_types][:1] == leaf["out"][:1], leaf["name"]
+    # what the record's eval forward never called is exactly what runs in training only
+    never = {n.id for n in graph.nodes if n.training_only and n.params}
+    assert never == {name for name in record["leaves_never_called"] if name in by_id
+                     and by_id[name].params
+                     and not name.endswith(CALLED_FUNCTIONALLY.get(spec, ()))}
+
+
+@pytest.mark.parametrize("spec", sorted(AUX_HEADS))
+def test_aux_heads_run_in_training_only(spec):
+    """As torchvision's forward: eval returns the logits alone and never calls an aux
+    head; training calls each once and returns (logits, *aux logits)."""
+    record = _record(spec)
+    model = specc.build(SPECS / f"{spec}.yaml", device="meta")
+    x = torch.empty([2, *record["input_shape"][1:]], device="meta")
+    calls: dict = {}
+    for name in AUX_HEADS[spec]:
+        model.get_submodule(name).register_forward_hook(
+            lambda module, args, out, name=name: calls.__setitem__(name, calls.get(name, 0) + 1))
+    with torch.no_grad():
+        logits = model.eval()(x)
+        assert isinstance(logits, torch.Tensor) and list(logits.shape) == [2, 1000]
+        assert calls == {}
+        outputs = model.train()(x)
+    assert isinstance(outputs, tuple) and len(outputs) == 1 + len(AUX_HEADS[spec])
+    assert [list(t.shape) for t in outputs] == [[2, 1000]] * len(outputs)
+    assert calls == {name: 1 for name in AUX_HEADS[spec]}
 
 
 def test_swin_t_computes_what_torchvision_computes():

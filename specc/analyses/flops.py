@@ -22,13 +22,14 @@ from specc.ops.base import get_op
 
 @dataclass
 class Flops:
-    forward: Dim = 0
+    forward: Dim = 0  # an eval forward: training-only branches (aux heads) do not run
     backward: Dim = 0
     by_family: dict = field(default_factory=dict)  # category -> {"forward", "backward"}
+    training_only_forward: Dim = 0  # what training-only branches add to a training forward
 
     @property
     def train(self) -> Dim:
-        return self.forward + self.backward
+        return self.forward + self.training_only_forward + self.backward
 
     def bound(self, env: dict) -> Flops:
         """The counts with symbols (the batch) bound."""
@@ -39,13 +40,14 @@ class Flops:
 
         return Flops(bind(self.forward), bind(self.backward),
                      {k: {"forward": bind(v["forward"]), "backward": bind(v["backward"])}
-                      for k, v in self.by_family.items()})
+                      for k, v in self.by_family.items()}, bind(self.training_only_forward))
 
     def to_json(self) -> dict:
         from specc.dims import dim_json
 
         return {"convention": "1 MAC = 2 FLOPs; backward = one product per needed gradient",
                 "forward": dim_json(self.forward), "backward": dim_json(self.backward),
+                "training_only_forward": dim_json(self.training_only_forward),
                 "train": dim_json(self.train),
                 "by_family": {k: {"forward": dim_json(v["forward"]),
                                   "backward": dim_json(v["backward"])}
@@ -62,9 +64,13 @@ def count_flops(graph: Graph) -> Flops:
         forward = 2 * node.macs
         backward = 2 * op.backward_macs(node.macs, learns(node),
                                         [grad.get(r, False) for r in node.inputs])
-        result.forward = result.forward + forward
+        if node.training_only:
+            result.training_only_forward = result.training_only_forward + forward
+        else:
+            result.forward = result.forward + forward
         result.backward = result.backward + backward
         family = result.by_family.setdefault(op.category, {"forward": 0, "backward": 0})
-        family["forward"] = family["forward"] + forward
+        if not node.training_only:  # the families split the eval forward, as `forward`
+            family["forward"] = family["forward"] + forward
         family["backward"] = family["backward"] + backward
     return result

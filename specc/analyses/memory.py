@@ -284,13 +284,14 @@ def _private_bytes(item: Saved, storages: _Storages, node: Node) -> int:
 def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> None:
     """Sweep the nodes in order: allocate each new output, free storages after their
     last reader. The model's inputs and outputs stay live throughout (the caller holds
-    them)."""
+    them). Training-only nodes (aux heads) do not run in inference."""
+    nodes = [node for node in graph.nodes if not node.training_only]
     last_use: dict = {}
-    for step, node in enumerate(graph.nodes):
+    for step, node in enumerate(nodes):
         for ref in node.inputs:
             last_use[storages.owner[ref]] = step
-    end = len(graph.nodes)
-    for ref in [ref for _, ref in graph.outputs] + [n.ref for n in graph.inputs]:
+    end = len(nodes)
+    for ref in [ref for _, ref in graph.eval_outputs] + [n.ref for n in graph.inputs]:
         last_use[storages.owner[ref]] = end  # the caller holds its inputs and outputs
     frees: dict = {}
     live = 0
@@ -300,7 +301,7 @@ def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> 
     for key in frees.pop(-1, []):
         live -= storages.size[key]
     peak, peak_node = live, None
-    for step, node in enumerate(graph.nodes):
+    for step, node in enumerate(nodes):
         for index in range(len(node.out_types)):
             ref = Ref(node, index)
             if storages.owner[ref] == ref:

@@ -184,6 +184,8 @@ def _is_chain(state: _State, scope: Scope) -> bool:
         return False
     if any(isinstance(item, Scope) and item.checkpoint for item in scope.items):
         return False  # the checkpoint call needs a forward of our own
+    if any(_runs_in_training_only(item, scope) for item in scope.items):
+        return False  # `if self.training:` needs a forward of our own
     prev = scope.input
     for item in scope.items:
         if isinstance(item, Node):
@@ -196,6 +198,11 @@ def _is_chain(state: _State, scope: Scope) -> bool:
                 return False
             prev = item.output
     return prev == scope.output
+
+
+def _runs_in_training_only(item: Node | Scope, scope: Scope) -> bool:
+    """The item is training-only and its scope is not: its forward guards the call."""
+    return item.training_only and not scope.training_only
 
 
 def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) -> Source:
@@ -430,23 +437,34 @@ def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
     owners: list = []
     for item in scope.items:
         owners += [None] * (len(lines) - len(owners))
+        item_lines: list = []
         if isinstance(item, Scope):
             args = ", ".join(names[r] for r in _externals(state, item))
-            outs = []
-            for ref in _returns(state, item):
+            made = _returns(state, item)
+            for ref in made:
                 hint = item.attr_name if ref == item.output else str(ref).replace(".", "_")
                 names[ref] = python_name(hint, taken)
-                outs.append(names[ref])
-                sizes.add(names[ref], ref)
+            outs = [names[ref] for ref in made]
             if item.checkpoint:  # `checkpoint: true`: recompute the block in backward
-                lines.append(f"{', '.join(outs)} = torch.utils.checkpoint.checkpoint("
-                             f"{_member(attr_of(state, item))}, {args}, use_reentrant=False)")
+                item_lines.append(f"{', '.join(outs)} = torch.utils.checkpoint.checkpoint("
+                                  f"{_member(attr_of(state, item))}, {args}, "
+                                  "use_reentrant=False)")
             else:
-                lines.append(f"{', '.join(outs)} = {_member(attr_of(state, item))}({args})")
+                item_lines.append(f"{', '.join(outs)} = {_member(attr_of(state, item))}({args})")
         else:
-            lines += _node_lines(state, item, names, taken, sizes)
-            for index in range(len(item.output_names)):  # readable by later nodes only
-                sizes.add(names[Ref(item, index)], Ref(item, index))
+            item_lines += _node_lines(state, item, names, taken, sizes)
+            made = [Ref(item, index) for index in range(len(item.output_names))]
+            outs = [names[ref] for ref in made]
+        if _runs_in_training_only(item, scope):
+            # as torchvision's aux heads: None in eval (only training-only code and the
+            # training-mode return read them); their sizes are not read by eval code
+            lines += [f"{var} = None" for var in outs] + ["if self.training:"]
+            lines += ["    " + line for line in item_lines]
+        else:
+            lines += item_lines
+            for ref in made:  # readable by later nodes only
+                if not _runs_in_training_only(ref.node, scope):  # None in eval: no sizes
+                    sizes.add(names[ref], ref)
         if comment is not None:
             lines[-1] += comment(item)
         elif scope.kind == "model" and not state.trace:
@@ -564,8 +582,18 @@ def _return_expr(state: _State, scope: Scope, names: dict) -> str:
     if scope.kind != "model":
         values = [names[r] for r in _returns(state, scope)]
         return values[0] if len(values) == 1 else "(" + ", ".join(values) + ",)"
-    outputs = state.graph.outputs
-    if state.graph.outputs_as_dict:
+    graph = state.graph
+    training = _outputs_expr(graph.outputs, graph.outputs_as_dict, names)
+    if len(graph.eval_outputs) == len(graph.outputs):
+        return training
+    # training-only outputs (aux heads) are returned in training only, as torchvision's
+    # GoogLeNet/Inception3 return their logits alone in eval
+    return f"{training} if self.training else " \
+        f"{_outputs_expr(graph.eval_outputs, graph.outputs_as_dict, names)}"
+
+
+def _outputs_expr(outputs: list, as_dict: bool, names: dict) -> str:
+    if as_dict:
         return "{" + ", ".join(f"{k!r}: {names[r]}" for k, r in outputs) + "}"
     if len(outputs) == 1:
         return names[outputs[0][1]]

@@ -23,7 +23,7 @@ from specc.ops.ptypes import check_value
 
 # The keys of a node mapping that are not op or block parameters.
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
-             "inline", "checkpoint", "tie")
+             "inline", "checkpoint", "tie", "training_only")
 SUGGESTIONS = 100  # unknown names that get a "did you mean" (each scans the visible names)
 
 
@@ -47,6 +47,9 @@ class Expander:
         self.depth = 0
         self.suggestions_left = SUGGESTIONS
         self.bad_module_orders: set[str] = set()  # blocks whose module_order was reported
+        # inside an item that says `training_only: true`: every node and container made is
+        # training-only, and may read training-only values
+        self.training_only = False
         # the spec's per-op-type `init:`: op name -> (entry, locations), see node_init
         self.init_by_op: dict[str, tuple] = {}
 
@@ -104,7 +107,9 @@ class Expander:
             except NodeError as exc:
                 place = Place(frame, str(item.get("name", index)), "name" in item, loc)
                 self.report(exc.code, str(exc), exc.loc, place.path, exc.hint)
-                prev = self._broken(item, place, seq, prev)
+                broken = self._broken(item, place, seq, prev)
+                if item.get("training_only") is not True:  # a side branch leaves prev alone
+                    prev = broken
             if len(self.nodes) > self.limits.max_graph_nodes:
                 raise SpecError(Diagnostic("E004", f"the model expands to more than "
                                            f"{self.limits.max_graph_nodes} nodes "
@@ -113,6 +118,31 @@ class Expander:
 
     def entry(self, item: LDict, seq: Sequence, prev: Ref | None, loc: Loc) -> Ref | None:
         self.step(loc)
+        if "training_only" in item:
+            flag = self.eval(item["training_only"], seq.env, item.loc_of("training_only"),
+                             "training_only")
+            if not isinstance(flag, bool):
+                raise NodeError("E104", f"training_only must be true or false, got {flag!r}",
+                                item.loc_of("training_only"))
+            item = without(item, ("training_only",))
+            if flag:
+                return self._training_branch(item, seq, prev, loc)
+        return self._entry(item, seq, prev, loc)
+
+    def _training_branch(self, item: LDict, seq: Sequence, prev: Ref | None,
+                         loc: Loc) -> Ref | None:
+        """`training_only: true`: the item (a node, a container, a repeat, an inline block)
+        is built as usual but runs only in training. It is a side branch, as torchvision's
+        aux heads are: the next item reads what it would have read without it."""
+        outer = self.training_only
+        self.training_only = True
+        try:
+            self._entry(item, seq, prev, loc)
+        finally:
+            self.training_only = outer
+        return prev
+
+    def _entry(self, item: LDict, seq: Sequence, prev: Ref | None, loc: Loc) -> Ref | None:
         inline = bool(item.get("inline")) and "block" in item
         if "repeat" in item and ("name" not in item or inline):
             return self._splice_repeat(item, seq, prev, loc)
@@ -123,7 +153,8 @@ class Expander:
     def _broken(self, item: LDict, place: Place, seq: Sequence, prev: Ref | None) -> Ref:
         """A stand-in for a node that failed to expand, so later nodes are still checked."""
         node = Node(place.path, str(item.get("op", "?")), {}, [prev] if prev else [],
-                    place.loc, scope=place.frame.scope, attr_name=place.name, broken=True)
+                    place.loc, scope=place.frame.scope, attr_name=place.name, broken=True,
+                    training_only=self.training_only)
         self.nodes.append(node)
         place.frame.add(node)
         if "name" in item:
@@ -174,12 +205,12 @@ class Expander:
     # -- `from` ---------------------------------------------------------------------
     def sources(self, item: LDict, seq: Sequence, prev: Ref | None) -> list[Ref]:
         if "from" not in item and seq.carried:
-            return [prev, *seq.carried]
+            return self._eval_reads([prev, *seq.carried], item.loc)
         if "from" not in item:
             if prev is None:
                 raise NodeError("E201", "this node has no input: the model declares no "
                                 "inputs and it says no `from`", item.loc)
-            return [prev]
+            return self._eval_reads([prev], item.loc)
         raw = item["from"]
         targets = raw if isinstance(raw, list) else [raw]
         refs = []
@@ -194,9 +225,23 @@ class Expander:
                 target = str(target)  # an unnamed node, by its index
             if not isinstance(target, str):
                 raise NodeError("E104", f"`from` entries are node names, got {target!r}", loc)
-            refs.append(self.resolve(target, seq.names, loc, seq.later_names))
+            refs.append(self._eval_reads([self.resolve(target, seq.names, loc,
+                                                       seq.later_names)], loc)[0])
         if not refs:  # every entry left out: read the previous item, as without `from`
             return self.sources(without(item, ("from",)), seq, prev)
+        return refs
+
+    def _eval_reads(self, refs: list, loc: Loc) -> list:
+        """Refuse a value computed in training only as the input of something that also
+        runs in eval: in eval it does not exist."""
+        if not self.training_only:
+            for ref in refs:
+                if ref is not None and ref.node.training_only:
+                    raise NodeError(
+                        "E210", f"reads '{ref}', which runs in training only "
+                        "(`training_only: true`), but this node also runs in eval", loc,
+                        "mark this node `training_only: true` too, or read a value that "
+                        "eval computes as well")
         return refs
 
     def resolve(self, target: str, ns: Namespace, loc: Loc,
@@ -239,7 +284,8 @@ class Expander:
         self._claim(place.path, place.loc)
         parent = place.frame
         scope = Scope(place.path, kind, place.loc, attr_name=place.name, parent=parent.scope,
-                      block=block, named=place.named, input=input)
+                      block=block, named=place.named, input=input,
+                      training_only=self.training_only)
         frame = Frame(scope)
         parent.add(frame)
         return frame
@@ -334,13 +380,17 @@ class Expander:
             raise NodeError("E207", "give `output:` (one) or `outputs:` (several), not both",
                             spec.loc_of("outputs"))
         if single is not None:
-            return self.resolve(str(single), names, spec.loc_of("output")), {}, []
+            return self._eval_reads([self.resolve(str(single), names, spec.loc_of("output"))],
+                                    spec.loc_of("output"))[0], {}, []
         if not several:
             return last, {}, []
         as_dict = isinstance(several, dict)
         pairs = list(several.items()) if as_dict else [(str(t), t) for t in several]
         ordered = [self.resolve(str(target), names, several.loc_of(key if as_dict else i))
                    for i, (key, target) in enumerate(pairs)]
+        # the main output is what the container's readers get in eval too; the others may
+        # be training-only (an aux head's logits), and then only training-only nodes read them
+        self._eval_reads(ordered[:1], several.loc_of(pairs[0][0] if as_dict else 0))
         by_name = {str(i): ref for i, ref in enumerate(ordered)}  # positions win over names
         for (key, _), ref in zip(pairs, ordered, strict=True):
             by_name.setdefault(key, ref)
@@ -488,7 +538,8 @@ class Expander:
         node = Node(place.path, op.name, attrs, list(sources), place.loc,
                     scope=place.frame.scope, attr_name=place.name, named=place.named,
                     given=given, attr_locs=attr_locs, init=init,
-                    output_names=op.output_names(attrs), tie=tie)
+                    output_names=op.output_names(attrs), tie=tie,
+                    training_only=self.training_only)
         self.nodes.append(node)
         place.frame.add(node)
         return node

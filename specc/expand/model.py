@@ -106,8 +106,9 @@ def _outputs(ex: Expander, doc: LDict, ns: Namespace, root: Scope):
     if raw is None:
         if root.output is None:
             return [], False
-        # the model's output is its last node; it is called by that node's name
-        last = root.items[-1] if root.items else None
+        # the model's output is its last node (training-only side branches aside); it is
+        # called by that node's name
+        last = next((item for item in reversed(root.items) if not item.training_only), None)
         name = last.attr_name if last is not None and last.named else "out"
         return [(name, root.output)], False
     as_dict = isinstance(raw, dict)
@@ -121,6 +122,10 @@ def _outputs(ex: Expander, doc: LDict, ns: Namespace, root: Scope):
             ex.report(exc.code, f"outputs: {exc}", exc.loc, hint=exc.hint)
             continue
         outputs.append((str(key), ref))
+    if outputs and all(ref.node.training_only for _, ref in outputs):
+        ex.report("E210", "every output is computed in training only (`training_only: true`): "
+                  "an eval forward would return nothing", raw.loc,
+                  hint="list an output that eval computes too (the main head's logits)")
     return outputs, as_dict
 
 

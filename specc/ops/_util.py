@@ -38,7 +38,7 @@ def window_out(size: Dim, kernel: int, stride: int, pad: int, dilation: int = 1,
         return span // stride + 1
     out = ceil_div(span, stride) + 1
     if isinstance(out, Sym):
-        return out if pad == 0 else _ceil_needs_concrete(size)
+        return out if pad == 0 or not isinstance(size, Sym) else _ceil_needs_concrete(size)
     # torch: the last window must start inside the input or the left padding
     if (out - 1) * stride >= size + pad:
         out -= 1

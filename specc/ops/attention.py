@@ -10,11 +10,16 @@ from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, regi
 
 def _seq_batch(ctx: InferCtx, t, batch_first: bool, what: str):
     """(length, batch, features) of a (L, N, E) / (N, L, E) / unbatched (L, E) input."""
-    if t.rank == 2:
-        return t.shape[0], None, t.shape[1]
-    if t.rank != 3:
+    if t.rank not in (2, 3):
         ctx.fail(f"{ctx.op.name}: {what} must be 3-D ({'N, L' if batch_first else 'L, N'}, E) "
                  f"or 2-D (L, E), got {t}")
+    return _layout(t, batch_first)
+
+
+def _layout(t, batch_first: bool):
+    """_seq_batch of an input inference has already checked (the memory analysis)."""
+    if t.rank == 2:
+        return t.shape[0], None, t.shape[1]
     if batch_first:
         return t.shape[1], t.shape[0], t.shape[2]
     return t.shape[0], t.shape[1], t.shape[2]
@@ -161,9 +166,9 @@ def _mha_macs(ctx: InferCtx, _outs):
     return projections + attention
 
 
-def _attention_sizes(ctx: SaveCtx, x, heads: int, batch_first: bool):
+def _attention_sizes(x, heads: int, batch_first: bool):
     """(tokens L·N, length L, attention scores N·H·L·L) of a self-attention over x."""
-    length, batch, _ = _seq_batch(ctx, x, batch_first, "input")
+    length, batch, _ = _layout(x, batch_first)
     samples = 1 if batch is None else batch
     return length * samples, length, samples * heads * length * length
 
@@ -179,7 +184,7 @@ def _mha_saves(ctx: SaveCtx) -> list:
     # the masks (the last inputs) are added to the scores by baddbmm, which keeps neither
     n_tensors = len(ctx.inputs) - sum(bool(a[mask]) for mask, _ in _MASKS[
         "MultiheadAttention"])
-    tokens, _, scores = _attention_sizes(ctx, q, a["num_heads"], a["batch_first"])
+    tokens, _, scores = _attention_sizes(q, a["num_heads"], a["batch_first"])
     attention = [Saved("new", numel=scores)] * (3 if a["dropout"] > 0 else 1)
     if n_tensors == 1:
         source = Saved("new", numel=tokens * e) if a["batch_first"] and q.rank == 3 \
@@ -188,8 +193,8 @@ def _mha_saves(ctx: SaveCtx) -> list:
     # separate key/value: the three inputs, and q, k, v and the output per token; the
     # scores are L·S per head
     kv_tokens = numel(ctx.inputs[1].shape[:-1])
-    kv_length = _seq_batch(ctx, ctx.inputs[1], a["batch_first"], "key")[0]
-    cross = [Saved("new", numel=scores // _attention_sizes(ctx, q, 1, a["batch_first"])[1]
+    kv_length = _layout(ctx.inputs[1], a["batch_first"])[0]
+    cross = [Saved("new", numel=scores // _attention_sizes(q, 1, a["batch_first"])[1]
                    * kv_length)] * (3 if a["dropout"] > 0 else 1)
     return [Saved("input", i) for i in range(n_tensors)] + [
         Saved("new", numel=2 * tokens * e + 2 * kv_tokens * e)] + cross
@@ -251,6 +256,7 @@ def _transformer(decoder: bool):
         heads = ctx.attrs["nhead"]
         for name, t in masks.items():
             keys = m_length if name.startswith("memory") else length
+            allowed: list[tuple]
             if name.endswith("key_padding_mask"):
                 allowed = [(keys,)] if batch is None else [(batch, keys)]
             else:
@@ -266,6 +272,16 @@ def _transformer_emit(op: str):
         tensors, masks = _mask_code(op, ctx)
         return [f"{ctx.outs[0]} = {ctx.module}({', '.join(tensors)}{masks})"]
     return emit
+
+
+def _memory_input(decoder: bool):
+    """``key_input``: a decoder layer's keys are its memory (input 1)."""
+    return lambda a: 1 if decoder else None
+
+
+def _transformer_tensor_count(decoder: bool):
+    """Parameter tensors of an encoder (12) or decoder (18) layer; half without biases."""
+    return lambda a: (18 if decoder else 12) if a["bias"] else (9 if decoder else 6)
 
 
 def _transformer_count(decoder: bool):
@@ -303,7 +319,7 @@ def _encoder_saves(ctx: SaveCtx) -> list:
     gelu, which saves its input)."""
     a, x = ctx.attrs, ctx.inputs[0]
     e, f = a["d_model"], a["dim_feedforward"]
-    tokens, _, scores = _attention_sizes(ctx, x, a["nhead"], a["batch_first"])
+    tokens, _, scores = _attention_sizes(x, a["nhead"], a["batch_first"])
     if a["dropout"] > 0 and ctx.dtype in HALF_DTYPES:
         # the math path upcasts: q, k, v and the three score tensors are kept in fp32
         return [Saved("input", 0), Saved("new", numel=6 * tokens * e + 3 * tokens * f
@@ -327,9 +343,9 @@ def _decoder_saves(ctx: SaveCtx) -> list:
     The inputs are among these tensors unless batch_first made time-major copies."""
     a, x, memory = ctx.attrs, ctx.inputs[0], ctx.inputs[1]
     e, f, heads = a["d_model"], a["dim_feedforward"], a["nhead"]
-    tokens, _, self_scores = _attention_sizes(ctx, x, heads, a["batch_first"])
-    memory_tokens, memory_length, _ = _attention_sizes(ctx, memory, 1, a["batch_first"])
-    cross_scores = self_scores // _attention_sizes(ctx, x, 1, a["batch_first"])[1] \
+    tokens, _, self_scores = _attention_sizes(x, heads, a["batch_first"])
+    memory_tokens, memory_length, _ = _attention_sizes(memory, 1, a["batch_first"])
+    cross_scores = self_scores // _attention_sizes(x, 1, a["batch_first"])[1] \
         * memory_length
     given = [] if a["batch_first"] else [Saved("input", 0), Saved("input", 1)]
     lte, ste = tokens * e, memory_tokens * e
@@ -358,10 +374,11 @@ for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoder
         doc=f"torch.nn.{_name}. Inputs: {'tgt, memory' if _decoder else 'src'}, then the "
             "masks whose flags are true, in the order listed.",
         category="attention", n_inputs=(2, 6) if _decoder else (1, 3),
-        layout="features-last", sequence_masks=_MASKS[_name][0],
-        key_input=lambda a, d=_decoder: 1 if d else None, self_and_cross=_decoder,
+        layout="features-last",
+        sequence_masks=tuple(flag for flag in _MASKS[_name][0] if flag is not None),
+        key_input=_memory_input(_decoder), self_and_cross=_decoder,
         emit=_transformer_emit(_name),
         count_params=_transformer_count(_decoder), macs=_transformer_macs(_decoder),
         key_args=lambda a: f"d={a['d_model']}, {a['nhead']} heads",
         saves=_decoder_saves if _decoder else _encoder_saves,
-        param_tensors=lambda a, d=_decoder: (18 if d else 12) if a["bias"] else (9 if d else 6)))
+        param_tensors=_transformer_tensor_count(_decoder)))

@@ -93,12 +93,12 @@ PTYPES: dict[str, PType] = {
     "outsize": PType("a positive integer or a list of positive integers / null",
                      {"anyOf": [_POS, {"type": "array", "minItems": 1, "items": {
                          "anyOf": [_POS, {"type": "null"}]}}]},
-                     lambda v: (_is_int(v) and v >= 1) or (isinstance(v, list) and v and all(
+                     lambda v: (_is_int(v) and v >= 1) or (isinstance(v, list) and len(v) > 0 and all(
                          x is None or (_is_int(x) and x >= 1) for x in v))),
     "scale": PType("a positive number or a list of them",
                    {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
                               {"type": "array", "items": {"type": "number"}, "minItems": 1}]},
-                   lambda v: (_is_num(v) and v > 0) or (isinstance(v, list) and v and all(
+                   lambda v: (_is_num(v) and v > 0) or (isinstance(v, list) and len(v) > 0 and all(
                        _is_num(x) and x > 0 for x in v))),
     "sections": PType("a positive integer or a list of positive integers",
                       {"anyOf": [_POS, _POS_INTS]},

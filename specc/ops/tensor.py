@@ -5,6 +5,7 @@ torch expressions in the generated forward.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from specc import codes
@@ -537,6 +538,6 @@ register(OpDef(
     _parameter, doc="a learned tensor (nn.Parameter) registered under the node's name, "
                     "e.g. a class token or a position embedding; zeros unless the node's "
                     "`init:` says otherwise (e.g. {method: normal, std: 0.02})",
-    category="parameter", n_inputs=(0, 0), count_params=lambda a: product(a["shape"]),
+    category="parameter", n_inputs=(0, 0), count_params=lambda a: math.prod(a["shape"]),
     saves=saves_nothing, param_tensors=lambda a: 1,
     tensors=lambda a: {"weight": tuple(a["shape"])}))

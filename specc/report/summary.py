@@ -53,6 +53,9 @@ def model_json(graph: Graph) -> dict:
         "params": total["params"],
         "trainable_params": total["trainable"],
         "macs": dim_json(total["macs"]),
+        "training_only_macs": dim_json(total["training_only_macs"]),
+        "training_only_outputs": [name for name, ref in graph.outputs
+                                  if ref.node.training_only],
         "nodes": [node_json(graph, n) for n in graph.nodes],
     }
 
@@ -68,6 +71,8 @@ def node_json(graph: Graph, node: Node) -> dict:
         "macs": dim_json(per_sample(node.macs, graph)),
         "line": node.loc.line,
     }
+    if node.training_only:
+        entry["training_only"] = True
     if len(types) > 1:
         entry["outputs"] = {name: t.to_json() for name, t in zip(node.output_names, types)}
     return entry

@@ -36,14 +36,16 @@ def _scope_rows(graph: Graph, scope: Scope, depth: int):
     for item in scope.items:
         if isinstance(item, Scope):
             out = item.output.type if item.output else None
-            yield ("  " * depth + item.attr_name, scope_label(item), str(out) if out else "—",
+            label = scope_label(item) + (" (training only)" if item.training_only
+                                         and not scope.training_only else "")
+            yield ("  " * depth + item.attr_name, label, str(out) if out else "—",
                    _fmt_int(scope_params(item)), "", 1)
             yield from _scope_rows(graph, item, depth + 1)
         else:
-            yield _node_row(graph, item, depth)
+            yield _node_row(graph, item, depth, item.training_only and not scope.training_only)
 
 
-def _node_row(graph: Graph, node: Node, depth: int):
+def _node_row(graph: Graph, node: Node, depth: int, training_only: bool = False):
     if node.out_types is None:
         shape = "✗" if node.broken else "?"
     elif len(node.out_types) > 1:
@@ -52,7 +54,8 @@ def _node_row(graph: Graph, node: Node, depth: int):
     else:
         shape = str(node.out_types[0])
     macs = per_sample(node.macs, graph)
-    return ("  " * depth + node.attr_name, op_label(node), shape,
+    label = op_label(node) + (" (training only)" if training_only else "")
+    return ("  " * depth + node.attr_name, label, shape,
             _fmt_int(node.params) if node.params else "–",
             _fmt_int(macs) if macs else "–", 0)
 
@@ -73,10 +76,13 @@ def render_table(analysis, style: Style) -> str:
             lines.append(style.dim(text) if row[5] else text)
         lines.append(rule)
         total = totals(graph)
-        outputs = printable(", ".join(f"{name} {ref.type}" for name, ref in graph.outputs
-                                      if ref.type))
+        outputs = printable(", ".join(
+            f"{name} {ref.type}" + (" (training only)" if ref.node.training_only else "")
+            for name, ref in graph.outputs if ref.type))
+        training = (f" (eval; training-only branches add {_fmt_int(total['training_only_macs'])})"
+                    if total["training_only_macs"] else "")
         lines.append(f"Params: {_fmt_int(total['params'])}   "
-                     f"MACs/sample: {_fmt_int(total['macs'])}   "
+                     f"MACs/sample: {_fmt_int(total['macs'])}{training}   "
                      f"Param memory (fp32): {total['params'] * 4 / 2**20:,.1f} MiB")
         if outputs:
             lines.append(f"Outputs: {outputs}")

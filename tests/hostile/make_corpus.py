@@ -191,6 +191,19 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
                                        "  - {op: Identity, from: l.h_x}\n",
                                        "x: {shape: [T, N, 4]}"), 1, "E209")
     c["outputs_dangling"] = (OK + "outputs: [ghost]\n", 1, "E201")
+    # `training_only` (aux heads): values that do not exist in eval must not reach it
+    aux = "  - {name: aux, op: Linear, out_features: 4, training_only: true}\n"
+    c["training_only_read_in_eval"] = (layers(aux + "  - {op: add, from: [x, aux]}\n"), 1, "E210")
+    c["training_only_every_output"] = (layers(aux) + "outputs: [aux]\n", 1, "E210")
+    c["training_only_block_output"] = (
+        "blocks:\n  B:\n    layers:\n" + aux.replace("  -", "      -") + "    output: aux\n"
+        + layers("  - {block: B}\n  - {op: Linear, out_features: 2}\n"), 1, "E210")
+    c["training_only_code"] = (layers("  - {op: Linear, out_features: 2, training_only: "
+                                      "\"__import__('os').system('touch " + PWNED + "')\"}\n"),
+                               1, "E104")
+    c["training_only_expression_bomb"] = (layers("  - {op: Linear, out_features: 2, "
+                                                 "training_only: \"${9 ** 9 ** 9 ** 9}\"}\n"),
+                                          1, "E207")
     c["no_inputs"] = ("layers: [Identity]\n", 1, "E105")
 
     # --- expressions ---------------------------------------------------------------------
@@ -202,7 +215,7 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
         "mod_zero": "${1 % 0}",
         "import": "${__import__('os').system('touch " + PWNED + "')}",
         "attribute": "${(1).__class__}",
-        "subscript": "${[1, 2][0]}",
+        "subscript": "${[1, 2][5]}",  # indexing is allowed (${hidden_dims[i]}); out of range is not
         "lambda": "${(lambda: 1)()}",
         "comprehension": "${[x for x in range(10**9)]}",
         "call_unknown": "${open('/etc/passwd')}",
