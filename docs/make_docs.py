@@ -120,7 +120,8 @@ def render() -> str:
             "spec comes near, so they are not configurable.", "",
             "Other guarantees: YAML tags are refused (E003) and nothing is ever constructed "
             "from YAML; expressions go through a whitelisted evaluator (no `eval`, no "
-            "attributes, no calls but `min max abs round int`); names must be identifiers and "
+            "attributes, no calls but `min max abs round int range log`, comprehensions bounded "
+            "to 10,000 iterations); names must be identifiers and "
             "not Python keywords or `nn.Module` attributes, so generated code cannot be "
             "injected; `specc build` writes outputs atomically (no partial files).", "",
             "Reads and writes: spec and configuration files are read only when they are "

@@ -1,7 +1,9 @@
 """Expressions in specs: ``$name``, ``${a * 2 if i == 0 else 1}`` and ``"layer_${i}"``.
 
 Parsed with :mod:`ast` and evaluated by walking a whitelist of node types: no ``eval``,
-no attribute access, no subscripts, no calls except ``min max abs round int``.
+no attribute access, no slices, no calls except ``min max abs round int range log``.
+List comprehensions over lists (``[i * 2 for i in range(n)]``) compute constant tables
+such as Swin's relative position index; they run at most ``MAX_ITEMS`` iterations in all.
 Every value the evaluator produces is bounded (see :func:`_bounded`): integers to 2**63,
 text to ``MAX_TEXT`` characters, lists to ``MAX_ITEMS`` elements in all. Operations whose
 result could blow past a bound (``**``, ``round`` with many digits, list ``*`` and ``+``)
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import operator
 import re
 
@@ -33,7 +36,27 @@ _CMPOPS = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
-_FUNCS = {"min": min, "max": max, "abs": abs, "round": round, "int": int}
+
+
+def _range(*args) -> list:
+    """range(...) as a list, refused before it is built when it would pass MAX_ITEMS."""
+    if any(isinstance(a, bool) or not isinstance(a, int) for a in args):
+        raise ExprError("range() takes integers")
+    numbers = range(*args)
+    if len(numbers) > MAX_ITEMS:
+        raise ExprError(f"a list of more than {MAX_ITEMS} elements is over the limit")
+    return list(numbers)
+
+
+def _log(*args) -> float:
+    """math.log (natural, or to a base): T5's bucket scale is log(max_distance / max_exact)."""
+    if any(isinstance(a, bool) or not isinstance(a, (int, float)) for a in args):
+        raise ExprError("log() takes numbers")
+    return math.log(*args)
+
+
+_FUNCS = {"min": min, "max": max, "abs": abs, "round": round, "int": int, "range": _range,
+          "log": _log}
 
 
 class ExprError(Exception):
@@ -85,8 +108,19 @@ def evaluate_text(text: str, env: dict):
     """Evaluate an expression; an ExprError's offset is relative to ``text``."""
     lead = len(text) - len(text.lstrip())
     tree = _parse(text)
+    free = _comprehension_inputs(text)
+    key = None
+    if free is not None:  # a table: computed once per value of the names it reads
+        key = (text, tuple((name, _frozen(env.get(name))) for name in free))
+        if key in _TABLES:
+            return _copied(_TABLES[key])
     try:
-        return _Evaluator(env).visit(tree.body)
+        value = _Evaluator(env).visit(tree.body)
+        if key is not None:
+            if len(_TABLES) >= _MAX_TABLES:
+                _TABLES.clear()
+            _TABLES[key] = _copied(value)
+        return value
     except ExprError as exc:
         raise exc.shifted(lead) from None
     except RecursionError:
@@ -105,6 +139,38 @@ def _parse(text: str) -> ast.Expression:
         raise ExprError(f"syntax error in expression {text!r}: {exc.msg}", where) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExprError(f"expression {text!r} is too deeply nested", 0) from None
+
+
+# Comprehension results by (text, values of the names read): Swin's relative position
+# index is the same 2,401-element table in each of its 12 blocks; computing it once keeps
+# `check` fast. Only successful results are kept (errors are raised afresh).
+_TABLES: dict = {}
+_MAX_TABLES = 64
+
+
+@functools.lru_cache(maxsize=1024)
+def _comprehension_inputs(text: str) -> tuple | None:
+    """The names an expression with a list comprehension reads from outside (sorted), or
+    None when it has no comprehension (then its result is not kept)."""
+    tree = _parse(text)
+    if not any(isinstance(node, ast.ListComp) for node in ast.walk(tree)):
+        return None
+    bound = {gen.target.id for node in ast.walk(tree) if isinstance(node, ast.ListComp)
+             for gen in node.generators if isinstance(gen.target, ast.Name)}
+    return tuple(sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+                        - bound))
+
+
+def _frozen(value):
+    """A hashable stand-in for a spec value (lists become tuples; the type is kept so that
+    1, 1.0 and True stay apart)."""
+    if isinstance(value, list):
+        return ("list", tuple(_frozen(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _copied(value):
+    return [_copied(v) for v in value] if isinstance(value, list) else value
 
 
 def _lookup(name: str, env: dict):
@@ -167,7 +233,7 @@ class _Evaluator(ast.NodeVisitor):
     def generic_visit(self, node):
         raise ExprError(f"'{type(node).__name__}' is not allowed in spec expressions "
                         "(only arithmetic, comparisons, and/or/not, if-else, "
-                        "list[index] and min max abs round int)")
+                        "list[index], [... for x in ...] and min max abs round int range log)")
 
     def visit_Constant(self, node):
         if isinstance(node.value, (int, float, str, bool)) or node.value is None:
@@ -247,7 +313,8 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
-            raise ExprError("only min, max, abs, round and int may be called in expressions")
+            raise ExprError("only min, max, abs, round, int, range and log may be called "
+                            "in expressions")
         if node.keywords:
             raise ExprError("keyword arguments are not allowed in expressions")
         args = [self.visit(arg) for arg in node.args]
@@ -278,6 +345,42 @@ class _Evaluator(ast.NodeVisitor):
         return sequence[index]
 
     visit_Tuple = visit_List
+
+    def visit_ListComp(self, node):
+        """``[expr for a in xs for b in ys if cond]`` over lists (``range(n)`` or a list
+        var); every pass through a ``for`` counts towards MAX_ITEMS, filtered or not, so a
+        nested comprehension cannot run long before it is refused."""
+        result: list = []
+        budget = [MAX_ITEMS]
+        outer = self.env
+
+        def run(level: int, env: dict) -> None:
+            if level == len(node.generators):
+                self.env = env
+                result.append(self.visit(node.elt))
+                return
+            generator = node.generators[level]
+            if not isinstance(generator.target, ast.Name) or generator.is_async:
+                raise ExprError("a comprehension's `for` binds one name")
+            self.env = env
+            items = self.visit(generator.iter)
+            if not isinstance(items, list):
+                raise ExprError(f"a comprehension iterates over a list, not {_kind(items)}")
+            for item in items:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise ExprError(f"a comprehension of more than {MAX_ITEMS} iterations is "
+                                    "over the limit")
+                inner = {**env, generator.target.id: item}
+                self.env = inner
+                if all(self.visit(condition) for condition in generator.ifs):
+                    run(level + 1, inner)
+
+        try:
+            run(0, outer)
+        finally:
+            self.env = outer
+        return result
 
 
 def _kind(value) -> str:

@@ -86,6 +86,21 @@ class Scope:
     named: bool = False
     checkpoint: bool = False  # a block use with `checkpoint: true`: recomputed in backward
     training_only: bool = False  # it, or a container around it, says `training_only: true`
+    # a block's `module_order`: these children are registered in this order (the
+    # state_dict order), in the places they hold among the children; the rest keep theirs
+    module_order: list = field(default_factory=list)
+
+    def registration_order(self) -> list:
+        """The items in the order the module registers them (its state_dict order): a
+        block's `module_order` swaps the children it lists into the places they hold."""
+        if not self.module_order:
+            return self.items
+        items = list(self.items)
+        by_name = {item.attr_name: item for item in items}
+        places = [i for i, item in enumerate(items) if item.attr_name in self.module_order]
+        for place, name in zip(places, self.module_order):
+            items[place] = by_name[name]
+        return items
 
     def walk_nodes(self):
         for item in self.items:

@@ -175,6 +175,11 @@ def build_schema() -> dict:
                               "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
                           "layers": {"$ref": "#/$defs/sequence"},
                           "output": {"type": "string"},
+                          "module_order": {
+                              "type": "array", "items": {"type": "string"},
+                              "description": "the order the block registers these layers "
+                              "in (the state_dict order) where it differs from the order "
+                              "they run in"},
                           "outputs": {**_OUTPUTS, "description": "several outputs: the first "
                                       "is what the next item reads; `use.name` or `use.1` "
                                       "reads another"}}},

@@ -113,6 +113,8 @@ CPU_VARS = {
     "gpt2": {"vocab_size": 64, "n_positions": 32, "n_embd": 32, "n_layer": 2, "n_head": 4},
     "bert": {"vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 2,
              "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 32},
+    "t5": {"vocab_size": 64, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2,
+           "num_decoder_layers": 2, "num_heads": 4},
 }
 TOO_BIG_FOR_CPU = 200_000_000  # parameters
 

@@ -85,3 +85,29 @@ layers:
         assert torch.equal(model(x), x + model.table[:, :length])
     bad = spec.replace("end: T", "end: T, step: 2")
     assert [d.code for d in specc.check(bad).diagnostics if d.severity == "error"] == ["E301"]
+
+
+def test_memory_counts_buffers_with_the_model_not_as_activations():
+    """Swin's index_select saves its index, a buffer: the model's own tensor, which torch's
+    saved-tensor measurement does not count as an activation, and the buffer bytes are what
+    the built model holds."""
+    from specc.analyses import measure
+    from specc.analyses.memory import analyse_memory
+
+    text = """
+inputs: {x: {shape: [N, 4, 3]}}
+layers:
+  - {name: table, op: parameter, shape: [5, 3], init: {method: normal}}
+  - {name: index, op: buffer, shape: [4], dtype: int64, values: "${[i + 1 for i in range(4)]}"}
+  - {name: scale, op: buffer, shape: [3], fill: 1.5, persistent: false}
+  - {name: bias, op: index_select, from: [table, index], dim: 0}
+  - {name: biased, op: add, from: [x, bias]}
+  - {op: mul, from: [biased, scale]}
+"""
+    analysis = specc.check(text, dims={"N": 2}, lint=False)
+    report = analyse_memory(analysis.graph)
+    model = specc.build(text)
+    assert report.buffers_bytes == sum(b.numel() * b.element_size() for b in model.buffers())
+    real = measure.saved_bytes(model, measure.example_inputs(analysis.graph, {"N": 2},
+                                                             torch.float32))
+    assert report.activations_train_bytes == real

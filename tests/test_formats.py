@@ -113,7 +113,7 @@ ONNX_SPECS = ["mlp", "mlp_img", "mnist_dnn", "small_cnn", "cnn_img", "lenet5", "
 # convnext_tiny); lstm_classifier is refused. The LLM specs export at their CPU_VARS sizes.
 SLOW_ONNX = ["mobilenet_v2", "googlenet", "alexnet", "vgg11", "resnet34", "resnet50", "vit_b_16", "vgg16",
              "vgg16_bn", "convnext_tiny", "mobilenet_v3_small", "regnet_y_400mf", "efficientnet_b0",
-             "qwen2", "mistral", "bert", "inception_v3"]
+             "qwen2", "mistral", "bert", "inception_v3", "swin_t"]
 
 
 def _onnx_inputs(graph, dims):
@@ -172,7 +172,24 @@ def test_onnx_refusal_is_located_not_a_traceback(tmp_path):
     assert ok.returncode == 0 and "onnx.checker passed" in ok.stdout
 
 
+# Refused with a located E401 (tests below): lstm_classifier packs by lengths (data-dependent);
+# t5: torch 2.13's ONNX exporter re-traces the merge of the attention heads ([N, T, heads,
+# d_kv] transposed back from SDPA's output, then flattened) as a view it cannot make when the
+# lengths are symbolic, with or without a .contiguous() first (HF's own layout).
+ONNX_REFUSED = {"lstm_classifier", "t5"}
+
+
 def test_every_spec_has_an_onnx_verdict():
     """A new spec joins one of the lists: exported and compared, or refused with a reason."""
     names = {p.stem for p in SPECS.glob("*.yaml")}
-    assert names == set(ONNX_SPECS) | set(SLOW_ONNX) | {"lstm_classifier"}
+    assert names == set(ONNX_SPECS) | set(SLOW_ONNX) | ONNX_REFUSED
+
+
+def test_t5_onnx_refusal_is_located_not_a_traceback(tmp_path):
+    target = tmp_path / "t5.onnx"
+    vars_file = tmp_path / "small.json"
+    vars_file.write_text(json.dumps(CPU_VARS["t5"]))
+    res = _run("build", "specs/t5.yaml", "--vars", str(vars_file), "--onnx", str(target))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "error E401 torch.onnx.export cannot trace the model" in res.stderr
+    assert not target.exists()

@@ -42,6 +42,12 @@ MODELS = {
              dict(vocab_size=97, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                   intermediate_size=96, max_position_embeddings=32, num_labels=2),
              109_483_778),
+    # 3 encoder and 2 decoder layers: the first block's bias reaches two later ones; d_kv
+    # makes the attention width (num_heads * d_kv = 48) differ from d_model
+    "t5": ("T5Config", "T5ForConditionalGeneration",
+           dict(vocab_size=97, d_model=64, d_kv=12, d_ff=96, num_layers=3, num_decoder_layers=2,
+                num_heads=4, relative_attention_num_buckets=32,
+                relative_attention_max_distance=128, decoder_start_token_id=0), 60_506_624),
 }
 
 
@@ -71,7 +77,21 @@ def _inputs(name: str, ids, mask) -> tuple[dict, tuple]:
         types = (torch.arange(ids.size(1)) >= 4).long().expand_as(ids)
         return ({"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
                 (ids, mask, types))
+    if name == "t5":  # a decoder sequence of another length than the encoder's
+        decoder_ids = torch.randint(0, int(ids.max()) + 1, (ids.size(0), 7),
+                                    generator=torch.Generator().manual_seed(2))
+        return ({"input_ids": ids, "attention_mask": mask, "decoder_input_ids": decoder_ids},
+                (ids, mask, decoder_ids))
     return {"input_ids": ids, "attention_mask": mask}, (ids, mask)
+
+
+def _compared(name: str, logits, mask):
+    """Where the logits are defined: a padded position's output is not; a sequence
+    classifier's logits are per sequence; T5's are per decoder position (the mask pads the
+    encoder's input)."""
+    if logits.dim() == 3 and name != "t5":
+        return logits[mask.bool()]
+    return logits
 
 
 def _batch(vocab: int, padding: str):
@@ -99,10 +119,8 @@ def test_logits_equal_transformers(name, padding):
         want = hf(**theirs).logits
         got = model(*ours)["logits"]
     assert got.shape == want.shape
-    # a padded position's output is undefined; a sequence classifier's logits are per sequence
-    keep = mask.bool() if got.dim() == 3 else slice(None)
-    assert torch.allclose(got[keep], want[keep], atol=1e-5, rtol=0), \
-        (got[keep] - want[keep]).abs().max()
+    got, want = _compared(name, got, mask), _compared(name, want, mask)
+    assert torch.allclose(got, want, atol=1e-5, rtol=0), (got - want).abs().max()
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -124,8 +142,7 @@ def test_bfloat16_forward_runs(name):
     with torch.no_grad():
         logits = model(*_inputs(name, ids, mask)[1])["logits"]
     assert logits.dtype == torch.bfloat16
-    keep = mask.bool() if logits.dim() == 3 else slice(None)
-    assert torch.isfinite(logits[keep].float()).all()
+    assert torch.isfinite(_compared(name, logits, mask).float()).all()
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -232,3 +249,29 @@ def test_rotary_embeddings_equal_transformers(rotary, factor):
     got_q = SpeccAttention._rotate(q, cos, sin, rotary == "interleaved")
     got_k = SpeccAttention._rotate(k, cos, sin, rotary == "interleaved")
     assert torch.allclose(got_q, want_q, atol=1e-6) and torch.allclose(got_k, want_k, atol=1e-6)
+
+
+def test_t5_relative_position_buckets_equal_transformers():
+    """The buckets the spec computes with math ops (positions, abs/clamp, log, where) are
+    HF's _relative_position_bucket for every distance up to 300, both directions, in both
+    stacks: the logits tests' short sequences reach only the exact buckets."""
+    config, hf = _hf("t5")
+    model = _spec("t5", config)
+    model.load_state_dict(hf.state_dict(), strict=True)
+    with torch.no_grad():
+        for stack in ("encoder", "decoder"):
+            table = hf.get_submodule(f"{stack}.block.0.layer.0.SelfAttention")
+            # a one-hot bias table: each head's value is the bucket number itself
+            buckets = config.relative_attention_num_buckets
+            onehot = torch.arange(buckets, dtype=torch.float32)[:, None].expand(
+                buckets, config.num_heads)
+            table.relative_attention_bias.weight.copy_(onehot)
+            model.get_submodule(f"{stack}.block.0.layer.0.SelfAttention."
+                                "relative_attention_bias").weight.copy_(onehot)
+            want = table.compute_bias(300, 300)[0, 0].long()
+            states = torch.zeros(1, 300, config.d_model)
+            ours = model.get_submodule(f"{stack}.block.0.layer.0")
+            bias = torch.zeros(1, 1, 300, 300)
+            _, position_bias = ours(states, bias)
+            assert torch.equal(position_bias[0, 0].long(), want), stack
+            assert len(want.unique()) > 16  # the logarithmic buckets are reached

@@ -178,3 +178,100 @@ def test_module_names_may_hold_a_hyphen_as_torch_allows():
     first = model.get_submodule("stage.block1-0")(x)
     assert torch.allclose(model(x), first + model.get_submodule("stage.block1-1")(first))
     assert "E203" in [c for c, _, _ in diags("inputs: {x-y: {shape: [N, 4]}}\nlayers: [ReLU]\n")]
+
+
+# -- issue 13 (Swin): constant tables, registration order --------------------------------
+@pytest.mark.parametrize("expr,value", [
+    ("${[i * i for i in range(4)]}", [0, 1, 4, 9]),
+    ("${[a - b for a in range(2) for b in range(a + 1)]}", [0, 1, 0]),
+    ("${[x for x in xs if x % 2]}", [1, 3]),
+    ("${[[i, j] for i in range(2) for j in range(1)]}", [[0, 0], [1, 0]]),
+    ("${range(1, 7, 2)}", [1, 3, 5]),
+    ("${round(log(128 / 8), 6)}", 2.772589), ("${log(8, 2)}", 3.0),
+    ("${[i for i in range(3)][i]}", 0),  # the comprehension's i does not leak
+])
+def test_list_comprehensions(expr, value):
+    assert evaluate(expr, {"i": 0, "xs": [1, 2, 3]}) == value
+
+
+@pytest.mark.parametrize("expr,message", [
+    ("${[i for i in range(200) for j in range(200)]}", "iterations"),  # counted, not built
+    ("${[1 for i in range(10 ** 6)]}", "elements"),  # range refused before it is built
+    ("${[i for i in 3]}", "iterates over a list"),
+    ("${[i for (i, j) in [[1, 2]]]}", "binds one name"),
+    ("${range(1.5)}", "integers"),
+    ("${log(0)}", "log"), ("${log('e')}", "numbers"),
+])
+def test_list_comprehensions_are_bounded(expr, message):
+    with pytest.raises(ExprError, match=message):
+        evaluate(expr, {})
+
+
+def test_a_table_is_computed_once_per_value_of_what_it_reads():
+    """Swin's 12 blocks share one 2,401-element index: the result is kept by the values of
+    the names it reads, and a caller that changes its copy changes nothing else."""
+    table = "${[a * w + b for a in range(w) for b in range(w)]}"
+    first = evaluate(table, {"w": 3, "unrelated": 1})
+    assert first == list(range(9))
+    first.append("changed")
+    assert evaluate(table, {"w": 3, "unrelated": 2}) == list(range(9))
+    assert evaluate(table, {"w": 2}) == [0, 1, 2, 3]
+    with pytest.raises(ExprError, match="integers"):  # 2.0 is not the 2 it was kept for
+        evaluate("${[a * w for a in range(2)] + [range(w)]}", {"w": 2.0})
+
+
+MERGING = """
+inputs: {x: {shape: [N, 4, 4, 3]}}
+blocks:
+  Merging:
+    module_order: ORDER
+    layers:
+      - {name: rows, op: slice, dim: 1, step: 2}
+      - {name: norm, op: LayerNorm}
+      - {name: reduction, op: Linear, out_features: 2, bias: false}
+layers:
+  - {name: merge, block: Merging}
+"""
+
+
+def test_module_order_sets_the_state_dict_order_not_the_run_order():
+    torch = pytest.importorskip("torch")
+
+    class Reference(torch.nn.Module):  # torchvision's PatchMerging: reduction made first
+        def __init__(self):
+            super().__init__()
+            self.reduction = torch.nn.Linear(3, 2, bias=False)
+            self.norm = torch.nn.LayerNorm(3)
+
+        def forward(self, x):
+            return self.reduction(self.norm(x[:, ::2]))
+
+    reference = Reference()
+    model = specc.build(MERGING.replace("ORDER", "[reduction, norm]"))
+    assert list(model.merge.state_dict()) == list(reference.state_dict())
+    assert list(specc.build(MERGING.replace("module_order: ORDER", "")).merge.state_dict()) \
+        == ["norm.weight", "norm.bias", "reduction.weight"]
+    model.merge.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 4, 4, 3)
+    assert torch.equal(model(x), reference(x))
+
+
+def test_chain_with_module_order_still_runs_in_order():
+    """An nn.Sequential would run its children in registration order: not used then."""
+    torch = pytest.importorskip("torch")
+    text = MERGING.replace("ORDER", "[reduction, norm]").replace(
+        "      - {name: rows, op: slice, dim: 1, step: 2}\n", "")
+    model = specc.build(text)
+    assert not isinstance(model.merge, torch.nn.Sequential)
+    assert list(model.merge.state_dict())[0] == "reduction.weight"
+    x = torch.randn(2, 4, 4, 3)
+    assert torch.equal(model(x), model.merge.reduction(model.merge.norm(x)))
+
+
+@pytest.mark.parametrize("order,code", [("[reduction, nope]", "E201"), ("[rows, norm]", "E201"),
+                                        ("[norm, norm]", "E202")])
+def test_module_order_errors_are_located_once_per_block(order, code):
+    text = MERGING.replace("ORDER", order) + "  - {block: Merging}\n"
+    found = diags(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "module_order" in row)
+    assert [(c, row) for c, row, _ in found] == [(code, line)]

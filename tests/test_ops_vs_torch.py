@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import specc
+from tests import torchvision_swin
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -477,6 +478,36 @@ def llm_case(draw, op: str):
     raise AssertionError(op)
 
 
+@st.composite
+def window_case(draw, op: str):
+    """Swin's window ops on [N, H, W, C] maps that windows tile or that need padding, with
+    shifts below, at and past the window (torchvision then zeroes them on small maps)."""
+    shape = [draw(small), draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(small)]
+    window = draw(st.one_of(st.integers(1, 5), st.lists(st.integers(1, 5), min_size=2,
+                                                         max_size=2)))
+    shift = draw(st.one_of(st.integers(0, 6), st.lists(st.integers(0, 6), min_size=2,
+                                                       max_size=2)))
+    kw = {"window_size": window, "shift_size": shift}
+    if draw(st.integers(0, 9)) == 0:
+        shape = shape[1:]  # not a 4-D map: both refuse
+    if op != "window_merge":
+        return kw, [shape]
+    wh, ww = _pair(window)
+    windows = [shape[0] * -(-shape[1] // wh) * -(-shape[2] // ww), wh * ww, draw(small)] \
+        if len(shape) == 4 else [1, 1, 1]
+    if draw(st.integers(0, 6)) == 0:
+        windows[draw(st.integers(0, 1))] += 1  # windows that do not tile the map
+    return kw, [windows, shape]
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, list) else (value, value)
+
+
+def _window_args(kw):
+    return _pair(kw["window_size"]), _pair(kw.get("shift_size", 0))
+
+
 FUNCTIONS = {
     "add": lambda kw, a, b: a + b, "mul": lambda kw, a, b: a * b,
     "cat": lambda kw, *xs: torch.cat(xs, **kw), "stack": lambda kw, *xs: torch.stack(xs, **kw),
@@ -510,6 +541,9 @@ FUNCTIONS = {
     "index_select": lambda kw, x, i: torch.index_select(x, kw["dim"], i),
     "gather": lambda kw, x, i: torch.gather(x, kw["dim"], i),
     "roll": lambda kw, x: torch.roll(x, kw["shifts"], kw.get("dims")),
+    "window_partition": lambda kw, x: torchvision_swin.partition(x, *_window_args(kw)),
+    "window_merge": lambda kw, w, x: torchvision_swin.merge(w, x, *_window_args(kw)),
+    "shifted_window_mask": lambda kw, x: torchvision_swin.attention_mask(x, *_window_args(kw)),
 }
 # ops whose modules are specc's own (specc/compile/runtime.py): the static rules are
 # checked against what that code really builds and runs; the values against transformers
@@ -521,6 +555,8 @@ CASES.update({op: math_case(op) for op in ("exp", "log", "sin", "cos", "rsqrt", 
 CASES.update({op: mask_case(op) for op in ("masked_fill", "where", "tril", "triu",
                                            "index_select", "gather", "roll")})
 CASES.update({"Conv1D": linear_case()})
+CASES.update({op: window_case(op) for op in ("window_partition", "window_merge",
+                                             "shifted_window_mask")})
 CASES.update({op: llm_case(op) for op in ("RMSNorm", "positions", "RotaryEmbedding",
                                           "scaled_dot_product_attention", "Attention")})
 
@@ -746,3 +782,28 @@ def test_torchvision_modules_compute_what_torchvision_computes(mode):
         want = depth(norm(x))
         assert torch.allclose(got, want, atol=1e-6)
     assert torch.allclose(model.eval()(x), norm(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape,window,shift", [
+    ([2, 14, 14, 6], [7, 7], [3, 3]),  # Swin's shifted block: windows tile the map
+    ([1, 9, 11, 4], [7, 7], [3, 3]),  # padded to 14 x 14 first
+    ([2, 7, 16, 3], [7, 4], [3, 2]),  # one window high: no shift along H (torchvision)
+    ([1, 5, 5, 2], [7, 7], [3, 3]),  # one window in all: no shift, a zero mask
+    ([1, 12, 12, 2], [4, 4], [6, 5]),  # shifts past the window
+    ([3, 8, 8, 5], [4, 4], [0, 0]),
+])
+def test_swin_window_ops_compute_what_torchvision_computes(shape, window, shift):
+    """Values, not only shapes: partition, mask and merge against torchvision's steps, and
+    merge undoes partition."""
+    window_kw = {"window_size": window, "shift_size": shift}
+    model = specc.build({"inputs": {"x": {"shape": ["N", *shape[1:]]}}, "layers": [
+        {"name": "windows", "op": "window_partition", **window_kw},
+        {"name": "mask", "op": "shifted_window_mask", "from": "x", **window_kw},
+        {"name": "back", "op": "window_merge", "from": ["windows", "x"], **window_kw}],
+        "outputs": ["windows", "mask", "back"]})
+    x = torch.randn(shape)
+    windows, mask, back = model(x)
+    assert torch.equal(windows, torchvision_swin.partition(x, window, shift))
+    assert torch.equal(mask, torchvision_swin.attention_mask(x, window, shift))
+    assert torch.equal(back, x)
+    assert torch.equal(back, torchvision_swin.merge(windows, x, window, shift))

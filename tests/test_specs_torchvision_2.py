@@ -22,10 +22,14 @@ RECORDS = {m["name"]: m for m in json.loads(REFDATA_2.read_text())["models"]}
 # spec file -> record name
 SPECS_2 = {"convnext_tiny": "convnext_tiny", "efficientnet_b0": "efficientnet_b0",
            "mobilenet_v3_small": "mobilenet_v3_small", "regnet_y_400mf": "regnet_y_400mf",
+           "swin_t": "swin_t",
            "googlenet": "googlenet_aux", "inception_v3": "inception_v3_aux"}
 # specs whose aux heads are `training_only` -> what a training forward returns after the
 # logits (torchvision's GoogLeNetOutputs / InceptionOutputs, in their order)
 AUX_HEADS = {"googlenet": ["aux1", "aux2"], "inception_v3": ["AuxLogits"]}
+# modules whose weights torchvision uses through F.linear, so its forward never calls them:
+# they have no recorded output (Swin's attention projections)
+CALLED_FUNCTIONALLY = {"swin_t": (".attn.qkv", ".attn.proj")}
 
 
 def _record(spec: str) -> dict:
@@ -77,13 +81,15 @@ def test_torch_runs_the_spec_at_the_inferred_shapes(spec):
             assert leaf["params"] == 0, leaf["name"]
             continue
         assert node.params == leaf["params"], leaf["name"]
-        if leaf["name"] in record["leaves_never_called"] and node.training_only:
-            continue  # an aux head: the record's eval forward never ran it
+        functional = leaf["name"].endswith(CALLED_FUNCTIONALLY.get(spec, ()))
+        if leaf["name"] in record["leaves_never_called"] and (node.training_only or functional):
+            continue  # an aux head the record's eval forward never ran, or Swin's qkv/proj
         assert [list(t.shape) for t in node.out_types][:1] == leaf["out"][:1], leaf["name"]
     # what the record's eval forward never called is exactly what runs in training only
     never = {n.id for n in graph.nodes if n.training_only and n.params}
     assert never == {name for name in record["leaves_never_called"] if name in by_id
-                     and by_id[name].params}
+                     and by_id[name].params
+                     and not name.endswith(CALLED_FUNCTIONALLY.get(spec, ()))}
 
 
 @pytest.mark.parametrize("spec", sorted(AUX_HEADS))
@@ -105,3 +111,27 @@ def test_aux_heads_run_in_training_only(spec):
     assert isinstance(outputs, tuple) and len(outputs) == 1 + len(AUX_HEADS[spec])
     assert [list(t.shape) for t in outputs] == [[2, 1000]] * len(outputs)
     assert calls == {name: 1 for name in AUX_HEADS[spec]}
+
+
+def test_swin_t_computes_what_torchvision_computes():
+    """Values, not only shapes: the built swin_t (random init: the table, the index buffer,
+    every Linear) against torchvision's forward retyped in tests/torchvision_swin.py with
+    the same weights — window partition, the relative position bias gathered through the
+    index, the shifted blocks' mask, patch merging, the head. And the index buffer holds
+    torchvision's values."""
+    from tests import torchvision_swin
+
+    torch.manual_seed(0)
+    model = specc.build(SPECS / "swin_t.yaml").eval()
+    index = torchvision_swin.relative_position_index((7, 7))
+    for name, buffer in model.named_buffers():
+        assert name.endswith("relative_position_index") and torch.equal(buffer, index), name
+    with torch.no_grad():
+        for name, table in model.named_parameters():
+            if name.endswith("relative_position_bias_table"):
+                table.normal_()  # torchvision's trunc_normal(0.02) would hide a wrong gather
+        x = torch.randn(2, 3, 224, 224)
+        got = model(x)
+        want = torchvision_swin.swin_t_forward(model, x)
+    assert got.shape == (2, 1000)
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-4), (got - want).abs().max()

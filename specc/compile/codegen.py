@@ -180,6 +180,8 @@ def _is_chain(state: _State, scope: Scope) -> bool:
     and nothing but its output is read from outside."""
     if scope.kind == "model" or not scope.items or len(_returns(state, scope)) > 1:
         return False
+    if scope.module_order:  # an nn.Sequential runs its children in registration order
+        return False
     if any(isinstance(item, Scope) and item.checkpoint for item in scope.items):
         return False  # the checkpoint call needs a forward of our own
     if any(_runs_in_training_only(item, scope) for item in scope.items):
@@ -263,7 +265,7 @@ def weights_code(graph: Graph, root_var: str, build_lines: list) -> list[str]:
 def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
     """Emit construction lines for a scope (children first); return its variable."""
     children = []
-    for item in scope.items:
+    for item in scope.registration_order():
         if isinstance(item, Scope):
             hint = item.block or _pascal(item.attr_name) or "Seq"
             children.append((item.attr_name, _emit_scope(state, item, hint)))
@@ -522,6 +524,8 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set,
                   in_types=[r.type for r in node.inputs], out_types=node.out_types,
                   dim_expr=lambda d: sizes.expr(d, node), float_dtype=state.float_dtype)
     lines = op.emit(ctx)
+    if op.kind == "function" and op.runtime_class is not None:  # code that calls its helpers
+        _need_runtime_class(state, op.runtime_class)
     if op.kind == "function" and state.float_dtype != "float32" \
             and not any(t.is_float for t in ctx.in_types):
         # torch makes new floats float32 (an integer mask * 1.0, an int division): they must

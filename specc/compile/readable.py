@@ -296,7 +296,7 @@ def _stateless(node: Node) -> bool:
 
 def _describe(state: _State, scope: Scope, classes: dict, hint: str) -> _Instance:
     """The instance a (non-Sequential) scope is, its class found or made by its key."""
-    children = [child for item in scope.items
+    children = [child for item in scope.registration_order()
                 if (child := _child(state, item, classes)) is not None]
     text, _ = forward_text(state, scope, comment=lambda item: "")  # shapes aside
     key = (text, tuple(c.key() for c in children))

@@ -167,3 +167,59 @@ class SpeccAttention(nn.Module):
             bias = additive if bias is None else bias + additive
         return bias
 
+
+
+class SpeccWindows:
+    """Swin's shifted windows, as torchvision's shifted_window_attention computes them
+    (torchvision.models.swin_transformer): an [N, H, W, C] map is padded at the bottom and
+    right to whole windows, rolled up and left by the shift, and cut into windows of
+    window[0] x window[1] tokens; `merge` undoes it; `mask` is the additive attention mask
+    that keeps a rolled window's tokens from attending across the seams the roll made.
+    As torchvision, the shift is 0 on a dim whose padded size fits in one window."""
+
+    @staticmethod
+    def _padded(x, window, shift):
+        """The padded height and width, and the shift that applies at that size."""
+        height = x.size(1) + (-x.size(1)) % window[0]
+        width = x.size(2) + (-x.size(2)) % window[1]
+        return height, width, (0 if window[0] >= height else shift[0],
+                               0 if window[1] >= width else shift[1])
+
+    @staticmethod
+    def partition(x, window, shift):
+        """[N, H, W, C] -> [N * windows, window[0] * window[1], C], windows row by row."""
+        height, width, shift = SpeccWindows._padded(x, window, shift)
+        x = nn.functional.pad(x, (0, 0, 0, width - x.size(2), 0, height - x.size(1)))
+        if shift != (0, 0):
+            x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+        x = x.view(x.size(0), height // window[0], window[0], width // window[1], window[1],
+                   x.size(3))
+        return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window[0] * window[1], x.size(5))
+
+    @staticmethod
+    def merge(windows, like, window, shift):
+        """The inverse of partition: windows back to the [N, H, W, C] map of `like`."""
+        height, width, shift = SpeccWindows._padded(like, window, shift)
+        x = windows.view(like.size(0), height // window[0], width // window[1], window[0],
+                         window[1], windows.size(-1))
+        x = x.permute(0, 1, 3, 2, 4, 5).reshape(like.size(0), height, width, windows.size(-1))
+        if shift != (0, 0):
+            x = torch.roll(x, shifts=shift, dims=(1, 2))
+        return x[:, :like.size(1), :like.size(2), :].contiguous()
+
+    @staticmethod
+    def mask(x, window, shift):
+        """[windows, tokens, tokens] in x's dtype: -100 between two tokens of a window that
+        the roll brought from different regions of the map, 0 elsewhere (all 0 unshifted).
+        The regions along each dim: before the last window, the last window up to the
+        shift, the shifted-in rest."""
+        height, width, shift = SpeccWindows._padded(x, window, shift)
+        rows = torch.arange(height, device=x.device)
+        cols = torch.arange(width, device=x.device)
+        row_region = (rows >= height - window[0]).long() + (rows >= height - shift[0]).long()
+        col_region = (cols >= width - window[1]).long() + (cols >= width - shift[1]).long()
+        region = row_region[:, None] * 3 + col_region[None, :]
+        region = region.view(height // window[0], window[0], width // window[1], window[1])
+        region = region.permute(0, 2, 1, 3).reshape(-1, window[0] * window[1])
+        across = region.unsqueeze(1) != region.unsqueeze(2)
+        return x.new_zeros(across.shape).masked_fill(across, -100.0)

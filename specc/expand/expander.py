@@ -46,6 +46,7 @@ class Expander:
         self.steps = 0
         self.depth = 0
         self.suggestions_left = SUGGESTIONS
+        self.bad_module_orders: set[str] = set()  # blocks whose module_order was reported
         # inside an item that says `training_only: true`: every node and container made is
         # training-only, and may read training-only values
         self.training_only = False
@@ -455,7 +456,39 @@ class Expander:
         out, container.outputs, container.scope.outputs = self._declared_outputs(
             definition, container.names, last)
         container.scope.output = out or sources[0]
+        if "module_order" in definition:
+            container.scope.module_order = self._module_order(item["block"], definition,
+                                                              container.scope)
         return container
+
+    def _module_order(self, block_name: str, definition: LDict, scope: Scope) -> list[str]:
+        """The block's `module_order`: names of its modules, parameters, buffers and nested
+        sequences, in the order to register them (the state_dict order) where that differs
+        from the order they run in (torchvision's PatchMerging registers `reduction`, then
+        `norm`, and runs norm first). A name the block's layers do not define is E201, once
+        per block; a layer switched off by `if` is skipped."""
+        order = definition["module_order"]
+        loc = definition.loc_of("module_order")
+        defined = {str(layer["name"]) for layer in definition.get("layers") or []
+                   if isinstance(layer, dict) and "name" in layer}
+        present = {item.attr_name: item for item in scope.items}
+        functional = [name for name in order if _is_function(present.get(name))]
+        problem = None
+        if len(set(order)) != len(order):
+            problem = ("E202", "module_order names a layer twice")
+        elif any(name not in defined for name in order):
+            unknown = next(name for name in order if name not in defined)
+            problem = ("E201", f"module_order names '{unknown}', which is not a layer of "
+                               f"block '{block_name}'")
+        elif functional:
+            problem = ("E201", f"module_order names '{functional[0]}', a functional op: it "
+                               "registers nothing")
+        if problem is not None:
+            if block_name not in self.bad_module_orders:
+                self.bad_module_orders.add(block_name)
+                self.report(problem[0], problem[1], loc)
+            return []
+        return [name for name in order if name in present]
 
     def _block_params(self, item: LDict, block_name: str, definition: LDict, env: dict) -> dict:
         declared = definition.get("params") or LDict()
@@ -594,6 +627,12 @@ class Expander:
             if exc.offset is not None and loc.line:  # point into the expression itself
                 loc = replace(loc, col=loc.col + exc.offset)
             raise NodeError("E207", f"in {what}: {exc}", loc) from None
+
+
+def _is_function(item) -> bool:
+    """A functional op's node: it computes a value and registers nothing."""
+    op = get_op(item.op) if isinstance(item, Node) else None
+    return op is not None and op.kind == "function"
 
 
 def _descend(entry, part: str, prefix: str, loc: Loc):

@@ -274,7 +274,8 @@ class OpDef:
     module_source: str | None = None
     # Or a class of specc/compile/runtime.py (HF's attention, rotary embeddings, Conv1D: real
     # code the tests import), copied into the generated code with the runtime classes it
-    # uses; torch_class is then that class's name
+    # uses; torch_class is then that class's name. A function op may name one too: its
+    # emitted code calls that class's static methods (Swin's SpeccWindows)
     runtime_class: str | None = None
     # the module's own `weight` and `bias` (those it has with these attributes, inferred
     # ones filled in) and their shapes: what `init:` can set and `tie:` shares. A
