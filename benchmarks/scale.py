@@ -22,9 +22,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from benchmarks.check_speed import in_process, median_time  # noqa: E402
 LLAMA = os.path.join(ROOT, "specs", "llama.yaml")
 
 # Meta-Llama-3-70B's config.json (the fields the spec declares; HF's names)
@@ -36,23 +37,8 @@ LLAMA3_70B = {
 }
 
 
-def _median_process(args: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "specc", *args], cwd=ROOT, check=True,
-                       capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _median(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _specc_process(args: list[str], runs: int) -> float:
+    return median_time([sys.executable, "-m", "specc", *args], runs, check=True)
 
 
 _COLD = """
@@ -90,9 +76,9 @@ def main() -> None:
             json.dump(LLAMA3_70B, f)
         with open(small, "w") as f:
             json.dump({**LLAMA3_70B, "num_hidden_layers": 4}, f)
-        t70 = _median_process(["check", LLAMA, "--vars", big, "--quiet"], runs)
-        t4 = _median_process(["check", LLAMA, "--vars", small, "--quiet"], runs)
-        t50 = _median_process(["check", "specs/resnet50.yaml", "--quiet"], runs)
+        t70 = _specc_process(["check", LLAMA, "--vars", big, "--quiet"], runs)
+        t4 = _specc_process(["check", LLAMA, "--vars", small, "--quiet"], runs)
+        t50 = _specc_process(["check", "specs/resnet50.yaml", "--quiet"], runs)
     print("whole-process `specc check` (median of %d)" % runs)
     print(f"  llama 70B config (80 layers)   {t70 * 1000:7.0f} ms")
     print(f"  llama 70B config cut to 4      {t4 * 1000:7.0f} ms   ratio 80/4 layers: "
@@ -121,7 +107,7 @@ def main() -> None:
         return specc.build(LLAMA, vars=LLAMA3_70B, device="meta")
 
     hf(), ours()  # warm-up: torch's lazy imports are paid once, by whoever goes first
-    t_hf, t_ours = _median(hf, runs), _median(ours, runs)
+    t_hf, t_ours = in_process(hf, runs), in_process(ours, runs)
     n_hf = sum(p.numel() for p in hf().parameters())
     n_ours = sum(p.numel() for p in ours().parameters())
     print(f"meta build of Llama-3-70B, warm (one process, median of {runs})")

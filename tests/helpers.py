@@ -48,6 +48,7 @@ def run_on_meta(graph, dims: dict, train: bool = True):
     import torch
 
     from specc.compile.build import build_module
+    from specc.ops.base import get_op
 
     seen: dict = {}
 
@@ -57,7 +58,8 @@ def run_on_meta(graph, dims: dict, train: bool = True):
     # Lengths feed a recurrent node's second input; other 1-D integer inputs (gather or
     # index_select indices) run as zeros, which are in bounds of any dim.
     real = any(not n.out_types[0].is_float and n.out_types[0].rank == 1 for n in graph.inputs) \
-        and any(n.op in ("RNN", "LSTM", "GRU") and len(n.inputs) > 1 for n in graph.nodes)
+        and any(getattr(get_op(n.op), "category", None) == "recurrent" and len(n.inputs) > 1
+                for n in graph.nodes)
     device = "cpu" if real else "meta"
     model = build_module(graph, device=device, recorder=record)
     inputs = []

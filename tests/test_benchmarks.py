@@ -8,19 +8,22 @@ import pytest
 from tests.helpers import ROOT
 
 
-def test_check_speed_quick():
-    out = subprocess.run([sys.executable, "benchmarks/check_speed.py", "--quick"], cwd=ROOT,
+def _quick(script: str) -> str:
+    """stdout of ``benchmarks/SCRIPT --quick``, which must exit 0."""
+    out = subprocess.run([sys.executable, f"benchmarks/{script}", "--quick"], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
-    assert "| deep MLP | 100 |" in out.stdout and "ResNet-like" in out.stdout
+    return out.stdout
+
+
+def test_check_speed_quick():
+    stdout = _quick("check_speed.py")
+    assert "| deep MLP | 100 |" in stdout and "ResNet-like" in stdout
 
 
 def test_build_overhead_quick():
     pytest.importorskip("torch")
-    out = subprocess.run([sys.executable, "benchmarks/build_overhead.py", "--quick"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    assert "ResNet-18, batch 8" in out.stdout
+    assert "ResNet-18, batch 8" in _quick("build_overhead.py")
 
 
 @pytest.mark.parametrize("argv,heavy", [
@@ -40,10 +43,8 @@ def test_commands_import_only_what_they_use(argv, heavy):
 
 def test_scaling_quick():
     """benchmarks/scaling.py runs end to end (it reports ratios; nothing is timed here)."""
-    out = subprocess.run([sys.executable, "benchmarks/scaling.py", "--quick"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    assert "| check |" in out.stdout and "| render (DOT) |" in out.stdout
+    stdout = _quick("scaling.py")
+    assert "| check |" in stdout and "| render (DOT) |" in stdout
 
 
 def test_check_path_dataclasses_have_docstrings():

@@ -12,7 +12,7 @@ from specc.ops._util import norm_dim
 from specc.ops.base import (EmitCtx, InferCtx, OpDef, Param, register, saves_inputs,
                              saves_nothing, saves_output)
 from specc.tensor import (
-    FLOAT_DTYPES,
+    DTYPES,
     INT_DTYPES,
     BroadcastError,
     TensorType,
@@ -107,7 +107,7 @@ def _to_code(ctx: EmitCtx) -> str:
     return f"{ctx.args[0]}.to({target})"
 
 
-_fn("to", [Param("dtype", "str", None, choices=(*FLOAT_DTYPES, *INT_DTYPES, "bool", None))],
+_fn("to", [Param("dtype", "str", None, choices=(*DTYPES, None))],
     _to, _to_code, "Tensor.to(dtype), or to the dtype of a second input (so a mask "
                    "follows the build dtype: from: [mask, hidden])",
     category="math", layout="keeps", n_inputs=(1, 2), saves=saves_nothing)
