@@ -130,7 +130,6 @@ class Graph:
     task: str | None = None
     batch_symbols: set = field(default_factory=set)
     symbols: set = field(default_factory=set)  # every size symbol the spec declares
-    init: dict = field(default_factory=dict)  # op name -> init spec
 
     def consumers(self) -> dict:
         """node id -> list of (consumer node, input position)."""

@@ -253,6 +253,11 @@ def emit_call(ctx: EmitCtx) -> list[str]:
     return [f"{', '.join(ctx.outs)} = {call}"]
 
 
+def _count_declared_tensors(_attrs: dict) -> int:
+    """OpDef.param_tensors left undeclared: __post_init__ counts the op's ``tensors``."""
+    raise AssertionError("replaced by OpDef.__post_init__")
+
+
 @dataclass
 class OpDef:
     """Everything specc knows about one op."""
@@ -327,8 +332,10 @@ class OpDef:
     aliases: Callable[[dict], dict] = lambda attrs: {}
     # how many parameter tensors (Adam keeps a 4-byte `step` per tensor) and buffers
     # (float elements, which take the model's dtype; bytes of integer and bool buffers)
-    # the module registers
-    param_tensors: Callable[[dict], int] = lambda attrs: 0
+    # the module registers. param_tensors is declared only by modules with tensors besides
+    # their `tensors` (an LSTM's weight_ih_l0, attention's in_proj_weight); every other op
+    # registers exactly its `tensors`, and counts them
+    param_tensors: Callable[[dict], int] = _count_declared_tensors
     buffers: Callable[[dict], tuple] = lambda attrs: (0, 0)
     # backward MACs: (node MACs, has parameters, per-input needs-grad) -> MACs
     backward_macs: Callable[[Dim, bool, list], Dim] = \
@@ -381,6 +388,9 @@ class OpDef:
 
     def __post_init__(self):
         self.param_map = {p.name: p for p in self.params}
+        if self.param_tensors is _count_declared_tensors:
+            tensors = self.tensors
+            self.param_tensors = lambda attrs: len(tensors(attrs))
         if self.runtime_class is not None:
             self.torch_class = self.runtime_class
         elif self.kind == "module" and self.torch_class is None and self.module is None:

@@ -32,8 +32,7 @@ def linear_op(name: str, doc: str, **kw) -> OpDef:
         count_params=lambda a: a["in_features"] * a["out_features"]
         + (a["out_features"] if a["bias"] else 0),
         macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
-        key_args=lambda a: f"→ {a['out_features']}", weighted=True,
-        param_tensors=lambda a: 2 if a["bias"] else 1, **kw))
+        key_args=lambda a: f"→ {a['out_features']}", weighted=True, **kw))
 
 
 def with_bias(weight: Callable[[dict], tuple], size: str) -> Callable[[dict], dict]:
@@ -92,7 +91,6 @@ register(OpDef(
     + (a["out_features"] if a["bias"] else 0),
     macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in1_features"] * ctx.attrs["in2_features"],
     weighted=True, layout="features-last", saves=saves_inputs(0, 1),
-    param_tensors=lambda a: 2 if a["bias"] else 1,
     tensors=with_bias(lambda a: (a["out_features"], a["in1_features"], a["in2_features"]),
                       "out_features")))
 
@@ -172,5 +170,5 @@ register(OpDef(
     layout="features-last",
     count_params=lambda a: a["num_embeddings"] * a["embedding_dim"],
     key_args=lambda a: f"{a['num_embeddings']}×{a['embedding_dim']}",
-    saves=saves_inputs(0), param_tensors=lambda a: 1,
+    saves=saves_inputs(0),
     tensors=lambda a: {"weight": (a["num_embeddings"], a["embedding_dim"])}))

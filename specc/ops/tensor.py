@@ -539,5 +539,5 @@ register(OpDef(
                     "e.g. a class token or a position embedding; zeros unless the node's "
                     "`init:` says otherwise (e.g. {method: normal, std: 0.02})",
     category="parameter", n_inputs=(0, 0), count_params=lambda a: math.prod(a["shape"]),
-    saves=saves_nothing, param_tensors=lambda a: 1,
+    saves=saves_nothing,
     tensors=lambda a: {"weight": tuple(a["shape"])}))
