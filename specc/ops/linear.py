@@ -1,7 +1,7 @@
 """Linear, Bilinear, Identity, Flatten, Unflatten and Embedding."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from specc import codes
 from specc.dims import product
