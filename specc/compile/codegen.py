@@ -19,6 +19,8 @@ from specc.dims import Sym
 from specc.ir import Graph, Node, Ref, Scope
 from specc.ops.base import EmitCtx, get_op
 from specc.compile.init import init_code
+from specc.compile.scopes import (ScopeState, externals, find_exports, is_chain, returns,
+                                   runs_in_training_only)
 
 _PRELUDE = '''\
 import torch
@@ -60,18 +62,17 @@ class Source:
 
 
 @dataclass
-class _State:
-    graph: Graph
+class CodegenState(ScopeState):
+    """What generating one model's code has found so far (the scope analysis's answers in
+    the fields of :class:`specc.compile.scopes.ScopeState`)."""
+
     classes: dict = field(default_factory=dict)  # forward text -> class name
     class_order: list = field(default_factory=list)  # (name, text)
     class_owners: dict = field(default_factory=dict)  # class name -> owner of each body line
     module_sources: dict = field(default_factory=dict)  # OpDef.module_source of ops used
     build_lines: list = field(default_factory=list)
     used_names: set = field(default_factory=set)
-    externals: dict = field(default_factory=dict)  # id(scope) -> [Ref]
     runtime_classes: dict = field(default_factory=dict)  # name -> source (runtime.py)
-    exports: dict = field(default_factory=dict)  # id(scope) -> [Ref], see _exports
-    ancestors: dict = field(default_factory=dict)  # id(scope) -> ids of it and its parents
     trace: bool = False  # record every node's outputs (for tests and debugging)
     float_dtype: str = "float32"  # `build --dtype`: floats the graph creates get this dtype
     plugin_classes: dict = field(default_factory=dict)  # "pkg.mod:Class" -> local name
@@ -104,113 +105,6 @@ def python_name(text: str, taken: set, prefix: str = "v") -> str:
     return name
 
 
-def _ancestors(state: _State, scope: Scope | None) -> set:
-    """ids of a scope and of every scope around it (empty for a model input's None)."""
-    key = id(scope)
-    if key not in state.ancestors:
-        state.ancestors[key] = set() if scope is None else \
-            {key} | _ancestors(state, scope.parent)
-    return state.ancestors[key]
-
-
-def _outside(state: _State, ref: Ref, scope: Scope) -> bool:
-    """True when the value is computed outside ``scope`` (model inputs always are)."""
-    return id(scope) not in _ancestors(state, ref.node.scope)
-
-
-def _exports(state: _State) -> dict:
-    """id(scope) -> the values its forward returns: its output first, then every value
-    computed inside it that code outside reads (``from: [encoder.conv2, up]``,
-    ``outputs: [seq.a]``, a block's ``output:`` deep inside a nested sequence)."""
-    exports: dict = {}
-
-    def need(ref: Ref, reader: Scope) -> None:
-        around_reader = _ancestors(state, reader)
-        scope = ref.node.scope
-        while scope is not None and id(scope) not in around_reader:
-            values = exports.setdefault(id(scope), [scope.output])
-            if ref not in values:
-                values.append(ref)
-            scope = scope.parent
-
-    graph = state.graph
-    for scope in graph.root.walk_scopes():  # declared `outputs:` first, in their order
-        for ref in scope.outputs:
-            values = exports.setdefault(id(scope), [scope.output])
-            if ref not in values:
-                values.append(ref)
-    for node in graph.nodes:
-        for ref in node.inputs:
-            need(ref, node.scope)
-    for scope in graph.root.walk_scopes():
-        for ref in scope.outputs:
-            need(ref, scope)
-        if scope.output is not None:
-            need(scope.output, scope)
-        if scope.input is not None and scope.parent is not None:
-            need(scope.input, scope.parent)
-    for _, ref in graph.outputs:
-        need(ref, graph.root)
-    return exports
-
-
-def _returns(state: _State, scope: Scope) -> list[Ref]:
-    return state.exports.get(id(scope)) or [scope.output]
-
-
-def _externals(state: _State, scope: Scope) -> list[Ref]:
-    """Values a scope reads from outside itself: its forward's parameters, main input first.
-    A nested scope's own parameters count too (its input may be a value nothing else in
-    this scope reads)."""
-    key = id(scope)
-    if key in state.externals:
-        return state.externals[key]
-    if scope.kind == "model":
-        refs = [n.ref for n in state.graph.inputs]
-    else:
-        refs = [scope.input] if scope.input is not None else []
-        for item in scope.items:
-            reads = _externals(state, item) if isinstance(item, Scope) else item.inputs
-            for ref in reads:
-                if ref not in refs and _outside(state, ref, scope):
-                    refs.append(ref)
-        for ref in [scope.output, *scope.outputs]:  # a block may return its input
-            if ref is not None and ref not in refs and _outside(state, ref, scope):
-                refs.append(ref)
-    state.externals[key] = refs
-    return refs
-
-
-def _is_chain(state: _State, scope: Scope) -> bool:
-    """True when the scope can be an nn.Sequential: each item reads only the previous one,
-    and nothing but its output is read from outside."""
-    if scope.kind == "model" or not scope.items or len(_returns(state, scope)) > 1:
-        return False
-    if scope.module_order:  # an nn.Sequential runs its children in registration order
-        return False
-    if any(isinstance(item, Scope) and item.checkpoint for item in scope.items):
-        return False  # the checkpoint call needs a forward of our own
-    if any(_runs_in_training_only(item, scope) for item in scope.items):
-        return False  # `if self.training:` needs a forward of our own
-    prev = scope.input
-    for item in scope.items:
-        if isinstance(item, Node):
-            if get_op(item.op).kind != "module" or item.inputs != [prev] \
-                    or len(item.output_names) > 1:
-                return False
-            prev = item.ref
-        else:
-            if _externals(state, item) != [prev] or len(_returns(state, item)) > 1:
-                return False
-            prev = item.output
-    return prev == scope.output
-
-
-def _runs_in_training_only(item: Node | Scope, scope: Scope) -> bool:
-    """The item is training-only and its scope is not: its forward guards the call."""
-    return item.training_only and not scope.training_only
-
-
 def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) -> Source:
     """Python source for the model. With ``trace``, every node's outputs are passed to a
     ``_specc_record(node_id, outputs)`` function that the caller puts in the namespace.
@@ -218,11 +112,11 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     (an integer mask times 1.0, constants) follow it instead of torch's default float32."""
     if not graph.complete:
         raise CodegenError("the spec has errors; fix them before building")
-    state = _State(graph, trace=trace, float_dtype=float_dtype or "float32")
-    state.exports = _exports(state)
+    state = CodegenState(graph, trace=trace, float_dtype=float_dtype or "float32")
+    state.exports = find_exports(state)
     if not trace:  # a traced forward records node ids: no two copies share code
         state.templates = {id(s.twin) for s in graph.root.walk_scopes() if s.twin is not None}
-    model_class = _pascal(graph.name) or "Model"
+    model_class = pascal_case(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
     parts = [_PRELUDE] + support_code(state)
     line_owner = {}
@@ -243,7 +137,7 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
     return Source(text, line_owner)
 
 
-def support_code(state: _State) -> list[str]:
+def support_code(state: CodegenState) -> list[str]:
     """What the generated classes use besides torch: classes torch.nn lacks, classes of
     specc/compile/runtime.py (before their users), plugin imports."""
     parts = ["\n" + text for text in state.module_sources.values()]
@@ -271,7 +165,7 @@ def weights_code(graph: Graph, root_var: str, build_lines: list) -> list[str]:
     return parts
 
 
-def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
+def _emit_scope(state: CodegenState, scope: Scope, class_hint: str) -> str:
     """Emit construction lines for a scope (children first); return its variable.
 
     The copies of a repeat are constructed by one builder function (written for the copy
@@ -289,7 +183,7 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
             return var
     outer, state.build_lines = state.build_lines, []
     var = _emit_construction(state, scope, class_hint)
-    name = python_name(f"_make_{class_hint}", state.used_names | _class_names(state), "m")
+    name = python_name(f"_make_{class_hint}", state.used_names | _module_names(state), "m")
     state.used_names.add(name)
     builders.append((scope, name))
     body = "".join(f"    {line}\n" for line in state.build_lines)
@@ -305,13 +199,13 @@ def _emit_scope(state: _State, scope: Scope, class_hint: str) -> str:
 _BUILDERS_TRIED = 4
 
 
-def _class_names(state: _State) -> set:
+def _module_names(state: CodegenState) -> set:
     """Names module-level definitions of the generated source may not take."""
-    return {n for n, _ in state.class_order} | _reserved() | _runtime_class_names() \
+    return {n for n, _ in state.class_order} | reserved_names() | runtime_class_names() \
         | {name for builders in state.builders.values() for _, name in builders}
 
 
-def _same_code(state: _State, scope: Scope, known: Scope) -> bool:
+def _same_code(state: CodegenState, scope: Scope, known: Scope) -> bool:
     """True when ``scope``, a copy of a repeat, compiles to the very code ``known`` (another
     copy of the same family, see Scope.twin) does: the same structure (they are copies), and
     the same inferred facts — attributes and output types of every node, the names and
@@ -342,40 +236,39 @@ def _same_code(state: _State, scope: Scope, known: Scope) -> bool:
     if not walk(scope, known):
         return False
     inside = {id(node) for node in pairs.values()}
-    for a, b in scopes:
-        if _interface(state, a, pairs) != _interface(state, b, inside):
-            return False
-    return True
+    return all(_interface(state, a, pairs) == _interface(state, b, inside) for a, b in scopes)
 
 
-def _interface(state: _State, scope: Scope, inside) -> tuple:
+def _interface(state: CodegenState, scope: Scope, inside: dict | set) -> tuple:
     """What a scope's forward reads and returns, in terms another copy's can be compared
     with: values from outside by the parameter names they get and their types; values
     computed inside by the other copy's node (``inside`` maps this copy's nodes to the other
     copy's, or, for the other copy itself, is the set of its own nodes)."""
-    def value(ref: Ref):
-        node = inside.get(id(ref.node)) if isinstance(inside, dict) else \
-            ref.node if id(ref.node) in inside else None
+    def value(ref: Ref) -> tuple:
+        if isinstance(inside, dict):
+            node = inside.get(id(ref.node))
+        else:
+            node = ref.node if id(ref.node) in inside else None
         if node is None:
             return _param_hint(state, ref, scope), ref.type
         return id(node), ref.index
 
-    return [value(r) for r in _externals(state, scope)], [value(r) for r in _returns(state, scope)]
+    return [value(r) for r in externals(state, scope)], [value(r) for r in returns(state, scope)]
 
 
-def _emit_construction(state: _State, scope: Scope, class_hint: str) -> str:
+def _emit_construction(state: CodegenState, scope: Scope, class_hint: str) -> str:
     """The construction lines of a scope and of everything in it; returns its variable."""
     children = []
     for item in scope.registration_order():
         if isinstance(item, Scope):
-            hint = item.block or _pascal(item.attr_name) or "Seq"
+            hint = item.block or pascal_case(item.attr_name) or "Seq"
             children.append((item.attr_name, _emit_scope(state, item, hint)))
         else:
             var = _emit_leaf(state, item)
             if var is not None:
                 children.append((item.attr_name, var))
     var = python_name(scope.path.replace(".", "_") or "model", state.used_names, "m")
-    if not state.trace and _is_chain(state, scope):
+    if not state.trace and is_chain(state, scope):
         if [name for name, _ in children] == [str(i) for i in range(len(children))]:
             args = ", ".join(v for _, v in children)
             state.build_lines.append(f"{var} = nn.Sequential({args})")
@@ -385,7 +278,7 @@ def _emit_construction(state: _State, scope: Scope, class_hint: str) -> str:
         return var
     text, owners = forward_text(state, scope)
     if text not in state.classes:
-        taken = _class_names(state)
+        taken = _module_names(state)
         name = python_name(class_hint, taken, "Block")
         state.classes[text] = name
         state.class_order.append((name, text))
@@ -398,14 +291,14 @@ def _emit_construction(state: _State, scope: Scope, class_hint: str) -> str:
 _RESERVED = {"_Scope", "_Buffer", "build_model", "torch", "nn"}
 
 
-def _reserved() -> set:
+def reserved_names() -> set:
     """Names a generated scope class may not take: ours, and the classes ops define."""
     from specc.ops.base import all_ops
 
     return _RESERVED | {op.torch_class for op in all_ops().values() if op.module_source}
 
 
-def _emit_leaf(state: _State, node: Node) -> str | None:
+def _emit_leaf(state: CodegenState, node: Node) -> str | None:
     op = get_op(node.op)
     if op.kind == "function":
         return None
@@ -422,7 +315,7 @@ def _emit_leaf(state: _State, node: Node) -> str | None:
     return var
 
 
-def constructor(state: _State, node: Node) -> str:
+def constructor(state: CodegenState, node: Node) -> str:
     """The class a module node is built from, as the generated code names it; the code
     that defines or imports it is recorded in ``state``."""
     op = get_op(node.op)
@@ -437,7 +330,7 @@ def constructor(state: _State, node: Node) -> str:
     return f"nn.{op.torch_class}"
 
 
-def _need_runtime_class(state: _State, name: str) -> None:
+def _need_runtime_class(state: CodegenState, name: str) -> None:
     """Copy a class of specc/compile/runtime.py (and the Specc* classes it uses) into the
     generated source, once."""
     if name in state.runtime_classes:
@@ -457,9 +350,13 @@ def _runtime_text() -> str:
         return f.read()
 
 
-@lru_cache(maxsize=1)
-def _runtime_class_names() -> frozenset:
+def runtime_class_names() -> set:
     """Generated classes must not take these names (a model called specc_attention)."""
+    return set(_runtime_classes())
+
+
+@lru_cache(maxsize=1)
+def _runtime_classes() -> frozenset:
     return frozenset(re.findall(r"^class (\w+)", _runtime_text(), re.MULTILINE))
 
 
@@ -520,18 +417,18 @@ def constructor_args(node: Node) -> str:
     return ", ".join(args)
 
 
-def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
+def forward_text(state: CodegenState, scope: Scope, comment=None) -> tuple[str, list]:
     """The forward method of a generated scope class (indented for the class body), and for
     each line of its body the attribute name of the item it computes. ``comment(item)``,
     when given, is what ends each item's last line (the model's shapes by default)."""
     taken: set = {"self", "torch", "nn"}
     names: dict = {}
     params = []
-    for ref in _externals(state, scope):
+    for ref in externals(state, scope):
         names[ref] = python_name(_param_hint(state, ref, scope), taken)
         params.append(names[ref])
     sizes = _Sizes()
-    for ref in _externals(state, scope):
+    for ref in externals(state, scope):
         sizes.add(names[ref], ref)
     lines: list = []
     owners: list = []
@@ -539,8 +436,8 @@ def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
         owners += [None] * (len(lines) - len(owners))
         item_lines: list = []
         if isinstance(item, Scope):
-            args = ", ".join(names[r] for r in _externals(state, item))
-            made = _returns(state, item)
+            args = ", ".join(names[r] for r in externals(state, item))
+            made = returns(state, item)
             for ref in made:
                 hint = item.attr_name if ref == item.output else str(ref).replace(".", "_")
                 names[ref] = python_name(hint, taken)
@@ -555,7 +452,7 @@ def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
             item_lines += _node_lines(state, item, names, taken, sizes)
             made = [Ref(item, index) for index in range(len(item.output_names))]
             outs = [names[ref] for ref in made]
-        if _runs_in_training_only(item, scope):
+        if runs_in_training_only(item, scope):
             # as torchvision's aux heads: None in eval (only training-only code and the
             # training-mode return read them); their sizes are not read by eval code
             lines += [f"{var} = None" for var in outs] + ["if self.training:"]
@@ -563,7 +460,7 @@ def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
         else:
             lines += item_lines
             for ref in made:  # readable by later nodes only
-                if not _runs_in_training_only(ref.node, scope):  # None in eval: no sizes
+                if not runs_in_training_only(ref.node, scope):  # None in eval: no sizes
                     sizes.add(names[ref], ref)
         if comment is not None:
             lines[-1] += comment(item)
@@ -580,7 +477,7 @@ def forward_text(state: _State, scope: Scope, comment=None) -> tuple[str, list]:
     return f"    def forward({signature}):\n{body}\n", owners
 
 
-def _param_hint(state: _State, ref: Ref, scope: Scope) -> str:
+def _param_hint(state: CodegenState, ref: Ref, scope: Scope) -> str:
     """What a forward's parameter for a value from outside is called (before clashes are
     numbered): a model input by its name, the scope's input ``x``, others by _value_name."""
     if ref.node.op == "input":
@@ -588,7 +485,7 @@ def _param_hint(state: _State, ref: Ref, scope: Scope) -> str:
     return "x" if ref == scope.input else _value_name(state, ref, scope)
 
 
-def _value_name(state: _State, ref: Ref, scope: Scope) -> str:
+def _value_name(state: CodegenState, ref: Ref, scope: Scope) -> str:
     """The name a forward's parameter takes for a value from outside: its path, or — in the
     readable --emit-python, where one class serves every instance, so the name must not
     depend on the instance — the input of the enclosing block it is (``attention_input``),
@@ -611,7 +508,7 @@ def _shape_comment(item) -> str:
     return f"  # {shapes}" if shapes else ""
 
 
-def _node_lines(state: _State, node: Node, names: dict, taken: set,
+def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
                 sizes: _Sizes) -> list[str]:
     op, trace = get_op(node.op), state.trace
     outs = []
@@ -645,7 +542,7 @@ def _node_lines(state: _State, node: Node, names: dict, taken: set,
     return lines
 
 
-def attr_of(state: _State, item: Node | Scope) -> str:
+def attr_of(state: CodegenState, item: Node | Scope) -> str:
     """The attribute name of a node or scope in its parent module."""
     return state.renamed.get(id(item), item.attr_name)
 
@@ -686,9 +583,9 @@ class _Sizes:
         return f"({text})"
 
 
-def _return_expr(state: _State, scope: Scope, names: dict) -> str:
+def _return_expr(state: CodegenState, scope: Scope, names: dict) -> str:
     if scope.kind != "model":
-        values = [names[r] for r in _returns(state, scope)]
+        values = [names[r] for r in returns(state, scope)]
         return values[0] if len(values) == 1 else "(" + ", ".join(values) + ",)"
     graph = state.graph
     training = _outputs_expr(graph.outputs, graph.outputs_as_dict, names)
@@ -713,7 +610,7 @@ def doc_text(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9 _.,:()+-]", "_", str(text))[:200]
 
 
-def _pascal(text: str) -> str:
+def pascal_case(text: str) -> str:
     words = re.findall(r"[A-Za-z0-9]+", text)
     name = "".join(w[:1].upper() + w[1:] for w in words)
     return f"M{name}" if name[:1].isdigit() else name

@@ -30,11 +30,12 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from specc.compile.codegen import (CodegenError, _externals, _is_chain, _returns, _State, _exports, _pascal,
-                                   _reserved, _runtime_class_names, buffer_value_code,
-                                   constructor, doc_text, forward_text, python_name,
-                                   support_code, weights_code)
+from specc.compile.codegen import (CodegenError, CodegenState, buffer_value_code, constructor,
+                                   doc_text, forward_text, pascal_case, python_name,
+                                   reserved_names, runtime_class_names, support_code,
+                                   weights_code)
 from specc.compile.init import init_code
+from specc.compile.scopes import externals, find_exports, is_chain, returns
 from specc.dims import Sym
 from specc.expand.names import MODULE_ATTRS
 from specc.ir import Graph, Node, Scope
@@ -186,13 +187,13 @@ class _Unthreadable(Exception):
 
 
 def _classes(graph: Graph, float_dtype: str | None,
-             threads: dict | None = None) -> tuple[_State, dict, _Instance]:
-    state = _State(graph, float_dtype=float_dtype or "float32", threads=threads or {},
+             threads: dict | None = None) -> tuple[CodegenState, dict, _Instance]:
+    state = CodegenState(graph, float_dtype=float_dtype or "float32", threads=threads or {},
                    short_names=True)
-    state.exports = _exports(state)
+    state.exports = find_exports(state)
     _name_stateless_modules(state, graph.root)
     classes: dict = {}
-    root = _describe(state, graph.root, classes, _pascal(graph.name) or "Model")
+    root = _describe(state, graph.root, classes, pascal_case(graph.name) or "Model")
     return state, classes, root
 
 
@@ -240,7 +241,7 @@ def _arguments(graph: Graph) -> dict:
 def _generate(graph: Graph, float_dtype: str | None, var_values: dict, threads: dict) -> str:
     state, classes, root = _classes(graph, float_dtype, threads)
     order = list(classes.values())  # nested classes come before the classes using them
-    taken = _reserved() | _runtime_class_names() | _LOCAL_NAMES | set(var_values)
+    taken = reserved_names() | runtime_class_names() | _LOCAL_NAMES | set(var_values)
     taken |= set(state.plugin_classes.values()) | set(state.module_sources)
     for cls in [root.cls] + [c for c in order if c is not root.cls]:  # the model's first
         cls.name = python_name(cls.hint, taken, "Block")
@@ -273,11 +274,11 @@ def _generate(graph: Graph, float_dtype: str | None, var_values: dict, threads: 
     return "".join(parts)
 
 
-def _name_stateless_modules(state: _State, scope: Scope) -> None:
+def _name_stateless_modules(state: CodegenState, scope: Scope) -> None:
     """Unnamed modules outside Sequentials are attributes named by their index ('6'); a
     module with no parameters or buffers is not in the state_dict, so it can take its op's
     name instead (``relu_2``) without changing a key."""
-    chain = _is_chain(state, scope)
+    chain = is_chain(state, scope)
     # the names a spec may not give (specc.expand.names) are not taken here either
     siblings = {item.attr_name for item in scope.items} | set(MODULE_ATTRS)
     for item in scope.items:
@@ -294,7 +295,7 @@ def _stateless(node: Node) -> bool:
         and op.buffers(node.attrs) == (0, 0)
 
 
-def _describe(state: _State, scope: Scope, classes: dict, hint: str) -> _Instance:
+def _describe(state: CodegenState, scope: Scope, classes: dict, hint: str) -> _Instance:
     """The instance a (non-Sequential) scope is, its class found or made by its key."""
     children = [child for item in scope.registration_order()
                 if (child := _child(state, item, classes)) is not None]
@@ -308,32 +309,32 @@ def _describe(state: _State, scope: Scope, classes: dict, hint: str) -> _Instanc
     return instance
 
 
-def _is_stack(state: _State, scope: Scope) -> bool:
+def _is_stack(state: CodegenState, scope: Scope) -> bool:
     """A `repeat` whose copies run one after the other, each on the previous one's output
     and the same other inputs (a transformer's layers): an nn.ModuleList and a loop."""
     items = scope.items
-    if scope.kind == "model" or len(items) < 2 or len(_returns(state, scope)) > 1 or any(
+    if scope.kind == "model" or len(items) < 2 or len(returns(state, scope)) > 1 or any(
             not isinstance(item, Scope) or item.attr_name != str(index) or item.checkpoint
-            or len(_returns(state, item)) > 1 for index, item in enumerate(items)):
+            or len(returns(state, item)) > 1 for index, item in enumerate(items)):
         return False
-    outer = _externals(state, scope)
+    outer = externals(state, scope)
     if not outer or outer[0] != scope.input:
         return False
     previous = scope.input
     for item in items:
-        if _externals(state, item) != [previous] + outer[1:]:
+        if externals(state, item) != [previous] + outer[1:]:
             return False
         previous = item.output
     return previous == scope.output
 
 
-def _child(state: _State, item: Node | Scope, classes: dict) -> _Child | None:
+def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | None:
     attr = state.renamed.get(id(item), item.attr_name)
     if isinstance(item, Scope):
-        if _is_chain(state, item):
+        if is_chain(state, item):
             return _Child("sequential", attr, children=[
                 c for i in item.items if (c := _child(state, i, classes)) is not None])
-        hint = item.block or _pascal(item.attr_name) or "Block"
+        hint = item.block or pascal_case(item.attr_name) or "Block"
         return _Child("class", attr, instance=_describe(state, item, classes, hint))
     op = get_op(item.op)
     if op.kind == "function":
@@ -440,7 +441,7 @@ def _literal(value) -> str:
     return repr(value)
 
 
-def _class_code(state: _State, cls: _Class) -> str:
+def _class_code(state: CodegenState, cls: _Class) -> str:
     first = cls.instances[0]
     position = [0]  # the next literal of `first.values`
 
@@ -490,7 +491,7 @@ def _class_code(state: _State, cls: _Class) -> str:
         f"{init}\n{forward}"
 
 
-def _stack_code(state: _State, cls: _Class, items: list) -> str:
+def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
     """An nn.ModuleList of the copies (a comprehension when they are built alike) whose
     forward calls them in turn."""
     first = cls.instances[0]
@@ -538,7 +539,7 @@ def _uses_named_sequential(children: list) -> bool:
                for c in children)
 
 
-def _comments(state: _State, cls: _Class) -> tuple[str, dict]:
+def _comments(state: CodegenState, cls: _Class) -> tuple[str, dict]:
     """Shape comments of a class's forward: its main input's (for the signature line) and,
     per id(item) of the first instance, the item's. A size every instance shares is written
     as is (symbols kept: N, T); one that follows a class parameter takes its name; one that
@@ -549,7 +550,7 @@ def _comments(state: _State, cls: _Class) -> tuple[str, dict]:
         column = tuple(inst.values[positions[0]] for inst in cls.instances)
         by_pattern.setdefault(_key(column), name)
     scopes = [inst.scope for inst in cls.instances]
-    inputs = [_externals(state, scope) for scope in scopes]
+    inputs = [externals(state, scope) for scope in scopes]
     named_input: list = []  # (name, column) of each size of the main input that differs
     input_comment = ""
     if all(refs and refs[0].type is not None for refs in inputs):

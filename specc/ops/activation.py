@@ -103,7 +103,7 @@ register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1)],
                category="activation", count_params=lambda a: a["num_parameters"], layout="keeps",
                keeps_shape=True,
                output_range="real",
-               saves=saves_inputs(0), param_tensors=lambda a: 1, receptive=POINTWISE,
+               saves=saves_inputs(0), receptive=POINTWISE,
                tensors=lambda a: {"weight": (a["num_parameters"],)}))
 
 
