@@ -29,7 +29,6 @@ from specc.ops.base import REQUIRED, OpDef, all_ops
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _PLAIN_CONTAINERS = {nn.Sequential, nn.ModuleList, nn.ModuleDict}
-_NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -1366,7 +1365,7 @@ def spec_document(importer: _Importer, root: _Scope, placeholders: list, name: s
 
 # -- YAML --------------------------------------------------------------------------------------
 
-_PLAIN = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_.]*$")
+_PLAIN = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_.]*")
 _YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 
 
@@ -1381,7 +1380,7 @@ def _scalar(value) -> str:
         text = repr(value)
         return text if any(c in text for c in ".en") else text + ".0"
     text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
+    if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS:
         return text
     import json
 

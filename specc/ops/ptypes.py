@@ -17,7 +17,7 @@ _SYMBOL = re.compile(SYMBOL_PATTERN)
 def _is_symbol(v) -> bool:
     """An ASCII identifier, as the schema says: Python folds other identifiers by NFKC
     ('ｐ' is 'p'), so two names that differ here could be one variable in generated code."""
-    return isinstance(v, str) and _SYMBOL.match(v) is not None
+    return isinstance(v, str) and _SYMBOL.fullmatch(v) is not None
 
 
 def _is_int(v) -> bool:
