@@ -27,7 +27,6 @@ from torch import nn
 
 from specc.ops.base import REQUIRED, OpDef, all_ops
 
-_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _PLAIN_CONTAINERS = {nn.Sequential, nn.ModuleList, nn.ModuleDict}
 
 
@@ -179,12 +178,6 @@ class _Scope:
     taken: set = field(default_factory=set)
     block: "_Block | None" = None  # the _Block this instance uses, once grouped
     params: dict = field(default_factory=dict)  # this instance's param values
-
-    def block_root(self) -> "_Scope":
-        scope = self
-        while scope.kind == "sequence" and scope.parent is not None:
-            scope = scope.parent
-        return scope
 
 
 # -- the converter --------------------------------------------------------------------------
@@ -590,7 +583,7 @@ _SPECIAL: dict[str, Callable[[Any], dict]] = {
 }
 
 
-_COLLAPSE = ("posints", "nonnegints", "padding", "optposints", "outsize", "posints_or_none")
+_COLLAPSE = ("posints", "nonnegints", "padding", "optposints", "outsize")
 
 
 def module_attrs(op: OpDef, module: nn.Module) -> dict:
@@ -809,10 +802,6 @@ def _fresh(scope: _Scope, base: str) -> str:
         name = f"{base}_{n}"
     scope.taken.add(name)
     return name
-
-
-def _owner_scope(value) -> _Scope | None:
-    return getattr(value.item, "scope", None)
 
 
 def _chain(scope: _Scope | None) -> list[_Scope]:

@@ -152,3 +152,15 @@ def test_a_plugin_name_with_a_newline_is_refused():
                 module_op("Scale", "pkg.mod:Scale\n", [], keep),
                 module_op("Scale", "pkg.mod:Scale", [Param("factor\n", "float", 1.0)], keep)):
         assert validate_op(bad), bad.name
+
+
+def test_no_two_param_types_are_the_same_type():
+    """One type per kind of value: two param types with one schema (int and dim, posints
+    and sections, optfloat and number_or_none were) would be two names for one fact."""
+    from specc.ops.ptypes import PTYPES
+
+    schemas: dict = {}
+    for name, ptype in PTYPES.items():
+        schemas.setdefault(json.dumps(ptype.schema, sort_keys=True), []).append(name)
+    assert all(len(names) == 1 for names in schemas.values()), \
+        [names for names in schemas.values() if len(names) > 1]
