@@ -75,3 +75,24 @@ def test_no_message_lost_its_f_prefix():
              for path in sorted((ROOT / "specc").rglob("*.py"))
              for line, text in _plain_strings_with_placeholders(path.read_text())]
     assert not found, found
+
+
+def test_only_the_cli_prints():
+    """Subcommand bodies (argparse, printing, exit codes) live under specc/cli/; the
+    libraries (compile, diagram, diff, analyses, report) return values or write to the
+    stream they are given, never to the process's stdout/stderr."""
+    found = []
+    for path in sorted((ROOT / "specc").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith("specc/cli/") or relative == "specc/__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in ("print", "exit", "quit"):
+                found.append(f"{relative}:{node.lineno}: {node.func.id}()")
+            if isinstance(node, ast.Attribute) and node.attr in ("exit", "stdout", "stderr") \
+                    and isinstance(node.value, ast.Name) and node.value.id == "sys":
+                # choosing colours by whether stdout is a terminal reads it, no more
+                if (relative, node.attr) != ("specc/report/style.py", "stdout"):
+                    found.append(f"{relative}:{node.lineno}: sys.{node.attr}")
+    assert not found, found
