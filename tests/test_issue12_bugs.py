@@ -164,3 +164,42 @@ def test_no_two_param_types_are_the_same_type():
         schemas.setdefault(json.dumps(ptype.schema, sort_keys=True), []).append(name)
     assert all(len(names) == 1 for names in schemas.values()), \
         [names for names in schemas.values() if len(names) > 1]
+
+
+def test_readme_project_layout_is_the_tree():
+    """README's "Project layout" names every file and folder of specc/, and nothing else."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Project layout", 1)[1].split("```", 2)[1]
+    listed = {m.group(1).rstrip("/") for m in re.finditer(r"^specc/(\S+)", block, re.MULTILINE)}
+    tree = {p.name for p in (ROOT / "specc").iterdir() if p.name != "__pycache__"}
+    assert listed == tree, (sorted(tree - listed), sorted(listed - tree))
+
+
+def test_contributing_names_what_exists():
+    """CONTRIBUTING.md's recipes stay true: the files it names exist, its list of op files
+    is specc/ops/'s, and the declarations it tells you to write are real."""
+    import re
+
+    from specc import codes
+    from specc.cli import SUBCOMMANDS
+    from specc.ops.base import OpDef
+    from specc.report.formats import FORMATS
+
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    paths = set(re.findall(r"`((?:specc|tests|docs|schemas)/[^`\s<>]*)`", text))
+    assert len(paths) > 10
+    assert [p for p in paths if not (ROOT / p.split("::")[0]).exists()] == []
+    files = re.search(r"right file of `specc/ops/` \(([^)]*)\)", text).group(1)
+    listed = {name.strip() for name in files.replace("\n", " ").split(",")}
+    modules = {p.stem for p in (ROOT / "specc" / "ops").glob("*.py")
+               if not p.stem.startswith("_") and p.stem not in ("base", "ptypes")}
+    assert listed == modules
+    fields = set(OpDef.__dataclass_fields__) | {"is_dropout"}
+    for name in ("passes_through", "weighted", "channel_norm", "output_range", "normalizes",
+                 "spatial_rank", "floors_windows", "layout", "tensors", "param_tensors",
+                 "runtime_class", "is_dropout"):
+        assert f"`{name}" in text and name in fields, name
+    assert "torch_rejects" in codes.Code.__dataclass_fields__ and "_declare" in dir(codes)
+    assert FORMATS and SUBCOMMANDS
