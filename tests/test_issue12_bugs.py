@@ -180,10 +180,11 @@ def test_readme_project_layout_is_the_tree():
 def test_contributing_names_what_exists():
     """CONTRIBUTING.md's recipes stay true: the files it names exist, its list of op files
     is specc/ops/'s, and the declarations it tells you to write are real."""
+    import importlib
     import re
 
     from specc import codes
-    from specc.cli import SUBCOMMANDS
+    from specc.cli import COMMANDS
     from specc.ops.base import OpDef
     from specc.report.formats import FORMATS
 
@@ -202,4 +203,6 @@ def test_contributing_names_what_exists():
                  "runtime_class", "is_dropout"):
         assert f"`{name}" in text and name in fields, name
     assert "torch_rejects" in codes.Code.__dataclass_fields__ and "_declare" in dir(codes)
-    assert FORMATS and SUBCOMMANDS
+    assert "`FORMATS`" in text and FORMATS and "`COMMANDS`" in text and COMMANDS
+    assert all(hasattr(importlib.import_module(f"specc.cli.{module}"), "add_arguments")
+               for module, _, _ in COMMANDS.values())

@@ -1,7 +1,7 @@
 """Linear, Bilinear, Identity, Flatten, Unflatten and Embedding."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from specc import codes
 from specc.dims import product
@@ -42,9 +42,13 @@ def with_bias(weight: Callable[[dict], tuple], size: str) -> Callable[[dict], di
 
 
 def _strided_copy(ctx: SaveCtx) -> bool:
-    """Does the layer copy its input first: a strided view of 3 or more dims (a
-    batch_first RNN's output), which the mm it folds into needs contiguous?"""
-    return ctx.inputs[0].rank >= 3 and bool(ctx.strided) and ctx.strided[0]
+    """Does the layer copy its input first? torch.nn.Linear folds an input of 3 or more
+    dims into a matrix for mm (input.reshape(-1, in_features)): a strided view whose
+    leading dims cannot fold (a batch_first RNN's output, a transposed tensor) is copied."""
+    if ctx.inputs[0].rank < 3 or not ctx.layouts:
+        return False
+    layout = ctx.layouts[0]
+    return not layout.folds(0, len(layout.sizes) - 1)
 
 
 def _linear_saves(ctx: SaveCtx) -> list:
