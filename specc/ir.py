@@ -53,6 +53,9 @@ class Node:
     # state_dict) but run only when the module is training; not in eval MACs
     training_only: bool = False
     output_names: tuple = ("out",)
+    # in a copy of a repeat made by copying (specc/expand/copies.py): the node it is a copy
+    # of, whose attributes it has; inference reuses that node's result for the same inputs
+    twin: "Node | None" = None
     # filled by inference
     out_types: list[TensorType] | None = None
     params: int = 0
