@@ -88,6 +88,11 @@ class Scope:
     # a block's `module_order`: these children are registered in this order (the
     # state_dict order), in the places they hold among the children; the rest keep theirs
     module_order: list = field(default_factory=list)
+    # a copy of a repeat that expansion made by copying an earlier copy (specc/expand/
+    # copies.py): that copy's scope (the first one expanded). Same module paths below it
+    # but for the prefix; the code generator writes one builder for the copies whose
+    # inferred facts turned out equal too
+    twin: "Scope | None" = field(default=None, repr=False)
 
     def registration_order(self) -> list:
         """The items in the order the module registers them (its state_dict order): a
