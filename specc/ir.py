@@ -53,6 +53,9 @@ class Node:
     # state_dict) but run only when the module is training; not in eval MACs
     training_only: bool = False
     output_names: tuple = ("out",)
+    # in a copy of a repeat made by copying (specc/expand/copies.py): the node it is a copy
+    # of, whose attributes it has; inference reuses that node's result for the same inputs
+    twin: "Node | None" = None
     # filled by inference
     out_types: list[TensorType] | None = None
     params: int = 0
@@ -88,6 +91,11 @@ class Scope:
     # a block's `module_order`: these children are registered in this order (the
     # state_dict order), in the places they hold among the children; the rest keep theirs
     module_order: list = field(default_factory=list)
+    # a copy of a repeat that expansion made by copying an earlier copy (specc/expand/
+    # copies.py): that copy's scope (the first one expanded). Same module paths below it
+    # but for the prefix; the code generator writes one builder for the copies whose
+    # inferred facts turned out equal too
+    twin: "Scope | None" = field(default=None, repr=False)
 
     def registration_order(self) -> list:
         """The items in the order the module registers them (its state_dict order): a

@@ -17,10 +17,11 @@ from functools import lru_cache
 
 from specc.dims import Sym
 from specc.ir import Graph, Node, Ref, Scope
-from specc.ops.base import EmitCtx, get_op
+from specc.ops.base import EmitCtx
+from specc.tensor import TensorType
 from specc.compile.init import init_code
-from specc.compile.scopes import (ScopeState, externals, find_exports, is_chain, returns,
-                                   runs_in_training_only)
+from specc.compile.scopes import (ScopeState, externals, find_exports, is_chain, op_of,
+                                   returns, runs_in_training_only)
 
 _PRELUDE = '''\
 import torch
@@ -69,7 +70,6 @@ class CodegenState(ScopeState):
     classes: dict = field(default_factory=dict)  # forward text -> class name
     class_order: list = field(default_factory=list)  # (name, text)
     class_owners: dict = field(default_factory=dict)  # class name -> owner of each body line
-    module_sources: dict = field(default_factory=dict)  # OpDef.module_source of ops used
     build_lines: list = field(default_factory=list)
     used_names: set = field(default_factory=set)
     runtime_classes: dict = field(default_factory=dict)  # name -> source (runtime.py)
@@ -82,6 +82,12 @@ class CodegenState(ScopeState):
     # (node id, argument) -> the spec var it is (readable --emit-python's build_model(**vars))
     threads: dict = field(default_factory=dict)
     short_names: bool = False  # forward parameters named by their node, not their path
+    # The copies of a repeat (Scope.twin) are built by builder functions, one per distinct
+    # code: ids of the scopes copies were copied from; id(that scope) -> [(a scope, the
+    # name of the builder that builds it)]; the builders' definitions
+    templates: set = field(default_factory=set)
+    builders: dict = field(default_factory=dict)
+    builder_defs: list = field(default_factory=list)
 
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
@@ -108,6 +114,8 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
         raise CodegenError("the spec has errors; fix them before building")
     state = CodegenState(graph, trace=trace, float_dtype=float_dtype or "float32")
     state.exports = find_exports(state)
+    if not trace:  # a traced forward records node ids: no two copies share code
+        state.templates = {id(s.twin) for s in graph.root.walk_scopes() if s.twin is not None}
     model_class = pascal_case(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
     parts = [_PRELUDE] + support_code(state)
@@ -120,6 +128,7 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
             line += 1
             if owner is not None:
                 line_owner[line] = owner
+    parts += state.builder_defs
     parts += weights_code(graph, root_var, state.build_lines)
     body = "\n".join("    " + line for line in state.build_lines)
     parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {doc_text(graph.name)}.\"\"\"\n{body}\n"
@@ -129,10 +138,9 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
 
 
 def support_code(state: CodegenState) -> list[str]:
-    """What the generated classes use besides torch: classes torch.nn lacks, classes of
+    """What the generated classes use besides torch: the classes torch.nn lacks, from
     specc/compile/runtime.py (before their users), plugin imports."""
-    parts = ["\n" + text for text in state.module_sources.values()]
-    parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
+    parts = [f"\n\n{text}\n" for text in state.runtime_classes.values()]
     if state.plugin_classes:
         parts.append("\n# plugin ops' modules (enabled by the configuration, docs/plugins.md)\n"
                      + "".join(_plugin_import(path, alias)
@@ -157,7 +165,98 @@ def weights_code(graph: Graph, root_var: str, build_lines: list) -> list[str]:
 
 
 def _emit_scope(state: CodegenState, scope: Scope, class_hint: str) -> str:
-    """Emit construction lines for a scope (children first); return its variable."""
+    """Emit construction lines for a scope (children first); return its variable.
+
+    The copies of a repeat are constructed by one builder function (written for the copy
+    the others were copied from) when their code is the same: 80 decoder layers cost one
+    layer's code generation and one line each."""
+    family = None if state.trace else scope.twin or (
+        scope if id(scope) in state.templates else None)
+    if family is None:
+        return _emit_construction(state, scope, class_hint)
+    builders = state.builders.setdefault(id(family), [])
+    for known, name in builders[-_BUILDERS_TRIED:]:
+        if _same_code(state, scope, known):
+            var = python_name(scope.path.replace(".", "_"), state.used_names, "m")
+            state.build_lines.append(f"{var} = {name}()")
+            return var
+    outer, state.build_lines = state.build_lines, []
+    var = _emit_construction(state, scope, class_hint)
+    name = python_name(f"_make_{class_hint}", state.used_names | _module_names(state), "m")
+    state.used_names.add(name)
+    builders.append((scope, name))
+    body = "".join(f"    {line}\n" for line in state.build_lines)
+    state.builder_defs.append(f"\n\ndef {name}():\n    \"\"\"{doc_text(scope.path)} and the copies "
+                              f"of it that compile alike.\"\"\"\n{body}    return {var}\n")
+    state.build_lines = outer
+    outer.append(f"{var} = {name}()")
+    return var
+
+
+# builders of one family a copy is compared with (the latest): copy 0 and a copy 1 whose
+# input is narrower are two builders, 80 copies that each differ are never quadratic
+_BUILDERS_TRIED = 4
+
+
+def _module_names(state: CodegenState) -> set:
+    """Names module-level definitions of the generated source may not take."""
+    return {n for n, _ in state.class_order} | reserved_names() | runtime_class_names() \
+        | {name for builders in state.builders.values() for _, name in builders}
+
+
+def _same_code(state: CodegenState, scope: Scope, known: Scope) -> bool:
+    """True when ``scope``, a copy of a repeat, compiles to the very code ``known`` (another
+    copy of the same family, see Scope.twin) does: the same structure (they are copies), and
+    the same inferred facts — attributes and output types of every node, the names and
+    types their forwards read from outside, the values they return. A copy whose input has
+    another shape, or whose inner value something outside reads (an extra return), does not."""
+    pairs: dict = {}  # id(node of the copy) -> the node of `known` in its place
+    scopes: list = []
+
+    def walk(a: Scope, b: Scope) -> bool:
+        if len(a.items) != len(b.items) or a.module_order != b.module_order \
+                or a.checkpoint != b.checkpoint or a.training_only != b.training_only:
+            return False
+        scopes.append((a, b))
+        for x, y in zip(a.items, b.items):
+            if isinstance(x, Scope) and isinstance(y, Scope):
+                if x.attr_name != y.attr_name or not walk(x, y):
+                    return False
+            elif isinstance(x, Node) and isinstance(y, Node):
+                if x.op != y.op or x.attr_name != y.attr_name or x.attrs != y.attrs \
+                        or x.out_types != y.out_types or x.given != y.given \
+                        or x.training_only != y.training_only:
+                    return False
+                pairs[id(x)] = y
+            else:
+                return False
+        return True
+
+    if not walk(scope, known):
+        return False
+    inside = {id(node) for node in pairs.values()}
+    return all(_interface(state, a, pairs) == _interface(state, b, inside) for a, b in scopes)
+
+
+def _interface(state: CodegenState, scope: Scope, inside: dict | set) -> tuple:
+    """What a scope's forward reads and returns, in terms another copy's can be compared
+    with: values from outside by the parameter names they get and their types; values
+    computed inside by the other copy's node (``inside`` maps this copy's nodes to the other
+    copy's, or, for the other copy itself, is the set of its own nodes)."""
+    def value(ref: Ref) -> tuple:
+        if isinstance(inside, dict):
+            node = inside.get(id(ref.node))
+        else:
+            node = ref.node if id(ref.node) in inside else None
+        if node is None:
+            return _param_hint(state, ref, scope), ref.type
+        return id(node), ref.index
+
+    return [value(r) for r in externals(state, scope)], [value(r) for r in returns(state, scope)]
+
+
+def _emit_construction(state: CodegenState, scope: Scope, class_hint: str) -> str:
+    """The construction lines of a scope and of everything in it; returns its variable."""
     children = []
     for item in scope.registration_order():
         if isinstance(item, Scope):
@@ -178,7 +277,7 @@ def _emit_scope(state: CodegenState, scope: Scope, class_hint: str) -> str:
         return var
     text, owners = forward_text(state, scope)
     if text not in state.classes:
-        taken = {n for n, _ in state.class_order} | reserved_names() | runtime_class_names()
+        taken = _module_names(state)
         name = python_name(class_hint, taken, "Block")
         state.classes[text] = name
         state.class_order.append((name, text))
@@ -192,14 +291,12 @@ _RESERVED = {"_Scope", "_Buffer", "build_model", "torch", "nn"}
 
 
 def reserved_names() -> set:
-    """Names a generated scope class may not take: ours, and the classes ops define."""
-    from specc.ops.base import all_ops
-
-    return _RESERVED | {op.torch_class for op in all_ops().values() if op.module_source}
+    """Names a generated scope class may not take (besides runtime.py's classes)."""
+    return _RESERVED
 
 
 def _emit_leaf(state: CodegenState, node: Node) -> str | None:
-    op = get_op(node.op)
+    op = op_of(node)
     if op.kind == "function":
         return None
     var = python_name(node.id.replace(".", "_"), state.used_names, "m")
@@ -218,25 +315,22 @@ def _emit_leaf(state: CodegenState, node: Node) -> str | None:
 def constructor(state: CodegenState, node: Node) -> str:
     """The class a module node is built from, as the generated code names it; the code
     that defines or imports it is recorded in ``state``."""
-    op = get_op(node.op)
+    op = op_of(node)
     if op.runtime_class is not None:  # a class of specc/compile/runtime.py (and its helpers)
         _need_runtime_class(state, op.runtime_class)
         return op.runtime_class
     if op.module is not None:  # a plugin's class, imported at the top of the source
         return state.plugin_classes.setdefault(op.module, f"_plugin_{len(state.plugin_classes)}")
-    if op.module_source is not None:  # a class torch.nn lacks: the generated code defines it
-        state.module_sources.setdefault(op.torch_class, op.module_source)
-        return op.torch_class
     return f"nn.{op.torch_class}"
 
 
 def _need_runtime_class(state: CodegenState, name: str) -> None:
-    """Copy a class of specc/compile/runtime.py (and the Specc* classes it uses) into the
-    generated source, once."""
+    """Copy a class of specc/compile/runtime.py (and the classes of that file it uses) into
+    the generated source, once."""
     if name in state.runtime_classes:
         return
     text = runtime_class_source(name)
-    for used in sorted(set(re.findall(r"\bSpecc\w+", text)) - {name}):
+    for used in sorted(set(re.findall(r"\w+", text)) & runtime_class_names() - {name}):
         _need_runtime_class(state, used)
     state.runtime_classes[name] = text
 
@@ -252,7 +346,12 @@ def _runtime_text() -> str:
 
 def runtime_class_names() -> set:
     """Generated classes must not take these names (a model called specc_attention)."""
-    return set(re.findall(r"^class (\w+)", _runtime_text(), re.MULTILINE))
+    return set(_runtime_classes())
+
+
+@lru_cache(maxsize=1)
+def _runtime_classes() -> frozenset:
+    return frozenset(re.findall(r"^class (\w+)", _runtime_text(), re.MULTILINE))
 
 
 @lru_cache(maxsize=None)
@@ -299,7 +398,7 @@ def _plugin_import(path: str, alias: str) -> str:
 
 def constructor_args(node: Node) -> str:
     """Keyword arguments for the torch constructor: inferred ones and non-defaults."""
-    op = get_op(node.op)
+    op = op_of(node)
     args = []
     for param in op.params:
         if not param.to_torch:
@@ -320,9 +419,7 @@ def forward_text(state: CodegenState, scope: Scope, comment=None) -> tuple[str, 
     names: dict = {}
     params = []
     for ref in externals(state, scope):
-        hint = ref.node.id if ref.node.op == "input" else "x" if ref == scope.input else \
-            _value_name(state, ref, scope)
-        names[ref] = python_name(hint, taken)
+        names[ref] = python_name(_param_hint(state, ref, scope), taken)
         params.append(names[ref])
     sizes = _Sizes()
     for ref in externals(state, scope):
@@ -374,6 +471,14 @@ def forward_text(state: CodegenState, scope: Scope, comment=None) -> tuple[str, 
     return f"    def forward({signature}):\n{body}\n", owners
 
 
+def _param_hint(state: CodegenState, ref: Ref, scope: Scope) -> str:
+    """What a forward's parameter for a value from outside is called (before clashes are
+    numbered): a model input by its name, the scope's input ``x``, others by _value_name."""
+    if ref.node.op == "input":
+        return ref.node.id
+    return "x" if ref == scope.input else _value_name(state, ref, scope)
+
+
 def _value_name(state: CodegenState, ref: Ref, scope: Scope) -> str:
     """The name a forward's parameter takes for a value from outside: its path, or — in the
     readable --emit-python, where one class serves every instance, so the name must not
@@ -399,7 +504,7 @@ def _shape_comment(item) -> str:
 
 def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
                 sizes: _Sizes) -> list[str]:
-    op, trace = get_op(node.op), state.trace
+    op, trace = op_of(node), state.trace
     outs = []
     for index, out_name in enumerate(node.output_names):
         base = node.attr_name if node.named else f"{node.op.lower()}_{node.attr_name}"
@@ -408,6 +513,7 @@ def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
         var = python_name(base, taken)
         names[Ref(node, index)] = var
         outs.append(var)
+    made = [Ref(node, index) for index in range(len(outs))]
     if op.kind in ("parameter", "buffer"):
         lines = [f"{outs[0]} = {_member(attr_of(state, node))}"]
         if trace:
@@ -415,7 +521,7 @@ def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
         return lines
     ctx = EmitCtx(module=_member(attr_of(state, node)) if op.kind == "module" else None,
                   args=[names[r] for r in node.inputs], outs=outs, attrs=node.attrs,
-                  in_types=[r.type for r in node.inputs], out_types=node.out_types,
+                  in_types=_types(node.inputs), out_types=_types(made),
                   dim_expr=lambda d: sizes.expr(d, node), float_dtype=state.float_dtype)
     lines = op.emit(ctx)
     if op.kind == "function" and op.runtime_class is not None:  # code that calls its helpers
@@ -425,10 +531,20 @@ def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
         # torch makes new floats float32 (an integer mask * 1.0, an int division): they must
         # meet the model's weights in the model's dtype
         lines += [f"{var} = {var}.to(torch.{state.float_dtype})"
-                  for var, t in zip(outs, node.out_types) if t.is_float]
+                  for var, t in zip(outs, ctx.out_types) if t.is_float]
     if trace:
         lines.append(f"_specc_record({node.id!r}, ({', '.join(outs)},))")
     return lines
+
+
+def _types(refs: list[Ref]) -> list[TensorType]:
+    """The types of values of a complete graph (inference gave every value its type)."""
+    types = []
+    for ref in refs:
+        value_type = ref.type
+        assert value_type is not None, str(ref)
+        types.append(value_type)
+    return types
 
 
 def attr_of(state: CodegenState, item: Node | Scope) -> str:

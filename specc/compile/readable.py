@@ -242,7 +242,7 @@ def _generate(graph: Graph, float_dtype: str | None, var_values: dict, threads: 
     state, classes, root = _classes(graph, float_dtype, threads)
     order = list(classes.values())  # nested classes come before the classes using them
     taken = reserved_names() | runtime_class_names() | _LOCAL_NAMES | set(var_values)
-    taken |= set(state.plugin_classes.values()) | set(state.module_sources)
+    taken |= set(state.plugin_classes.values())
     for cls in [root.cls] + [c for c in order if c is not root.cls]:  # the model's first
         cls.name = python_name(cls.hint, taken, "Block")
     for cls in order:
@@ -290,7 +290,7 @@ def _name_stateless_modules(state: CodegenState, scope: Scope) -> None:
 
 def _stateless(node: Node) -> bool:
     op = get_op(node.op)
-    return op.kind == "module" and op.module is None and op.runtime_class is None \
+    return op.kind == "module" and op.module is None \
         and node.params == 0 and op.param_tensors(node.attrs) == 0 \
         and op.buffers(node.attrs) == (0, 0)
 

@@ -378,11 +378,8 @@ class OpDef:
     macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
     emit: Callable[[EmitCtx], list[str]] = emit_call
     torch_class: str | None = None  # for modules: attribute of torch.nn
-    # For a module torch.nn lacks (torchvision's LayerNorm2d, StochasticDepth): the source of
-    # the class, using only torch, that generated code defines under the name torch_class
-    module_source: str | None = None
-    # Or a class of specc/compile/runtime.py (HF's attention, rotary embeddings, Conv1D: real
-    # code the tests import), copied into the generated code with the runtime classes it
+    # For a module torch.nn lacks (torchvision's LayerNorm2d, HF's attention, ...): a class of
+    # specc/compile/runtime.py, copied into the generated code with the runtime classes it
     # uses; torch_class is then that class's name. A function op may name one too: its
     # emitted code calls that class's static methods (Swin's SpeccWindows)
     runtime_class: str | None = None
@@ -460,7 +457,6 @@ class OpDef:
     layouts: Callable[[LayoutCtx], dict] = view_layouts
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
-    _class: Any = field(default=None, repr=False)  # module_class(), once made
     # A module op outside torch.nn: "package.module:Class", imported only by `build` (and
     # `specc import`), so `check` never imports it. Built-ins use torch_class instead.
     module: str | None = None
@@ -474,11 +470,9 @@ class OpDef:
         return self.param_map.get(name)
 
     def module_class(self):
-        """The torch module class this op builds: torch.nn's, module_source's, or a
-        plugin's (``module``, imported here)."""
-        import torch
-        from torch import nn
-
+        """The torch module class this op builds, when it is one a user's model can hold:
+        torch.nn's, or a plugin's (``module``, imported here). None for a class of
+        specc/compile/runtime.py: a built model holds a copy of it made by its generated code."""
         if self.module is not None:
             import importlib
 
@@ -487,13 +481,11 @@ class OpDef:
             for part in attr.split("."):
                 value = getattr(value, part)
             return value
-        if self.module_source is None:
-            return getattr(nn, self.torch_class or "", None)
-        if self._class is None:
-            namespace: dict = {"torch": torch, "nn": nn}
-            exec(compile(self.module_source, f"<specc op {self.name}>", "exec"), namespace)
-            self._class = namespace[self.torch_class]
-        return self._class
+        if self.runtime_class is not None:
+            return None
+        from torch import nn
+
+        return getattr(nn, self.torch_class or "", None)
 
     def output_names(self, attrs: dict) -> tuple[str, ...]:
         return self.outputs(attrs) if callable(self.outputs) else self.outputs

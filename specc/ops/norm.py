@@ -179,17 +179,6 @@ def _layer_norm_2d(ctx: InferCtx):
     return [t]
 
 
-# torchvision.models.convnext.LayerNorm2d: nn.LayerNorm over the channels of (N, C, H, W)
-_LAYER_NORM_2D = '''
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an (N, C, H, W) tensor, as torchvision's ConvNeXt."""
-
-    def forward(self, x):
-        x = x.permute(0, 2, 3, 1)
-        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-'''
-
 register(OpDef(
     "LayerNorm2d", "module",
     [Param("normalized_shape", "posints", inferred=True, doc="the channel count (inferred)"),
@@ -198,7 +187,7 @@ register(OpDef(
     _layer_norm_2d, doc="channels-first LayerNorm: torchvision's LayerNorm2d (ConvNeXt), "
     "nn.LayerNorm over dim 1 of (N, C, H, W); keys `weight`, `bias`",
     category="norm", keeps_shape=True, count_params=_layer_norm_count,
-    module_source=_LAYER_NORM_2D,
+    runtime_class="LayerNorm2d",
     spatial_rank=2, layout="channels-first",
     # layer_norm of the permuted view: the input's storage, and mean and rstd per position
     saves=lambda ctx: [Saved("input", 0),
