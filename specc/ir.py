@@ -54,6 +54,9 @@ class Node:
     # state_dict) but run only when the module is training; not in eval MACs
     training_only: bool = False
     output_names: tuple = ("out",)
+    # attr -> its text in the spec where that is an expression (`$planes`, `${d * 4}`):
+    # --emit-python writes the expression, not the value (specc/compile/readable.py)
+    exprs: dict = field(default_factory=dict)
     # filled by inference
     out_types: list[TensorType] | None = None
     params: int = 0
@@ -89,6 +92,10 @@ class Scope:
     # a block's `module_order`: these children are registered in this order (the
     # state_dict order), in the places they hold among the children; the rest keep theirs
     module_order: list = field(default_factory=list)
+    params: dict = field(default_factory=dict)  # a block instance's parameter values
+    # a block instance's arguments that are expressions (`stride: ${2 if i == 0 else 1}`),
+    # and a repeat's `repeat:` count when it is one, as the spec writes them
+    exprs: dict = field(default_factory=dict)
 
     def registration_order(self) -> list:
         """The items in the order the module registers them (its state_dict order): a
@@ -131,6 +138,7 @@ class Graph:
     batch_symbols: set = field(default_factory=set)
     symbols: set = field(default_factory=set)  # every size symbol the spec declares
     init: dict = field(default_factory=dict)  # op name -> init spec
+    vars: dict = field(default_factory=dict)  # the spec's vars, evaluated
 
     def consumers(self) -> dict:
         """node id -> list of (consumer node, input position)."""
