@@ -63,6 +63,22 @@ def _html(text: str) -> str:
     return f"<{text}>"
 
 
+# Graphviz spaces <BR/> lines by the font size alone, so an underscore (which sits below the
+# baseline) is drawn on top of the next line's capitals: `embed_tokens` over `Embedding`
+# looked like `Ēmbedding`. A 2-pt empty line after such a row keeps them apart.
+_UNDERSCORE_GAP = "<BR/><FONT POINT-SIZE='2'> </FONT><BR/>"
+
+
+def _lines(rows: list[str]) -> str:
+    """An HTML-like label of escaped rows, one per line."""
+    parts = []
+    for index, row in enumerate(rows):
+        if index:
+            parts.append(_UNDERSCORE_GAP if "_" in rows[index - 1] else "<BR/>")
+        parts.append(row)
+    return _html("".join(parts))
+
+
 def _grid(value) -> str:
     """7 -> 7×7 for a 2-d op; [3, 1] -> 3×1; 5 -> 5 for a 1-d op."""
     if isinstance(value, (list, tuple)):
@@ -324,7 +340,7 @@ class _Drawing:
         for n in [node, *fused]:
             for d in self.problems.get(n.id, []):
                 rows.append(f"<FONT COLOR='#b00020'>{_esc(d.code)} {_esc(d.rule or '')}</FONT>")
-        return _html("<BR/>".join(rows))
+        return _lines(rows)
 
     def add_node(self, target, node: Node, heading: Scope | None = None) -> None:
         category = _category(node)
@@ -343,14 +359,17 @@ class _Drawing:
             attrs.update(color="#b00020", penwidth="2", fillcolor="#fde7ea")
         target.node(self.gv_id(node.id), label, **attrs)
 
-    def add_collapsed(self, target, scope: Scope, copies: int) -> None:
+    def add_collapsed(self, target, scope: Scope, copies: int, title: str | None = None) -> None:
+        """One box for a block (and the ``copies`` identical copies folded into it); ``title``
+        instead of the copies' range (``h`` for ``h.0–11``)."""
         inp = scope.input.type if scope.input else None
         out = scope.output.type if scope.output else None
         kind = scope_label(scope)
-        title = short_name(scope)
         if copies > 1:
             kind = f"{kind} ×{copies}"
-            if scope.attr_name.isdigit():
+        if title is None:
+            title = short_name(scope)
+            if copies > 1 and scope.attr_name.isdigit():
                 title = f"{title}–{copies - 1 + int(scope.attr_name)}"
         rows = [f"<B>{_esc(title)}</B>", _esc(kind),
                 f"<FONT POINT-SIZE='9'>{_esc(inp)} → {_esc(out)}</FONT>",
@@ -364,7 +383,7 @@ class _Drawing:
             codes = sorted({d.code for n in bad for d in self.problems.get(n.id, [])})
             rows.append(f"<FONT COLOR='#b00020'>{_esc(' '.join(codes) or 'error')}</FONT>")
             attrs.update(color="#b00020", penwidth="2")
-        target.node(self.gv_id("scope:" + scope.path), _html("<BR/>".join(rows)), **attrs)
+        target.node(self.gv_id("scope:" + scope.path), _lines(rows), **attrs)
 
     def add_scope(self, target, scope: Scope, level: int) -> None:
         groups = _runs(scope.items) if self.layout.fold and scope.kind == "repeat" else \
@@ -380,6 +399,13 @@ class _Drawing:
                 # a block whose inside is one box (conv + norm + activation): no cluster
                 # around it, its name heads the box instead
                 self.add_node(target, item.walk_nodes().__next__(), heading=item)
+            elif (first := self._one_box_copy(item)) is not None:
+                # a repeat whose copies all fold into one collapsed box (GPT-2's `h`,
+                # GPT2Block ×12): the box says everything a cluster around it would. Copies
+                # numbered 0..N-1 go by the repeat's name (`h`, not `h.0–11`); named ones
+                # keep their range (`encoder_layer_0–11`)
+                self.add_collapsed(target, first, len(item.items), title=short_name(item)
+                                   if first.attr_name.isdigit() else None)
             elif len(run) == len(scope.items) > 1 and scope.kind == "repeat":
                 # every copy folds into one: the repeat's own cluster already says
                 # "(Block ×N)", a second cluster inside it would only repeat that
@@ -387,10 +413,10 @@ class _Drawing:
             else:
                 name = f"cluster_{self.gv_id('cluster:' + item.path)}"
                 with target.subgraph(name=name) as cluster:
-                    title = item.path
+                    title = short_name(item)  # the enclosing cluster names the rest
                     kind = item.block or (scope_label(item) if item.kind == "repeat" else "")
                     if len(run) > 1:
-                        title = f"{item.path}–{run[-1].attr_name}"
+                        title = f"{title}–{run[-1].attr_name}"
                         kind = f"{kind} ×{len(run)}"
                     if kind:
                         title += f"  ({kind})"
@@ -399,6 +425,14 @@ class _Drawing:
                                  fontname=_FONT, fontsize="10", labeljust="l", labelloc="t",
                                  margin="10")
                     self.add_scope(cluster, item, level + 1)
+
+    def _one_box_copy(self, scope: Scope) -> Scope | None:
+        """The first copy of a repeat whose copies all fold into that copy's collapsed box."""
+        first = scope.items[0] if scope.kind == "repeat" and len(scope.items) > 1 else None
+        if not isinstance(first, Scope):
+            return None
+        boxes = {self.layout.box.get(n.id) for n in scope.walk_nodes()}
+        return first if boxes == {"scope:" + first.path} else None
 
     def _single_box(self, scope: Scope) -> bool:
         boxes = {self.layout.box.get(n.id) for n in scope.walk_nodes()}
@@ -431,7 +465,7 @@ class _Drawing:
         inside = {n.id for n in self.top.walk_nodes()}
         if self.top is self.graph.root:
             for node in self.graph.inputs:
-                label = _html(f"<B>{_esc(node.id)}</B><BR/>{_esc(node.out_types[0])}")
+                label = _lines([f"<B>{_esc(node.id)}</B>", _esc(node.out_types[0])])
                 self.dot.node(self.gv_id(node.id), label, shape="oval", style="filled",
                               fillcolor="#d7f0dd")
             inside |= {n.id for n in self.graph.inputs}
@@ -451,7 +485,7 @@ class _Drawing:
             [("output", self.top.output)] if self.top.output else []
         for name, ref in outputs:
             gid = self.gv_id("output:" + name)
-            self.dot.node(gid, _html(f"<B>{_esc(name)}</B><BR/>output"), shape="oval",
+            self.dot.node(gid, _lines([f"<B>{_esc(name)}</B>", "output"]), shape="oval",
                           style="filled", fillcolor="#f9dcc4", peripheries="2")
             self.edge(ref, gid, seen)
         if self.legend:
@@ -463,7 +497,7 @@ class _Drawing:
         if key in self.layout.box:
             return
         self.layout.box[key] = "outside:" + key
-        label = _html(f"<B>{_esc(ref)}</B><BR/>{_esc(ref.type)}")
+        label = _lines([f"<B>{_esc(ref)}</B>", _esc(ref.type)])
         self.dot.node(self.gv_id("outside:" + key), label, shape="oval", style="filled",
                       fillcolor="#d7f0dd")
 

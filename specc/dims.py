@@ -17,9 +17,6 @@ operation raises :class:`DimTooLarge`, which inference reports as E004.
 """
 from __future__ import annotations
 
-from typing import Union
-
-Dim = Union[int, "Sym"]
 _ATOMS: dict[str, tuple["Sym", int]] = {}  # floor-div atom name -> (numerator, divisor)
 MAX_TERMS = 256
 MAX_DEGREE = 64
@@ -205,6 +202,9 @@ class Sym:
         return out
 
     __repr__ = __str__
+
+
+Dim = int | Sym  # a size: concrete, or a polynomial of symbols
 
 
 def _floor_atom(value: "Sym"):

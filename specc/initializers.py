@@ -176,6 +176,20 @@ _RANGE_RULES = {"normal": _std, "uniform": _range, "xavier_normal": _gain,
                 "xavier_uniform": _gain}
 
 
+def sets_zeros(method: str, options: dict) -> bool:
+    """Whether a method with these options fills a tensor with zeros (`zeros`, a constant
+    0, a normal or uniform of zero width at 0): lint's L311 looks for such weights."""
+    if method == "zeros":
+        return True
+    if method == "constant":
+        return options["value"] == 0
+    if method == "normal":
+        return options.get("mean", 0.0) == 0 and options.get("std", 1.0) == 0
+    if method == "uniform":
+        return options.get("a", 0.0) == 0 and options.get("b", 1.0) == 0
+    return False
+
+
 def tensor_problem(method: str, tensor: str, shape: tuple) -> str | None:
     """Why torch cannot apply ``method`` to a tensor of this shape (None: it can)."""
     need = METHODS[method].min_rank

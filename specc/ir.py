@@ -8,7 +8,6 @@ a ``from`` can only name something defined earlier, so the graph cannot have a c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from specc.dims import Dim
 from specc.errors import Loc
@@ -80,7 +79,7 @@ class Scope:
     attr_name: str = ""
     parent: "Scope | None" = None
     block: str | None = None  # block name for block instances
-    items: list[Union[Node, "Scope"]] = field(default_factory=list)
+    items: list[Node | Scope] = field(default_factory=list)
     input: Ref | None = None  # the value its first item reads
     output: Ref | None = None
     # its declared `outputs:` in order (output is the first): a block with several outputs
@@ -137,7 +136,6 @@ class Graph:
     task: str | None = None
     batch_symbols: set = field(default_factory=set)
     symbols: set = field(default_factory=set)  # every size symbol the spec declares
-    init: dict = field(default_factory=dict)  # op name -> init spec
     vars: dict = field(default_factory=dict)  # the spec's vars, evaluated
 
     def consumers(self) -> dict:

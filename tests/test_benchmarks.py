@@ -29,9 +29,11 @@ def test_build_overhead_quick():
 @pytest.mark.parametrize("argv,heavy", [
     (["--version"], ("yaml", "torch", "jsonschema", "graphviz")),
     # json belongs to other subcommands and output formats; tomllib is imported only for
-    # a pyproject.toml that may hold a specc table (this repository's does not)
+    # a pyproject.toml that may hold a specc table (this repository's does not); typing
+    # (~2 ms) only for annotations, which are strings on the check path (collections.abc
+    # has Callable and Iterable; `if TYPE_CHECKING:` imports for mypy, see specc/ops/base.py)
     (["check", "specs/resnet50.yaml", "-q"], ("torch", "jsonschema", "graphviz", "json",
-                                              "tomllib", "difflib")),
+                                              "tomllib", "difflib", "typing", "pkgutil")),
 ])
 def test_commands_import_only_what_they_use(argv, heavy):
     code = ("import sys, specc.cli\n"
@@ -39,6 +41,32 @@ def test_commands_import_only_what_they_use(argv, heavy):
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip().endswith("[]"), out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("argv,module", [
+    (["--version"], None), (["--help"], None), (["check", "specs/resnet50.yaml", "-q"], "check"),
+    (["init", "--help"], "new"), (["explain", "L101"], "explain")])
+def test_a_command_imports_its_own_module_only(argv, module):
+    """`specc --help` lists the commands from specc.cli.COMMANDS alone; a command imports
+    its own module of specc.cli (build's, render's and diff's dependencies stay unloaded)."""
+    code = ("import sys, specc.cli\n"
+            f"try:\n    specc.cli.main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('specc.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    wanted = ["specc.cli._common"] + ([f"specc.cli.{module}"] if module else [])
+    assert out.stdout.strip().splitlines()[-1] == repr(wanted), out.stdout + out.stderr
+
+
+def test_every_command_parses_its_help():
+    """Each module named in specc.cli.COMMANDS adds its arguments (make_parser() without
+    argv builds them all) and answers --help."""
+    from specc.cli import COMMANDS, make_parser
+
+    make_parser()
+    for name in COMMANDS:
+        out = subprocess.run([sys.executable, "-m", "specc", name, "--help"], cwd=ROOT,
+                             capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout.startswith(f"usage: specc {name}"), out
 
 
 def test_scaling_quick():

@@ -123,3 +123,62 @@ def test_a_fully_folded_repeat_is_one_cluster_and_names_are_relative():
     assert source.count("LlamaDecoderLayer ×32") == 1
     assert "model.layers.0" not in source
     assert "<B>mlp</B>" in source
+
+
+def test_a_repeat_folded_into_one_box_has_no_cluster_around_it():
+    """GPT-2's 12 identical blocks collapse into one box `h · GPT2Block ×12`: a dashed
+    cluster around that single box would only say the same again."""
+    source = specc.render(SPECS / "gpt2.yaml").source
+    assert source.count("subgraph cluster_") == 1  # `transformer` alone
+    assert "<B>h</B>" in source and source.count("GPT2Block ×12") == 1
+    assert "h.0" not in source and "transformer.h" not in source
+
+
+def test_cluster_titles_are_relative_to_the_enclosing_cluster():
+    source = specc.render(SPECS / "llama.yaml").source
+    assert "label=<layers  (LlamaDecoderLayer ×32)>" in source and "model.layers" not in source
+
+
+@needs_dot
+def test_an_underscore_does_not_touch_the_line_below(tmp_path):
+    """Graphviz spaces label lines by the font size alone and draws `_` below the baseline,
+    onto the capitals of the next line (`embed_tokens` over `Embedding` read `Ēmbedding`):
+    in the laid-out SVG, a line after one with an underscore starts lower."""
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "llama.svg"
+    assert _render("specs/llama.yaml", "-o", str(out)).returncode == 0
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    checked = 0
+    for group in ET.parse(out).getroot().iterfind(".//s:g[@class='node']", ns):
+        lines = [(t.text or "", float(t.get("y")), float(t.get("font-size")))
+                 for t in group.iterfind("s:text", ns) if (t.text or "").strip()]
+        for (text, y, _), (_, next_y, next_size) in zip(lines, lines[1:]):
+            if "_" in text:
+                assert next_y - y >= next_size + 2, (text, y, next_y)
+                checked += 1
+    assert checked >= 5  # input_ids, embed_tokens, input_layernorm, self_attn, lm_head, ...
+
+
+@needs_dot
+def test_readme_figure_is_the_default_render_of_a_non_trivial_model(tmp_path):
+    """The README's figure is what `specc render` draws today with the default options (its
+    text, box by box: Graphviz versions place things differently), of a model with blocks
+    and skip connections."""
+    import xml.etree.ElementTree as ET
+
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"!\[[^\]]*`specc render (specs/\S+\.yaml) -o (docs/images/\S+\.svg)` "
+                      r"with the default options\]\((docs/images/\S+\.svg)\)", readme)
+    assert match and match.group(2) == match.group(3), "README shows no default-rendered figure"
+    spec, figure = match.group(1), ROOT / match.group(2)
+    fresh = tmp_path / "fresh.svg"
+    assert _render(spec, "-o", str(fresh)).returncode == 0
+
+    def texts(path):
+        ns = {"s": "http://www.w3.org/2000/svg"}
+        return [t.text for t in ET.parse(path).getroot().iterfind(".//s:text", ns)]
+
+    assert texts(figure) == texts(fresh), f"{figure.name} is stale: render {spec} again"
+    graph = specc.check(ROOT / spec).graph
+    assert sum(1 for _ in graph.root.walk_scopes()) > 5 and len(graph.nodes) > 30

@@ -44,6 +44,47 @@ def test_built_module_pickles_and_loads_in_a_fresh_process(tmp_path):
         assert torch.equal(twin(x), expected)
 
 
+def test_modules_torch_nn_lacks_come_from_one_place_and_pickle(tmp_path):
+    """Every module op builds torch.nn's class, a plugin's, or a class of
+    specc/compile/runtime.py (the one home of code torch.nn lacks); a built model holding
+    runtime classes (torchvision's LayerNorm2d and StochasticDepth, HF's Conv1D) pickles
+    and loads in a fresh process with the same outputs."""
+    import ast
+
+    from specc.compile import runtime
+    from specc.ops.base import all_ops
+
+    runtime_classes = {n.name for n in ast.parse(open(runtime.__file__).read()).body
+                       if isinstance(n, ast.ClassDef)}
+    for op in all_ops().values():
+        if op.kind != "module" or op.module is not None:
+            continue
+        if op.runtime_class is not None:
+            assert op.runtime_class in runtime_classes, op.name
+        else:
+            assert isinstance(getattr(torch.nn, op.torch_class, None), type), op.name
+    spec = {"inputs": {"x": {"shape": ["N", 4, 5, 5]}},
+            "layers": [{"name": "norm", "op": "LayerNorm2d"},
+                       {"name": "drop", "op": "StochasticDepth", "p": 0.5, "mode": "row"},
+                       {"op": "flatten", "start_dim": 1},
+                       {"name": "head", "op": "Conv1D", "out_features": 3}]}
+    model = specc.build(spec).eval()
+    assert [type(m).__name__ for m in model.children()][:3] == \
+        ["LayerNorm2d", "StochasticDepth", "SpeccConv1D"]
+    x = torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        expected = model(x)
+    torch.save((model, x, expected), tmp_path / "model.pt")
+    code = ("import torch\n"
+            f"m, x, y = torch.load({str(tmp_path / 'model.pt')!r}, weights_only=False)\n"
+            "with torch.no_grad():\n"
+            "    assert torch.equal(m(x), y)\n"
+            "assert type(m.drop).__name__ == 'StochasticDepth' and m.drop.p == 0.5\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+
+
 def test_save_safetensors_without_pickle_and_strict_load(tmp_path):
     target = tmp_path / "mlp.safetensors"
     res = _run("build", "specs/mlp.yaml", "--save", str(target))

@@ -87,13 +87,38 @@ def built(spec: dict, seed: int = 0):
 
 
 # -- the declaration against torch --------------------------------------------------------
+# modules with parameters besides a weight and a bias: they declare OpDef.param_tensors
+_SEQ = {"inputs": {"x": {"shape": [5, "N", 6]}}}
+MULTI_TENSOR_SPECS = [
+    dict(_SEQ, layers=[{"op": "LSTM", "hidden_size": 4, "num_layers": 2,
+                        "bidirectional": True, "proj_size": 2}]),
+    dict(_SEQ, layers=[{"op": "GRU", "hidden_size": 4, "bias": False}]),
+    dict(_SEQ, layers=[{"op": "RNN", "hidden_size": 3, "num_layers": 3}]),
+    dict(_SEQ, layers=[{"op": "MultiheadAttention", "embed_dim": 6, "num_heads": 2,
+                        "add_bias_kv": True, "from": ["x", "x", "x"]}]),
+    dict(_SEQ, layers=[{"op": "MultiheadAttention", "embed_dim": 6, "num_heads": 3,
+                        "bias": False, "from": ["x", "x", "x"]}]),
+    dict(_SEQ, layers=[{"op": "TransformerEncoderLayer", "d_model": 6, "nhead": 2,
+                        "dim_feedforward": 8}]),
+    dict(_SEQ, layers=[{"op": "TransformerDecoderLayer", "d_model": 6, "nhead": 2,
+                        "dim_feedforward": 8, "bias": False, "from": ["x", "x"]}]),
+    {"inputs": {"x": {"shape": ["N", 5, 8]}},
+     "layers": [{"op": "Attention", "num_heads": 2, "qkv_proj": "c_attn", "o_proj": "c_proj",
+                 "layout": "conv1d", "bias": True}]},
+    {"inputs": {"x": {"shape": ["N", 5, 8]}},
+     "layers": [{"op": "Attention", "num_heads": 4, "num_key_value_heads": 2, "bias": False}]},
+    {"inputs": {"x": {"shape": ["N", 5, 8]}},
+     "layers": [{"op": "Attention", "num_heads": 2, "bias": True, "o_bias": False}]},
+]
+
+
 def test_declared_tensors_are_the_ones_torch_builds():
     """OpDef.tensors (what init: can set, tie: shares) against the built module's own
-    weight and bias, for every layer above and every module op the random generator
+    weight and bias, and OpDef.param_tensors against all its parameters, for every layer above and every module op the random generator
     builds."""
     from tests.test_random_ops import random_op_spec
 
-    cases = [spec_for(shape, node) for shape, node in LAYERS]
+    cases = [spec_for(shape, node) for shape, node in LAYERS] + MULTI_TENSOR_SPECS
     seen: dict = {}  # op -> clean random cases taken
     for seed in range(3000):
         made = random_op_spec(seed)
@@ -115,18 +140,26 @@ def test_declared_tensors_are_the_ones_torch_builds():
             op = all_ops()[node.op]
             if op.kind == "parameter":
                 actual = {"weight": tuple(model.get_parameter(node.id).shape)}
+                n_tensors = 1
             elif op.kind == "module":
                 module = model.get_submodule(node.id)
                 actual = {name: tuple(p.shape) for name, p in module.named_parameters(recurse=False)
                           if name in TENSORS}
+                n_tensors = len(list(module.parameters()))
             else:
                 continue
+            # param_tensors (the optimizer's per-tensor state) counts every tensor the module
+            # registers, its submodules' too; undeclared, it is the number of `tensors`
+            assert op.param_tensors(node.attrs) == n_tensors, (node.op, node.attrs)
             assert {k: tuple(v) for k, v in op.tensors(node.attrs).items()} == actual, \
                 (node.op, node.attrs)
             checked.add(node.op)
     no_tensors = OpDef.__dataclass_fields__["tensors"].default
     declared = {name for name, op in all_ops().items() if op.tensors is not no_tensors}
     assert len(declared) > 20 and declared <= checked, declared - checked
+    no_params = OpDef.__dataclass_fields__["count_params"].default
+    with_params = {name for name, op in all_ops().items() if op.count_params is not no_params}
+    assert len(with_params) > 25 and with_params <= checked, with_params - checked
     assert len(checked) > 60  # the tensor-free module ops too (ReLU, pools, MHA, LSTM, ...)
 
 

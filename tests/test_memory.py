@@ -66,20 +66,10 @@ def _device(graph, batch: int, dtype: str) -> str:
 _KERNELS = {"cpu": "cpu", "meta": "cuda"}
 
 
-# Known gaps of specs that landed after the rules, strict xfails so that a fix shows:
-# swin_t: +5.3% (281.3 vs 267.0 MB at batch 2, fp32); 11.4 MB of the 14.3 MB is torch.matmul
-# copying k^T and v (views of the fused qkv, selected then transposed, whose batch dims do not
-# fold) and saving the copies where the rules keep qkv whole. t5 in bfloat16: +9.7%/+8.0%
-# (220,167 vs 200,772 bytes at batch 2), not yet traced (float32 is within 5%).
-ACTIVATION_GAPS = {("swin_t", "float32"), ("swin_t", "bfloat16"), ("t5", "bfloat16")}
-
-
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("batch", [2, 5])
 @pytest.mark.parametrize("name", MEASURED_SPECS)
-def test_training_activations_equal_saved_tensors(name, batch, dtype, request):
-    if (name, dtype) in ACTIVATION_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="not modelled yet"))
+def test_training_activations_equal_saved_tensors(name, batch, dtype):
     graph, dims = _graph(name, batch)
     device = _device(graph, batch, dtype)
     static = analyse_memory(graph, dtype=dtype, device=_KERNELS[device]).activations_train_bytes

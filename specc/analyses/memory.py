@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from specc.dims import Sym, product, substitute
 from specc.ir import Graph, Node, Ref, Scope
-from specc.ops.base import SaveCtx, Saved, get_op
+from specc.ops.base import Layout, LayoutCtx, SaveCtx, Saved, get_op
 from specc.tensor import FLOAT_DTYPES, ITEMSIZE
 
 # optimizer -> (state tensors per parameter, a scalar `step` tensor per parameter tensor)
@@ -104,17 +104,24 @@ def learns(node: Node) -> bool:
 
 
 def needs_grad(graph: Graph) -> dict:
-    """value (Ref) -> does it require grad: downstream of a parameter."""
+    """value (Ref) -> does it require grad: a float tensor downstream of a parameter
+    (integer and bool tensors never do: positions computed from a hidden state, a mask)."""
     grad: dict = {n.ref: False for n in graph.inputs}
     for node in graph.nodes:
         if node.out_types is None:
             continue
         op = get_op(node.op)
-        flag = learns(node) or op.kind == "parameter" or any(grad.get(r, False)
-                                                                 for r in node.inputs)
-        for index in range(len(node.out_types)):
-            grad[Ref(node, index)] = flag
+        flag = learns(node) or op.kind == "parameter" or any(input_grads(node, grad))
+        for index, out in enumerate(node.out_types):
+            grad[Ref(node, index)] = flag and out.is_float
     return grad
+
+
+def input_grads(node: Node, grad: dict) -> list:
+    """Per input of the node: does a gradient flow back into it (it requires grad and the
+    op reads more than its shape)?"""
+    shape_only = get_op(node.op).shape_inputs
+    return [grad.get(r, False) and i not in shape_only for i, r in enumerate(node.inputs)]
 
 
 def checkpointed_scopes(graph: Graph) -> list[Scope]:
@@ -141,48 +148,59 @@ def scope_inputs(scope: Scope) -> list[Ref]:
 
 
 class _Storages:
-    """Storage identity and size for every value: views share their base's storage."""
+    """Storage identity, size and layout for every value: views share their base's
+    storage; a view that cannot re-read its input (reshaping a transposed tensor) is a
+    copy, with a storage of its own."""
 
-    def __init__(self, graph: Graph, dtype: str, env: dict, device: str = "cuda"):
+    def __init__(self, graph: Graph, dtype: str, env: dict, device: str = "cuda",
+                 grad: dict | None = None):
+        """``grad``: which values require grad, in training (None: inference), where a
+        kernel choice depends on it (attention with a learned mask)."""
         self.dtype, self.env, self.device = dtype, env, device
+        self.grad = grad or {}
         self.owner: dict = {}  # Ref -> storage key (the Ref that allocated it)
         self.size: dict = {}  # storage key -> bytes
-        # Ref -> is it a strided (non-contiguous) view: declared by its op (OpDef.strided),
-        # or passed through unchanged (dropout in eval, identity)
-        self.strided: dict = {}
+        self.layout: dict = {}  # Ref -> Layout (concrete sizes and strides; OpDef.layouts)
         for node in graph.inputs:
             self._allocate(node.ref)
         for node in graph.nodes:
             if node.out_types is None:
                 continue
             op = get_op(node.op)
-            aliases = op.aliases(node.attrs)
-            strided = op.strided(self.context(node, [False] * len(node.inputs)))
+            aliases = {index: source for index, source in op.aliases(node.attrs).items()
+                       if source < len(node.inputs)}
+            sizes = [self.sizes(t, f"{node.id}") for t in node.out_types]
+            layouts = op.layouts(LayoutCtx(node.attrs, [self.layout[r] for r in node.inputs],
+                                           sizes, aliases,
+                                           input_grads(node, self.grad)))
             for index in range(len(node.out_types)):
                 ref = Ref(node, index)
                 source = aliases.get(index)
-                self.strided[ref] = index in strided or (
-                    op.passes_through and source is not None and source < len(node.inputs)
-                    and self.strided.get(node.inputs[source], False))
-                if source is not None and source < len(node.inputs):
+                layout = layouts.get(index)
+                if source is not None and layout is not None:
                     self.owner[ref] = self.owner[node.inputs[source]]
                 elif op.kind in ("parameter", "buffer"):
                     # the module's own tensor, counted as a parameter or buffer
                     self.owner[ref], self.size[ref] = ref, 0
-                else:
+                else:  # a new tensor, or a view that had to copy
                     self._allocate(ref)
+                self.layout[ref] = layout or Layout.contiguous(sizes[index])
 
     def context(self, node: Node, grad: list) -> SaveCtx:
         """What the node's saves / workspace rules see."""
         return SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, grad,
-                       self.dtype, self.device, [self.strided.get(r, False) for r in node.inputs])
+                       self.dtype, self.device, [self.layout[r] for r in node.inputs])
 
     def _allocate(self, ref: Ref) -> None:
         self.owner[ref] = ref
         self.size[ref] = self.tensor_bytes(ref.type, str(ref))
+        self.layout[ref] = Layout.contiguous(self.sizes(ref.type, str(ref)))
 
     def itemsize(self, dtype: str) -> int:
         return ITEMSIZE[self.dtype if dtype in FLOAT_DTYPES else dtype]
+
+    def sizes(self, t, what: str) -> tuple:
+        return tuple(_concrete(d, self.env, f"the size of {what}") for d in t.shape)
 
     def tensor_bytes(self, t, what: str) -> int:
         return _concrete(product(t.shape), self.env, f"the size of {what}") * self.itemsize(t.dtype)
@@ -202,12 +220,11 @@ def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "ad
     if device not in DEVICES:
         raise MemoryAnalysisError(f"device must be one of {', '.join(DEVICES)}")
     env = dict(env or {})
-    storages = _Storages(graph, dtype, env, device)
     report = _weights(graph, dtype, optimizer, amp, env)
     report.nodes = {n.id: NodeMemory(n.id, n.op, 0, 0, _concrete(n.params, env, n.id)
                                      * ITEMSIZE[dtype]) for n in graph.nodes}
-    _train_activations(graph, storages, report)
-    _inference_peak(graph, storages, report)
+    _train_activations(graph, _Storages(graph, dtype, env, device, needs_grad(graph)), report)
+    _inference_peak(graph, _Storages(graph, dtype, env, device), report)
     return report
 
 
@@ -235,7 +252,7 @@ def _weights(graph: Graph, dtype: str, optimizer: str, amp: bool, env: dict) -> 
 
 
 def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) -> None:
-    grad = needs_grad(graph)
+    grad = storages.grad
     kept: dict = {}  # storage key (a Ref, or a private tuple) -> (bytes, node charged)
     skipped: set = set()
     for scope in checkpointed_scopes(graph):
@@ -247,7 +264,7 @@ def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) 
         if id(node) in skipped:
             continue
         op = get_op(node.op)
-        in_grad = [grad.get(r, False) for r in node.inputs]
+        in_grad = input_grads(node, grad)
         if not (learns(node) or any(in_grad)):
             continue  # no graph is recorded: nothing is saved
         ctx = storages.context(node, in_grad)

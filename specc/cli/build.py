@@ -10,8 +10,7 @@ from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_optio
                                outside_vars, parse_dims, print_diagnostics)
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("build", help="build an nn.Module (needs torch)")
+def add_arguments(p) -> None:
     p.add_argument("path")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or meta")
     p.add_argument("--dtype", choices=FLOAT_DTYPES,

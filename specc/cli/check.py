@@ -10,10 +10,9 @@ from specc.report.formats import FORMATS
 from specc.tensor import FLOAT_DTYPES, HALF_DTYPES
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("check", help="validate, infer shapes and lint spec files",
-                       description="Validate specs, infer every tensor's shape, count params "
-                                   "and MACs, and lint. Takes files, directories and globs.")
+def add_arguments(p) -> None:
+    p.description = ("Validate specs, infer every tensor's shape, count params "
+                     "and MACs, and lint. Takes files, directories and globs.")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=tuple(FORMATS),
                    default=None, help="output format (default: full)")

@@ -7,8 +7,7 @@ from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_optio
                                check_dims_used, parse_dims, print_diagnostics)
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("diff", help="what changed between two specs")
+def add_arguments(p) -> None:
     p.add_argument("old")
     p.add_argument("new")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -18,11 +18,10 @@ class _Usage(Exception):
     pass
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("import", help="write a spec from an existing nn.Module (torch.fx)",
-                       description="Trace package.module:factory with torch.fx and write a "
-                                   "spec with the module's own names (its state_dict keys). "
-                                   "This imports and runs your code.")
+def add_arguments(p) -> None:
+    p.description = ("Trace package.module:factory with torch.fx and write a "
+                     "spec with the module's own names (its state_dict keys). "
+                     "This imports and runs your code.")
     p.add_argument("target", metavar="MODULE:FACTORY",
                    help="e.g. mypkg.models:resnet18 (a class or function called with no "
                         "arguments, or an nn.Module instance)")

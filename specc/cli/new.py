@@ -7,8 +7,7 @@ import sys
 from specc.cli._common import EXIT_OK, EXIT_USAGE
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("new", aliases=["init"], help="write a commented starter spec")
+def add_arguments(p) -> None:
     p.add_argument("path", nargs="?", default="model.yaml")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=run)

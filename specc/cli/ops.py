@@ -6,10 +6,9 @@ import sys
 from specc.cli._common import EXIT_FINDINGS, EXIT_OK, enable_project_plugins
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("ops", help="list the ops (with the enabled plugins' ops)",
-                       description="Every op a spec may use here: specc's own, and those of "
-                                   "the plugins the configuration enables.")
+def add_arguments(p) -> None:
+    p.description = ("Every op a spec may use here: specc's own, and those of "
+                     "the plugins the configuration enables.")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--config", help="a specc.toml or pyproject.toml to use")
     p.set_defaults(func=run)

@@ -24,8 +24,7 @@ def _depth(text: str):
     return value
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("render", help="draw the architecture with Graphviz (no torch)")
+def add_arguments(p) -> None:
     p.add_argument("path")
     p.add_argument("-o", "--output", help="OUT.svg|png|pdf|dot (default: print DOT)")
     p.add_argument("--format", choices=FORMATS, default=None)

@@ -6,10 +6,9 @@ import sys
 from specc.cli._common import EXIT_FINDINGS, EXIT_OK, enable_project_plugins
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("schema", help="print the JSON Schema of specs",
-                       description="The JSON Schema of specs, with the ops of the plugins "
-                                   "that the configuration here enables (for editors).")
+def add_arguments(p) -> None:
+    p.description = ("The JSON Schema of specs, with the ops of the plugins "
+                     "that the configuration here enables (for editors).")
     p.add_argument("--config", help="a specc.toml or pyproject.toml to use")
     p.set_defaults(func=run)
 

@@ -69,7 +69,6 @@ class CodegenState(ScopeState):
     classes: dict = field(default_factory=dict)  # forward text -> class name
     class_order: list = field(default_factory=list)  # (name, text)
     class_owners: dict = field(default_factory=dict)  # class name -> owner of each body line
-    module_sources: dict = field(default_factory=dict)  # OpDef.module_source of ops used
     build_lines: list = field(default_factory=list)
     used_names: set = field(default_factory=set)
     runtime_classes: dict = field(default_factory=dict)  # name -> source (runtime.py)
@@ -127,10 +126,9 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
 
 
 def support_code(state: CodegenState) -> list[str]:
-    """What the generated classes use besides torch: classes torch.nn lacks, classes of
+    """What the generated classes use besides torch: the classes torch.nn lacks, from
     specc/compile/runtime.py (before their users), plugin imports."""
-    parts = ["\n" + text for text in state.module_sources.values()]
-    parts += [f"\n\n{text}\n" for text in state.runtime_classes.values()]
+    parts = [f"\n\n{text}\n" for text in state.runtime_classes.values()]
     if state.plugin_classes:
         parts.append("\n# plugin ops' modules (enabled by the configuration, docs/plugins.md)\n"
                      + "".join(_plugin_import(path, alias)
@@ -190,10 +188,8 @@ _RESERVED = {"_Scope", "_Buffer", "build_model", "torch", "nn"}
 
 
 def reserved_names() -> set:
-    """Names a generated scope class may not take: ours, and the classes ops define."""
-    from specc.ops.base import all_ops
-
-    return _RESERVED | {op.torch_class for op in all_ops().values() if op.module_source}
+    """Names a generated scope class may not take (besides runtime.py's classes)."""
+    return _RESERVED
 
 
 def _emit_leaf(state: CodegenState, node: Node) -> str | None:
@@ -222,19 +218,16 @@ def constructor(state: CodegenState, node: Node) -> str:
         return op.runtime_class
     if op.module is not None:  # a plugin's class, imported at the top of the source
         return state.plugin_classes.setdefault(op.module, f"_plugin_{len(state.plugin_classes)}")
-    if op.module_source is not None:  # a class torch.nn lacks: the generated code defines it
-        state.module_sources.setdefault(op.torch_class, op.module_source)
-        return op.torch_class
     return f"nn.{op.torch_class}"
 
 
 def _need_runtime_class(state: CodegenState, name: str) -> None:
-    """Copy a class of specc/compile/runtime.py (and the Specc* classes it uses) into the
-    generated source, once."""
+    """Copy a class of specc/compile/runtime.py (and the classes of that file it uses) into
+    the generated source, once."""
     if name in state.runtime_classes:
         return
     text = runtime_class_source(name)
-    for used in sorted(set(re.findall(r"\bSpecc\w+", text)) - {name}):
+    for used in sorted(set(re.findall(r"\w+", text)) & runtime_class_names() - {name}):
         _need_runtime_class(state, used)
     state.runtime_classes[name] = text
 

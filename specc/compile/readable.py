@@ -309,8 +309,7 @@ def _classes(graph: Graph, float_dtype: str | None) -> tuple[CodegenState, dict,
 def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set) -> str:
     state, classes, root = _classes(graph, float_dtype)
     order = list(classes.values())  # nested classes come before the classes using them
-    module_names = reserved_names() | runtime_class_names() | \
-        set(state.plugin_classes.values()) | set(state.module_sources)
+    module_names = reserved_names() | runtime_class_names() | set(state.plugin_classes.values())
     taken = module_names | _LOCAL_NAMES | set(spec.plain)
     for cls in order:
         for instance in cls.instances:
@@ -365,7 +364,7 @@ def _name_stateless_modules(state: CodegenState, scope: Scope) -> None:
 
 def _stateless(node: Node) -> bool:
     op = get_op(node.op)
-    return op.kind == "module" and op.module is None and op.runtime_class is None \
+    return op.kind == "module" and op.module is None \
         and node.params == 0 and op.param_tensors(node.attrs) == 0 \
         and op.buffers(node.attrs) == (0, 0)
 

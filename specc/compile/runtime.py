@@ -1,17 +1,55 @@
 """Modules that torch.nn lacks, copied verbatim into generated code by the ops that use them.
 
 An op declares ``runtime_class="SpeccAttention"``; codegen reads this file's text (without
-importing it, so the check path never imports torch) and pastes that class into the
-generated source, which therefore still imports only torch. The classes are ordinary
-Python, so tests can also import this file and use them directly.
+importing it, so the check path never imports torch) and pastes that class, with the
+classes of this file it names, into the generated source, which therefore still imports
+only torch (a built model pickles by that source, an --emit-python file runs without specc).
+The classes are ordinary Python, so tests can also import this file and use them directly.
+This file is the one place such code lives: add a class here, not a source string on an op.
 
-Their semantics are Hugging Face transformers' (LlamaAttention, LlamaRotaryEmbedding,
-GPT-2's Conv1D); tests/test_hf_specs.py compares whole models against transformers.
+The semantics of LayerNorm2d and StochasticDepth are torchvision's, tested against copies of
+torchvision's code in tests/test_ops_vs_torch.py; the others are Hugging Face transformers'
+(LlamaAttention, LlamaRotaryEmbedding, GPT-2's Conv1D); tests/test_hf_specs.py compares whole
+models against transformers.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an (N, C, H, W) tensor, as torchvision's ConvNeXt."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: randomly drops a residual branch in training."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if self.p < 0.0 or self.p > 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {self.p}")
+        if self.mode not in ("batch", "row"):
+            raise ValueError(f"mode has to be either 'batch' or 'row', but got {self.mode}")
+        if not self.training or self.p == 0.0:
+            return x
+        survival_rate = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return x * noise
+
+    def extra_repr(self):
+        return f"p={self.p}, mode={self.mode}"
 
 
 class SpeccConv1D(nn.Module):
@@ -166,7 +204,6 @@ class SpeccAttention(nn.Module):
             additive = additive.to(q.dtype)
             bias = additive if bias is None else bias + additive
         return bias
-
 
 
 class SpeccWindows:

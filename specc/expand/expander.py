@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Collection
+from collections.abc import Collection
 
 from specc.errors import Diagnostic, Limits, Loc, SpecError
 from specc.expand.mapping import normalise, without

@@ -40,7 +40,6 @@ def expand(doc: LDict, dims: dict | None = None,
         graph.batch_symbols = {str(n.out_types[0].shape[0]) for n in inputs
                                if n.out_types and n.out_types[0].shape
                                and isinstance(n.out_types[0].shape[0], Sym)}
-    graph.init = {op: entry for op, (entry, _locs) in ex.init_by_op.items()}
     graph.vars = dict(ex.vars)
     return graph, ex.diagnostics
 

@@ -9,7 +9,7 @@ suppressions that suppressed nothing.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from specc import codes
 from specc.codes import Code

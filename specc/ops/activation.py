@@ -103,7 +103,7 @@ register(OpDef("PReLU", "module", [Param("num_parameters", "posint", 1)],
                category="activation", count_params=lambda a: a["num_parameters"], layout="keeps",
                keeps_shape=True,
                output_range="real",
-               saves=saves_inputs(0), param_tensors=lambda a: 1, receptive=POINTWISE,
+               saves=saves_inputs(0), receptive=POINTWISE,
                tensors=lambda a: {"weight": (a["num_parameters"],)}))
 
 
@@ -191,35 +191,6 @@ for _name, (_rank, _spatial, _batched_rank) in _DROPOUTS.items():
                    aliases=_inplace_alias, receptive=POINTWISE))
 
 
-# torchvision.ops.StochasticDepth (its stochastic_depth function, only torch): drops the
-# whole residual branch per sample ("row") or for the whole batch ("batch") in training
-_STOCHASTIC_DEPTH = '''
-class StochasticDepth(nn.Module):
-    """torchvision.ops.StochasticDepth: randomly drops a residual branch in training."""
-
-    def __init__(self, p, mode):
-        super().__init__()
-        self.p, self.mode = p, mode
-
-    def forward(self, x):
-        if self.p < 0.0 or self.p > 1.0:
-            raise ValueError(f"drop probability has to be between 0 and 1, but got {self.p}")
-        if self.mode not in ("batch", "row"):
-            raise ValueError(f"mode has to be either 'batch' or 'row', but got {self.mode}")
-        if not self.training or self.p == 0.0:
-            return x
-        survival_rate = 1.0 - self.p
-        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
-        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival_rate)
-        if survival_rate > 0.0:
-            noise.div_(survival_rate)
-        return x * noise
-
-    def extra_repr(self):
-        return f"p={self.p}, mode={self.mode}"
-'''
-
-
 def _stochastic_depth(ctx: InferCtx):
     t = ctx.need_float()
     check_dropout(ctx, "p")
@@ -234,7 +205,7 @@ register(OpDef(
     _stochastic_depth, doc="torchvision.ops.StochasticDepth: in training, zeroes the whole "
     "input per sample (row) or per batch (batch) with probability p and scales the rest by "
     "1/(1-p); identity in eval", category="dropout", key_args=lambda a: f"p={a['p']:g}",
-    module_source=_STOCHASTIC_DEPTH, receptive=POINTWISE, passes_through=True, layout="keeps",
+    runtime_class="StochasticDepth", receptive=POINTWISE, passes_through=True, layout="keeps",
     keeps_shape=True,
     # training multiplies by a new mask of one value per sample (row) or one (batch); the
     # mask needs no gradient, so only it is saved

@@ -8,11 +8,17 @@ in one file of :mod:`specc.ops`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+
+# typing.TYPE_CHECKING without importing typing: `specc check` never needs it at run time
+# (annotations are strings here), and the import is ~2 ms of its start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from specc import codes
 from specc.codes import Code
-from specc.dims import Dim, Sym
+from specc.dims import Dim, Sym, product
 from specc.tensor import FLOAT_MAX, HALF_DTYPES, TensorType
 
 REQUIRED = object()  # marks a parameter without a default
@@ -147,6 +153,104 @@ class Saved:
     key: str | None = None
 
 
+@dataclass(frozen=True)
+class Layout:
+    """A tensor's concrete sizes and element strides in its storage: views change them
+    without copying (a transpose swaps two strides), and whether a kernel can fold dims
+    into one without a copy depends on them (torch.matmul's reshape to a batch of
+    matrices, a Linear's flatten to a matrix)."""
+
+    sizes: tuple
+    strides: tuple
+
+    @staticmethod
+    def contiguous(sizes) -> Layout:
+        strides, step = [], 1
+        for size in reversed(tuple(sizes)):
+            strides.append(step)
+            step *= max(size, 1)
+        return Layout(tuple(sizes), tuple(reversed(strides)))
+
+    @property
+    def is_contiguous(self) -> bool:
+        """torch's is_contiguous: dense in row-major order; size-1 dims' strides do not
+        matter."""
+        step = 1
+        for size, stride in zip(reversed(self.sizes), reversed(self.strides)):
+            if size == 0:
+                return True
+            if size != 1 and stride != step:
+                return False
+            step *= size
+        return True
+
+    def reshaped(self, sizes) -> Layout | None:
+        """The view of these sizes (torch's computeStride, what reshape and view use),
+        or None when the dims cannot be regrouped without a copy."""
+        sizes = tuple(sizes)
+        old, old_strides = self.sizes, self.strides
+        if not old:
+            return Layout(sizes, (1,) * len(sizes))
+        if any(size == 0 for size in old):
+            return Layout.contiguous(sizes)
+        strides = [0] * len(sizes)
+        view_d = len(sizes) - 1
+        chunk_base = old_strides[-1]
+        tensor_numel = view_numel = 1
+        for d in range(len(old) - 1, -1, -1):
+            tensor_numel *= old[d]
+            if d == 0 or (old[d - 1] != 1 and old_strides[d - 1] != tensor_numel * chunk_base):
+                while view_d >= 0 and (view_numel < tensor_numel or sizes[view_d] == 1):
+                    strides[view_d] = view_numel * chunk_base
+                    view_numel *= sizes[view_d]
+                    view_d -= 1
+                if view_numel != tensor_numel:
+                    return None
+                if d > 0:
+                    chunk_base, tensor_numel, view_numel = old_strides[d - 1], 1, 1
+        return Layout(sizes, tuple(strides)) if view_d == -1 else None
+
+    def folds(self, start: int, end: int) -> bool:
+        """Can dims start..end-1 be read as one dim without a copy?"""
+        merged = (*self.sizes[:start], product(self.sizes[start:end]), *self.sizes[end:])
+        return self.reshaped(merged) is not None
+
+    def permuted(self, dims) -> Layout:
+        return Layout(tuple(self.sizes[d] for d in dims), tuple(self.strides[d] for d in dims))
+
+    def expanded(self, sizes) -> Layout:
+        """torch's expand: new leading dims, and size-1 dims that grow, get stride 0."""
+        sizes = tuple(sizes)
+        offset = len(sizes) - len(self.sizes)
+        strides = [0] * offset + [
+            0 if own == 1 and size != 1 else stride
+            for own, stride, size in zip(self.sizes, self.strides, sizes[offset:])]
+        return Layout(sizes, tuple(strides))
+
+
+@dataclass
+class LayoutCtx:
+    """What a ``layouts`` rule sees: attributes, the inputs' layouts, the outputs' concrete
+    sizes, which outputs are views of which input (``aliases``) and, in training, which
+    inputs require grad (a kernel choice may depend on it)."""
+
+    attrs: dict
+    inputs: list[Layout]
+    outputs: list[tuple]
+    aliases: dict
+    grad: list = field(default_factory=list)
+
+
+def view_layouts(ctx: LayoutCtx) -> dict:
+    """The default ``layouts`` rule: a view re-reads its input at the output's sizes
+    (reshape, view, flatten, squeeze, unsqueeze; in-place and pass-through ops keep the
+    sizes), None where that needs a copy (reshaping a transposed tensor); every other
+    output is a new contiguous tensor."""
+    return {index: ctx.inputs[source].reshaped(ctx.outputs[index])
+            for index, source in ctx.aliases.items()
+            if source < len(ctx.inputs) and index < len(ctx.outputs)}
+
+
 @dataclass
 class SaveCtx:
     """What a ``saves`` rule sees: attributes, types, and which inputs need a gradient."""
@@ -159,9 +263,9 @@ class SaveCtx:
     # the device family the model trains on: "cuda" (torch's meta kernels mirror CUDA's, and
     # the tests measure them) or "cpu" (the kernels the tests run); a few kernels differ
     device: str = "cuda"
-    # per input: is it a strided view (a transpose) that a kernel needing a contiguous
-    # tensor copies first? (see OpDef.strided)
-    strided: list = field(default_factory=list)
+    # per input: its concrete sizes and strides (see Layout, OpDef.layouts): a kernel that
+    # needs dims folded copies an input whose strides do not allow it
+    layouts: list = field(default_factory=list)
 
     @property
     def low_precision(self) -> bool:
@@ -253,6 +357,11 @@ def emit_call(ctx: EmitCtx) -> list[str]:
     return [f"{', '.join(ctx.outs)} = {call}"]
 
 
+def _count_declared_tensors(_attrs: dict) -> int:
+    """OpDef.param_tensors left undeclared: __post_init__ counts the op's ``tensors``."""
+    raise AssertionError("replaced by OpDef.__post_init__")
+
+
 @dataclass
 class OpDef:
     """Everything specc knows about one op."""
@@ -269,11 +378,8 @@ class OpDef:
     macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
     emit: Callable[[EmitCtx], list[str]] = emit_call
     torch_class: str | None = None  # for modules: attribute of torch.nn
-    # For a module torch.nn lacks (torchvision's LayerNorm2d, StochasticDepth): the source of
-    # the class, using only torch, that generated code defines under the name torch_class
-    module_source: str | None = None
-    # Or a class of specc/compile/runtime.py (HF's attention, rotary embeddings, Conv1D: real
-    # code the tests import), copied into the generated code with the runtime classes it
+    # For a module torch.nn lacks (torchvision's LayerNorm2d, HF's attention, ...): a class of
+    # specc/compile/runtime.py, copied into the generated code with the runtime classes it
     # uses; torch_class is then that class's name. A function op may name one too: its
     # emitted code calls that class's static methods (Swin's SpeccWindows)
     runtime_class: str | None = None
@@ -325,10 +431,15 @@ class OpDef:
     saves: SavesFn | None = None
     # output index -> input index whose storage it shares (views, in-place ops)
     aliases: Callable[[dict], dict] = lambda attrs: {}
+    # inputs read only for their shape, dtype or device (`to` a second input's dtype, a
+    # window mask sized like its input): no gradient flows back into them
+    shape_inputs: tuple[int, ...] = ()
     # how many parameter tensors (Adam keeps a 4-byte `step` per tensor) and buffers
     # (float elements, which take the model's dtype; bytes of integer and bool buffers)
-    # the module registers
-    param_tensors: Callable[[dict], int] = lambda attrs: 0
+    # the module registers. param_tensors is declared only by modules with tensors besides
+    # their `tensors` (an LSTM's weight_ih_l0, attention's in_proj_weight); every other op
+    # registers exactly its `tensors`, and counts them
+    param_tensors: Callable[[dict], int] = _count_declared_tensors
     buffers: Callable[[dict], tuple] = lambda attrs: (0, 0)
     # backward MACs: (node MACs, has parameters, per-input needs-grad) -> MACs
     backward_macs: Callable[[Dim, bool, list], Dim] = \
@@ -336,12 +447,14 @@ class OpDef:
     # temporaries the forward allocates and frees within the op, even under no_grad
     # (max pooling computes int64 indices): they raise the inference peak
     workspace: SavesFn = lambda ctx: []
-    # the outputs that are non-contiguous views (a transpose; a batch_first RNN's output):
-    # a consumer that needs a contiguous tensor copies them (see SaveCtx.strided)
-    strided: Callable[[SaveCtx], set] = lambda ctx: set()
+    # output index -> its Layout (sizes and strides): views re-stride their input
+    # (transpose, select, slice, expand; reshape may need a copy: None), and a few kernels
+    # return a non-contiguous result (a batch_first RNN's output is a transpose). Outputs
+    # left out are new contiguous tensors. (Element-wise ops really keep a strided input's
+    # stride order; that changes no byte count, so they are taken as contiguous.)
+    layouts: Callable[[LayoutCtx], dict] = view_layouts
     receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
     param_map: dict = field(default_factory=dict)
-    _class: Any = field(default=None, repr=False)  # module_class(), once made
     # A module op outside torch.nn: "package.module:Class", imported only by `build` (and
     # `specc import`), so `check` never imports it. Built-ins use torch_class instead.
     module: str | None = None
@@ -355,11 +468,9 @@ class OpDef:
         return self.param_map.get(name)
 
     def module_class(self):
-        """The torch module class this op builds: torch.nn's, module_source's, or a
-        plugin's (``module``, imported here)."""
-        import torch
-        from torch import nn
-
+        """The torch module class this op builds, when it is one a user's model can hold:
+        torch.nn's, or a plugin's (``module``, imported here). None for a class of
+        specc/compile/runtime.py: a built model holds a copy of it made by its generated code."""
         if self.module is not None:
             import importlib
 
@@ -368,19 +479,20 @@ class OpDef:
             for part in attr.split("."):
                 value = getattr(value, part)
             return value
-        if self.module_source is None:
-            return getattr(nn, self.torch_class or "", None)
-        if self._class is None:
-            namespace: dict = {"torch": torch, "nn": nn}
-            exec(compile(self.module_source, f"<specc op {self.name}>", "exec"), namespace)
-            self._class = namespace[self.torch_class]
-        return self._class
+        if self.runtime_class is not None:
+            return None
+        from torch import nn
+
+        return getattr(nn, self.torch_class or "", None)
 
     def output_names(self, attrs: dict) -> tuple[str, ...]:
         return self.outputs(attrs) if callable(self.outputs) else self.outputs
 
     def __post_init__(self):
         self.param_map = {p.name: p for p in self.params}
+        if self.param_tensors is _count_declared_tensors:
+            tensors = self.tensors
+            self.param_tensors = lambda attrs: len(tensors(attrs))
         if self.runtime_class is not None:
             self.torch_class = self.runtime_class
         elif self.kind == "module" and self.torch_class is None and self.module is None:
@@ -419,5 +531,6 @@ def all_ops() -> dict[str, OpDef]:
 
 
 __all__ = ["OpDef", "Param", "REQUIRED", "InferCtx", "EmitCtx", "ShapeError", "register",
-           "get_op", "all_ops", "Saved", "SaveCtx", "Window", "POINTWISE", "saves_inputs",
-           "saves_output", "saves_nothing", "same_storage"]
+           "get_op", "all_ops", "Saved", "SaveCtx", "Layout", "LayoutCtx", "view_layouts",
+           "Window", "POINTWISE", "saves_inputs", "saves_output", "saves_nothing",
+           "same_storage"]

@@ -179,22 +179,18 @@ def _conv_saves(nd: int):
     return saves
 
 
-def _weight_and_bias(a: dict) -> int:
-    return 2 if a["bias"] else 1
-
-
 for _nd in (1, 2, 3):
     register(OpDef(
         f"Conv{_nd}d", "module", _conv_params(False), _conv_infer(_nd),
         doc=f"torch.nn.Conv{_nd}d: {_nd}-D convolution over (N, C, *spatial).",
         category="conv", count_params=_count(_nd), macs=_conv_macs(_nd), key_args=_label(_nd),
         weighted=True, spatial_rank=_nd, floors_windows=True, layout="channels-first",
-        saves=_conv_saves(_nd), param_tensors=_weight_and_bias, tensors=_tensors(_nd, False),
+        saves=_conv_saves(_nd), tensors=_tensors(_nd, False),
         receptive=_windows(_nd, False)))
     register(OpDef(
         f"ConvTranspose{_nd}d", "module", _conv_params(True), _convT_infer(_nd),
         doc=f"torch.nn.ConvTranspose{_nd}d: {_nd}-D transposed convolution.",
         category="conv", count_params=_count(_nd), macs=_convT_macs(_nd), key_args=_label(_nd),
         weighted=True, spatial_rank=_nd, layout="channels-first",
-        saves=saves_inputs(0), param_tensors=_weight_and_bias, tensors=_tensors(_nd, True),
+        saves=saves_inputs(0), tensors=_tensors(_nd, True),
         receptive=_windows(_nd, True)))

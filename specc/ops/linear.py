@@ -1,7 +1,7 @@
 """Linear, Bilinear, Identity, Flatten, Unflatten and Embedding."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from specc import codes
 from specc.dims import product
@@ -32,8 +32,7 @@ def linear_op(name: str, doc: str, **kw) -> OpDef:
         count_params=lambda a: a["in_features"] * a["out_features"]
         + (a["out_features"] if a["bias"] else 0),
         macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in_features"],
-        key_args=lambda a: f"→ {a['out_features']}", weighted=True,
-        param_tensors=lambda a: 2 if a["bias"] else 1, **kw))
+        key_args=lambda a: f"→ {a['out_features']}", weighted=True, **kw))
 
 
 def with_bias(weight: Callable[[dict], tuple], size: str) -> Callable[[dict], dict]:
@@ -43,9 +42,13 @@ def with_bias(weight: Callable[[dict], tuple], size: str) -> Callable[[dict], di
 
 
 def _strided_copy(ctx: SaveCtx) -> bool:
-    """Does the layer copy its input first: a strided view of 3 or more dims (a
-    batch_first RNN's output), which the mm it folds into needs contiguous?"""
-    return ctx.inputs[0].rank >= 3 and bool(ctx.strided) and ctx.strided[0]
+    """Does the layer copy its input first? torch.nn.Linear folds an input of 3 or more
+    dims into a matrix for mm (input.reshape(-1, in_features)): a strided view whose
+    leading dims cannot fold (a batch_first RNN's output, a transposed tensor) is copied."""
+    if ctx.inputs[0].rank < 3 or not ctx.layouts:
+        return False
+    layout = ctx.layouts[0]
+    return not layout.folds(0, len(layout.sizes) - 1)
 
 
 def _linear_saves(ctx: SaveCtx) -> list:
@@ -92,7 +95,6 @@ register(OpDef(
     + (a["out_features"] if a["bias"] else 0),
     macs=lambda ctx, outs: numel(outs[0].shape) * ctx.attrs["in1_features"] * ctx.attrs["in2_features"],
     weighted=True, layout="features-last", saves=saves_inputs(0, 1),
-    param_tensors=lambda a: 2 if a["bias"] else 1,
     tensors=with_bias(lambda a: (a["out_features"], a["in1_features"], a["in2_features"]),
                       "out_features")))
 
@@ -172,5 +174,5 @@ register(OpDef(
     layout="features-last",
     count_params=lambda a: a["num_embeddings"] * a["embedding_dim"],
     key_args=lambda a: f"{a['num_embeddings']}×{a['embedding_dim']}",
-    saves=saves_inputs(0), param_tensors=lambda a: 1,
+    saves=saves_inputs(0),
     tensors=lambda a: {"weight": (a["num_embeddings"], a["embedding_dim"])}))

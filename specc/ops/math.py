@@ -110,7 +110,7 @@ def _to_code(ctx: EmitCtx) -> str:
 _fn("to", [Param("dtype", "str", None, choices=(*DTYPES, None))],
     _to, _to_code, "Tensor.to(dtype), or to the dtype of a second input (so a mask "
                    "follows the build dtype: from: [mask, hidden])",
-    category="math", layout="keeps", n_inputs=(1, 2), saves=saves_nothing)
+    category="math", layout="keeps", n_inputs=(1, 2), saves=saves_nothing, shape_inputs=(1,))
 
 
 # -- masks -----------------------------------------------------------------------------

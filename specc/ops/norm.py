@@ -59,10 +59,6 @@ def _stats_saves(batched_rank: int | None):
     return saves
 
 
-def _affine_tensors(a: dict) -> int:
-    return 2 if a["affine"] else 0
-
-
 def _affine(size: str):
     """``tensors`` of a channel norm: with ``affine``, a weight and a bias per channel."""
     return lambda a: {"weight": (a[size],), "bias": (a[size],)} if a["affine"] else {}
@@ -90,7 +86,7 @@ for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
                    category="norm", count_params=_affine_count, channel_norm=True,
                    batch_stats=True, layout="channels-first", keeps_shape=True,
                    spatial_rank=_nd, saves=_stats_saves(None),
-                   param_tensors=_affine_tensors, buffers=_running_buffers,
+                   buffers=_running_buffers,
                    tensors=_affine("num_features"),
                    receptive=POINTWISE))
     register(OpDef(f"InstanceNorm{_nd}d", "module", _running_params(False, False),
@@ -98,7 +94,7 @@ for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
                    category="norm", count_params=_affine_count, channel_norm=True,
                    layout="channels-first", keeps_shape=True, spatial_rank=_nd,
                    saves=_stats_saves(_nd + 2),
-                   param_tensors=_affine_tensors, buffers=_running_buffers,
+                   buffers=_running_buffers,
                    tensors=_affine("num_features")))
 
 
@@ -127,7 +123,7 @@ register(OpDef(
     channel_norm=True, layout="channels-first",
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * ctx.inputs[0].shape[0] * ctx.attrs["num_groups"])],
-    param_tensors=_affine_tensors, tensors=_affine("num_channels")))
+    tensors=_affine("num_channels")))
 
 
 def _layer_norm(ctx: InferCtx):
@@ -170,7 +166,6 @@ register(OpDef(
     _layer_norm, doc="torch.nn.LayerNorm.", category="norm", keeps_shape=True,
     count_params=_layer_norm_count,
     saves=_layer_norm_saves, layout="features-last",
-    param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
     tensors=elementwise_tensors))
 
 
@@ -184,17 +179,6 @@ def _layer_norm_2d(ctx: InferCtx):
     return [t]
 
 
-# torchvision.models.convnext.LayerNorm2d: nn.LayerNorm over the channels of (N, C, H, W)
-_LAYER_NORM_2D = '''
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an (N, C, H, W) tensor, as torchvision's ConvNeXt."""
-
-    def forward(self, x):
-        x = x.permute(0, 2, 3, 1)
-        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-'''
-
 register(OpDef(
     "LayerNorm2d", "module",
     [Param("normalized_shape", "posints", inferred=True, doc="the channel count (inferred)"),
@@ -203,13 +187,12 @@ register(OpDef(
     _layer_norm_2d, doc="channels-first LayerNorm: torchvision's LayerNorm2d (ConvNeXt), "
     "nn.LayerNorm over dim 1 of (N, C, H, W); keys `weight`, `bias`",
     category="norm", keeps_shape=True, count_params=_layer_norm_count,
-    module_source=_LAYER_NORM_2D,
+    runtime_class="LayerNorm2d",
     spatial_rank=2, layout="channels-first",
     # layer_norm of the permuted view: the input's storage, and mean and rstd per position
     saves=lambda ctx: [Saved("input", 0),
                        Saved("new", numel=2 * numel(ctx.inputs[0].shape[:1] + ctx.inputs[0].shape[2:]),
                              dtype=ctx.stats_dtype)],
-    param_tensors=lambda a: (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
     tensors=elementwise_tensors,
     receptive=POINTWISE))
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ops/base.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 SYMBOL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _SYMBOL = re.compile(SYMBOL_PATTERN)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from specc import codes
 from specc.ops._util import numel
 from specc.ops.activation import check_dropout
-from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register
+from specc.ops.base import (EmitCtx, InferCtx, Layout, LayoutCtx, OpDef, Param, Saved, SaveCtx,
+                            register)
 from specc.tensor import INT_DTYPES, TensorType
 
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
@@ -232,6 +233,18 @@ def _emit(name: str):
     return emit
 
 
+def _output_layout(ctx: LayoutCtx) -> dict:
+    """batch_first: the output is the time-major result transposed, [N, T, H] with the
+    strides of [T, N, H] (a packed batch, with 1-D lengths, is padded into a fresh
+    tensor)."""
+    x = ctx.inputs[0]
+    packed = len(ctx.inputs) > 1 and len(ctx.inputs[1].sizes) == 1
+    if not ctx.attrs["batch_first"] or len(x.sizes) != 3 or packed:
+        return {}
+    batch, time, features = ctx.outputs[0]
+    return {0: Layout.contiguous((time, batch, features)).permuted((1, 0, 2))}
+
+
 for _name in ("RNN", "LSTM", "GRU"):
     register(OpDef(
         _name, "module", _params(_name), _infer(_name),
@@ -241,10 +254,7 @@ for _name in ("RNN", "LSTM", "GRU"):
         outputs=("output", "h_n", "c_n") if _name == "LSTM" else ("output", "h_n"),
         count_params=_count(_name), macs=_macs(_name), emit=_emit(_name), saves=_saves(_name),
         workspace=_workspace(_name),
-        # batch_first: the output is the time-major result transposed (a packed batch is
-        # padded into a fresh tensor)
-        strided=lambda ctx: {0} if ctx.attrs["batch_first"] and ctx.inputs[0].rank == 3
-        and split_inputs(ctx.inputs)[1] is None else set(),
+        layouts=_output_layout,
         param_tensors=lambda a: (2 * a["num_layers"] * (2 if a["bidirectional"] else 1)
                                  * (2 if a["bias"] else 1)
                                  + (a["num_layers"] * (2 if a["bidirectional"] else 1)

@@ -11,8 +11,8 @@ from dataclasses import replace
 from specc import codes
 from specc.dims import Dim, Sym, product
 from specc.ops._util import norm_dim, numel
-from specc.ops.base import (POINTWISE, EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register,
-                            same_storage, saves_nothing)
+from specc.ops.base import (POINTWISE, EmitCtx, InferCtx, Layout, LayoutCtx, OpDef, Param, Saved,
+                            SaveCtx, register, same_storage, saves_nothing)
 from specc.ops.linear import flatten_shape
 from specc.tensor import (DTYPES, FLOAT_DTYPES, ITEMSIZE, BroadcastError, TensorType,
                           broadcast_shapes, promote_dtypes)
@@ -136,6 +136,19 @@ for _name, _stack in (("cat", False), ("stack", True)):
 _VIEW = {"saves": saves_nothing, "aliases": same_storage}
 
 
+def _restrided(rule):
+    """A ``layouts`` rule for a view that re-strides its input: rule(input layout, attrs,
+    output sizes) -> the view's strides."""
+    def layouts(ctx: LayoutCtx) -> dict:
+        source = ctx.inputs[0]
+        return {0: Layout(ctx.outputs[0], tuple(rule(source, ctx.attrs, ctx.outputs[0])))}
+    return layouts
+
+
+def _axis(dim: int, rank: int) -> int:
+    return dim % rank if rank else 0
+
+
 def _flatten(ctx: InferCtx):
     t = ctx.inputs[0]
     return [t.with_shape(flatten_shape(ctx, t.shape, ctx.attrs["start_dim"], ctx.attrs["end_dim"]))]
@@ -207,7 +220,8 @@ def _permute(ctx: InferCtx):
 
 _fn("permute", [Param("dims", "ints")], _permute,
     lambda args, a, ctx: f"{args[0]}.permute({', '.join(map(str, a['dims']))})",
-    "Tensor.permute", category="shape", strided=lambda ctx: {0}, **_VIEW)
+    "Tensor.permute", category="shape", **_VIEW, layouts=_restrided(
+        lambda t, a, _: [t.strides[_axis(d, len(t.sizes))] for d in a["dims"]]))
 
 
 def _transpose(ctx: InferCtx):
@@ -219,9 +233,16 @@ def _transpose(ctx: InferCtx):
     return [t.with_shape(shape)]
 
 
+def _transposed_strides(t: Layout, a: dict, _sizes) -> list:
+    strides = list(t.strides)
+    d0, d1 = _axis(a["dim0"], len(strides)), _axis(a["dim1"], len(strides))
+    strides[d0], strides[d1] = strides[d1], strides[d0]
+    return strides
+
+
 _fn("transpose", [Param("dim0", "int"), Param("dim1", "int")], _transpose,
     lambda args, a, ctx: f"{args[0]}.transpose({a['dim0']}, {a['dim1']})",
-    "Tensor.transpose", category="shape", strided=lambda ctx: {0}, **_VIEW)
+    "Tensor.transpose", category="shape", **_VIEW, layouts=_restrided(_transposed_strides))
 
 
 def _unsqueeze(ctx: InferCtx):
@@ -289,7 +310,9 @@ def _select(ctx: InferCtx):
 
 _fn("select", [Param("dim", "int"), Param("index", "int")], _select,
     lambda args, a, ctx: f"{args[0]}.select({a['dim']}, {a['index']})",
-    "Tensor.select: index one position of dim, removing it", category="index", **_VIEW)
+    "Tensor.select: index one position of dim, removing it", category="index", **_VIEW,
+    layouts=_restrided(lambda t, a, _: [stride for d, stride in enumerate(t.strides)
+                                        if d != _axis(a["dim"], len(t.strides))]))
 
 
 def _slice(ctx: InferCtx):
@@ -330,7 +353,9 @@ _fn("slice", [Param("dim", "int", 0), Param("start", "optint", None),
                                                   "that (symbolic) length"),
               Param("step", "posint", 1)], _slice, _slice_code,
     "x[..., start:end:step] along dim; `end: T` cuts to a symbolic length (e.g. a position "
-    "table to the sequence length)", category="index", **_VIEW)
+    "table to the sequence length)", category="index", **_VIEW,
+    layouts=_restrided(lambda t, a, _: [stride * (a["step"] if d == _axis(a["dim"], len(t.strides))
+                                                  else 1) for d, stride in enumerate(t.strides)]))
 
 
 def _matmul(ctx: InferCtx):
@@ -350,33 +375,74 @@ def _matmul(ctx: InferCtx):
 
 
 def _matmul_saves(ctx: SaveCtx) -> list:
-    """torch.matmul (measured): each operand is kept for the other's gradient, as mm/bmm
-    see it. A batched operand whose batch is all ones is a matrix. Matrices and vectors,
-    and a batched left operand over a matrix or vector (folded into one matrix: a view),
-    keep the inputs. A matrix or vector on the left of a batched right operand folds the
-    transposed right operand: a copy of it, kept for the left's gradient. Two batched
-    operands are expanded to the broadcast batch: an operand that really broadcasts is
-    a copy of the expanded size."""
+    """torch.matmul (aten's _matmul_impl): each operand is kept for the other's gradient,
+    as the mm/mv/bmm it dispatches to sees it. Matrices and vectors: the inputs. One
+    operand of 3+ dims and one of at most 2 fold the larger into a matrix (reshape: a
+    copy when its leading dims do not merge; the right operand is folded transposed) when
+    the smaller needs a gradient or the fold is free. Otherwise both are expanded to the
+    broadcast batch and reshaped to [batch, rows, cols]: an operand whose batch dims
+    cannot merge (a transpose of heads selected from a fused q/k/v) or that really
+    broadcasts is a copy."""
     a, b = ctx.inputs
-    a_grad, b_grad = ctx.grad[0], ctx.grad[1]
-
-    def batch(t: TensorType) -> tuple:
-        dims = tuple(t.shape[:-2]) if t.rank >= 3 else ()
-        return () if all(isinstance(d, int) and d == 1 for d in dims) else dims
-
-    if not batch(b):
+    if a.rank <= 2 and b.rank <= 2:
         return _product_saves(ctx)
-    if not batch(a):
-        return ([Saved("new", numel=numel(b.shape))] if a_grad else []) + \
-            ([Saved("input", 0)] if b_grad else [])
-    shared = numel(broadcast_shapes(batch(a), batch(b)))
+    grad_a, grad_b = ctx.grad[0], ctx.grad[1]
+    layout_a, layout_b = ctx.layouts[0], ctx.layouts[1]
+    if _matmul_folds(a.rank, b.rank, layout_a, layout_b, grad_a, grad_b):
+        # t1: the larger operand (the right one transposed), read as a matrix; t2: the other
+        transpose = b.rank > a.rank
+        larger, index = (_mT(layout_b), 1) if transpose else (layout_a, 0)
+        folded = larger.folds(0, len(larger.sizes) - 1)
+        small_grad, large_grad = (grad_a, grad_b) if transpose else (grad_b, grad_a)
+        kept = []
+        if small_grad:  # the folded larger operand, for the smaller one's gradient
+            kept.append(Saved("input", index) if folded
+                        else Saved("new", numel=product(larger.sizes)))
+        if large_grad:
+            kept.append(Saved("input", 1 - index))
+        return kept
+    batch = broadcast_shapes(layout_a.sizes[:-2], layout_b.sizes[:-2])
+    shared = product(batch)
 
-    def operand(index: int, t: TensorType) -> Saved:
-        if numel(batch(t)) == shared:
+    def operand(index: int, layout: Layout) -> Saved:
+        rows = _bmm_matrix(layout.sizes, index == 0)
+        expanded = layout.expanded((*batch, *rows))
+        if expanded.reshaped((shared, *rows)) is not None:
             return Saved("input", index)
-        return Saved("new", numel=shared * t.shape[-2] * t.shape[-1])
+        return Saved("new", numel=shared * product(rows))
 
-    return ([operand(0, a)] if b_grad else []) + ([operand(1, b)] if a_grad else [])
+    return ([operand(0, layout_a)] if grad_b else []) + ([operand(1, layout_b)] if grad_a else [])
+
+
+def _mT(layout: Layout) -> Layout:
+    order = list(range(len(layout.sizes)))
+    order[-2], order[-1] = order[-1], order[-2]
+    return layout.permuted(order)
+
+
+def _bmm_matrix(sizes: tuple, left: bool) -> tuple:
+    """The matrix each batch element of an operand is, as bmm sees it (a vector on the
+    left is one row; on the right torch expands it as [*, m] and unsqueezes a column)."""
+    if len(sizes) == 1:
+        return (1, sizes[0]) if left else (sizes[0],)
+    return tuple(sizes[-2:])
+
+
+def _matmul_folds(rank_a: int, rank_b: int, a: Layout, b: Layout, grad_a: bool,
+                  grad_b: bool) -> bool:
+    """aten's should_fold: the larger operand (3+ dims) becomes a matrix when the other
+    has at most 2 dims and either needs a gradient or the fold needs no copy."""
+    a_larger = rank_a >= rank_b
+    larger = a if a_larger else _mT(b)
+    if not (len(larger.sizes) >= 3 and (rank_b if a_larger else rank_a) <= 2):
+        return False
+    if grad_b if a_larger else grad_a:
+        return True
+    if rank_a == 2:
+        return False
+    sizes, strides = larger.sizes, larger.strides
+    return product(sizes) == 0 or all(strides[i] == strides[i + 1] * sizes[i + 1]
+                                          for i in range(len(sizes) - 2))
 
 
 _fn("matmul", [], _matmul, lambda args, a, ctx: f"torch.matmul({args[0]}, {args[1]})",
@@ -433,12 +499,17 @@ def _part_names(a: dict):
     return tuple(a.get("names") or [str(i) for i in range(_n_parts(a))])
 
 
+def _parts_layouts(ctx: LayoutCtx) -> dict:
+    """chunk / split: each part is a narrow of the input, with its strides."""
+    return {i: Layout(sizes, ctx.inputs[0].strides) for i, sizes in enumerate(ctx.outputs)}
+
+
 _fn("chunk", [Param("chunks", "posint"), Param("dim", "int", 0),
               Param("names", "names", None, to_torch=False, doc="names for the parts")],
     _split, lambda args, a, ctx: f"torch.chunk({args[0]}, {a['chunks']}, dim={a['dim']})",
     "torch.chunk into named outputs (`from: node.0` or the given names)", category="index",
     saves=saves_nothing, aliases=lambda a: {i: 0 for i in range(_n_parts(a))},
-    outputs=_part_names)
+    layouts=_parts_layouts, outputs=_part_names)
 _fn("split", [Param("split_size_or_sections", "sections"), Param("dim", "int", 0),
               Param("parts", "optpos", None, to_torch=False,
                     doc="number of parts when split_size is an int"),
@@ -446,7 +517,8 @@ _fn("split", [Param("split_size_or_sections", "sections"), Param("dim", "int", 0
     _split, lambda args, a, ctx: f"torch.split({args[0]}, {a['split_size_or_sections']!r}, "
                                  f"dim={a['dim']})",
     "torch.split into named outputs", category="index", outputs=_part_names,
-    saves=saves_nothing, aliases=lambda a: {i: 0 for i in range(_n_parts(a))})
+    saves=saves_nothing, aliases=lambda a: {i: 0 for i in range(_n_parts(a))},
+    layouts=_parts_layouts)
 
 
 def _expand(ctx: InferCtx):
@@ -471,7 +543,8 @@ def _expand(ctx: InferCtx):
 
 _fn("expand", [Param("size", "shape", doc="target sizes; -1 keeps a dim; symbols like N")],
     _expand, lambda args, a, ctx: f"{args[0]}.expand({_sizes(a, ctx, 'size')})",
-    "Tensor.expand (broadcast view)", category="shape", **_VIEW)
+    "Tensor.expand (broadcast view)", category="shape", **_VIEW,
+    layouts=lambda ctx: {0: ctx.inputs[0].expanded(ctx.outputs[0])})
 
 
 def _parameter(ctx: InferCtx):
@@ -539,5 +612,5 @@ register(OpDef(
                     "e.g. a class token or a position embedding; zeros unless the node's "
                     "`init:` says otherwise (e.g. {method: normal, std: 0.02})",
     category="parameter", n_inputs=(0, 0), count_params=lambda a: math.prod(a["shape"]),
-    saves=saves_nothing, param_tensors=lambda a: 1,
+    saves=saves_nothing,
     tensors=lambda a: {"weight": tuple(a["shape"])}))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from specc import codes
 from specc.dims import product
 from specc.ops._util import norm_dim, numel
-from specc.ops.base import EmitCtx, InferCtx, OpDef, Param, Saved, SaveCtx, register, saves_nothing
+from specc.ops.base import (EmitCtx, InferCtx, Layout, LayoutCtx, OpDef, Param, Saved, SaveCtx,
+                            register, saves_nothing)
 from specc.ops.linear import linear_op, with_bias
 from specc.ops.norm import elementwise_tensors
 from specc.ops.ptypes import as_tuple
@@ -66,7 +67,6 @@ register(OpDef(
     _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
                    "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
     category="norm", layout="features-last", keeps_shape=True, saves=_rms_norm_saves,
-    param_tensors=lambda a: int(a["elementwise_affine"]),
     count_params=_rms_norm_count, tensors=elementwise_tensors))
 
 
@@ -135,14 +135,24 @@ register(OpDef(
 
 
 # -- scaled_dot_product_attention ------------------------------------------------------
-def _flash_kernel(q: TensorType, k: TensorType, v: TensorType, mask_grad: bool) -> bool:
+def _flash_kernel(q: tuple, k: tuple, v: tuple, mask_grad: bool) -> bool:
     """Does torch's fused CPU kernel (_scaled_dot_product_flash_attention_for_cpu) run, or
-    the composite math path? Fused: 4-D inputs of one batch, equal heads (or whole groups
-    with enable_gqa, which infer has checked), one head size, and a mask that needs no
-    gradient (measured; torch's use_flash_attention_cpp)."""
-    return (q.rank == k.rank == v.rank == 4 and q.shape[0] == k.shape[0] == v.shape[0]
-            and k.shape[1] == v.shape[1] and q.shape[-1] == k.shape[-1] == v.shape[-1]
-            and not mask_grad)
+    the composite math path, on inputs of these shapes? Fused: 4-D inputs of one batch,
+    equal heads (or whole groups with enable_gqa, which infer has checked), one head size,
+    and a mask that needs no gradient (measured; torch's use_flash_attention_cpp)."""
+    return (len(q) == len(k) == len(v) == 4 and q[0] == k[0] == v[0]
+            and k[1] == v[1] and q[-1] == k[-1] == v[-1] and not mask_grad)
+
+
+def _sdpa_layouts(ctx: LayoutCtx) -> dict:
+    """The fused kernel writes its output as [N, T, heads, E] and returns it transposed
+    to [N, heads, T, E]: transposing back and flattening the heads is then free. The math
+    path's last matmul is contiguous."""
+    q, k, v = (layout.sizes for layout in ctx.inputs[:3])
+    if not _flash_kernel(q, k, v, len(ctx.grad) == 4 and ctx.grad[3]):
+        return {}
+    batch, heads, length, features = ctx.outputs[0]
+    return {0: Layout.contiguous((batch, length, heads, features)).permuted((0, 2, 1, 3))}
 
 
 def _kernel_extras(ctx: SaveCtx, scores: tuple, mask: Saved | None) -> list:
@@ -160,7 +170,7 @@ def _sdpa_saves(ctx: SaveCtx) -> list:
     scores = (*out.shape[:-1], k.shape[-2])
     has_mask = len(ctx.inputs) == 4
     mask_grad = has_mask and ctx.grad[3]
-    if _flash_kernel(q, k, v, mask_grad):
+    if _flash_kernel(q.shape, k.shape, v.shape, mask_grad):
         mask = None
         if has_mask:
             m = ctx.inputs[3]
@@ -261,7 +271,7 @@ register(OpDef(
                "[, attn_mask]); dropout is not applied (eval semantics)",
     category="attention", n_inputs=(3, 4), emit=_sdpa_code, macs=_sdpa_macs,
     layout="features-last", sequence_masks=("is_causal",), mask_input=3,
-    key_input=lambda a: 1, saves=_sdpa_saves))
+    key_input=lambda a: 1, saves=_sdpa_saves, layouts=_sdpa_layouts))
 
 
 # -- Attention -------------------------------------------------------------------------

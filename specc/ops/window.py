@@ -85,10 +85,11 @@ def _call(method: str):
     return emit
 
 
-def _window_op(name: str, method: str, infer, doc: str, n_inputs: tuple = (1, 1)) -> OpDef:
+def _window_op(name: str, method: str, infer, doc: str, n_inputs: tuple = (1, 1),
+               shape_inputs: tuple = ()) -> OpDef:
     return register(OpDef(
         name, "function", [_WINDOW, _SHIFT], infer, doc=doc, category="window",
-        n_inputs=n_inputs, emit=_call(method),
+        n_inputs=n_inputs, emit=_call(method), shape_inputs=shape_inputs,
         runtime_class="SpeccWindows", saves=saves_nothing,
         key_args=lambda a: f"{a['window_size']}, shift {a['shift_size']}"))
 
@@ -99,8 +100,9 @@ _window_op("window_partition", "partition", _partition,
 _window_op("window_merge", "merge", _merge,
            "inputs windows [N·windows, wh·ww, C] and the map x [N, H, W, C] they came from → "
            "[N, H, W, C]: the inverse of window_partition (un-cut, roll back, un-pad)",
-           n_inputs=(2, 2))
+           n_inputs=(2, 2), shape_inputs=(1,))
 _window_op("shifted_window_mask", "mask", _mask,
            "x [N, H, W, C] → [windows, wh·ww, wh·ww] in x's dtype: -100 between tokens of a "
            "rolled window that come from different regions of the map, else 0 "
-           "(torchvision's attn_mask; add it to the scores viewed [N, windows, heads, t, t])")
+           "(torchvision's attn_mask; add it to the scores viewed [N, windows, heads, t, t])",
+           shape_inputs=(0,))

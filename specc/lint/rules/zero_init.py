@@ -1,5 +1,6 @@
 """L311 zero-init: all-zero weights before an activation."""
 from specc import codes
+from specc.initializers import parse, sets_zeros
 from specc.lint.registry import rule
 from specc.lint.rules._flow import AFFINE_NORMS, forward, reaches
 from specc.lint.rules._paths import OUTPUT_RANGE, TRANSPARENT, WEIGHTED
@@ -9,13 +10,12 @@ from specc.lint.rules._paths import OUTPUT_RANGE, TRANSPARENT, WEIGHTED
 def zero_init(graph, facts):
     activations = set(OUTPUT_RANGE)
     for node in graph.nodes:
-        spec = node.init if node.init is not None else graph.init.get(node.op)
-        if spec is None or node.op not in WEIGHTED:
+        if node.op not in WEIGHTED:
             continue
-        weight = spec if isinstance(spec, str) else spec.get("weight", spec.get("method"))
-        if isinstance(weight, dict):
-            weight = weight.get("method")
-        if weight == "zeros":
+        # node.init is the node's own entry or its op type's (the expander resolved which
+        # and reported an entry that is no initialiser)
+        weight = parse(node.init).get("weight")
+        if weight is not None and sets_zeros(*weight):
             # BN after a zero layer keeps every channel equal (affine per channel);
             # a last layer (nothing weighted after it, e.g. a PPO policy head before its
             # softmax) is safe: its units get different gradients from the targets
