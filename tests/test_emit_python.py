@@ -140,8 +140,16 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     assert res.returncode == 0, res.stderr
     text = out.read_text()
     ast.parse(text)
-    assert "class BasicBlock(nn.Module):\n" in text
-    assert "    def __init__(self, in_channels, planes, stride=1):\n" in text
+    assert "class BasicBlock(nn.Module):\n" in text and "class BasicBlock_2" not in text
+    assert "    def __init__(self, in_channels, planes, stride=1, downsample=False):\n" in text
+    # the `if: $downsample` shortcut: one class builds it under that condition, and its
+    # forward passes x on when it is not there, as the spec's disabled item does
+    assert "        if downsample:\n            self.downsample = nn.Sequential(\n" in text
+    assert "        else:\n            self.downsample = None\n" in text
+    assert "        downsample = x\n        if self.downsample is not None:\n" \
+        "            downsample = self.downsample(x)  # [N, planes, H/2, W/2]\n" in text
+    assert "            BasicBlock(in_channels=64, planes=128, stride=2, downsample=True),\n" \
+        in text
     assert "        self.conv1 = nn.Conv2d(in_channels=in_channels, out_channels=planes, " \
         "kernel_size=3, stride=stride, padding=1, bias=False)\n" in text
     assert "        self.conv2 = nn.Conv2d(in_channels=planes, out_channels=planes, " \
@@ -149,7 +157,6 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     assert "        self.bn2 = nn.BatchNorm2d(num_features=planes)\n" in text
     # an argument left at the block's default is not written
     assert "            BasicBlock(in_channels=64, planes=64),\n" in text
-    assert "stride=2)" in text
     assert "        self.fc = nn.Linear(in_features=512, out_features=num_classes)\n" in text
     assert "        conv1 = self.conv1(x)  # [N, planes, H/2, W/2]\n" in text
     assert "        conv1 = self.conv1(x)  # [N, 64, 112, 112]\n" in text
@@ -160,7 +167,8 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     module = _emitted_module(text, tmp_path, "r18_readable")
     model = module.build_model(num_classes=10).eval()
     assert model.fc.out_features == 10 and model.layer2[0].conv1.stride == (2, 2)
-    assert type(model.layer2[1]).__name__ == "BasicBlock"
+    assert type(model.layer2[1]).__name__ == type(model.layer2[0]).__name__ == "BasicBlock"
+    assert model.layer2[1].downsample is None and model.layer2[0].downsample is not None
     built = specc.build(SPECS / "resnet18.yaml", vars={"num_classes": 10}).eval()
     model.load_state_dict(built.state_dict(), strict=True)
     x = torch.rand(1, 3, 224, 224)
@@ -195,6 +203,40 @@ def test_build_model_takes_a_size_the_code_computes_from(tmp_path):
     for vars_ in ({"hidden": 64}, {"hidden": 90, "num_classes": 3}):
         built = specc.build(SPECS / "mlp.yaml", vars=vars_)
         _same_model(module.build_model(**vars_), built, torch.rand(3, 784))
+
+
+def test_a_block_with_an_if_part_is_one_class_whatever_the_condition(tmp_path):
+    """The shortcut's `if:` is any expression of the block's params (here stride != 1,
+    and the shortcut is a block of its own); the class builds the block's layers from its
+    params and the stage count comes from a var, so build_model(depth=3, width=12) is
+    what specc builds with those vars."""
+    spec = {
+        "inputs": {"x": {"shape": ["N", 3, 16, 16]}}, "vars": {"width": 8, "depth": 2},
+        "blocks": {
+            "Shortcut": {"params": {"channels": None, "stride": 1}, "layers": [
+                {"op": "Conv2d", "out_channels": "$channels", "kernel_size": 1,
+                 "stride": "$stride"}]},
+            "Unit": {"params": {"channels": None, "stride": 1}, "layers": [
+                {"name": "conv", "op": "Conv2d", "out_channels": "$channels",
+                 "kernel_size": 3, "stride": "$stride", "padding": 1},
+                {"name": "norm", "op": "BatchNorm2d"},
+                {"name": "proj", "block": "Shortcut", "if": "${stride != 1}", "from": "x",
+                 "channels": "$channels", "stride": "$stride"},
+                {"op": "add", "from": ["norm", "proj"]}]}},
+        "layers": [
+            {"name": "stem", "op": "Conv2d", "out_channels": "$width", "kernel_size": 3,
+             "padding": 1},
+            {"name": "down", "block": "Unit", "channels": "${width * 2}", "stride": 2},
+            {"name": "stage", "repeat": "$depth", "block": "Unit", "channels": "${width * 2}"},
+            {"op": "flatten", "start_dim": 1}]}
+    text = readable_source(spec)
+    assert text.count("class Unit") == 1 and "        if stride != 1:\n" in text
+    assert "def __init__(self, in_channels, channels, stride=1):" in text
+    module = _emitted_module(text, tmp_path, "if_part")
+    x = torch.rand(2, 3, 16, 16)
+    _same_model(module.build_model(), specc.build(spec), x)
+    changed = {"depth": 3, "width": 12}
+    _same_model(module.build_model(**changed), specc.build(spec, vars=changed), x)
 
 
 def test_a_var_that_shapes_the_structure_is_refused_with_a_message(tmp_path):

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import re
 from dataclasses import dataclass, field
 
 from specc.compile.codegen import (CodegenError, CodegenState, buffer_value_code, constructor,
@@ -47,8 +48,7 @@ from specc.compile.scopes import externals, find_exports, is_chain, op_of, retur
 from specc.dims import Sym
 from specc.expr import expression_text
 from specc.expand.names import MODULE_ATTRS
-from specc.ir import Graph, Node, Scope
-from specc.ops.base import get_op
+from specc.ir import Graph, Node, Ref, Scope
 
 _IMPORTS = "import torch\nfrom torch import nn\n"
 _NAMED_SEQUENTIAL = '''
@@ -83,6 +83,13 @@ class _Class:
     defaults: dict = field(default_factory=dict)  # own param -> its default, where it has one
     free: list = field(default_factory=list)  # vars / outer block params it reads, keywords
     count: str = ""  # a stack's length as code, when the spec writes it as an expression
+    # id(a Sequential child of instances[0]) -> its `repeat:` count as code: its copies
+    # are built alike, in a comprehension
+    repeats: dict = field(default_factory=dict)
+    # attr -> (the code of its `if:`, the names it reads), for children some instances
+    # lack (a block's shortcut that `if: $downsample` switches on): built under `if`
+    conditional: dict = field(default_factory=dict)
+    template: "_Instance | None" = None  # an instance with every child (instances[0])
 
     def signature(self) -> list:
         """The __init__ parameters: (name, kind) with kind "pattern", "own" or "free"."""
@@ -117,11 +124,24 @@ class _Instance:
     raws: list = field(default_factory=list)  # the spec's expression of each value, or None
     inferred: list = field(default_factory=list)  # the value is inferred from shapes
     defaults: list = field(default_factory=list)  # a nested class's default, or _NO_DEFAULT
-    nodes: list = field(default_factory=list)  # the module node a value is an argument of
+    owners: list = field(default_factory=list)  # the node or nested scope a value is for
+    flows: list = field(default_factory=list)  # a size inferred: the values it is read from
+    absent: set = field(default_factory=set)  # attrs of the class's conditional children it lacks
+    spans: dict = field(default_factory=dict)  # id(child) -> (first, end) of its values
     args: dict = field(default_factory=dict)  # pattern parameter -> this instance's value
 
 
 _NO_DEFAULT = object()
+
+
+class _AbsentType:
+    """The value of an argument of a conditional child an instance lacks."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _AbsentType()
 
 
 @dataclass(eq=False)
@@ -134,6 +154,7 @@ class _Child:
     kwargs: list = field(default_factory=list)  # "module": [(name, value)]; "parameter": sizes
     node: Node | None = None  # "module", "parameter": the node (its expressions)
     children: list = field(default_factory=list)  # "sequential": [_Child]
+    scope: Scope | None = None  # "sequential": its scope (a repeat's count is on it)
     instance: _Instance | None = None  # "class"
     persistent: bool = True  # "buffer"
 
@@ -308,8 +329,9 @@ def _classes(graph: Graph, float_dtype: str | None) -> tuple[CodegenState, dict,
 
 def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set) -> str:
     state, classes, root = _classes(graph, float_dtype)
-    order = list(classes.values())  # nested classes come before the classes using them
     module_names = reserved_names() | runtime_class_names() | set(state.plugin_classes.values())
+    # nested classes come before the classes using them
+    order = _merge_conditional(state, list(classes.values()), _Names(spec, module_names))
     taken = module_names | _LOCAL_NAMES | set(spec.plain)
     for cls in order:
         for instance in cls.instances:
@@ -348,6 +370,120 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set) ->
     return "".join(parts)
 
 
+def _merge_conditional(state: CodegenState, order: list, names: _Names) -> list:
+    """One class for the instances of a block that differ only in children an `if:` of
+    the block's params switches off (torchvision's BasicBlock with and without its
+    downsample): the class builds such a child under that `if`, and its forward runs it
+    when it is there and passes its input on when not (as the spec's disabled item does).
+    Returns the classes in order, a merged one where the first of its parts was."""
+    merged: dict = {}  # id(class merged away) -> the class it went into
+    for full in order:
+        if id(full) in merged or full.key[0] is None:
+            continue
+        for other in order:
+            if other is full or id(other) in merged or other.key[0] != full.key[0]:
+                continue
+            conditional = _lacking(state, full, other, names)
+            if conditional is None:
+                continue
+            absent = set(conditional)
+            for instance in other.instances:
+                instance.cls, instance.absent = full, absent
+            full.instances += other.instances
+            full.conditional.update(conditional)
+            merged[id(other)] = full
+    out: list = []
+    for cls in order:
+        into = merged.get(id(cls), cls)
+        while id(into) in merged:
+            into = merged[id(into)]
+        if into not in out:
+            out.append(into)
+    for cls in out:
+        cls.template = cls.instances[0]
+    return out
+
+
+_CALL_LINE = re.compile(r"(\w+) = (self\.\w+)\((\w+)((?:, \w+)*)\)")
+
+
+def _lacking(state: CodegenState, full: _Class, other: _Class, names: _Names) -> dict | None:
+    """attr -> (code of its `if:`, names it reads) of each child of ``full``'s instances
+    that ``other``'s lack, when that is all that differs between them: the other children
+    are alike in order, each reads what it reads in ``full`` (a lacking child's input where
+    it read the child), each lacking child is one call whose `if:` is true in every
+    instance of ``full`` and false in every one of ``other``. Else None."""
+    from specc.expr import ExprError, evaluate
+
+    template, instance = full.instances[0], other.instances[0]
+    if full.conditional or other.conditional or full.stack or other.stack:
+        return None
+    present = {item.attr_name for item in instance.scope.items if item.named}
+    lacking = [item for item in template.scope.items
+               if item.named and "if" in item.exprs and item.attr_name not in present]
+    if not lacking:
+        return None
+    gone = {item.attr_name for item in lacking}
+    if [c.key() for c in template.children if c.attr not in gone] != \
+            [c.key() for c in instance.children]:
+        return None
+    kept = [item for item in template.scope.items if item not in lacking]
+    if len(kept) != len(instance.scope.items):
+        return None
+    # the values of `full`'s forward as the lacking instance has them
+    same: dict = dict(zip(externals(state, template.scope), externals(state, instance.scope)))
+    if len(same) != len(externals(state, instance.scope)):
+        return None
+    theirs_in_order = iter(instance.scope.items)
+    for mine in template.scope.items:
+        if mine in lacking:
+            reads = externals(state, mine) if isinstance(mine, Scope) else mine.inputs
+            made = returns(state, mine) if isinstance(mine, Scope) else [mine.ref]
+            if len(made) != 1 or not reads or reads[0] not in same:
+                return None
+            same[made[0]] = same[reads[0]]
+            continue
+        theirs = next(theirs_in_order)
+        if type(mine) is not type(theirs):
+            return None
+        if isinstance(mine, Node):
+            assert isinstance(theirs, Node)
+            if mine.op != theirs.op or op_of(mine).kind == "function" and mine.attrs != \
+                    theirs.attrs or [same.get(r) for r in mine.inputs] != theirs.inputs:
+                return None
+            same.update((Ref(mine, i), Ref(theirs, i)) for i in range(len(mine.output_names)))
+        else:
+            assert isinstance(theirs, Scope)
+            if [same.get(r) for r in externals(state, mine)] != externals(state, theirs):
+                return None
+            mine_out, theirs_out = returns(state, mine), returns(state, theirs)
+            if len(mine_out) != len(theirs_out):
+                return None
+            same.update(zip(mine_out, theirs_out))
+    if [same.get(r) for r in returns(state, template.scope)] != returns(state, instance.scope):
+        return None
+    # each lacking child's forward line is one call: it becomes `out = input` and the call
+    text, owners = forward_text(state, template.scope, comment=lambda item: "")
+    lines = text.split("\n")[1:]
+    conditional = {}
+    for item in lacking:
+        own = [line.strip() for line, owner in zip(lines, owners) if owner == item.attr_name]
+        if len(own) != 1 or not _CALL_LINE.fullmatch(own[0]):
+            return None
+        raw = item.exprs["if"]
+        found = names.code(raw, template)
+        if found is None:
+            return None
+        try:
+            if not (all(evaluate(raw, inst.env) is True for inst in full.instances) and
+                    all(evaluate(raw, inst.env) is False for inst in other.instances)):
+                return None
+        except ExprError:
+            return None
+        conditional[item.attr_name] = found
+    return conditional
+
+
 def _name_stateless_modules(state: CodegenState, scope: Scope) -> None:
     """Unnamed modules outside Sequentials are attributes named by their index ('6'); a
     module with no parameters or buffers is not in the state_dict, so it can take its op's
@@ -363,7 +499,7 @@ def _name_stateless_modules(state: CodegenState, scope: Scope) -> None:
 
 
 def _stateless(node: Node) -> bool:
-    op = get_op(node.op)
+    op = op_of(node)
     return op.kind == "module" and op.module is None \
         and node.params == 0 and op.param_tensors(node.attrs) == 0 \
         and op.buffers(node.attrs) == (0, 0)
@@ -398,8 +534,9 @@ def _is_stack(state: CodegenState, scope: Scope) -> bool:
     outer = externals(state, scope)
     if not outer or outer[0] != scope.input:
         return False
-    previous = scope.input
+    previous: Ref | None = scope.input
     for item in items:
+        assert isinstance(item, Scope)  # checked above
         if externals(state, item) != [previous] + outer[1:]:
             return False
         previous = item.output
@@ -410,11 +547,11 @@ def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | N
     attr = state.renamed.get(id(item), item.attr_name)
     if isinstance(item, Scope):
         if is_chain(state, item):
-            return _Child("sequential", attr, children=[
+            return _Child("sequential", attr, scope=item, children=[
                 c for i in item.items if (c := _child(state, i, classes)) is not None])
         hint = item.block or pascal_case(item.attr_name) or "Block"
         return _Child("class", attr, instance=_describe(state, item, classes, hint))
-    op = get_op(item.op)
+    op = op_of(item)
     if op.kind == "function":
         return None
     if op.kind == "parameter":
@@ -429,7 +566,7 @@ def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | N
 
 def _constructor_kwargs(node: Node) -> list:
     """(name, value) of the constructor arguments :func:`codegen.constructor_args` writes."""
-    op = get_op(node.op)
+    op = op_of(node)
     out = []
     for param in op.params:
         value = node.attrs.get(param.name)
@@ -444,43 +581,66 @@ def _literals(instance: _Instance) -> None:
     each with the spec's expression of it; a nested class instance contributes its
     arguments (its class's constants are its own)."""
     def add(label: tuple, value, raw, inferred: bool = False, default=_NO_DEFAULT,
-            node: Node | None = None) -> None:
-        instance.nodes.append(node)
+            owner: Node | Scope | None = None, flows: list | None = None) -> None:
+        instance.owners.append(owner)
+        instance.flows.append(flows or [])
         instance.values.append(value)
         instance.labels.append(label)
         instance.raws.append(raw)
         instance.inferred.append(inferred)
         instance.defaults.append(default)
 
-    def walk(children: list) -> None:
+    def walk(children: list, absent: bool = False) -> None:
+        """``absent``: the template's child this instance lacks, one placeholder a value."""
         for child in children:
-            if child.kind == "module":
-                op = op_of(child.node)
-                for name, value in child.kwargs:
-                    param = op.param(name)
-                    add((child.attr, name), value, child.node.exprs.get(name),
-                        param is not None and param.inferred, node=child.node)
-            elif child.kind == "parameter":
-                raw = child.node.exprs.get("shape")
-                for axis, size in enumerate(child.kwargs):
-                    add((child.attr, f"size{axis}"), size,
-                        raw[axis] if isinstance(raw, list) and axis < len(raw) else None)
-            elif child.kind == "sequential":
-                walk(child.children)
-            elif child.kind == "class":
-                nested = child.instance
-                assert nested is not None
-                for name, kind in nested.cls.signature():
-                    if kind == "pattern":
-                        add((child.attr, name), nested.args[name], None, True)
-                    elif kind == "own":
-                        add((child.attr, name), nested.scope.params[name],
-                            nested.scope.exprs.get(name),
-                            default=nested.cls.defaults.get(name, _NO_DEFAULT))
-                    else:  # a name the nested code reads from around it: passed on
-                        add((child.attr, name), nested.env[name], f"${name}")
+            start = len(instance.values)
+            one(child, absent)
+            instance.spans[id(child)] = (start, len(instance.values))
 
-    walk(instance.children)
+    def one(child: _Child, absent: bool) -> None:
+        if child.kind == "module":
+            assert child.node is not None
+            op = op_of(child.node)
+            for name, value in child.kwargs:
+                param = op.param(name)
+                add((child.attr, name), _ABSENT if absent else value,
+                    child.node.exprs.get(name), param is not None and param.inferred,
+                    owner=child.node, flows=child.node.inputs)
+        elif child.kind == "parameter":
+            assert child.node is not None
+            raw = child.node.exprs.get("shape")
+            for axis, size in enumerate(child.kwargs):
+                add((child.attr, f"size{axis}"), _ABSENT if absent else size,
+                    raw[axis] if isinstance(raw, list) and axis < len(raw) else None)
+        elif child.kind == "sequential":
+            walk(child.children, absent)
+        elif child.kind == "class":
+            nested = child.instance
+            assert nested is not None
+            scope = nested.scope
+            for name, kind in nested.cls.signature():
+                if absent:
+                    add((child.attr, name), _ABSENT, None, owner=scope)
+                elif kind == "pattern":  # a size the class could not compute: its input's
+                    add((child.attr, name), nested.args[name], None, True, owner=scope,
+                        flows=[scope.input])
+                elif kind == "own":
+                    add((child.attr, name), scope.params[name], scope.exprs.get(name),
+                        default=nested.cls.defaults.get(name, _NO_DEFAULT), owner=scope)
+                else:  # a name the nested code reads from around it: passed on
+                    add((child.attr, name), nested.env[name], f"${name}", owner=scope)
+
+    if not instance.absent:
+        walk(instance.children)
+        return
+    template = instance.cls.template
+    assert template is not None
+    own = iter(instance.children)
+    for child in template.children:
+        if child.attr in instance.absent:
+            walk([child], absent=True)
+        else:
+            walk([next(own)])
 
 
 class _Names:
@@ -506,8 +666,8 @@ class _Names:
 
     def _tree(self, raw, depth: int) -> ast.expr | None:
         if isinstance(raw, list):
-            items = [self._tree(item, depth) for item in raw]
-            if any(item is None for item in items):
+            items = [tree for item in raw if (tree := self._tree(item, depth)) is not None]
+            if len(items) != len(raw):
                 return None
             return ast.Tuple(elts=items, ctx=ast.Load())
         if not isinstance(raw, str) or "$" not in raw:
@@ -557,22 +717,33 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
     patterns: dict = {}  # the values of one position in every instance -> positions
     read: list = []  # the names the code reads, in order
     for position, value in enumerate(first.values):
-        raws = {repr(inst.raws[position]) for inst in cls.instances}
+        present = [inst for inst in cls.instances if inst.values[position] is not _ABSENT]
+        raws = {repr(inst.raws[position]) for inst in present}
         found = None
         if len(raws) == 1 and first.raws[position] is not None:
-            found = _verified(names, first.raws[position], position, cls)
+            found = _verified(names, first.raws[position], position, present)
         if found is None and first.inferred[position]:
-            upstream = _upstream(first.nodes[position], first.scope)
+            upstream = _upstream(first.flows[position], first.scope)
             found = next((cls.code_of[q] for q in reversed(range(position))
-                          if q in cls.code_of and first.nodes[q] in upstream
-                          and columns[q] == columns[position]), None)
+                          if q in cls.code_of and first.owners[q] in upstream
+                          and _agree(columns[q], columns[position])), None)
+        # a value of a child some instances lack joins a parameter it agrees with first
+        # (the shortcut's in_channels is the block's)
+        joins = next((known for known in patterns if _agree(known, columns[position])), None) \
+            if len(present) < len(cls.instances) else None
         if found is not None:
             cls.code_of[position] = found
             read += [name for name in sorted(found[1]) if name not in read]
-        elif len(set(columns[position])) == 1:
+        elif joins is None and len(set(columns[position]) - {repr(_ABSENT)}) == 1:
             cls.constants[position] = value
         else:
-            patterns.setdefault(columns[position], []).append(position)
+            patterns.setdefault(joins or columns[position], []).append(position)
+    read += [name for _, used in cls.conditional.values() for name in sorted(used)
+             if name not in read]
+    pattern_of = {p: column for column, positions in patterns.items() for p in positions}
+    for child, count in _repeats(cls, names, pattern_of):
+        cls.repeats[id(child)] = count[0]
+        read += [name for name in sorted(count[1]) if name not in read]
     own_params = list(first.scope.params) if first.scope.kind == "block" else []
     defaults = names.spec.block_defaults.get(first.scope.block or "", {})
     cls.own = [name for name in own_params if name in read]
@@ -587,37 +758,115 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
         cls.params.append((name, positions))
         for position in positions:
             cls.group_of[position] = name
-    for instance in cls.instances:
-        instance.args = {name: instance.values[positions[0]] for name, positions in cls.params}
+    for instance in cls.instances:  # (an argument only a lacking child takes: any value)
+        instance.args = {name: next((instance.values[p] for p in positions
+                                     if instance.values[p] is not _ABSENT), first.values[positions[0]])
+                         for name, positions in cls.params}
     if cls.stack:
         _stack_count(cls, names)
 
 
-def _upstream(node: Node | None, scope: Scope) -> set:
-    """The nodes of ``scope`` (not of a class inside it) whose values flow into ``node``: a
-    size inferred from its input is one of theirs (a BatchNorm's num_features is the conv's
-    out_channels before it), and only theirs."""
+_UPSTREAM_LIMIT = 256  # producers looked at, nearest first: a size flows from a near one
+
+
+def _upstream(refs: list, scope: Scope) -> set:
+    """The items of ``scope`` whose values flow into ``refs``, nearest first up to a bound:
+    its nodes (a BatchNorm's num_features is the out_channels of the conv before it) and
+    the scopes inside it a value comes out of (a block's in_channels is the channels
+    argument of the block before it). A nested block is a whole: the walk goes on from its
+    input."""
+    from collections import deque
+
     found: set = set()
-    todo = list(node.inputs) if node is not None else []
-    while todo:
-        producer = todo.pop().node
+    todo = deque(refs)
+    while todo and len(found) < _UPSTREAM_LIMIT:
+        ref = todo.popleft()
+        if ref is None:
+            continue
+        producer = ref.node
+        around = []
         owner = producer.scope
-        while owner is not None and owner is not scope and owner.kind != "block":
+        while owner is not None and owner is not scope:
+            around.append(owner)
             owner = owner.parent
-        if owner is scope and producer not in found:
-            found.add(producer)
-            todo += producer.inputs
+        if owner is not scope or producer in found:
+            continue
+        blocks = [s for s in around if s.kind == "block"]
+        found.add(producer)
+        found.update(around)
+        if blocks:  # inside a nested block: what flows into that block
+            todo.append(blocks[-1].input)
+        else:
+            todo.extend(producer.inputs)
     return found
 
 
-def _verified(names: _Names, raw, position: int, cls: _Class) -> tuple[str, set] | None:
+def _repeats(cls: _Class, names: _Names, pattern_of: dict) -> list:
+    """(child, (code, names)) of each nn.Sequential child that is a `repeat` whose copies
+    are built alike and whose count the spec writes as an expression (`repeat: $depth`):
+    the code builds it as ``nn.Sequential(*[Block(...) for _ in range(depth)])``."""
+    from specc.expr import ExprError, evaluate
+
+    first = cls.instances[0]
+    if any(inst.absent for inst in cls.instances):
+        return []
+
+    def code(position: int) -> tuple:
+        if position in cls.code_of:
+            return ("code", cls.code_of[position][0])
+        if position in pattern_of:
+            return ("pattern", pattern_of[position])
+        return ("literal", _literal(cls.constants[position]))
+
+    def sequentials(children: list, path: tuple):
+        for index, child in enumerate(children):
+            if child.kind == "sequential":
+                yield path + (index,), child
+                yield from sequentials(child.children, path + (index,))
+
+    def at(instance: _Instance, path: tuple) -> Scope:
+        """The scope of an instance's Sequential child at ``path``."""
+        children, child = instance.children, None
+        for index in path:
+            child = children[index]
+            children = child.children
+        assert child is not None and child.scope is not None
+        return child.scope
+
+    found = []
+    for path, child in sequentials(first.children, ()):
+        raw = child.scope.exprs.get("repeat") if child.scope is not None else None
+        if raw is None or _named(child.children) or len(child.children) < 2:
+            continue
+        copies = {(c.key()[2:], tuple(code(p) for p in range(*first.spans[id(c)])))
+                  for c in child.children}
+        count = names.code(raw, first)
+        if len(copies) != 1 or count is None:
+            continue
+        try:
+            if all(evaluate(raw, inst.env) == len(at(inst, path).items)
+                   and at(inst, path).exprs.get("repeat") == raw
+                   for inst in cls.instances):
+                found.append((child, count))
+        except ExprError:
+            continue
+    return found
+
+
+def _agree(column: tuple, other: tuple) -> bool:
+    """Two positions' values agree in every instance that has both."""
+    absent = repr(_ABSENT)
+    return all(a == b or absent in (a, b) for a, b in zip(column, other, strict=True))
+
+
+def _verified(names: _Names, raw, position: int, instances: list) -> tuple[str, set] | None:
     """The code of an expression, when evaluating it gives every instance's value."""
     from specc.expr import ExprError, evaluate
 
-    found = names.code(raw, cls.instances[0])
+    found = names.code(raw, instances[0])
     if found is None:
         return None
-    for instance in cls.instances:
+    for instance in instances:
         try:
             value = evaluate(raw, instance.env) if not isinstance(raw, list) else \
                 tuple(evaluate(item, instance.env) for item in raw)
@@ -686,6 +935,9 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
             nested = child.instance.cls
             return f"{nested.name}({arguments([name for name, _ in nested.signature()])})"
         inner = indent + _INDENT
+        if id(child) in cls.repeats:  # copies built alike, as many as the spec's count
+            made = [expression(c, inner) for c in child.children]
+            return f"nn.Sequential(*[{made[0]} for _ in range({cls.repeats[id(child)]})])"
         named = _named(child.children)
         items = [(f"({c.attr!r}, {expression(c, inner)})" if named else expression(c, inner))
                  for c in child.children]
@@ -704,6 +956,10 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
         elif child.kind == "buffer":
             lines.append(f"self.register_buffer({child.attr!r}, {child.ctor}, "
                          f"persistent={child.persistent!r})")
+        elif child.attr in cls.conditional:  # built when its `if:` holds, None otherwise
+            built = _assign(child.attr, expression(child, body + _INDENT), "add_module")
+            lines += [f"if {cls.conditional[child.attr][0]}:", f"{_INDENT}{built}", "else:",
+                      f"{_INDENT}self.{child.attr} = None"]
         else:
             lines.append(_assign(child.attr, expression(child, body), "add_module"))
     signature = cls.signature_code()
@@ -711,11 +967,29 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
     doc = f"{_INDENT}\"\"\"{doc_text(first.scope.block or first.scope.path or state.graph.name)}" \
         f"{_instances_note(cls)}\"\"\"\n\n"
     input_comment, comments = _comments(state, cls)
-    forward, _ = forward_text(state, first.scope, comment=lambda item: comments[id(item)])
+    forward, owners = forward_text(state, first.scope, comment=lambda item: comments[id(item)])
     head, _, rest = forward.partition("\n")
+    if cls.conditional:
+        rest = _conditional_calls(rest, owners, cls)
     forward = f"{head}{input_comment}\n{rest}"
     return f"\n\nclass {cls.name}(nn.Module):\n{doc}{_INDENT}def __init__({signature}):\n" \
         f"{init}\n{forward}"
+
+
+def _conditional_calls(body: str, owners: list, cls: _Class) -> str:
+    """A forward's body in which each conditional child's call runs when the child is
+    there; without it, its output is its input (what the spec's disabled item passes on)."""
+    lines = body.split("\n")
+    out = []
+    for line, owner in zip(lines, owners + [None] * (len(lines) - len(owners))):
+        match = _CALL_LINE.match(line.strip())
+        if owner in cls.conditional and match:
+            indent = line[:len(line) - len(line.lstrip())]
+            out += [f"{indent}{match.group(1)} = {match.group(3)}",
+                    f"{indent}if {match.group(2)} is not None:", f"{indent}{_INDENT}{line.strip()}"]
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
@@ -773,19 +1047,21 @@ def _comments(state: CodegenState, cls: _Class) -> tuple[str, dict]:
     of a value takes its name or code (``planes * 4``); one that
     follows a size of the input takes its name (H, or H/2 when it halves); anything else
     that differs between instances is '?'."""
+    full = [inst for inst in cls.instances if not inst.absent]  # with every child
     by_pattern: dict = {}
     for position, (code, _) in sorted(cls.code_of.items()):
-        column = tuple(inst.values[position] for inst in cls.instances)
+        column = tuple(inst.values[position] for inst in full)
         by_pattern.setdefault(_key(column), code)
     for name, positions in cls.params:
-        column = tuple(inst.values[positions[0]] for inst in cls.instances)
+        column = tuple(inst.values[positions[0]] for inst in full)
         by_pattern.setdefault(_key(column), name)
-    scopes = [inst.scope for inst in cls.instances]
+    scopes = [inst.scope for inst in full]
     inputs = [externals(state, scope) for scope in scopes]
     named_input: list = []  # (name, column) of each size of the main input that differs
     input_comment = ""
-    if all(refs and refs[0].type is not None for refs in inputs):
-        shapes = [tuple(refs[0].type.shape) for refs in inputs]
+    types = [refs[0].type if refs else None for refs in inputs]
+    if all(t is not None for t in types):
+        shapes: list = [tuple(t.shape) for t in types if t is not None]
         if len({len(shape) for shape in shapes}) == 1:
             rank = len(shapes[0])
             sizes = []
@@ -837,6 +1113,7 @@ def _written_size(column: tuple, axis: int, by_pattern: dict, named_input: list)
 
 
 def _output_shapes(item: Node | Scope) -> list:
+    types: list = []
     if isinstance(item, Scope):
         types = [item.output.type] if item.output is not None else []
     else:

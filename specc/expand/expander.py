@@ -188,6 +188,8 @@ class Expander:
             result = self._repeat(item, place, seq, sources)
         else:
             result = self.build(item, place, seq.names, sources, seq.env)
+        if "if" in item:  # --emit-python builds it under this condition
+            (result.scope if isinstance(result, Frame) else result).exprs["if"] = item["if"]
         seq.names.entries[place.name] = result  # unnamed nodes are reachable by index
         return output_of(result)
 
