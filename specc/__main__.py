@@ -1,3 +1,3 @@
-from specc.cli import main
+from specc.cli import console_main
 
-raise SystemExit(main())
+console_main()

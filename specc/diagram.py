@@ -457,7 +457,7 @@ class _Drawing:
     def draw(self, rankdir: str, dpi: int | None = None):
         self.dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.25", ranksep="0.3",
                       ordering="out",  # branches in the order the spec lists them
-                      label=_html(f"<B>{_esc(self.graph.name)}</B>"), labelloc="t")
+                      label=_html(self._title()), labelloc="t")
         self.dot.attr(size=PAGE_INCHES)  # only ever shrinks a drawing, never enlarges
         if dpi:
             self.dot.attr(dpi=str(dpi))
@@ -485,12 +485,23 @@ class _Drawing:
             [("output", self.top.output)] if self.top.output else []
         for name, ref in outputs:
             gid = self.gv_id("output:" + name)
-            self.dot.node(gid, _lines([f"<B>{_esc(name)}</B>", "output"]), shape="oval",
+            # a model's outputs have names (`logits`); a block's one output needs no second word
+            rows = [f"<B>{_esc(name)}</B>"] + (["output"] if self.top is self.graph.root else [])
+            self.dot.node(gid, _lines(rows), shape="oval",
                           style="filled", fillcolor="#f9dcc4", peripheries="2")
             self.edge(ref, gid, seen)
         if self.legend:
             self._legend()
         return self.dot
+
+    def _title(self) -> str:
+        """The model's name; with --block, what is drawn: `BasicBlock (layer1.0) · resnet18`."""
+        title = f"<B>{_esc(self.graph.name)}</B>"
+        if self.top is self.graph.root:
+            return title
+        where = _esc(self.top.path)
+        what = f"<B>{_esc(self.top.block)}</B> ({where})" if self.top.block else f"<B>{where}</B>"
+        return f"{what} · {title}"
 
     def _outside_input(self, ref: Ref) -> None:
         key = ref.node.id

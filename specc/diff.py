@@ -2,8 +2,9 @@
 
 Nodes are matched by structure, not by index: the two scope trees are walked together, and
 in each scope the items (nodes and sub-scopes) are aligned — first by name, then, between
-named anchors, by a shortest edit script over their ops (Myers' O((N+M)·D) algorithm, D the
-number of edits). So inserting one Dropout into a sequence reports one added node even
+named anchors, by a shortest edit script over twins (same op and arguments) and then, between
+twins, over their ops (Myers' O((N+M)·D) algorithm, D the number of edits). So inserting one
+Dropout into a sequence reports one added node even
 though every later unnamed node's index shifts, and renaming 1,000 layers costs linear time.
 Matched nodes are compared for op, arguments and output shapes; a removed and an added node
 with the same op, arguments and shapes (e.g. moved into another block) are reported as a
@@ -24,9 +25,13 @@ from specc.ir import Graph, Node, Scope
 MAX_ALIGN_EDITS = 500
 
 
+def _args(node: Node) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in node.attrs.items()))
+
+
 def _signature(node: Node):
     types = tuple((tuple(map(str, t.shape)), t.dtype) for t in node.out_types or [])
-    return node.op, tuple(sorted((k, repr(v)) for k, v in node.attrs.items())), types
+    return node.op, _args(node), types
 
 
 def _arg_changes(old: Node, new: Node) -> dict:
@@ -77,6 +82,11 @@ def _key(item) -> tuple:
     return ("node", item.op)
 
 
+def _twin_key(item) -> tuple:
+    """Items equal under this key are twins: same op and the same arguments."""
+    return _key(item) if isinstance(item, Scope) else ("node", item.op, _args(item))
+
+
 def _edit_script_pairs(a: list, b: list, max_edits: int) -> list[tuple[int, int]] | None:
     """Index pairs of a longest common subsequence of ``a`` and ``b`` (Myers' greedy
     algorithm), or None when it needs more than ``max_edits`` insertions + deletions."""
@@ -119,9 +129,9 @@ def _backtrack(trace, x, y) -> list[tuple[int, int]]:
     return pairs
 
 
-def _align_by_key(a: list, b: list) -> list[tuple[int, int]]:
+def _align_by_key(a: list, b: list, key=_key) -> list[tuple[int, int]]:
     """Pairs of equal-key items of ``a`` and ``b``, in order, as few edits as possible."""
-    ka, kb = [_key(x) for x in a], [_key(y) for y in b]
+    ka, kb = [key(x) for x in a], [key(y) for y in b]
     lo = 0  # common prefix and suffix first: the usual diff is a small edit in a long list
     while lo < len(ka) and lo < len(kb) and ka[lo] == kb[lo]:
         lo += 1
@@ -166,9 +176,20 @@ def _align_items(a: list, b: list) -> list[tuple[int, int]]:
     anchors = _increasing_subset([(i, b_named[x.attr_name]) for i, x in enumerate(a)
                                   if x.named and x.attr_name in b_named
                                   and isinstance(x, Scope) == isinstance(b[b_named[x.attr_name]], Scope)])
+    return _between(anchors, a, b, _align_twins_first)
+
+
+def _align_twins_first(a: list, b: list) -> list[tuple[int, int]]:
+    """Twins first, then items of the same op between them: inserting Dropout(p=0.1) in
+    front of a Dropout(p=0.2) is one added node, not "p 0.2 → 0.1" plus an added one."""
+    return _between(_align_by_key(a, b, _twin_key), a, b, _align_by_key)
+
+
+def _between(anchors: list[tuple[int, int]], a: list, b: list, align) -> list[tuple[int, int]]:
+    """``anchors`` (increasing pairs) plus what ``align`` pairs in each gap between them."""
     pairs, prev_i, prev_j = [], 0, 0
     for i, j in anchors + [(len(a), len(b))]:
-        gap = _align_by_key(a[prev_i:i], b[prev_j:j])
+        gap = align(a[prev_i:i], b[prev_j:j])
         pairs += [(prev_i + x, prev_j + y) for x, y in gap]
         if i < len(a):
             pairs.append((i, j))

@@ -95,6 +95,11 @@ class Scope:
     # a block instance's arguments that are expressions (`stride: ${2 if i == 0 else 1}`),
     # and a repeat's `repeat:` count when it is one, as the spec writes them
     exprs: dict = field(default_factory=dict)
+    # a copy of a repeat that expansion made by copying an earlier copy (specc/expand/
+    # copies.py): that copy's scope (the first one expanded). Same module paths below it
+    # but for the prefix; the code generator writes one builder for the copies whose
+    # inferred facts turned out equal too
+    twin: "Scope | None" = field(default=None, repr=False)
 
     def registration_order(self) -> list:
         """The items in the order the module registers them (its state_dict order): a

@@ -204,3 +204,19 @@ def test_diff_identical_specs_load():
     out = run("diff", "specs/mlp.yaml", "specs/mlp.yaml")
     assert "No architectural changes." in out.stdout
     assert out.returncode == 0
+
+
+def test_the_command_line_ends_after_flushing_and_keeps_atexit_callbacks(files):
+    """console_main skips the interpreter's teardown only when nothing runs at exit: the
+    output is complete and the exit code main's, and a callback registered with atexit
+    (by a plugin, say) still runs."""
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    out = run("check", "specs/resnet50.yaml", "--format", "json", env=buffered)
+    assert out.returncode == 0 and json.loads(out.stdout)["files"][0]["ok"] is True
+    out = run("check", str(files / "bad.yaml"), env=buffered)
+    assert out.returncode == 1 and out.stdout.rstrip().endswith("1 error")
+    code = ("import atexit, sys\natexit.register(lambda: print('at exit'))\n"
+            f"sys.argv = ['specc', 'check', {str(files / 'bad.yaml')!r}, '-q']\n"
+            "from specc.cli import console_main\nconsole_main()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1 and out.stdout.endswith("at exit\n"), out

@@ -94,6 +94,9 @@ def test_block_option_draws_one_block_inside():
     src = specc.render(SPECS / "resnet18.yaml", block="BasicBlock", depth="all", fuse=False).source
     assert "<B>conv1</B>" in src and "<B>bn2</B>" in src and "layer2" not in src
     assert "maxpool" in src  # what flows in, as an input
+    # the title says what is drawn, the one output is not called "output output"
+    assert "label=<<B>BasicBlock</B> (layer1.0) · <B>resnet18</B>>" in src
+    assert "label=<<B>output</B>>" in src
     res = _render("specs/resnet18.yaml", "--block", "Nope")
     assert res.returncode == 2 and "BasicBlock" in res.stderr and "Traceback" not in res.stderr
 

@@ -138,3 +138,17 @@ def test_fail_on_incompatible_exit_codes():
     bad = run("specs/resnet18.yaml", "specs/resnet34.yaml")
     assert bad.returncode == 1 and json.loads(bad.stdout)["checkpoint"]["loads"] is False
     assert run("specs/mlp.yaml", "specs/mlp.yaml").returncode == 0
+
+
+def test_an_inserted_twin_of_a_neighbour_is_added_not_a_change():
+    """Inserting Dropout(p=0.1) in front of a Dropout(p=0.2): the old Dropout keeps its
+    match (same op and p), the new one is added; nothing reads as `p 0.2 → 0.1`."""
+    layers = ["{op: Linear, out_features: 16}", "GELU", "{op: Dropout, p: 0.2}",
+              "{op: Linear, out_features: 4}"]
+    report = diff(spec(*layers), spec(*layers[:2], "{op: Dropout, p: 0.1}", *layers[2:]))
+    assert [(e["node"], e["op"]) for e in report["added"]] == [("2", "Dropout")]
+    assert report["changed"] == [] and report["removed"] == []
+    # a real change of an argument is still one change
+    report = diff(spec(*layers), spec(*layers[:2], "{op: Dropout, p: 0.1}", *layers[3:]))
+    assert report["changed"] == [{"node": "2", "changes": {"p": [0.2, 0.1]}}]
+    assert report["added"] == report["removed"] == []

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specc.analyses.memory import learns, needs_grad
+from specc.analyses.memory import input_grads, learns, needs_grad
 from specc.dims import Dim
 from specc.ir import Graph
-from specc.ops.base import get_op
+from specc.ops.base import SaveCtx, get_op
 
 
 @dataclass
@@ -62,8 +62,9 @@ def count_flops(graph: Graph) -> Flops:
             continue
         op = get_op(node.op)
         forward = 2 * node.macs
-        backward = 2 * op.backward_macs(node.macs, learns(node),
-                                        [grad.get(r, False) for r in node.inputs])
+        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types,
+                      input_grads(node, grad))
+        backward = 2 * op.backward_macs(ctx, node.macs, learns(node))
         if node.training_only:
             result.training_only_forward = result.training_only_forward + forward
         else:

@@ -8,6 +8,7 @@ subcommands that use them, so `specc check` stays fast (tests/test_benchmarks.py
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import importlib
 import os
@@ -16,7 +17,7 @@ import sys
 from specc import __version__
 from specc.cli._common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, parse_dims
 
-__all__ = ["main", "make_parser", "UsageError", "parse_dims", "COMMANDS",
+__all__ = ["main", "console_main", "make_parser", "UsageError", "parse_dims", "COMMANDS",
            "EXIT_OK", "EXIT_FINDINGS", "EXIT_USAGE"]
 
 # Every subcommand, in the order of `specc --help`: name -> (its module in specc.cli, the
@@ -80,6 +81,31 @@ def main(argv=None) -> int:
         gc.set_threshold(*threshold)  # for callers running main() in their own process
 
 
+def console_main() -> None:
+    """`specc` on the command line (the console script and `python -m specc`): main(), then
+    end the process. The interpreter's normal teardown frees every module, function and op
+    declaration one by one, ~15 ms of a ~90 ms `specc check`; when nothing is left to run at
+    exit (no atexit callback, no other thread) the process ends as soon as its output is
+    flushed, as mypy's does. Code running specc in its own process calls main()."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`specc check | head`): the usual exit handles it
+        sys.exit(code)
+    if _nothing_left_at_exit():
+        os._exit(code)
+    sys.exit(code)
+
+
+def _nothing_left_at_exit() -> bool:
+    # atexit has no public count; without one (another Python) take the usual exit
+    ncallbacks = getattr(atexit, "_ncallbacks", None)
+    threading = sys.modules.get("threading")
+    return ncallbacks is not None and ncallbacks() == 0 and (
+        threading is None or threading.active_count() == 1)
+
+
 def _run(argv: list) -> int:
     parser = make_parser(argv)
     args = parser.parse_args(argv)
@@ -111,4 +137,4 @@ def _run(argv: list) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console_main()

@@ -79,6 +79,12 @@ class CodegenState(ScopeState):
     # readable --emit-python names stateless unnamed modules; see specc/compile/readable.py)
     renamed: dict = field(default_factory=dict)
     short_names: bool = False  # forward parameters named by their node, not their path
+    # The copies of a repeat (Scope.twin) are built by builder functions, one per distinct
+    # code: ids of the scopes copies were copied from; id(that scope) -> [(a scope, the
+    # name of the builder that builds it)]; the builders' definitions
+    templates: set = field(default_factory=set)
+    builders: dict = field(default_factory=dict)
+    builder_defs: list = field(default_factory=list)
 
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
@@ -105,6 +111,8 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
         raise CodegenError("the spec has errors; fix them before building")
     state = CodegenState(graph, trace=trace, float_dtype=float_dtype or "float32")
     state.exports = find_exports(state)
+    if not trace:  # a traced forward records node ids: no two copies share code
+        state.templates = {id(s.twin) for s in graph.root.walk_scopes() if s.twin is not None}
     model_class = pascal_case(graph.name) or "Model"
     root_var = _emit_scope(state, graph.root, class_hint=model_class)
     parts = [_PRELUDE] + support_code(state)
@@ -117,6 +125,7 @@ def generate(graph: Graph, trace: bool = False, float_dtype: str | None = None) 
             line += 1
             if owner is not None:
                 line_owner[line] = owner
+    parts += state.builder_defs
     parts += weights_code(graph, root_var, state.build_lines)
     body = "\n".join("    " + line for line in state.build_lines)
     parts.append(f"\n\ndef build_model():\n    \"\"\"Construct {doc_text(graph.name)}.\"\"\"\n{body}\n"
@@ -153,7 +162,98 @@ def weights_code(graph: Graph, root_var: str, build_lines: list) -> list[str]:
 
 
 def _emit_scope(state: CodegenState, scope: Scope, class_hint: str) -> str:
-    """Emit construction lines for a scope (children first); return its variable."""
+    """Emit construction lines for a scope (children first); return its variable.
+
+    The copies of a repeat are constructed by one builder function (written for the copy
+    the others were copied from) when their code is the same: 80 decoder layers cost one
+    layer's code generation and one line each."""
+    family = None if state.trace else scope.twin or (
+        scope if id(scope) in state.templates else None)
+    if family is None:
+        return _emit_construction(state, scope, class_hint)
+    builders = state.builders.setdefault(id(family), [])
+    for known, name in builders[-_BUILDERS_TRIED:]:
+        if _same_code(state, scope, known):
+            var = python_name(scope.path.replace(".", "_"), state.used_names, "m")
+            state.build_lines.append(f"{var} = {name}()")
+            return var
+    outer, state.build_lines = state.build_lines, []
+    var = _emit_construction(state, scope, class_hint)
+    name = python_name(f"_make_{class_hint}", state.used_names | _module_names(state), "m")
+    state.used_names.add(name)
+    builders.append((scope, name))
+    body = "".join(f"    {line}\n" for line in state.build_lines)
+    state.builder_defs.append(f"\n\ndef {name}():\n    \"\"\"{doc_text(scope.path)} and the copies "
+                              f"of it that compile alike.\"\"\"\n{body}    return {var}\n")
+    state.build_lines = outer
+    outer.append(f"{var} = {name}()")
+    return var
+
+
+# builders of one family a copy is compared with (the latest): copy 0 and a copy 1 whose
+# input is narrower are two builders, 80 copies that each differ are never quadratic
+_BUILDERS_TRIED = 4
+
+
+def _module_names(state: CodegenState) -> set:
+    """Names module-level definitions of the generated source may not take."""
+    return {n for n, _ in state.class_order} | reserved_names() | runtime_class_names() \
+        | {name for builders in state.builders.values() for _, name in builders}
+
+
+def _same_code(state: CodegenState, scope: Scope, known: Scope) -> bool:
+    """True when ``scope``, a copy of a repeat, compiles to the very code ``known`` (another
+    copy of the same family, see Scope.twin) does: the same structure (they are copies), and
+    the same inferred facts — attributes and output types of every node, the names and
+    types their forwards read from outside, the values they return. A copy whose input has
+    another shape, or whose inner value something outside reads (an extra return), does not."""
+    pairs: dict = {}  # id(node of the copy) -> the node of `known` in its place
+    scopes: list = []
+
+    def walk(a: Scope, b: Scope) -> bool:
+        if len(a.items) != len(b.items) or a.module_order != b.module_order \
+                or a.checkpoint != b.checkpoint or a.training_only != b.training_only:
+            return False
+        scopes.append((a, b))
+        for x, y in zip(a.items, b.items):
+            if isinstance(x, Scope) and isinstance(y, Scope):
+                if x.attr_name != y.attr_name or not walk(x, y):
+                    return False
+            elif isinstance(x, Node) and isinstance(y, Node):
+                if x.op != y.op or x.attr_name != y.attr_name or x.attrs != y.attrs \
+                        or x.out_types != y.out_types or x.given != y.given \
+                        or x.training_only != y.training_only:
+                    return False
+                pairs[id(x)] = y
+            else:
+                return False
+        return True
+
+    if not walk(scope, known):
+        return False
+    inside = {id(node) for node in pairs.values()}
+    return all(_interface(state, a, pairs) == _interface(state, b, inside) for a, b in scopes)
+
+
+def _interface(state: CodegenState, scope: Scope, inside: dict | set) -> tuple:
+    """What a scope's forward reads and returns, in terms another copy's can be compared
+    with: values from outside by the parameter names they get and their types; values
+    computed inside by the other copy's node (``inside`` maps this copy's nodes to the other
+    copy's, or, for the other copy itself, is the set of its own nodes)."""
+    def value(ref: Ref) -> tuple:
+        if isinstance(inside, dict):
+            node = inside.get(id(ref.node))
+        else:
+            node = ref.node if id(ref.node) in inside else None
+        if node is None:
+            return _param_hint(state, ref, scope), ref.type
+        return id(node), ref.index
+
+    return [value(r) for r in externals(state, scope)], [value(r) for r in returns(state, scope)]
+
+
+def _emit_construction(state: CodegenState, scope: Scope, class_hint: str) -> str:
+    """The construction lines of a scope and of everything in it; returns its variable."""
     children = []
     for item in scope.registration_order():
         if isinstance(item, Scope):
@@ -174,7 +274,7 @@ def _emit_scope(state: CodegenState, scope: Scope, class_hint: str) -> str:
         return var
     text, owners = forward_text(state, scope)
     if text not in state.classes:
-        taken = {n for n, _ in state.class_order} | reserved_names() | runtime_class_names()
+        taken = _module_names(state)
         name = python_name(class_hint, taken, "Block")
         state.classes[text] = name
         state.class_order.append((name, text))
@@ -243,7 +343,12 @@ def _runtime_text() -> str:
 
 def runtime_class_names() -> set:
     """Generated classes must not take these names (a model called specc_attention)."""
-    return set(re.findall(r"^class (\w+)", _runtime_text(), re.MULTILINE))
+    return set(_runtime_classes())
+
+
+@lru_cache(maxsize=1)
+def _runtime_classes() -> frozenset:
+    return frozenset(re.findall(r"^class (\w+)", _runtime_text(), re.MULTILINE))
 
 
 @lru_cache(maxsize=None)
@@ -311,9 +416,7 @@ def forward_text(state: CodegenState, scope: Scope, comment=None) -> tuple[str, 
     names: dict = {}
     params = []
     for ref in externals(state, scope):
-        hint = ref.node.id if ref.node.op == "input" else "x" if ref == scope.input else \
-            _value_name(state, ref, scope)
-        names[ref] = python_name(hint, taken)
+        names[ref] = python_name(_param_hint(state, ref, scope), taken)
         params.append(names[ref])
     sizes = _Sizes()
     for ref in externals(state, scope):
@@ -363,6 +466,14 @@ def forward_text(state: CodegenState, scope: Scope, comment=None) -> tuple[str, 
     body = "\n".join("        " + line for line in lines)
     assert "\n" not in "".join(lines), "an emitted line holds a newline: owners would shift"
     return f"    def forward({signature}):\n{body}\n", owners
+
+
+def _param_hint(state: CodegenState, ref: Ref, scope: Scope) -> str:
+    """What a forward's parameter for a value from outside is called (before clashes are
+    numbered): a model input by its name, the scope's input ``x``, others by _value_name."""
+    if ref.node.op == "input":
+        return ref.node.id
+    return "x" if ref == scope.input else _value_name(state, ref, scope)
 
 
 def _value_name(state: CodegenState, ref: Ref, scope: Scope) -> str:

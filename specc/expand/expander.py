@@ -11,6 +11,7 @@ from dataclasses import replace
 from collections.abc import Collection
 
 from specc.errors import Diagnostic, Limits, Loc, SpecError
+from specc.expand.copies import Template, reads_i
 from specc.expand.mapping import normalise, without
 from specc.expand.names import NodeError, check_name, suggest
 from specc.expand.place import Disabled, Frame, Inline, Namespace, Place, Sequence, output_of
@@ -25,6 +26,9 @@ from specc.ops.ptypes import check_value
 NODE_KEYS = ("name", "op", "block", "layers", "from", "if", "repeat", "repeat_name", "init",
              "inline", "checkpoint", "tie", "training_only")
 SUGGESTIONS = 100  # unknown names that get a "did you mean" (each scans the visible names)
+# the copies of a named repeat whose copies are alike are made by copying the first
+# (specc/expand/copies.py); False expands each copy (the tests compare the two)
+COPY_REPEATS = True
 
 
 class Expander:
@@ -329,6 +333,11 @@ class Expander:
         body = without(item, ("name", "repeat", "repeat_name", "from", "if", "inline"))
         inner = container.names = Namespace(seq.names)
         prev = sources[0]
+        # copies may be copied: a block is closed (it reads its inputs only) and an op reads
+        # its sources; a nested `layers:` may read values around it by name, and one of
+        # them may be its input too, so it is expanded copy by copy
+        alike = COPY_REPEATS and count > 1 and "layers" not in body and not reads_i(body)
+        template: Template | None = None
         for i in range(count):
             self.step(place.loc)
             child_env = dict(seq.env, i=i)
@@ -340,7 +349,16 @@ class Expander:
             child = Place(container, child_name, False, place.loc)
             if i > 0 and "from" in item:  # `from` is evaluated for each copy (`i`)
                 sources = self.sources(item, seq.with_env(child_env), prev)
-            result = self.build(body, child, inner, [prev] + sources[1:], child_env)
+            inputs = [prev] + sources[1:]
+            result = None if template is None else template.copy(self, child, inputs)
+            if result is None:
+                template = None  # one refusal is enough: the rest are expanded as well
+                marks = len(self.nodes), len(self.diagnostics), self.steps
+                result = self.build(body, child, inner, inputs, child_env)
+                if i == 0 and alike and len(self.diagnostics) == marks[1] \
+                        and Template.usable(inputs):
+                    template = Template(result, child.path, inputs, self.nodes[marks[0]:],
+                                        self.steps - marks[2])
             inner.entries[child_name] = result
             prev = output_of(result)
         container.scope.output = prev

@@ -441,9 +441,11 @@ class OpDef:
     # registers exactly its `tensors`, and counts them
     param_tensors: Callable[[dict], int] = _count_declared_tensors
     buffers: Callable[[dict], tuple] = lambda attrs: (0, 0)
-    # backward MACs: (node MACs, has parameters, per-input needs-grad) -> MACs
-    backward_macs: Callable[[Dim, bool, list], Dim] = \
-        lambda macs, has_params, grad: macs * (int(has_params) + int(any(grad)))
+    # backward MACs: (the node's SaveCtx: ctx.grad says which inputs need a gradient; its
+    # forward MACs; has it parameters) -> MACs. The default: one product for the weight
+    # gradient, one for the input gradient
+    backward_macs: Callable[[SaveCtx, Dim, bool], Dim] = \
+        lambda ctx, macs, has_params: macs * (int(has_params) + int(any(ctx.grad)))
     # temporaries the forward allocates and frees within the op, even under no_grad
     # (max pooling computes int64 indices): they raise the inference peak
     workspace: SavesFn = lambda ctx: []

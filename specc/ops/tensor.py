@@ -447,7 +447,7 @@ def _matmul_folds(rank_a: int, rank_b: int, a: Layout, b: Layout, grad_a: bool,
 
 _fn("matmul", [], _matmul, lambda args, a, ctx: f"torch.matmul({args[0]}, {args[1]})",
     "torch.matmul (batched, broadcasting)", category="merge", n_inputs=(2, 2),
-    saves=_matmul_saves, backward_macs=lambda macs, has_params, grad: macs * sum(grad),
+    saves=_matmul_saves, backward_macs=lambda ctx, macs, has_params: macs * sum(ctx.grad),
     macs=lambda ctx, outs: numel(outs[0].shape) * (
         ctx.inputs[0].shape[-1]))
 

@@ -263,6 +263,17 @@ def _sdpa_macs(ctx: InferCtx, outs):
     return rows * v.shape[-2] * (q.shape[-1] + v.shape[-1])  # QKᵀ and (scores)V
 
 
+def _sdpa_backward_macs(ctx: SaveCtx, _macs, _has_params: bool):
+    """Each product pays once per operand that needs a gradient: scores = QKᵀ for dQ and
+    dK; out = P·V for dV, and for dP when the scores need one (q, k or the mask do)."""
+    q, v = ctx.inputs[0], ctx.inputs[2]
+    rows = numel(ctx.outputs[0].shape[:-1])
+    q_grad, k_grad, v_grad = ctx.grad[:3]
+    scores_grad = q_grad or k_grad or (len(ctx.grad) == 4 and ctx.grad[3])
+    return rows * v.shape[-2] * (q.shape[-1] * (int(q_grad) + int(k_grad))
+                                 + v.shape[-1] * (int(scores_grad) + int(v_grad)))
+
+
 register(OpDef(
     "scaled_dot_product_attention", "function",
     [Param("is_causal", "bool", False), Param("scale", "optfloat", None),
@@ -271,7 +282,8 @@ register(OpDef(
                "[, attn_mask]); dropout is not applied (eval semantics)",
     category="attention", n_inputs=(3, 4), emit=_sdpa_code, macs=_sdpa_macs,
     layout="features-last", sequence_masks=("is_causal",), mask_input=3,
-    key_input=lambda a: 1, saves=_sdpa_saves, layouts=_sdpa_layouts))
+    key_input=lambda a: 1, saves=_sdpa_saves, layouts=_sdpa_layouts,
+    backward_macs=_sdpa_backward_macs))
 
 
 # -- Attention -------------------------------------------------------------------------
