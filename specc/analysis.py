@@ -47,16 +47,18 @@ class Analysis:
         return totals(self.graph)
 
     def memory(self, dtype: str = "float32", optimizer: str = "adamw", amp: bool = False,
-               dims: dict | None = None):
+               dims: dict | None = None, device: str = "cuda"):
         """Bytes a training step and an inference pass hold (specc.analyses.memory):
         ``.parameters_bytes``, ``.activations_train_bytes``, ``.total_train_bytes``...
-        Sizes still symbolic are bound with ``dims``; raises MemoryAnalysisError if some
-        stay symbolic or the spec has errors."""
+        Sizes still symbolic are bound with ``dims``; ``device`` ("cuda" or "cpu") picks
+        whose kernels' saved tensors to count. Raises MemoryAnalysisError if sizes stay
+        symbolic, an option is unknown or the spec has errors."""
         from specc.analyses.memory import MemoryAnalysisError, analyse_memory
 
         if self.graph is None or not self.ok:
             raise MemoryAnalysisError("the spec has errors; fix them first")
-        return analyse_memory(self.graph, dtype=dtype, optimizer=optimizer, amp=amp, env=dims)
+        return analyse_memory(self.graph, dtype=dtype, optimizer=optimizer, amp=amp, env=dims,
+                              device=device)
 
 
 def is_spec_path(source) -> bool:

@@ -195,7 +195,7 @@ def _plugin_list(value, table) -> list:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(
-            isinstance(v, str) and re.match(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$", v)
+            isinstance(v, str) and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", v)
             for v in value):
         raise table.fail("plugins", "must be a list of module names such as "
                          f"\"myproject.specc_ops\", got {value!r}")

@@ -8,10 +8,8 @@ replacement would destroy something else (see :func:`check_output_target`).
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import re
-import signal
 import stat
 
 from specc.cli._common import UsageError
@@ -115,6 +113,8 @@ def expand_paths(args, all_yaml: bool = False) -> tuple[list[str], list[str]]:
         elif os.path.exists(arg):
             matches = [arg]
         else:
+            import glob  # only for a pattern: `specc check FILE` does without
+
             matches = sorted(glob.glob(arg, recursive=True))
         if not matches:
             missing.append(arg)
@@ -154,6 +154,8 @@ class _Terminated(BaseException):
 
 @contextlib.contextmanager
 def _sigterm_raises():
+    import signal  # writing files only: `specc check` never imports it
+
     try:
         old = signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:  # not the main thread: signals cannot be handled here
@@ -199,4 +201,6 @@ def atomic_write(path: str, write, inputs=()) -> None:
                 raise
             terminated = True
     if terminated:
+        import signal
+
         signal.raise_signal(signal.SIGTERM)  # the handler is restored: end as SIGTERM would

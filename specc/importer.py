@@ -18,6 +18,7 @@ import inspect
 import operator
 import re
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
 import torch.fx as fx
@@ -26,9 +27,7 @@ from torch import nn
 
 from specc.ops.base import REQUIRED, OpDef, all_ops
 
-_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _PLAIN_CONTAINERS = {nn.Sequential, nn.ModuleList, nn.ModuleDict}
-_NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -149,7 +148,7 @@ class _Item:
 
 @dataclass(frozen=True)
 class _Out:
-    item: object  # _Item or _Scope
+    item: "_Item | _InputItem"
     index: int = 0
 
 
@@ -175,16 +174,10 @@ class _Scope:
     items: list = field(default_factory=list)
     inputs: list = field(default_factory=list)  # block inputs: _Out values from outside
     input_names: list = field(default_factory=list)
-    output: object = None  # _Out
+    output: "_Out | None" = None
     taken: set = field(default_factory=set)
-    block: object = None  # the _Block this instance uses, once grouped
+    block: "_Block | None" = None  # the _Block this instance uses, once grouped
     params: dict = field(default_factory=dict)  # this instance's param values
-
-    def block_root(self) -> "_Scope":
-        scope = self
-        while scope.kind == "sequence" and scope.parent is not None:
-            scope = scope.parent
-        return scope
 
 
 # -- the converter --------------------------------------------------------------------------
@@ -294,11 +287,11 @@ class _Importer:
             paths = paths[:-1]
         path = paths[-1] if paths else ""
         if node.op == "call_module":
-            parent = node.target.rpartition(".")[0]
+            parent = _attr_path(node).rpartition(".")[0]
             if parent.startswith(path + ".") or (path == "" and parent):
                 path = parent  # a ModuleList child called from its owner: keep the list
         if node.op == "get_attr":
-            owner = node.target.rpartition(".")[0]
+            owner = _attr_path(node).rpartition(".")[0]
             if type(_module_at(self.model, owner)) not in self.module_ops:
                 path = owner
         return self.scope_for(path)
@@ -351,7 +344,8 @@ class _Importer:
         return item
 
     def _module_call(self, node: fx.Node, scope: _Scope) -> None:
-        module = _module_at(self.model, node.target)
+        path = _attr_path(node)
+        module = _module_at(self.model, path)
         op = self.module_ops.get(type(module))
         if op is None:
             raise _Unsupported(f"{type(module).__name__} is not an op specc knows")
@@ -361,10 +355,10 @@ class _Importer:
                                "spec cannot pass")
         attrs = module_attrs(op, module)
         inputs = [self.tensor(a) for a in node.args]
-        name = node.target.rpartition(".")[2]
-        if node.target in self.called:  # a stateless module called again: a copy of its own
+        name = path.rpartition(".")[2]
+        if path in self.called:  # a stateless module called again: a copy of its own
             name = _fresh(scope, name)
-        self.called.add(node.target)
+        self.called.add(path)
         item = self._item(scope, op.name, attrs, inputs, name, from_module=True)
         scope.taken.add(name)
         self._set_result(node, item)
@@ -379,13 +373,14 @@ class _Importer:
 
     def _get_attr(self, node: fx.Node, scope: _Scope) -> None:
         value = self.runtime.get(node)
-        owner = _module_at(self.model, node.target.rpartition(".")[0])
+        path = _attr_path(node)
+        owner = _module_at(self.model, path.rpartition(".")[0])
         if type(owner) in self.module_ops:
-            raise _Unsupported(f"uses '{node.target}' directly; specc's ops own their weights")
+            raise _Unsupported(f"uses '{path}' directly; specc's ops own their weights")
         if not isinstance(value, nn.Parameter):
-            raise _Unsupported(f"reads the buffer '{node.target}', which a spec cannot hold",
+            raise _Unsupported(f"reads the buffer '{path}', which a spec cannot hold",
                                "make it a parameter or compute it in a plugin op")
-        name = node.target.rpartition(".")[2]
+        name = path.rpartition(".")[2]
         item = self._item(scope, "parameter", {"shape": list(value.shape)}, [], name,
                           from_module=True)
         scope.taken.add(name)
@@ -418,6 +413,9 @@ class _Importer:
         source, index = node.args
         value = self.values.get(source)
         if isinstance(value, _Tuple):
+            if not isinstance(index, (int, slice)):
+                raise _Unsupported(f"picks an output of {value.item.op} by {index!r}, a value "
+                                   "computed while it runs", None)
             part = value.parts[index]
             self.values[node] = _Tuple(value.item, part) if isinstance(part, tuple) else \
                 _Out(value.item, part)
@@ -483,7 +481,7 @@ class _Unsupported(Exception):
 @dataclass(eq=False)
 class _InputItem:
     name: str
-    scope: object = None
+    scope: _Scope | None = None  # a model input belongs to no scope
     output_names: tuple = ("out",)
 
 
@@ -510,8 +508,15 @@ def _tuple_shape(value, counter):
 
 def _where(node: fx.Node, scope: _Scope) -> str:
     if node.op in ("call_module", "get_attr"):
-        return node.target
+        return _attr_path(node)
     return scope.path
+
+
+def _attr_path(node: fx.Node) -> str:
+    """The dotted path a call_module or get_attr node names (fx's target is a str for those;
+    a callable only for call_function)."""
+    assert isinstance(node.target, str), node.format_node()
+    return node.target
 
 
 def _module_at(model: nn.Module, path: str):
@@ -549,21 +554,7 @@ def _present(value) -> bool:
     return value is not None
 
 
-_SPECIAL = {
-    "MultiheadAttention": {
-        "bias": lambda m: m.in_proj_bias is not None,
-        "add_bias_kv": lambda m: m.bias_k is not None,
-        "kdim": lambda m: None if m.kdim == m.embed_dim else m.kdim,
-        "vdim": lambda m: None if m.vdim == m.embed_dim else m.vdim,
-    },
-    "LayerNorm": {"bias": lambda m: getattr(m, "bias", None) is not None or not
-                  m.elementwise_affine},
-    "TransformerEncoderLayer": "_transformer_layer",
-    "TransformerDecoderLayer": "_transformer_layer",
-}
-
-
-def _transformer_layer(m, name):
+def _transformer_layer(m) -> dict:
     activation = getattr(m, "activation_relu_or_gelu", 0)
     values = {
         "d_model": m.self_attn.embed_dim, "nhead": m.self_attn.num_heads,
@@ -574,24 +565,37 @@ def _transformer_layer(m, name):
     }
     if values["activation"] is None:
         raise _Unsupported(f"{type(m).__name__} uses a custom activation")
-    return values[name]
+    return values
 
 
-_COLLAPSE = ("posints", "nonnegints", "padding", "optposints", "outsize", "posints_or_none")
+# params a module does not keep under their own names: op -> module -> {param: value}
+_SPECIAL: dict[str, Callable[[Any], dict]] = {
+    "MultiheadAttention": lambda m: {
+        "bias": m.in_proj_bias is not None,
+        "add_bias_kv": m.bias_k is not None,
+        "kdim": None if m.kdim == m.embed_dim else m.kdim,
+        "vdim": None if m.vdim == m.embed_dim else m.vdim,
+    },
+    "LayerNorm": lambda m: {"bias": getattr(m, "bias", None) is not None or not
+                            m.elementwise_affine},
+    "TransformerEncoderLayer": _transformer_layer,
+    "TransformerDecoderLayer": _transformer_layer,
+}
+
+
+_COLLAPSE = ("posints", "nonnegints", "padding", "optposints", "outsize")
 
 
 def module_attrs(op: OpDef, module: nn.Module) -> dict:
     """The op params a module instance was built with: non-defaults, inferred ones left out
     (specc reads them off the input, so blocks stay generic)."""
-    special = _SPECIAL.get(op.name, {})
+    special = _SPECIAL[op.name](module) if op.name in _SPECIAL else {}
     attrs = {}
     for param in op.params:
         if not param.to_torch:
             continue
-        if special == "_transformer_layer":
-            value = _transformer_layer(module, param.name)
-        elif param.name in special:
-            value = special[param.name](module)
+        if param.name in special:
+            value = special[param.name]
         elif hasattr(module, param.name):
             value = getattr(module, param.name)
         elif param.inferred:
@@ -800,10 +804,6 @@ def _fresh(scope: _Scope, base: str) -> str:
     return name
 
 
-def _owner_scope(value) -> _Scope | None:
-    return getattr(value.item, "scope", None)
-
-
 def _chain(scope: _Scope | None) -> list[_Scope]:
     out = []
     while scope is not None:
@@ -925,6 +925,7 @@ class _Writer:
         self.blocks: dict[str, _Block] = {}  # block name → definition
         self.block_order: list[str] = []
         self.instances: dict[str, list[_Scope]] = {}
+        self.outputs: list[_Out] = []  # what the model's forward returns
 
     # names of functional items: only those read by something other than the next item
     def name_items(self, scope: _Scope) -> None:
@@ -1021,6 +1022,7 @@ class _Writer:
     def block_for(self, scope: _Scope) -> _Block:
         if scope.block is None:
             self.define_blocks(scope.cls)
+        assert scope.block is not None  # define_blocks gives every instance of cls its block
         return scope.block
 
     def define_blocks(self, cls: str) -> None:
@@ -1083,7 +1085,7 @@ def _merge_optional(variants: list) -> list:
     """Variants that differ only by absent named entries (a `downsample` that is None)
     become one: the template's extra entries get `if: $name`. Returns groups of
     (scope, body) whose body all share the template's layout (absent entries removed)."""
-    groups = []
+    groups: list[list] = []
     for members in variants:
         for group in groups:
             template = group[0][1]
@@ -1313,8 +1315,9 @@ def spec_document(importer: _Importer, root: _Scope, placeholders: list, name: s
     outputs = output if isinstance(output, (tuple, list)) else [output]
     if isinstance(output, dict):
         outputs = list(output.values())
-    writer.outputs = [importer.values.get(o) for o in outputs]
-    if any(not isinstance(v, _Out) for v in writer.outputs):
+    returned = [importer.values.get(o) for o in outputs]
+    writer.outputs = [v for v in returned if isinstance(v, _Out)]
+    if len(writer.outputs) != len(returned):
         raise ImportFailed([ImportProblem("", "forward() returns something other than "
                                           "tensors", "return a tensor, a tuple or a dict of "
                                           "tensors")])
@@ -1327,7 +1330,7 @@ def spec_document(importer: _Importer, root: _Scope, placeholders: list, name: s
     doc: dict = {"specc": 1, "name": name, "inputs": {}}
     for placeholder in placeholders:
         tensor = importer.inputs[placeholder]
-        spec = {"shape": list(tensor.shape)}
+        spec: dict = {"shape": list(tensor.shape)}
         dtype = str(tensor.dtype).replace("torch.", "")
         if dtype != "float32":
             spec["dtype"] = dtype
@@ -1339,7 +1342,8 @@ def spec_document(importer: _Importer, root: _Scope, placeholders: list, name: s
         doc["blocks"] = {n: writer.blocks[n].body for n in order}
     doc["layers"] = layers
     last = root.items[-1] if root.items else None
-    last_out = last.output if isinstance(last, _Scope) else _Out(last, 0)
+    last_out = last.output if isinstance(last, _Scope) else \
+        _Out(last, 0) if last is not None else None
     refs = [writer.refs.ref(v, root) for v in writer.outputs]
     if isinstance(output, dict):
         doc["outputs"] = dict(zip(output, refs))
@@ -1350,7 +1354,7 @@ def spec_document(importer: _Importer, root: _Scope, placeholders: list, name: s
 
 # -- YAML --------------------------------------------------------------------------------------
 
-_PLAIN = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_.]*$")
+_PLAIN = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_.]*")
 _YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 
 
@@ -1365,7 +1369,7 @@ def _scalar(value) -> str:
         text = repr(value)
         return text if any(c in text for c in ".en") else text + ".0"
     text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
+    if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS:
         return text
     import json
 

@@ -84,14 +84,14 @@ def key_loc_at(document, path) -> Loc:
 
 
 # --- YAML 1.2 core schema scalar resolution -------------------------------------------
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_NULL = re.compile(r"(?:~|null|Null|NULL|)")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT10 = re.compile(r"^[-+]?[0-9]+$")
-_INT8 = re.compile(r"^0o[0-7]+$")
-_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
-_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
-_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_INT10 = re.compile(r"[-+]?[0-9]+")
+_INT8 = re.compile(r"0o[0-7]+")
+_INT16 = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
+_NAN = re.compile(r"\.(?:nan|NaN|NAN)")
 _ALLOWED_TAGS = {
     None, "!",
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
@@ -105,22 +105,22 @@ def resolve_scalar(text: str, plain: bool, loc: Loc):
     """Resolve a plain scalar per the YAML 1.2 core schema; quoted scalars stay strings."""
     if not plain:
         return text
-    if _NULL.match(text):
+    if _NULL.fullmatch(text):
         return None
     if text in _BOOL:
         return _BOOL[text]
-    if _INT10.match(text) or _INT8.match(text) or _INT16.match(text):
+    if _INT10.fullmatch(text) or _INT8.fullmatch(text) or _INT16.fullmatch(text):
         if len(text) > _MAX_INT_DIGITS:
             raise error("E004", f"integer literal with {len(text)} digits is too large", loc)
-        if _INT10.match(text):
+        if _INT10.fullmatch(text):
             return int(text, 10)
         return int(text[2:], 8 if text[1] == "o" else 16)
-    if _FLOAT.match(text):
+    if _FLOAT.fullmatch(text):
         value = float(text)
         if math.isinf(value):
             raise error("E004", f"number {text} overflows a float", loc)
         return value
-    if _INF.match(text) or _NAN.match(text):
+    if _INF.fullmatch(text) or _NAN.fullmatch(text):
         raise error("E004", f"{text} is not a usable number in a model spec", loc)
     return text
 

@@ -88,15 +88,15 @@ def validate_op(op) -> list[str]:
     if not isinstance(op, OpDef):
         return [f"expected an OpDef, got {type(op).__name__}"]
     problems = []
-    if not isinstance(op.name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", op.name):
+    if not isinstance(op.name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", op.name):
         problems.append(f"op name {op.name!r} is not an identifier")
     if op.kind not in ("module", "function", "parameter", "buffer"):
         problems.append(f"{op.name}: kind must be 'module' or 'function' (built-ins also "
                         f"use 'parameter' and 'buffer'), not {op.kind!r}")
     if op.kind == "module" and op.module is None and op.torch_class is None:
         problems.append(f"{op.name}: a module op names its class (module='pkg.mod:Class')")
-    if op.module is not None and not re.match(
-            r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", str(op.module)):
+    if op.module is not None and not re.fullmatch(
+            r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", str(op.module)):
         problems.append(f"{op.name}: module must be 'package.module:Class', got {op.module!r}")
     if op.kind == "function" and op.emit is emit_call:
         problems.append(f"{op.name}: a function op needs emit= (its torch code)")
@@ -117,8 +117,8 @@ def validate_op(op) -> list[str]:
         if param.name in seen:
             problems.append(f"{op.name}: parameter {param.name!r} declared twice")
         seen.add(param.name)
-        if param.name in RESERVED_PARAM_NAMES or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                                              str(param.name)):
+        if param.name in RESERVED_PARAM_NAMES or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
+                                                                  str(param.name)):
             problems.append(f"{op.name}: {param.name!r} cannot be a parameter name")
         if param.type not in types:
             problems.append(f"{op.name}.{param.name}: unknown type {param.type!r} "

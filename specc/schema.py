@@ -84,7 +84,22 @@ def _op_schema(op) -> dict:
     return schema
 
 
-def build_schema() -> dict:
+class _OpSchemas(dict):
+    """``$defs/ops`` for validating: an op's schema is made the first time a node names the
+    op. A spec uses a few of the ~150 ops; making every one was ~1 ms of each check."""
+
+    def __init__(self, ops: dict):
+        super().__init__()
+        self.ops = ops
+
+    def __missing__(self, name: str) -> dict:
+        schema = self[name] = _op_schema(self.ops[name])
+        return schema
+
+
+def build_schema(lazy_ops: bool = False) -> dict:
+    """The JSON Schema of specs; ``lazy_ops``: ``$defs/ops`` makes each op's schema when
+    it is first looked up (for the validator; the printed schema has them all)."""
     from specc.ops.base import all_ops
 
     ops = all_ops()
@@ -186,7 +201,8 @@ def build_schema() -> dict:
             "sequence": {"type": "array", "items": {"anyOf": [
                 {"enum": op_names}, {"$ref": "#/$defs/node"}]}},
             "node": node,
-            "ops": {name: _op_schema(ops[name]) for name in op_names},
+            "ops": _OpSchemas(ops) if lazy_ops else {name: _op_schema(ops[name])
+                                                     for name in op_names},
         },
     }
 
@@ -210,7 +226,7 @@ def _validator_for(_plugin_ops: tuple):  # the cache key: which plugin ops are a
     found relative to the source tree, so a wheel and a checkout validate identically."""
     from specc.schema_validator import Validator
 
-    return Validator(build_schema())
+    return Validator(build_schema(lazy_ops=True))
 
 
 def validate(doc) -> list[Diagnostic]:

@@ -8,17 +8,7 @@ does not declare is a usage error — it is almost certainly a typo.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from specc.loader import LDict
-
-
-@dataclass
-class VarOverrides:
-    """`--var` / `--vars` values given outside the spec."""
-
-    values: dict = field(default_factory=dict)  # name -> value (replaces the spec's)
-    strict: frozenset = frozenset()  # names that must be declared (from --var)
 
 
 def declared_vars(doc) -> list[str]:

@@ -31,9 +31,12 @@ def test_build_overhead_quick():
     # json belongs to other subcommands and output formats; tomllib is imported only for
     # a pyproject.toml that may hold a specc table (this repository's does not); typing
     # (~2 ms) only for annotations, which are strings on the check path (collections.abc
-    # has Callable and Iterable; `if TYPE_CHECKING:` imports for mypy, see specc/ops/base.py)
+    # has Callable and Iterable; `if TYPE_CHECKING:` imports for mypy, see specc/ops/base.py);
+    # shutil (~2 ms with bz2 and lzma) is what argparse's formatter imports for the terminal
+    # width, which specc.cli gives it
     (["check", "specs/resnet50.yaml", "-q"], ("torch", "jsonschema", "graphviz", "json",
-                                              "tomllib", "difflib", "typing", "pkgutil")),
+                                              "tomllib", "difflib", "typing", "pkgutil",
+                                              "shutil")),
 ])
 def test_commands_import_only_what_they_use(argv, heavy):
     code = ("import sys, specc.cli\n"

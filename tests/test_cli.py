@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from specc.report.formats import github_line
+from specc.report.github import github_line
 from specc.errors import Diagnostic, Loc
 from tests.helpers import ROOT
 

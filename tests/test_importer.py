@@ -117,11 +117,23 @@ class _Buffer(nn.Module):
         return x * self.scale
 
 
+class _PicksByRuntimeIndex(nn.Module):
+    """Picks one of the LSTM's outputs by a size read while it runs (a traced index)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 3)
+
+    def forward(self, x):
+        return self.lstm(x)[x.size(0) - 5]
+
+
 @pytest.mark.parametrize("model, example, where, words", [
     (_WithGate, (1, 3, 8, 8), "body.1", ["_Gate cannot be traced", "plugin"]),
     (_Unknown, (2, 4), "head", ["torch.cumsum", "plugin"]),
     (_Shared, (2, 4), "fc", ["called 2 times"]),
     (_Buffer, (2, 4), "scale", ["buffer"]),
+    (_PicksByRuntimeIndex, (5, 2, 4), "", ["picks an output of LSTM", "while it runs"]),
 ])
 def test_what_cannot_be_imported_is_located(model, example, where, words):
     with pytest.raises(ImportFailed) as info:

@@ -367,6 +367,32 @@ def test_check_memory_table_json_and_python_api_agree():
         == memory["activations_train_bytes"]
 
 
+def test_memory_device_picks_whose_kernel_rules_count():
+    """--memory-device cpu counts what the CPU kernels keep (BatchNorm's bfloat16
+    statistics in bfloat16), as the Python API's device="cpu"; cuda is the default."""
+    import json
+
+    args = ["check", "specs/resnet18.yaml", "--memory", "--dim", "N=4", "--dtype", "bfloat16",
+            "--format", "json"]
+    analysis = specc.check(SPECS / "resnet18.yaml", dims={"N": 4})
+    for device in ("cpu", "cuda"):
+        result = _cli(*args, "--memory-device", device)
+        assert result.returncode == 0, result.stderr
+        memory = json.loads(result.stdout)["files"][0]["model"]["memory"]
+        report = analysis.memory(dtype="bfloat16", device=device)
+        assert memory["device"] == device
+        assert memory["activations_train_bytes"] == report.activations_train_bytes
+    default = json.loads(_cli(*args).stdout)["files"][0]["model"]["memory"]
+    assert default["device"] == "cuda"
+    cpu = analysis.memory(dtype="bfloat16", device="cpu").activations_train_bytes
+    assert default["activations_train_bytes"] > cpu  # CUDA keeps the statistics in fp32
+    table = _cli("check", "specs/resnet18.yaml", "--memory", "--memory-device", "cpu")
+    assert "CPU kernels" in table.stdout
+    assert _cli("check", "specs/resnet18.yaml", "--memory", "--memory-device", "tpu") \
+        .returncode == 2
+    assert _cli("check", "specs/resnet18.yaml", "--memory-device", "cpu").returncode == 2
+
+
 def test_check_memory_with_a_symbolic_batch_prints_the_largest_batch():
     result = _cli("check", "specs/resnet18.yaml", "--memory", "--device-memory", "8GiB")
     assert result.returncode == 0, result.stderr

@@ -20,6 +20,7 @@ class FitRequest:
     optimizer: str = "adamw"
     amp: bool = False
     device_memory: int | None = None  # bytes
+    device: str = "cuda"  # whose kernels' saves rules to follow (see SaveCtx.device)
 
 
 @dataclass
@@ -87,7 +88,8 @@ def will_it_fit(graph: Graph, request: FitRequest) -> Fit:
     fit.flops = count_flops(graph)
     unbound = _symbolic(graph)
     others = unbound - set(graph.batch_symbols)
-    options = {"dtype": request.dtype, "optimizer": request.optimizer, "amp": request.amp}
+    options = {"dtype": request.dtype, "optimizer": request.optimizer, "amp": request.amp,
+               "device": request.device}
     if others:
         fit.error = (f"sizes depend on {', '.join(sorted(others))}: bind "
                      f"{'them' if len(others) > 1 else 'it'} with --dim SYM=VALUE")
@@ -126,6 +128,7 @@ def fit_lines(fit: Fit) -> list[str]:
     """The memory section of the `full` table."""
     r = fit.request
     head = (f"Memory ({r.dtype}{' with fp32 master weights' if r.amp else ''}, {r.optimizer}"
+            + (", CPU kernels" if r.device == "cpu" else "")
             + (", per sample: batch " + ", ".join(f"{k}=1" for k in fit.batch) if fit.per_sample
                else "") + ")")
     if fit.report is None:

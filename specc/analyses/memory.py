@@ -59,6 +59,7 @@ class MemoryReport:
     nodes: dict = field(default_factory=dict)  # node id -> NodeMemory
     undeclared: list = field(default_factory=list)  # ops without a `saves` rule
     peak_node: str | None = None  # where inference memory peaks
+    device: str = "cuda"  # whose kernels the saves rules followed
 
     @property
     def total_train_bytes(self) -> int:
@@ -77,6 +78,7 @@ class MemoryReport:
     def to_json(self) -> dict:
         return {
             "dtype": self.dtype, "optimizer": self.optimizer, "amp": self.amp,
+            "device": self.device,
             "parameters_bytes": self.parameters_bytes, "gradients_bytes": self.gradients_bytes,
             "optimizer_bytes": self.optimizer_bytes, "buffers_bytes": self.buffers_bytes,
             "activations_train_bytes": self.activations_train_bytes,
@@ -221,6 +223,7 @@ def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "ad
         raise MemoryAnalysisError(f"device must be one of {', '.join(DEVICES)}")
     env = dict(env or {})
     report = _weights(graph, dtype, optimizer, amp, env)
+    report.device = device
     report.nodes = {n.id: NodeMemory(n.id, n.op, 0, 0, _concrete(n.params, env, n.id)
                                      * ITEMSIZE[dtype]) for n in graph.nodes}
     _train_activations(graph, _Storages(graph, dtype, env, device, needs_grad(graph)), report)

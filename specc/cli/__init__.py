@@ -38,17 +38,42 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, given the terminal's width. Left to find it, it imports
+    shutil (with bz2 and lzma: ~2 ms), and argparse makes one at every add_argument, so
+    every command paid for it, help or not."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super().__init__(prog, indent_increment, max_help_position,
+                         _terminal_columns() - 2 if width is None else width)
+
+
+def _terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0 and sys.__stdout__ is not None:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 def make_parser(argv=None) -> argparse.ArgumentParser:
     """The parser of ``argv``'s command (every command's when ``argv`` is None): the other
     subcommands are listed with their help but get no arguments, so their modules (and
     what those import) stay unloaded."""
     parser = argparse.ArgumentParser(
-        prog="specc", description="Declarative model specs for PyTorch: check, build, render.")
+        prog="specc", description="Declarative model specs for PyTorch: check, build, render.",
+        formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"specc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = _command_in(argv) if argv is not None else None
     for name, (module, help, aliases) in COMMANDS.items():
-        p = sub.add_parser(name, help=help, aliases=list(aliases))
+        p = sub.add_parser(name, help=help, aliases=list(aliases), formatter_class=_HelpFormatter)
         if argv is None or name == wanted:
             importlib.import_module(f"specc.cli.{module}").add_arguments(p)
     return parser

@@ -38,6 +38,9 @@ def add_arguments(p) -> None:
                         default="adamw", help="optimizer whose state to count (default adamw)")
     memory.add_argument("--device-memory", metavar="SIZE",
                         help="memory of the device, e.g. 24GiB or 80GB: say whether it fits")
+    memory.add_argument("--memory-device", metavar="{cuda,cpu}", default="cuda",
+                        help="whose kernels' saved tensors to count: cuda (default; e.g. "
+                             "BatchNorm keeps bfloat16 statistics in float32) or cpu")
     p.add_argument("--skip-non-specs", action="store_true",
                    help="also skip named YAML files without a top-level `layers:` or `specc:` "
                         "key (for pre-commit hooks over all YAML files); directories always "
@@ -97,11 +100,16 @@ def run(args) -> int:
 def _fit_request(args):
     if not args.memory:
         if args.amp or args.device_memory or args.dtype != "float32" or \
-                args.optimizer != "adamw":
-            raise UsageError("--dtype, --amp, --optimizer and --device-memory go with --memory")
+                args.optimizer != "adamw" or args.memory_device != "cuda":
+            raise UsageError("--dtype, --amp, --optimizer, --device-memory and "
+                             "--memory-device go with --memory")
         return None
     from specc.analyses.fit import FitRequest
-    from specc.analyses.memory import parse_bytes
+    from specc.analyses.memory import DEVICES, parse_bytes
+
+    if args.memory_device not in DEVICES:  # checked here: the analysis holds the list
+        raise UsageError(f"--memory-device must be one of {', '.join(DEVICES)}, "
+                         f"not {args.memory_device!r}")
 
     budget = None
     if args.device_memory is not None:
@@ -112,7 +120,7 @@ def _fit_request(args):
     if args.amp and args.dtype not in HALF_DTYPES:
         raise UsageError("--amp keeps fp32 master weights for a bfloat16 or float16 model: "
                          "add --dtype bfloat16")
-    return FitRequest(args.dtype, args.optimizer, args.amp, budget)
+    return FitRequest(args.dtype, args.optimizer, args.amp, budget, args.memory_device)
 
 
 def _hit_limit(analysis) -> bool:

@@ -15,7 +15,8 @@ import traceback
 
 from specc.dims import Sym
 from specc.errors import Diagnostic, Loc, SpecError
-from specc.ir import Graph
+from specc.ir import Graph, Node
+from specc.tensor import TensorType
 
 EXAMPLE_SIZE = 4  # example value for a symbol (2 and 1 get specialised by export)
 MAX_EXAMPLE_BYTES = 1 << 30  # example inputs are real tensors: bound them before allocating
@@ -24,12 +25,18 @@ _SHAPES_LOGGER = "torch.fx.experimental.symbolic_shapes"  # logs each guard it a
 _RECURRENT = ("LSTM", "GRU", "RNN")  # with a second input they pack the batch by lengths
 
 
+def _input_type(node: Node) -> TensorType:
+    """The declared type of a model input (the expander types every input it keeps)."""
+    assert node.out_types is not None, node.id
+    return node.out_types[0]
+
+
 def symbol_values(graph: Graph, dims: dict | None = None) -> dict:
     """Example value of every symbol in the inputs' shapes: --dim's, else EXAMPLE_SIZE."""
     dims = dims or {}
     values: dict = {}
     for node in graph.inputs:
-        for d in node.out_types[0].shape:
+        for d in _input_type(node).shape:
             if isinstance(d, Sym):
                 for symbol in d.symbols():
                     values.setdefault(symbol, dims.get(symbol, EXAMPLE_SIZE))
@@ -42,7 +49,7 @@ def example_input_problem(graph: Graph, dims: dict | None = None) -> str | None:
     total = 0
     for node in graph.inputs:
         numel = 1
-        for d in node.out_types[0].shape:
+        for d in _input_type(node).shape:
             numel *= d if isinstance(d, int) else d.substitute(values)
         total += numel * 8  # the widest dtype; a bound, not an estimate
     if total > MAX_EXAMPLE_BYTES:
@@ -58,7 +65,7 @@ def example_inputs(graph: Graph, dims: dict | None = None, device="cpu", dtype=N
     values = symbol_values(graph, dims)
     tensors = []
     for node in graph.inputs:
-        t = node.out_types[0]
+        t = _input_type(node)
         shape = [d if isinstance(d, int) else d.substitute(values) for d in t.shape]
         if t.is_float:
             tensors.append(torch.randn(shape, device=device,
@@ -72,7 +79,7 @@ def dynamic_shapes(graph: Graph):
     """Dim.AUTO for every symbolic axis (a derived size such as 8*h included)."""
     from torch.export import Dim
 
-    return tuple({axis: Dim.AUTO for axis, d in enumerate(node.out_types[0].shape)
+    return tuple({axis: Dim.AUTO for axis, d in enumerate(_input_type(node).shape)
                   if isinstance(d, Sym)} or None for node in graph.inputs)
 
 
@@ -161,7 +168,7 @@ def _specialised(program, graph: Graph, model, guards, inputs) -> list[Diagnosti
     warnings, reported = [], set()
     for node, name, example in zip(graph.inputs, user_inputs, inputs):
         traced = placeholders[name].meta["val"].shape
-        for axis, d in enumerate(node.out_types[0].shape):
+        for axis, d in enumerate(_input_type(node).shape):
             # a specialised size is an int, or a SymInt whose expression is a number
             if not isinstance(d, Sym) or not str(traced[axis]).isdigit() or str(d) in reported:
                 continue
@@ -171,8 +178,8 @@ def _specialised(program, graph: Graph, model, guards, inputs) -> list[Diagnosti
             culprit = next((lines for message, lines in guards if symbol and
                             re.search(rf"\b{symbol}\b", message)), None)
             path = _node_path(model, culprit) if culprit else ""
-            why = f": {path} ({graph.node(path).op}) is traced for one size" \
-                if path and graph.node(path) is not None else ""
+            forcing = graph.node(path) if path else None
+            why = f": {path} ({forcing.op}) is traced for one size" if forcing is not None else ""
             warnings.append(Diagnostic(
                 "W401", f"--export: torch.export specialised {d} (dim {axis} of input "
                 f"{node.id}) to {value}{why}; the exported program accepts only that size",

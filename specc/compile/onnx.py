@@ -40,6 +40,9 @@ def export_onnx(model, graph: Graph, path: str, dims: dict) -> float | None:
                          "pip install 'specc[onnx]'") from None
     except Exception as exc:  # the exporter raises many types; all become one located error
         raise located_export_error(exc, model, graph, "torch.onnx.export") from None
+    # with dynamo=True and no file name, torch returns the program (None is the TorchScript
+    # exporter's answer, which writes to the file it is given)
+    assert program is not None
     program.save(path)
     onnx.checker.check_model(path, full_check=True)
     return _max_difference(path, model, inputs)

@@ -21,7 +21,7 @@ _SYMBOL = re.compile(SYMBOL_PATTERN)
 def _is_symbol(v) -> bool:
     """An ASCII identifier, as the schema says: Python folds other identifiers by NFKC
     ('ｐ' is 'p'), so two names that differ here could be one variable in generated code."""
-    return isinstance(v, str) and _SYMBOL.match(v) is not None
+    return isinstance(v, str) and _SYMBOL.fullmatch(v) is not None
 
 
 def _is_int(v) -> bool:
@@ -86,7 +86,6 @@ PTYPES: dict[str, PType] = {
                      {"anyOf": [_NONNEG, _NONNEG_INTS, {"enum": ["same", "valid"]}]},
                      lambda v: (_is_int(v) and v >= 0) or (_int_list(v) and min(v) >= 0)
                      or v in ("same", "valid")),
-    "dim": PType("a dimension index", _INT, _is_int),
     "dims": PType("a dimension index or a list of them", {"anyOf": [_INT, _INTS]},
                   lambda v: _is_int(v) or _int_list(v)),
     "ints": PType("a list of integers", _INTS, lambda v: _int_list(v)),
@@ -104,9 +103,6 @@ PTYPES: dict[str, PType] = {
                               {"type": "array", "items": {"type": "number"}, "minItems": 1}]},
                    lambda v: (_is_num(v) and v > 0) or (isinstance(v, list) and len(v) > 0 and all(
                        _is_num(x) and x > 0 for x in v))),
-    "sections": PType("a positive integer or a list of positive integers",
-                      {"anyOf": [_POS, _POS_INTS]},
-                      lambda v: (_is_int(v) and v >= 1) or (_int_list(v) and min(v) >= 1)),
     "names": PType("a list of distinct names (ASCII identifiers)", {
         "type": "array", "items": {"type": "string", "pattern": SYMBOL_PATTERN}},
         lambda v: isinstance(v, list) and all(_is_symbol(x) for x in v)
@@ -136,9 +132,6 @@ PTYPES: dict[str, PType] = {
                      lambda v: v is None or isinstance(v, bool)),
     "optfloat": PType("a number or null", {"anyOf": [{"type": "number"}, {"type": "null"}]},
                       lambda v: v is None or _is_num(v)),
-    "number_or_none": PType("a number or null",
-                            {"anyOf": [{"type": "number"}, {"type": "null"}]},
-                            lambda v: v is None or _is_num(v)),
 }
 
 

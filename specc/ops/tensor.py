@@ -71,7 +71,7 @@ def _arith(name: str):
                               else [])
         return f" {_SYMBOLS[name]} ".join(terms)
 
-    _fn(name, [Param("other", "number_or_none", None, doc="a scalar operand")], infer, template,
+    _fn(name, [Param("other", "optfloat", None, doc="a scalar operand")], infer, template,
         f"element-wise {name} of its inputs (torch broadcasting)", category="merge",
         n_inputs=(1, None), receptive=POINTWISE,
         saves=(_divide_saves if name == "div" else _product_saves if name == "mul"
@@ -510,7 +510,7 @@ _fn("chunk", [Param("chunks", "posint"), Param("dim", "int", 0),
     "torch.chunk into named outputs (`from: node.0` or the given names)", category="index",
     saves=saves_nothing, aliases=lambda a: {i: 0 for i in range(_n_parts(a))},
     layouts=_parts_layouts, outputs=_part_names)
-_fn("split", [Param("split_size_or_sections", "sections"), Param("dim", "int", 0),
+_fn("split", [Param("split_size_or_sections", "posints"), Param("dim", "int", 0),
               Param("parts", "optpos", None, to_torch=False,
                     doc="number of parts when split_size is an int"),
               Param("names", "names", None, to_torch=False)],

@@ -21,9 +21,3 @@ FORMATS = {
 
 def write_report(analyses, fmt: str, stream, style: Style, quiet: bool = False) -> None:
     import_module(FORMATS[fmt]).write(analyses, stream, style, quiet=quiet)
-
-
-def github_line(d) -> str:
-    from specc.report.github import github_line as line
-
-    return line(d)

@@ -9,6 +9,8 @@ linearity and symmetry between units, so rules about those look through them too
 """
 from __future__ import annotations
 
+from collections.abc import Set
+
 from specc.dims import Sym
 from specc.ir import Node
 from specc.lint.rules._paths import NORMS, TRANSPARENT, ops_where, op_of
@@ -26,7 +28,7 @@ RECURRENT = ops_where(lambda op: op.category == "recurrent")
 KEEPS_LAYOUT = ops_where(lambda op: op.layout == "keeps")
 
 
-def back(node: Node, through: set) -> Node:
+def back(node: Node, through: Set[str]) -> Node:
     """The node that really made this value, looking back through ``through`` ops."""
     seen = 0
     while node.op in through and node.inputs and seen < 10_000:
@@ -35,7 +37,7 @@ def back(node: Node, through: set) -> Node:
     return node
 
 
-def forward(facts, node: Node, through: set) -> list[Node]:
+def forward(facts, node: Node, through: Set[str]) -> list[Node]:
     """The consumers of ``node``, looking forward through single-consumer ``through`` ops."""
     users = facts.users(node)
     seen = 0
@@ -114,7 +116,7 @@ def _batch_symbols(graph) -> set:
     return (set(graph.batch_symbols) - time_first) | batch_second
 
 
-def reaches(facts, node: Node, ops: set) -> bool:
+def reaches(facts, node: Node, ops: Set[str]) -> bool:
     """Whether any node downstream of ``node`` is one of ``ops``.
 
     Answered from one reverse pass over the graph per set of ops, kept on ``facts``: a rule
