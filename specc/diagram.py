@@ -3,7 +3,8 @@
 The default drawing is meant to go into a paper or a PR as it is:
 
 - depth is picked automatically: the deepest level of blocks whose drawing keeps the longest
-  path under :data:`PAGE_BOXES` boxes (deeper blocks are drawn as one box each);
+  path under :data:`PAGE_BOXES` boxes (deeper blocks are drawn as one box each); a chain
+  still taller than that with one box per block wraps into columns where one edge crosses;
 - consecutive identical copies in a ``repeat`` fold into one, named by what they are
   (``TransformerEncoderLayer ×6``, ``BasicBlock ×2``), not by the word "repeat";
 - a norm / activation / dropout that only follows one layer is written into that layer's box
@@ -171,6 +172,7 @@ class _Layout:
         self.fused: dict[str, list[Node]] = {}  # leader node id -> nodes written into it
         self.copies: dict[str, int] = {}  # node id -> how many copies its box stands for
         self.consumers = graph.consumers()
+        self.outputs_refs = graph.outputs
         self.outputs = {ref.node.id for _, ref in graph.outputs}
         self._scope(top, 0)
 
@@ -228,10 +230,13 @@ class _Layout:
 
     def longest_path(self) -> int:
         """Boxes on the longest path of this drawing (a tall figure has a long one)."""
+        return max(self.levels().values(), default=1) + 1  # + the output
+
+    def levels(self) -> dict[str, int]:
+        """Box -> boxes on the longest path that ends in it (inputs are 1)."""
         length: dict[str, int] = {}
         for node in self.graph.inputs:
             length[node.id] = 1
-        best = 1
         for node in self.graph.nodes:
             box = self.box.get(node.id)
             if box is None:
@@ -243,8 +248,52 @@ class _Layout:
                     continue
                 here = max(here, length.get(tail, 0) + (tail != box))
             length[box] = max(length.get(box, 1), here or 1)
-            best = max(best, length[box])
-        return best + 1  # the output
+        return length
+
+    def columns(self) -> dict[str, int]:
+        """Box -> column, when even one box per top-level block is taller than a page
+        (Inception-v3: 23 boxes, drawn at a third of its size on one page, 4-pt text): the
+        chain is cut into columns of at most PAGE_BOXES, side by side, as a snake. Only where
+        a single edge crosses the cut (a U-Net's skips would criss-cross the page); empty
+        when it fits or has no such cut. Edges into a later column do not rank their head
+        (Graphviz `constraint`), so each column starts at the top."""
+        levels = self.levels()
+        longest = max(levels.values(), default=1) + 1
+        if longest <= PAGE_BOXES:
+            return {}
+        edges: set[tuple[str, str]] = set()  # (tail box, head box), once per pair of boxes
+        for node in self.graph.nodes:
+            box = self.box.get(node.id)
+            if box is None:
+                continue
+            for ref in node.inputs:
+                tail = self.box.get(ref.node.id, ref.node.id)
+                if tail != box and tail in levels and not self.crosses_copies(ref.node, node):
+                    edges.add((tail, box))
+        spans = [(levels[tail], levels[head]) for tail, head in edges]
+        for _, ref in self.outputs_refs:  # the output oval, one level below its box
+            tail = self.box.get(ref.node.id, ref.node.id)
+            if tail in levels:
+                spans.append((levels[tail], levels[tail] + 1))
+        crossing = [0] * (longest + 2)  # crossing[L]: edges from level <= L to level > L
+        for tail_level, head_level in spans:
+            crossing[tail_level] += 1
+            crossing[head_level] -= 1
+        for level in range(1, len(crossing)):
+            crossing[level] += crossing[level - 1]
+        per = -(-longest // -(-longest // PAGE_BOXES))  # ceil(longest / columns)
+        cuts, start = [], 0
+        while longest - start > PAGE_BOXES:
+            # near the ideal cut: a column of one or two boxes would not save a page
+            near = range(start + (per + 1) // 2, min(start + PAGE_BOXES, start + per * 3 // 2,
+                                                     longest - 1) + 1)
+            clean = [cut for cut in near if crossing[cut] == 1]
+            if not clean:
+                break
+            cut = min(clean, key=lambda c: abs(c - (start + per)))
+            cuts.append(cut)
+            start = cut
+        return {box: sum(level > cut for cut in cuts) for box, level in levels.items()}
 
 
 def short_name(scope: Scope) -> str:
@@ -293,6 +342,9 @@ class _Drawing:
         self.depth = depth
         self.dot = graphviz.Digraph("model")  # the model's name is shown escaped, never an ID
         self.ids: dict[str, str] = {}
+        self.keys: dict[str, str] = {}  # Graphviz id -> box key
+        # a drawing of top-level boxes only, still taller than a page, wraps into columns
+        self.columns = self.layout.columns() if depth == 0 else {}
         self.categories: set = set()
 
     def _focus(self, name: str) -> Scope:
@@ -307,6 +359,7 @@ class _Drawing:
     def gv_id(self, key: str) -> str:
         if key not in self.ids:
             self.ids[key] = f"n{len(self.ids)}"
+            self.keys[self.ids[key]] = key
         return self.ids[key]
 
     # -- nodes ------------------------------------------------------------------
@@ -450,9 +503,10 @@ class _Drawing:
         label = str(ref.type) if self.shapes and ref.type is not None else ""
         if ref.index and ref.node.out_types:
             label = f"{ref.node.output_names[ref.index]} {label}".strip()
+        column = self.columns.get(self.keys[tail], 0)
+        wraps = self.columns.get(self.keys[head], column) > column  # into the next column
         self.dot.edge(tail, head, label=_html(_esc(label)) if label else "", fontsize="9",
-                      fontname=_FONT,
-                      color="#555555")
+                      fontname=_FONT, color="#555555", **({"constraint": "false"} if wraps else {}))
 
     def draw(self, rankdir: str, dpi: int | None = None):
         self.dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.25", ranksep="0.3",

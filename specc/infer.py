@@ -110,14 +110,27 @@ def _infer_memoised(node: Node, limits: Limits, memo: dict) -> Diagnostic | None
         if diagnostic is not None:
             return diagnostic  # errors are located per node: never reused
         memo[key] = (node.out_types, node.params, node.macs, dict(node.attrs))
+        if node.twin is None:  # the copies of this node (Node.twin) find it by _copy_key
+            memo[_copy_key(node, node)] = memo[key]
         return None
+    if node.twin is None:
+        memo.setdefault(_copy_key(node, node), hit)
     out_types, node.params, node.macs, attrs = hit
     node.out_types = list(out_types)
     node.attrs = dict(attrs)
     return None
 
 
+def _copy_key(node: Node, original: Node) -> tuple:
+    return ("copy", id(original), tuple(ref.type for ref in node.inputs))
+
+
 def _memo_key(node: Node):
+    if node.twin is not None:
+        # a copy made by copying (specc/expand/copies.py) has its original's attributes and
+        # given names, so the original's result for the same input types is its result;
+        # the original is earlier in graph order (its key is filled or it failed)
+        return _copy_key(node, node.twin)
     try:
         key = (node.op, repr(sorted(node.attrs.items())), tuple(ref.type for ref in node.inputs),
                frozenset(node.given))

@@ -56,6 +56,9 @@ class Node:
     # attr -> its text in the spec where that is an expression (`$planes`, `${d * 4}`):
     # --emit-python writes the expression, not the value (specc/compile/readable.py)
     exprs: dict = field(default_factory=dict)
+    # in a copy of a repeat made by copying (specc/expand/copies.py): the node it is a copy
+    # of, whose attributes it has; inference reuses that node's result for the same inputs
+    twin: "Node | None" = None
     # filled by inference
     out_types: list[TensorType] | None = None
     params: int = 0

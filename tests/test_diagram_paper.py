@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import specc
-from specc.diagram import PAGE_BOXES, _Layout, max_depth, page_depth, readable_args
+from specc.diagram import PAGE_BOXES, PAGE_INCHES, _Layout, max_depth, page_depth, readable_args
 from tests.helpers import ROOT, SPECS
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
@@ -185,3 +185,26 @@ def test_readme_figure_is_the_default_render_of_a_non_trivial_model(tmp_path):
     assert texts(figure) == texts(fresh), f"{figure.name} is stale: render {spec} again"
     graph = specc.check(ROOT / spec).graph
     assert sum(1 for _ in graph.root.walk_scopes()) > 5 and len(graph.nodes) > 30
+
+
+def _page_scale(dot) -> float:
+    """How much Graphviz shrinks the laid-out drawing to fit the page (1: not at all)."""
+    width, height = map(float, json.loads(dot.pipe(format="json"))["bb"].split(",")[2:])
+    page_w, page_h = (float(v) * 72 for v in PAGE_INCHES.split(","))
+    return min(1.0, page_w / width, page_h / height)
+
+
+@needs_dot
+@pytest.mark.parametrize("name,before", [("inception_v3", 0.36), ("googlenet", 0.41)])
+def test_a_chain_taller_than_a_page_wraps_into_columns(name, before):
+    """Even one box per block, these are 21-23 boxes tall: in one column the page shrank
+    the drawing to `before` of its size (11-pt labels printed at 4 pt). Cut where a single
+    edge crosses, the chain runs in two columns and prints at least 0.6 of its size."""
+    dot = specc.render(SPECS / f"{name}.yaml")
+    wraps = [line for line in dot.source.splitlines() if "constraint=false" in line]
+    assert len(wraps) == 1, wraps
+    assert _page_scale(dot) >= 0.6 > before
+    # a drawing that fits is not wrapped; neither is a U-Net, whose skips cross every cut
+    # (its columns would criss-cross the page)
+    assert "constraint" not in specc.render(SPECS / "unet.yaml").source
+    assert "constraint" not in specc.render(SPECS / "resnet50.yaml").source

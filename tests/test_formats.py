@@ -19,6 +19,14 @@ def _run(*args):
                           text=True, cwd=ROOT)
 
 
+def _fresh_process(code: str, cwd):
+    """Run ``code`` in a new interpreter that has never built the model (specc importable)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=cwd, env={"PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 def test_built_module_pickles_and_loads_in_a_fresh_process(tmp_path):
     model = specc.build(SPECS / "resnet18.yaml").eval()
     x = torch.randn(1, 3, 224, 224)
@@ -35,9 +43,7 @@ def test_built_module_pickles_and_loads_in_a_fresh_process(tmp_path):
             "    assert torch.equal(m(x), y)\n"
             "assert type(b).__name__ == 'Sequential' and type(b[0]).__name__ == 'BasicBlock_2'\n"
             "print(type(m).__module__)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
-    assert out.returncode == 0, out.stderr
+    out = _fresh_process(code, tmp_path)
     assert out.stdout.startswith("specc_generated.resnet18_")
     twin = copy.deepcopy(model)
     with torch.no_grad():
@@ -80,9 +86,7 @@ def test_modules_torch_nn_lacks_come_from_one_place_and_pickle(tmp_path):
             "with torch.no_grad():\n"
             "    assert torch.equal(m(x), y)\n"
             "assert type(m.drop).__name__ == 'StochasticDepth' and m.drop.p == 0.5\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
-    assert out.returncode == 0, out.stderr
+    _fresh_process(code, tmp_path)
 
 
 def test_save_safetensors_without_pickle_and_strict_load(tmp_path):

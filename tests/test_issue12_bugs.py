@@ -206,3 +206,14 @@ def test_contributing_names_what_exists():
     assert "`FORMATS`" in text and FORMATS and "`COMMANDS`" in text and COMMANDS
     assert all(hasattr(importlib.import_module(f"specc.cli.{module}"), "add_arguments")
                for module, _, _ in COMMANDS.values())
+
+
+def test_the_ir_holds_model_facts_only():
+    """Stages return their diagnostics; the graph holds no findings, no source text and no
+    per-op-type settings (a node's `init:` is resolved onto the node)."""
+    from specc.ir import Graph
+
+    fields = set(Graph.__dataclass_fields__)
+    assert not fields & {"diagnostics", "source_lines", "init"}, fields
+    analysis = specc.check(WARNS)
+    assert analysis.diagnostics and not hasattr(analysis.graph, "diagnostics")

@@ -8,6 +8,7 @@ import re
 import sys
 import types
 import warnings
+from typing import Any
 
 from specc.compile.codegen import generate
 from specc.dims import substitute
@@ -82,8 +83,10 @@ def load_source(text: str, name: str, extra: dict | None = None) -> dict:
     if extra is None:
         for value in list(module.__dict__.values()):
             if isinstance(value, type) and value.__module__ == modname:
-                value._specc_source = (text, name)
-                value.__reduce_ex__ = _reduce_generated
+                # a class the generated code defined: it learns its source, and pickles by it
+                generated: Any = value
+                generated._specc_source = (text, name)
+                generated.__reduce_ex__ = _reduce_generated
         sys.modules[modname] = module
     return module.__dict__
 
@@ -253,7 +256,8 @@ def load_weights(model, path: str) -> None:
 
 def _tied_aliases(model) -> dict:
     """state_dict key -> another key holding the very same tensor (tied weights)."""
-    seen, aliases = {}, {}
+    seen: dict = {}
+    aliases: dict = {}
     for key, tensor in model.state_dict(keep_vars=True).items():
         ident = (tensor.data_ptr(), tensor.device, tuple(tensor.shape)) \
             if tensor.device.type != "meta" else id(tensor)

@@ -17,10 +17,11 @@ from functools import lru_cache
 
 from specc.dims import Sym
 from specc.ir import Graph, Node, Ref, Scope
-from specc.ops.base import EmitCtx, get_op
+from specc.ops.base import EmitCtx
+from specc.tensor import TensorType
 from specc.compile.init import init_code
-from specc.compile.scopes import (ScopeState, externals, find_exports, is_chain, returns,
-                                   runs_in_training_only)
+from specc.compile.scopes import (ScopeState, externals, find_exports, is_chain, op_of,
+                                   returns, runs_in_training_only)
 
 _PRELUDE = '''\
 import torch
@@ -293,7 +294,7 @@ def reserved_names() -> set:
 
 
 def _emit_leaf(state: CodegenState, node: Node) -> str | None:
-    op = get_op(node.op)
+    op = op_of(node)
     if op.kind == "function":
         return None
     var = python_name(node.id.replace(".", "_"), state.used_names, "m")
@@ -312,7 +313,7 @@ def _emit_leaf(state: CodegenState, node: Node) -> str | None:
 def constructor(state: CodegenState, node: Node) -> str:
     """The class a module node is built from, as the generated code names it; the code
     that defines or imports it is recorded in ``state``."""
-    op = get_op(node.op)
+    op = op_of(node)
     if op.runtime_class is not None:  # a class of specc/compile/runtime.py (and its helpers)
         _need_runtime_class(state, op.runtime_class)
         return op.runtime_class
@@ -395,7 +396,7 @@ def _plugin_import(path: str, alias: str) -> str:
 
 def constructor_args(node: Node) -> str:
     """Keyword arguments for the torch constructor: inferred ones and non-defaults."""
-    op = get_op(node.op)
+    op = op_of(node)
     args = []
     for param in op.params:
         if not param.to_torch:
@@ -501,7 +502,7 @@ def _shape_comment(item) -> str:
 
 def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
                 sizes: _Sizes) -> list[str]:
-    op, trace = get_op(node.op), state.trace
+    op, trace = op_of(node), state.trace
     outs = []
     for index, out_name in enumerate(node.output_names):
         base = node.attr_name if node.named else f"{node.op.lower()}_{node.attr_name}"
@@ -510,6 +511,7 @@ def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
         var = python_name(base, taken)
         names[Ref(node, index)] = var
         outs.append(var)
+    made = [Ref(node, index) for index in range(len(outs))]
     if op.kind in ("parameter", "buffer"):
         lines = [f"{outs[0]} = {_member(attr_of(state, node))}"]
         if trace:
@@ -517,7 +519,7 @@ def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
         return lines
     ctx = EmitCtx(module=_member(attr_of(state, node)) if op.kind == "module" else None,
                   args=[names[r] for r in node.inputs], outs=outs, attrs=node.attrs,
-                  in_types=[r.type for r in node.inputs], out_types=node.out_types,
+                  in_types=_types(node.inputs), out_types=_types(made),
                   dim_expr=lambda d: sizes.expr(d, node), float_dtype=state.float_dtype)
     lines = op.emit(ctx)
     if op.kind == "function" and op.runtime_class is not None:  # code that calls its helpers
@@ -527,10 +529,20 @@ def _node_lines(state: CodegenState, node: Node, names: dict, taken: set,
         # torch makes new floats float32 (an integer mask * 1.0, an int division): they must
         # meet the model's weights in the model's dtype
         lines += [f"{var} = {var}.to(torch.{state.float_dtype})"
-                  for var, t in zip(outs, node.out_types) if t.is_float]
+                  for var, t in zip(outs, ctx.out_types) if t.is_float]
     if trace:
         lines.append(f"_specc_record({node.id!r}, ({', '.join(outs)},))")
     return lines
+
+
+def _types(refs: list[Ref]) -> list[TensorType]:
+    """The types of values of a complete graph (inference gave every value its type)."""
+    types = []
+    for ref in refs:
+        value_type = ref.type
+        assert value_type is not None, str(ref)
+        types.append(value_type)
+    return types
 
 
 def attr_of(state: CodegenState, item: Node | Scope) -> str:

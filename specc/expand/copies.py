@@ -126,6 +126,7 @@ class _Copy:
                 dict(node.attr_locs)
             new.inputs = [self.ref(r) for r in node.inputs]
             new.scope = self.scopes.get(id(node.scope), node.scope)
+            new.twin = node.twin or node
             if node is top:
                 new.attr_name, new.named = place.name, place.named
             self.made_nodes[id(node)] = new
