@@ -11,8 +11,11 @@
    torchinfo.summary call alone;
 3. scaling: generated specs of 10 … 10 000 layers (a deep MLP, and a deep ResNet-like stack of
    blocks with skips) — time and peak memory of the analysis;
-4. `specc render specs/resnet50.yaml -o out.svg`.
-Prints a Markdown table (medians) with the machine it ran on.
+4. `specc render specs/resnet50.yaml -o out.svg`;
+5. where a whole `specc check` of ResNet-50 spends its CPU time: the interpreter, the floor's
+   yaml, the imports beyond the floor's by part (`-X importtime` self times, least of several
+   runs, so a little inflated), and the analysis stages on the first call in a process.
+Prints Markdown tables (medians) with the machine it ran on.
 """
 from __future__ import annotations
 
@@ -62,6 +65,114 @@ def in_process(fn, runs: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+# The pipeline of specc.analysis.analyse_document, stage by stage, on the first call in a
+# fresh process (after the imports): process CPU time of each.
+_STAGES = """
+import dataclasses, json, os, sys, time
+sys.path.insert(0, {root!r})
+clock = time.process_time
+made = []  # CPU time of each dataclass made while importing (a private hook of dataclasses)
+make = dataclasses._process_class
+def timed(cls, *args):
+    start = clock()
+    try:
+        return make(cls, *args)
+    finally:
+        made.append(clock() - start)
+dataclasses._process_class = timed
+from specc.cli.check import run  # noqa: F401  (the command's own imports, as it runs)
+import specc.analysis, specc.config, specc.files, specc.plugin_loading, specc.vars  # noqa: F401
+from specc.errors import Limits
+from specc.loader import load_yaml_counted
+from specc.schema import validate
+from specc.expand import expand
+from specc.infer import infer
+from specc.tie import resolve_ties
+from specc.initializers import check_inits
+from specc.lint import run_lints
+import specc.lint.rules  # noqa: F401  (the rules, imported by the first run_lints)
+data = open({path!r}, "rb").read()
+times = {{}}
+start = clock(); doc, _ = load_yaml_counted(data, Limits()); times["load (located YAML)"] = clock() - start
+start = clock(); validate(doc); times["validate (schema)"] = clock() - start
+start = clock(); graph, _ = expand(doc, None, Limits()); times["expand"] = clock() - start
+start = clock(); infer(graph, Limits()); times["infer"] = clock() - start
+start = clock(); resolve_ties(graph); check_inits(graph); times["tie, init checks"] = clock() - start
+start = clock(); run_lints(graph, [], data.decode().splitlines()); times["lint"] = clock() - start
+print(json.dumps({{"stages": times, "dataclasses": len(made), "dataclasses_s": sum(made)}}))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def _import_self_times(command: list[str], runs: int) -> dict:
+    """module -> (least self time in seconds over runs, the outermost module outside specc
+    that imported it, or itself), from -X importtime."""
+    least: dict = {}
+    for _ in range(runs):
+        err = subprocess.run([sys.executable, "-X", "importtime", *command], cwd=ROOT,
+                             capture_output=True, text=True, env=_ENV).stderr
+        stack: list = []  # (depth, module) of the enclosing imports
+        rows = []
+        for line in err.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            own, _, name = line[len("import time:"):].split("|")
+            depth = (len(name) - len(name.lstrip())) // 2
+            rows.append((depth, name.strip(), int(own) / 1e6))
+        # importtime prints a module after what it imported: walk backwards for parents
+        for depth, name, own in reversed(rows):
+            while stack and stack[-1][0] >= depth:
+                stack.pop()
+            outer = next((m for _, m in stack if not m.startswith("specc")), name)
+            stack.append((depth, name))
+            previous = least.get(name)
+            least[name] = (own if previous is None else min(previous[0], own), outer)
+    return least
+
+
+def _part(module: str, outer: str) -> str:
+    """The row a module's import time goes to: specc's packages and modules by name,
+    anything else by the outermost non-specc module that pulled it in."""
+    if module.startswith("specc."):
+        return ".".join(module.split(".")[:2])
+    if module == "specc":
+        return "specc (package)"
+    return f"stdlib/3rd-party: {outer.split('.')[0]}"
+
+
+def breakdown(runs: int) -> dict:
+    """Where a whole `specc check -q` of ResNet-50 spends its CPU time (see the docstring)."""
+    import resource
+
+    def cpu(command: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=_ENV)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        return statistics.median(times)
+
+    spec = "specs/resnet50.yaml"
+    check = ["-m", "specc", "check", spec, "-q"]
+    result = {"interpreter_s": cpu([sys.executable, "-c", "pass"]),
+              "floor_s": cpu([sys.executable, "-c", _PARSE_FLOOR, spec]),
+              "check_s": cpu([sys.executable, *check])}
+    floor_modules = _import_self_times(["-c", _PARSE_FLOOR, spec], 1)
+    parts: dict = {}
+    for module, (own, outer) in _import_self_times(check, max(3, runs // 2)).items():
+        if module not in floor_modules:
+            key = _part(module, outer)
+            parts[key] = parts.get(key, 0.0) + own
+    result["imports"] = dict(sorted(parts.items(), key=lambda kv: -kv[1]))
+    out = subprocess.run([sys.executable, "-c", _STAGES.format(root=str(ROOT), path=spec)],
+                         cwd=ROOT, capture_output=True, text=True, env=_ENV)
+    result.update(json.loads(out.stdout))
+    return result
 
 
 def deep_mlp(layers: int) -> str:
@@ -194,6 +305,7 @@ def main() -> None:
         svg = os.path.join(tmp, "r.svg")
         render_cmd = [sys.executable, "-m", "specc", "render", "specs/resnet50.yaml", "-o", svg]
         results["render_svg_s"] = median_time(render_cmd, max(1, runs // 3))
+    results["breakdown"] = breakdown(runs)
     print(report(results))
     if os.environ.get("SPECC_BENCH_JSON"):
         Path(os.environ["SPECC_BENCH_JSON"]).write_text(json.dumps(results, indent=1))
@@ -225,6 +337,23 @@ def report(r: dict) -> str:
         lines.append(f"| {row['kind']} | {row['layers']:,} | {row['nodes']:,} | "
                      f"{ms(row['process_s'])} | {ms(row['analysis_s'])} | "
                      f"{row['peak_mib']:.1f} MiB |")
+    b = r["breakdown"]
+    lines += ["", f"Where `specc check -q specs/resnet50.yaml` spends its CPU time "
+              f"({ms(b['check_s'])}; the floor {ms(b['floor_s'])}):", "",
+              "| part | CPU |", "|---|---:|",
+              f"| interpreter start-up (`python -c pass`) | {ms(b['interpreter_s'])} |",
+              f"| the floor's yaml import and parse | {ms(b['floor_s'] - b['interpreter_s'])} |"]
+    lines += [f"| import {name} | {ms(seconds)} |" for name, seconds in b["imports"].items()
+              if seconds >= 0.0002]
+    small = sum(seconds for seconds in b["imports"].values() if seconds < 0.0002)
+    lines.append(f"| imports under 0.2 ms each | {ms(small)} |")
+    lines.append(f"| (of the imports above: making {b['dataclasses']} dataclasses) | "
+                 f"({ms(b['dataclasses_s'])}) |")
+    lines += [f"| analysis, first call: {name} | {ms(seconds)} |"
+              for name, seconds in b["stages"].items()]
+    counted = b["floor_s"] + sum(b["imports"].values()) + sum(b["stages"].values())
+    lines.append(f"| the rest (argparse's parser, config lookup, report, exit) | "
+                 f"{ms(max(b['check_s'] - counted, 0.0))} |")
     return "\n".join(lines)
 
 
