@@ -79,8 +79,6 @@ class CodegenState(ScopeState):
     # id(node) -> the attribute name the code gives it instead of its spec name (the
     # readable --emit-python names stateless unnamed modules; see specc/compile/readable.py)
     renamed: dict = field(default_factory=dict)
-    # (node id, argument) -> the spec var it is (readable --emit-python's build_model(**vars))
-    threads: dict = field(default_factory=dict)
     short_names: bool = False  # forward parameters named by their node, not their path
     # The copies of a repeat (Scope.twin) are built by builder functions, one per distinct
     # code: ids of the scopes copies were copied from; id(that scope) -> [(a scope, the
