@@ -298,6 +298,36 @@ class _Layout:
         return {box: sum(level > cut for cut in cuts) for box, level in levels.items()}
 
 
+def _carried(node: Node, ref: Ref, inside: set[int]) -> Ref:
+    """The input of ``node`` that its output ``ref`` carries on: one of the output's own
+    shape and dtype (a residual add, a norm, a mask filled in), computed inside the block
+    before one arriving from outside (the residual's branch before its shortcut); where
+    no input keeps the shape (a convolution, a concatenation), one computed inside the
+    block (U-Net's upsampled path, not the skip it is concatenated with); else the first."""
+    out = node.out_types[ref.index] if node.out_types else None
+    return min(node.inputs, key=lambda candidate: (
+        candidate.type is None or candidate.type != out, id(candidate.node) not in inside))
+
+
+def main_input(scope: Scope) -> Ref | None:
+    """The input a block's box shows beside its output: the value its output is computed
+    from along the block's chain, found by walking back from the output through the input
+    each op carries on (:func:`_carried`) until the walk leaves the block. Not simply the
+    first value the block reads: T5's encoder stack reads the padding bias
+    ``[N, 1, 1, S]`` first but carries the hidden state ``[N, S, 512]``; a Llama layer
+    also reads the mask and the rotary positions. A chain that starts inside the block
+    (positions made from nothing) falls back to the value the block reads first."""
+    inside = {id(node) for node in scope.walk_nodes()}
+    walked: set[int] = set()
+    ref = scope.output
+    while ref is not None and id(ref.node) in inside:
+        if not ref.node.inputs or id(ref.node) in walked:
+            return scope.input
+        walked.add(id(ref.node))
+        ref = _carried(ref.node, ref, inside)
+    return ref if ref is not None else scope.input
+
+
 def short_name(scope: Scope) -> str:
     """A block's name inside the cluster of its parent: ``mlp``, not ``model.layers.0.mlp``
     (the cluster gives the context, and a folded box stands for every copy); a repeat copy
@@ -417,7 +447,8 @@ class _Drawing:
     def add_collapsed(self, target, scope: Scope, copies: int, title: str | None = None) -> None:
         """One box for a block (and the ``copies`` identical copies folded into it); ``title``
         instead of the copies' range (``h`` for ``h.0–11``)."""
-        inp = scope.input.type if scope.input else None
+        source = main_input(scope)
+        inp = source.type if source else None
         out = scope.output.type if scope.output else None
         kind = scope_label(scope)
         if copies > 1:

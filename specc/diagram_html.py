@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 
-from specc.diagram import _COLORS, _category, readable_args
+from specc.diagram import _COLORS, _category, main_input, readable_args
 from specc.ir import Node, Scope
-from specc.report.summary import scope_label, scope_params
+from specc.report.summary import count_text, scope_label, scope_params
 
 OPEN_LEVELS = 1  # blocks this deep start unfolded
 
@@ -31,10 +31,6 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _count(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
 def _shape(types) -> str:
     return ", ".join(str(t) for t in types or [] if t is not None)
 
@@ -47,7 +43,7 @@ def _node(node: Node, problems: dict, graph) -> str:
     if node.params:
         title += f" · {node.params:,} params"
     if node.macs:
-        title += f" · {_count(per_sample(node.macs, graph))} MACs per sample"
+        title += f" · {count_text(per_sample(node.macs, graph))} MACs per sample"
     codes = " ".join(d.code for d in problems.get(node.id, []))
     if codes:
         title += f" · {codes}"
@@ -65,7 +61,8 @@ def _scope(scope: Scope, level: int, problems: dict, graph) -> str:
         if isinstance(item, Node):
             parts.append(_node(item, problems, graph))
             continue
-        inp = item.input.type if item.input else None
+        source = main_input(item)
+        inp = source.type if source else None
         out = item.output.type if item.output else None
         kind = item.block or scope_label(item) if item.kind != "sequence" else "sequence"
         title = f"{inp} → {out} · {scope_params(item):,} params"
@@ -95,7 +92,7 @@ def render_html(analysis) -> str:
                       f"{_e(ref.type)}</span></li>" for name, ref in graph.outputs)
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{_e(graph.name)}"
             f"</title><style>{_STYLE}</style></head><body>\n<h1>{_e(graph.name)}</h1>\n"
-            f"<p>{total['params']:,} parameters · {_e(_count(total['macs']))} MACs per sample. "
+            f"<p>{total['params']:,} parameters · {_e(count_text(total['macs']))} MACs per sample. "
             "Click a block to open or close it; hover an op for its shape, parameters and "
             "MACs.</p>\n"
             f"<h2>Inputs</h2><ul>{inputs}</ul>\n<h2>Layers</h2><ul id=\"model\">\n"

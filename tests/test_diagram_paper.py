@@ -216,3 +216,36 @@ def test_computed_constants_are_rounded_in_labels():
     scaled = next(n for n in graph.nodes if n.op == "mul" and n.id.endswith("scaled"))
     assert readable_args(scaled) == "other=0.04419"
     assert "0.04419417382415922" not in specc.render(SPECS / "t5.yaml").source
+
+
+@pytest.mark.parametrize("spec,path,shown,not_shown", [
+    # T5's stacks read the padding bias first but carry the hidden state
+    ("t5", "encoder.block", "[N, S, 512]", "[N, 1, 1, S]"),
+    ("t5", "decoder.block", "[N, T, 512]", "[N, 1, 1, S]"),
+    # a Llama layer also reads the rotary positions and the mask
+    ("llama", "model.layers.0", "[N, T, 4096]", "[N, T] int64"),
+    ("resnet50", "layer2", "[N, 256, 56, 56]", None),
+    # U-Net's Up concatenates the skip with its upsampled input: the box shows the path
+    # it continues, from the level below
+    ("unet", "up3", "[N, 256, h, w]", "[N, 128, 2*h, 2*w]"),
+])
+def test_a_collapsed_block_shows_the_input_its_chain_carries(spec, path, shown, not_shown):
+    """A folded box's `in → out` row shows the value the block's output is computed from
+    along its chain, one the block reads from outside; not merely the first value it reads."""
+    from specc.analyses.memory import scope_inputs
+    from specc.diagram import main_input
+
+    from specc.diagram_html import render_html
+
+    analysis = specc.check(SPECS / f"{spec}.yaml")
+    scope = next(s for s in analysis.graph.root.walk_scopes() if s.path == path)
+    source = main_input(scope)
+    assert str(source.type) == shown and source in scope_inputs(scope)
+    if not_shown:
+        assert any(str(ref.type) == not_shown for ref in scope_inputs(scope))  # it was there
+    out = scope.output.type
+    depth = path.count(".") - (1 if path.split(".")[-1].isdigit() else 0)
+    drawn = specc.render(SPECS / f"{spec}.yaml", depth=depth).source
+    assert f"{shown} → {out}" in drawn
+    assert not_shown is None or f"{not_shown} → {out}" not in drawn
+    assert f'data-id="{path}" title="{shown} → {out} · ' in render_html(analysis)  # its hover

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from specc import __version__
-from specc.dims import dim_json
+from specc.dims import Sym, dim_json
 from specc.infer import per_sample, totals
 from specc.ir import Graph, Node, Scope
 from specc.ops.base import get_op
@@ -27,6 +27,40 @@ def _short(value) -> str:
     if isinstance(value, list):
         return "[" + ",".join(str(v) for v in value) + "]"
     return str(value)
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def count_text(value) -> str:
+    """A count (parameters, MACs) the way the table and the HTML view print it, the one
+    place they format one: ``1,814,073,344``; a symbolic count as a polynomial in the same
+    style, ``7,504,658,432·T + 262,144·T²`` rather than ``7504658432*T+262144*T*T``.
+    JSON and SARIF keep the exact machine form (:func:`specc.dims.dim_json`)."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not isinstance(value, Sym):
+        return str(value)
+    terms = []
+    # Sym's own order (by monomial, the constant last): the same count reads the same
+    for monomial, coefficient in sorted(value.terms, key=lambda t: (not t[0], t[0])):
+        factors = []
+        for name in dict.fromkeys(monomial):  # a monomial is sorted: equal factors adjoin
+            power = monomial.count(name)
+            # a floor-division atom `(H+1)//2` is not a name: parenthesised in a product
+            wrap = not name.isidentifier() and (len(monomial) > 1 or abs(coefficient) != 1)
+            text = f"({name})" if wrap else name
+            factors.append(text + (str(power).translate(_SUPERSCRIPTS) if power > 1 else ""))
+        magnitude = abs(coefficient)
+        if not factors:
+            terms.append((coefficient < 0, f"{magnitude:,}"))
+        else:
+            terms.append((coefficient < 0, "·".join(
+                ([f"{magnitude:,}"] if magnitude != 1 else []) + factors)))
+    text = ("-" if terms[0][0] else "") + terms[0][1]
+    for negative, term in terms[1:]:
+        text += (" - " if negative else " + ") + term
+    return text
 
 
 def scope_params(scope: Scope) -> int:

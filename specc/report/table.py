@@ -5,7 +5,7 @@ from specc.dims import shape_str
 from specc.infer import per_sample, totals
 from specc.ir import Graph, Node, Scope
 from specc.report.style import Style, printable
-from specc.report.summary import op_label, scope_label, scope_params
+from specc.report.summary import count_text, op_label, scope_label, scope_params
 from specc.report.text import details, headline, summary_line
 
 
@@ -22,10 +22,6 @@ def write(analyses, stream, style: Style, quiet: bool = False) -> None:
         stream.write(summary_line(analyses) + "\n")
 
 
-def _fmt_int(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
 def _rows(graph: Graph):
     for node in graph.inputs:
         yield (node.id, "input", str(node.out_types[0]) if node.out_types else "?", "", "", 0)
@@ -39,7 +35,7 @@ def _scope_rows(graph: Graph, scope: Scope, depth: int):
             label = scope_label(item) + (" (training only)" if item.training_only
                                          and not scope.training_only else "")
             yield ("  " * depth + item.attr_name, label, str(out) if out else "—",
-                   _fmt_int(scope_params(item)), "", 1)
+                   count_text(scope_params(item)), "", 1)
             yield from _scope_rows(graph, item, depth + 1)
         else:
             yield _node_row(graph, item, depth, item.training_only and not scope.training_only)
@@ -56,8 +52,8 @@ def _node_row(graph: Graph, node: Node, depth: int, training_only: bool = False)
     macs = per_sample(node.macs, graph)
     label = op_label(node) + (" (training only)" if training_only else "")
     return ("  " * depth + node.attr_name, label, shape,
-            _fmt_int(node.params) if node.params else "–",
-            _fmt_int(macs) if macs else "–", 0)
+            count_text(node.params) if node.params else "–",
+            count_text(macs) if macs else "–", 0)
 
 
 def render_table(analysis, style: Style) -> str:
@@ -79,10 +75,10 @@ def render_table(analysis, style: Style) -> str:
         outputs = printable(", ".join(
             f"{name} {ref.type}" + (" (training only)" if ref.node.training_only else "")
             for name, ref in graph.outputs if ref.type))
-        training = (f" (eval; training-only branches add {_fmt_int(total['training_only_macs'])})"
+        training = (f" (eval; training-only branches add {count_text(total['training_only_macs'])})"
                     if total["training_only_macs"] else "")
-        lines.append(f"Params: {_fmt_int(total['params'])}   "
-                     f"MACs/sample: {_fmt_int(total['macs'])}{training}   "
+        lines.append(f"Params: {count_text(total['params'])}   "
+                     f"MACs/sample: {count_text(total['macs'])}{training}   "
                      f"Param memory (fp32): {total['params'] * 4 / 2**20:,.1f} MiB")
         if outputs:
             lines.append(f"Outputs: {outputs}")
