@@ -37,7 +37,7 @@ from specc.compile.codegen import (CodegenError, CodegenState, buffer_value_code
 from specc.compile.init import init_code
 from specc.compile.scopes import externals, find_exports, is_chain, returns
 from specc.dims import Sym
-from specc.expand.names import MODULE_ATTRS
+from specc.expand.names import MODULE_ATTRS, plain_attribute
 from specc.ir import Graph, Node, Scope
 from specc.ops.base import get_op
 
@@ -524,7 +524,7 @@ def _instances_note(cls: _Class) -> str:
 
 
 def _assign(attr: str, code: str, register: str) -> str:
-    if attr.isidentifier() and not keyword.iskeyword(attr) and not attr.startswith("__"):
+    if plain_attribute(attr):
         return f"self.{attr} = {code}"
     return f"self.{register}({attr!r}, {code})"
 
