@@ -45,6 +45,7 @@ AUTO_DEPTH_NODES = 2_000  # boxes drawn before deeper scopes are collapsed autom
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LONG_FLOAT = re.compile(r"(?<![\w.])\d+\.\d{5,}(?:e[-+]?\d+)?")
 
 
 class RenderError(Exception):
@@ -121,7 +122,8 @@ def readable_args(node: Node) -> str:
         parts.append("bidirectional")
     if not parts:  # what the table shows, without the op name it starts with
         rest = op_label(node)[len(node.op):].strip()
-        return rest
+        # a computed constant reads as 0.04419 in a figure, not 0.04419417382415922
+        return _LONG_FLOAT.sub(lambda m: f"{float(m.group()):.4g}", rest)
     return ", ".join(parts)
 
 

@@ -104,6 +104,20 @@ def evaluate(value, env: dict):
     return _bounded(_EMBEDDED.sub(interpolate, value))
 
 
+def expression_text(value) -> str | None:
+    """The expression a whole value is (``$x`` → ``x``, ``${a * 2}`` → ``a * 2``), or None
+    for anything else (text with values interpolated, a plain value)."""
+    if not isinstance(value, str):
+        return None
+    whole = _WHOLE_VAR.fullmatch(value)
+    if whole:
+        return whole.group(1)
+    whole = _WHOLE_EXPR.fullmatch(value)
+    if whole and "${" not in whole.group(1):
+        return whole.group(1).strip()
+    return None
+
+
 def evaluate_text(text: str, env: dict):
     """Evaluate an expression; an ExprError's offset is relative to ``text``."""
     lead = len(text) - len(text.lstrip())

@@ -53,6 +53,9 @@ class Node:
     # state_dict) but run only when the module is training; not in eval MACs
     training_only: bool = False
     output_names: tuple = ("out",)
+    # attr -> its text in the spec where that is an expression (`$planes`, `${d * 4}`):
+    # --emit-python writes the expression, not the value (specc/compile/readable.py)
+    exprs: dict = field(default_factory=dict)
     # in a copy of a repeat made by copying (specc/expand/copies.py): the node it is a copy
     # of, whose attributes it has; inference reuses that node's result for the same inputs
     twin: "Node | None" = None
@@ -91,6 +94,10 @@ class Scope:
     # a block's `module_order`: these children are registered in this order (the
     # state_dict order), in the places they hold among the children; the rest keep theirs
     module_order: list = field(default_factory=list)
+    params: dict = field(default_factory=dict)  # a block instance's parameter values
+    # a block instance's arguments that are expressions (`stride: ${2 if i == 0 else 1}`),
+    # and a repeat's `repeat:` count when it is one, as the spec writes them
+    exprs: dict = field(default_factory=dict)
     # a copy of a repeat that expansion made by copying an earlier copy (specc/expand/
     # copies.py): that copy's scope (the first one expanded). Same module paths below it
     # but for the prefix; the code generator writes one builder for the copies whose
@@ -137,6 +144,7 @@ class Graph:
     task: str | None = None
     batch_symbols: set = field(default_factory=set)
     symbols: set = field(default_factory=set)  # every size symbol the spec declares
+    vars: dict = field(default_factory=dict)  # the spec's vars, evaluated
 
     def consumers(self) -> dict:
         """node id -> list of (consumer node, input position)."""

@@ -208,3 +208,11 @@ def test_a_chain_taller_than_a_page_wraps_into_columns(name, before):
     # (its columns would criss-cross the page)
     assert "constraint" not in specc.render(SPECS / "unet.yaml").source
     assert "constraint" not in specc.render(SPECS / "resnet50.yaml").source
+
+
+def test_computed_constants_are_rounded_in_labels():
+    """T5 scales its output by d_model ** -0.5: the figure reads 0.04419, not 17 digits."""
+    graph = specc.check(SPECS / "t5.yaml").graph
+    scaled = next(n for n in graph.nodes if n.op == "mul" and n.id.endswith("scaled"))
+    assert readable_args(scaled) == "other=0.04419"
+    assert "0.04419417382415922" not in specc.render(SPECS / "t5.yaml").source

@@ -100,7 +100,13 @@ def test_build_model_takes_the_specs_vars(name, tmp_path):
         default = parameter.default
         if isinstance(default, bool) or not isinstance(default, (int, float)):
             continue
-        new = default + 7 if isinstance(default, int) else default * 2
+        # a value the spec accepts (heads must still divide the hidden size)
+        new = next((value for value in ([default * 2, default + 7] if isinstance(default, int)
+                                        else [default * 2])
+                    if specc.check(SPECS / f"{name}.yaml", vars={**vars_, var: value},
+                                   lint=False).ok), None)
+        if new is None:
+            continue
         try:
             with torch.device("meta"):
                 emitted = module.build_model(**{var: new})
@@ -124,38 +130,126 @@ def test_build_model_takes_the_specs_vars(name, tmp_path):
 
 
 def test_resnet18_reads_like_torchvision(tmp_path):
-    """Block classes take their sizes in __init__ and build their children there; the
-    model's __init__ builds its blocks; forwards carry shapes; no getattr(self, '6')."""
+    """Block classes take the spec's block params in __init__ (`planes`, `stride` with its
+    default) and compute their layers' arguments from them, as torchvision's BasicBlock
+    does; the block's input channels (which no param gives) are a parameter of their own;
+    the model's __init__ builds its blocks; forwards carry shapes; no getattr(self, '6')."""
     out = tmp_path / "r18.py"
     res = subprocess.run([sys.executable, "-m", "specc", "build", "specs/resnet18.yaml",
                           "--emit-python", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     text = out.read_text()
     ast.parse(text)
-    assert "class BasicBlock(nn.Module):\n" in text
-    assert "    def __init__(self, in_channels, out_channels):\n" in text  # the downsampling one
-    assert "        self.conv1 = nn.Conv2d(in_channels=in_channels, out_channels=out_channels, " \
-        "kernel_size=3, stride=2, padding=1, bias=False)\n" in text
-    assert "            BasicBlock_2(in_channels=64, out_channels=128),\n" in text
+    assert "class BasicBlock(nn.Module):\n" in text and "class BasicBlock_2" not in text
+    assert "    def __init__(self, in_channels, planes, stride=1, downsample=False):\n" in text
+    # the `if: $downsample` shortcut: one class builds it under that condition, and its
+    # forward passes x on when it is not there, as the spec's disabled item does
+    assert "        if downsample:\n            self.downsample = nn.Sequential(\n" in text
+    assert "        else:\n            self.downsample = None\n" in text
+    assert "        downsample = x\n        if self.downsample is not None:\n" \
+        "            downsample = self.downsample(x)  # [N, planes, H/2, W/2]\n" in text
+    assert "            BasicBlock(in_channels=64, planes=128, stride=2, downsample=True),\n" \
+        in text
+    assert "        self.conv1 = nn.Conv2d(in_channels=in_channels, out_channels=planes, " \
+        "kernel_size=3, stride=stride, padding=1, bias=False)\n" in text
+    assert "        self.conv2 = nn.Conv2d(in_channels=planes, out_channels=planes, " \
+        "kernel_size=3, padding=1, bias=False)\n" in text
+    assert "        self.bn2 = nn.BatchNorm2d(num_features=planes)\n" in text
+    # an argument left at the block's default is not written
+    assert "            BasicBlock(in_channels=64, planes=64),\n" in text
     assert "        self.fc = nn.Linear(in_features=512, out_features=num_classes)\n" in text
-    assert "    def forward(self, x):  # [N, in_channels, H, W]\n" in text
-    assert "        conv1 = self.conv1(x)  # [N, out_channels, H/2, W/2]\n" in text
+    assert "        conv1 = self.conv1(x)  # [N, planes, H/2, W/2]\n" in text
     assert "        conv1 = self.conv1(x)  # [N, 64, 112, 112]\n" in text
-    assert "getattr(self" not in text and "relu_6 = self.relu_2(add_5)" in text
+    assert "getattr(self" not in text and "= self.relu_2(add_" in text
     assert "def build_model(num_classes=1000):\n" in text
     build = text[text.index("def build_model"):]
     assert len(build.splitlines()) == 4  # the signature, the docstring, one call, return
     module = _emitted_module(text, tmp_path, "r18_readable")
-    model = module.build_model(num_classes=10)
+    model = module.build_model(num_classes=10).eval()
     assert model.fc.out_features == 10 and model.layer2[0].conv1.stride == (2, 2)
-    assert type(model.layer2[1]).__name__ == "BasicBlock"
+    assert type(model.layer2[1]).__name__ == type(model.layer2[0]).__name__ == "BasicBlock"
+    assert model.layer2[1].downsample is None and model.layer2[0].downsample is not None
+    built = specc.build(SPECS / "resnet18.yaml", vars={"num_classes": 10}).eval()
+    model.load_state_dict(built.state_dict(), strict=True)
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(model(x), built(x))
+
+
+def _same_model(emitted, built, *inputs) -> None:
+    """The emitted model is the built one: keys, shapes and dtypes in order, and (with
+    the built one's weights) equal outputs."""
+    emitted, built = emitted.eval(), built.eval()
+    assert [(k, tuple(v.shape), v.dtype) for k, v in emitted.state_dict().items()] == \
+        [(k, tuple(v.shape), v.dtype) for k, v in built.state_dict().items()]
+    emitted.load_state_dict(built.state_dict(), strict=True)
+    with torch.no_grad():
+        got, expected = emitted(*inputs), built(*inputs)
+    if isinstance(expected, dict):
+        assert list(got) == list(expected)
+        got, expected = list(got.values()), list(expected.values())
+    for a, b in zip(torch.utils._pytree.tree_leaves(got), torch.utils._pytree.tree_leaves(expected),
+                    strict=True):
+        assert torch.equal(a, b)
+
+
+def test_build_model_takes_a_size_the_code_computes_from(tmp_path):
+    """mlp's `hidden` feeds fc1's out_features, fc2's (`hidden // 2`) and the in_features
+    after them: the code computes them from it, so build_model(hidden=64) is the model
+    specc builds with hidden=64."""
+    text = readable_source(SPECS / "mlp.yaml")
+    assert "nn.Linear(in_features=hidden, out_features=hidden // 2)" in text
+    module = _emitted_module(text, tmp_path, "mlp_sizes")
+    for vars_ in ({"hidden": 64}, {"hidden": 90, "num_classes": 3}):
+        built = specc.build(SPECS / "mlp.yaml", vars=vars_)
+        _same_model(module.build_model(**vars_), built, torch.rand(3, 784))
+
+
+def test_a_block_with_an_if_part_is_one_class_whatever_the_condition(tmp_path):
+    """The shortcut's `if:` is any expression of the block's params (here stride != 1,
+    and the shortcut is a block of its own); the class builds the block's layers from its
+    params and the stage count comes from a var, so build_model(depth=3, width=12) is
+    what specc builds with those vars."""
+    spec = {
+        "inputs": {"x": {"shape": ["N", 3, 16, 16]}}, "vars": {"width": 8, "depth": 2},
+        "blocks": {
+            "Shortcut": {"params": {"channels": None, "stride": 1}, "layers": [
+                {"op": "Conv2d", "out_channels": "$channels", "kernel_size": 1,
+                 "stride": "$stride"}]},
+            "Unit": {"params": {"channels": None, "stride": 1}, "layers": [
+                {"name": "conv", "op": "Conv2d", "out_channels": "$channels",
+                 "kernel_size": 3, "stride": "$stride", "padding": 1},
+                {"name": "norm", "op": "BatchNorm2d"},
+                {"name": "proj", "block": "Shortcut", "if": "${stride != 1}", "from": "x",
+                 "channels": "$channels", "stride": "$stride"},
+                {"op": "add", "from": ["norm", "proj"]}]}},
+        "layers": [
+            {"name": "stem", "op": "Conv2d", "out_channels": "$width", "kernel_size": 3,
+             "padding": 1},
+            {"name": "down", "block": "Unit", "channels": "${width * 2}", "stride": 2},
+            {"name": "stage", "repeat": "$depth", "block": "Unit", "channels": "${width * 2}"},
+            {"op": "flatten", "start_dim": 1}]}
+    text = readable_source(spec)
+    assert text.count("class Unit") == 1 and "        if stride != 1:\n" in text
+    assert "def __init__(self, in_channels, channels, stride=1):" in text
+    module = _emitted_module(text, tmp_path, "if_part")
+    x = torch.rand(2, 3, 16, 16)
+    _same_model(module.build_model(), specc.build(spec), x)
+    changed = {"depth": 3, "width": 12}
+    _same_model(module.build_model(**changed), specc.build(spec, vars=changed), x)
 
 
 def test_a_var_that_shapes_the_structure_is_refused_with_a_message(tmp_path):
-    module = _emitted_module(readable_source(SPECS / "mlp.yaml"), tmp_path, "mlp_refuses")
-    assert module.build_model(num_classes=3).head.out_features == 3
-    with pytest.raises(ValueError, match=r"hidden=64: this file was generated with hidden=256"):
-        module.build_model(hidden=64)
+    """An unnamed repeat splices its copies into the model's own forward: the code does
+    not compute their number, so build_model refuses another value, naming the var."""
+    spec = {"inputs": {"x": {"shape": ["N", 4]}}, "vars": {"depth": 2, "width": 6},
+            "layers": [{"op": "Linear", "out_features": "$width", "repeat": "$depth"},
+                       {"name": "head", "op": "Linear", "out_features": 3}]}
+    module = _emitted_module(readable_source(spec), tmp_path, "splice_refuses")
+    _same_model(module.build_model(width=5), specc.build(spec, vars={"width": 5}),
+                torch.rand(2, 4))
+    with pytest.raises(ValueError, match=r"depth=3: this file was generated with depth=2"):
+        module.build_model(depth=3)
 
 
 def test_transformer_layers_are_a_module_list_run_in_a_loop(tmp_path):
@@ -163,7 +257,9 @@ def test_transformer_layers_are_a_module_list_run_in_a_loop(tmp_path):
     an nn.ModuleList built by a comprehension when the copies are alike, and a loop."""
     text = readable_source(SPECS / "bert.yaml", vars=CPU_VARS["bert"])
     assert "class Layer(nn.ModuleList):\n" in text
-    assert "        super().__init__([BertLayer(" in text and " for _ in range(2)])\n" in text
+    # the number of layers is the var's: build_model(num_hidden_layers=3) builds three
+    assert "        super().__init__([BertLayer(" in text and \
+        " for _ in range(num_hidden_layers)])\n" in text
     assert "        for layer in self:\n            x = layer(x, attention_mask)  # [N, T, 32]\n" \
         in text
     assert "class BertLayer_2" not in text  # one class serves both layers
@@ -180,6 +276,10 @@ def test_transformer_layers_are_a_module_list_run_in_a_loop(tmp_path):
         got, expected = model(ids, mask, types), built(ids, mask, types)
     assert list(got) == list(expected) == ["logits"]
     assert torch.equal(got["logits"], expected["logits"])
+    changed = {"num_hidden_layers": 3, "num_attention_heads": 2, "vocab_size": 70}
+    built = specc.build(SPECS / "bert.yaml", vars={**CPU_VARS["bert"], **changed})
+    ids = torch.randint(0, 70, (2, 7))
+    _same_model(module.build_model(**changed), built, ids, mask, types)
 
 
 def test_a_hostile_var_value_stays_a_literal(tmp_path):

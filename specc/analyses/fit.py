@@ -3,6 +3,7 @@ prints, gathered for one analysed graph (no torch)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from specc.analyses.memory import (
     MemoryAnalysisError,
@@ -12,6 +13,9 @@ from specc.analyses.memory import (
 )
 from specc.dims import Sym
 from specc.ir import Graph
+
+if TYPE_CHECKING:
+    from specc.analyses.flops import Flops
 
 
 @dataclass
@@ -32,7 +36,7 @@ class Fit:
     per_sample: bool = False  # the spec's batch is symbolic: numbers are for batch 1
     largest_batch_train: int | None = None
     largest_batch_inference: int | None = None
-    flops: object = None
+    flops: Flops | None = None
     fields: dict = field(default_factory=dict)
 
     @property
@@ -88,8 +92,8 @@ def will_it_fit(graph: Graph, request: FitRequest) -> Fit:
     fit.flops = count_flops(graph)
     unbound = _symbolic(graph)
     others = unbound - set(graph.batch_symbols)
-    options = {"dtype": request.dtype, "optimizer": request.optimizer, "amp": request.amp,
-               "device": request.device}
+    options: dict[str, Any] = {"dtype": request.dtype, "optimizer": request.optimizer,
+                               "amp": request.amp, "device": request.device}
     if others:
         fit.error = (f"sizes depend on {', '.join(sorted(others))}: bind "
                      f"{'them' if len(others) > 1 else 'it'} with --dim SYM=VALUE")
@@ -148,11 +152,11 @@ def fit_lines(fit: Fit) -> list[str]:
     for what, total, fits in (("training", m.total_train_bytes, fit.fits_train),
                               ("inference", m.total_inference_bytes, fit.fits_inference)):
         verdict = ""
-        if fits is not None:
+        if fits is not None and budget is not None:
             verdict = (f" — fits in {human_bytes(budget)}" if fits else
                        f" — does NOT fit in {human_bytes(budget)}")
         lines.append(f"  {what} total {human_bytes(total)}{verdict}")
-    if fit.largest_batch_train is not None:
+    if fit.largest_batch_train is not None and budget is not None:
         lines.append(f"  largest batch that fits in {human_bytes(budget)}: training "
                      f"{fit.largest_batch_train:,}, inference {fit.largest_batch_inference:,}")
     if m.undeclared:

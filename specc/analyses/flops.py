@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specc.analyses.memory import input_grads, learns, needs_grad
+from specc.analyses.memory import input_grads, learns, needs_grad, op_of, type_of
 from specc.dims import Dim
 from specc.ir import Graph
-from specc.ops.base import SaveCtx, get_op
+from specc.ops.base import SaveCtx
 
 
 @dataclass
@@ -60,9 +60,9 @@ def count_flops(graph: Graph) -> Flops:
     for node in graph.nodes:
         if node.out_types is None or not node.macs:
             continue
-        op = get_op(node.op)
+        op = op_of(node)
         forward = 2 * node.macs
-        ctx = SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types,
+        ctx = SaveCtx(node.attrs, [type_of(r) for r in node.inputs], node.out_types,
                       input_grads(node, grad))
         backward = 2 * op.backward_macs(ctx, node.macs, learns(node))
         if node.training_only:

@@ -19,13 +19,13 @@ def example_inputs(graph, dims: dict, dtype, seed: int = 0, device: str = "cpu")
     there."""
     import torch
 
-    from specc.dims import Sym, substitute
+    from specc.analyses.memory import concrete
 
     generator = torch.Generator().manual_seed(seed)
     inputs = []
     for node in graph.inputs:
         t = node.out_types[0]
-        shape = [int(substitute(d, dims)) if isinstance(d, Sym) else d for d in t.shape]
+        shape = [concrete(d, dims, f"the size of {node.id}") for d in t.shape]
         if t.is_float:
             inputs.append(torch.empty(shape, dtype=dtype, device="meta") if device == "meta"
                           else torch.rand(shape, generator=generator).to(dtype))

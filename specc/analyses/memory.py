@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from specc.dims import Sym, product, substitute
 from specc.ir import Graph, Node, Ref, Scope
-from specc.ops.base import Layout, LayoutCtx, SaveCtx, Saved, get_op
-from specc.tensor import FLOAT_DTYPES, ITEMSIZE
+from specc.ops.base import Layout, LayoutCtx, OpDef, SaveCtx, Saved, get_op
+from specc.tensor import FLOAT_DTYPES, ITEMSIZE, TensorType
 
 # optimizer -> (state tensors per parameter, a scalar `step` tensor per parameter tensor)
 OPTIMIZERS = {"sgd": (0, False), "sgd-momentum": (1, False), "adam": (2, True),
@@ -89,7 +89,8 @@ class MemoryReport:
         }
 
 
-def _concrete(value, env: dict, what: str) -> int:
+def concrete(value, env: dict, what: str) -> int:
+    """A size with its symbols bound by ``env`` (MemoryAnalysisError if some stay free)."""
     if isinstance(value, Sym):
         value = substitute(value, env)
         if isinstance(value, Sym):
@@ -97,6 +98,28 @@ def _concrete(value, env: dict, what: str) -> int:
                 f"{what} is symbolic ({value}): bind {', '.join(sorted(value.symbols()))} "
                 "with --dim SYM=VALUE")
     return int(value)
+
+
+def op_of(node: Node) -> OpDef:
+    """The node's OpDef: a complete graph (what every analysis takes) knows each op."""
+    op = get_op(node.op)
+    if op is None:
+        raise MemoryAnalysisError(f"{node.id}: unknown op {node.op!r}; fix the spec first")
+    return op
+
+
+def types_of(node: Node) -> list[TensorType]:
+    """The node's inferred output types: a complete graph has them all."""
+    if node.out_types is None:
+        raise MemoryAnalysisError(f"{node.id}: its shapes are unknown; fix the spec first")
+    return node.out_types
+
+
+def type_of(ref: Ref) -> TensorType:
+    t = ref.type
+    if t is None:
+        raise MemoryAnalysisError(f"{ref}: its shape is unknown; fix the spec first")
+    return t
 
 
 def learns(node: Node) -> bool:
@@ -112,8 +135,7 @@ def needs_grad(graph: Graph) -> dict:
     for node in graph.nodes:
         if node.out_types is None:
             continue
-        op = get_op(node.op)
-        flag = learns(node) or op.kind == "parameter" or any(input_grads(node, grad))
+        flag = learns(node) or op_of(node).kind == "parameter" or any(input_grads(node, grad))
         for index, out in enumerate(node.out_types):
             grad[Ref(node, index)] = flag and out.is_float
     return grad
@@ -122,7 +144,7 @@ def needs_grad(graph: Graph) -> dict:
 def input_grads(node: Node, grad: dict) -> list:
     """Per input of the node: does a gradient flow back into it (it requires grad and the
     op reads more than its shape)?"""
-    shape_only = get_op(node.op).shape_inputs
+    shape_only = op_of(node).shape_inputs
     return [grad.get(r, False) and i not in shape_only for i, r in enumerate(node.inputs)]
 
 
@@ -168,7 +190,7 @@ class _Storages:
         for node in graph.nodes:
             if node.out_types is None:
                 continue
-            op = get_op(node.op)
+            op = op_of(node)
             aliases = {index: source for index, source in op.aliases(node.attrs).items()
                        if source < len(node.inputs)}
             sizes = [self.sizes(t, f"{node.id}") for t in node.out_types]
@@ -190,22 +212,22 @@ class _Storages:
 
     def context(self, node: Node, grad: list) -> SaveCtx:
         """What the node's saves / workspace rules see."""
-        return SaveCtx(node.attrs, [r.type for r in node.inputs], node.out_types, grad,
+        return SaveCtx(node.attrs, [type_of(r) for r in node.inputs], types_of(node), grad,
                        self.dtype, self.device, [self.layout[r] for r in node.inputs])
 
     def _allocate(self, ref: Ref) -> None:
         self.owner[ref] = ref
-        self.size[ref] = self.tensor_bytes(ref.type, str(ref))
-        self.layout[ref] = Layout.contiguous(self.sizes(ref.type, str(ref)))
+        self.size[ref] = self.tensor_bytes(type_of(ref), str(ref))
+        self.layout[ref] = Layout.contiguous(self.sizes(type_of(ref), str(ref)))
 
     def itemsize(self, dtype: str) -> int:
         return ITEMSIZE[self.dtype if dtype in FLOAT_DTYPES else dtype]
 
     def sizes(self, t, what: str) -> tuple:
-        return tuple(_concrete(d, self.env, f"the size of {what}") for d in t.shape)
+        return tuple(concrete(d, self.env, f"the size of {what}") for d in t.shape)
 
     def tensor_bytes(self, t, what: str) -> int:
-        return _concrete(product(t.shape), self.env, f"the size of {what}") * self.itemsize(t.dtype)
+        return concrete(product(t.shape), self.env, f"the size of {what}") * self.itemsize(t.dtype)
 
 
 def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "adamw",
@@ -224,7 +246,7 @@ def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "ad
     env = dict(env or {})
     report = _weights(graph, dtype, optimizer, amp, env)
     report.device = device
-    report.nodes = {n.id: NodeMemory(n.id, n.op, 0, 0, _concrete(n.params, env, n.id)
+    report.nodes = {n.id: NodeMemory(n.id, n.op, 0, 0, concrete(n.params, env, n.id)
                                      * ITEMSIZE[dtype]) for n in graph.nodes}
     _train_activations(graph, _Storages(graph, dtype, env, device, needs_grad(graph)), report)
     _inference_peak(graph, _Storages(graph, dtype, env, device), report)
@@ -234,8 +256,8 @@ def analyse_memory(graph: Graph, *, dtype: str = "float32", optimizer: str = "ad
 def _weights(graph: Graph, dtype: str, optimizer: str, amp: bool, env: dict) -> MemoryReport:
     params = tensors = buffer_floats = buffer_fixed = 0
     for node in graph.nodes:
-        op = get_op(node.op)
-        params += _concrete(node.params, env, node.id)
+        op = op_of(node)
+        params += concrete(node.params, env, node.id)
         if node.params:
             tensors += max(op.param_tensors(node.attrs), 1)
         floats, fixed = op.buffers(node.attrs)
@@ -266,7 +288,7 @@ def _train_activations(graph: Graph, storages: _Storages, report: MemoryReport) 
     for node in graph.nodes:
         if id(node) in skipped:
             continue
-        op = get_op(node.op)
+        op = op_of(node)
         in_grad = input_grads(node, grad)
         if not (learns(node) or any(in_grad)):
             continue  # no graph is recorded: nothing is saved
@@ -295,7 +317,7 @@ def _producer_id(key: Ref) -> str:
 
 
 def _private_bytes(item: Saved, storages: _Storages, node: Node) -> int:
-    count = _concrete(item.numel, storages.env, f"a tensor saved by {node.id}")
+    count = concrete(item.numel, storages.env, f"a tensor saved by {node.id}")
     if isinstance(item.dtype, dict):  # an opaque buffer: bytes per element by dtype
         return int(count * item.dtype[storages.dtype])
     return count * ITEMSIZE[item.dtype or storages.dtype]
@@ -322,7 +344,7 @@ def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> 
         live -= storages.size[key]
     peak, peak_node = live, None
     for step, node in enumerate(nodes):
-        for index in range(len(node.out_types)):
+        for index in range(len(types_of(node))):
             ref = Ref(node, index)
             if storages.owner[ref] == ref:
                 live += storages.size[ref]
@@ -330,7 +352,7 @@ def _inference_peak(graph: Graph, storages: _Storages, report: MemoryReport) -> 
                 frees.setdefault(max(last_use.get(ref, step), step), []).append(ref)
         ctx = storages.context(node, [False] * len(node.inputs))
         scratch = sum(_private_bytes(item, storages, node)
-                      for item in get_op(node.op).workspace(ctx))
+                      for item in op_of(node).workspace(ctx))
         if live + scratch > peak:
             peak, peak_node = live + scratch, node.id
         for key in frees.pop(step, []):

@@ -103,7 +103,8 @@ def _value_fields(graph: Graph) -> dict:
 
 
 def _rule(node: Node, nd: int):
-    rule = get_op(node.op).receptive
+    op = get_op(node.op)
+    rule = op.receptive if op is not None else None  # an unknown op: positions unknown
     return rule(node.attrs, nd) if callable(rule) else rule
 
 

@@ -81,8 +81,6 @@ class CodegenState(ScopeState):
     # id(node) -> the attribute name the code gives it instead of its spec name (the
     # readable --emit-python names stateless unnamed modules; see specc/compile/readable.py)
     renamed: dict = field(default_factory=dict)
-    # (node id, argument) -> the spec var it is (readable --emit-python's build_model(**vars))
-    threads: dict = field(default_factory=dict)
     short_names: bool = False  # forward parameters named by their node, not their path
     # The copies of a repeat (Scope.twin) are built by builder functions, one per distinct
     # code: ids of the scopes copies were copied from; id(that scope) -> [(a scope, the
@@ -90,6 +88,8 @@ class CodegenState(ScopeState):
     templates: set = field(default_factory=set)
     builders: dict = field(default_factory=dict)
     builder_defs: list = field(default_factory=list)
+    # (id(a built copy), id(a scope in it)) -> that scope's _interface, see _same_code
+    interfaces: dict = field(default_factory=dict)
 
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
@@ -238,8 +238,15 @@ def _same_code(state: CodegenState, scope: Scope, known: Scope) -> bool:
 
     if not walk(scope, known):
         return False
-    inside = {id(node) for node in pairs.values()}
-    return all(_interface(state, a, pairs) == _interface(state, b, inside) for a, b in scopes)
+    inside = None
+    for a, b in scopes:
+        theirs = state.interfaces.get((id(known), id(b)))
+        if theirs is None:  # once per built copy, not once per copy compared with it
+            inside = inside or {id(node) for node in pairs.values()}
+            theirs = state.interfaces[id(known), id(b)] = _interface(state, b, inside)
+        if _interface(state, a, pairs) != theirs:
+            return False
+    return True
 
 
 def _interface(state: CodegenState, scope: Scope, inside: dict | set) -> tuple:

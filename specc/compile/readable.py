@@ -3,43 +3,52 @@
 ``build`` runs the source of :mod:`specc.compile.codegen`, where ``build_model()`` constructs
 every layer in one flat function. The file ``--emit-python`` writes reads like torchvision's
 source instead: each block class takes its parameters in ``__init__``
-(``BasicBlock(in_channels, out_channels, stride)``) and builds its children there, forward
+(``BasicBlock(in_channels, planes, stride=1)``) and builds its children there, forward
 methods carry the shapes of their values as comments (``# [N, 64, 56, 56]``), and unnamed
 modules without state get readable attribute names (``relu_2``, not ``getattr(self, '6')``).
 The modules, their state_dict keys and their outputs are those of ``build``
 (tests/test_emit_python.py compares them with torch.equal on every bundled spec).
 
-A block class's parameters are found from its instances, not from the spec's text: the
-values that differ between two instances of the class become parameters (values that are
-equal in every instance are written as literals), one parameter per distinct pattern of
-values, named after the argument it first feeds. So a parameter is never invented, and an
-instance is rebuilt from exactly its own values.
+A block class takes the spec's block params (``planes``, ``stride=1``) and computes its
+layers' arguments from them as the spec writes them (``out_channels=planes * 4``): every
+expression is checked to give each instance's value before it is written. A size inferred
+from shapes is the code of the size it flows from (``BatchNorm2d(num_features=planes)``
+after a conv with ``out_channels=planes``). What no expression explains and differs
+between instances becomes a parameter of its own, named after the argument it first feeds
+(``in_channels``: a block's input channels, which no block param gives); what every
+instance shares is a literal. Names an inner class reads from around it (a var, an outer
+block's param) are keyword parameters passed down to it.
 
 ``build_model(**vars)`` takes the spec's vars, defaulting to the values it was generated
-with. A var is threaded through the code (``BasicBlock(..., num_classes=num_classes)``) when
-changing it changes constructor arguments only, each to the var's new value: found by
-analysing the spec again with the var changed (:func:`_threads`). A var that changes the
-structure (a layer count) or enters a computed size (``hidden_size // heads``) is built
-into the file: ``build_model`` refuses another value of it and says to generate again.
+with. It takes a var when the file generated with another value of it has the same code
+(:func:`_code_shape`): then the code computes everything that var changes (the classifier
+size, a hidden size, a stack's ``range(num_hidden_layers)``), and build_model builds what
+``specc build --var`` would. A var the code does not compute (a count of layers spliced
+into a forward, a size written into forward code) is built into the file: build_model
+refuses another value of it, naming it, and says to generate again.
 
-Nothing a spec writes reaches the code except as a repr'd literal or an identifier made
-by :func:`specc.compile.codegen.python_name`. This module does not import torch.
+Nothing a spec writes reaches the code except as a repr'd literal, an identifier made by
+:func:`specc.compile.codegen.python_name`, or one of its expressions re-written from the
+parsed tree (:class:`_Names`: arithmetic, comparisons, conditionals and min/max/abs/
+round/int over names checked to be the spec's vars and params, none of the file's own).
+This module does not import torch.
 """
 from __future__ import annotations
 
+import ast
 import keyword
+import re
 from dataclasses import dataclass, field
 
 from specc.compile.codegen import (CodegenError, CodegenState, buffer_value_code, constructor,
                                    doc_text, forward_text, pascal_case, python_name,
                                    reserved_names, runtime_class_names, support_code,
                                    weights_code)
-from specc.compile.init import init_code
-from specc.compile.scopes import externals, find_exports, is_chain, returns
+from specc.compile.scopes import externals, find_exports, is_chain, op_of, returns
 from specc.dims import Sym
+from specc.expr import expression_text
 from specc.expand.names import MODULE_ATTRS, plain_attribute
-from specc.ir import Graph, Node, Scope
-from specc.ops.base import get_op
+from specc.ir import Graph, Node, Ref, Scope
 
 _IMPORTS = "import torch\nfrom torch import nn\n"
 _NAMED_SEQUENTIAL = '''
@@ -64,10 +73,43 @@ class _Class:
     stack: bool = False  # an nn.ModuleList whose forward runs its items in a loop
     instances: list = field(default_factory=list)  # [_Instance]
     name: str = ""
-    params: list = field(default_factory=list)  # [(name, positions)]
+    # the __init__ parameters: values that differ between instances and no expression of
+    # the spec explains, one per pattern of values: [(name, positions)]
+    params: list = field(default_factory=list)
     group_of: dict = field(default_factory=dict)  # position -> parameter name
     constants: dict = field(default_factory=dict)  # position -> the value of every instance
-    var_of: dict = field(default_factory=dict)  # parameter name -> the spec var it carries
+    code_of: dict = field(default_factory=dict)  # position -> its spec expression as code
+    own: list = field(default_factory=list)  # the block's params the code reads, in order
+    defaults: dict = field(default_factory=dict)  # own param -> its default, where it has one
+    free: list = field(default_factory=list)  # vars / outer block params it reads, keywords
+    count: str = ""  # a stack's length as code, when the spec writes it as an expression
+    # id(a Sequential child of instances[0]) -> its `repeat:` count as code: its copies
+    # are built alike, in a comprehension
+    repeats: dict = field(default_factory=dict)
+    # attr -> (the code of its `if:`, the names it reads), for children some instances
+    # lack (a block's shortcut that `if: $downsample` switches on): built under `if`
+    conditional: dict = field(default_factory=dict)
+    template: "_Instance | None" = None  # an instance with every child (instances[0])
+
+    def signature(self) -> list:
+        """The __init__ parameters: (name, kind) with kind "pattern", "own" or "free"."""
+        return [(name, "pattern") for name, _ in self.params] + \
+            [(name, "own") for name in self.own] + [(name, "free") for name in self.free]
+
+    def signature_code(self) -> str:
+        parts = ["self"] + [name for name, _ in self.params]
+        own = list(self.own)
+        # a default only where every later own parameter has one too (Python's rule)
+        defaulted = set()
+        for name in reversed(own):
+            if name not in self.defaults:
+                break
+            defaulted.add(name)
+        parts += [f"{name}={_literal(self.defaults[name])}" if name in defaulted else name
+                  for name in own]
+        if self.free:
+            parts += ["*"] + self.free
+        return ", ".join(parts)
 
 
 @dataclass(eq=False)
@@ -75,10 +117,31 @@ class _Instance:
     scope: Scope
     cls: _Class
     children: list  # [_Child] in the scope's order
+    env: dict = field(default_factory=dict)  # the names the spec's expressions see here
+    block_params: dict = field(default_factory=dict)  # those of the block it is part of
     values: list = field(default_factory=list)  # every literal, in the order of `labels`
     labels: list = field(default_factory=list)  # (child attribute, argument name) per value
-    tags: list = field(default_factory=list)  # the spec var each value is, or None
-    args: list = field(default_factory=list)  # this instance's value of each class parameter
+    raws: list = field(default_factory=list)  # the spec's expression of each value, or None
+    inferred: list = field(default_factory=list)  # the value is inferred from shapes
+    defaults: list = field(default_factory=list)  # a nested class's default, or _NO_DEFAULT
+    owners: list = field(default_factory=list)  # the node or nested scope a value is for
+    flows: list = field(default_factory=list)  # a size inferred: the values it is read from
+    absent: set = field(default_factory=set)  # attrs of the class's conditional children it lacks
+    spans: dict = field(default_factory=dict)  # id(child) -> (first, end) of its values
+    args: dict = field(default_factory=dict)  # pattern parameter -> this instance's value
+
+
+_NO_DEFAULT = object()
+
+
+class _AbsentType:
+    """The value of an argument of a conditional child an instance lacks."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _AbsentType()
 
 
 @dataclass(eq=False)
@@ -89,8 +152,9 @@ class _Child:
     attr: str
     ctor: str = ""  # "module": the class to call; "buffer": the value's code
     kwargs: list = field(default_factory=list)  # "module": [(name, value)]; "parameter": sizes
-    tags: list = field(default_factory=list)  # the spec var of each kwarg, or None
+    node: Node | None = None  # "module", "parameter": the node (its expressions)
     children: list = field(default_factory=list)  # "sequential": [_Child]
+    scope: Scope | None = None  # "sequential": its scope (a repeat's count is on it)
     instance: _Instance | None = None  # "class"
     persistent: bool = True  # "buffer"
 
@@ -108,6 +172,17 @@ class _Child:
         return (self.kind, self.attr, self.instance.cls.index)
 
 
+@dataclass
+class _Spec:
+    """What the generated code may say about the spec's names: the vars build_model takes
+    (plain values, as built), the derived vars' expressions (``head_dim: ${d // h}``), and
+    each block's parameter defaults that are plain values."""
+
+    plain: dict = field(default_factory=dict)
+    derived: dict = field(default_factory=dict)  # var -> its expression text
+    block_defaults: dict = field(default_factory=dict)  # block -> {param: default}
+
+
 def readable_source(source, *, vars: dict | None = None, dims: dict | None = None,
                     float_dtype: str | None = None) -> str:
     """The --emit-python file of a spec (a path, YAML text or a dict) with ``vars``."""
@@ -122,12 +197,12 @@ def readable_source(source, *, vars: dict | None = None, dims: dict | None = Non
         return again.graph if again.ok else None
 
     return generate_readable(analysis.graph, float_dtype,
-                             _plain_vars(source, vars or {}, analysis.declared_vars), reanalyse)
+                             _spec_names(source, vars or {}, analysis.declared_vars), reanalyse)
 
 
-def _plain_vars(source, overrides: dict, declared: list) -> dict:
-    """The spec's vars that hold a plain value (not an expression), as built: a var whose
-    value derives from others (``${hidden_size // heads}``) follows them."""
+def _spec_names(source, overrides: dict, declared: list) -> _Spec:
+    """The spec's vars (those holding a plain value, as built; a var whose value derives
+    from others follows them) and its blocks' plain defaults."""
     from specc.loader import load_yaml
 
     if isinstance(source, dict):
@@ -139,17 +214,24 @@ def _plain_vars(source, overrides: dict, declared: list) -> dict:
             else:
                 with open(source, "rb") as handle:
                     doc = load_yaml(handle.read())
-        except Exception:  # noqa: BLE001 — analysed already; no vars is a safe answer
-            return {}
+        except Exception:  # noqa: BLE001 — analysed already; no names is a safe answer
+            return _Spec()
+    spec = _Spec()
     raw = doc.get("vars") if isinstance(doc, dict) else None
-    values = {}
     for name in declared:
         value = overrides.get(name, raw.get(name) if isinstance(raw, dict) else None)
-        if isinstance(value, str) and "$" in value or isinstance(value, (list, dict)):
-            continue
-        if isinstance(value, (bool, int, float, str)) or value is None:
-            values[name] = value
-    return values
+        if isinstance(value, str) and "$" in value:
+            spec.derived[name] = value
+        elif isinstance(value, (bool, int, float, str)) or value is None:
+            spec.plain[name] = value
+    blocks = doc.get("blocks") if isinstance(doc, dict) else None
+    for block, definition in (blocks.items() if isinstance(blocks, dict) else ()):
+        params = definition.get("params") if isinstance(definition, dict) else None
+        spec.block_defaults[block] = {
+            name: value for name, value in (params.items() if isinstance(params, dict) else ())
+            if isinstance(value, (bool, int, float, str)) and not
+            (isinstance(value, str) and "$" in value)}
+    return spec
 
 
 def _is_path(source) -> bool:
@@ -159,37 +241,85 @@ def _is_path(source) -> bool:
 
 
 def generate_readable(graph: Graph, float_dtype: str | None = None,
-                      var_values: dict | None = None, reanalyse=None) -> str:
+                      spec: _Spec | None = None, reanalyse=None) -> str:
     """The source of a module file defining the model's classes and ``build_model()``.
-    ``var_values``: the spec's plain vars as built; ``reanalyse(vars)``: the graph of the
-    spec with some of them changed (None when that is invalid), to find what each feeds."""
+
+    ``spec``: the spec's names (:func:`_spec_names`); ``reanalyse(vars)``: the graph of the
+    spec with some vars changed (None when that is invalid). build_model takes a var when
+    the file generated with another value of it is this file (its code, docstrings,
+    comments and defaults aside): then the code computes everything the var changes, and
+    build_model(var=v) builds what `specc build --var` would. Any other var is built into
+    the file, and build_model says so when given another value."""
     if not graph.complete:
         raise CodegenError("the spec has errors; fix them before building")
-    var_values = {name: value for name, value in (var_values or {}).items()
-                  if name.isidentifier() and not keyword.iskeyword(name)
-                  and name not in _LOCAL_NAMES}
-    threads = _threads(graph, float_dtype, var_values, reanalyse) if reanalyse else {}
-    while True:
-        try:
-            return _generate(graph, float_dtype, var_values, threads)
-        except _Unthreadable as exc:  # a var that one instance of a class takes and
-            threads = {k: v for k, v in threads.items() if v not in exc.names}  # not another
+    spec = spec or _Spec()
+    usable = {name: value for name, value in spec.plain.items() if _usable_name(name)}
+    spec = _Spec(usable, {k: v for k, v in spec.derived.items() if _usable_name(k)},
+                 spec.block_defaults)
+    text = _generate(graph, float_dtype, spec, set())
+    fixed = set()
+    if reanalyse is not None:
+        code = _code_shape(text)
+        for name, value in spec.plain.items():
+            other = _other_code(float_dtype, spec, reanalyse, name, value)
+            if other is None or other != code:
+                fixed.add(name)
+    else:
+        fixed = set(spec.plain)
+    return _generate(graph, float_dtype, spec, fixed) if fixed else text
+
+
+def _other_code(float_dtype: str | None, spec: _Spec, reanalyse, name: str,
+                value) -> str | None:
+    """The code (see :func:`_code_shape`) generated with another valid value of a var, or
+    None when no other value tried is valid. A size changes by doubling first (heads
+    still divide it), a flag flips; a text has no other value to try."""
+    if isinstance(value, bool):
+        tries: list = [not value]
+    elif isinstance(value, int):
+        tries = [value * 2, value + 1, value + 2] if value else [1, 2]
+    elif isinstance(value, float):
+        tries = [value * 1.5 + 0.25]
+    else:
+        return None
+    for new in tries:
+        changed = reanalyse({name: new})
+        if changed is not None and changed.complete:
+            other = _Spec({**spec.plain, name: new}, spec.derived, spec.block_defaults)
+            try:
+                return _code_shape(_generate(changed, float_dtype, other, set()))
+            except CodegenError:
+                return None
+    return None
+
+
+def _code_shape(text: str) -> str:
+    """The generated code without what may differ between values of a var and still build
+    the same way: docstrings, comments and build_model's defaults."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            body.pop(0)
+        if isinstance(node, ast.FunctionDef) and node.name == "build_model":
+            node.args.defaults = []
+    return ast.dump(tree)
 
 
 _LOCAL_NAMES = {"self", "super", "torch", "nn", "model", "build_model", "init_weights",
-                "_sequential"}
+                "_sequential", "layer", "min", "max", "abs", "round", "int", "float", "range",
+                "isinstance", "math", "None", "True", "False"}
 
 
-class _Unthreadable(Exception):
-    def __init__(self, names: set):
-        super().__init__(", ".join(sorted(names)))
-        self.names = names
+def _usable_name(name: str) -> bool:
+    """A spec's name the generated code can use as a Python name as it is."""
+    return name.isidentifier() and not keyword.iskeyword(name) and name not in _LOCAL_NAMES \
+        and not name.startswith("_")
 
 
-def _classes(graph: Graph, float_dtype: str | None,
-             threads: dict | None = None) -> tuple[CodegenState, dict, _Instance]:
-    state = CodegenState(graph, float_dtype=float_dtype or "float32", threads=threads or {},
-                   short_names=True)
+def _classes(graph: Graph, float_dtype: str | None) -> tuple[CodegenState, dict, _Instance]:
+    state = CodegenState(graph, float_dtype=float_dtype or "float32", short_names=True)
     state.exports = find_exports(state)
     _name_stateless_modules(state, graph.root)
     classes: dict = {}
@@ -197,81 +327,161 @@ def _classes(graph: Graph, float_dtype: str | None,
     return state, classes, root
 
 
-def _threads(graph: Graph, float_dtype: str | None, var_values: dict, reanalyse) -> dict:
-    """(node id, argument) -> the var whose value it is. A var qualifies when the spec with
-    that var changed has the same classes and ties and differs only in arguments that take
-    exactly the new value. Ints change by a prime, floats by half and a quarter, so an
-    argument that merely equals the var is not taken for it."""
-    _, classes, _ = _classes(graph, float_dtype)
-    shape = (list(classes), init_code(graph), [(n.id, n.tie) for n in graph.nodes])
-    before = _arguments(graph)
-    threads: dict = {}
-    for name, value in var_values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        new = value + 1009 if isinstance(value, int) else value * 1.5 + 0.25
-        changed = reanalyse({name: new})
-        if changed is None or not changed.complete:
-            continue
-        _, new_classes, _ = _classes(changed, float_dtype)
-        if (list(new_classes), init_code(changed), [(n.id, n.tie) for n in changed.nodes]) \
-                != shape:
-            continue
-        after = _arguments(changed)
-        moved = [key for key, old in before.items() if after.get(key) != old]
-        if all(before[key] == value and after[key] == new and type(after[key]) is type(new)
-               for key in moved):
-            threads.update((key, name) for key in moved)
-    return threads
-
-
-def _arguments(graph: Graph) -> dict:
-    """(node id, argument) -> value of every constructor argument and parameter size."""
-    values = {}
-    for node in graph.nodes:
-        op = get_op(node.op)
-        if op.kind == "parameter":
-            values.update(((node.id, f"size{axis}"), size)
-                          for axis, size in enumerate(node.attrs["shape"]))
-        elif op.kind == "module":
-            values.update(((node.id, name), value) for name, value in _constructor_kwargs(node))
-    return values
-
-
-def _generate(graph: Graph, float_dtype: str | None, var_values: dict, threads: dict) -> str:
-    state, classes, root = _classes(graph, float_dtype, threads)
-    order = list(classes.values())  # nested classes come before the classes using them
-    taken = reserved_names() | runtime_class_names() | _LOCAL_NAMES | set(var_values)
-    taken |= set(state.plugin_classes.values())
+def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set) -> str:
+    state, classes, root = _classes(graph, float_dtype)
+    module_names = reserved_names() | runtime_class_names() | set(state.plugin_classes.values())
+    # nested classes come before the classes using them
+    order = _merge_conditional(state, list(classes.values()), _Names(spec, module_names))
+    taken = module_names | _LOCAL_NAMES | set(spec.plain)
+    for cls in order:
+        for instance in cls.instances:
+            taken |= {name for name in instance.env if _usable_name(name)}
     for cls in [root.cls] + [c for c in order if c is not root.cls]:  # the model's first
         cls.name = python_name(cls.hint, taken, "Block")
+    names = _Names(spec, module_names | {cls.name for cls in order})
     for cls in order:
-        _find_parameters(cls)
+        _find_parameters(cls, names)
     parts = [_IMPORTS] + support_code(state)
     if any(_uses_named_sequential(inst.children) for cls in order for inst in cls.instances):
         parts.append(_NAMED_SEQUENTIAL)
     parts += [_class_code(state, cls) for cls in order]
-    threaded = list(root.cls.var_of.values())
-    fixed = [name for name in var_values if name not in threaded]
     build_lines = []
-    for name in fixed:
-        differs = "is not" if var_values[name] is None else "!="
+    for name in spec.plain:
+        if name not in fixed:
+            continue
+        value = spec.plain[name]
+        differs = "is not" if value is None else "!="
         # the spec's value reaches the code only as repr'd literals, never inside an f-string
-        why = (f": this file was generated with {name}={var_values[name]!r}, which its "
-               f"structure depends on; generate it again: specc build --var {name}=...")
-        build_lines += [f"if {name} {differs} {_literal(var_values[name])}:",
+        why = (f": this file was generated with {name}={value!r}, which its structure "
+               f"depends on in a way the code does not compute; generate it again: "
+               f"specc build --var {name}=...")
+        build_lines += [f"if {name} {differs} {_literal(value)}:",
                         f"{_INDENT}raise ValueError(f'{name}={{{name}!r}}' + {why!r})"]
-    args = ", ".join(f"{param}={var}" for param, var in root.cls.var_of.items())
+    args = ", ".join(f"{name}={name}" for name in root.cls.free)
     build_lines.append(f"model = {root.cls.name}({args})")
     parts += weights_code(graph, "model", build_lines)
     body = "".join(f"{_INDENT}{line}\n" for line in build_lines)
-    signature = ", ".join(f"{name}={_literal(value)}" for name, value in var_values.items())
+    signature = ", ".join(f"{name}={_literal(value)}" for name, value in spec.plain.items())
     doc = f"Construct {doc_text(graph.name)}"
-    if var_values:
+    if spec.plain:
         doc += " with the spec's vars (defaults: the values it was generated with)"
     parts.append(f"\n\ndef build_model({signature}):\n{_INDENT}\"\"\"{doc}.\"\"\"\n"
                  f"{body}{_INDENT}return model\n")
     return "".join(parts)
+
+
+def _merge_conditional(state: CodegenState, order: list, names: _Names) -> list:
+    """One class for the instances of a block that differ only in children an `if:` of
+    the block's params switches off (torchvision's BasicBlock with and without its
+    downsample): the class builds such a child under that `if`, and its forward runs it
+    when it is there and passes its input on when not (as the spec's disabled item does).
+    Returns the classes in order, a merged one where the first of its parts was."""
+    merged: dict = {}  # id(class merged away) -> the class it went into
+    for full in order:
+        if id(full) in merged or full.key[0] is None:
+            continue
+        for other in order:
+            if other is full or id(other) in merged or other.key[0] != full.key[0]:
+                continue
+            conditional = _lacking(state, full, other, names)
+            if conditional is None:
+                continue
+            absent = set(conditional)
+            for instance in other.instances:
+                instance.cls, instance.absent = full, absent
+            full.instances += other.instances
+            full.conditional.update(conditional)
+            merged[id(other)] = full
+    out: list = []
+    for cls in order:
+        into = merged.get(id(cls), cls)
+        while id(into) in merged:
+            into = merged[id(into)]
+        if into not in out:
+            out.append(into)
+    for cls in out:
+        cls.template = cls.instances[0]
+    return out
+
+
+_CALL_LINE = re.compile(r"(\w+) = (self\.\w+)\((\w+)((?:, \w+)*)\)")
+
+
+def _lacking(state: CodegenState, full: _Class, other: _Class, names: _Names) -> dict | None:
+    """attr -> (code of its `if:`, names it reads) of each child of ``full``'s instances
+    that ``other``'s lack, when that is all that differs between them: the other children
+    are alike in order, each reads what it reads in ``full`` (a lacking child's input where
+    it read the child), each lacking child is one call whose `if:` is true in every
+    instance of ``full`` and false in every one of ``other``. Else None."""
+    from specc.expr import ExprError, evaluate
+
+    template, instance = full.instances[0], other.instances[0]
+    if full.conditional or other.conditional or full.stack or other.stack:
+        return None
+    present = {item.attr_name for item in instance.scope.items if item.named}
+    lacking = [item for item in template.scope.items
+               if item.named and "if" in item.exprs and item.attr_name not in present]
+    if not lacking:
+        return None
+    gone = {item.attr_name for item in lacking}
+    if [c.key() for c in template.children if c.attr not in gone] != \
+            [c.key() for c in instance.children]:
+        return None
+    kept = [item for item in template.scope.items if item not in lacking]
+    if len(kept) != len(instance.scope.items):
+        return None
+    # the values of `full`'s forward as the lacking instance has them
+    same: dict = dict(zip(externals(state, template.scope), externals(state, instance.scope)))
+    if len(same) != len(externals(state, instance.scope)):
+        return None
+    theirs_in_order = iter(instance.scope.items)
+    for mine in template.scope.items:
+        if mine in lacking:
+            reads = externals(state, mine) if isinstance(mine, Scope) else mine.inputs
+            made = returns(state, mine) if isinstance(mine, Scope) else [mine.ref]
+            if len(made) != 1 or not reads or reads[0] not in same:
+                return None
+            same[made[0]] = same[reads[0]]
+            continue
+        theirs = next(theirs_in_order)
+        if type(mine) is not type(theirs):
+            return None
+        if isinstance(mine, Node):
+            assert isinstance(theirs, Node)
+            if mine.op != theirs.op or op_of(mine).kind == "function" and mine.attrs != \
+                    theirs.attrs or [same.get(r) for r in mine.inputs] != theirs.inputs:
+                return None
+            same.update((Ref(mine, i), Ref(theirs, i)) for i in range(len(mine.output_names)))
+        else:
+            assert isinstance(theirs, Scope)
+            if [same.get(r) for r in externals(state, mine)] != externals(state, theirs):
+                return None
+            mine_out, theirs_out = returns(state, mine), returns(state, theirs)
+            if len(mine_out) != len(theirs_out):
+                return None
+            same.update(zip(mine_out, theirs_out))
+    if [same.get(r) for r in returns(state, template.scope)] != returns(state, instance.scope):
+        return None
+    # each lacking child's forward line is one call: it becomes `out = input` and the call
+    text, owners = forward_text(state, template.scope, comment=lambda item: "")
+    lines = text.split("\n")[1:]
+    conditional = {}
+    for item in lacking:
+        own = [line.strip() for line, owner in zip(lines, owners) if owner == item.attr_name]
+        if len(own) != 1 or not _CALL_LINE.fullmatch(own[0]):
+            return None
+        raw = item.exprs["if"]
+        found = names.code(raw, template)
+        if found is None:
+            return None
+        try:
+            if not (all(evaluate(raw, inst.env) is True for inst in full.instances) and
+                    all(evaluate(raw, inst.env) is False for inst in other.instances)):
+                return None
+        except ExprError:
+            return None
+        conditional[item.attr_name] = found
+    return conditional
 
 
 def _name_stateless_modules(state: CodegenState, scope: Scope) -> None:
@@ -289,7 +499,7 @@ def _name_stateless_modules(state: CodegenState, scope: Scope) -> None:
 
 
 def _stateless(node: Node) -> bool:
-    op = get_op(node.op)
+    op = op_of(node)
     return op.kind == "module" and op.module is None \
         and node.params == 0 and op.param_tensors(node.attrs) == 0 \
         and op.buffers(node.attrs) == (0, 0)
@@ -300,11 +510,15 @@ def _describe(state: CodegenState, scope: Scope, classes: dict, hint: str) -> _I
     children = [child for item in scope.registration_order()
                 if (child := _child(state, item, classes)) is not None]
     text, _ = forward_text(state, scope, comment=lambda item: "")  # shapes aside
-    key = (text, tuple(c.key() for c in children))
+    key = (scope.block, text, tuple(c.key() for c in children))
     cls = classes.get(key)
     if cls is None:
         cls = classes[key] = _Class(key, hint, len(classes), stack=_is_stack(state, scope))
-    instance = _Instance(scope, cls, children)
+    block = scope  # the block whose layers these are: its params are in their expressions
+    while block.parent is not None and block.kind != "block":
+        block = block.parent
+    instance = _Instance(scope, cls, children, env={**state.graph.vars, **block.params},
+                         block_params=block.params)
     cls.instances.append(instance)
     return instance
 
@@ -320,8 +534,9 @@ def _is_stack(state: CodegenState, scope: Scope) -> bool:
     outer = externals(state, scope)
     if not outer or outer[0] != scope.input:
         return False
-    previous = scope.input
+    previous: Ref | None = scope.input
     for item in items:
+        assert isinstance(item, Scope)  # checked above
         if externals(state, item) != [previous] + outer[1:]:
             return False
         previous = item.output
@@ -332,29 +547,26 @@ def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | N
     attr = state.renamed.get(id(item), item.attr_name)
     if isinstance(item, Scope):
         if is_chain(state, item):
-            return _Child("sequential", attr, children=[
+            return _Child("sequential", attr, scope=item, children=[
                 c for i in item.items if (c := _child(state, i, classes)) is not None])
         hint = item.block or pascal_case(item.attr_name) or "Block"
         return _Child("class", attr, instance=_describe(state, item, classes, hint))
-    op = get_op(item.op)
+    op = op_of(item)
     if op.kind == "function":
         return None
     if op.kind == "parameter":
         shape = list(item.attrs["shape"])
-        return _Child("parameter", attr, kwargs=shape,
-                      tags=[state.threads.get((item.id, f"size{axis}"))
-                            for axis in range(len(shape))])
+        return _Child("parameter", attr, kwargs=shape, node=item)
     if op.kind == "buffer":
         return _Child("buffer", attr, ctor=buffer_value_code(item, state.float_dtype),
                       persistent=item.attrs["persistent"])
     kwargs = _constructor_kwargs(item)
-    return _Child("module", attr, ctor=constructor(state, item), kwargs=kwargs,
-                  tags=[state.threads.get((item.id, name)) for name, _ in kwargs])
+    return _Child("module", attr, ctor=constructor(state, item), kwargs=kwargs, node=item)
 
 
 def _constructor_kwargs(node: Node) -> list:
     """(name, value) of the constructor arguments :func:`codegen.constructor_args` writes."""
-    op = get_op(node.op)
+    op = op_of(node)
     out = []
     for param in op.params:
         value = node.attrs.get(param.name)
@@ -365,71 +577,324 @@ def _constructor_kwargs(node: Node) -> list:
 
 
 def _literals(instance: _Instance) -> None:
-    """Fill ``instance.values`` and ``labels``: its children's literals, in order; a nested
-    class instance contributes its arguments (its class's constants are its own)."""
-    def walk(children: list) -> None:
+    """Fill ``instance.values`` and its lists beside it: its children's literals, in order,
+    each with the spec's expression of it; a nested class instance contributes its
+    arguments (its class's constants are its own)."""
+    def add(label: tuple, value, raw, inferred: bool = False, default=_NO_DEFAULT,
+            owner: Node | Scope | None = None, flows: list | None = None) -> None:
+        instance.owners.append(owner)
+        instance.flows.append(flows or [])
+        instance.values.append(value)
+        instance.labels.append(label)
+        instance.raws.append(raw)
+        instance.inferred.append(inferred)
+        instance.defaults.append(default)
+
+    def walk(children: list, absent: bool = False) -> None:
+        """``absent``: the template's child this instance lacks, one placeholder a value."""
         for child in children:
-            if child.kind == "module":
-                for (name, value), tag in zip(child.kwargs, child.tags):
-                    instance.values.append(value)
-                    instance.labels.append((child.attr, name))
-                    instance.tags.append(tag)
-            elif child.kind == "parameter":
-                for axis, (size, tag) in enumerate(zip(child.kwargs, child.tags)):
-                    instance.values.append(size)
-                    instance.labels.append((child.attr, f"size{axis}"))
-                    instance.tags.append(tag)
-            elif child.kind == "sequential":
-                walk(child.children)
-            elif child.kind == "class":
-                nested = child.instance
-                assert nested is not None
-                for (name, _), value in zip(nested.cls.params, nested.args):
-                    instance.values.append(value)
-                    instance.labels.append((child.attr, name))
-                    instance.tags.append(nested.cls.var_of.get(name))
+            start = len(instance.values)
+            one(child, absent)
+            instance.spans[id(child)] = (start, len(instance.values))
 
-    walk(instance.children)
+    def one(child: _Child, absent: bool) -> None:
+        if child.kind == "module":
+            assert child.node is not None
+            op = op_of(child.node)
+            for name, value in child.kwargs:
+                param = op.param(name)
+                add((child.attr, name), _ABSENT if absent else value,
+                    child.node.exprs.get(name), param is not None and param.inferred,
+                    owner=child.node, flows=child.node.inputs)
+        elif child.kind == "parameter":
+            assert child.node is not None
+            raw = child.node.exprs.get("shape")
+            for axis, size in enumerate(child.kwargs):
+                add((child.attr, f"size{axis}"), _ABSENT if absent else size,
+                    raw[axis] if isinstance(raw, list) and axis < len(raw) else None)
+        elif child.kind == "sequential":
+            walk(child.children, absent)
+        elif child.kind == "class":
+            nested = child.instance
+            assert nested is not None
+            scope = nested.scope
+            for name, kind in nested.cls.signature():
+                if absent:
+                    add((child.attr, name), _ABSENT, None, owner=scope)
+                elif kind == "pattern":  # a size the class could not compute: its input's
+                    add((child.attr, name), nested.args[name], None, True, owner=scope,
+                        flows=[scope.input])
+                elif kind == "own":
+                    add((child.attr, name), scope.params[name], scope.exprs.get(name),
+                        default=nested.cls.defaults.get(name, _NO_DEFAULT), owner=scope)
+                else:  # a name the nested code reads from around it: passed on
+                    add((child.attr, name), nested.env[name], f"${name}", owner=scope)
+
+    if not instance.absent:
+        walk(instance.children)
+        return
+    template = instance.cls.template
+    assert template is not None
+    own = iter(instance.children)
+    for child in template.children:
+        if child.attr in instance.absent:
+            walk([child], absent=True)
+        else:
+            walk([next(own)])
 
 
-def _find_parameters(cls: _Class) -> None:
-    """A parameter per spec var the instances' values are (named after it), and one per
-    other distinct pattern of values across the instances; the rest are constants."""
+class _Names:
+    """The spec's expressions as Python code, in the names the generated classes use."""
+
+    def __init__(self, spec: _Spec, class_names: set):
+        self.spec = spec
+        self.unusable = class_names
+
+    def code(self, raw, instance: _Instance) -> tuple[str, set] | None:
+        """(code, names it reads) of an expression as the spec writes it, when the code
+        computes the instance's value from names a class can take (not `i`, which the
+        copies of a repeat each bind), else None."""
+        tree = self._tree(raw, depth=0)
+        if tree is None:
+            return None
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        known = set(instance.block_params) | set(self.spec.plain)
+        if not all(_usable_name(name) and name not in self.unusable and name in known
+                   for name in names):
+            return None
+        return ast.unparse(tree), names
+
+    def _tree(self, raw, depth: int) -> ast.expr | None:
+        if isinstance(raw, list):
+            items = [tree for item in raw if (tree := self._tree(item, depth)) is not None]
+            if len(items) != len(raw):
+                return None
+            return ast.Tuple(elts=items, ctx=ast.Load())
+        if not isinstance(raw, str) or "$" not in raw:
+            return ast.Constant(raw) if isinstance(raw, (bool, int, float)) else None
+        text = expression_text(raw)
+        if text is None:
+            return None  # text with values interpolated: no constructor takes it
+        try:
+            tree = ast.parse(text, mode="eval").body
+        except SyntaxError:
+            return None
+        for node in ast.walk(tree):
+            if not isinstance(node, _ALLOWED) or isinstance(node, ast.Call) and not (
+                    isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
+                    and not node.keywords):
+                return None
+        if depth < 8:  # a derived var: its own expression, in parentheses as ast knows
+            derived = self.spec.derived
+
+            class Inline(ast.NodeTransformer):
+                def visit_Name(inner, node):  # noqa: N805
+                    if node.id in derived:
+                        return _Names._tree(self, derived[node.id], depth + 1) or node
+                    return node
+
+            tree = Inline().visit(tree)
+        return tree
+
+
+_ALLOWED = (ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
+            ast.IfExp, ast.Call, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+_FUNCTIONS = {"min", "max", "abs", "round", "int"}
+
+
+def _find_parameters(cls: _Class, names: _Names) -> None:
+    """Each value of the class's code: the spec's expression of it where that computes it
+    in every instance (`planes * 4`); else, for a size inferred from shapes, the code of
+    an earlier value equal to it in every instance (a conv's in_channels is the out_channels
+    before it); else a literal where every instance agrees; else a parameter per distinct
+    pattern of values (`in_channels`). The block's params the code reads are parameters
+    too, and so are the names it reads from around it (vars, an outer block's params)."""
     for instance in cls.instances:
         _literals(instance)
     first = cls.instances[0]
-    patterns: dict = {}  # ("var", name) or the values of one position -> positions
-    mixed: set = set()
+    columns = [_key(tuple(inst.values[position] for inst in cls.instances))
+               for position in range(len(first.values))]
+    patterns: dict = {}  # the values of one position in every instance -> positions
+    read: list = []  # the names the code reads, in order
     for position, value in enumerate(first.values):
-        tags = {inst.tags[position] for inst in cls.instances}
-        if len(tags) > 1:  # a var in one instance, a literal (or another var) in another
-            mixed |= tags - {None}
-        column = tuple(_literal(inst.values[position]) for inst in cls.instances)
-        if len(tags) == 1 and None not in tags:
-            patterns.setdefault(("var", tags.pop()), []).append(position)
-        elif len(set(column)) == 1:
+        present = [inst for inst in cls.instances if inst.values[position] is not _ABSENT]
+        raws = {repr(inst.raws[position]) for inst in present}
+        found = None
+        if len(raws) == 1 and first.raws[position] is not None:
+            found = _verified(names, first.raws[position], position, present)
+        if found is None and first.inferred[position]:
+            upstream = _upstream(first.flows[position], first.scope)
+            found = next((cls.code_of[q] for q in reversed(range(position))
+                          if q in cls.code_of and first.owners[q] in upstream
+                          and _agree(columns[q], columns[position])), None)
+        # a value of a child some instances lack joins a parameter it agrees with first
+        # (the shortcut's in_channels is the block's)
+        joins = next((known for known in patterns if _agree(known, columns[position])), None) \
+            if len(present) < len(cls.instances) else None
+        if found is not None:
+            cls.code_of[position] = found
+            read += [name for name in sorted(found[1]) if name not in read]
+        elif joins is None and len(set(columns[position]) - {repr(_ABSENT)}) == 1:
             cls.constants[position] = value
         else:
-            patterns.setdefault(column, []).append(position)
-    if mixed:
-        raise _Unthreadable(mixed)
-    taken = {"self", "super", "torch", "nn"}
-    labels = [first.labels[positions[0]][1] for key, positions in patterns.items()
-              if key[0] != "var"]
-    for key, positions in sorted(patterns.items(), key=lambda kv: kv[1][0]):
+            patterns.setdefault(joins or columns[position], []).append(position)
+    read += [name for _, used in cls.conditional.values() for name in sorted(used)
+             if name not in read]
+    pattern_of = {p: column for column, positions in patterns.items() for p in positions}
+    for child, count in _repeats(cls, names, pattern_of):
+        cls.repeats[id(child)] = count[0]
+        read += [name for name in sorted(count[1]) if name not in read]
+    own_params = list(first.scope.params) if first.scope.kind == "block" else []
+    defaults = names.spec.block_defaults.get(first.scope.block or "", {})
+    cls.own = [name for name in own_params if name in read]
+    cls.defaults = {name: defaults[name] for name in cls.own if name in defaults}
+    cls.free = [name for name in read if name not in cls.own]
+    taken = {"self", "super", "torch", "nn"} | set(read)
+    labels = [first.labels[positions[0]][1] for positions in patterns.values()]
+    for positions in patterns.values():
         attr, label = first.labels[positions[0]]
-        if key[0] == "var":
-            base = key[1]
-        else:
-            base = label if labels.count(label) == 1 else f"{attr}_{label}"
+        base = label if labels.count(label) == 1 else f"{attr}_{label}"
         name = python_name(base, taken, "p")
-        if key[0] == "var":
-            cls.var_of[name] = key[1]
         cls.params.append((name, positions))
         for position in positions:
             cls.group_of[position] = name
-    for instance in cls.instances:
-        instance.args = [instance.values[positions[0]] for _, positions in cls.params]
+    for instance in cls.instances:  # (an argument only a lacking child takes: any value)
+        instance.args = {name: next((instance.values[p] for p in positions
+                                     if instance.values[p] is not _ABSENT), first.values[positions[0]])
+                         for name, positions in cls.params}
+    if cls.stack:
+        _stack_count(cls, names)
+
+
+_UPSTREAM_LIMIT = 256  # producers looked at, nearest first: a size flows from a near one
+
+
+def _upstream(refs: list, scope: Scope) -> set:
+    """The items of ``scope`` whose values flow into ``refs``, nearest first up to a bound:
+    its nodes (a BatchNorm's num_features is the out_channels of the conv before it) and
+    the scopes inside it a value comes out of (a block's in_channels is the channels
+    argument of the block before it). A nested block is a whole: the walk goes on from its
+    input."""
+    from collections import deque
+
+    found: set = set()
+    todo = deque(refs)
+    while todo and len(found) < _UPSTREAM_LIMIT:
+        ref = todo.popleft()
+        if ref is None:
+            continue
+        producer = ref.node
+        around = []
+        owner = producer.scope
+        while owner is not None and owner is not scope:
+            around.append(owner)
+            owner = owner.parent
+        if owner is not scope or producer in found:
+            continue
+        blocks = [s for s in around if s.kind == "block"]
+        found.add(producer)
+        found.update(around)
+        if blocks:  # inside a nested block: what flows into that block
+            todo.append(blocks[-1].input)
+        else:
+            todo.extend(producer.inputs)
+    return found
+
+
+def _repeats(cls: _Class, names: _Names, pattern_of: dict) -> list:
+    """(child, (code, names)) of each nn.Sequential child that is a `repeat` whose copies
+    are built alike and whose count the spec writes as an expression (`repeat: $depth`):
+    the code builds it as ``nn.Sequential(*[Block(...) for _ in range(depth)])``."""
+    from specc.expr import ExprError, evaluate
+
+    first = cls.instances[0]
+    if any(inst.absent for inst in cls.instances):
+        return []
+
+    def code(position: int) -> tuple:
+        if position in cls.code_of:
+            return ("code", cls.code_of[position][0])
+        if position in pattern_of:
+            return ("pattern", pattern_of[position])
+        return ("literal", _literal(cls.constants[position]))
+
+    def sequentials(children: list, path: tuple):
+        for index, child in enumerate(children):
+            if child.kind == "sequential":
+                yield path + (index,), child
+                yield from sequentials(child.children, path + (index,))
+
+    def at(instance: _Instance, path: tuple) -> Scope:
+        """The scope of an instance's Sequential child at ``path``."""
+        children, child = instance.children, None
+        for index in path:
+            child = children[index]
+            children = child.children
+        assert child is not None and child.scope is not None
+        return child.scope
+
+    found = []
+    for path, child in sequentials(first.children, ()):
+        raw = child.scope.exprs.get("repeat") if child.scope is not None else None
+        if raw is None or _named(child.children) or len(child.children) < 2:
+            continue
+        copies = {(c.key()[2:], tuple(code(p) for p in range(*first.spans[id(c)])))
+                  for c in child.children}
+        count = names.code(raw, first)
+        if len(copies) != 1 or count is None:
+            continue
+        try:
+            if all(evaluate(raw, inst.env) == len(at(inst, path).items)
+                   and at(inst, path).exprs.get("repeat") == raw
+                   for inst in cls.instances):
+                found.append((child, count))
+        except ExprError:
+            continue
+    return found
+
+
+def _agree(column: tuple, other: tuple) -> bool:
+    """Two positions' values agree in every instance that has both."""
+    absent = repr(_ABSENT)
+    return all(a == b or absent in (a, b) for a, b in zip(column, other, strict=True))
+
+
+def _verified(names: _Names, raw, position: int, instances: list) -> tuple[str, set] | None:
+    """The code of an expression, when evaluating it gives every instance's value."""
+    from specc.expr import ExprError, evaluate
+
+    found = names.code(raw, instances[0])
+    if found is None:
+        return None
+    for instance in instances:
+        try:
+            value = evaluate(raw, instance.env) if not isinstance(raw, list) else \
+                tuple(evaluate(item, instance.env) for item in raw)
+        except ExprError:
+            return None
+        if _literal(value) != _literal(instance.values[position]) or \
+                names.code(raw, instance) is None:
+            return None
+    return found
+
+
+def _stack_count(cls: _Class, names: _Names) -> None:
+    """A stack's length from the spec's `repeat:` expression, where it is one."""
+    first = cls.instances[0]
+    raw = first.scope.exprs.get("repeat")
+    if raw is None or any(inst.scope.exprs.get("repeat") != raw for inst in cls.instances):
+        return
+    from specc.expr import ExprError, evaluate
+
+    found = names.code(raw, first)
+    try:
+        if found is None or any(evaluate(raw, inst.env) != len(inst.scope.items)
+                                for inst in cls.instances):
+            return
+    except ExprError:
+        return
+    cls.count = found[0]
+    cls.free += [name for name in sorted(found[1]) if name not in cls.free]
 
 
 def _literal(value) -> str:
@@ -445,20 +910,34 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
     first = cls.instances[0]
     position = [0]  # the next literal of `first.values`
 
-    def value() -> str:
+    def value() -> str | None:
+        """The next value's code; None for a nested class's argument left at its default."""
         at = position[0]
         position[0] += 1
-        return cls.group_of.get(at) or _literal(cls.constants[at])
+        if at in cls.code_of:
+            return cls.code_of[at][0]
+        if at in cls.group_of:
+            return cls.group_of[at]
+        default = first.defaults[at]
+        if default is not _NO_DEFAULT and _literal(default) == _literal(cls.constants[at]):
+            return None
+        return _literal(cls.constants[at])
+
+    def arguments(names: list) -> str:
+        written = [(name, value()) for name in names]
+        return ", ".join(f"{name}={code}" for name, code in written if code is not None)
 
     def expression(child: _Child, indent: str) -> str:
         if child.kind == "module":
-            args = ", ".join(f"{name}={value()}" for name, _ in child.kwargs)
-            return f"{child.ctor}({args})"
+            return f"{child.ctor}({arguments([name for name, _ in child.kwargs])})"
         if child.kind == "class":
             assert child.instance is not None
             nested = child.instance.cls
-            return f"{nested.name}({', '.join(f'{name}={value()}' for name, _ in nested.params)})"
+            return f"{nested.name}({arguments([name for name, _ in nested.signature()])})"
         inner = indent + _INDENT
+        if id(child) in cls.repeats:  # copies built alike, as many as the spec's count
+            made = [expression(c, inner) for c in child.children]
+            return f"nn.Sequential(*[{made[0]} for _ in range({cls.repeats[id(child)]})])"
         named = _named(child.children)
         items = [(f"({c.attr!r}, {expression(c, inner)})" if named else expression(c, inner))
                  for c in child.children]
@@ -471,34 +950,56 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
     body = _INDENT * 2
     for child in first.children:
         if child.kind == "parameter":
-            sizes = ", ".join(value() for _ in child.kwargs)
+            sizes = ", ".join(str(value()) for _ in child.kwargs)
             code = f"nn.Parameter(torch.zeros({sizes}))"  # the values come from init
             lines.append(_assign(child.attr, code, "register_parameter"))
         elif child.kind == "buffer":
             lines.append(f"self.register_buffer({child.attr!r}, {child.ctor}, "
                          f"persistent={child.persistent!r})")
+        elif child.attr in cls.conditional:  # built when its `if:` holds, None otherwise
+            built = _assign(child.attr, expression(child, body + _INDENT), "add_module")
+            lines += [f"if {cls.conditional[child.attr][0]}:", f"{_INDENT}{built}", "else:",
+                      f"{_INDENT}{_assign(child.attr, 'None', 'add_module')}"]
         else:
             lines.append(_assign(child.attr, expression(child, body), "add_module"))
-    signature = ", ".join(["self"] + [name for name, _ in cls.params])
+    signature = cls.signature_code()
     init = "".join(f"{body}{line}\n" for line in ["super().__init__()"] + lines)
     doc = f"{_INDENT}\"\"\"{doc_text(first.scope.block or first.scope.path or state.graph.name)}" \
         f"{_instances_note(cls)}\"\"\"\n\n"
     input_comment, comments = _comments(state, cls)
-    forward, _ = forward_text(state, first.scope, comment=lambda item: comments[id(item)])
+    forward, owners = forward_text(state, first.scope, comment=lambda item: comments[id(item)])
     head, _, rest = forward.partition("\n")
+    if cls.conditional:
+        rest = _conditional_calls(rest, owners, cls)
     forward = f"{head}{input_comment}\n{rest}"
     return f"\n\nclass {cls.name}(nn.Module):\n{doc}{_INDENT}def __init__({signature}):\n" \
         f"{init}\n{forward}"
+
+
+def _conditional_calls(body: str, owners: list, cls: _Class) -> str:
+    """A forward's body in which each conditional child's call runs when the child is
+    there; without it, its output is its input (what the spec's disabled item passes on)."""
+    lines = body.split("\n")
+    out = []
+    for line, owner in zip(lines, owners + [None] * (len(lines) - len(owners))):
+        match = _CALL_LINE.match(line.strip())
+        if owner in cls.conditional and match:
+            indent = line[:len(line) - len(line.lstrip())]
+            out += [f"{indent}{match.group(1)} = {match.group(3)}",
+                    f"{indent}if {match.group(2)} is not None:", f"{indent}{_INDENT}{line.strip()}"]
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
     """An nn.ModuleList of the copies (a comprehension when they are built alike) whose
     forward calls them in turn."""
     first = cls.instances[0]
-    signature = ", ".join(["self"] + [name for name, _ in cls.params])
+    signature = cls.signature_code()
     body = _INDENT * 2
     if len(set(items)) == 1:
-        made = f"[{items[0]} for _ in range({len(items)})]"
+        made = f"[{items[0]} for _ in range({cls.count or len(items)})]"
     else:
         made = "[\n" + "".join(f"{body}{_INDENT}{item},\n" for item in items) + f"{body}]"
     forward, _ = forward_text(state, first.scope)
@@ -542,19 +1043,25 @@ def _uses_named_sequential(children: list) -> bool:
 def _comments(state: CodegenState, cls: _Class) -> tuple[str, dict]:
     """Shape comments of a class's forward: its main input's (for the signature line) and,
     per id(item) of the first instance, the item's. A size every instance shares is written
-    as is (symbols kept: N, T); one that follows a class parameter takes its name; one that
+    as is (symbols kept: N, T); one that follows a class parameter or the spec's expression
+    of a value takes its name or code (``planes * 4``); one that
     follows a size of the input takes its name (H, or H/2 when it halves); anything else
     that differs between instances is '?'."""
+    full = [inst for inst in cls.instances if not inst.absent]  # with every child
     by_pattern: dict = {}
+    for position, (code, _) in sorted(cls.code_of.items()):
+        column = tuple(inst.values[position] for inst in full)
+        by_pattern.setdefault(_key(column), code)
     for name, positions in cls.params:
-        column = tuple(inst.values[positions[0]] for inst in cls.instances)
+        column = tuple(inst.values[positions[0]] for inst in full)
         by_pattern.setdefault(_key(column), name)
-    scopes = [inst.scope for inst in cls.instances]
+    scopes = [inst.scope for inst in full]
     inputs = [externals(state, scope) for scope in scopes]
     named_input: list = []  # (name, column) of each size of the main input that differs
     input_comment = ""
-    if all(refs and refs[0].type is not None for refs in inputs):
-        shapes = [tuple(refs[0].type.shape) for refs in inputs]
+    types = [refs[0].type if refs else None for refs in inputs]
+    if all(t is not None for t in types):
+        shapes: list = [tuple(t.shape) for t in types if t is not None]
         if len({len(shape) for shape in shapes}) == 1:
             rank = len(shapes[0])
             sizes = []
@@ -606,6 +1113,7 @@ def _written_size(column: tuple, axis: int, by_pattern: dict, named_input: list)
 
 
 def _output_shapes(item: Node | Scope) -> list:
+    types: list = []
     if isinstance(item, Scope):
         types = [item.output.type] if item.output is not None else []
     else:

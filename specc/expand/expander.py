@@ -192,6 +192,8 @@ class Expander:
             result = self._repeat(item, place, seq, sources)
         else:
             result = self.build(item, place, seq.names, sources, seq.env)
+        if "if" in item:  # --emit-python builds it under this condition
+            (result.scope if isinstance(result, Frame) else result).exprs["if"] = item["if"]
         seq.names.entries[place.name] = result  # unnamed nodes are reachable by index
         return output_of(result)
 
@@ -327,6 +329,7 @@ class Expander:
         """A named `repeat`: a sub-sequence whose copies are named 0..n-1 (or repeat_name)."""
         count = self._repeat_count(item, seq.env)
         container = self._new_frame("repeat", place, sources[0])
+        container.scope.exprs = expressions(item, ("repeat",))
         body = without(item, ("name", "repeat", "repeat_name", "from", "if", "inline"))
         inner = container.names = Namespace(seq.names)
         prev = sources[0]
@@ -467,6 +470,9 @@ class Expander:
     def _block(self, item: LDict, place: Place, sources: list[Ref], env: dict) -> Frame:
         with self._block_use(item, sources, env) as (definition, block_env, block_ns):
             container = self._new_frame("block", place, sources[0], block=item["block"])
+            container.scope.params = {key: block_env[key]
+                                      for key in definition.get("params") or ()}
+            container.scope.exprs = expressions(item, [k for k in item if k not in NODE_KEYS])
             container.scope.checkpoint = item.get("checkpoint") is True
             last = self.sequence(definition.get("layers") or LList(), container, block_ns,
                                  sources[0], block_env)
@@ -557,7 +563,8 @@ class Expander:
                     scope=place.frame.scope, attr_name=place.name, named=place.named,
                     given=given, attr_locs=attr_locs, init=init,
                     output_names=op.output_names(attrs), tie=tie,
-                    training_only=self.training_only)
+                    training_only=self.training_only,
+                    exprs=expressions(item, [k for k in item if k not in NODE_KEYS]))
         self.nodes.append(node)
         place.frame.add(node)
         return node
@@ -645,6 +652,17 @@ class Expander:
             if exc.offset is not None and loc.line:  # point into the expression itself
                 loc = replace(loc, col=loc.col + exc.offset)
             raise NodeError("E207", f"in {what}: {exc}", loc) from None
+
+
+def expressions(item: LDict, keys) -> dict:
+    """key -> the item's text for it, for the keys whose value is an expression (or a list
+    holding one): what --emit-python writes in place of the value."""
+    def has_expression(value) -> bool:
+        if isinstance(value, list):
+            return any(has_expression(v) for v in value)
+        return isinstance(value, str) and "$" in value
+
+    return {key: item[key] for key in keys if key in item and has_expression(item[key])}
 
 
 def _is_function(item) -> bool:

@@ -40,6 +40,7 @@ def expand(doc: LDict, dims: dict | None = None,
         graph.batch_symbols = {str(n.out_types[0].shape[0]) for n in inputs
                                if n.out_types and n.out_types[0].shape
                                and isinstance(n.out_types[0].shape[0], Sym)}
+    graph.vars = dict(ex.vars)
     return graph, ex.diagnostics
 
 
