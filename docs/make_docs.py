@@ -121,8 +121,9 @@ def render() -> str:
             "Other guarantees: YAML tags are refused (E003) and nothing is ever constructed "
             "from YAML; expressions go through a whitelisted evaluator (no `eval`, no "
             "attributes, no calls but `min max abs round int range log`, comprehensions bounded "
-            "to 10,000 iterations); names must be identifiers and "
-            "not Python keywords or `nn.Module` attributes, so generated code cannot be "
+            "to 10,000 iterations); input names are identifiers and module names reach "
+            "generated code only as `getattr` string literals or plain identifiers, never "
+            "as code, and are no `nn.Module` attributes, so generated code cannot be "
             "injected; `specc build` writes outputs atomically (no partial files).", "",
             "Reads and writes: spec and configuration files are read only when they are "
             "regular files (a FIFO, a device or a symlink to `/dev/zero` is E000), and never "

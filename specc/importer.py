@@ -231,7 +231,6 @@ class _Importer:
             self.problem(path, f"is called {tracer.call_counts[path]} times (shared weights); "
                          "a spec gives every call its own module",
                          "call it once, or wrap the shared part in a plugin op")
-        gm = fx.GraphModule(self.model, graph)
         runtime = self.runtime
 
         class _Recorder(fx.Interpreter):
@@ -243,7 +242,9 @@ class _Importer:
         args = [self.inputs[n.target] for n in graph.nodes if n.op == "placeholder"]
         try:
             with torch.no_grad():
-                _Recorder(gm).run(*args)
+                # the graph runs on the model itself: a GraphModule would compile Python
+                # that fx writes `self.1a` in for a submodule named "1a" (a SyntaxError)
+                _Recorder(self.model, graph=graph).run(*args)
         except Exception as exc:
             raise ImportFailed([ImportProblem("", f"the traced model fails on the example "
                                               f"inputs: {type(exc).__name__}: {exc}",
@@ -977,13 +978,18 @@ class _Writer:
             else:
                 spec = self.item_entry(entry, scope, previous)
                 previous = _Out(entry, 0)
-            if isinstance(entry, _Scope) or entry.named_by_module:
-                if entry.name.isdigit() and int(entry.name) != position:
-                    raise _Unsupported(f"'{entry.name}' would not keep its index in the "
-                                       "spec (something runs between the container's "
-                                       "items)", None)
+            if (isinstance(entry, _Scope) or entry.named_by_module) and "name" not in spec \
+                    and entry.name != str(position):
+                # a digit name off its index ("0" after "1a"): any string names a module
+                spec = {"name": entry.name, **spec}
             position += 1
             out.append(spec)
+        # an unnamed entry takes its index as its name: one named so elsewhere would clash
+        indexes = {str(index) for index, spec in enumerate(out) if "name" not in spec}
+        for spec in out:
+            if spec.get("name") in indexes:
+                raise _Unsupported(f"'{spec['name']}' would not keep its index in the spec "
+                                   "(something runs between the container's items)", None)
         return out
 
     def _from(self, inputs: list, reader: _Scope, previous) -> dict:

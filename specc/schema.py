@@ -19,7 +19,11 @@ LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "mse", "l1", "smooth
 TASKS = ("classification", "multilabel", "regression", "segmentation", "generation", "embedding")
 _EXPR = {"type": "string", "pattern": "\\$", "description": "an expression: $name or ${...}"}
 _NUMBER = {"anyOf": [{"type": "number"}, _EXPR]}  # an init option: a number or expression
-_NAME = {"type": "string", "pattern": "^([A-Za-z_][A-Za-z0-9_-]*|.*\\$.*)$"}
+# A module name (specc.expand.names.module_name_problem says why one is refused; the
+# pattern is the part an editor can check: not empty, no '.', no '$' unless an expression)
+_NAME = {"type": "string", "pattern": "^([^.$]+|.*\\$.*)$"}
+# inputs, vars, blocks, symbols: Python-style names (specc.expand.names.identifier_problem)
+_IDENTIFIER = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
 # `outputs:` of the model, of a block, of a nested sequence: names of what it returns, a
 # list (read by position or by name) or a mapping {output name: node}
 _OUTPUTS = {"anyOf": [
@@ -147,9 +151,9 @@ def build_schema(lazy_ops: bool = False) -> dict:
             "name": {"type": "string"},
             "description": {"type": "string"},
             "inputs": {"type": "object", "minProperties": 1,
-                       "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                       "propertyNames": _IDENTIFIER,
                        "additionalProperties": {"$ref": "#/$defs/input"}},
-            "vars": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
+            "vars": {"type": "object", "propertyNames": _IDENTIFIER},
             "batch": {"type": "string", "description": "the batch symbol (default: the first "
                                                        "symbolic dim of each input)"},
             "loss": {"anyOf": [{"enum": list(LOSSES)}, {"type": "object",
@@ -163,7 +167,7 @@ def build_schema(lazy_ops: bool = False) -> dict:
                         "anyOf": [{"type": "string"},
                                   {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
             "blocks": {"type": "object",
-                       "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                       "propertyNames": _IDENTIFIER,
                        "additionalProperties": {"$ref": "#/$defs/block"}},
             "layers": {"$ref": "#/$defs/sequence"},
             "outputs": _OUTPUTS,
@@ -187,7 +191,7 @@ def build_schema(lazy_ops: bool = False) -> dict:
                           "description": {"type": "string"},
                           "params": {"type": "object"},
                           "inputs": {"type": "array", "minItems": 1, "items": {
-                              "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
+                              "type": "string", **_IDENTIFIER}},
                           "layers": {"$ref": "#/$defs/sequence"},
                           "output": {"type": "string"},
                           "module_order": {
@@ -305,6 +309,9 @@ def _describe(err, doc) -> Diagnostic:
 
         return Diagnostic("E102", f"unknown op {err.instance!r}", loc=loc_at(doc, path),
                           hint=suggest(err.instance, all_ops()))
+    name_problem = _name_problem(err, path)
+    if name_problem is not None:
+        return name_problem(doc)
     if err.validator == "oneOf" and isinstance(err.instance, dict):
         return Diagnostic("E101", "a node needs exactly one of `op`, `block` or `layers`",
                           loc=loc_at(doc, path))
@@ -318,13 +325,47 @@ def _describe(err, doc) -> Diagnostic:
     return Diagnostic("E101", f"at '{_dotted(path)}': {err.message}", loc=loc_at(doc, path))
 
 
+# what the keys of these mappings name, for "input name 'x' is not allowed"
+_KEY_KINDS = {"inputs": "input", "vars": "var", "blocks": "block"}
+
+
+def _name_problem(err, path):
+    """A refused module name, key of `inputs`/`vars`/`blocks` or shape symbol: a located
+    diagnostic (made from ``doc``) that says what is wrong with the name, or None."""
+    from specc.expand.names import identifier_problem, module_name_problem
+
+    if err.validator != "pattern" and not (_is_value_choice(err) and isinstance(err.instance, str)):
+        return None
+    if "propertyNames" in err.schema_path:  # a key of the mapping at `path`
+        kind = _KEY_KINDS.get(path[-1] if path else "", "key")
+        message = f"{kind} name {err.instance!r} is not allowed: " \
+                  f"{identifier_problem(err.instance)}"
+        return lambda doc: Diagnostic("E203", message, loc=key_loc_at(doc, path + [err.instance]))
+    if err.validator == "pattern" and err.validator_value == _NAME["pattern"]:
+        message = f"node name {err.instance!r} is not allowed: " \
+                  f"{module_name_problem(err.instance) or 'it is empty'}"
+        return lambda doc: Diagnostic("E203", message, loc=loc_at(doc, path))
+    symbol = [s for s in (err.validator_value if err.validator == "anyOf" else [])
+              if isinstance(s, dict) and s.get("type") == "string" and "pattern" in s
+              and "description" in s]
+    if symbol:  # a string where a string of a form is one choice: a shape's symbol
+        message = f"'{_dotted(path)}' must be {symbol[0]['description']}, got " \
+                  f"{err.instance!r}: a symbol is a Python-style name (letters, digits and _, " \
+                  "not starting with a digit)"
+        return lambda doc: Diagnostic("E104", message, loc=loc_at(doc, path))
+    return None
+
+
 def _is_unknown_op(err, path) -> bool:
     """An `op:` value, or a bare string in a sequence, that names no registered op."""
     from specc.ops.base import all_ops
 
     if not isinstance(err.instance, str) or err.instance in all_ops():
         return False
-    in_sequence = err.validator == "anyOf" and path and isinstance(path[-1], int)
+    # a bare string in `layers:` (anyOf an op name or a node); a shape's entries are
+    # another list whose anyOf also fails for a bad string
+    in_sequence = err.validator == "anyOf" and path and isinstance(path[-1], int) and any(
+        isinstance(s, dict) and s.get("$ref") == "#/$defs/node" for s in err.validator_value)
     return (err.validator == "enum" and bool(path) and path[-1] == "op") or bool(in_sequence)
 
 

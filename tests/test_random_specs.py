@@ -17,6 +17,9 @@ from tests.helpers import assert_matches_torch
 torch = pytest.importorskip("torch")
 
 
+NAME_STYLES = ["n{}", "{}a", "conv {}", "stage+{}", "ß{}", "block{}-0", "n{}", "if{}", "[{}]"]
+
+
 class Generator:
     """Writes a random but mostly valid spec, tracking the (concrete) shape as it goes."""
 
@@ -27,8 +30,11 @@ class Generator:
         self.count = 0
 
     def name(self) -> str:
+        """Module names of every kind torch accepts (issue 12), in turn (no rng draw, so the
+        seeds keep their specs): identifiers, a digit first, a space, '+', '-', non-ASCII,
+        brackets."""
         self.count += 1
-        return f"n{self.count}"
+        return NAME_STYLES[self.count % len(NAME_STYLES)].format(self.count)
 
     def add(self, node: dict, shape: tuple, keep: bool = False) -> tuple:
         if keep or self.rng.random() < 0.3:

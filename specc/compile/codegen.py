@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from specc.dims import Sym
+from specc.expand.names import plain_attribute
 from specc.ir import Graph, Node, Ref, Scope
 from specc.ops.base import EmitCtx
 from specc.tensor import TensorType
@@ -92,7 +94,9 @@ class CodegenState(ScopeState):
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
     """A fresh, safe identifier derived from ``text``."""
-    base = re.sub(r"\W", "_", text) or prefix
+    # NFKC first: Python reads identifiers in that form, so "ﬁ" and "fi" are one name
+    base = "".join(c if ("_" + c).isidentifier() else "_"
+                   for c in unicodedata.normalize("NFKC", text)) or prefix
     if base[0].isdigit():
         base = f"{prefix}{base}"
     if keyword.iskeyword(base) or base in ("self", "torch", "nn"):
@@ -560,8 +564,7 @@ def attr_of(state: CodegenState, item: Node | Scope) -> str:
 
 
 def _member(attr: str) -> str:
-    return f"self.{attr}" if attr.isidentifier() and not keyword.iskeyword(attr) \
-        else f"getattr(self, {attr!r})"
+    return f"self.{attr}" if plain_attribute(attr) else f"getattr(self, {attr!r})"
 
 
 class _Sizes:

@@ -47,7 +47,7 @@ from specc.compile.codegen import (CodegenError, CodegenState, buffer_value_code
 from specc.compile.scopes import externals, find_exports, is_chain, op_of, returns
 from specc.dims import Sym
 from specc.expr import expression_text
-from specc.expand.names import MODULE_ATTRS
+from specc.expand.names import MODULE_ATTRS, plain_attribute
 from specc.ir import Graph, Node, Ref, Scope
 
 _IMPORTS = "import torch\nfrom torch import nn\n"
@@ -959,7 +959,7 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
         elif child.attr in cls.conditional:  # built when its `if:` holds, None otherwise
             built = _assign(child.attr, expression(child, body + _INDENT), "add_module")
             lines += [f"if {cls.conditional[child.attr][0]}:", f"{_INDENT}{built}", "else:",
-                      f"{_INDENT}self.{child.attr} = None"]
+                      f"{_INDENT}{_assign(child.attr, 'None', 'add_module')}"]
         else:
             lines.append(_assign(child.attr, expression(child, body), "add_module"))
     signature = cls.signature_code()
@@ -1025,7 +1025,7 @@ def _instances_note(cls: _Class) -> str:
 
 
 def _assign(attr: str, code: str, register: str) -> str:
-    if attr.isidentifier() and not keyword.iskeyword(attr) and not attr.startswith("__"):
+    if plain_attribute(attr):
         return f"self.{attr} = {code}"
     return f"self.{register}({attr!r}, {code})"
 

@@ -3,14 +3,24 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
 from specc.errors import Loc
 
 # always .fullmatch: `$` would let a name end in "\n"
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# A module name may also hold '-' after its first character: torch allows any name without
-# a '.', and torchvision's RegNet names its blocks "block1-0" (AnyStage.add_module)
-MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# A module name is an attribute name, as torch's add_module takes it: any non-empty string
+# without '.' (torchvision's RegNet has "block1-0", nn.Sequential "0"). specc refuses
+# besides only what collides with the spec's own syntax, and characters no one can see.
+SYNTAX_CHARACTERS = {
+    ".": "'.', which separates the parts of a module path (`from: block.output`, "
+         "state_dict keys); torch refuses it too",
+    "$": "'$', which starts an expression in a spec, so `from:` could not name the module",
+}
+# Unicode categories refused in module names: C0/C1 controls (Cc), format characters such
+# as bidi overrides and zero-width joiners (Cf), line/paragraph separators (Zl, Zp),
+# surrogates (Cs): they would reach terminals, diagrams and reports unseen or reorder them
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 # Attributes of torch.nn.Module: a submodule with one of these names would shadow them.
 # tests/test_names.py checks this list against dir(torch.nn.Module).
 MODULE_ATTRS = frozenset("""
@@ -35,22 +45,51 @@ class NodeError(Exception):
         super().__init__(message)
 
 
+def module_name_problem(name) -> str | None:
+    """Why ``name`` cannot name a module, parameter or buffer (None: it can)."""
+    if not isinstance(name, str) or not name:
+        return "a module name is a non-empty string"
+    for ch in name:
+        if ch in SYNTAX_CHARACTERS:
+            return f"it contains {SYNTAX_CHARACTERS[ch]}"
+        if unicodedata.category(ch) in INVISIBLE_CATEGORIES:
+            what = unicodedata.name(ch, "a control character")
+            return (f"it contains U+{ord(ch):04X} ({what}), a control or format character: "
+                    "it would reach terminals, diagrams and reports unseen")
+    return None
+
+
+def identifier_problem(name) -> str | None:
+    """Why ``name`` cannot be an input, var, block or symbol name: those become Python
+    names (forward's parameters) or are read in expressions (None: it can)."""
+    if isinstance(name, str) and IDENTIFIER.fullmatch(name):
+        return None
+    return "it is not a Python-style name (letters, digits and _, not starting with a digit)"
+
+
 def check_name(name, loc: Loc, what: str, attribute: bool = True) -> None:
-    """Inputs become Python parameters (identifiers); modules may also use '-'. A name
-    that is not an ``attribute`` of the generated module (a functional node's: only a
-    value in forward) may also be one of nn.Module's attribute names (`half`, `float`)."""
-    pattern = IDENTIFIER if what == "input" else MODULE_NAME
-    if not isinstance(name, str) or not pattern.fullmatch(name):
-        allowed = "letters, digits and _" if what == "input" else "letters, digits, _ and -"
-        raise NodeError("E203", f"{what} name {name!r} is not a valid name "
-                        f"({allowed}, not starting with a digit)", loc)
-    # `self`, `torch` and `nn` are fine as module names (BERT's attention.self): the
-    # generated code renames its local variables, never the modules
-    if keyword.iskeyword(name) or name.startswith("__") or (attribute and name in MODULE_ATTRS) \
-            or (what == "input" and name in ("self", "torch", "nn")):
-        raise NodeError("E203", f"{what} name '{name}' is reserved (a Python keyword or "
-                        "an nn.Module attribute)", loc,
-                        hint=f"rename it, e.g. '{name}_'")
+    """Inputs become Python parameters (identifiers); a module's name is an attribute name
+    (:func:`module_name_problem`). A name that is not an ``attribute`` of the generated
+    module (a functional node's: only a value in forward) may also be one of nn.Module's
+    attribute names (`half`, `float`)."""
+    problem = identifier_problem(name) if what == "input" else module_name_problem(name)
+    if problem is not None:
+        raise NodeError("E203", f"{what} name {name!r} is not allowed: {problem}", loc)
+    # `self`, `torch`, `nn` and keywords are fine as module names (BERT's attention.self):
+    # the generated code renames its local variables and uses getattr, never renames modules
+    if name.startswith("__") or (attribute and name in MODULE_ATTRS) or (
+            what == "input" and (keyword.iskeyword(name) or name in ("self", "torch", "nn"))):
+        raise NodeError("E203", f"{what} name '{name}' is reserved (a Python keyword, a "
+                        "name starting with __ or an nn.Module attribute)", loc,
+                        hint=f"rename it, e.g. '{name.lstrip('_') or 'x'}_'")
+
+
+def plain_attribute(name: str) -> bool:
+    """Whether generated Python may write ``obj.name``: an identifier that is no keyword,
+    not mangled (``__x`` inside a class) and unchanged by NFKC (Python reads ``self.ﬁ`` as
+    ``self.fi``). Other names are reached with getattr/setattr."""
+    return name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__") \
+        and unicodedata.normalize("NFKC", name) == name
 
 
 SUGGEST_CANDIDATES = 2_000  # names one "did you mean" compares with, at most

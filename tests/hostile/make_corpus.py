@@ -143,21 +143,30 @@ def build() -> dict[str, tuple[bytes | str, int, str | None]]:
                                   0, None)
 
     # --- names ----------------------------------------------------------------------------
-    for bad in ("class", "def", "lambda", "__class__", "__init__", "forward", "training",
+    for bad in ("__class__", "__init__", "forward", "training",
                 "state_dict", "cuda", "to", "parameters", "type"):
         c[f"name_reserved_{bad}"] = (layers(f"  - {{name: {bad}, op: Linear, out_features: 2}}\n"),
                                      1, "E203")
     # issue 13: BERT's attention.self — these shadow nothing, the generated code renames its
-    # own locals; they build like any name
-    for fine in ("self", "torch", "nn"):
+    # own locals; they build like any name. Issue 12: a module name is any attribute name
+    # torch's add_module takes (keywords, digits first, spaces, '-', code-like text: the
+    # generated code reaches them with getattr and a string literal)
+    for fine in ("self", "torch", "nn", "class", "def", "lambda"):
         c[f"name_allowed_{fine}"] = (layers(f"  - {{name: {fine}, op: Linear, out_features: 2}}\n"),
                                      0, None)
-    for label, bad in (("unicode", "'çonv'"), ("emoji", "'🔥'"), ("space", "'a b'"),
-                       ("dash", "'-ab'"), ("digit_start", "'1abc'"), ("dot", "'a.b'"),
-                       ("injection", "'x(); import os'"), ("empty", "''")):
-        expected = "E203"
+    for label, fine in (("unicode", "'çonv'"), ("emoji", "'🔥'"), ("space", "'a b'"),
+                        ("dash", "'-ab'"), ("digit_start", "'1abc'"),
+                        ("injection", "'x(); import os'"), ("quotes", '"a\\"\'\'\'b"'),
+                        ("triple_quotes", "'\"\"\"; import os; os_system(1) #'")):
+        c[f"name_{label}"] = (layers(f"  - {{name: {fine}, op: Linear, out_features: 2}}\n"),
+                              0, None)
+    # what collides with spec syntax ('.': module paths; '$': expressions) or cannot be seen
+    # (controls, bidi overrides, zero-width): refused
+    for label, bad in (("dot", "'a.b'"), ("empty", "''"), ("dollar", "\"${'a$'}\""),
+                       ("newline", '"a\\nb"'), ("nul", '"a\\0b"'), ("c1", '"a\\x85b"'),
+                       ("bidi", '"a\\u202eb"'), ("zero_width", '"a\\u200bb"')):
         c[f"name_{label}"] = (layers(f"  - {{name: {bad}, op: Linear, out_features: 2}}\n"),
-                              1, expected)
+                              1, "E203")
     # a module name may hold '-' as torch allows (torchvision's RegNet: block1-0), an input
     # name (a Python parameter) may not
     c["name_input_dash"] = ("inputs: {a-b: {shape: [N, 4]}}\nlayers: [Identity]\n", 1, "E203")
