@@ -86,6 +86,8 @@ class CodegenState(ScopeState):
     templates: set = field(default_factory=set)
     builders: dict = field(default_factory=dict)
     builder_defs: list = field(default_factory=list)
+    # (id(a built copy), id(a scope in it)) -> that scope's _interface, see _same_code
+    interfaces: dict = field(default_factory=dict)
 
 
 def python_name(text: str, taken: set, prefix: str = "v") -> str:
@@ -232,8 +234,15 @@ def _same_code(state: CodegenState, scope: Scope, known: Scope) -> bool:
 
     if not walk(scope, known):
         return False
-    inside = {id(node) for node in pairs.values()}
-    return all(_interface(state, a, pairs) == _interface(state, b, inside) for a, b in scopes)
+    inside = None
+    for a, b in scopes:
+        theirs = state.interfaces.get((id(known), id(b)))
+        if theirs is None:  # once per built copy, not once per copy compared with it
+            inside = inside or {id(node) for node in pairs.values()}
+            theirs = state.interfaces[id(known), id(b)] = _interface(state, b, inside)
+        if _interface(state, a, pairs) != theirs:
+            return False
+    return True
 
 
 def _interface(state: CodegenState, scope: Scope, inside: dict | set) -> tuple:

@@ -310,6 +310,36 @@ def _transformer_macs(decoder: bool):
     return macs
 
 
+def _mask_saves(ctx: SaveCtx, op: str, block: int, length: int, keys, heads: int) -> list:
+    """The attention mask the fused SDPA kernel keeps in one attention block of a
+    transformer layer (F.multi_head_attention_forward, need_weights=False): its masks
+    become float masks in the model's dtype (a float one is kept as given, a bool one is
+    a new tensor); a key padding mask [N, S] is viewed [N, H, 1, S], which folds to
+    [N·H, 1, S] without a copy only for one sample or one head; with both masks, their
+    sum [N·H, L, S] is new. The causal hint without a padding mask drops the mask
+    (SDPA's is_causal). ``block``: which (mask, causal, padding) of _MASKS[op]; a float
+    mask that needs a gradient sends SDPA down the math path, which these rules do not
+    model."""
+    a = ctx.attrs
+    given = [mask for mask, _ in _MASKS[op] if a[mask]]
+    first = len(ctx.inputs) - len(given)
+    index = {mask: first + i for i, mask in enumerate(given)}
+    (mask, causal), (padding, _) = _MASKS[op][block], _MASKS[op][block + len(_MASKS[op]) // 2]
+    x = ctx.inputs[0]
+    batch = 1 if x.rank == 2 else x.shape[0 if a["batch_first"] else 1]
+    if not a[padding]:
+        if not a[mask] or a[causal]:
+            return []
+        return [Saved("input", index[mask]) if ctx.inputs[index[mask]].is_float
+                else Saved("new", numel=length * keys)]
+    if not a[mask]:
+        folds = batch == 1 or heads == 1
+        if folds and ctx.inputs[index[padding]].is_float:
+            return [Saved("input", index[padding])]
+        return [Saved("new", numel=batch * (1 if folds else heads) * keys)]
+    return [Saved("new", numel=batch * heads * length * keys)]
+
+
 def _encoder_saves(ctx: SaveCtx) -> list:
     """Measured on TransformerEncoderLayer in training (either norm order, batch_first or
     not). With dropout, attention runs the math path: 12 tensors of L·N·E (the input
@@ -329,8 +359,10 @@ def _encoder_saves(ctx: SaveCtx) -> list:
         rest = 11 * tokens * e + 3 * scores + 3 * tokens * f + 4 * tokens
         return [Saved("input", 0), Saved("new", numel=rest)]
     ffn = (2 if a["activation"] == "gelu" else 1) * tokens * f
+    length = _attention_sizes(x, 1, a["batch_first"])[1]
     return [Saved("input", 0), Saved("new", numel=7 * tokens * e + ffn + 4 * tokens),
-            Saved("new", numel=tokens * a["nhead"], dtype="float32")]  # log-sum-exp
+            Saved("new", numel=tokens * a["nhead"], dtype="float32"),  # log-sum-exp
+            *_mask_saves(ctx, "TransformerEncoderLayer", 0, length, length, a["nhead"])]
 
 
 def _decoder_saves(ctx: SaveCtx) -> list:
@@ -363,9 +395,13 @@ def _decoder_saves(ctx: SaveCtx) -> list:
         return given + [Saved("new", numel=6 * tokens + 17 * lte + lte_new + 4 * ste + ste_new
                               + scores + 3 * tokens * f)]
     ffn = (2 if a["activation"] == "gelu" else 1) * tokens * f
+    length = _attention_sizes(x, 1, a["batch_first"])[1]
     return given + [Saved("new", numel=6 * tokens + 12 * lte + lte_new + 3 * ste + ste_new
                           + ffn),
-                    Saved("new", numel=2 * tokens * heads, dtype="float32")]
+                    Saved("new", numel=2 * tokens * heads, dtype="float32"),
+                    *_mask_saves(ctx, "TransformerDecoderLayer", 0, length, length, heads),
+                    *_mask_saves(ctx, "TransformerDecoderLayer", 1, length, memory_length,
+                                 heads)]
 
 
 for _name, _decoder in (("TransformerEncoderLayer", False), ("TransformerDecoderLayer", True)):
