@@ -150,15 +150,18 @@ def test_resnet18_reads_like_torchvision(tmp_path):
         "            downsample = self.downsample(x)  # [N, planes, H/2, W/2]\n" in text
     assert "            BasicBlock(in_channels=64, planes=128, stride=2, downsample=True),\n" \
         in text
-    assert "        self.conv1 = nn.Conv2d(in_channels=in_channels, out_channels=planes, " \
-        "kernel_size=3, stride=stride, padding=1, bias=False)\n" in text
-    assert "        self.conv2 = nn.Conv2d(in_channels=planes, out_channels=planes, " \
-        "kernel_size=3, padding=1, bias=False)\n" in text
+    # long calls wrap as black writes them: no generated line is longer than 100
+    assert "        self.conv1 = nn.Conv2d(\n            in_channels=in_channels, " \
+        "out_channels=planes, kernel_size=3, stride=stride, padding=1,\n" \
+        "            bias=False,\n        )\n" in text
+    assert "        self.conv2 = nn.Conv2d(\n            in_channels=planes, out_channels=planes, " \
+        "kernel_size=3, padding=1, bias=False,\n        )\n" in text
+    assert max(len(line) for line in text.splitlines() if "raise ValueError" not in line) <= 100
     assert "        self.bn2 = nn.BatchNorm2d(num_features=planes)\n" in text
     # an argument left at the block's default is not written
     assert "            BasicBlock(in_channels=64, planes=64),\n" in text
     assert "        self.fc = nn.Linear(in_features=512, out_features=num_classes)\n" in text
-    assert "        conv1 = self.conv1(x)  # [N, planes, H/2, W/2]\n" in text
+    assert "        conv1 = self.conv1(x)  # [N, planes, H/stride, W/stride]\n" in text
     assert "        conv1 = self.conv1(x)  # [N, 64, 112, 112]\n" in text
     assert "getattr(self" not in text and "= self.relu_2(add_" in text
     assert "def build_model(num_classes=1000):\n" in text

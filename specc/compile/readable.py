@@ -96,7 +96,8 @@ class _Class:
         return [(name, "pattern") for name, _ in self.params] + \
             [(name, "own") for name in self.own] + [(name, "free") for name in self.free]
 
-    def signature_code(self) -> str:
+    def signature_code(self) -> list:
+        """The parameters of __init__ as written."""
         parts = ["self"] + [name for name, _ in self.params]
         own = list(self.own)
         # a default only where every later own parameter has one too (Python's rule)
@@ -109,7 +110,7 @@ class _Class:
                   for name in own]
         if self.free:
             parts += ["*"] + self.free
-        return ", ".join(parts)
+        return parts
 
 
 @dataclass(eq=False)
@@ -357,15 +358,16 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set) ->
                f"specc build --var {name}=...")
         build_lines += [f"if {name} {differs} {_literal(value)}:",
                         f"{_INDENT}raise ValueError(f'{name}={{{name}!r}}' + {why!r})"]
-    args = ", ".join(f"{name}={name}" for name in root.cls.free)
-    build_lines.append(f"model = {root.cls.name}({args})")
+    build_lines.append("model = " + _call(root.cls.name, [f"{name}={name}" for name in root.cls.free],
+                                          _INDENT, len(_INDENT) + 8))
     parts += weights_code(graph, "model", build_lines)
     body = "".join(f"{_INDENT}{line}\n" for line in build_lines)
-    signature = ", ".join(f"{name}={_literal(value)}" for name, value in spec.plain.items())
+    signature = _signature("def build_model", [f"{name}={_literal(value)}"
+                                               for name, value in spec.plain.items()], "")
     doc = f"Construct {doc_text(graph.name)}"
     if spec.plain:
         doc += " with the spec's vars (defaults: the values it was generated with)"
-    parts.append(f"\n\ndef build_model({signature}):\n{_INDENT}\"\"\"{doc}.\"\"\"\n"
+    parts.append(f"\n\n{signature}\n{_INDENT}\"\"\"{doc}.\"\"\"\n"
                  f"{body}{_INDENT}return model\n")
     return "".join(parts)
 
@@ -923,17 +925,20 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
             return None
         return _literal(cls.constants[at])
 
-    def arguments(names: list) -> str:
+    def arguments(names: list) -> list:
         written = [(name, value()) for name in names]
-        return ", ".join(f"{name}={code}" for name, code in written if code is not None)
+        return [f"{name}={code}" for name, code in written if code is not None]
 
     def expression(child: _Child, indent: str) -> str:
+        lead = len(indent) + len(child.attr) + 8  # `self.attr = ` or `('attr', `
         if child.kind == "module":
-            return f"{child.ctor}({arguments([name for name, _ in child.kwargs])})"
+            return _call(child.ctor, arguments([name for name, _ in child.kwargs]), indent,
+                         lead)
         if child.kind == "class":
             assert child.instance is not None
             nested = child.instance.cls
-            return f"{nested.name}({arguments([name for name, _ in nested.signature()])})"
+            return _call(nested.name, arguments([name for name, _ in nested.signature()]),
+                         indent, lead)
         inner = indent + _INDENT
         if id(child) in cls.repeats:  # copies built alike, as many as the spec's count
             made = [expression(c, inner) for c in child.children]
@@ -972,8 +977,42 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
     if cls.conditional:
         rest = _conditional_calls(rest, owners, cls)
     forward = f"{head}{input_comment}\n{rest}"
-    return f"\n\nclass {cls.name}(nn.Module):\n{doc}{_INDENT}def __init__({signature}):\n" \
+    return f"\n\nclass {cls.name}(nn.Module):\n{doc}{_signature('def __init__', signature, _INDENT)}\n" \
         f"{init}\n{forward}"
+
+
+_WIDTH = 100  # the generated lines' length, as this project's own (ruff's line-length)
+
+
+def _packed(parts: list, indent: str) -> str:
+    """``parts`` joined by ", " into lines of at most _WIDTH, each but the first indented."""
+    lines = [""]
+    for part in parts:
+        joined = f"{lines[-1]}, {part}" if lines[-1] else part
+        if lines[-1] and len(indent) + len(joined) + 1 > _WIDTH:
+            lines[-1] += ","
+            lines.append(part)
+        else:
+            lines[-1] = joined
+    return f"\n{indent}".join(lines)
+
+
+def _call(callee: str, args: list, indent: str, lead: int) -> str:
+    """``callee(args)`` on one line where it fits after ``lead`` characters, else with the
+    arguments on lines of their own below it, as black writes a long call."""
+    one = f"{callee}({', '.join(args)})"
+    if lead + len(one) <= _WIDTH or not args:
+        return one
+    inner = indent + _INDENT
+    return f"{callee}(\n{inner}{_packed(args, inner)},\n{indent})"
+
+
+def _signature(head: str, parts: list, indent: str) -> str:
+    """``def name(parts):``, its parameters aligned under the first where it is long."""
+    one = f"{indent}{head}({', '.join(parts)}):"
+    if len(one) <= _WIDTH:
+        return one
+    return f"{indent}{head}({_packed(parts, ' ' * (len(indent) + len(head) + 1))}):"
 
 
 def _conditional_calls(body: str, owners: list, cls: _Class) -> str:
@@ -1011,7 +1050,8 @@ def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
     call = f"{inputs[0]} = layer({', '.join(inputs)}){comment}"
     doc = f"{_INDENT}\"\"\"{doc_text(first.scope.path)}: {len(items)} layers, each on the " \
         f"previous one's output{_instances_note(cls)}\"\"\"\n\n"
-    return (f"\n\nclass {cls.name}(nn.ModuleList):\n{doc}{_INDENT}def __init__({signature}):\n"
+    return (f"\n\nclass {cls.name}(nn.ModuleList):\n{doc}"
+            f"{_signature('def __init__', signature, _INDENT)}\n"
             f"{body}super().__init__({made})\n\n{head}{input_comment}\n"
             f"{body}for layer in self:\n{body}{_INDENT}{call}\n{body}return {inputs[0]}\n")
 
@@ -1047,36 +1087,51 @@ def _comments(state: CodegenState, cls: _Class) -> tuple[str, dict]:
     of a value takes its name or code (``planes * 4``); one that
     follows a size of the input takes its name (H, or H/2 when it halves); anything else
     that differs between instances is '?'."""
-    full = [inst for inst in cls.instances if not inst.absent]  # with every child
-    by_pattern: dict = {}
-    for position, (code, _) in sorted(cls.code_of.items()):
-        column = tuple(inst.values[position] for inst in full)
-        by_pattern.setdefault(_key(column), code)
-    for name, positions in cls.params:
-        column = tuple(inst.values[positions[0]] for inst in full)
-        by_pattern.setdefault(_key(column), name)
-    scopes = [inst.scope for inst in full]
-    inputs = [externals(state, scope) for scope in scopes]
-    named_input: list = []  # (name, column) of each size of the main input that differs
-    input_comment = ""
-    types = [refs[0].type if refs else None for refs in inputs]
-    if all(t is not None for t in types):
+    def context(instances: list) -> tuple[dict, list, str]:
+        """(column -> the name or code it is, the input's sizes that differ, the input's
+        comment) over some of the instances."""
+        by_pattern: dict = {}
+        for position, (code, _) in sorted(cls.code_of.items()):
+            column = tuple(inst.values[position] for inst in instances)
+            by_pattern.setdefault(_key(column), code)
+        for name, positions in cls.params:
+            column = tuple(inst.values[positions[0]] for inst in instances)
+            by_pattern.setdefault(_key(column), name)
+        named_input: list = []  # (axis, name, column) of each size of the input that differs
+        types = [refs[0].type if refs else None
+                 for refs in (externals(state, inst.scope) for inst in instances)]
+        if not all(t is not None for t in types):
+            return by_pattern, named_input, ""
         shapes: list = [tuple(t.shape) for t in types if t is not None]
-        if len({len(shape) for shape in shapes}) == 1:
-            rank = len(shapes[0])
-            sizes = []
-            for axis in range(rank):
-                column = tuple(shape[axis] for shape in shapes)
-                name = _written_size(column, axis, by_pattern, [])
-                if name == "?":
-                    name = "C" if axis == 1 else "DHW"[axis - rank] if axis - rank >= -3 \
-                        else f"d{axis}"
-                    named_input.append((axis, name, column))
-                sizes.append(name)
-            input_comment = f"  # {', '.join(sizes)}".replace("  # ", "  # [", 1) + "]"
+        if len({len(shape) for shape in shapes}) != 1:
+            return by_pattern, named_input, ""
+        rank = len(shapes[0])
+        sizes = []
+        for axis in range(rank):
+            column = tuple(shape[axis] for shape in shapes)
+            name = _written_size(column, axis, by_pattern, [])
+            if name == "?":
+                name = "C" if axis == 1 else "DHW"[axis - rank] if axis - rank >= -3 \
+                    else f"d{axis}"
+                named_input.append((axis, name, column))
+            sizes.append(name)
+        return by_pattern, named_input, "  # [" + ", ".join(sizes) + "]"
+
+    template = cls.instances[0]
+    # each instance's item for each of the template's (a lacking child's: None)
+    matched = []
+    for inst in cls.instances:
+        theirs = iter(inst.scope.items)
+        matched.append([None if item.named and item.attr_name in inst.absent else next(theirs)
+                        for item in template.scope.items])
+    everyone = context(cls.instances)
+    full = [inst for inst in cls.instances if not inst.absent]  # with every child
+    partly = context(full) if len(full) < len(cls.instances) else everyone
     comments = {}
-    for index, item in enumerate(scopes[0].items):
-        shapes = [_output_shapes(scope.items[index]) for scope in scopes]
+    for index, item in enumerate(template.scope.items):
+        items: list = [row[index] for row in matched if row[index] is not None]
+        by_pattern, named_input, _ = everyone if len(items) == len(matched) else partly
+        shapes = [_output_shapes(mine) for mine in items]
         if not shapes[0] or any(len(s) != len(shapes[0]) or
                                 [len(t) for t in s] != [len(t) for t in shapes[0]]
                                 for s in shapes):
@@ -1088,7 +1143,7 @@ def _comments(state: CodegenState, cls: _Class) -> tuple[str, dict]:
                                    named_input) for axis in range(len(shape))]
             written.append("[" + ", ".join(sizes) + "]")
         comments[id(item)] = f"  # {', '.join(written)}"
-    return input_comment, comments
+    return everyone[2], comments
 
 
 def _key(column: tuple) -> tuple:
@@ -1106,9 +1161,11 @@ def _written_size(column: tuple, axis: int, by_pattern: dict, named_input: list)
         for _, name, sizes in sorted(named_input, key=lambda entry: entry[0] != axis):
             if sizes == column:
                 return name
-            ratios = {size // v if size % v == 0 else 0 for size, v in zip(sizes, column)}
-            if len(ratios) == 1 and 0 not in ratios:
-                return f"{name}/{ratios.pop()}"
+            each = tuple(size // v if size % v == 0 else 0 for size, v in zip(sizes, column))
+            if len(set(each)) == 1 and 0 not in each:
+                return f"{name}/{each[0]}"
+            if 0 not in each and by_pattern.get(_key(each), "").isidentifier():
+                return f"{name}/{by_pattern[_key(each)]}"  # H/stride
     return "?"
 
 
