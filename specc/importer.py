@@ -71,6 +71,39 @@ def _module_ops() -> dict[type, OpDef]:
     return found
 
 
+def _runtime_copies(model: nn.Module, found: dict[type, OpDef]) -> None:
+    """Add to ``found`` the classes of ``model`` that are copies of a class of
+    specc/compile/runtime.py: a model specc built, or one --emit-python wrote, holds its own
+    copy of them (a class made from the same source: same name, same functions' code), so
+    its LayerNorm2d is an op again on import instead of being traced into
+    F.layer_norm, which no op is."""
+    by_name = {op.runtime_class: op for op in all_ops().values() if op.runtime_class}
+    if not by_name:
+        return
+    from specc.compile import runtime
+
+    for module in model.modules():
+        cls = type(module)
+        op = by_name.get(cls.__name__)
+        if cls in found or op is None:
+            continue
+        original = getattr(runtime, cls.__name__, None)
+        if isinstance(original, type) and _same_code(cls, original):
+            found[cls] = op
+
+
+def _same_code(a: type, b: type) -> bool:
+    """``a`` defines every function ``b`` does with the same bytecode and constants (a
+    built model's copy also has the pickling helpers codegen adds)."""
+    def functions(cls: type) -> dict:
+        return {name: (value.__code__.co_code, value.__code__.co_consts,
+                       value.__code__.co_names)
+                for name, value in vars(cls).items() if inspect.isfunction(value)}
+    ours = functions(a)
+    return [base.__name__ for base in a.__bases__] == [base.__name__ for base in b.__bases__] \
+        and all(ours.get(name) == code for name, code in functions(b).items())
+
+
 # -- tracing -------------------------------------------------------------------------------
 
 @dataclass
@@ -188,6 +221,7 @@ class _Importer:
         self.inputs = inputs
         self.problems: list[ImportProblem] = []
         self.module_ops = _module_ops()
+        _runtime_copies(model, self.module_ops)
         self.spec_scopes = _built_scopes(model)  # a model specc built: its own scope kinds
         self.scopes: dict[str, _Scope] = {}
         self.values: dict = {}  # fx node → _Out / _Const / _Tuple

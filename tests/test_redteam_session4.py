@@ -1,0 +1,67 @@
+"""Red-team cases for this session's changes, each asserting the correct behaviour.
+
+The classes torch.nn lacks (LayerNorm2d, StochasticDepth, ...) now live only in
+specc/compile/runtime.py, and a built model (or an --emit-python file) holds its own copy
+of them. `specc import` of such a model must see them as the ops they are, not trace into
+F.layer_norm (which no op is) and give up."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import specc  # noqa: E402
+from specc.compile.readable import readable_source  # noqa: E402
+from specc.importer import ImportFailed  # noqa: E402
+
+RUNTIME_OPS = """
+specc: 1
+name: runtime_ops
+inputs: {x: {shape: [N, 4, 8, 8]}}
+layers:
+  - {name: norm, op: LayerNorm2d}
+  - {name: drop_path, op: StochasticDepth, p: 0.5, mode: row}
+  - {name: conv, op: Conv2d, out_channels: 4, kernel_size: 1}
+"""
+
+
+def _emitted_model(tmp_path):
+    path = tmp_path / "emitted_runtime_ops.py"
+    path.write_text(readable_source(RUNTIME_OPS), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("emitted_runtime_ops", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_model()
+
+
+@pytest.mark.parametrize("made_by", ["specc.build", "--emit-python"])
+def test_a_model_holding_runtime_classes_imports_back(made_by, tmp_path):
+    torch.manual_seed(0)
+    original = (specc.build(RUNTIME_OPS) if made_by == "specc.build"
+                else _emitted_model(tmp_path)).eval()
+    x = torch.randn(2, 4, 8, 8)
+    text = specc.from_module(original, (x,))
+    assert "op: LayerNorm2d" in text and "op: StochasticDepth" in text
+    assert "p: 0.5" in text and "mode: row" in text
+    built = specc.build(text).eval()
+    assert [(k, v.shape) for k, v in built.state_dict().items()] == \
+        [(k, v.shape) for k, v in original.state_dict().items()]
+    built.load_state_dict(original.state_dict(), strict=True)
+    with torch.no_grad():
+        assert torch.equal(built(x), original(x))
+
+
+def test_a_users_class_named_like_a_runtime_class_is_not_taken_for_it():
+    """Only a copy of runtime.py's class (the same code) is the op: a user's LayerNorm2d
+    that normalises otherwise is traced like any other module."""
+    class LayerNorm2d(nn.LayerNorm):  # noqa: N801 — the name is the point
+        def forward(self, x):
+            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2) * 2
+
+    model = nn.Sequential(LayerNorm2d(4)).eval()
+    with pytest.raises(ImportFailed) as failure:
+        specc.from_module(model, (torch.randn(2, 4, 8, 8),))
+    assert "layer_norm" in str(failure.value)
