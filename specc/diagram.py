@@ -10,7 +10,9 @@ The default drawing is meant to go into a paper or a PR as it is:
 - a norm / activation / dropout that only follows one layer is written into that layer's box
   (``Conv2d(3→64, 7×7, stride 2)`` over ``BatchNorm2d · ReLU``), as papers draw them;
 - parallel branches keep the order of the source (``ordering=out``);
-- op labels spell their arguments the way torch names them, shapes ride on the edges.
+- op labels spell their arguments the way torch names them, shapes ride on the edges;
+- a block's title sits in a corner of its cluster that no edge runs through, where one is
+  (:func:`title_crossings` reads Graphviz's layout).
 
 ``depth="all"``, ``fold=False``, ``fuse=False`` draw every op and every copy. Nodes with
 errors are drawn red with their codes, so a broken spec still renders.
@@ -355,7 +357,7 @@ def page_depth(graph, top: Scope, fold: bool, fuse: bool) -> int:
 class _Drawing:
     def __init__(self, analysis, depth, shapes: bool, params: bool, fold: bool = True,
                  fuse: bool = True, block: str | None = None, legend: bool = False,
-                 fields: dict | None = None):
+                 fields: dict | None = None, title_places: dict | None = None):
         import graphviz
 
         self.graph = analysis.graph
@@ -378,6 +380,8 @@ class _Drawing:
         # a drawing of top-level boxes only, still taller than a page, wraps into columns
         self.columns = self.layout.columns() if depth == 0 else {}
         self.categories: set = set()
+        # cluster name -> (labeljust, labelloc) where the default top-left title is crossed
+        self.title_places = title_places or {}
 
     def _focus(self, name: str) -> Scope:
         for scope in self.graph.root.walk_scopes():
@@ -504,11 +508,14 @@ class _Drawing:
                     if len(run) > 1:
                         title = f"{title}–{run[-1].attr_name}"
                         kind = f"{kind} ×{len(run)}"
-                    if kind:
-                        title += f"  ({kind})"
+                    # the kind on a line of its own: a title half as wide leaves room
+                    # beside it for the edges that enter or leave the cluster
+                    label = _esc(title) + (f"<BR ALIGN='LEFT'/>({_esc(kind)})<BR ALIGN='LEFT'/>"
+                                           if kind else "")
+                    just, loc = self.title_places.get(name, TITLE_PLACES[0])
                     # margin keeps the title inside the rounded border, clear of its corner
-                    cluster.attr(label=_html(_esc(title)), style="rounded,dashed", color="#8a94a6",
-                                 fontname=_FONT, fontsize="10", labeljust="l", labelloc="t",
+                    cluster.attr(label=_html(label), style="rounded,dashed", color="#8a94a6",
+                                 fontname=_FONT, fontsize="10", labeljust=just, labelloc=loc,
                                  margin="10")
                     self.add_scope(cluster, item, level + 1)
 
@@ -628,8 +635,64 @@ def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = Tru
         from specc.analyses.receptive_field import receptive_fields
 
         fields = receptive_fields(analysis.graph)
-    return _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
-                    fields).draw(rankdir, dpi)
+    places: dict = {}
+    dot = _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
+                   fields).draw(rankdir, dpi)
+    crossed = title_crossings(dot.source)
+    # Graphviz routes edges straight through cluster titles (Llama's embed_tokens →
+    # input_layernorm ran through "layers (LlamaDecoderLayer ×32)"): a crossed title moves
+    # to the corner, of the four, that the fewest edges cross in the laid-out drawing
+    for cluster in sorted(crossed)[:TITLE_MOVES]:  # a few extra layouts, at most
+        best = (crossed, dot, places)
+        for place in TITLE_PLACES[1:]:
+            trial = {**places, cluster: place}
+            drawn = _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
+                             fields, trial).draw(rankdir, dpi)
+            count = title_crossings(drawn.source)
+            if sum(count.values()) < sum(best[0].values()):
+                best = (count, drawn, trial)
+        crossed, dot, places = best
+    return dot
+
+
+TITLE_PLACES = [("l", "t"), ("r", "t"), ("l", "b"), ("r", "b")]  # (labeljust, labelloc)
+TITLE_MOVES = 4  # crossed titles tried elsewhere: 3 layouts each
+
+
+def title_crossings(source: str) -> dict[str, int]:
+    """Cluster name -> how many edges run through its title, in Graphviz's layout of a DOT
+    source (empty without Graphviz: the drawing is then left as it is)."""
+    import json
+
+    try:
+        layout = json.loads(run_dot(source, "json"))
+    except RenderError:
+        return {}
+    titles = []
+    for obj in layout.get("objects", []):
+        if obj.get("name", "").startswith("cluster_") and obj.get("lp") and obj.get("label"):
+            x, y = map(float, obj["lp"].split(","))
+            half_w, half_h = float(obj["lwidth"]) * 36, float(obj["lheight"]) * 36  # 72 pt/in
+            titles.append((obj["name"], x - half_w, x + half_w, y - half_h, y + half_h))
+    crossed: dict[str, int] = {}
+    for edge in layout.get("edges", []) if titles else []:
+        points = [tuple(map(float, p.split(","))) for p in edge.get("pos", "").split()
+                  if not p.startswith(("e,", "s,"))]
+        hit: set[str] = set()
+        for start in range(0, len(points) - 3, 3):  # cubic Bézier pieces, sampled
+            (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points[start:start + 4]
+            for step in range(_SAMPLES + 1):
+                t = step / _SAMPLES
+                a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
+                x, y = a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3
+                hit.update(name for name, left, right, bottom, top in titles
+                           if left <= x <= right and bottom <= y <= top)
+        for name in hit:
+            crossed[name] = crossed.get(name, 0) + 1
+    return crossed
+
+
+_SAMPLES = 24  # points per Bézier piece when testing an edge against a title
 
 
 def auto_depth(graph, budget: int = AUTO_DEPTH_NODES) -> int | None:

@@ -139,7 +139,8 @@ def test_a_repeat_folded_into_one_box_has_no_cluster_around_it():
 
 def test_cluster_titles_are_relative_to_the_enclosing_cluster():
     source = specc.render(SPECS / "llama.yaml").source
-    assert "label=<layers  (LlamaDecoderLayer ×32)>" in source and "model.layers" not in source
+    assert "label=<layers<BR ALIGN='LEFT'/>(LlamaDecoderLayer ×32)<BR ALIGN='LEFT'/>>" in source
+    assert "model.layers" not in source
 
 
 @needs_dot
@@ -249,3 +250,20 @@ def test_a_collapsed_block_shows_the_input_its_chain_carries(spec, path, shown, 
     assert f"{shown} → {out}" in drawn
     assert not_shown is None or f"{not_shown} → {out}" not in drawn
     assert f'data-id="{path}" title="{shown} → {out} · ' in render_html(analysis)  # its hover
+
+
+@needs_dot
+@pytest.mark.parametrize("name", ["llama", "mistral", "t5"])
+def test_no_edge_runs_through_a_cluster_title(name):
+    """Graphviz routes edges straight through cluster labels: Llama's embed_tokens →
+    input_layernorm ran through "layers (LlamaDecoderLayer ×32)", T5's input_ids through
+    "encoder". Titles put the kind on a line of their own, and a title still crossed in the
+    laid-out drawing moves to the corner fewest edges cross."""
+    from specc.diagram import _Drawing, title_crossings
+
+    analysis = specc.check(SPECS / f"{name}.yaml")
+    first_layout = _Drawing(analysis, "auto", True, False).draw("TB")
+    assert title_crossings(first_layout.source)  # what the top-left corner gave
+    drawn = specc.render(SPECS / f"{name}.yaml")
+    assert title_crossings(drawn.source) == {}
+    assert len(drawn.source.splitlines()) == len(first_layout.source.splitlines())  # only moved

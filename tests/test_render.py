@@ -35,7 +35,7 @@ def test_dot_nodes_edges_clusters_resnet18():
     clusters = _count(src, r"subgraph cluster_")
     assert clusters == sum(1 for s in graph.root.walk_scopes()) - 1  # all scopes but the model
     assert 'label=<[N, 64, 56, 56]>' in src  # shapes on edges (HTML-like labels: escaped text)
-    assert "layer2.0  (BasicBlock)" in src
+    assert "layer2.0<BR ALIGN='LEFT'/>(BasicBlock)<BR ALIGN='LEFT'/>" in src  # name over kind
 
 
 def test_depth_collapses_blocks_and_folds_repeats():
