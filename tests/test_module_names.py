@@ -67,6 +67,15 @@ def _run(module, x):
     return x
 
 
+def _assert_same_model(model, reference):
+    """The same state_dict keys in the same order and, with reference's weights loaded,
+    equal outputs."""
+    assert list(model.state_dict()) == list(reference.state_dict())
+    model.load_state_dict(reference.state_dict())
+    x = torch.randn(3, 4)
+    assert torch.equal(model(x), reference(x))
+
+
 def test_torch_accepts_every_name_here():
     for name in ODD_NAMES:
         nn.Module().add_module(name, nn.Identity())
@@ -76,17 +85,11 @@ def test_torch_accepts_every_name_here():
 def test_state_dict_keys_and_outputs_match_torch_built_by_hand(names, tmp_path):
     text = _spec(names)
     assert [d for d in specc.check(text).diagnostics if d.severity == "error"] == []
-    model = specc.build(text)
     expected = _Chain(names)
-    assert list(model.state_dict()) == list(expected.state_dict())
-    expected.load_state_dict(model.state_dict())
-    x = torch.randn(3, 4)
-    assert torch.equal(model(x), expected(x))
+    _assert_same_model(specc.build(text), expected)
     # --emit-python: the file imports (with specc unimportable) and builds the same model
-    emitted = _emitted_module(readable_source(text), tmp_path, "odd").build_model()
-    assert list(emitted.state_dict()) == list(expected.state_dict())
-    emitted.load_state_dict(model.state_dict())
-    assert torch.equal(emitted(x), expected(x))
+    _assert_same_model(_emitted_module(readable_source(text), tmp_path, "odd").build_model(),
+                       expected)
 
 
 @pytest.mark.parametrize("names", [ODD_NAMES[:7], ODD_NAMES[7:14], ODD_NAMES[14:]])
@@ -94,13 +97,9 @@ def test_import_round_trips_such_names(names):
     """`specc import` of a module built with add_module keeps its names: the spec it
     writes builds the same state_dict keys and outputs."""
     original = _Chain(names)
-    text = specc.from_module(original, torch.randn(2, 4))
+    text = specc.from_module(original, torch.randn(3, 4))
     assert [d for d in specc.check(text).diagnostics if d.severity == "error"] == []
-    rebuilt = specc.build(text)
-    assert list(rebuilt.state_dict()) == list(original.state_dict())
-    rebuilt.load_state_dict(original.state_dict())
-    x = torch.randn(2, 4)
-    assert torch.equal(rebuilt(x), original(x))
+    _assert_same_model(specc.build(text), original)
 
 
 @pytest.mark.parametrize("name, why", [
@@ -224,8 +223,36 @@ def test_html_view_escapes_hostile_names():
 def test_emitted_python_with_hostile_names(tmp_path):
     text = _hostile_spec()
     model = specc.build(text)
-    emitted = _emitted_module(readable_source(text), tmp_path, "hostile").build_model()
-    assert list(emitted.state_dict()) == list(model.state_dict())
-    emitted.load_state_dict(model.state_dict())
-    x = torch.randn(2, 4)
-    assert torch.equal(emitted(x), model(x))
+    _assert_same_model(_emitted_module(readable_source(text), tmp_path, "hostile").build_model(),
+                       model)
+
+
+def test_emitted_conditional_module_with_an_odd_name(tmp_path):
+    """--emit-python's one class for two instances of a block, one lacking its `if:` layer:
+    the absent module is registered as None under its name, whatever the name."""
+    text = json.dumps({
+        "inputs": {"x": {"shape": ["N", 4]}},
+        "blocks": {"Res": {"params": {"down": False}, "layers": [
+            {"name": "conv 1", "op": "Linear", "out_features": 4},
+            {"name": "down-sample", "op": "Linear", "out_features": 4, "from": "x",
+             "if": "$down"},
+            {"op": "add", "from": ["conv 1", "down-sample"]}]}},
+        "layers": [{"name": "1st", "block": "Res", "down": True},
+                   {"name": "2nd", "block": "Res"}]})
+    source = readable_source(text)
+    assert source.count("class Res(") == 1 and "add_module('down-sample', None)" in source
+    model = specc.build(text)
+    assert "2nd.down-sample.weight" not in model.state_dict()
+    _assert_same_model(_emitted_module(source, tmp_path, "cond").build_model(), model)
+
+
+@pytest.mark.parametrize("first, second", [
+    ("{op: Linear, out_features: 4}", '{name: "0", op: Linear, out_features: 4}'),
+    ('{name: "1", op: Linear, out_features: 4}', "{op: Linear, out_features: 4}"),
+])
+def test_a_digit_name_that_meets_an_index_is_a_located_duplicate(first, second):
+    """An unnamed item is called by its index (nn.Sequential): a digit name elsewhere that
+    equals it would make two modules of one name (torch's add_module would replace one)."""
+    text = f"inputs: {{x: {{shape: [N, 4]}}}}\nlayers:\n  - {first}\n  - {second}\n"
+    found = [(d.code, d.loc.line) for d in specc.check(text).diagnostics if d.severity == "error"]
+    assert found == [("E202", 4)], found

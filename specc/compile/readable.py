@@ -406,7 +406,9 @@ def _merge_conditional(state: CodegenState, order: list, names: _Names) -> list:
     return out
 
 
-_CALL_LINE = re.compile(r"(\w+) = (self\.\w+)\((\w+)((?:, \w+)*)\)")
+# `out = self.name(a, b)`, or getattr(self, 'conv 1') for a name that is no identifier
+_CALL_LINE = re.compile(r"(\w+) = (self\.\w+|getattr\(self, (?:'(?:[^'\\]|\\.)*'|"
+                        r"\"(?:[^\"\\]|\\.)*\")\))\((\w+)((?:, \w+)*)\)")
 
 
 def _lacking(state: CodegenState, full: _Class, other: _Class, names: _Names) -> dict | None:

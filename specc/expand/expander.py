@@ -169,7 +169,12 @@ class Expander:
         place = self._place(item, seq, loc)
         if place.named and place.name in seq.names.entries:
             raise NodeError("E202", f"duplicate name '{place.name}' in this sequence",
-                            item.loc_of("name"))
+                            item.loc_of("name"), hint="an unnamed item's name is its index"
+                            if place.name.isdigit() else None)
+        if place.name in seq.names.entries:  # a module name may be a digit string
+            raise NodeError("E202", f"this unnamed item would be called '{place.name}' (its "
+                            f"index), the name of an item above", loc,
+                            hint="name one of them otherwise")
         # a repeat's `from` is evaluated for each copy (`i`); these are copy 0's sources
         wiring = seq.with_env(dict(seq.env, i=0)) if "repeat" in item else seq
         if "if" in item and not self.eval(item["if"], seq.env, item.loc_of("if"), "if"):
