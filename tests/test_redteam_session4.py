@@ -1,5 +1,8 @@
 """Red-team cases for this session's changes, each asserting the correct behaviour.
 
+The command line ends its process itself after flushing (console_main): output lost to a
+full disk must be exit 2 with the system's reason, not an "internal error" or exit 0.
+
 The classes torch.nn lacks (LayerNorm2d, StochasticDepth, ...) now live only in
 specc/compile/runtime.py, and a built model (or an --emit-python file) holds its own copy
 of them. `specc import` of such a model must see them as the ops they are, not trace into
@@ -7,6 +10,10 @@ F.layer_norm (which no op is) and give up."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +72,25 @@ def test_a_users_class_named_like_a_runtime_class_is_not_taken_for_it():
     with pytest.raises(ImportFailed) as failure:
         specc.from_module(model, (torch.randn(2, 4, 8, 8),))
     assert "layer_norm" in str(failure.value)
+
+
+# -- the command line's output lost to a full disk --------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [["explain", "E201"],
+                                  ["check", "specs/mlp.yaml", "--format", "json"]])
+def test_output_lost_to_a_full_disk_is_exit_2_not_an_internal_error(argv):
+    """stdout on a full disk: the report is lost, so the exit is 2 with the system's reason —
+    not 'internal error ... this is a bug in specc', and never 0 (the console script ends
+    the process itself after flushing, specc/cli/__init__.py console_main)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("SPECC_DEBUG", None)
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([sys.executable, "-m", "specc", *argv], cwd=ROOT, env=env,
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert "No space left on device" in res.stderr
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr

@@ -116,8 +116,11 @@ def console_main() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except OSError:  # a closed pipe (`specc check | head`): the usual exit handles it
+    except BrokenPipeError:  # a closed pipe (`specc check | head`): the usual exit handles it
         sys.exit(code)
+    except OSError as exc:  # the output was lost (a full disk): never exit 0 after that
+        print(f"specc: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     if _nothing_left_at_exit():
         os._exit(code)
     sys.exit(code)
@@ -151,6 +154,9 @@ def _run(argv: list) -> int:
         return EXIT_USAGE
     except MemoryError:
         print("specc: out of memory (the spec is too large)", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # the machine, not specc: a full disk, stdout on /dev/full, EIO
+        print(f"specc: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # an internal error: say so plainly, no traceback
         if os.environ.get("SPECC_DEBUG"):
