@@ -13,6 +13,7 @@ from specc.dims import DimTooLarge, NeedsConcrete, Sym, substitute
 from specc.errors import Diagnostic, Limits
 from specc.ir import Graph, Node
 from specc.ops.base import InferCtx, ShapeError, all_ops
+from specc.tensor import HALF_DTYPES
 
 
 def infer(graph: Graph, limits: Limits | None = None) -> list[Diagnostic]:
@@ -140,6 +141,23 @@ def _memo_key(node: Node):
     return key
 
 
+def _check_parameter_input_dtypes(op, ctx: InferCtx) -> None:
+    """A float input of another declared dtype than the parameters' fails in torch
+    (OpDef.parameter_input_dtypes says which the op's kernel takes)."""
+    if op.parameter_input_dtypes == "any" or op.count_params(ctx.attrs) == 0:
+        return
+    for index, t in enumerate(ctx.inputs):
+        if index in op.shape_inputs or not t.is_float or t.dtype == "float32":
+            continue
+        if op.parameter_input_dtypes == "same" or t.dtype not in HALF_DTYPES:
+            raise ShapeError(
+                f"{op.name}'s parameters are built in the model's float dtype (float32, or "
+                f"build --dtype), but its input is {t.dtype}: torch refuses the mix",
+                code=codes.WRONG_DTYPE,
+                hint="cast the input with `op: to` to float32 (it stands for the model's "
+                     "dtype), or declare the model input float32 and build with --dtype")
+
+
 def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
     op = all_ops()[node.op]  # expansion made every other node broken, and those are skipped
     # (and a node runs only when every input's type is known)
@@ -149,6 +167,7 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
         outs = op.infer(ctx)
         if op.plugin is not None:
             _check_rule_result("shape rule", outs, node)
+        _check_parameter_input_dtypes(op, ctx)
         _check_dims(outs, limits, op.name)
         params, macs = op.count_params(node.attrs), op.macs(ctx, outs)
         if op.plugin is not None:

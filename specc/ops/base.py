@@ -387,6 +387,13 @@ class OpDef:
     # ones filled in) and their shapes: what `init:` can set and `tie:` shares. A
     # `parameter` node's one tensor is its weight. tests/test_init.py checks it against torch.
     tensors: Callable[[dict], dict] = lambda attrs: {}
+    # which float input dtypes torch's CPU kernel takes against its (float32) parameters:
+    # "same" (Linear, conv, RNNs, PReLU refuse any other dtype: "mat1 and mat2 must have
+    # the same dtype"), "same_or_half" (the norm kernels also take a bfloat16/float16 input,
+    # never float64), "any" (RMSNorm). A declared float32 stands for the model's float
+    # dtype (`build --dtype` casts the parameters with it); only another declared float
+    # dtype reaching a parameter can fail. infer.infer_node checks it (E305)
+    parameter_input_dtypes: str = "same"
     key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
     # -- traits: what lint and render know about the op (tests/test_op_traits.py checks
     # that every op of a category carries its category's traits) --

@@ -83,7 +83,7 @@ def _running_buffers(a: dict) -> tuple:
 for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
     register(OpDef(f"BatchNorm{_nd}d", "module", _running_params(True, True),
                    _channel_norm_infer(_ranks), doc=f"torch.nn.BatchNorm{_nd}d.",
-                   category="norm", count_params=_affine_count, channel_norm=True,
+                   category="norm", parameter_input_dtypes="same_or_half", count_params=_affine_count, channel_norm=True,
                    batch_stats=True, layout="channels-first", keeps_shape=True,
                    spatial_rank=_nd, saves=_stats_saves(None),
                    buffers=_running_buffers,
@@ -91,7 +91,7 @@ for _nd, _ranks in ((1, (2, 3)), (2, (4,)), (3, (5,))):
                    receptive=POINTWISE))
     register(OpDef(f"InstanceNorm{_nd}d", "module", _running_params(False, False),
                    _channel_norm_infer((_nd + 1, _nd + 2)), doc=f"torch.nn.InstanceNorm{_nd}d.",
-                   category="norm", count_params=_affine_count, channel_norm=True,
+                   category="norm", parameter_input_dtypes="same_or_half", count_params=_affine_count, channel_norm=True,
                    layout="channels-first", keeps_shape=True, spatial_rank=_nd,
                    saves=_stats_saves(_nd + 2),
                    buffers=_running_buffers,
@@ -117,7 +117,7 @@ register(OpDef(
     "GroupNorm", "module",
     [Param("num_groups", "posint"), Param("num_channels", "posint", inferred=True),
      Param("eps", "float", 1e-5), Param("affine", "bool", True)],
-    _group_norm, doc="torch.nn.GroupNorm.", category="norm", keeps_shape=True,
+    _group_norm, doc="torch.nn.GroupNorm.", category="norm", parameter_input_dtypes="same_or_half", keeps_shape=True,
     count_params=lambda a: 2 * a["num_channels"] if a["affine"] else 0,
     # per group: a channel's own mean only when num_groups == num_channels
     channel_norm=True, layout="channels-first",
@@ -163,7 +163,7 @@ register(OpDef(
            doc="trailing dims to normalise (default: the last one)"),
      Param("eps", "float", 1e-5), Param("elementwise_affine", "bool", True),
      Param("bias", "bool", True)],
-    _layer_norm, doc="torch.nn.LayerNorm.", category="norm", keeps_shape=True,
+    _layer_norm, doc="torch.nn.LayerNorm.", category="norm", parameter_input_dtypes="same_or_half", keeps_shape=True,
     count_params=_layer_norm_count,
     saves=_layer_norm_saves, layout="features-last",
     tensors=elementwise_tensors))
@@ -186,7 +186,7 @@ register(OpDef(
      Param("bias", "bool", True)],
     _layer_norm_2d, doc="channels-first LayerNorm: torchvision's LayerNorm2d (ConvNeXt), "
     "nn.LayerNorm over dim 1 of (N, C, H, W); keys `weight`, `bias`",
-    category="norm", keeps_shape=True, count_params=_layer_norm_count,
+    category="norm", parameter_input_dtypes="same_or_half", keeps_shape=True, count_params=_layer_norm_count,
     runtime_class="LayerNorm2d",
     spatial_rank=2, layout="channels-first",
     # layer_norm of the permuted view: the input's storage, and mean and rstd per position
@@ -215,6 +215,6 @@ register(OpDef(
     "LocalResponseNorm", "module",
     [Param("size", "posint"), Param("alpha", "float", 1e-4), Param("beta", "float", 0.75),
      Param("k", "float", 1.0)],
-    _lrn, doc="torch.nn.LocalResponseNorm.", category="norm", keeps_shape=True,
+    _lrn, doc="torch.nn.LocalResponseNorm.", category="norm", parameter_input_dtypes="same_or_half", keeps_shape=True,
     saves=_lrn_saves,
     receptive=POINTWISE, layout="channels-first"))

@@ -67,6 +67,7 @@ register(OpDef(
     _rms_norm, doc="torch.nn.RMSNorm: x / sqrt(mean(x²) + eps) · weight. Hugging Face's "
                    "LlamaRMSNorm / Qwen2RMSNorm / MistralRMSNorm / T5LayerNorm (key `weight`).",
     category="norm", layout="features-last", keeps_shape=True, saves=_rms_norm_saves,
+    parameter_input_dtypes="any",
     count_params=_rms_norm_count, tensors=elementwise_tensors))
 
 
