@@ -94,3 +94,32 @@ def test_output_lost_to_a_full_disk_is_exit_2_not_an_internal_error(argv):
     assert res.returncode == 2, res.stderr
     assert "No space left on device" in res.stderr
     assert "internal error" not in res.stderr and "Traceback" not in res.stderr
+
+
+# -- render options the red team found accepted silently --
+
+def _render(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "specc", "render", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+
+
+@pytest.mark.parametrize("dpi", ["0", "-5", "100000", "abc"])
+def test_render_refuses_a_dpi_out_of_range(tmp_path, dpi):
+    spec = Path(__file__).parents[1] / "specs" / "mlp.yaml"
+    out = tmp_path / "m.png"
+    result = _render(str(spec), "-o", str(out), "--dpi", dpi, cwd=tmp_path)
+    assert result.returncode == 2 and "--dpi" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_render_refuses_a_format_that_contradicts_the_output_name(tmp_path):
+    spec = Path(__file__).parents[1] / "specs" / "mlp.yaml"
+    out = tmp_path / "m.svg"
+    out.write_text("keep me")
+    result = _render(str(spec), "--format", "png", "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 2 and ".svg" in result.stderr and "png" in result.stderr
+    assert out.read_text() == "keep me"  # nothing written over it
+    # agreeing format and name still render
+    assert _render(str(spec), "--format", "dot", "-o", str(tmp_path / "m.dot"),
+                   cwd=tmp_path).returncode == 0

@@ -24,6 +24,20 @@ def _depth(text: str):
     return value
 
 
+# a bound on the bitmap Graphviz allocates: its size grows with dpi squared
+MAX_DPI = 1200
+
+
+def _dpi(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_DPI:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_DPI}, got {value}")
+    return value
+
+
 def add_arguments(p) -> None:
     p.add_argument("path")
     p.add_argument("-o", "--output", help="OUT.svg|png|pdf|dot (default: print DOT)")
@@ -37,8 +51,8 @@ def add_arguments(p) -> None:
     p.add_argument("--block", metavar="NAME", help="draw the inside of one block (its first "
                    "instance) or scope path")
     p.add_argument("--legend", action="store_true", help="add a colour legend")
-    p.add_argument("--dpi", type=int, default=None,
-                   help=f"resolution of PNG output (default {PNG_DPI})")
+    p.add_argument("--dpi", type=_dpi, default=None,
+                   help=f"resolution of PNG output, {MAX_DPI} at most (default {PNG_DPI})")
     p.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
     p.add_argument("--no-shapes", action="store_true", help="no shapes on edges")
     p.add_argument("--params", action="store_true", help="show parameter counts")
@@ -68,7 +82,13 @@ def run(args) -> int:
         print_diagnostics(analysis)
     if analysis.graph is None:
         return EXIT_FINDINGS
-    fmt = args.format or (os.path.splitext(args.output)[1][1:] if args.output else "dot")
+    suffix = os.path.splitext(args.output)[1][1:].lower() if args.output else ""
+    fmt = args.format or (suffix if args.output else "dot")
+    if args.format and suffix in FORMATS and suffix != args.format:
+        # PNG bytes in a .svg file would be a file no viewer opens
+        print(f"specc render: -o {args.output} says .{suffix} but --format is "
+              f"{args.format}: make them agree", file=sys.stderr)
+        return EXIT_USAGE
     if fmt == "html":  # interactive, self-contained; needs neither Graphviz nor a server
         from specc.diagram_html import render_html
 
