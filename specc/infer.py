@@ -141,10 +141,10 @@ def _memo_key(node: Node):
     return key
 
 
-def _check_parameter_input_dtypes(op, ctx: InferCtx) -> None:
+def _check_parameter_input_dtypes(op, ctx: InferCtx, params) -> None:
     """A float input of another declared dtype than the parameters' fails in torch
     (OpDef.parameter_input_dtypes says which the op's kernel takes)."""
-    if op.parameter_input_dtypes == "any" or op.count_params(ctx.attrs) == 0:
+    if op.parameter_input_dtypes == "any" or params == 0:
         return
     for index, t in enumerate(ctx.inputs):
         if index in op.shape_inputs or not t.is_float or t.dtype == "float32":
@@ -167,13 +167,13 @@ def infer_node(node: Node, limits: Limits) -> Diagnostic | None:
         outs = op.infer(ctx)
         if op.plugin is not None:
             _check_rule_result("shape rule", outs, node)
-        _check_parameter_input_dtypes(op, ctx)
         _check_dims(outs, limits, op.name)
         params, macs = op.count_params(node.attrs), op.macs(ctx, outs)
         if op.plugin is not None:
             _check_rule_result("count_params", params, node)
             _check_rule_result("macs", macs, node)
         _check_counts(params, macs, outs, limits, op.name)
+        _check_parameter_input_dtypes(op, ctx, params)
         node.params, node.macs = params, macs
     except _WrongResult as exc:
         return Diagnostic(codes.PLUGIN_RULE.code, f"{op.name} (plugin {op.plugin}): {exc}",
