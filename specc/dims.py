@@ -21,6 +21,11 @@ _ATOMS: dict[str, tuple["Sym", int]] = {}  # floor-div atom name -> (numerator, 
 MAX_TERMS = 256
 MAX_DEGREE = 64
 MAX_ATOM_TEXT = 2_000
+# A declared input size (a literal or a symbol bound with --dim) is at least 1: torch runs
+# some ops on empty tensors (a Linear on a batch of 0) but refuses them in others, so a size
+# of 0 would let check accept models that the build cannot run.
+EMPTY_SIZE_REFUSED = ("torch refuses empty tensors in many ops (a reshape with -1, RNNs, "
+                      "sequence packing, convolutions and pools over nothing)")
 
 
 class DimTooLarge(Exception):

@@ -178,7 +178,7 @@ def build_schema(lazy_ops: bool = False) -> dict:
             "input": {"type": "object", "required": ["shape"], "additionalProperties": False,
                       "properties": {
                           "shape": {"type": "array", "items": {"anyOf": [
-                              {"type": "integer", "minimum": 0},
+                              {"type": "integer", "minimum": 1},
                               {"type": "string", "description": "a symbol (N) or a multiple "
                                "of symbols (8*h)",
                                "pattern": "^([0-9]+\\*)*[A-Za-z_][A-Za-z0-9_]*"

@@ -34,6 +34,9 @@ class Fit:
     error: str | None = None
     batch: dict = field(default_factory=dict)  # the batch binding the numbers are for
     per_sample: bool = False  # the spec's batch is symbolic: numbers are for batch 1
+    # searched when the batch is symbolic and a device size is given; a searched None
+    # means any batch fits: the total does not grow with the batch
+    batch_searched: bool = False
     largest_batch_train: int | None = None
     largest_batch_inference: int | None = None
     flops: Flops | None = None
@@ -60,7 +63,7 @@ class Fit:
             out["device_memory_bytes"] = self.request.device_memory
             out["fits_train"] = self.fits_train
             out["fits_inference"] = self.fits_inference
-        if self.largest_batch_train is not None:
+        if self.batch_searched:  # null: any batch fits (the total does not grow with it)
             out["largest_batch_train"] = self.largest_batch_train
             out["largest_batch_inference"] = self.largest_batch_inference
         out["largest_activations"] = [
@@ -107,6 +110,7 @@ def will_it_fit(graph: Graph, request: FitRequest) -> Fit:
             fit.largest_batch_train = largest_batch(graph, request.device_memory, **options)
             fit.largest_batch_inference = largest_batch(graph, request.device_memory,
                                                         train=False, **options)
+            fit.batch_searched = True
     except MemoryAnalysisError as exc:
         fit.error = str(exc)
     return fit
@@ -156,9 +160,8 @@ def fit_lines(fit: Fit) -> list[str]:
             verdict = (f" — fits in {human_bytes(budget)}" if fits else
                        f" — does NOT fit in {human_bytes(budget)}")
         lines.append(f"  {what} total {human_bytes(total)}{verdict}")
-    if fit.largest_batch_train is not None and budget is not None:
-        lines.append(f"  largest batch that fits in {human_bytes(budget)}: training "
-                     f"{fit.largest_batch_train:,}, inference {fit.largest_batch_inference:,}")
+    if fit.batch_searched and budget is not None:
+        lines.append(_largest_batch_line(fit, budget))
     if m.undeclared:
         lines.append(f"  note: {', '.join(sorted(set(m.undeclared)))} declare no saved-tensor "
                      "rule; assumed to save their inputs")
@@ -166,3 +169,16 @@ def fit_lines(fit: Fit) -> list[str]:
         lines.append(f"  FLOPs forward {human_flops(fit.flops.forward)}, training step "
                      f"{human_flops(fit.flops.train)} (1 MAC = 2 FLOPs)")
     return lines
+
+
+def _largest_batch_line(fit: Fit, budget: int) -> str:
+    """How far the batch can grow; "any" where the total does not grow with the batch."""
+    counts = [(what, count) for what, count in (("training", fit.largest_batch_train),
+                                                ("inference", fit.largest_batch_inference))]
+    line = f"  largest batch that fits in {human_bytes(budget)}: " + ", ".join(
+        f"{what} {'any' if count is None else f'{count:,}'}" for what, count in counts)
+    flat = [what for what, count in counts if count is None]
+    if flat:
+        line += (f" (the {' and '.join(flat)} total{'s do' if len(flat) > 1 else ' does'} "
+                 f"not grow with the batch {', '.join(sorted(fit.batch))})")
+    return line

@@ -378,10 +378,13 @@ def parse_bytes(text: str) -> int:
     return int(value * units[unit])
 
 
-def largest_batch(graph: Graph, budget: int, *, train: bool = True, limit: int = 1 << 24,
-                  **options) -> int:
-    """The largest binding of the batch symbol(s) whose total fits in ``budget`` bytes
-    (0 when even batch 1 does not). Totals grow with the batch, so bisect."""
+def largest_batch(graph: Graph, budget: int, *, train: bool = True, limit: int = 1 << 128,
+                  **options) -> int | None:
+    """The largest binding of the batch symbol(s) whose total fits in ``budget`` bytes:
+    0 when even batch 1 does not, None when batch 1 fits and the total does not grow with
+    the batch (any batch fits: e.g. a model that reduces over the batch before anything
+    it keeps). Totals grow with the batch, so double until past the budget, then bisect;
+    ``limit`` only bounds the doubling for budgets past any real device."""
     if not graph.batch_symbols:
         raise MemoryAnalysisError("the spec has no symbolic batch dimension")
     base = dict(options.pop("env", None) or {})
@@ -391,8 +394,11 @@ def largest_batch(graph: Graph, budget: int, *, train: bool = True, limit: int =
         report = analyse_memory(graph, env=env, **options)
         return report.total_train_bytes if train else report.total_inference_bytes
 
-    if total(1) > budget:
+    at_one = total(1)
+    if at_one > budget:
         return 0
+    if total(limit) == at_one:
+        return None
     low, high = 1, 2
     while high < limit and total(high) <= budget:
         low, high = high, high * 2

@@ -25,8 +25,11 @@ def parse_dims(values) -> dict:
             dims[name] = int(value)
         except ValueError:
             raise UsageError(f"--dim {name}: {value!r} is not an integer") from None
-        if dims[name] < 0:
-            raise UsageError(f"--dim {name}: sizes cannot be negative")
+        if dims[name] < 1:
+            from specc.dims import EMPTY_SIZE_REFUSED
+
+            raise UsageError(f"--dim {name}={dims[name]}: a size must be at least 1; "
+                             f"{EMPTY_SIZE_REFUSED}")
     return dims
 
 

@@ -1,7 +1,7 @@
 """The model-level parts of a spec: `vars`, `inputs`, `layers`, `outputs`, `loss`."""
 from __future__ import annotations
 
-from specc.dims import Sym, parse_dim, substitute
+from specc.dims import EMPTY_SIZE_REFUSED, Sym, parse_dim, substitute
 from specc.errors import Diagnostic, Limits, Loc
 from specc.expand.expander import Expander
 from specc.expand.names import NodeError, check_name
@@ -94,9 +94,13 @@ def _input_dim(ex: Expander, name: str, i: int, entry, loc: Loc):
         ex.report("E104", f"input {name}: dim {i} must be an integer or a symbol name, "
                   f"got {value!r}", loc)
         return 1
-    if isinstance(value, int) and not 0 <= value <= ex.limits.max_dim:
-        ex.report("E004" if value > 0 else "E303", f"input {name}: dim {i} = {value} is "
-                  + ("negative" if value < 0 else "over the limit max_dim"), loc)
+    if isinstance(value, int) and value > ex.limits.max_dim:
+        ex.report("E004", f"input {name}: dim {i} = {value} is over the limit max_dim", loc)
+        return 1
+    if isinstance(value, int) and value < 1:
+        if not isinstance(entry, int):  # the schema reports a literal size
+            ex.report("E303", f"input {name}: dim {i} = {value}: a size must be at least 1; "
+                      f"{EMPTY_SIZE_REFUSED}", loc)
         return 1
     return value
 
