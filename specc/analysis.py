@@ -5,24 +5,31 @@ problems become diagnostics, never exceptions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import os
 
 from specc.errors import SEVERITY_RANK, Diagnostic, Limits, Loc, SpecError, collapse_instances
 from specc.ir import Graph
+from specc.values import Record
 
 
-@dataclass
-class Analysis:
+class Analysis(Record):
     """What :func:`analyse` found: the graph (None when the spec could not be read) and its diagnostics."""
 
-    path: str
-    graph: Graph | None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    source: str = ""
-    ignored_vars: list[str] = field(default_factory=list)  # outside vars the spec lacks
-    declared_vars: list[str] = field(default_factory=list)  # the spec's own vars
-    fit: object = None  # specc.analyses.fit.Fit, when `check --memory` asked for it
+    __slots__ = ("path", "graph", "diagnostics", "source", "ignored_vars", "declared_vars",
+                 "fit")
+
+    def __init__(self, path: str, graph: Graph | None, diagnostics: list[Diagnostic] | None = None,
+                 source: str = "", ignored_vars: list[str] | None = None,
+                 declared_vars: list[str] | None = None, fit: object = None):
+        self.path = path
+        self.graph = graph
+        self.diagnostics: list[Diagnostic] = [] if diagnostics is None else diagnostics
+        self.source = source
+        # outside vars the spec lacks
+        self.ignored_vars: list[str] = [] if ignored_vars is None else ignored_vars
+        # the spec's own vars
+        self.declared_vars: list[str] = [] if declared_vars is None else declared_vars
+        self.fit = fit  # specc.analyses.fit.Fit, when `check --memory` asked for it
 
     def worst(self) -> str | None:
         if not self.diagnostics:

@@ -17,29 +17,38 @@ here (`@rule(codes.BIAS_BEFORE_NORM)`); a shape rule raises with its code object
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 SEVERITIES = ("info", "warning", "error")
 
 
-@dataclass(frozen=True)
 class Code:
-    """One diagnostic code of the table."""
+    """One diagnostic code of the table. Each is made once, by :func:`_declare`, so one is
+    equal only to itself. (A plain class, not a dataclass: see specc/values.py; this module
+    imports nothing from specc.)"""
 
-    code: str  # E### or L###
-    name: str  # kebab-case, unique
-    severity: str  # one of SEVERITIES
-    summary: str  # one line
-    explanation: str = ""  # a paragraph; for lint rules, then a Bad: and a Good: example
-    hint: str = ""  # how to fix it, when the message does not say
-    # torch itself refuses this (at construction or on the first call): it is an error
-    # however rules are selected
-    torch_rejects: bool = False
-    # the parameter at fault does not change the node's output shape (a given size that
-    # disagrees, groups or heads that do not divide, a dropout p out of range): inference
-    # re-infers the node with that parameter neutral and goes on, so one run reports every
-    # independent error after it too
-    output_kept: bool = False
+    __slots__ = ("code", "name", "severity", "summary", "explanation", "hint",
+                 "torch_rejects", "output_kept")
+
+    def __init__(self, code: str, name: str, severity: str, summary: str,
+                 explanation: str = "", hint: str = "", torch_rejects: bool = False,
+                 output_kept: bool = False):
+        self.code = code  # E### or L###
+        self.name = name  # kebab-case, unique
+        self.severity = severity  # one of SEVERITIES
+        self.summary = summary  # one line
+        # a paragraph; for lint rules, then a Bad: and a Good: example
+        self.explanation = explanation
+        self.hint = hint  # how to fix it, when the message does not say
+        # torch itself refuses this (at construction or on the first call): it is an
+        # error however rules are selected
+        self.torch_rejects = torch_rejects
+        # the parameter at fault does not change the node's output shape (a given size
+        # that disagrees, groups or heads that do not divide, a dropout p out of range):
+        # inference re-infers the node with that parameter neutral and goes on, so one
+        # run reports every independent error after it too
+        self.output_kept = output_kept
+
+    def __repr__(self) -> str:
+        return f"Code({self.code} {self.name})"
 
     @property
     def is_rule(self) -> bool:

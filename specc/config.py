@@ -7,12 +7,12 @@ and line, never a setting silently ignored or a crash later on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 import os
 import re
 from functools import lru_cache
 
 from specc.errors import Limits
+from specc.values import Record, Value
 
 KEYS = ("select", "ignore", "fail-on", "limits", "plugins", "entry-points")
 SEVERITY_NAMES = ("error", "warning", "info")
@@ -25,27 +25,39 @@ class ConfigError(ValueError):
     it did. The message starts with ``file:line:`` when it comes from a file."""
 
 
-@dataclass
-class Config:
+class Config(Record):
     """The `[tool.specc]` / `.specc.toml` settings in effect."""
 
-    select: list = field(default_factory=lambda: ["ALL"])
-    ignore: list = field(default_factory=list)
-    fail_on: str = "error"
-    limits: Limits = field(default_factory=Limits)
-    source: str | None = None
-    plugins: list = field(default_factory=list)  # modules declaring ops (docs/plugins.md)
-    entry_points: bool = False  # also load installed packages' `specc.ops` entry points
+    __slots__ = ("select", "ignore", "fail_on", "limits", "source", "plugins", "entry_points")
+
+    def __init__(self, select: list | None = None, ignore: list | None = None,
+                 fail_on: str = "error", limits: Limits | None = None,
+                 source: str | None = None, plugins: list | None = None,
+                 entry_points: bool = False):
+        self.select: list = ["ALL"] if select is None else select
+        self.ignore: list = [] if ignore is None else ignore
+        self.fail_on = fail_on
+        self.limits = Limits() if limits is None else limits
+        self.source = source
+        # modules declaring ops (docs/plugins.md)
+        self.plugins: list = [] if plugins is None else plugins
+        self.entry_points = entry_points  # also load installed packages' `specc.ops` entry points
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(Value):
     """A [tool.specc] table with the text it came from (to say on which line a key is)."""
 
+    __slots__ = ("path", "values", "text", "prefix")
     path: str
     values: dict
     text: str
     prefix: str  # "tool.specc." in pyproject.toml, "" in a specc.toml without a tool table
+
+    def __init__(self, path: str, values: dict, text: str, prefix: str):
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "prefix", prefix)
 
     def fail(self, key: str, message: str) -> ConfigError:
         leaf = key.split(".")[-1]
@@ -144,7 +156,7 @@ def _limits(raw, table: _Table) -> Limits:
     limits = Limits()
     if not isinstance(raw, dict):
         raise table.fail("limits", f"must be a table of limits, got {raw!r}")
-    known = {f.name for f in fields(Limits)}
+    known = set(Limits.__slots__)
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in known:

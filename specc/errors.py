@@ -6,20 +6,25 @@ document (file, line, column, node path) so every finding can be printed as
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from specc.codes import CODES, SEVERITIES
+from specc.values import Record, Value
+
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
-@dataclass(frozen=True)
-class Loc:
+class Loc(Value):
     """A position in a spec file (1-based line and column, as editors show them). ``file``
     is set in a file the spec includes (None: the spec itself)."""
 
-    line: int = 0
-    col: int = 0
-    file: str | None = None
+    __slots__ = ("line", "col", "file")
+    line: int
+    col: int
+    file: str | None
+
+    def __init__(self, line: int = 0, col: int = 0, file: str | None = None):
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "col", col)
+        object.__setattr__(self, "file", file)
 
     def __bool__(self) -> bool:
         return self.line > 0
@@ -28,24 +33,38 @@ class Loc:
 NOWHERE = Loc()
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Value):
     """One finding, located in the spec."""
 
+    __slots__ = ("code", "message", "severity", "loc", "node", "hint", "rule", "file",
+                 "instances")
     code: str
     message: str
-    severity: str = "error"
-    loc: Loc = NOWHERE
-    node: str | None = None  # dotted node path, e.g. "layer1.0.conv1"
-    hint: str | None = None
-    rule: str | None = None  # kebab-case rule name for lint findings
-    file: str | None = None
-    instances: tuple = ()  # every block instance / repeat copy the finding applies to
+    severity: str
+    loc: Loc
+    node: str | None  # dotted node path, e.g. "layer1.0.conv1"
+    hint: str | None
+    rule: str | None  # kebab-case rule name for lint findings
+    file: str | None
+    instances: tuple  # every block instance / repeat copy the finding applies to
 
+    def __init__(self, code: str, message: str, severity: str = "error", loc: Loc = NOWHERE,
+                 node: str | None = None, hint: str | None = None, rule: str | None = None,
+                 file: str | None = None, instances: tuple = ()):
+        set_field = object.__setattr__
+        set_field(self, "code", code)
+        set_field(self, "message", message)
+        set_field(self, "severity", severity)
+        set_field(self, "loc", loc)
+        set_field(self, "node", node)
+        set_field(self, "hint", hint)
+        set_field(self, "rule", rule)
+        set_field(self, "file", file)
+        set_field(self, "instances", instances)
 
     def with_file(self, file: str) -> "Diagnostic":
         """The diagnostic in ``file`` (the spec), unless it is located in an included file."""
-        return replace(self, file=self.loc.file or file)
+        return self.replace(file=self.loc.file or file)
 
     def format(self) -> str:
         where = f"{self.file or '<spec>'}:{self.loc.line}:{self.loc.col}"
@@ -87,7 +106,7 @@ def collapse_instances(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
             continue
         names = _instance_names(nodes)
         shown = ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
-        out.append(replace(first, message=f"{first.message} (in {len(names)} instances: {shown})",
+        out.append(first.replace(message=f"{first.message} (in {len(names)} instances: {shown})",
                            instances=tuple(names)))
     return out
 
@@ -129,24 +148,32 @@ def error(code: str, message: str, loc: Loc = NOWHERE, node: str | None = None,
     return SpecError(Diagnostic(code, message, "error", loc, node, hint))
 
 
-@dataclass
-class Limits:
+class Limits(Record):
     """Resource limits for hostile input, reported as E004 (exit code 2).
 
     Set them in `[tool.specc.limits]` (pyproject.toml) or `[limits]` (specc.toml); every
-    one is listed in docs/errors.md."""
+    one is listed in docs/errors.md (LIMIT_DOCS)."""
 
-    max_file_bytes: int = 5_000_000
-    max_yaml_nodes: int = 1_000_000
-    max_depth: int = 200
-    max_graph_nodes: int = 50_000
-    max_repeat: int = 10_000
-    max_dim: int = 2 ** 40
-    max_count: int = 10 ** 18
-    max_nesting: int = 50
-    max_expansion_steps: int = 250_000  # 5 per node at max_graph_nodes
-    max_includes: int = 256
-    max_include_depth: int = 16
+    __slots__ = ("max_file_bytes", "max_yaml_nodes", "max_depth", "max_graph_nodes",
+                 "max_repeat", "max_dim", "max_count", "max_nesting", "max_expansion_steps",
+                 "max_includes", "max_include_depth")
+
+    def __init__(self, max_file_bytes: int = 5_000_000, max_yaml_nodes: int = 1_000_000,
+                 max_depth: int = 200, max_graph_nodes: int = 50_000, max_repeat: int = 10_000,
+                 max_dim: int = 2 ** 40, max_count: int = 10 ** 18, max_nesting: int = 50,
+                 max_expansion_steps: int = 250_000,  # 5 per node at max_graph_nodes
+                 max_includes: int = 256, max_include_depth: int = 16):
+        self.max_file_bytes = max_file_bytes
+        self.max_yaml_nodes = max_yaml_nodes
+        self.max_depth = max_depth
+        self.max_graph_nodes = max_graph_nodes
+        self.max_repeat = max_repeat
+        self.max_dim = max_dim
+        self.max_count = max_count
+        self.max_nesting = max_nesting
+        self.max_expansion_steps = max_expansion_steps
+        self.max_includes = max_includes
+        self.max_include_depth = max_include_depth
 
 
 LIMIT_DOCS = {

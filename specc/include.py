@@ -16,7 +16,6 @@ is an error (E008) naming the chain.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 from specc.errors import Diagnostic, Limits, Loc, SpecError
 from specc.loader import LDict, LList
@@ -121,11 +120,11 @@ class _Includer:
                         loc) from None
         self.bytes += len(data)
         self.texts[display] = data.decode("utf-8", "replace")
-        budget = replace(self.limits, max_yaml_nodes=self.limits.max_yaml_nodes - self.nodes)
+        budget = self.limits.replace(max_yaml_nodes=self.limits.max_yaml_nodes - self.nodes)
         try:
             doc, nodes = load_yaml_counted(data, budget, file=display)
         except SpecError as exc:  # located in the included file
-            raise SpecError([d if d.loc.file else replace(d, loc=replace(d.loc, file=display))
+            raise SpecError([d if d.loc.file else d.replace(loc=d.loc.replace(file=display))
                              for d in exc.diagnostics]) from None
         self.nodes += nodes
         if not isinstance(doc, LDict):

@@ -6,8 +6,6 @@ mistake again.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 from specc import codes
 from specc.dims import DimTooLarge, NeedsConcrete, Sym, substitute
 from specc.errors import Diagnostic, Limits
@@ -91,7 +89,7 @@ def _better_hint(d: Diagnostic, node: Node, graph: Graph) -> Diagnostic:
             and isinstance(shape[1], int):
         hint = ("this looks like (N, C, T) fed to a layer expecting (N, T, C): add "
                 "{op: permute, dims: [0, 2, 1]} before it")
-    return replace(d, hint=hint) if hint else d
+    return d.replace(hint=hint) if hint else d
 
 
 def _infer_memoised(node: Node, limits: Limits, memo: dict) -> Diagnostic | None:

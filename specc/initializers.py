@@ -17,23 +17,32 @@ On a ``parameter`` node, the weight is the learned tensor itself. Never imports 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from specc.errors import Diagnostic
 from specc.ir import Graph, Node
+from specc.values import Value
 
 
-@dataclass(frozen=True)
-class Method:
+class Method(Value):
     """One torch.nn.init initialiser as a spec names it."""
 
+    __slots__ = ("torch_fn", "options", "min_rank", "torch_names", "required")
     torch_fn: str  # the torch.nn.init function
-    options: tuple[str, ...] = ()  # spec option names, in torch's argument order
+    options: tuple[str, ...]  # spec option names, in torch's argument order
     # torch refuses tensors of fewer dims: fan-in and fan-out (kaiming, xavier) and the QR
     # decomposition (orthogonal) need a matrix, so none of them applies to a bias
-    min_rank: int = 0
-    torch_names: dict = field(default_factory=dict)  # spec option -> torch argument
-    required: tuple[str, ...] = ()  # options torch has no default for
+    min_rank: int
+    torch_names: dict  # spec option -> torch argument
+    required: tuple[str, ...]  # options torch has no default for
+
+    def __init__(self, torch_fn: str, options: tuple[str, ...] = (), min_rank: int = 0,
+                 torch_names: dict | None = None, required: tuple[str, ...] = ()):
+        set_field = object.__setattr__
+        set_field(self, "torch_fn", torch_fn)
+        set_field(self, "options", options)
+        set_field(self, "min_rank", min_rank)
+        set_field(self, "torch_names", {} if torch_names is None else torch_names)
+        set_field(self, "required", required)
 
 
 METHODS: dict[str, Method] = {

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import replace
 
 import yaml
 
@@ -228,7 +227,7 @@ class _Builder:
             self._check_tag(event)
             loc = _mark(event.start_mark, self.file)
             if event.style in ("'", '"'):  # point at the text, not at its opening quote
-                loc = replace(loc, col=loc.col + 1)
+                loc = loc.replace(col=loc.col + 1)
             value = resolve_scalar(event.value, event.implicit[0], loc)
             if event.tag == "tag:yaml.org,2002:str":
                 value = event.value

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass, field
 
 from specc import codes
 from specc.errors import Diagnostic, Loc
@@ -24,12 +23,14 @@ ENTRY_POINT_GROUP = "specc.ops"
 CODE = codes.PLUGIN_LOAD.code
 
 
-@dataclass
 class LoadedPlugins:
     """The ops and lint rules of the active plugins."""
 
-    ops: dict = field(default_factory=dict)  # op name -> OpDef
-    diagnostics: list = field(default_factory=list)
+    __slots__ = ("ops", "diagnostics")
+
+    def __init__(self, ops: dict | None = None, diagnostics: list | None = None):
+        self.ops: dict = {} if ops is None else ops  # op name -> OpDef
+        self.diagnostics: list = [] if diagnostics is None else diagnostics
 
 
 _CACHE: dict = {}

@@ -1,9 +1,8 @@
 """The static type of a tensor: shape (ints and symbols) and dtype."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from specc.dims import Dim, Sym, dim_json, shape_str
+from specc.values import Value
 
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
@@ -17,12 +16,16 @@ FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,
              "float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 
 
-@dataclass(frozen=True)
-class TensorType:
+class TensorType(Value):
     """A tensor's shape (ints and symbols) and dtype."""
 
+    __slots__ = ("shape", "dtype")
     shape: tuple
-    dtype: str = "float32"
+    dtype: str
+
+    def __init__(self, shape: tuple, dtype: str = "float32"):
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "dtype", dtype)
 
     @property
     def rank(self) -> int:

@@ -33,10 +33,12 @@ def test_build_overhead_quick():
     # (~2 ms) only for annotations, which are strings on the check path (collections.abc
     # has Callable and Iterable; `if TYPE_CHECKING:` imports for mypy, see specc/ops/base.py);
     # shutil (~2 ms with bz2 and lzma) is what argparse's formatter imports for the terminal
-    # width, which specc.cli gives it
+    # width, which specc.cli gives it; dataclasses imports inspect (~7 ms with ast, dis and
+    # tokenize) and execs the methods of every class it makes (~0.5 ms each): the check
+    # path's value types are plain classes (specc/values.py)
     (["check", "specs/resnet50.yaml", "-q"], ("torch", "jsonschema", "graphviz", "json",
                                               "tomllib", "difflib", "typing", "pkgutil",
-                                              "shutil")),
+                                              "shutil", "dataclasses", "inspect")),
 ])
 def test_commands_import_only_what_they_use(argv, heavy):
     code = ("import sys, specc.cli\n"

@@ -1,4 +1,5 @@
 """Regression tests for the bugs issue 12 found while reshaping specc."""
+import inspect
 import json
 import subprocess
 import sys
@@ -197,12 +198,12 @@ def test_contributing_names_what_exists():
     modules = {p.stem for p in (ROOT / "specc" / "ops").glob("*.py")
                if not p.stem.startswith("_") and p.stem not in ("base", "ptypes")}
     assert listed == modules
-    fields = set(OpDef.__dataclass_fields__) | {"is_dropout"}
+    fields = set(inspect.signature(OpDef).parameters) | {"is_dropout"}
     for name in ("passes_through", "weighted", "channel_norm", "output_range", "normalizes",
                  "spatial_rank", "floors_windows", "layout", "tensors", "param_tensors",
                  "runtime_class", "is_dropout"):
         assert f"`{name}" in text and name in fields, name
-    assert "torch_rejects" in codes.Code.__dataclass_fields__ and "_declare" in dir(codes)
+    assert "torch_rejects" in inspect.signature(codes.Code).parameters and "_declare" in dir(codes)
     assert "`FORMATS`" in text and FORMATS and "`COMMANDS`" in text and COMMANDS
     assert all(hasattr(importlib.import_module(f"specc.cli.{module}"), "add_arguments")
                for module, _, _ in COMMANDS.values())
@@ -213,7 +214,7 @@ def test_the_ir_holds_model_facts_only():
     per-op-type settings (a node's `init:` is resolved onto the node)."""
     from specc.ir import Graph
 
-    fields = set(Graph.__dataclass_fields__)
+    fields = set(Graph.__slots__)
     assert not fields & {"diagnostics", "source_lines", "init"}, fields
     analysis = specc.check(WARNS)
     assert analysis.diagnostics and not hasattr(analysis.graph, "diagnostics")

@@ -40,10 +40,11 @@ def reads_i(value) -> bool:
 
 
 def _shallow(obj):
-    """A new object of the same class with the same field values (copy.copy, without its
-    generic protocol: the dataclasses of the IR keep their fields in ``__dict__``)."""
+    """A new node or scope with the same field values (copy.copy, without its generic
+    protocol: the IR's classes keep their fields in ``__slots__``)."""
     new = object.__new__(type(obj))
-    new.__dict__.update(obj.__dict__)
+    for name in type(obj).__slots__:
+        setattr(new, name, getattr(obj, name))
     return new
 
 
@@ -107,8 +108,8 @@ class _Copy:
         cut, prefix = len(template.path), place.path
         top = template.result
         top_scope = top.scope if isinstance(top, Frame) else None
-        # every field copied as it is (a shallow copy of the dataclass), then the ones that
-        # differ: paths, links to other objects of the copy, the mutable containers
+        # every field copied as it is (a shallow copy), then the ones that differ: paths,
+        # links to other objects of the copy, the mutable containers
         for scope in template.scopes:
             new_scope = _shallow(scope)
             new_scope.path = prefix + scope.path[cut:]

@@ -7,7 +7,6 @@ container at a :class:`Place`, built by :meth:`Expander.build` (block, nested la
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import replace
 from collections.abc import Collection
 
 from specc.errors import Diagnostic, Limits, Loc, SpecError
@@ -655,7 +654,7 @@ class Expander:
             return evaluate(value, env)
         except ExprError as exc:
             if exc.offset is not None and loc.line:  # point into the expression itself
-                loc = replace(loc, col=loc.col + exc.offset)
+                loc = loc.replace(col=loc.col + exc.offset)
             raise NodeError("E207", f"in {what}: {exc}", loc) from None
 
 

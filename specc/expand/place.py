@@ -7,11 +7,11 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from specc.errors import Loc
 from specc.expand.names import join
 from specc.ir import Node, Ref, Scope
+from specc.values import Value
+
 
 class Namespace:
     """Names visible at a point in a sequence; lookups fall back to the enclosing one."""
@@ -39,21 +39,24 @@ class Namespace:
         return names
 
 
-@dataclass(eq=False)
 class Frame:
     """A scope being filled, and what expansion tracks about it."""
 
-    scope: Scope
-    # The names its own sequence defines; `a.b` in a `from` looks `b` up here.
-    names: Namespace | None = None
-    # nn.Sequential numbering: the index of its next unnamed item (inlined blocks and
-    # spliced repeats continue the numbering of the scope they join).
-    next_index: int = 0
-    # Its items by attribute name, for `a.b` where `b` is not a name of its own sequence
-    # (the layers of an inlined block).
-    parts: dict = field(default_factory=dict)
-    # Its declared `outputs:` by name and by position ("0", "1", …): `a.skip` reads one.
-    outputs: dict = field(default_factory=dict)
+    __slots__ = ("scope", "names", "next_index", "parts", "outputs")
+
+    def __init__(self, scope: Scope, names: Namespace | None = None, next_index: int = 0,
+                 parts: dict | None = None, outputs: dict | None = None):
+        self.scope = scope
+        # The names its own sequence defines; `a.b` in a `from` looks `b` up here.
+        self.names = names
+        # nn.Sequential numbering: the index of its next unnamed item (inlined blocks and
+        # spliced repeats continue the numbering of the scope they join).
+        self.next_index = next_index
+        # Its items by attribute name, for `a.b` where `b` is not a name of its own
+        # sequence (the layers of an inlined block).
+        self.parts: dict = {} if parts is None else parts
+        # Its declared `outputs:` by name and by position ("0", "1", …): `a.skip` reads one.
+        self.outputs: dict = {} if outputs is None else outputs
 
     @property
     def output(self) -> Ref | None:
@@ -65,28 +68,39 @@ class Frame:
         self.parts.setdefault(node_or_scope.attr_name, item)
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(Value):
     """Where a node goes."""
 
+    __slots__ = ("frame", "name", "named", "loc")
     frame: Frame
     name: str  # its attribute name in the frame's module (an index if unnamed)
     named: bool  # the spec gave it a name
     loc: Loc
+
+    def __init__(self, frame: Frame, name: str, named: bool, loc: Loc):
+        object.__setattr__(self, "frame", frame)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "named", named)
+        object.__setattr__(self, "loc", loc)
 
     @property
     def path(self) -> str:
         return join(self.frame.scope.path, self.name)
 
 
-@dataclass(frozen=True)
-class Inline:
+class Inline(Value):
     """A named inline block: no module of its own, but `stem` reads its output and
     `stem.skip` one of its declared `outputs:` (or a layer it named)."""
 
+    __slots__ = ("output", "names", "outputs")
     output: Ref
     names: Namespace  # the names its layers defined
     outputs: dict  # declared outputs by name and by position
+
+    def __init__(self, output: Ref, names: Namespace, outputs: dict):
+        object.__setattr__(self, "output", output)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "outputs", outputs)
 
 
 def output_of(entry) -> Ref:
@@ -99,25 +113,33 @@ def output_of(entry) -> Ref:
     return entry
 
 
-@dataclass
 class Sequence:
     """One `layers:` list being expanded: its frame, its names, its variables."""
 
-    frame: Frame
-    names: Namespace
-    env: dict
-    later_names: set = field(default_factory=set)  # names defined further down the list
-    # a spliced repeat's later copies: the inputs they read after the previous copy
-    carried: list = field(default_factory=list)
+    __slots__ = ("frame", "names", "env", "later_names", "carried")
+
+    def __init__(self, frame: Frame, names: Namespace, env: dict, later_names: set | None = None,
+                 carried: list | None = None):
+        self.frame = frame
+        self.names = names
+        self.env = env
+        # names defined further down the list
+        self.later_names: set = set() if later_names is None else later_names
+        # a spliced repeat's later copies: the inputs they read after the previous copy
+        self.carried: list = [] if carried is None else carried
 
     def with_env(self, env: dict) -> "Sequence":
         return Sequence(self.frame, self.names, env, self.later_names, self.carried)
 
 
-@dataclass(frozen=True)
-class Disabled:
+class Disabled(Value):
     """The name of an item whose `if` is false and whose `from` names nothing: an error
     only if something reads it."""
 
+    __slots__ = ("name", "error")
     name: str
     error: Exception
+
+    def __init__(self, name: str, error: Exception):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "error", error)

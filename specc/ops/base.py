@@ -7,7 +7,6 @@ in one file of :mod:`specc.ops`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
 
 # typing.TYPE_CHECKING without importing typing: `specc check` never needs it at run time
@@ -20,25 +19,40 @@ from specc import codes
 from specc.codes import Code
 from specc.dims import Dim, Sym, product
 from specc.tensor import FLOAT_MAX, HALF_DTYPES, TensorType
+from specc.values import Record, Value
 
 REQUIRED = object()  # marks a parameter without a default
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Value):
     """One parameter of an op (it generates its JSON Schema)."""
 
+    __slots__ = ("name", "type", "default", "doc", "choices", "inferred", "to_torch",
+                 "list_of_one")
     name: str
     type: str  # see specc.ops.ptypes.PTYPES
-    default: Any = REQUIRED
-    doc: str = ""
-    choices: tuple | None = None
-    inferred: bool = False  # may be omitted: specc infers it from the input
-    to_torch: bool = True  # passed to the torch constructor / function
+    default: Any
+    doc: str
+    choices: tuple | None
+    inferred: bool  # may be omitted: specc infers it from the input
+    to_torch: bool  # passed to the torch constructor / function
     # A one-element list means "this value on every spatial dim": torch expands it for
     # strides, paddings, dilations and pool windows, but not for a conv kernel (the weight's
     # shape) or an output size, where [3] on a 2-D op fails when it runs.
-    list_of_one: bool = True
+    list_of_one: bool
+
+    def __init__(self, name: str, type: str, default: Any = REQUIRED, doc: str = "",
+                 choices: tuple | None = None, inferred: bool = False, to_torch: bool = True,
+                 list_of_one: bool = True):
+        set_field = object.__setattr__
+        set_field(self, "name", name)
+        set_field(self, "type", type)
+        set_field(self, "default", default)
+        set_field(self, "doc", doc)
+        set_field(self, "choices", choices)
+        set_field(self, "inferred", inferred)
+        set_field(self, "to_torch", to_torch)
+        set_field(self, "list_of_one", list_of_one)
 
     @property
     def required(self) -> bool:
@@ -57,14 +71,16 @@ class ShapeError(Exception):
         super().__init__(message)
 
 
-@dataclass
 class InferCtx:
     """What a shape rule sees: the node's input types and its (mutable) attributes."""
 
-    op: "OpDef"
-    inputs: list[TensorType]
-    attrs: dict
-    given: set  # attribute names the spec wrote explicitly
+    __slots__ = ("op", "inputs", "attrs", "given")
+
+    def __init__(self, op: OpDef, inputs: list[TensorType], attrs: dict, given: set):
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        self.given = given  # attribute names the spec wrote explicitly
 
     def fail(self, message: str, param: str | None = None, hint: str | None = None,
              code: Code | str = codes.SHAPE_MISMATCH):
@@ -133,8 +149,7 @@ InferFn = Callable[[InferCtx], list]
 # Measured per op with torch.autograd.graph.saved_tensors_hooks (unique storages); the
 # memory analysis (specc.analyses.memory) reads these declarations, never op names.
 
-@dataclass(frozen=True)
-class Saved:
+class Saved(Value):
     """One tensor autograd saves for the backward pass.
 
     ``what`` is "input" / "output" (the node's own tensor ``index``: its storage is
@@ -146,22 +161,36 @@ class Saved:
     "new" items of one node with the same ``key`` are one tensor, counted once (e.g. a
     fused q/k/v projection that several of the op's steps keep)."""
 
+    __slots__ = ("what", "index", "numel", "dtype", "key")
     what: str
-    index: int = 0
-    numel: Dim = 0
-    dtype: str | dict | None = None
-    key: str | None = None
+    index: int
+    numel: Dim
+    dtype: str | dict | None
+    key: str | None
+
+    def __init__(self, what: str, index: int = 0, numel: Dim = 0,
+                 dtype: str | dict | None = None, key: str | None = None):
+        set_field = object.__setattr__
+        set_field(self, "what", what)
+        set_field(self, "index", index)
+        set_field(self, "numel", numel)
+        set_field(self, "dtype", dtype)
+        set_field(self, "key", key)
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Value):
     """A tensor's concrete sizes and element strides in its storage: views change them
     without copying (a transpose swaps two strides), and whether a kernel can fold dims
     into one without a copy depends on them (torch.matmul's reshape to a batch of
     matrices, a Linear's flatten to a matrix)."""
 
+    __slots__ = ("sizes", "strides")
     sizes: tuple
     strides: tuple
+
+    def __init__(self, sizes: tuple, strides: tuple):
+        object.__setattr__(self, "sizes", sizes)
+        object.__setattr__(self, "strides", strides)
 
     @staticmethod
     def contiguous(sizes) -> Layout:
@@ -228,17 +257,20 @@ class Layout:
         return Layout(sizes, tuple(strides))
 
 
-@dataclass
 class LayoutCtx:
     """What a ``layouts`` rule sees: attributes, the inputs' layouts, the outputs' concrete
     sizes, which outputs are views of which input (``aliases``) and, in training, which
     inputs require grad (a kernel choice may depend on it)."""
 
-    attrs: dict
-    inputs: list[Layout]
-    outputs: list[tuple]
-    aliases: dict
-    grad: list = field(default_factory=list)
+    __slots__ = ("attrs", "inputs", "outputs", "aliases", "grad")
+
+    def __init__(self, attrs: dict, inputs: list[Layout], outputs: list[tuple], aliases: dict,
+                 grad: list | None = None):
+        self.attrs = attrs
+        self.inputs = inputs
+        self.outputs = outputs
+        self.aliases = aliases
+        self.grad: list = [] if grad is None else grad
 
 
 def view_layouts(ctx: LayoutCtx) -> dict:
@@ -251,21 +283,27 @@ def view_layouts(ctx: LayoutCtx) -> dict:
             if source < len(ctx.inputs) and index < len(ctx.outputs)}
 
 
-@dataclass
-class SaveCtx:
+class SaveCtx(Record):
     """What a ``saves`` rule sees: attributes, types, and which inputs need a gradient."""
 
-    attrs: dict
-    inputs: list[TensorType]
-    outputs: list[TensorType]
-    grad: list[bool]  # per input: does it require grad (is it downstream of a parameter)?
-    dtype: str = "float32"  # the dtype the model runs in (kernels differ by precision)
-    # the device family the model trains on: "cuda" (torch's meta kernels mirror CUDA's, and
-    # the tests measure them) or "cpu" (the kernels the tests run); a few kernels differ
-    device: str = "cuda"
-    # per input: its concrete sizes and strides (see Layout, OpDef.layouts): a kernel that
-    # needs dims folded copies an input whose strides do not allow it
-    layouts: list = field(default_factory=list)
+    __slots__ = ("attrs", "inputs", "outputs", "grad", "dtype", "device", "layouts")
+
+    def __init__(self, attrs: dict, inputs: list[TensorType], outputs: list[TensorType],
+                 grad: list[bool], dtype: str = "float32", device: str = "cuda",
+                 layouts: list | None = None):
+        self.attrs = attrs
+        self.inputs = inputs
+        self.outputs = outputs
+        # per input: does it require grad (is it downstream of a parameter)?
+        self.grad = grad
+        self.dtype = dtype  # the dtype the model runs in (kernels differ by precision)
+        # the device family the model trains on: "cuda" (torch's meta kernels mirror
+        # CUDA's, and the tests measure them) or "cpu" (the kernels the tests run); a few
+        # kernels differ
+        self.device = device
+        # per input: its concrete sizes and strides (see Layout, OpDef.layouts): a kernel
+        # that needs dims folded copies an input whose strides do not allow it
+        self.layouts: list = [] if layouts is None else layouts
 
     @property
     def low_precision(self) -> bool:
@@ -307,17 +345,26 @@ def same_storage(_attrs: dict) -> dict:
     return {0: 0}
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(Value):
     """One spatial dim of a sliding-window op, for the receptive field (Araujo et al.,
     Distill 2019). ``transposed`` windows (ConvTranspose, nearest upsampling) map
     an output position back to input positions divided by the stride."""
 
+    __slots__ = ("kernel", "stride", "padding", "dilation", "transposed")
     kernel: int
-    stride: int = 1
-    padding: int = 0
-    dilation: int = 1
-    transposed: bool = False
+    stride: int
+    padding: int
+    dilation: int
+    transposed: bool
+
+    def __init__(self, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                 transposed: bool = False):
+        set_field = object.__setattr__
+        set_field(self, "kernel", kernel)
+        set_field(self, "stride", stride)
+        set_field(self, "padding", padding)
+        set_field(self, "dilation", dilation)
+        set_field(self, "transposed", transposed)
 
 
 # ``receptive`` of an OpDef: None (the op mixes or drops spatial positions: the field is
@@ -327,18 +374,23 @@ class Window:
 POINTWISE = "pointwise"
 
 
-@dataclass
 class EmitCtx:
     """What code generation sees for one node."""
 
-    module: str | None  # expression for the node's submodule (module ops)
-    args: list[str]  # expressions for the inputs
-    outs: list[str]  # variable names for the outputs
-    attrs: dict
-    in_types: list[TensorType]
-    out_types: list[TensorType]
-    dim_expr: Callable[[Dim], str]  # a symbolic size → runtime Python expression
-    float_dtype: str = "float32"  # the dtype the model is built in (`build --dtype`)
+    __slots__ = ("module", "args", "outs", "attrs", "in_types", "out_types", "dim_expr",
+                 "float_dtype")
+
+    def __init__(self, module: str | None, args: list[str], outs: list[str], attrs: dict,
+                 in_types: list[TensorType], out_types: list[TensorType],
+                 dim_expr: Callable[[Dim], str], float_dtype: str = "float32"):
+        self.module = module  # expression for the node's submodule (module ops)
+        self.args = args  # expressions for the inputs
+        self.outs = outs  # variable names for the outputs
+        self.attrs = attrs
+        self.in_types = in_types
+        self.out_types = out_types
+        self.dim_expr = dim_expr  # a symbolic size → runtime Python expression
+        self.float_dtype = float_dtype  # the dtype the model is built in (`build --dtype`)
 
     def constant(self, value) -> str:
         """A scalar as code. A finite float beyond the build dtype's range becomes that
@@ -357,117 +409,152 @@ def emit_call(ctx: EmitCtx) -> list[str]:
     return [f"{', '.join(ctx.outs)} = {call}"]
 
 
-def _count_declared_tensors(_attrs: dict) -> int:
-    """OpDef.param_tensors left undeclared: __post_init__ counts the op's ``tensors``."""
-    raise AssertionError("replaced by OpDef.__post_init__")
+def _weight_and_input_grads(ctx: SaveCtx, macs: Dim, has_params: bool) -> Dim:
+    """OpDef.backward_macs undeclared: one product for the weight gradient, one for the
+    input gradient."""
+    return macs * (int(has_params) + int(any(ctx.grad)))
 
 
-@dataclass
 class OpDef:
-    """Everything specc knows about one op."""
+    """Everything specc knows about one op. (A plain class, not a dataclass: see
+    specc/values.py. Its fields are the parameters of ``__init__``; ``param_map`` and,
+    for an op that does not declare it, ``param_tensors`` follow from the others.)"""
 
-    name: str
-    kind: str  # "module" (an nn.Module), "function" (torch code), "parameter", "buffer"
-    params: list[Param]
-    infer: InferFn
-    doc: str = ""
-    category: str = "misc"
-    n_inputs: tuple[int, int | None] = (1, 1)  # (min, max); None = any number
-    outputs: tuple[str, ...] | Callable[[dict], tuple[str, ...]] = ("out",)
-    count_params: Callable[[dict], int] = lambda attrs: 0
-    macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0
-    emit: Callable[[EmitCtx], list[str]] = emit_call
-    torch_class: str | None = None  # for modules: attribute of torch.nn
-    # For a module torch.nn lacks (torchvision's LayerNorm2d, HF's attention, ...): a class of
-    # specc/compile/runtime.py, copied into the generated code with the runtime classes it
-    # uses; torch_class is then that class's name. A function op may name one too: its
-    # emitted code calls that class's static methods (Swin's SpeccWindows)
-    runtime_class: str | None = None
-    # the module's own `weight` and `bias` (those it has with these attributes, inferred
-    # ones filled in) and their shapes: what `init:` can set and `tie:` shares. A
-    # `parameter` node's one tensor is its weight. tests/test_init.py checks it against torch.
-    tensors: Callable[[dict], dict] = lambda attrs: {}
-    # which float input dtypes torch's CPU kernel takes against its (float32) parameters:
-    # "same" (Linear, conv, RNNs, PReLU refuse any other dtype: "mat1 and mat2 must have
-    # the same dtype"), "same_or_half" (the norm kernels also take a bfloat16/float16 input,
-    # never float64), "any" (RMSNorm). A declared float32 stands for the model's float
-    # dtype (`build --dtype` casts the parameters with it); only another declared float
-    # dtype reaching a parameter can fail. infer.infer_node checks it (E305)
-    parameter_input_dtypes: str = "same"
-    key_args: Callable[[dict], str] | None = None  # short label for tables and diagrams
-    # -- traits: what lint and render know about the op (tests/test_op_traits.py checks
-    # that every op of a category carries its category's traits) --
-    # the output is the input, unchanged in range and meaning (dropout, identity,
-    # reshaping): rules look through it to find what really produced a value
-    passes_through: bool = False
-    weighted: bool = False  # a layer with a weight matrix or kernel (and maybe a bias)
-    channel_norm: bool = False  # subtracts a per-channel mean (cancels a preceding bias)
-    # the range of the output for activations: "real", "nonneg", "nonpos", "bounded",
-    # "unit" ([0, 1]); None for ops that are not activations
-    output_range: str | None = None
-    # a normalisation the loss may do again: "softmax" (softmax-like), "log_softmax",
-    # "sigmoid" (sigmoid-like); None: unbounded logits
-    normalizes: str | None = None
-    spatial_rank: int | None = None  # N of an N-d op (Conv2d: 2)
-    # a window slides with a stride and the output size floors (conv, max/avg pool)
-    floors_windows: bool = False
-    # where a rank-3+ output keeps its features: "channels-first" (N, C, *spatial: conv,
-    # batch norm, pooling), "features-last" (N, ..., C: Linear, Embedding, LayerNorm, RNNs,
-    # attention), "keeps" (element-wise: the input's layout); None: unknown (reshapes, merges)
-    layout: str | None = None
-    # keeps the sign, range and per-channel meaning of its input without passing its values
-    # through (max/avg pooling, upsampling): rules that follow a value look through it
-    keeps_meaning: bool = False
-    batch_stats: bool = False  # normalises with statistics over the batch (BatchNorm)
-    # the output has exactly the input's shape and dtype (activations, dropout, norms): when
-    # its shape rule refuses the input's size, inference still knows what comes out
-    keeps_shape: bool = False
-    saturates: bool = False  # a squashing activation whose gradient vanishes (sigmoid, tanh)
-    # attention: the flags that give its self-attention a mask over the sequence (a causal
-    # mask: src_mask / is_causal, causal); None for ops that do not attend
-    sequence_masks: tuple[str, ...] | None = None
-    mask_input: int | None = None  # the input that is an attention mask, when one is given
-    # the input holding the keys when they may come from another tensor than the queries
-    # (cross-attention, query/key/value calls), by the attributes; None: its first input
-    key_input: Callable[[dict], int | None] = lambda attrs: None
-    self_and_cross: bool = False  # self-attends its first input AND cross-attends keys (decoder)
-    encodes_position: bool = False  # its output tells positions apart (rotary tables, positions)
-    # --- memory and receptive-field facts (read by specc.analyses) ---
-    # What autograd saves when the node runs in training (None: not declared — the
-    # analysis then assumes it saves its inputs and says so).
-    saves: SavesFn | None = None
-    # output index -> input index whose storage it shares (views, in-place ops)
-    aliases: Callable[[dict], dict] = lambda attrs: {}
-    # inputs read only for their shape, dtype or device (`to` a second input's dtype, a
-    # window mask sized like its input): no gradient flows back into them
-    shape_inputs: tuple[int, ...] = ()
-    # how many parameter tensors (Adam keeps a 4-byte `step` per tensor) and buffers
-    # (float elements, which take the model's dtype; bytes of integer and bool buffers)
-    # the module registers. param_tensors is declared only by modules with tensors besides
-    # their `tensors` (an LSTM's weight_ih_l0, attention's in_proj_weight); every other op
-    # registers exactly its `tensors`, and counts them
-    param_tensors: Callable[[dict], int] = _count_declared_tensors
-    buffers: Callable[[dict], tuple] = lambda attrs: (0, 0)
-    # backward MACs: (the node's SaveCtx: ctx.grad says which inputs need a gradient; its
-    # forward MACs; has it parameters) -> MACs. The default: one product for the weight
-    # gradient, one for the input gradient
-    backward_macs: Callable[[SaveCtx, Dim, bool], Dim] = \
-        lambda ctx, macs, has_params: macs * (int(has_params) + int(any(ctx.grad)))
-    # temporaries the forward allocates and frees within the op, even under no_grad
-    # (max pooling computes int64 indices): they raise the inference peak
-    workspace: SavesFn = lambda ctx: []
-    # output index -> its Layout (sizes and strides): views re-stride their input
-    # (transpose, select, slice, expand; reshape may need a copy: None), and a few kernels
-    # return a non-contiguous result (a batch_first RNN's output is a transpose). Outputs
-    # left out are new contiguous tensors. (Element-wise ops really keep a strided input's
-    # stride order; that changes no byte count, so they are taken as contiguous.)
-    layouts: Callable[[LayoutCtx], dict] = view_layouts
-    receptive: Any = None  # None, POINTWISE or attrs, nd -> list[Window]
-    param_map: dict = field(default_factory=dict)
-    # A module op outside torch.nn: "package.module:Class", imported only by `build` (and
-    # `specc import`), so `check` never imports it. Built-ins use torch_class instead.
-    module: str | None = None
-    plugin: str | None = None  # the plugin that declared the op (None: built into specc)
+    def __init__(self, name: str, kind: str, params: list[Param], infer: InferFn, doc: str = "",
+                 category: str = "misc", n_inputs: tuple[int, int | None] = (1, 1),
+                 outputs: tuple[str, ...] | Callable[[dict], tuple[str, ...]] = ("out",),
+                 count_params: Callable[[dict], int] = lambda attrs: 0,
+                 macs: Callable[[InferCtx, list], Dim] = lambda ctx, outs: 0,
+                 emit: Callable[[EmitCtx], list[str]] = emit_call, torch_class: str | None = None,
+                 runtime_class: str | None = None,
+                 tensors: Callable[[dict], dict] = lambda attrs: {},
+                 parameter_input_dtypes: str = "same",
+                 key_args: Callable[[dict], str] | None = None, passes_through: bool = False,
+                 weighted: bool = False, channel_norm: bool = False,
+                 output_range: str | None = None, normalizes: str | None = None,
+                 spatial_rank: int | None = None, floors_windows: bool = False,
+                 layout: str | None = None, keeps_meaning: bool = False,
+                 batch_stats: bool = False, keeps_shape: bool = False, saturates: bool = False,
+                 sequence_masks: tuple[str, ...] | None = None, mask_input: int | None = None,
+                 key_input: Callable[[dict], int | None] = lambda attrs: None,
+                 self_and_cross: bool = False, encodes_position: bool = False,
+                 saves: SavesFn | None = None, aliases: Callable[[dict], dict] = lambda attrs: {},
+                 shape_inputs: tuple[int, ...] = (),
+                 param_tensors: Callable[[dict], int] | None = None,
+                 buffers: Callable[[dict], tuple] = lambda attrs: (0, 0),
+                 backward_macs: Callable[[SaveCtx, Dim, bool], Dim] = _weight_and_input_grads,
+                 workspace: SavesFn = lambda ctx: [],
+                 layouts: Callable[[LayoutCtx], dict] = view_layouts, receptive: Any = None,
+                 module: str | None = None, plugin: str | None = None):
+        self.name = name
+        self.kind = kind  # "module" (an nn.Module), "function" (torch code), "parameter", "buffer"
+        self.params = params
+        self.infer = infer
+        self.doc = doc
+        self.category = category
+        self.n_inputs = n_inputs  # (min, max); None = any number
+        self.outputs = outputs
+        self.count_params = count_params
+        self.macs = macs
+        self.emit = emit
+        # for modules: attribute of torch.nn (the op's name unless given)
+        if runtime_class is not None:
+            torch_class = runtime_class
+        elif kind == "module" and torch_class is None and module is None:
+            torch_class = name
+        self.torch_class = torch_class
+        # For a module torch.nn lacks (torchvision's LayerNorm2d, HF's attention, ...): a class of
+        # specc/compile/runtime.py, copied into the generated code with the runtime classes it
+        # uses; torch_class is then that class's name. A function op may name one too: its
+        # emitted code calls that class's static methods (Swin's SpeccWindows)
+        self.runtime_class = runtime_class
+        # the module's own `weight` and `bias` (those it has with these attributes, inferred
+        # ones filled in) and their shapes: what `init:` can set and `tie:` shares. A
+        # `parameter` node's one tensor is its weight. tests/test_init.py checks it against torch.
+        self.tensors = tensors
+        # which float input dtypes torch's CPU kernel takes against its (float32) parameters:
+        # "same" (Linear, conv, RNNs, PReLU refuse any other dtype: "mat1 and mat2 must have
+        # the same dtype"), "same_or_half" (the norm kernels also take a bfloat16/float16 input,
+        # never float64), "any" (RMSNorm). A declared float32 stands for the model's float
+        # dtype (`build --dtype` casts the parameters with it); only another declared float
+        # dtype reaching a parameter can fail. infer.infer_node checks it (E305)
+        self.parameter_input_dtypes = parameter_input_dtypes
+        self.key_args = key_args  # short label for tables and diagrams
+        # -- traits: what lint and render know about the op (tests/test_op_traits.py checks
+        # that every op of a category carries its category's traits) --
+        # the output is the input, unchanged in range and meaning (dropout, identity,
+        # reshaping): rules look through it to find what really produced a value
+        self.passes_through = passes_through
+        self.weighted = weighted  # a layer with a weight matrix or kernel (and maybe a bias)
+        self.channel_norm = channel_norm  # subtracts a per-channel mean (cancels a preceding bias)
+        # the range of the output for activations: "real", "nonneg", "nonpos", "bounded",
+        # "unit" ([0, 1]); None for ops that are not activations
+        self.output_range = output_range
+        # a normalisation the loss may do again: "softmax" (softmax-like), "log_softmax",
+        # "sigmoid" (sigmoid-like); None: unbounded logits
+        self.normalizes = normalizes
+        self.spatial_rank = spatial_rank  # N of an N-d op (Conv2d: 2)
+        # a window slides with a stride and the output size floors (conv, max/avg pool)
+        self.floors_windows = floors_windows
+        # where a rank-3+ output keeps its features: "channels-first" (N, C, *spatial: conv,
+        # batch norm, pooling), "features-last" (N, ..., C: Linear, Embedding, LayerNorm, RNNs,
+        # attention), "keeps" (element-wise: the input's layout); None: unknown (reshapes, merges)
+        self.layout = layout
+        # keeps the sign, range and per-channel meaning of its input without passing its values
+        # through (max/avg pooling, upsampling): rules that follow a value look through it
+        self.keeps_meaning = keeps_meaning
+        self.batch_stats = batch_stats  # normalises with statistics over the batch (BatchNorm)
+        # the output has exactly the input's shape and dtype (activations, dropout, norms): when
+        # its shape rule refuses the input's size, inference still knows what comes out
+        self.keeps_shape = keeps_shape
+        self.saturates = saturates  # a squashing activation whose gradient vanishes (sigmoid, tanh)
+        # attention: the flags that give its self-attention a mask over the sequence (a causal
+        # mask: src_mask / is_causal, causal); None for ops that do not attend
+        self.sequence_masks = sequence_masks
+        self.mask_input = mask_input  # the input that is an attention mask, when one is given
+        # the input holding the keys when they may come from another tensor than the queries
+        # (cross-attention, query/key/value calls), by the attributes; None: its first input
+        self.key_input = key_input
+        # self-attends its first input AND cross-attends keys (decoder)
+        self.self_and_cross = self_and_cross
+        # its output tells positions apart (rotary tables, positions)
+        self.encodes_position = encodes_position
+        # --- memory and receptive-field facts (read by specc.analyses) ---
+        # What autograd saves when the node runs in training (None: not declared — the
+        # analysis then assumes it saves its inputs and says so).
+        self.saves = saves
+        # output index -> input index whose storage it shares (views, in-place ops)
+        self.aliases = aliases
+        # inputs read only for their shape, dtype or device (`to` a second input's dtype, a
+        # window mask sized like its input): no gradient flows back into them
+        self.shape_inputs = shape_inputs
+        # how many parameter tensors (Adam keeps a 4-byte `step` per tensor) and buffers
+        # (float elements, which take the model's dtype; bytes of integer and bool buffers)
+        # the module registers. param_tensors is declared only by modules with tensors besides
+        # their `tensors` (an LSTM's weight_ih_l0, attention's in_proj_weight); every other op
+        # registers exactly its `tensors`, and counts them
+        self.param_tensors: Callable[[dict], int] = param_tensors if param_tensors \
+            is not None else (lambda attrs: len(tensors(attrs)))
+        self.buffers = buffers
+        # backward MACs: (the node's SaveCtx: ctx.grad says which inputs need a gradient; its
+        # forward MACs; has it parameters) -> MACs. The default: one product for the weight
+        # gradient, one for the input gradient
+        self.backward_macs = backward_macs
+        # temporaries the forward allocates and frees within the op, even under no_grad
+        # (max pooling computes int64 indices): they raise the inference peak
+        self.workspace = workspace
+        # output index -> its Layout (sizes and strides): views re-stride their input
+        # (transpose, select, slice, expand; reshape may need a copy: None), and a few kernels
+        # return a non-contiguous result (a batch_first RNN's output is a transpose). Outputs
+        # left out are new contiguous tensors. (Element-wise ops really keep a strided input's
+        # stride order; that changes no byte count, so they are taken as contiguous.)
+        self.layouts = layouts
+        self.receptive = receptive  # None, POINTWISE or attrs, nd -> list[Window]
+        # A module op outside torch.nn: "package.module:Class", imported only by `build` (and
+        # `specc import`), so `check` never imports it. Built-ins use torch_class instead.
+        self.module = module
+        self.plugin = plugin  # the plugin that declared the op (None: built into specc)
+        self.param_map = {p.name: p for p in params}
 
     @property
     def is_dropout(self) -> bool:
@@ -497,15 +584,6 @@ class OpDef:
     def output_names(self, attrs: dict) -> tuple[str, ...]:
         return self.outputs(attrs) if callable(self.outputs) else self.outputs
 
-    def __post_init__(self):
-        self.param_map = {p.name: p for p in self.params}
-        if self.param_tensors is _count_declared_tensors:
-            tensors = self.tensors
-            self.param_tensors = lambda attrs: len(tensors(attrs))
-        if self.runtime_class is not None:
-            self.torch_class = self.runtime_class
-        elif self.kind == "module" and self.torch_class is None and self.module is None:
-            self.torch_class = self.name
 
 
 

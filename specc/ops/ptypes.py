@@ -7,8 +7,9 @@ validation pass); the Python check runs again after expressions are evaluated, s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+
+from specc.values import Value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ops/base.py)
 if TYPE_CHECKING:
@@ -43,13 +44,18 @@ def _int_list(v, n_min=1) -> bool:
     return isinstance(v, list) and len(v) >= n_min and all(_is_int(x) for x in v)
 
 
-@dataclass(frozen=True)
-class PType:
+class PType(Value):
     """A parameter type: its schema and its check."""
 
+    __slots__ = ("title", "schema", "check")
     title: str  # used in messages: "expected <title>"
     schema: dict
     check: Callable[[Any], bool]
+
+    def __init__(self, title: str, schema: dict, check: Callable[[Any], bool]):
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "schema", schema)
+        object.__setattr__(self, "check", check)
 
 
 _INT = {"type": "integer"}

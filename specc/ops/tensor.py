@@ -6,7 +6,6 @@ torch expressions in the generated forward.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from specc import codes
 from specc.dims import Dim, Sym, product
@@ -79,7 +78,7 @@ def _arith(name: str):
 
 
 def _divide_saves(ctx: SaveCtx) -> list:
-    return _product_saves(replace(ctx, attrs={**ctx.attrs, "_divide": True}))
+    return _product_saves(ctx.replace(attrs={**ctx.attrs, "_divide": True}))
 
 
 for _name in _SYMBOLS:

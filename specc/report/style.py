@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import replace
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides/isolates that can
 # reorder what a terminal or a code-review page shows (Trojan Source)
@@ -21,9 +20,9 @@ def printable(text) -> str:
 
 def printable_diagnostic(d):
     """A Diagnostic whose every text field is printable()."""
-    return replace(d, message=printable(d.message), file=printable(d.file or ""),
-                   node=printable(d.node) if d.node else d.node,
-                   hint=printable(d.hint) if d.hint else d.hint)
+    return d.replace(message=printable(d.message), file=printable(d.file or ""),
+                     node=printable(d.node) if d.node else d.node,
+                     hint=printable(d.hint) if d.hint else d.hint)
 
 
 class Style:
