@@ -380,7 +380,7 @@ class _Drawing:
         # a drawing of top-level boxes only, still taller than a page, wraps into columns
         self.columns = self.layout.columns() if depth == 0 else {}
         self.categories: set = set()
-        # cluster name -> (labeljust, labelloc) where the default top-left title is crossed
+        # cluster name -> TITLE_PLACES entry, where the default top-left title is crossed
         self.title_places = title_places or {}
 
     def _focus(self, name: str) -> Scope:
@@ -512,7 +512,13 @@ class _Drawing:
                     # beside it for the edges that enter or leave the cluster
                     label = _esc(title) + (f"<BR ALIGN='LEFT'/>({_esc(kind)})<BR ALIGN='LEFT'/>"
                                            if kind else "")
-                    just, loc = self.title_places.get(name, TITLE_PLACES[0])
+                    just, loc, pad = self.title_places.get(name, TITLE_PLACES[0])
+                    if pad:  # a blank beside the title: see render_graph
+                        cells = [f"<TD ALIGN='LEFT' BALIGN='LEFT'>{label}</TD>",
+                                 f"<TD WIDTH='{pad}'></TD>"]
+                        label = ("<TABLE BORDER='0' CELLPADDING='0' CELLSPACING='0'><TR>"
+                                 + "".join(cells if just == "l" else cells[::-1])
+                                 + "</TR></TABLE>")
                     # margin keeps the title inside the rounded border, clear of its corner
                     cluster.attr(label=_html(label), style="rounded,dashed", color="#8a94a6",
                                  fontname=_FONT, fontsize="10", labeljust=just, labelloc=loc,
@@ -638,61 +644,126 @@ def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = Tru
     places: dict = {}
     dot = _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
                    fields).draw(rankdir, dpi)
-    crossed = title_crossings(dot.source)
+    crossed, widths = _title_layout(dot.source)
     # Graphviz routes edges straight through cluster titles (Llama's embed_tokens →
     # input_layernorm ran through "layers (LlamaDecoderLayer ×32)"): a crossed title moves
-    # to the corner, of the four, that the fewest edges cross in the laid-out drawing
+    # to the corner, of the four, that the fewest edges cross in the laid-out drawing; where
+    # every corner is crossed (TCN's one chain runs down the middle of a cluster hardly wider
+    # than its title), a blank as wide as the title beside it widens the cluster, whose
+    # contents Graphviz centres, clear of the title
     for cluster in sorted(crossed)[:TITLE_MOVES]:  # a few extra layouts, at most
+        if cluster not in crossed:  # cleared by moving another title
+            continue
+        pad = round(widths[cluster]) + TITLE_CLEARANCE * 4
         best = (crossed, dot, places)
-        for place in TITLE_PLACES[1:]:
+        for place in [*TITLE_PLACES[1:], *((*corner[:2], pad) for corner in TITLE_PLACES)]:
+            if cluster not in best[0]:
+                break
             trial = {**places, cluster: place}
             drawn = _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
                              fields, trial).draw(rankdir, dpi)
-            count = title_crossings(drawn.source)
-            if sum(count.values()) < sum(best[0].values()):
+            count, _ = _title_layout(drawn.source)
+            if (sum(count.values()), cluster in count) < (sum(best[0].values()),
+                                                           cluster in best[0]):
                 best = (count, drawn, trial)
         crossed, dot, places = best
     return dot
 
 
-TITLE_PLACES = [("l", "t"), ("r", "t"), ("l", "b"), ("r", "b")]  # (labeljust, labelloc)
-TITLE_MOVES = 4  # crossed titles tried elsewhere: 3 layouts each
+# (labeljust, labelloc, points of blank beside the title)
+TITLE_PLACES = [("l", "t", 0), ("r", "t", 0), ("l", "b", 0), ("r", "b", 0)]
+TITLE_MOVES = 4  # crossed titles tried elsewhere: 7 layouts each at most
+TITLE_CLEARANCE = 2.0  # points an edge keeps from a title's text not to touch it
 
 
 def title_crossings(source: str) -> dict[str, int]:
-    """Cluster name -> how many edges run through its title, in Graphviz's layout of a DOT
-    source (empty without Graphviz: the drawing is then left as it is)."""
+    """Cluster name -> how many edges run through its title (the edge's line, its arrowhead
+    or its label touches the title's text), in Graphviz's layout of a DOT source (empty
+    without Graphviz: the drawing is then left as it is)."""
+    return _title_layout(source)[0]
+
+
+def _title_layout(source: str) -> tuple[dict[str, int], dict[str, float]]:
+    """:func:`title_crossings`, and each cluster title's width in points."""
     import json
 
     try:
         layout = json.loads(run_dot(source, "json"))
     except RenderError:
-        return {}
-    titles = []
+        return {}, {}
+    titles: dict[str, list[tuple[float, float, float, float]]] = {}
     for obj in layout.get("objects", []):
-        if obj.get("name", "").startswith("cluster_") and obj.get("lp") and obj.get("label"):
-            x, y = map(float, obj["lp"].split(","))
-            half_w, half_h = float(obj["lwidth"]) * 36, float(obj["lheight"]) * 36  # 72 pt/in
-            titles.append((obj["name"], x - half_w, x + half_w, y - half_h, y + half_h))
+        if obj.get("name", "").startswith("cluster_"):
+            boxes = _text_boxes(obj.get("_ldraw_"))
+            if boxes:
+                titles[obj["name"]] = [(left - TITLE_CLEARANCE, right + TITLE_CLEARANCE,
+                                        bottom - TITLE_CLEARANCE, top + TITLE_CLEARANCE)
+                                       for left, right, bottom, top in boxes]
+    widths = {name: max(b[1] for b in boxes) - min(b[0] for b in boxes) - 2 * TITLE_CLEARANCE
+              for name, boxes in titles.items()}
     crossed: dict[str, int] = {}
     for edge in layout.get("edges", []) if titles else []:
-        points = [tuple(map(float, p.split(","))) for p in edge.get("pos", "").split()
-                  if not p.startswith(("e,", "s,"))]
-        hit: set[str] = set()
-        for start in range(0, len(points) - 3, 3):  # cubic Bézier pieces, sampled
-            (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points[start:start + 4]
-            for step in range(_SAMPLES + 1):
-                t = step / _SAMPLES
-                a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
-                x, y = a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3
-                hit.update(name for name, left, right, bottom, top in titles
-                           if left <= x <= right and bottom <= y <= top)
-        for name in hit:
-            crossed[name] = crossed.get(name, 0) + 1
-    return crossed
+        lines = [_bezier_points(op["points"]) for op in edge.get("_draw_", []) if op["op"] == "b"]
+        lines += [[*op["points"], op["points"][0]] for key in ("_hdraw_", "_tdraw_")
+                  for op in edge.get(key, []) if op["op"] in ("P", "p")]  # arrowheads
+        labels = _text_boxes(edge.get("_ldraw_"))
+        for name, boxes in titles.items():
+            if any(_segment_hits(a, b, box) for line in lines for a, b in zip(line, line[1:])
+                   for box in boxes) or any(_overlap(label, box) for label in labels
+                                            for box in boxes):
+                crossed[name] = crossed.get(name, 0) + 1
+    return crossed, widths
 
 
-_SAMPLES = 24  # points per Bézier piece when testing an edge against a title
+def _text_boxes(ops) -> list[tuple[float, float, float, float]]:
+    """(left, right, bottom, top) of each line of text an xdot drawing writes."""
+    boxes, size = [], 14.0
+    for op in ops or []:
+        if op["op"] == "F":
+            size = float(op["size"])
+        elif op["op"] == "T" and op["text"].strip():
+            (x, y), width = op["pt"], float(op["width"])
+            left = x - {"l": 0.0, "c": width / 2, "r": width}[op["align"]]
+            boxes.append((left, left + width, y - 0.25 * size, y + 0.75 * size))  # descent
+    return boxes
+
+
+def _bezier_points(points: list) -> list[tuple[float, float]]:
+    """A cubic B-spline as Graphviz writes it (1 + 3k control points), as a polyline."""
+    line = [tuple(points[0])]
+    for start in range(0, len(points) - 3, 3):
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points[start:start + 4]
+        for step in range(1, _SAMPLES + 1):
+            t = step / _SAMPLES
+            a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
+            line.append((a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3))
+    return line
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _segment_hits(p, q, box) -> bool:
+    """Whether the segment p-q meets the rectangle (left, right, bottom, top): Liang-Barsky
+    clipping, so a long straight piece that jumps over a thin title still counts."""
+    (x0, y0), (x1, y1) = p, q
+    dx, dy, low, high = x1 - x0, y1 - y0, 0.0, 1.0
+    for step, room in ((-dx, x0 - box[0]), (dx, box[1] - x0), (-dy, y0 - box[2]),
+                       (dy, box[3] - y0)):
+        if step == 0:
+            if room < 0:
+                return False
+        elif step < 0:
+            low = max(low, room / step)
+        else:
+            high = min(high, room / step)
+        if low > high:
+            return False
+    return True
+
+
+_SAMPLES = 16  # polyline points per Bézier piece when testing an edge against a title
 
 
 def auto_depth(graph, budget: int = AUTO_DEPTH_NODES) -> int | None:
