@@ -70,18 +70,9 @@ def in_process(fn, runs: int) -> float:
 # The pipeline of specc.analysis.analyse_document, stage by stage, on the first call in a
 # fresh process (after the imports): process CPU time of each.
 _STAGES = """
-import dataclasses, json, os, sys, time
+import json, os, sys, time
 sys.path.insert(0, {root!r})
 clock = time.process_time
-made = []  # CPU time of each dataclass made while importing (a private hook of dataclasses)
-make = dataclasses._process_class
-def timed(cls, *args):
-    start = clock()
-    try:
-        return make(cls, *args)
-    finally:
-        made.append(clock() - start)
-dataclasses._process_class = timed
 from specc.cli.check import run  # noqa: F401  (the command's own imports, as it runs)
 import specc.analysis, specc.config, specc.files, specc.plugin_loading, specc.vars  # noqa: F401
 from specc.errors import Limits
@@ -101,7 +92,7 @@ start = clock(); graph, _ = expand(doc, None, Limits()); times["expand"] = clock
 start = clock(); infer(graph, Limits()); times["infer"] = clock() - start
 start = clock(); resolve_ties(graph); check_inits(graph); times["tie, init checks"] = clock() - start
 start = clock(); run_lints(graph, [], data.decode().splitlines()); times["lint"] = clock() - start
-print(json.dumps({{"stages": times, "dataclasses": len(made), "dataclasses_s": sum(made)}}))
+print(json.dumps({{"stages": times}}))
 sys.stdout.flush()
 os._exit(0)
 """
@@ -347,8 +338,6 @@ def report(r: dict) -> str:
               if seconds >= 0.0002]
     small = sum(seconds for seconds in b["imports"].values() if seconds < 0.0002)
     lines.append(f"| imports under 0.2 ms each | {ms(small)} |")
-    lines.append(f"| (of the imports above: making {b['dataclasses']} dataclasses) | "
-                 f"({ms(b['dataclasses_s'])}) |")
     lines += [f"| analysis, first call: {name} | {ms(seconds)} |"
               for name, seconds in b["stages"].items()]
     counted = b["floor_s"] + sum(b["imports"].values()) + sum(b["stages"].values())

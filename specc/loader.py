@@ -156,7 +156,10 @@ def _decode(data: bytes | str, limits: Limits) -> str:
                 raise error("E005", f"file is not valid UTF-16: {exc.reason}", Loc(1, 1)) from None
         else:
             try:
-                text = data.decode("utf-8-sig")
+                # "utf-8", not "utf-8-sig": the byte-order mark goes with the lstrip below,
+                # the error's offset counts from the file's first byte (utf-8-sig's counts
+                # from after a mark), and it needs no codec import (~0.3 ms of a check)
+                text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 line = data[: exc.start].count(b"\n") + 1
                 raise error("E005", f"file is not UTF-8 text (byte 0x{data[exc.start]:02x} "

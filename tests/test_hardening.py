@@ -103,6 +103,17 @@ def test_max_file_bytes_applies_to_the_bytes_read(tmp_path):
     assert code == 2 and "max_file_bytes" in out
 
 
+def test_a_byte_that_is_not_utf8_is_located_after_a_byte_order_mark():
+    """The offset and line of the bad byte count from the file's first byte, mark or not
+    (decoding with utf-8-sig counted from after the mark: 'byte 0x0a', one line early)."""
+    for mark in (b"", b"\xef\xbb\xbf"):
+        data = mark + b"inputs: {x: {shape: [1]}}\nlayers: [Identity]\n# \xff\n"
+        (d,) = specc.check(data).diagnostics
+        assert d.code == "E005" and d.loc.line == 3, d
+        offset = data.index(b"\xff")
+        assert f"byte 0xff at offset {offset}" in d.message, d
+
+
 # --- DOT: no user text becomes DOT syntax --------------------------------------------------
 HOSTILE_NAME = ('<<TABLE><TR><TD HREF="javascript:alert(1)"><IMG SRC="/etc/passwd"/></TD>'
                 '</TR></TABLE>> ]; node [image="/etc/passwd" dpi=100000] // \\')

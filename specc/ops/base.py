@@ -587,6 +587,9 @@ class OpDef:
 
 
 
+# Every built-in op by name. Complete whenever this module can be reached from outside
+# specc.ops: importing specc.ops.base runs the package's __init__ first, which imports every
+# op module (each registers its ops), so get_op and all_ops need no import of their own.
 REGISTRY: dict[str, OpDef] = {}
 
 
@@ -603,15 +606,11 @@ ACTIVE_PLUGIN_OPS: dict[str, OpDef] = {}
 
 
 def get_op(name: str) -> OpDef | None:
-    from specc import ops  # noqa: F401  (importing the package registers every op)
-
     op = REGISTRY.get(name)
     return op if op is not None else ACTIVE_PLUGIN_OPS.get(name)
 
 
 def all_ops() -> dict[str, OpDef]:
-    from specc import ops  # noqa: F401
-
     if not ACTIVE_PLUGIN_OPS:
         return REGISTRY
     return {**REGISTRY, **ACTIVE_PLUGIN_OPS}

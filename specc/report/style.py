@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides/isolates that can
-# reorder what a terminal or a code-review page shows (Trojan Source)
-_UNPRINTABLE = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]")
+# reorder what a terminal or a code-review page shows (Trojan Source), each to its escape as
+# ascii() writes it (a str.translate table: compiling the same character class as a regular
+# expression is ~0.4 ms of every `specc check`)
+_ESCAPES = {code: ascii(chr(code))[1:-1]
+            for code in (*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0),
+                         *range(0x202a, 0x202f), *range(0x2066, 0x206a))}
 
 
 def printable(text) -> str:
@@ -15,7 +18,7 @@ def printable(text) -> str:
     escapes like ``\\x1b``, so a name or message in a spec can never drive the terminal
     (OSC 52 clipboard writes, cursor moves, hidden text). Every human-readable format
     passes user-derived text through here; JSON and SARIF escape by their own rules."""
-    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
+    return str(text).translate(_ESCAPES)
 
 
 def printable_diagnostic(d):
