@@ -115,7 +115,7 @@ REFUSED = {
     "swin_t": {"embed_dim", "window"},
     "t5": {"d_model", "d_kv", "num_layers", "num_decoder_layers", "num_heads",
            "relative_attention_num_buckets", "relative_attention_max_distance"},
-    "transformer_classifier": {"layers"}, "unet": {"base"}, "vit_b_16": {"hidden", "layers"},
+    "vit_b_16": {"hidden", "layers"},
 }
 
 

@@ -126,6 +126,7 @@ class _Instance:
     block_params: dict = field(default_factory=dict)  # those of the block it is part of
     values: list = field(default_factory=list)  # every literal, in the order of `labels`
     labels: list = field(default_factory=list)  # (child attribute, argument name) per value
+    paths: list = field(default_factory=list)  # (attributes..., argument name) per value
     raws: list = field(default_factory=list)  # the spec's expression of each value, or None
     inferred: list = field(default_factory=list)  # the value is inferred from shapes
     defaults: list = field(default_factory=list)  # a nested class's default, or _NO_DEFAULT
@@ -139,6 +140,7 @@ class _Instance:
 
 
 _NO_DEFAULT = object()
+_UNKNOWN = object()  # the argument of a variant whose values could not be told
 
 
 class _AbsentType:
@@ -455,7 +457,10 @@ def _structure(instance: _Instance, cache: dict) -> tuple:
                 assert c.instance is not None
                 return (c.kind, c.attr, _structure(c.instance, cache))
             if c.kind == "sequential":
-                return (c.kind, c.attr, tuple(child(inner) for inner in c.children))
+                inner = tuple(child(item) for item in c.children)
+                if c.scope is not None and "repeat" in c.scope.exprs:  # its count aside
+                    inner = tuple(dict.fromkeys(item[:1] + item[2:] for item in inner))
+                return (c.kind, c.attr, inner)
             return c.key()
 
         children = tuple(child(c) for c in instance.children)
@@ -683,12 +688,15 @@ def _literals(instance: _Instance) -> None:
     def add(label: tuple, value, raw, inferred: bool = False, default=_NO_DEFAULT,
             owner: Node | Scope | None = None, flows: list | None = None) -> None:
         instance.owners.append(owner)
+        instance.paths.append((*prefix, *label))
         instance.flows.append(flows or [])
         instance.values.append(value)
         instance.labels.append(label)
         instance.raws.append(raw)
         instance.inferred.append(inferred)
         instance.defaults.append(default)
+
+    prefix: list = []  # the attributes of the Sequentials a value is in
 
     def walk(children: list, absent: bool = False) -> None:
         """``absent``: the template's child this instance lacks, one placeholder a value."""
@@ -713,7 +721,9 @@ def _literals(instance: _Instance) -> None:
                 add((child.attr, f"size{axis}"), _ABSENT if absent else size,
                     raw[axis] if isinstance(raw, list) and axis < len(raw) else None)
         elif child.kind == "sequential":
+            prefix.append(child.attr)
             walk(child.children, absent)
+            prefix.pop()
         elif child.kind == "class":
             nested = child.instance
             assert nested is not None
@@ -722,8 +732,8 @@ def _literals(instance: _Instance) -> None:
                 if absent:
                     add((child.attr, name), _ABSENT, None, owner=scope)
                 elif kind == "pattern":  # a size the class could not compute: its input's
-                    add((child.attr, name), nested.args[name], None, True, owner=scope,
-                        flows=[scope.input])
+                    add((child.attr, name), nested.args.get(name, _UNKNOWN), None, True,
+                        owner=scope, flows=[scope.input])
                 elif kind == "own":
                     add((child.attr, name), scope.params[name], scope.exprs.get(name),
                         default=nested.cls.defaults.get(name, _NO_DEFAULT), owner=scope)
@@ -750,7 +760,6 @@ class _Names:
         self.spec = spec
         self.unusable = class_names
         self.known: dict = {}  # (the expression, the names of a block's params) -> code
-
 
     def code(self, raw, instance: _Instance) -> tuple[str, set] | None:
         """(code, names it reads) of an expression as the spec writes it, when the code
@@ -823,14 +832,15 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
     the vars): a size that follows a var is told from one that equals it by chance, and
     one that changes with a var is no literal (the model's class, which build_model
     passes vars only, writes it as one: that var is then built into the file)."""
+    for instance in cls.instances:
+        _literals(instance)
     rows = list(cls.instances)
     for instance in cls.instances:
         for variant in instance.variants:
             variant.cls, variant.absent = cls, instance.absent
-            rows.append(variant)
-    for row in rows:
-        _literals(row)
-    rows = [row for row in rows if len(row.values) == len(cls.instances[0].values)]
+            _literals(variant)
+            if _same_paths(variant, instance):
+                rows.append(variant)
     first = cls.instances[0]
     columns = [_key(tuple(row.values[position] for row in rows))
                for position in range(len(first.values))]
@@ -839,7 +849,7 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
     for position, value in enumerate(first.values):
         present = [row for row in rows if row.values[position] is not _ABSENT]
         raws = {repr(row.raws[position]) for row in present}
-        found = None
+        found, earlier = None, []
         if len(raws) == 1 and first.raws[position] is not None:
             found = _verified(names, first.raws[position], position, present)
         if found is None and first.inferred[position]:
@@ -852,7 +862,8 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
         # (the shortcut's in_channels is the block's)
         joins = next((known for known in patterns if _agree(known, columns[position])), None) \
             if len(present) < len(rows) else None
-        if found is None and joins is None and first.inferred[position]:
+        if found is None and joins is None:  # (a value inside a chain of a block of its
+            # own is written as that block's params, which this class does not have)
             found = _size_code(cls, names, position, present, earlier, read)
         if found is not None:
             cls.code_of[position] = found
@@ -889,6 +900,19 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
         _stack_count(cls, names)
 
 
+def _same_paths(variant: _Instance, instance: _Instance) -> bool:
+    """Order a variant's values as the instance's, by the path of each: a repeat of more
+    copies has more, one of fewer lacks some (absent there, as a child an `if:` turns
+    off). False when one is unknown."""
+    if variant.paths != instance.paths:
+        where = {path: index for index, path in enumerate(variant.paths)}
+        variant.values = [variant.values[where[path]] if path in where else _ABSENT
+                          for path in instance.paths]
+        variant.raws = [variant.raws[where[path]] if path in where else None
+                        for path in instance.paths]
+    return all(value is not _UNKNOWN for value in variant.values)
+
+
 def _size_code(cls: _Class, names: _Names, position: int, rows: list, earlier: list,
                read: list) -> tuple[str, set] | None:
     """The code of a size inferred from shapes that no value before it in the class gives
@@ -907,6 +931,8 @@ def _size_code(cls: _Class, names: _Names, position: int, rows: list, earlier: l
             items.append(found)
         code = ", ".join(code for code, _ in items) + ("," if len(items) == 1 else "")
         return f"({code})", set().union(*(used for _, used in items))
+    if len(set(map(repr, column))) == 1:
+        return None  # a literal (or a parameter where instances differ)
     return _one_size(cls, names, column, rows, earlier, read)
 
 
