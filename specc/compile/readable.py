@@ -41,6 +41,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from specc.compile.codegen import (CodegenError, CodegenState, buffer_value_code, constructor,
@@ -94,6 +95,9 @@ class _Class:
     conditional: dict = field(default_factory=dict)
     template: "_Instance | None" = None  # an instance with every child (instances[0])
     root: bool = False  # the model's class: build_model passes it vars only
+    # index of a function node in its forward -> {attr: its value with its code as repr}
+    forward_values: dict = field(default_factory=dict)
+    stored: list = field(default_factory=list)  # names __init__ keeps as self.<name>
 
     def signature(self) -> list:
         """The __init__ parameters: (name, kind) with kind "pattern", "own" or "free"."""
@@ -127,6 +131,7 @@ class _Instance:
     values: list = field(default_factory=list)  # every literal, in the order of `labels`
     labels: list = field(default_factory=list)  # (child attribute, argument name) per value
     paths: list = field(default_factory=list)  # (attributes..., argument name) per value
+    shape_text: str = ""  # its forward, the values of the spec's expressions in it aside
     raws: list = field(default_factory=list)  # the spec's expression of each value, or None
     inferred: list = field(default_factory=list)  # the value is inferred from shapes
     defaults: list = field(default_factory=list)  # a nested class's default, or _NO_DEFAULT
@@ -464,7 +469,7 @@ def _structure(instance: _Instance, cache: dict) -> tuple:
             return c.key()
 
         children = tuple(child(c) for c in instance.children)
-        head = instance.cls.key[:2]
+        head = (instance.cls.key[0], instance.shape_text)
         if instance.cls.stack:  # its length aside (a var's, which build_model passes):
             # its forward is a loop, its items alike but for their attribute
             children = tuple(dict.fromkeys(c[:1] + c[2:] for c in children))
@@ -624,8 +629,80 @@ def _describe(state: CodegenState, scope: Scope, classes: dict, hint: str) -> _I
         block = block.parent
     instance = _Instance(scope, cls, children, env={**state.graph.vars, **block.params},
                          block_params=block.params)
+    # the forward as written whatever the values of the spec's expressions in it
+    with _forward_values(scope, {index: {key: _Coded.of(node.attrs.get(key), _masked(raw))
+                                          for key, raw in node.exprs.items()
+                                          if key in node.attrs}
+                                 for index, node in _function_nodes(scope)}):
+        instance.shape_text = forward_text(state, scope, comment=lambda item: "")[0] \
+            if any(node.exprs for _, node in _function_nodes(scope)) else text
     cls.instances.append(instance)
     return instance
+
+
+class _CodedInt(int):
+    """A function op's value that its forward code writes as an expression (``repr``)."""
+
+    code = ""
+
+    def __repr__(self) -> str:
+        return self.code
+
+    __str__ = __repr__
+
+
+class _CodedFloat(float):
+    code = ""
+
+    def __repr__(self) -> str:
+        return self.code
+
+    __str__ = __repr__
+
+
+class _Coded:
+    @staticmethod
+    def of(value, code: "str | list | None"):
+        """``value`` (a number, or a list holding some) with ``code`` as its repr: each
+        item's where ``code`` is a list of them (None: the item as it is)."""
+        if isinstance(value, list) and isinstance(code, list) and len(code) == len(value):
+            return [_Coded.of(v, c) for v, c in zip(value, code)]
+        if not isinstance(code, str) or isinstance(value, bool) or \
+                not isinstance(value, (int, float)):
+            return value
+        coded = (_CodedInt if isinstance(value, int) else _CodedFloat)(value)
+        coded.code = code
+        return coded
+
+
+def _masked(raw):
+    """What stands for the value of an expression in a forward compared across values:
+    its text (each item's, of a list holding some)."""
+    if isinstance(raw, list):
+        return [repr(item) if isinstance(item, str) and "$" in item else None for item in raw]
+    return repr(raw)
+
+
+def _function_nodes(scope: Scope) -> list:
+    """(index, node) of the function ops among a scope's items: those its forward
+    computes with values the spec may write as expressions."""
+    return [(index, item) for index, item in enumerate(scope.items)
+            if isinstance(item, Node) and op_of(item).kind == "function"]
+
+
+@contextmanager
+def _forward_values(scope: Scope, values: dict):
+    """The scope's function nodes (by index) with some attrs replaced while it runs."""
+    saved = {}
+    for index, attrs in values.items():
+        node = scope.items[index]
+        saved[index] = node.attrs
+        node.attrs = {**node.attrs, **attrs}
+    try:
+        yield
+    finally:
+        for index, attrs in saved.items():
+            scope.items[index].attrs = attrs
 
 
 def _is_stack(state: CodegenState, scope: Scope) -> bool:
@@ -874,6 +951,9 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
             patterns.setdefault(joins or columns[position], []).append(position)
     read += [name for _, used in cls.conditional.values() for name in sorted(used)
              if name not in read]
+    cls.forward_values, stored = _forward_codes(cls, names, rows)
+    cls.stored = [name for name in dict.fromkeys(read + sorted(stored)) if name in stored]
+    read += [name for name in sorted(stored) if name not in read]
     pattern_of = {p: column for column, positions in patterns.items() for p in positions}
     for child, count in _repeats(cls, names, pattern_of):
         cls.repeats[id(child)] = count[0]
@@ -898,6 +978,68 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
                     for name, positions in cls.params}
     if cls.stack:
         _stack_count(cls, names)
+
+
+def _forward_codes(cls: _Class, names: _Names, rows: list) -> tuple[dict, set]:
+    """The values of the forward's function ops that the spec writes as expressions of
+    the vars and block params and that those give in every row (a reshape to
+    ``[N, $hidden, -1]``): index -> {attr: the value, its repr ``self.hidden``}; and the
+    names read, which __init__ keeps as attributes (as torchvision keeps hidden_dim)."""
+    from specc.expr import ExprError, evaluate
+
+    first = cls.instances[0]
+    if cls.stack:
+        return {}, set()
+    taken = {c.attr for c in first.children} | set(MODULE_ATTRS)
+    out: dict = {}
+    stored: set = set()
+    for index, node in _function_nodes(first.scope):
+        for key, raw in node.exprs.items():
+            value = node.attrs.get(key)
+            if key not in node.attrs:
+                continue
+            items = list(zip(raw, value)) if isinstance(raw, list) and isinstance(value, list) \
+                and len(raw) == len(value) else [(raw, value)]
+            codes = []
+            for axis, (item, _) in enumerate(items):
+                found = names.code(item, first) if isinstance(item, str) and "$" in item \
+                    else None
+                if found is not None and not all(
+                        name not in taken and plain_attribute(name) for name in found[1]):
+                    found = None
+                for row in rows if found is not None else ():
+                    theirs = next((n for n in row.scope.items if isinstance(n, Node)
+                                   and n.attr_name == node.attr_name), None)
+                    if theirs is None:
+                        continue  # a row that lacks it (an `if:` turned it off)
+                    mine = theirs.attrs.get(key)
+                    mine = mine[axis] if isinstance(raw, list) and isinstance(mine, list) \
+                        and axis < len(mine) else mine
+                    try:
+                        if _literal(evaluate(item, row.env)) != _literal(mine):
+                            found = None
+                            break
+                    except ExprError:
+                        found = None
+                        break
+                codes.append(None if found is None else _on_self(found[0]))
+                stored |= found[1] if found is not None else set()
+            if any(code is not None for code in codes):
+                coded = _Coded.of(value, codes if isinstance(raw, list) else codes[0])
+                out.setdefault(index, {})[key] = coded
+    return out, stored
+
+
+def _on_self(code: str) -> str:
+    """An expression of the names with each read as the module's attribute of it."""
+    class OnSelf(ast.NodeTransformer):
+        def visit_Name(self, node):  # noqa: N802
+            if node.id in _FUNCTIONS:
+                return node
+            return ast.copy_location(ast.Attribute(ast.Name("self", ast.Load()), node.id,
+                                                   ast.Load()), node)
+
+    return ast.unparse(OnSelf().visit(ast.parse(code, mode="eval")))
 
 
 def _same_paths(variant: _Instance, instance: _Instance) -> bool:
@@ -1174,11 +1316,14 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
         else:
             lines.append(_assign(child.attr, expression(child, body), "add_module"))
     signature = cls.signature_code()
+    lines = [f"self.{name} = {name}" for name in cls.stored] + lines
     init = "".join(f"{body}{line}\n" for line in ["super().__init__()"] + lines)
     doc = f"{_INDENT}\"\"\"{doc_text(first.scope.block or first.scope.path or state.graph.name)}" \
         f"{_instances_note(cls)}\"\"\"\n\n"
     input_comment, comments = _comments(state, cls)
-    forward, owners = forward_text(state, first.scope, comment=lambda item: comments[id(item)])
+    with _forward_values(first.scope, cls.forward_values):
+        forward, owners = forward_text(state, first.scope,
+                                       comment=lambda item: comments[id(item)])
     head, _, rest = forward.partition("\n")
     if cls.conditional:
         rest = _conditional_calls(rest, owners, cls)
