@@ -378,8 +378,10 @@ def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> 
     sections = [
         ("Added", _grouped(report["added"])),
         ("Removed", _grouped(report["removed"])),
-        ("Renamed", [f"{e['from']} → {e['to']}" for e in report["renamed"]]),
-        ("Unnamed, at a new index", [f"{e['from']} → {e['to']}" for e in report["reindexed"]]),
+        ("Renamed", _fold_copies([(f"{e['from']} → {e['to']}", "") for e in report["renamed"]],
+                                 "")),
+        ("Unnamed, at a new index", _fold_copies([(f"{e['from']} → {e['to']}", "")
+                                                  for e in report["reindexed"]], "")),
         ("Changed", _fold_copies([(_where(e), ", ".join(
             f"{k} {v[0]!r} → {v[1]!r}" for k, v in e["changes"].items()))
             for e in report["changed"]])),
@@ -389,10 +391,12 @@ def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> 
     ]
     nodes = {"Added": len(report["added"]), "Removed": len(report["removed"]),
              "Changed": len(report["changed"]), "Shape changed": len(report["shape_changes"])}
+    pairs = {"Renamed": len(report["renamed"]),
+             "Unnamed, at a new index": len(report["reindexed"])}
     for title, items in sections:
         if items:  # folded lines stand for several nodes: the count says how many
             count = f"{nodes[title]} node{'s' * (nodes[title] != 1)}" if title in nodes \
-                else len(items)
+                else pairs[title]
             lines.append(f"{title} ({count}):")
             lines += [f"  {item}" for item in items[:limit]]
             if len(items) > limit:
@@ -419,7 +423,8 @@ def _keys_moved_with_index(report: dict) -> bool:
 def _fold_copies(entries: list[tuple[str, str]], sep: str = ": ") -> list[str]:
     """``(path, change)`` as `path: change` lines, the same change in several copies of a
     repeat as one: `model.layers.0–31.mlp.gate_proj: out_features 14336 → 11008` instead of
-    32 lines that differ only in the copy's index."""
+    32 lines that differ only in the copy's index. A path may name a pair, `a.0.5 → a.0.6`,
+    whose copy index is the same on both sides."""
     groups: dict[tuple, list[list[str]]] = {}
     for path, change in entries:
         parts = path.split(".")
@@ -428,14 +433,16 @@ def _fold_copies(entries: list[tuple[str, str]], sep: str = ": ") -> list[str]:
     lines = []
     for (_, change), paths in groups.items():
         varying = [at for at in range(len(paths[0])) if len({p[at] for p in paths}) > 1]
-        # a copy's index has the copy's insides after it; unnamed layers `2` and `5` of
-        # one sequence are not copies of anything
-        if len(varying) != 1 or varying[0] == len(paths[0]) - 1:  # written out
+        # one copy index: every varying place holds the same number in each path; and a
+        # copy's index has the copy's insides after it (unnamed layers `2` and `5` of one
+        # sequence are not copies of anything)
+        if not varying or varying[-1] == len(paths[0]) - 1 or any(
+                len({p[at] for at in varying}) > 1 for p in paths):  # written out
             lines += [f"{'.'.join(parts)}{sep}{change}" for parts in paths]
             continue
-        at = varying[0]
         parts = list(paths[0])
-        parts[at] = _index_range(sorted({int(p[at]) for p in paths}))
+        for at in varying:
+            parts[at] = _index_range(sorted({int(p[at]) for p in paths}))
         lines.append(f"{'.'.join(parts)}{sep}{change}")
     return lines
 

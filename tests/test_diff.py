@@ -215,6 +215,14 @@ def test_the_same_change_in_every_copy_of_a_repeat_is_one_line(tmp_path):
     assert "    model.layers.0–31.mlp.down_proj.weight: [4096, 14336] → [4096, 11008]" in out
     assert "model.layers.1." not in out and "*T" not in out
     assert "(-1,308,622,848·T)" in out  # 3 × 4096 × (14336 - 11008) per layer and token × 32
+    dropout = tmp_path / "dropout.yaml"  # one more unnamed layer in every copy
+    dropout.write_text(text.replace("      - {name: mlp, block: LlamaMLP}\n",
+                                    "      - {name: mlp, block: LlamaMLP}\n"
+                                    "      - {op: Dropout, p: 0.1}\n"))
+    out = _diff_cli("specs/llama.yaml", str(dropout)).stdout
+    assert "Added (32 nodes):\n  model.layers.0–31.5 (Dropout)\nUnnamed, at a new index " \
+           "(32):\n  model.layers.0–31.5 → model.layers.0–31.6\nCheckpoint: a state_dict of " \
+           "OLD loads" in out
     deeper = _diff_cli("specs/resnet18.yaml", "specs/resnet34.yaml").stdout
     assert "  96 tensors missing from OLD (NEW needs them):\n    layer1.2.*\n    layer2.2–3.*\n" \
            "    layer3.2–5.*\n    layer4.2.*\n" in deeper
