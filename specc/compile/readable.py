@@ -104,18 +104,22 @@ class _Class:
         return [(name, "pattern") for name, _ in self.params] + \
             [(name, "own") for name in self.own] + [(name, "free") for name in self.free]
 
-    def signature_code(self) -> list:
-        """The parameters of __init__ as written."""
-        parts = ["self"] + [name for name, _ in self.params]
-        own = list(self.own)
-        # a default only where every later own parameter has one too (Python's rule)
+    def defaulted(self) -> set:
+        """The own parameters __init__ gives a default: those with one where every later
+        own parameter has one too (Python's rule)."""
         defaulted = set()
-        for name in reversed(own):
+        for name in reversed(self.own):
             if name not in self.defaults:
                 break
             defaulted.add(name)
+        return defaulted
+
+    def signature_code(self) -> list:
+        """The parameters of __init__ as written."""
+        parts = ["self"] + [name for name, _ in self.params]
+        defaulted = self.defaulted()
         parts += [f"{name}={_literal(self.defaults[name])}" if name in defaulted else name
-                  for name in own]
+                  for name in self.own]
         if self.free:
             parts += ["*"] + self.free
         return parts
@@ -774,6 +778,14 @@ def _literals(instance: _Instance) -> None:
         instance.defaults.append(default)
 
     prefix: list = []  # the attributes of the Sequentials a value is in
+    chains: list = []  # the blocks among them, outermost first
+
+    def outer(raw):
+        """An expression of a layer in the blocks of ``chains`` as one of this class's
+        names (each block's params replaced by what its caller gives them)."""
+        for block in reversed(chains):
+            raw = _through(raw, block)
+        return raw
 
     def walk(children: list, absent: bool = False) -> None:
         """``absent``: the template's child this instance lacks, one placeholder a value."""
@@ -789,7 +801,7 @@ def _literals(instance: _Instance) -> None:
             for name, value in child.kwargs:
                 param = op.param(name)
                 add((child.attr, name), _ABSENT if absent else value,
-                    child.node.exprs.get(name), param is not None and param.inferred,
+                    outer(child.node.exprs.get(name)), param is not None and param.inferred,
                     owner=child.node, flows=child.node.inputs)
         elif child.kind == "parameter":
             assert child.node is not None
@@ -799,7 +811,12 @@ def _literals(instance: _Instance) -> None:
                     raw[axis] if isinstance(raw, list) and axis < len(raw) else None)
         elif child.kind == "sequential":
             prefix.append(child.attr)
+            inner = child.scope is not None and child.scope.kind == "block"
+            if inner:  # a block of its own: its layers' expressions read its params
+                chains.append(child.scope)
             walk(child.children, absent)
+            if inner:
+                chains.pop()
             prefix.pop()
         elif child.kind == "class":
             nested = child.instance
@@ -813,7 +830,8 @@ def _literals(instance: _Instance) -> None:
                         owner=scope, flows=[scope.input])
                 elif kind == "own":
                     add((child.attr, name), scope.params[name], scope.exprs.get(name),
-                        default=nested.cls.defaults.get(name, _NO_DEFAULT), owner=scope)
+                        default=nested.cls.defaults[name] if name in nested.cls.defaulted()
+                        else _NO_DEFAULT, owner=scope)
                 else:  # a name the nested code reads from around it: passed on
                     add((child.attr, name), nested.env[name], f"${name}", owner=scope)
 
@@ -828,6 +846,39 @@ def _literals(instance: _Instance) -> None:
             walk([child], absent=True)
         else:
             walk([next(own)])
+
+
+def _through(raw, block: Scope):
+    """An expression in a block's params (``$groups``) as one in the names its caller
+    gives them in (``${w_out // group_width}``), or ``raw`` where it is no expression."""
+    if isinstance(raw, list):
+        return [_through(item, block) for item in raw]
+    text = expression_text(raw)
+    if text is None:
+        return raw
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return raw
+
+    class Given(ast.NodeTransformer):
+        def visit_Name(self, node):  # noqa: N802
+            if node.id not in block.params:
+                return node
+            given = expression_text(block.exprs.get(node.id))
+            if given is not None:
+                try:
+                    return ast.parse(given, mode="eval").body
+                except SyntaxError:
+                    return node
+            value = block.params[node.id]
+            return ast.Constant(value) if value is None or \
+                isinstance(value, (bool, int, float, str)) else node
+
+    tree = Given().visit(tree)
+    if not any(isinstance(node, ast.Name) for node in ast.walk(tree)):
+        return None  # a constant (`padding: ${(kernel_size - 1) // 2}` with 3): a literal
+    return "${" + ast.unparse(tree) + "}"
 
 
 class _Names:
@@ -851,7 +902,9 @@ class _Names:
         tree = self._tree(raw, depth=0)
         if tree is None:
             return None
-        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        names = {node.id for node in ast.walk(tree)
+                 if isinstance(node, ast.Name) and id(node) not in called}  # int(...) aside
         known = set(instance.block_params) | set(self.spec.plain)
         if not all(_usable_name(name) and name not in self.unusable and name in known
                    for name in names):
