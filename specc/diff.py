@@ -282,15 +282,15 @@ class _Matching:
         """Two blocks at the same place under other names: a rename where anything inside
         them matches; else one removed and one added (ViT's `encoder` is not Swin's
         `features` renamed merely because both are the second unnamed sequence)."""
-        before = [len(found) for found in (self.nodes, self.renamed, self.reindexed,
-                                           self.removed, self.added)]
+        lists: list[list] = [self.nodes, self.renamed, self.reindexed, self.removed,
+                             self.added]
+        before = [len(found) for found in lists]
         (self.renamed if old.named or new.named else self.reindexed).append(
             (old.path, new.path))
         self._scopes(old, new)
         if len(self.nodes) > before[0]:
             return
-        for found, length in zip((self.nodes, self.renamed, self.reindexed, self.removed,
-                                  self.added), before):
+        for found, length in zip(lists, before):
             del found[length:]
         self._gone(old, self.removed, self.removed_in)  # re-marks every node inside
         self._gone(new, self.added, self.added_in)
