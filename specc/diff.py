@@ -66,11 +66,45 @@ def checkpoint_compat(old: Graph, new: Graph) -> dict | None:
 def compare_state_dicts(before: dict, after: dict) -> dict:
     """Would a state_dict with key -> shape ``before`` load strictly where ``after`` is
     expected? (also the message of ``specc.build(..., weights=)``)"""
-    missing = sorted(k for k in after if k not in before)  # NEW needs, OLD lacks
-    unexpected = sorted(k for k in before if k not in after)
-    mismatched = {k: [before[k], after[k]] for k in before if k in after and before[k] != after[k]}
+    missing = sorted((k for k in after if k not in before), key=_key_order)  # NEW needs them
+    unexpected = sorted((k for k in before if k not in after), key=_key_order)
+    mismatched = {k: [before[k], after[k]] for k in sorted(before, key=_key_order)
+                  if k in after and before[k] != after[k]}
     return {"loads": not (missing or unexpected or mismatched), "missing": missing,
-            "unexpected": unexpected, "shape_mismatch": mismatched}
+            "unexpected": unexpected, "shape_mismatch": mismatched,
+            # the same keys, a module whose every tensor is listed written once: `layer1.2.*`
+            "missing_modules": _whole_modules(missing, after),
+            "unexpected_modules": _whole_modules(unexpected, before)}
+
+
+def _key_order(key: str) -> tuple:
+    """features.2 before features.10, as the model orders them (plain sorting put
+    features.11 between features.1 and features.2)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in key.split("."))
+
+
+def _prefixes(key: str) -> list[str]:
+    parts = key.split(".")
+    return [".".join(parts[:end]) for end in range(1, len(parts))]
+
+
+def _whole_modules(keys: list[str], every: dict) -> list[str]:
+    """``keys`` with the tensors of a module that are all listed written as ``module.*``
+    (the outermost such module): 96 keys of resnet34's new blocks read as 8 lines."""
+    total: dict[str, int] = defaultdict(int)
+    listed: dict[str, int] = defaultdict(int)
+    for key in every:
+        for prefix in _prefixes(key):
+            total[prefix] += 1
+    for key in keys:
+        for prefix in _prefixes(key):
+            listed[prefix] += 1
+    out: dict[str, None] = {}
+    for key in keys:
+        whole = next((p for p in _prefixes(key) if listed[p] == total[p] > 1), None)
+        out[f"{whole}.*" if whole else key] = None
+    return list(out)
 
 
 # ---------------------------------------------------------------- structural matching
@@ -284,7 +318,6 @@ def diff_graphs(old: Graph, new: Graph) -> dict:
         if _shape(a) != _shape(b):
             shapes.append({**where, "old": _shape(a), "new": _shape(b)})
     t_old, t_new = totals(old), totals(new)
-    delta = lambda x, y: (y - x) if isinstance(x, int) and isinstance(y, int) else None  # noqa
     return {
         "added": [{"node": n.id, "op": n.op, "output_shape": _shape(n),
                    **_within(match.added_in, n)} for n in match.added],
@@ -298,69 +331,139 @@ def diff_graphs(old: Graph, new: Graph) -> dict:
                     "new": {k: r.type.to_json() for k, r in new.outputs if r.type}},
         "params": {"old": t_old["params"], "new": t_new["params"],
                    "delta": t_new["params"] - t_old["params"]},
-        "macs": {"old": dim_json(t_old["macs"]), "new": dim_json(t_new["macs"]),
-                 "delta": delta(t_old["macs"], t_new["macs"])},
+        # int or symbolic (Sym: `7504658432*T+262144*T*T`, subtracted exactly); the text
+        # prints them as check's table does, JSON in the machine form (json_default)
+        "macs": {"old": t_old["macs"], "new": t_new["macs"],
+                 "delta": t_new["macs"] - t_old["macs"]},
         "checkpoint": checkpoint_compat(old, new),
     }
+
+
+def json_default(value):
+    """For json.dumps of a report: a symbolic count in the machine form check's JSON uses."""
+    return dim_json(value)
 
 
 def _within(outer: dict, node: Node) -> dict:
     """For a node added or removed with a whole block: which block (the text groups them)."""
     scope = outer.get(node.id)
-    return {} if scope is None else {"within": scope.path,
-                                     "within_kind": scope.block or scope.kind}
+    if scope is None:
+        return {}
+    from specc.report.summary import scope_label
+
+    # a repeat by what repeats (`GPT2Block ×12`), as the table and the diagram name it
+    kind = scope_label(scope) if scope.kind == "repeat" else scope.block or scope.kind
+    return {"within": scope.path, "within_kind": kind}
 
 
-def _signed(value) -> str:
-    return "" if value is None else f" ({value:+,})"
+def _change(old, new, delta) -> str:
+    """`1,814,073,344 → 3,663,761,408 (+1,849,688,064)`; a symbolic count as check's table
+    writes it, `7,504,658,432·T + 262,144·T² → … (-1,308,622,848·T)`."""
+    from specc.report.summary import count_text
+
+    if delta == 0:
+        return f"{count_text(old)} (unchanged)"
+    change = count_text(delta)
+    return f"{count_text(old)} → {count_text(new)} ({'' if change[0] == '-' else '+'}{change})"
 
 
 def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> str:
     p, m = report["params"], report["macs"]
-    fmt = lambda v: f"{v:,}" if isinstance(v, int) else str(v)  # noqa: E731
     lines = [f"specc diff {old_path} → {new_path}",
-             f"  params:      {fmt(p['old'])} → {fmt(p['new'])}{_signed(p['delta'])}",
-             f"  MACs/sample: {fmt(m['old'])} → {fmt(m['new'])}{_signed(m['delta'])}"]
+             f"  params:      {_change(p['old'], p['new'], p['delta'])}",
+             f"  MACs/sample: {_change(m['old'], m['new'], m['delta'])}"]
     outs_old, outs_new = report["outputs"]["old"], report["outputs"]["new"]
     if outs_old != outs_new:
         lines.append(f"  outputs:     {_outs(outs_old)} → {_outs(outs_new)}")
     sections = [
         ("Added", _grouped(report["added"])),
         ("Removed", _grouped(report["removed"])),
-        ("Renamed", [f"{e['from']} → {e['to']}" for e in report["renamed"]]),
-        ("Unnamed, at a new index", [f"{e['from']} → {e['to']}" for e in report["reindexed"]]),
-        ("Changed", [_where(e) + ": " + ", ".join(f"{k} {v[0]!r} → {v[1]!r}"
-                                                    for k, v in e["changes"].items())
-                     for e in report["changed"]]),
-        ("Output shape changed", [f"{_where(e)}: {_shapes(e['old'])} → {_shapes(e['new'])}"
-                                  for e in report["shape_changes"]]),
+        ("Renamed", _fold_copies([(f"{e['from']} → {e['to']}", "") for e in report["renamed"]],
+                                 "")),
+        ("Unnamed, at a new index", _fold_copies([(f"{e['from']} → {e['to']}", "")
+                                                  for e in report["reindexed"]], "")),
+        ("Changed", _fold_copies([(_where(e), ", ".join(
+            f"{k} {v[0]!r} → {v[1]!r}" for k, v in e["changes"].items()))
+            for e in report["changed"]])),
+        ("Shape changed", _fold_copies([
+            (_where(e), f"{_shapes(e['old'])} → {_shapes(e['new'])}")
+            for e in report["shape_changes"]])),
     ]
+    nodes = {"Added": len(report["added"]), "Removed": len(report["removed"]),
+             "Changed": len(report["changed"]), "Shape changed": len(report["shape_changes"])}
+    pairs = {"Renamed": len(report["renamed"]),
+             "Unnamed, at a new index": len(report["reindexed"])}
     for title, items in sections:
-        if items:
-            lines.append(f"{title} ({len(items)}):")
+        if items:  # folded lines stand for several nodes: the count says how many
+            count = f"{nodes[title]} node{'s' * (nodes[title] != 1)}" if title in nodes \
+                else pairs[title]
+            lines.append(f"{title} ({count}):")
             lines += [f"  {item}" for item in items[:limit]]
             if len(items) > limit:
                 lines.append(f"  … and {len(items) - limit} more (--format json lists all)")
     if not any(items for _, items in sections):
         lines.append("No architectural changes.")
     lines += _checkpoint_lines(report["checkpoint"], limit)
+    if _keys_moved_with_index(report):
+        lines.append("  (an unnamed layer's state_dict key is its index: those at a new index "
+                     "have new keys; a `name:` keeps a key stable)")
     return "\n".join(lines)
 
 
+def _keys_moved_with_index(report: dict) -> bool:
+    """Whether tensors are missing or unexpected because an unnamed layer changed index."""
+    cp = report["checkpoint"]
+    if not cp or cp["loads"]:
+        return False
+    moved = [(e["from"] + ".", e["to"] + ".") for e in report["reindexed"]]
+    return any(key.startswith(old) for key in cp["unexpected"] for old, _ in moved) or \
+        any(key.startswith(new) for key in cp["missing"] for _, new in moved)
+
+
+def _fold_copies(entries: list[tuple[str, str]], sep: str = ": ") -> list[str]:
+    """``(path, change)`` as `path: change` lines, the same change in several copies of a
+    repeat as one: `model.layers.0–31.mlp.gate_proj: out_features 14336 → 11008` instead of
+    32 lines that differ only in the copy's index. A path may name a pair, `a.0.5 → a.0.6`,
+    whose copy index is the same on both sides."""
+    groups: dict[tuple, list[list[str]]] = {}
+    for path, change in entries:
+        parts = path.split(".")
+        pattern = tuple("#" if part.isdigit() else part for part in parts)
+        groups.setdefault((pattern, change), []).append(parts)
+    lines = []
+    for (_, change), paths in groups.items():
+        varying = [at for at in range(len(paths[0])) if len({p[at] for p in paths}) > 1]
+        # one copy index: every varying place holds the same number in each path; and a
+        # copy's index has the copy's insides after it (unnamed layers `2` and `5` of one
+        # sequence are not copies of anything)
+        if not varying or varying[-1] == len(paths[0]) - 1 or any(
+                len({p[at] for at in varying}) > 1 for p in paths):  # written out
+            lines += [f"{'.'.join(parts)}{sep}{change}" for parts in paths]
+            continue
+        parts = list(paths[0])
+        for at in varying:
+            parts[at] = _index_range(sorted({int(p[at]) for p in paths}))
+        lines.append(f"{'.'.join(parts)}{sep}{change}")
+    return lines
+
+
+def _index_range(indices: list[int]) -> str:
+    """0–31 for consecutive copies (as the diagram names folded ones), else {1,4,8}."""
+    if indices == list(range(indices[0], indices[-1] + 1)):
+        return f"{indices[0]}–{indices[-1]}"
+    return "{" + ",".join(map(str, indices)) + "}"
+
+
 def _grouped(entries: list) -> list[str]:
-    """One line per node, or one per whole block added or removed."""
-    lines: list = []  # a line, or [block, its kind, nodes in it] for a whole block
-    blocks: dict = {}
+    """One line per node (the same op in several copies of a repeat folded into one), then
+    one per whole block added or removed."""
+    blocks: dict[str, list] = {}  # block path -> [its kind, nodes in it]
     for e in entries:
-        if "within" not in e:
-            lines.append(f"{e['node']} ({e['op']})")
-        elif e["within"] not in blocks:
-            blocks[e["within"]] = len(lines)
-            lines.append([e["within"], e["within_kind"], 1])
-        else:
-            lines[blocks[e["within"]]][2] += 1
-    return [line if isinstance(line, str)
-            else f"{line[0]} ({line[1]}, {line[2]} node{'s' * (line[2] != 1)})" for line in lines]
+        if "within" in e:
+            blocks.setdefault(e["within"], [e["within_kind"], 0])[1] += 1
+    return _fold_copies([(e["node"], f"({e['op']})") for e in entries if "within" not in e],
+                        " ") + [f"{path} ({kind}, {count} node{'s' * (count != 1)})"
+                                for path, (kind, count) in blocks.items()]
 
 
 def _where(entry: dict) -> str:
@@ -373,15 +476,27 @@ def _checkpoint_lines(cp, limit: int) -> list[str]:
     if cp["loads"]:
         return ["Checkpoint: a state_dict of OLD loads into NEW with strict=True."]
     lines = ["Checkpoint: a state_dict of OLD does NOT load into NEW (strict=True):"]
-    for title, keys in (("missing in OLD (NEW needs them)", cp["missing"]),
-                        ("unexpected (OLD has, NEW lacks)", cp["unexpected"])):
+    for title, keys, modules in (
+            ("missing from OLD (NEW needs them)", cp["missing"], cp["missing_modules"]),
+            ("unexpected (OLD has them, NEW does not)", cp["unexpected"],
+             cp["unexpected_modules"])):
         if keys:
-            lines.append(f"  {len(keys)} {title}: " + ", ".join(keys[:limit])
-                         + (" …" if len(keys) > limit else ""))
+            lines.append(f"  {len(keys)} tensor{'s' * (len(keys) != 1)} {title}:")
+            lines += _limited(_fold_copies([(module, "") for module in modules], ""), limit)
     if cp["shape_mismatch"]:
-        items = list(cp["shape_mismatch"].items())
-        lines.append(f"  {len(items)} shape mismatches: " + ", ".join(
-            f"{k} {a}→{b}" for k, (a, b) in items[:limit]) + (" …" if len(items) > limit else ""))
+        items = cp["shape_mismatch"]
+        lines.append(f"  {len(items)} tensor{'s' * (len(items) != 1)} of another shape "
+                     "(OLD → NEW):")
+        lines += _limited(_fold_copies([(key, f"{_shapes([a])} → {_shapes([b])}")
+                                        for key, (a, b) in items.items()]), limit)
+    return lines
+
+
+def _limited(items: list[str], limit: int) -> list[str]:
+    """Indented lines, at most ``limit`` of them."""
+    lines = [f"    {item}" for item in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"    … and {len(items) - limit} more (--format json lists all)")
     return lines
 
 

@@ -126,7 +126,11 @@ def check_output_target(path: str, inputs=()) -> None:
     """Refuse (OutputError) to write where replacing the file would destroy something else:
     a directory, a missing folder, a symlink (replacing it would silently cut the link), a
     FIFO or device (renaming over it would remove it), a read-only file, or one of the
-    ``inputs`` (the spec being built)."""
+    ``inputs`` (the spec being built). ``-`` is refused too: it would be a file named `-`
+    where the user means standard output, which these outputs do not go to."""
+    if path == "-":
+        raise OutputError("cannot write '-': this output is not written to standard output; "
+                          "give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: the folder {folder} does not exist")

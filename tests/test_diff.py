@@ -1,6 +1,7 @@
 """specc diff: nodes matched by structure and name (not index), near-linear time, and a
 checkpoint verdict that agrees with what torch's strict load_state_dict really does."""
 import json
+import re
 import subprocess
 import sys
 import time
@@ -152,3 +153,95 @@ def test_an_inserted_twin_of_a_neighbour_is_added_not_a_change():
     report = diff(spec(*layers), spec(*layers[:2], "{op: Dropout, p: 0.1}", *layers[3:]))
     assert report["changed"] == [{"node": "2", "changes": {"p": [0.2, 0.1]}}]
     assert report["added"] == report["removed"] == []
+
+
+def _diff_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "specc", "diff", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def test_symbolic_macs_read_as_check_prints_them_and_equal_torch(tmp_path):
+    """MACs that depend on the sequence length print as check's table prints them
+    (`1,048,576·T + 2,048·T²`, not `1048576*T+2048*T*T`), the change too; read back at
+    T = 8 and 16 they equal what torch's flop counter measures on both built modules.
+    JSON keeps the machine form, as check's JSON does."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tests.test_symbolic_counts import SCORES, _evaluate
+
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(SCORES)
+    new.write_text(SCORES.replace("out_features: 2048", "out_features: 1024"))
+    out = _diff_cli(str(old), str(new))
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if "MACs/sample:" in x)
+    before, after, change = re.fullmatch(r"  MACs/sample: (.+) → (.+) \(\+?(.+)\)",
+                                         line).groups()
+    assert before == "1,048,576·T + 2,048·T²" and "*" not in line
+    table = _check_cli(str(old))
+    assert re.search(r"MACs/sample: (.+?)   ", table).group(1) == before  # as check says
+    for length in (8, 16):
+        measured = []
+        for spec in (old, new):
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                specc.build(spec)(torch.randn(1, length, 512))
+            measured.append(counter.get_total_flops() // 2)
+        env = {"T": length}
+        assert [_evaluate(before, env), _evaluate(after, env)] == measured
+        assert _evaluate(change, env) == measured[1] - measured[0]
+    report = json.loads(_diff_cli(str(old), str(new), "--format", "json").stdout)
+    assert report["macs"] == {"old": "1048576*T+2048*T*T", "new": "524288*T+1024*T*T",
+                              "delta": "-524288*T-1024*T*T"}
+
+
+def _check_cli(path: str) -> str:
+    return subprocess.run([sys.executable, "-m", "specc", "check", path], capture_output=True,
+                          text=True, cwd=ROOT).stdout
+
+
+def test_the_same_change_in_every_copy_of_a_repeat_is_one_line(tmp_path):
+    """Llama's MLP narrowed: 96 changed nodes and 96 checkpoint tensors of another shape
+    read as three lines each (`model.layers.0–31.mlp.gate_proj: …`), the tensors of wholly
+    added blocks as one `layer3.2–5.*` line; the verdicts stay torch's (meta-device
+    state_dicts, every key listed in JSON)."""
+    text = (ROOT / "specs" / "llama.yaml").read_text()
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text(text.replace("intermediate_size: 14336", "intermediate_size: 11008"))
+    out = _diff_cli("specs/llama.yaml", str(narrow)).stdout
+    assert "Changed (96 nodes):\n  model.layers.0–31.mlp.gate_proj: out_features 14336 → " \
+           "11008\n  model.layers.0–31.mlp.up_proj:" in out
+    assert "  96 tensors of another shape (OLD → NEW):\n" in out
+    assert "    model.layers.0–31.mlp.down_proj.weight: [4096, 14336] → [4096, 11008]" in out
+    assert "model.layers.1." not in out and "*T" not in out
+    assert "(-1,308,622,848·T)" in out  # 3 × 4096 × (14336 - 11008) per layer and token × 32
+    dropout = tmp_path / "dropout.yaml"  # one more unnamed layer in every copy
+    dropout.write_text(text.replace("      - {name: mlp, block: LlamaMLP}\n",
+                                    "      - {name: mlp, block: LlamaMLP}\n"
+                                    "      - {op: Dropout, p: 0.1}\n"))
+    out = _diff_cli("specs/llama.yaml", str(dropout)).stdout
+    assert "Added (32 nodes):\n  model.layers.0–31.5 (Dropout)\nUnnamed, at a new index " \
+           "(32):\n  model.layers.0–31.5 → model.layers.0–31.6\nCheckpoint: a state_dict of " \
+           "OLD loads" in out
+    deeper = _diff_cli("specs/resnet18.yaml", "specs/resnet34.yaml").stdout
+    assert "  96 tensors missing from OLD (NEW needs them):\n    layer1.2.*\n    layer2.2–3.*\n" \
+           "    layer3.2–5.*\n    layer4.2.*\n" in deeper
+    report = json.loads(_diff_cli("specs/resnet18.yaml", "specs/resnet34.yaml",
+                                  "--format", "json").stdout)["checkpoint"]
+    assert len(report["missing"]) == 96 and "layer3.5.bn2.running_var" in report["missing"]
+    assert report["missing_modules"] == ["layer1.2.*", "layer2.2.*", "layer2.3.*", "layer3.2.*",
+                                         "layer3.3.*", "layer3.4.*", "layer3.5.*", "layer4.2.*"]
+
+
+def test_checkpoint_keys_in_model_order_and_the_index_hint():
+    """vgg16 → vgg16_bn: keys in the model's order (features.2 before features.10), and a
+    note that unnamed layers at a new index are why their tensors are missing; no note where
+    the layers at a new index hold no tensors."""
+    out = _diff_cli("specs/vgg16.yaml", "specs/vgg16_bn.yaml").stdout
+    assert "features.{2,5,12,19,26}.*" in out
+    assert out.index("features.7.weight") < out.index("features.10.bias")
+    assert "MACs/sample: 15,470,264,320 (unchanged)" in out
+    assert "a `name:` keeps a key stable" in out
+    moved_relu = _diff_cli("specs/mlp.yaml", "specs/mlp_img.yaml").stdout
+    assert "Unnamed, at a new index (1):\n  2 → 3" in moved_relu
+    assert "keeps a key stable" not in moved_relu  # the ReLU that moved has no tensors

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import specc
-from specc.compile.readable import readable_source
+from specc.compile.readable import _spec_names, readable_source
 from tests.helpers import CPU_VARS, ROOT, SPECS, cpu_sized
 
 torch = pytest.importorskip("torch")
@@ -84,49 +84,89 @@ def test_emitted_model_has_the_built_models_keys_and_outputs(name, tmp_path):
         assert torch.equal(a, b)
 
 
+def _other_value(name: str, vars_: dict, var: str, value):
+    """Another value of a var that keeps the spec valid, not the one --emit-python itself
+    tried (it doubles a size first): tripled, else doubled, else a layer or two more, else
+    halved; a flag flipped; a fraction other than the value. None when none is valid."""
+    if value is None:  # an optional size (GPT-2's n_inner): given
+        tries: list = [64, 8]
+    elif isinstance(value, bool):
+        tries = [not value]
+    elif isinstance(value, int):
+        tries = [value * 3, value * 2, value + 1, value + 2, value // 2] if value else [1, 2]
+    elif isinstance(value, float):
+        tries = [value * 3, value / 2, value * 1.5 + 0.25]
+    else:
+        return None
+    return next((new for new in tries if new != value and specc.check(
+        SPECS / f"{name}.yaml", vars={**vars_, var: new}, lint=False).ok), None)
+
+
+# specs whose modules at CPU_VARS sizes (or their own) run in well under a second: their
+# outputs are compared for every var; the others' keys, shapes and dtypes (on meta)
+RUN_EVERY_VAR = {"bert", "char_rnn", "gpt2", "llama", "lstm_classifier", "mistral", "mlp",
+                 "mlp_img", "qwen2", "seq2seq", "t5", "tcn", "transformer_classifier",
+                 "cnn_img", "small_cnn"}
+
+
+# the vars build_model still refuses (the file says so, naming the var): none should be
+REFUSED = {
+    "convnext_tiny": {"layer_scale"}, "regnet_y_400mf": {"group_width", "se_ratio"},
+    "swin_t": {"window"},
+    "t5": {"num_layers", "num_decoder_layers", "relative_attention_num_buckets",
+           "relative_attention_max_distance"},
+    "vit_b_16": {"layers"},
+}
+
+
 @pytest.mark.parametrize("name", ALL_SPECS)
-def test_build_model_takes_the_specs_vars(name, tmp_path):
-    """Each var build_model threads through builds what specc.build builds with that value
-    (keys and shapes, on meta); any other var refuses a new value with a message."""
+def test_build_model_takes_every_var_of_the_spec(name, tmp_path):
+    """build_model takes every var the spec declares, and build_model(var=v) for another
+    valid value v builds what specc.build(vars={var: v}) builds: the same state_dict keys,
+    shapes and dtypes in order, and (for the specs small enough to run) equal outputs."""
     import inspect
 
     vars_ = CPU_VARS.get(name) or {}
     module = _emitted_module(readable_source(SPECS / f"{name}.yaml", vars=vars_), tmp_path, name)
-    declared = specc.check(SPECS / f"{name}.yaml", lint=False).declared_vars
+    analysis = specc.check(SPECS / f"{name}.yaml", vars=vars_, lint=False)
+    declared = analysis.declared_vars
     signature = inspect.signature(module.build_model).parameters
-    assert set(signature) <= set(declared)
-    threaded = 0
+    # only a var the spec computes from others is left out (head_dim)
+    derived = _spec_names(SPECS / f"{name}.yaml", vars_, declared).derived
+    assert set(declared) - set(signature) == set(derived)
+    refused = set()
     for var, parameter in signature.items():
-        default = parameter.default
-        if isinstance(default, bool) or not isinstance(default, (int, float)):
+        new = _other_value(name, vars_, var, parameter.default)
+        assert new is not None, var
+        if var in REFUSED.get(name, ()):
+            with pytest.raises(ValueError, match=f"generate it again: specc build --var {var}="):
+                module.build_model(**{var: new})
+            refused.add(var)
             continue
-        # a value the spec accepts (heads must still divide the hidden size)
-        new = next((value for value in ([default * 2, default + 7] if isinstance(default, int)
-                                        else [default * 2])
-                    if specc.check(SPECS / f"{name}.yaml", vars={**vars_, var: value},
-                                   lint=False).ok), None)
-        if new is None:
-            continue
-        try:
-            with torch.device("meta"):
-                emitted = module.build_model(**{var: new})
-        except ValueError as exc:
-            assert "generate it again: specc build --var" in str(exc)
-            continue
-        threaded += 1
-        built = specc.build(SPECS / f"{name}.yaml", vars={**vars_, var: new}, device="meta")
-        assert {k: tuple(v.shape) for k, v in emitted.state_dict().items()} == \
-            {k: tuple(v.shape) for k, v in built.state_dict().items()}, var
+        run = name in RUN_EVERY_VAR
+        device = "cpu" if run else "meta"
+        with torch.device(device):
+            emitted = module.build_model(**{var: new})
+        built = specc.build(SPECS / f"{name}.yaml", vars={**vars_, var: new}, device=device)
+        if run:
+            inputs = _inputs(specc.check(SPECS / f"{name}.yaml", vars={**vars_, var: new},
+                                         lint=False).graph)
+            _same_model(emitted, built, *inputs)
+        else:
+            assert [(k, tuple(v.shape), v.dtype) for k, v in emitted.state_dict().items()] == \
+                [(k, tuple(v.shape), v.dtype) for k, v in built.state_dict().items()], var
         # eps, rope_theta, dropout p are in no shape: compare the modules, in their order
         # (a stateless module may have another attribute name in the emitted file)
-        pairs = list(zip(emitted.modules(), built.modules(), strict=True))
-        for mine, theirs in pairs:
-            if type(theirs).__module__.startswith("torch."):  # generated classes' names differ
-                assert type(mine) is type(theirs)
-            for attr in ("eps", "rope_theta", "p", "negative_slope", "normalized_shape"):
-                assert getattr(mine, attr, None) == getattr(theirs, attr, None), (var, attr)
-    if name in ("resnet18", "mlp", "llama", "gpt2", "bert"):
-        assert threaded, "the classifier size / vocabulary should be threaded"
+        # (the generated classes' names and own attributes differ: torch's modules compared)
+        for mine, theirs in zip(emitted.modules(), built.modules(), strict=True):
+            if type(theirs).__module__.startswith("torch."):
+                assert type(mine) is type(theirs), var
+                for attr in ("eps", "p", "negative_slope", "normalized_shape", "dim"):
+                    assert getattr(mine, attr, None) == getattr(theirs, attr, None), (var, attr)
+            else:
+                for attr in ("rope_theta", "sliding_window", "scale", "causal"):
+                    assert getattr(mine, attr, None) == getattr(theirs, attr, None), (var, attr)
+    assert refused == REFUSED.get(name, set())
 
 
 def test_resnet18_reads_like_torchvision(tmp_path):

@@ -108,3 +108,105 @@ def test_memory_that_does_not_grow_with_the_batch_says_any_batch(tmp_path):
         bound = specc.check(BATCH_REDUCED, dims={"N": batch}).graph
         return analyse_memory(bound).total_inference_bytes
     assert inference_total(best) <= budget < inference_total(best + 1)
+
+
+# --- walking through the README as a new user ----------------------------------------------
+
+def test_a_batch_bound_with_dim_reports_the_whole_batchs_macs_as_torch_counts_them():
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from specc.compile.build import build_module
+
+    symbolic = _cli("check", "specs/small_cnn.yaml").stdout
+    bound = _cli("check", "specs/small_cnn.yaml", "--dim", "N=8").stdout
+    model = build_module(specc.check(SPECS / "small_cnn.yaml", dims={"N": 8}).graph,
+                         device="meta").eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.empty(8, 3, 32, 32, device="meta"))
+    macs = counter.get_total_flops() // 2
+    assert f"MACs: {macs:,}   " in bound and "MACs/sample" not in bound
+    assert f"MACs/sample: {macs // 8:,}   " in symbolic
+
+
+def test_save_to_a_name_without_an_extension_writes_a_loadable_state_dict(tmp_path):
+    import torch
+
+    result = _cli("build", str(SPECS / "mlp.yaml"), "--save", "weights", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr  # was an internal error from torch.save
+    state = torch.load(tmp_path / "weights", weights_only=True)
+    model = specc.build(SPECS / "mlp.yaml")
+    assert state.keys() == model.state_dict().keys()
+    model.load_state_dict(state, strict=True)
+
+
+@pytest.mark.parametrize("args", [("build", "SPEC", "--emit-python", "-"),
+                                  ("build", "SPEC", "--save", "-"), ("new", "-")])
+def test_dash_is_never_a_file_named_dash(tmp_path, args):
+    result = _cli(*[str(SPECS / "mlp.yaml") if a == "SPEC" else a for a in args], cwd=tmp_path)
+    assert result.returncode == 2 and "cannot write '-'" in result.stderr, result.stderr
+    assert "give a file name" in result.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_dash_is_standard_output_where_that_is_the_default(tmp_path):
+    render = _cli("render", str(SPECS / "mlp.yaml"), "-o", "-", cwd=tmp_path)
+    assert render.returncode == 0 and render.stdout.startswith("digraph"), render.stderr
+    imported = _cli("import", "torch.nn:ReLU", "--input", "input=2,3", "-o", "-", cwd=tmp_path)
+    assert imported.returncode == 0 and "op: ReLU" in imported.stdout, imported.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_new_says_what_is_wrong_with_the_target_before_suggesting_force(tmp_path):
+    (tmp_path / "folder").mkdir()
+    result = _cli("new", "folder", cwd=tmp_path)
+    assert result.returncode == 2 and "it is a directory" in result.stderr
+    assert "--force" not in result.stderr  # --force could not overwrite a directory
+    (tmp_path / "model.yaml").write_text("keep")
+    result = _cli("new", cwd=tmp_path)
+    assert result.returncode == 2 and "use --force" in result.stderr
+
+
+def test_render_to_a_name_without_an_extension_says_so(tmp_path):
+    (tmp_path / "out").mkdir()
+    result = _cli("render", str(SPECS / "mlp.yaml"), "-o", "out", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "cannot render to -o out (no file extension)" in result.stderr  # was "to ."
+    assert ".html" in result.stderr  # html is a format render writes
+
+
+def test_check_names_a_missing_file_as_build_does_and_says_when_nothing_was_checked(tmp_path):
+    missing = _cli("check", "missing.yaml", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "cannot read missing.yaml: No such file or directory" in missing.stderr
+    built = _cli("build", "missing.yaml", cwd=tmp_path)
+    assert "cannot read missing.yaml: No such file or directory" in built.stdout + built.stderr
+    assert "no spec files match 'x*.yaml'" in _cli("check", "x*.yaml", cwd=tmp_path).stderr
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "settings.yaml").write_text("a: 1\n")
+    empty = _cli("check", "configs", cwd=tmp_path)
+    assert empty.returncode == 0 and empty.stdout == ""
+    assert "no spec files in configs" in empty.stderr and "--all-yaml" in empty.stderr
+
+
+def test_sarif_rules_carry_the_codes_names_and_explanations():
+    from specc.codes import CODES
+
+    sarif = json.loads(_cli("check", "specs/mlp.yaml", "--format", "sarif").stdout)
+    rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+    by_id = {r["id"]: r for r in rules}
+    for code in CODES.values():
+        assert by_id[code.code]["name"] == code.name  # was "YamlTagArePlain" for E003
+    assert len({r["name"] for r in rules}) == len(rules)
+    assert by_id["E003"]["fullDescription"]["text"].startswith("Tags such as !!python/object")
+
+
+def test_the_summary_of_several_files_counts_infos_like_each_files_line():
+    out = _cli("check", "specs/alexnet.yaml", "specs/mlp.yaml", "--format", "concise").stdout
+    assert out.rstrip().endswith("Checked 2 files: 0 errors, 0 warnings, 1 info")
+
+
+def test_help_names_what_explain_and_dim_take():
+    assert "required: CODE" in _cli("explain").stderr  # the README's `specc explain CODE`
+    for command in ("check", "build"):
+        assert "at least 1" in " ".join(_cli(command, "--help").stdout.split())

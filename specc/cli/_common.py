@@ -11,8 +11,16 @@ class UsageError(Exception):
     pass
 
 
-def add_dim_option(parser, help: str | None = None) -> None:
-    parser.add_argument("--dim", action="append", metavar="SYM=VALUE", help=help)
+def output_or_stdout(text: str):
+    """argparse type of an `-o` whose default is standard output: `-o -` asks for it too
+    (None), instead of a file named `-`."""
+    return None if text == "-" else text
+
+
+def add_dim_option(parser) -> None:
+    parser.add_argument("--dim", action="append", metavar="SYM=VALUE",
+                        help="bind a symbolic size of the inputs to an integer of at least 1, "
+                             "e.g. N=8 (repeat for more symbols)")
 
 
 def parse_dims(values) -> dict:

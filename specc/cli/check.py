@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=tuple(FORMATS),
                    default=None, help="output format (default: full)")
-    add_dim_option(p, "bind a symbolic dim")
+    add_dim_option(p)
     add_var_options(p)
     p.add_argument("--fail-on", choices=("error", "warning", "info"), default=None,
                    help="lowest severity that makes the exit code 1 (default: error)")
@@ -68,8 +68,16 @@ def run(args) -> int:
         paths = [p for p in paths if looks_like_spec(p)]
     if missing:
         for m in missing:
-            print(f"specc: no spec files match {m!r}", file=sys.stderr)
+            if any(c in m for c in "*?["):
+                print(f"specc: no spec files match {m!r}", file=sys.stderr)
+            else:  # a plain path, as build and render name it
+                print(f"specc: cannot read {m}: No such file or directory", file=sys.stderr)
         return EXIT_USAGE
+    if not paths:  # folders without specs are not a mistake, but say that nothing ran
+        how = "" if args.skip_non_specs else "; --all-yaml checks them"
+        print(f"specc: no spec files in {', '.join(args.paths)} (YAML files without a "
+              f"top-level `specc:` or `layers:` key are skipped{how})", file=sys.stderr)
+        return EXIT_OK
     analyses, failing = [], False
     for path in paths:
         try:

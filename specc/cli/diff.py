@@ -21,7 +21,7 @@ def run(args) -> int:
     import json
 
     from specc.analysis import analyse_path
-    from specc.diff import diff_graphs, format_text
+    from specc.diff import diff_graphs, format_text, json_default
 
     dims = parse_dims(args.dim)
     analyses = [analyse_path(p, dims=dims, lint=False) for p in (args.old, args.new)]
@@ -35,7 +35,8 @@ def run(args) -> int:
     assert old is not None and new is not None  # analyses without errors have graphs
     report = diff_graphs(old, new)
     if args.format == "json":
-        print(json.dumps({"old": args.old, "new": args.new, **report}, indent=1))
+        print(json.dumps({"old": args.old, "new": args.new, **report}, indent=1,
+                         default=json_default))
     else:
         print(format_text(report, args.old, args.new))
     if args.fail_on_incompatible:

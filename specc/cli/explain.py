@@ -7,7 +7,7 @@ from specc.cli._common import EXIT_OK, EXIT_USAGE
 
 
 def add_arguments(p) -> None:
-    p.add_argument("rule", help="code or name, e.g. L101, bias-before-norm or E301")
+    p.add_argument("rule", metavar="CODE", help="code or name, e.g. L101, bias-before-norm or E301")
     p.set_defaults(func=run)
 
 

@@ -9,7 +9,7 @@ import importlib
 import os
 import sys
 
-from specc.cli._common import EXIT_OK, EXIT_USAGE, enable_project_plugins
+from specc.cli._common import EXIT_OK, EXIT_USAGE, enable_project_plugins, output_or_stdout
 
 from specc.tensor import DTYPES as _DTYPES
 
@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("--input", action="append", metavar="NAME=D0,D1,...[:DTYPE]",
                    required=True, help="an example input of forward(), e.g. x=1,3,224,224 "
                                        "or tokens=2,16:int64")
-    p.add_argument("-o", "--output", metavar="OUT.yaml", help="write here (default: stdout)")
+    p.add_argument("-o", "--output", metavar="OUT.yaml", type=output_or_stdout,
+                   help="write here (default, or -: stdout)")
     p.add_argument("--name", help="the spec's name (default: from the class name)")
     p.set_defaults(func=run_import)
 

@@ -14,9 +14,10 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from specc.files import atomic_write
+    from specc.files import atomic_write, check_output_target
     from specc.starter import starter_text
 
+    check_output_target(args.path)  # a directory or a read-only file: --force cannot help
     if os.path.exists(args.path) and not args.force:
         print(f"specc: {args.path} exists; use --force to overwrite it", file=sys.stderr)
         return EXIT_USAGE

@@ -6,7 +6,7 @@ import os
 import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               check_dims_used, parse_dims, print_diagnostics)
+                               check_dims_used, output_or_stdout, parse_dims, print_diagnostics)
 
 FORMATS = ("svg", "png", "pdf", "dot", "html")
 PNG_DPI = 200  # print quality for a figure one column wide
@@ -40,7 +40,8 @@ def _dpi(text: str) -> int:
 
 def add_arguments(p) -> None:
     p.add_argument("path")
-    p.add_argument("-o", "--output", help="OUT.svg|png|pdf|dot (default: print DOT)")
+    p.add_argument("-o", "--output", type=output_or_stdout,
+                   help="OUT.svg|png|pdf|dot|html (default, or -: print DOT)")
     p.add_argument("--format", choices=FORMATS, default=None)
     p.add_argument("--depth", type=_depth, default="auto",
                    help="levels of blocks to open: N, 'all', or 'auto' (default: the deepest "
@@ -109,7 +110,9 @@ def run(args) -> int:
         return EXIT_USAGE
     status = EXIT_FINDINGS if not analysis.ok else EXIT_OK
     if fmt not in FORMATS:
-        print(f"specc: cannot render to .{fmt}: use svg, png, pdf or dot", file=sys.stderr)
+        what = f".{fmt}" if fmt else f"-o {args.output} (no file extension)"
+        print(f"specc: cannot render to {what}: name a .svg, .png, .pdf, .dot or .html file, "
+              "or give --format", file=sys.stderr)
         return EXIT_USAGE
     if fmt == "dot":
         if args.output:

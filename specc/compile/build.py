@@ -218,7 +218,11 @@ def save_weights(model, path: str) -> None:
         save_model(model, path)
     else:
         torch = import_torch()
-        torch.save(model.state_dict(), path)
+        # through a file object: given a path, torch names the archive's records after the
+        # file's stem, and atomic_write's temporary `.specc-XXXX` (the target had no
+        # extension) has none, which torch refuses as an invalid file name
+        with open(path, "wb") as out:
+            torch.save(model.state_dict(), out)
 
 
 def load_weights(model, path: str) -> None:

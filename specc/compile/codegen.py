@@ -152,16 +152,17 @@ def support_code(state: CodegenState) -> list[str]:
     return parts
 
 
-def weights_code(graph: Graph, root_var: str, build_lines: list) -> list[str]:
+def weights_code(graph: Graph, root_var: str, build_lines: list, ties: bool = True) -> list[str]:
     """The spec's `init:` entries as an init_weights(model) function (returned) and the
-    lines of build_model() that call it and tie weights (appended to ``build_lines``)."""
+    lines of build_model() that call it and (``ties``) tie weights (appended to
+    ``build_lines``)."""
     parts = []
     init_lines = init_code(graph)
     if init_lines:
         parts.append("\n\ndef init_weights(model):\n    \"\"\"The spec's `init:` entries.\"\"\"\n"
                      + "\n".join("    " + line for line in init_lines) + "\n")
         build_lines.append(f"init_weights({root_var})")
-    for node in graph.nodes:  # after init: the tied weight is the target's, as HF ties
+    for node in graph.nodes if ties else ():  # after init: the tied weight is the target's
         if node.tie is not None:
             build_lines.append(f"{root_var}.get_submodule({node.id!r}).weight = "
                                f"{root_var}.get_submodule({node.tie!r}).weight")

@@ -16,7 +16,10 @@ from shapes is the code of the size it flows from (``BatchNorm2d(num_features=pl
 after a conv with ``out_channels=planes``). What no expression explains and differs
 between instances becomes a parameter of its own, named after the argument it first feeds
 (``in_channels``: a block's input channels, which no block param gives); what every
-instance shares is a literal. Names an inner class reads from around it (a var, an outer
+instance shares is a literal. "Every instance" counts the same scope in the spec's graphs
+with each var changed once: a size that changes with a var is no literal but the var or
+block param it follows (``nn.RMSNorm((hidden_size,))`` in a decoder layer, whose input
+comes from the embedding), and a size that equals a var by chance is not that var. Names an inner class reads from around it (a var, an outer
 block's param) are keyword parameters passed down to it.
 
 ``build_model(**vars)`` takes the spec's vars, defaulting to the values it was generated
@@ -38,6 +41,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from specc.compile.codegen import (CodegenError, CodegenState, buffer_value_code, constructor,
@@ -90,6 +94,10 @@ class _Class:
     # lack (a block's shortcut that `if: $downsample` switches on): built under `if`
     conditional: dict = field(default_factory=dict)
     template: "_Instance | None" = None  # an instance with every child (instances[0])
+    root: bool = False  # the model's class: build_model passes it vars only
+    # index of a function node in its forward -> {attr: its value with its code as repr}
+    forward_values: dict = field(default_factory=dict)
+    stored: list = field(default_factory=list)  # names __init__ keeps as self.<name>
 
     def signature(self) -> list:
         """The __init__ parameters: (name, kind) with kind "pattern", "own" or "free"."""
@@ -122,6 +130,8 @@ class _Instance:
     block_params: dict = field(default_factory=dict)  # those of the block it is part of
     values: list = field(default_factory=list)  # every literal, in the order of `labels`
     labels: list = field(default_factory=list)  # (child attribute, argument name) per value
+    paths: list = field(default_factory=list)  # (attributes..., argument name) per value
+    shape_text: str = ""  # its forward, the values of the spec's expressions in it aside
     raws: list = field(default_factory=list)  # the spec's expression of each value, or None
     inferred: list = field(default_factory=list)  # the value is inferred from shapes
     defaults: list = field(default_factory=list)  # a nested class's default, or _NO_DEFAULT
@@ -130,9 +140,12 @@ class _Instance:
     absent: set = field(default_factory=set)  # attrs of the class's conditional children it lacks
     spans: dict = field(default_factory=dict)  # id(child) -> (first, end) of its values
     args: dict = field(default_factory=dict)  # pattern parameter -> this instance's value
+    # the same scope in the spec's graphs with other values of its vars, built alike
+    variants: list = field(default_factory=list)  # [_Instance]
 
 
 _NO_DEFAULT = object()
+_UNKNOWN = object()  # the argument of a variant whose values could not be told
 
 
 class _AbsentType:
@@ -246,52 +259,63 @@ def generate_readable(graph: Graph, float_dtype: str | None = None,
     """The source of a module file defining the model's classes and ``build_model()``.
 
     ``spec``: the spec's names (:func:`_spec_names`); ``reanalyse(vars)``: the graph of the
-    spec with some vars changed (None when that is invalid). build_model takes a var when
-    the file generated with another value of it is this file (its code, docstrings,
-    comments and defaults aside): then the code computes everything the var changes, and
-    build_model(var=v) builds what `specc build --var` would. Any other var is built into
-    the file, and build_model says so when given another value."""
+    spec with some vars changed (None when that is invalid). Each var is changed once
+    (:func:`_other_points`), and the values of every literal in those graphs tell which
+    var or block param a size inferred from shapes follows (:func:`_find_parameters`).
+    build_model takes a var when the file generated with the other value of it is this
+    file (its code, docstrings, comments and defaults aside): then the code computes
+    everything the var changes, and build_model(var=v) builds what `specc build --var`
+    would. Any other var is built into the file, and build_model says so when given
+    another value."""
     if not graph.complete:
         raise CodegenError("the spec has errors; fix them before building")
     spec = spec or _Spec()
     usable = {name: value for name, value in spec.plain.items() if _usable_name(name)}
     spec = _Spec(usable, {k: v for k, v in spec.derived.items() if _usable_name(k)},
                  spec.block_defaults)
-    text = _generate(graph, float_dtype, spec, set())
-    fixed = set()
-    if reanalyse is not None:
-        code = _code_shape(text)
-        for name, value in spec.plain.items():
-            other = _other_code(float_dtype, spec, reanalyse, name, value)
-            if other is None or other != code:
+    points = _other_points(spec, reanalyse) if reanalyse is not None else {}
+    text = _generate(graph, float_dtype, spec, set(), [g for _, g in points.values()])
+    fixed = set(spec.plain) - set(points)
+    code = _code_shape(text)
+    for name, (value, changed) in points.items():
+        # the same code generated from the other value (the graphs around it the same:
+        # this one's in place of that one's)
+        cloud = [graph] + [g for other, (_, g) in points.items() if other != name]
+        other = _Spec({**spec.plain, name: value}, spec.derived, spec.block_defaults)
+        try:
+            if _code_shape(_generate(changed, float_dtype, other, set(), cloud)) != code:
                 fixed.add(name)
-    else:
-        fixed = set(spec.plain)
-    return _generate(graph, float_dtype, spec, fixed) if fixed else text
+        except CodegenError:
+            fixed.add(name)
+    return _generate(graph, float_dtype, spec, fixed, [g for _, g in points.values()]) \
+        if fixed else text
 
 
-def _other_code(float_dtype: str | None, spec: _Spec, reanalyse, name: str,
-                value) -> str | None:
-    """The code (see :func:`_code_shape`) generated with another valid value of a var, or
-    None when no other value tried is valid. A size changes by doubling first (heads
-    still divide it), a flag flips; a text has no other value to try."""
-    if isinstance(value, bool):
-        tries: list = [not value]
-    elif isinstance(value, int):
-        tries = [value * 2, value + 1, value + 2] if value else [1, 2]
-    elif isinstance(value, float):
-        tries = [value * 1.5 + 0.25]
-    else:
-        return None
-    for new in tries:
-        changed = reanalyse({name: new})
-        if changed is not None and changed.complete:
-            other = _Spec({**spec.plain, name: new}, spec.derived, spec.block_defaults)
-            try:
-                return _code_shape(_generate(changed, float_dtype, other, set()))
-            except CodegenError:
-                return None
-    return None
+def _other_points(spec: _Spec, reanalyse) -> dict:
+    """var -> (another valid value of it, the graph with it) for each var that has one:
+    a size doubled first (heads still divide it), else one more or two, else halved (a
+    group width must still divide every width); a flag flipped; a fraction halved where
+    more is invalid; an optional size left out given. A text has no other value to try."""
+    points = {}
+    for name, value in spec.plain.items():
+        if value is None:  # an optional size (GPT-2's n_inner, null: 4 × n_embd): given
+            tries: list = [32, 8]
+        elif isinstance(value, bool):
+            tries = [not value]
+        elif isinstance(value, int):
+            tries = [value * 2, value + 1, value + 2, value // 2] if value else [1, 2]
+        elif isinstance(value, float):
+            tries = [value * 1.5 + 0.25, value / 2]
+        else:
+            continue
+        for new in tries:
+            if new == value:
+                continue
+            changed = reanalyse({name: new})
+            if changed is not None and changed.complete:
+                points[name] = (new, changed)
+                break
+    return points
 
 
 def _code_shape(text: str) -> str:
@@ -328,11 +352,16 @@ def _classes(graph: Graph, float_dtype: str | None) -> tuple[CodegenState, dict,
     return state, classes, root
 
 
-def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set) -> str:
+def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set,
+              cloud: list | None = None) -> str:
+    """The file of ``graph``; ``cloud``: the spec's graphs with other values of its vars,
+    whose literals tell what each of this one's follows."""
     state, classes, root = _classes(graph, float_dtype)
     module_names = reserved_names() | runtime_class_names() | set(state.plugin_classes.values())
+    _align(classes, [_classes(other, float_dtype)[1] for other in cloud or []])
     # nested classes come before the classes using them
     order = _merge_conditional(state, list(classes.values()), _Names(spec, module_names))
+    root.cls.root = True
     taken = module_names | _LOCAL_NAMES | set(spec.plain)
     for cls in order:
         for instance in cls.instances:
@@ -360,7 +389,8 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set) ->
                         f"{_INDENT}raise ValueError(f'{name}={{{name}!r}}' + {why!r})"]
     build_lines.append("model = " + _call(root.cls.name, [f"{name}={name}" for name in root.cls.free],
                                           _INDENT, len(_INDENT) + 8))
-    parts += weights_code(graph, "model", build_lines)
+    parts += weights_code(graph, "model", build_lines, ties=False)
+    build_lines += _tie_lines(graph, names, root)
     body = "".join(f"{_INDENT}{line}\n" for line in build_lines)
     signature = _signature("def build_model", [f"{name}={_literal(value)}"
                                                for name, value in spec.plain.items()], "")
@@ -370,6 +400,82 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set) ->
     parts.append(f"\n\n{signature}\n{_INDENT}\"\"\"{doc}.\"\"\"\n"
                  f"{body}{_INDENT}return model\n")
     return "".join(parts)
+
+
+def _tie_lines(graph: Graph, names: _Names, root: _Instance) -> list[str]:
+    """build_model's lines that tie weights (after init, as HF ties them): under the
+    spec's condition where its `tie:` is an expression of the vars (``'model.embed_tokens'
+    if tie_word_embeddings else None``: ``if tie_word_embeddings:``), else as built."""
+    lines = []
+    for node in graph.nodes:
+        raw = node.exprs.get("tie")
+        found = names.code(raw, root) if raw is not None else None
+        tied = f"{_module_code(node.id)}.weight"
+        if found is None:
+            if node.tie is not None:
+                lines.append(f"{tied} = {_module_code(node.tie)}.weight")
+            continue
+        tree = ast.parse(found[0], mode="eval").body
+        values = [b.value for b in (tree.body, tree.orelse) if isinstance(b, ast.Constant)] \
+            if isinstance(tree, ast.IfExp) else []
+        if isinstance(tree, ast.IfExp) and len(values) == 2 and \
+                {type(v) for v in values} == {str, type(None)}:
+            target, test = values[0], ast.unparse(tree.test)
+            if target is None:
+                target, test = values[1], f"not ({test})"
+            lines += [f"if {test}:", f"{_INDENT}{tied} = {_module_code(str(target))}.weight"]
+        else:
+            lines += [f"tie_target = {found[0]}", "if tie_target is not None:",
+                      f"{_INDENT}{tied} = model.get_submodule(tie_target).weight"]
+    return lines
+
+
+def _module_code(path: str) -> str:
+    """The code of the model's submodule at a path: attributes where they can be."""
+    parts = path.split(".")
+    if all(plain_attribute(part) for part in parts):
+        return "model." + path
+    return f"model.get_submodule({path!r})"
+
+
+def _align(classes: dict, others: list) -> None:
+    """Give each instance its variants: the instances of the same scope, built alike, in
+    the graphs of ``others`` (each a classes dict of :func:`_describe`), which stand in for
+    it with their values (:func:`_find_parameters` gives them its class)."""
+    mine = [inst for cls in classes.values() for inst in cls.instances]
+    structure: dict = {}
+    for other in others:
+        theirs = {inst.scope.path: inst for cls in other.values() for inst in cls.instances}
+        for instance in mine:
+            variant = theirs.get(instance.scope.path)
+            if variant is not None and \
+                    _structure(variant, structure) == _structure(instance, structure):
+                instance.variants.append(variant)
+
+
+def _structure(instance: _Instance, cache: dict) -> tuple:
+    """What an instance's code is made of, values aside, nested classes' included."""
+    key = id(instance)
+    if key not in cache:
+        def child(c: _Child) -> tuple:
+            if c.kind == "class":
+                assert c.instance is not None
+                return (c.kind, c.attr, _structure(c.instance, cache))
+            if c.kind == "sequential":
+                inner = tuple(child(item) for item in c.children)
+                if c.scope is not None and "repeat" in c.scope.exprs:  # its count aside
+                    inner = tuple(dict.fromkeys(item[:1] + item[2:] for item in inner))
+                return (c.kind, c.attr, inner)
+            return c.key()
+
+        children = tuple(child(c) for c in instance.children)
+        head = (instance.cls.key[0], instance.shape_text)
+        if instance.cls.stack:  # its length aside (a var's, which build_model passes):
+            # its forward is a loop, its items alike but for their attribute
+            children = tuple(dict.fromkeys(c[:1] + c[2:] for c in children))
+            head = (head[0], "stack")
+        cache[key] = (head, children)
+    return cache[key]
 
 
 def _merge_conditional(state: CodegenState, order: list, names: _Names) -> list:
@@ -523,8 +629,80 @@ def _describe(state: CodegenState, scope: Scope, classes: dict, hint: str) -> _I
         block = block.parent
     instance = _Instance(scope, cls, children, env={**state.graph.vars, **block.params},
                          block_params=block.params)
+    # the forward as written whatever the values of the spec's expressions in it
+    with _forward_values(scope, {index: {key: _Coded.of(node.attrs.get(key), _masked(raw))
+                                          for key, raw in node.exprs.items()
+                                          if key in node.attrs}
+                                 for index, node in _function_nodes(scope)}):
+        instance.shape_text = forward_text(state, scope, comment=lambda item: "")[0] \
+            if any(node.exprs for _, node in _function_nodes(scope)) else text
     cls.instances.append(instance)
     return instance
+
+
+class _CodedInt(int):
+    """A function op's value that its forward code writes as an expression (``repr``)."""
+
+    code = ""
+
+    def __repr__(self) -> str:
+        return self.code
+
+    __str__ = __repr__
+
+
+class _CodedFloat(float):
+    code = ""
+
+    def __repr__(self) -> str:
+        return self.code
+
+    __str__ = __repr__
+
+
+class _Coded:
+    @staticmethod
+    def of(value, code: "str | list | None"):
+        """``value`` (a number, or a list holding some) with ``code`` as its repr: each
+        item's where ``code`` is a list of them (None: the item as it is)."""
+        if isinstance(value, list) and isinstance(code, list) and len(code) == len(value):
+            return [_Coded.of(v, c) for v, c in zip(value, code)]
+        if not isinstance(code, str) or isinstance(value, bool) or \
+                not isinstance(value, (int, float)):
+            return value
+        coded = (_CodedInt if isinstance(value, int) else _CodedFloat)(value)
+        coded.code = code
+        return coded
+
+
+def _masked(raw):
+    """What stands for the value of an expression in a forward compared across values:
+    its text (each item's, of a list holding some)."""
+    if isinstance(raw, list):
+        return [repr(item) if isinstance(item, str) and "$" in item else None for item in raw]
+    return repr(raw)
+
+
+def _function_nodes(scope: Scope) -> list:
+    """(index, node) of the function ops among a scope's items: those its forward
+    computes with values the spec may write as expressions."""
+    return [(index, item) for index, item in enumerate(scope.items)
+            if isinstance(item, Node) and op_of(item).kind == "function"]
+
+
+@contextmanager
+def _forward_values(scope: Scope, values: dict):
+    """The scope's function nodes (by index) with some attrs replaced while it runs."""
+    saved = {}
+    for index, attrs in values.items():
+        node = scope.items[index]
+        saved[index] = node.attrs
+        node.attrs = {**node.attrs, **attrs}
+    try:
+        yield
+    finally:
+        for index, attrs in saved.items():
+            scope.items[index].attrs = attrs
 
 
 def _is_stack(state: CodegenState, scope: Scope) -> bool:
@@ -587,12 +765,15 @@ def _literals(instance: _Instance) -> None:
     def add(label: tuple, value, raw, inferred: bool = False, default=_NO_DEFAULT,
             owner: Node | Scope | None = None, flows: list | None = None) -> None:
         instance.owners.append(owner)
+        instance.paths.append((*prefix, *label))
         instance.flows.append(flows or [])
         instance.values.append(value)
         instance.labels.append(label)
         instance.raws.append(raw)
         instance.inferred.append(inferred)
         instance.defaults.append(default)
+
+    prefix: list = []  # the attributes of the Sequentials a value is in
 
     def walk(children: list, absent: bool = False) -> None:
         """``absent``: the template's child this instance lacks, one placeholder a value."""
@@ -617,7 +798,9 @@ def _literals(instance: _Instance) -> None:
                 add((child.attr, f"size{axis}"), _ABSENT if absent else size,
                     raw[axis] if isinstance(raw, list) and axis < len(raw) else None)
         elif child.kind == "sequential":
+            prefix.append(child.attr)
             walk(child.children, absent)
+            prefix.pop()
         elif child.kind == "class":
             nested = child.instance
             assert nested is not None
@@ -626,8 +809,8 @@ def _literals(instance: _Instance) -> None:
                 if absent:
                     add((child.attr, name), _ABSENT, None, owner=scope)
                 elif kind == "pattern":  # a size the class could not compute: its input's
-                    add((child.attr, name), nested.args[name], None, True, owner=scope,
-                        flows=[scope.input])
+                    add((child.attr, name), nested.args.get(name, _UNKNOWN), None, True,
+                        owner=scope, flows=[scope.input])
                 elif kind == "own":
                     add((child.attr, name), scope.params[name], scope.exprs.get(name),
                         default=nested.cls.defaults.get(name, _NO_DEFAULT), owner=scope)
@@ -653,11 +836,18 @@ class _Names:
     def __init__(self, spec: _Spec, class_names: set):
         self.spec = spec
         self.unusable = class_names
+        self.known: dict = {}  # (the expression, the names of a block's params) -> code
 
     def code(self, raw, instance: _Instance) -> tuple[str, set] | None:
         """(code, names it reads) of an expression as the spec writes it, when the code
         computes the instance's value from names a class can take (not `i`, which the
         copies of a repeat each bind), else None."""
+        key = (repr(raw), tuple(instance.block_params))
+        if key not in self.known:
+            self.known[key] = self._code(raw, instance)
+        return self.known[key]
+
+    def _code(self, raw, instance: _Instance) -> tuple[str, set] | None:
         tree = self._tree(raw, depth=0)
         if tree is None:
             return None
@@ -709,41 +899,61 @@ _FUNCTIONS = {"min", "max", "abs", "round", "int"}
 def _find_parameters(cls: _Class, names: _Names) -> None:
     """Each value of the class's code: the spec's expression of it where that computes it
     in every instance (`planes * 4`); else, for a size inferred from shapes, the code of
-    an earlier value equal to it in every instance (a conv's in_channels is the out_channels
-    before it); else a literal where every instance agrees; else a parameter per distinct
-    pattern of values (`in_channels`). The block's params the code reads are parameters
-    too, and so are the names it reads from around it (vars, an outer block's params)."""
+    an earlier value it equals (a conv's in_channels is the out_channels before it), or a
+    var or block param it equals, or a multiple of either (:func:`_size_code`); else a
+    literal where every instance agrees; else a parameter per distinct pattern of values
+    (`in_channels`). The block's params the code reads are parameters too, and so are the
+    names it reads from around it (vars, an outer block's params).
+
+    "Every instance" counts each instance's variants (the graphs with other values of
+    the vars): a size that follows a var is told from one that equals it by chance, and
+    one that changes with a var is no literal (the model's class, which build_model
+    passes vars only, writes it as one: that var is then built into the file)."""
     for instance in cls.instances:
         _literals(instance)
+    rows = list(cls.instances)
+    for instance in cls.instances:
+        for variant in instance.variants:
+            variant.cls, variant.absent = cls, instance.absent
+            _literals(variant)
+            if _same_paths(variant, instance):
+                rows.append(variant)
     first = cls.instances[0]
-    columns = [_key(tuple(inst.values[position] for inst in cls.instances))
+    columns = [_key(tuple(row.values[position] for row in rows))
                for position in range(len(first.values))]
     patterns: dict = {}  # the values of one position in every instance -> positions
     read: list = []  # the names the code reads, in order
     for position, value in enumerate(first.values):
-        present = [inst for inst in cls.instances if inst.values[position] is not _ABSENT]
-        raws = {repr(inst.raws[position]) for inst in present}
-        found = None
+        present = [row for row in rows if row.values[position] is not _ABSENT]
+        raws = {repr(row.raws[position]) for row in present}
+        found, earlier = None, []
         if len(raws) == 1 and first.raws[position] is not None:
             found = _verified(names, first.raws[position], position, present)
         if found is None and first.inferred[position]:
             upstream = _upstream(first.flows[position], first.scope)
-            found = next((cls.code_of[q] for q in reversed(range(position))
-                          if q in cls.code_of and first.owners[q] in upstream
-                          and _agree(columns[q], columns[position])), None)
+            earlier = [q for q in reversed(range(position))
+                       if q in cls.code_of and first.owners[q] in upstream]
+            found = next((cls.code_of[q] for q in earlier
+                          if _agree(columns[q], columns[position])), None)
         # a value of a child some instances lack joins a parameter it agrees with first
         # (the shortcut's in_channels is the block's)
         joins = next((known for known in patterns if _agree(known, columns[position])), None) \
-            if len(present) < len(cls.instances) else None
+            if len(present) < len(rows) else None
+        if found is None and joins is None:  # (a value inside a chain of a block of its
+            # own is written as that block's params, which this class does not have)
+            found = _size_code(cls, names, position, present, earlier, read)
         if found is not None:
             cls.code_of[position] = found
             read += [name for name in sorted(found[1]) if name not in read]
-        elif joins is None and len(set(columns[position]) - {repr(_ABSENT)}) == 1:
+        elif cls.root or joins is None and len(set(columns[position]) - {repr(_ABSENT)}) == 1:
             cls.constants[position] = value
         else:
             patterns.setdefault(joins or columns[position], []).append(position)
     read += [name for _, used in cls.conditional.values() for name in sorted(used)
              if name not in read]
+    cls.forward_values, stored = _forward_codes(cls, names, rows)
+    cls.stored = [name for name in dict.fromkeys(read + sorted(stored)) if name in stored]
+    read += [name for name in sorted(stored) if name not in read]
     pattern_of = {p: column for column, positions in patterns.items() for p in positions}
     for child, count in _repeats(cls, names, pattern_of):
         cls.repeats[id(child)] = count[0]
@@ -762,12 +972,148 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
         cls.params.append((name, positions))
         for position in positions:
             cls.group_of[position] = name
-    for instance in cls.instances:  # (an argument only a lacking child takes: any value)
-        instance.args = {name: next((instance.values[p] for p in positions
-                                     if instance.values[p] is not _ABSENT), first.values[positions[0]])
-                         for name, positions in cls.params}
+    for row in rows:  # (an argument only a lacking child takes: any value)
+        row.args = {name: next((row.values[p] for p in positions
+                                if row.values[p] is not _ABSENT), first.values[positions[0]])
+                    for name, positions in cls.params}
     if cls.stack:
         _stack_count(cls, names)
+
+
+def _forward_codes(cls: _Class, names: _Names, rows: list) -> tuple[dict, set]:
+    """The values of the forward's function ops that the spec writes as expressions of
+    the vars and block params and that those give in every row (a reshape to
+    ``[N, $hidden, -1]``): index -> {attr: the value, its repr ``self.hidden``}; and the
+    names read, which __init__ keeps as attributes (as torchvision keeps hidden_dim)."""
+    from specc.expr import ExprError, evaluate
+
+    first = cls.instances[0]
+    if cls.stack:
+        return {}, set()
+    taken = {c.attr for c in first.children} | set(MODULE_ATTRS)
+    out: dict = {}
+    stored: set = set()
+    for index, node in _function_nodes(first.scope):
+        for key, raw in node.exprs.items():
+            value = node.attrs.get(key)
+            if key not in node.attrs:
+                continue
+            items = list(zip(raw, value)) if isinstance(raw, list) and isinstance(value, list) \
+                and len(raw) == len(value) else [(raw, value)]
+            codes = []
+            for axis, (item, _) in enumerate(items):
+                found = names.code(item, first) if isinstance(item, str) and "$" in item \
+                    else None
+                if found is not None and not all(
+                        name not in taken and plain_attribute(name) for name in found[1]):
+                    found = None
+                for row in rows if found is not None else ():
+                    theirs = next((n for n in row.scope.items if isinstance(n, Node)
+                                   and n.attr_name == node.attr_name), None)
+                    if theirs is None:
+                        continue  # a row that lacks it (an `if:` turned it off)
+                    mine = theirs.attrs.get(key)
+                    mine = mine[axis] if isinstance(raw, list) and isinstance(mine, list) \
+                        and axis < len(mine) else mine
+                    try:
+                        if _literal(evaluate(item, row.env)) != _literal(mine):
+                            found = None
+                            break
+                    except ExprError:
+                        found = None
+                        break
+                codes.append(None if found is None else _on_self(found[0]))
+                stored |= found[1] if found is not None else set()
+            if any(code is not None for code in codes):
+                coded = _Coded.of(value, codes if isinstance(raw, list) else codes[0])
+                out.setdefault(index, {})[key] = coded
+    return out, stored
+
+
+def _on_self(code: str) -> str:
+    """An expression of the names with each read as the module's attribute of it."""
+    class OnSelf(ast.NodeTransformer):
+        def visit_Name(self, node):  # noqa: N802
+            if node.id in _FUNCTIONS:
+                return node
+            return ast.copy_location(ast.Attribute(ast.Name("self", ast.Load()), node.id,
+                                                   ast.Load()), node)
+
+    return ast.unparse(OnSelf().visit(ast.parse(code, mode="eval")))
+
+
+def _same_paths(variant: _Instance, instance: _Instance) -> bool:
+    """Order a variant's values as the instance's, by the path of each: a repeat of more
+    copies has more, one of fewer lacks some (absent there, as a child an `if:` turns
+    off). False when one is unknown."""
+    if variant.paths != instance.paths:
+        where = {path: index for index, path in enumerate(variant.paths)}
+        variant.values = [variant.values[where[path]] if path in where else _ABSENT
+                          for path in instance.paths]
+        variant.raws = [variant.raws[where[path]] if path in where else None
+                        for path in instance.paths]
+    return all(value is not _UNKNOWN for value in variant.values)
+
+
+def _size_code(cls: _Class, names: _Names, position: int, rows: list, earlier: list,
+               read: list) -> tuple[str, set] | None:
+    """The code of a size inferred from shapes that no value before it in the class gives
+    as it is, where its value changes with the vars (a constant stays a literal): a var or
+    block param it equals in every row, or a multiple or a fraction of one of those or of
+    an earlier value upstream of it (a bidirectional LSTM's output is ``2 * hidden``).
+    A tuple (a LayerNorm's normalized_shape) is one such size per item."""
+    column = [row.values[position] for row in rows]
+    if isinstance(column[0], tuple) and all(isinstance(v, tuple) and len(v) == len(column[0])
+                                            for v in column):
+        items = []
+        for axis in range(len(column[0])):
+            found = _one_size(cls, names, [v[axis] for v in column], rows, earlier, read)
+            if found is None:
+                return None
+            items.append(found)
+        code = ", ".join(code for code, _ in items) + ("," if len(items) == 1 else "")
+        return f"({code})", set().union(*(used for _, used in items))
+    if len(set(map(repr, column))) == 1:
+        return None  # a literal (or a parameter where instances differ)
+    return _one_size(cls, names, column, rows, earlier, read)
+
+
+def _one_size(cls: _Class, names: _Names, column: list, rows: list, earlier: list,
+              read: list) -> tuple[str, set] | None:
+    """See :func:`_size_code`: one size's code, given its value in each row."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in column):
+        return None
+    if len(set(column)) == 1:
+        return (str(column[0]), set())
+    first = cls.instances[0]
+    candidates = []  # (code, names, the value in each row), the likeliest first
+    for q in earlier:
+        candidates.append((*cls.code_of[q], [row.values[q] for row in rows]))
+    spec_names = list(first.block_params) + read + list(names.spec.plain) + \
+        list(names.spec.derived)
+    for name in dict.fromkeys(spec_names):
+        found = names.code(f"${name}", first)
+        if found is None or not all(name in row.env for row in rows):
+            continue
+        candidates.append((*found, [row.env[name] for row in rows]))
+    sized = [c for c in candidates
+             if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in c[2])]
+    for code, used, values in sized:
+        if values == column:
+            return code, used
+    for code, used, values in sized:
+        factor = column[0] // values[0]
+        if factor > 1 and all(v * factor == size for v, size in zip(values, column)):
+            return f"{factor} * {_operand(code)}", used
+        divisor = values[0] // column[0] if column[0] else 0
+        if divisor > 1 and all(v == size * divisor for v, size in zip(values, column)):
+            return f"{_operand(code)} // {divisor}", used
+    return None
+
+
+def _operand(code: str) -> str:
+    """``code`` as an operand of * or //: in parentheses unless it is a name or number."""
+    return code if code.isidentifier() or code.isdigit() else f"({code})"
 
 
 _UPSTREAM_LIMIT = 256  # producers looked at, nearest first: a size flows from a near one
@@ -970,11 +1316,14 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
         else:
             lines.append(_assign(child.attr, expression(child, body), "add_module"))
     signature = cls.signature_code()
+    lines = [f"self.{name} = {name}" for name in cls.stored] + lines
     init = "".join(f"{body}{line}\n" for line in ["super().__init__()"] + lines)
     doc = f"{_INDENT}\"\"\"{doc_text(first.scope.block or first.scope.path or state.graph.name)}" \
         f"{_instances_note(cls)}\"\"\"\n\n"
     input_comment, comments = _comments(state, cls)
-    forward, owners = forward_text(state, first.scope, comment=lambda item: comments[id(item)])
+    with _forward_values(first.scope, cls.forward_values):
+        forward, owners = forward_text(state, first.scope,
+                                       comment=lambda item: comments[id(item)])
     head, _, rest = forward.partition("\n")
     if cls.conditional:
         rest = _conditional_calls(rest, owners, cls)

@@ -568,7 +568,8 @@ class Expander:
                     given=given, attr_locs=attr_locs, init=init,
                     output_names=op.output_names(attrs), tie=tie,
                     training_only=self.training_only,
-                    exprs=expressions(item, [k for k in item if k not in NODE_KEYS]))
+                    exprs=expressions(item, [k for k in item if k not in NODE_KEYS]
+                                      + ["tie"]))  # --emit-python ties by it
         self.nodes.append(node)
         place.frame.add(node)
         return node

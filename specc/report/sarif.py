@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from specc import __version__
-from specc.errors import ERROR_CODES
+from specc.codes import CODES
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 INFO_URI = "https://github.com/specc-dev/specc"
@@ -14,14 +14,21 @@ def _rules():
     from specc.lint.registry import RULES
 
     rules = []
-    for code, summary in ERROR_CODES.items():
+    for c in CODES.values():
+        if c.is_rule:
+            continue  # the lint rules follow, from their registry
+        docs = f"{INFO_URI}/blob/main/docs/errors.md#{c.code.lower()}"
+        explanation = c.explanation or f"{c.summary}."
+        fix = f"\n\nFix: {c.hint}" if c.hint else ""
         rules.append({
-            "id": code, "name": "".join(w.capitalize() for w in summary.split()[:6] if w.isalpha()),
-            "shortDescription": {"text": summary},
-            "fullDescription": {"text": f"{code}: {summary}. See docs/errors.md."},
-            "help": {"text": f"See {INFO_URI}/blob/main/docs/errors.md#{code.lower()}",
-                     "markdown": f"See [docs/errors.md]({INFO_URI}/blob/main/docs/errors.md)"},
-            "defaultConfiguration": {"level": "error"},
+            # the code's own name (`unreadable-file`), as the lint rules below use theirs
+            "id": c.code, "name": c.name,
+            "shortDescription": {"text": c.summary},
+            "fullDescription": {"text": explanation.split("\n\n")[0]},
+            "help": {"text": f"{explanation}{fix}\n\nSee {docs}",
+                     "markdown": f"{explanation}{fix.replace('Fix:', '**Fix:**')}\n\n"
+                                 f"See [docs/errors.md]({docs})"},
+            "defaultConfiguration": {"level": _LEVEL[c.severity]},
         })
     for r in RULES.values():
         rules.append({

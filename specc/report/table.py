@@ -77,8 +77,11 @@ def render_table(analysis, style: Style) -> str:
             for name, ref in graph.outputs if ref.type))
         training = (f" (eval; training-only branches add {count_text(total['training_only_macs'])})"
                     if total["training_only_macs"] else "")
+        # per sample while the batch is symbolic (bound to 1); with a concrete batch (a
+        # literal size or --dim N=8) the count is the whole batch's
+        macs = "MACs/sample" if graph.batch_symbols else "MACs"
         lines.append(f"Params: {count_text(total['params'])}   "
-                     f"MACs/sample: {count_text(total['macs'])}{training}   "
+                     f"{macs}: {count_text(total['macs'])}{training}   "
                      f"Param memory (fp32): {total['params'] * 4 / 2**20:,.1f} MiB")
         if outputs:
             lines.append(f"Outputs: {outputs}")

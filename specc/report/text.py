@@ -37,8 +37,11 @@ def details(d, style: Style, source_lines: list[str]) -> list[str]:
 def summary_line(analyses) -> str:
     errors = sum(1 for a in analyses for d in a.diagnostics if d.severity == "error")
     warnings = sum(1 for a in analyses for d in a.diagnostics if d.severity == "warning")
+    infos = sum(1 for a in analyses for d in a.diagnostics if d.severity == "info")
+    # infos are counted where there are any, as each file's own count line does
     return (f"Checked {len(analyses)} file{'s' if len(analyses) != 1 else ''}: "
             f"{errors} error{'s' if errors != 1 else ''}, "
-            f"{warnings} warning{'s' if warnings != 1 else ''}")
+            f"{warnings} warning{'s' if warnings != 1 else ''}"
+            + (f", {infos} info{'s' if infos != 1 else ''}" if infos else ""))
 
 
