@@ -15,21 +15,37 @@ that way.
 """
 from __future__ import annotations
 
+from operator import attrgetter
+
 
 class Record:
     """A mutable record, equal to another of its class whose fields are equal (so, like a
     mutable dataclass, it has no hash)."""
 
     __slots__: tuple[str, ...] = ()
+    # the class's field values as a tuple, in __slots__ order: an attrgetter made once per
+    # class (it runs in C; a Ref or TensorType is hashed ~700 times in a ResNet-50 check)
+    # (called as self._get_fields(self): an attrgetter is no method, so the no-field and
+    # one-field getters are static functions to match)
+    _get_fields = staticmethod(lambda _record: ())
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        names = cls.__slots__
+        if len(names) > 1:
+            cls._get_fields = attrgetter(*names)  # type: ignore[assignment]
+        elif names:  # attrgetter of one name returns the value, not a tuple
+            one = attrgetter(names[0])
+            cls._get_fields = staticmethod(lambda record: (one(record),))
 
     def field_values(self) -> tuple:
         """The field values in ``__slots__`` order."""
-        return tuple([getattr(self, name) for name in self.__slots__])
+        return self._get_fields(self)
 
     def __eq__(self, other):
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self.field_values() == other.field_values()
+        return self._get_fields(self) == other._get_fields(other)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
@@ -51,7 +67,7 @@ class Value(Record):
     __slots__ = ()
 
     def __hash__(self) -> int:
-        return hash(self.field_values())
+        return hash(self._get_fields(self))
 
     def __setattr__(self, name: str, value) -> None:
         raise AttributeError(f"cannot assign to field {name!r}: a {type(self).__name__} "
@@ -64,4 +80,4 @@ class Value(Record):
     def __reduce__(self):
         # pickle and copy make it again through __init__ (their default sets the slots
         # with setattr, which an immutable value refuses)
-        return type(self), self.field_values()
+        return type(self), self._get_fields(self)

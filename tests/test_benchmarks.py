@@ -99,6 +99,38 @@ def test_check_path_dataclasses_have_docstrings():
     assert not missing, missing
 
 
+def test_value_types_list_their_fields_in_init_order():
+    """specc/values.py's equality, hash, repr, pickling and replace() read a value's fields
+    from its __slots__ as the parameters of its __init__: the two must name the same fields
+    in the same order, and a changed copy, a pickled one and the original agree."""
+    import inspect
+    import pickle
+
+    import specc.analysis  # noqa: F401  (the check path's modules)
+    import specc.config  # noqa: F401
+    import specc.expand.place  # noqa: F401
+    import specc.initializers  # noqa: F401
+    from specc.errors import Diagnostic, Loc
+    from specc.values import Record
+
+    classes, todo = [], [Record]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            classes.append(sub)
+            todo.append(sub)
+    assert len(classes) >= 15, classes
+    for cls in classes:
+        assert list(inspect.signature(cls).parameters) == list(cls.__slots__), cls
+    d = Diagnostic("E301", "m", loc=Loc(3, 4), instances=("a", "b"))
+    assert pickle.loads(pickle.dumps(d)) == d and hash(pickle.loads(pickle.dumps(d))) == hash(d)
+    moved = d.replace(loc=d.loc.replace(col=5))
+    assert moved != d and moved.loc == Loc(3, 5) and moved.replace(loc=Loc(3, 4)) == d
+    with pytest.raises(AttributeError):
+        d.message = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        d.replace(colour=1)
+
+
 def test_a_pyproject_is_parsed_when_it_may_hold_a_specc_table(tmp_path):
     """The text prefilter that spares `check` the TOML parser misses no form of the table."""
     from specc.config import _find
