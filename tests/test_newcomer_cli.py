@@ -231,3 +231,18 @@ def test_a_symbolic_size_that_cannot_be_inferred_shows_the_input():
     [diagnostic] = specc.check(spec).diagnostics
     # a 3-D input to Conv2d is unbatched [C, H, W]: the shape shows why C is the batch N
     assert diagnostic.code == "E304" and "(input [N, 4, 3])" in diagnostic.message
+
+
+@pytest.mark.parametrize("text,kind", [("- a\n- b\n", "a list"), ("just text\n", "text"),
+                                       ("3\n", "a number")])
+def test_a_document_that_is_not_a_mapping_is_named_in_words(text, kind):
+    [diagnostic] = specc.check(text).diagnostics
+    assert diagnostic.code == "E101" and diagnostic.message.endswith(f"not {kind}")  # was LList
+
+
+def test_a_tab_in_the_indentation_gets_a_hint():
+    spec = "specc: 1\nname: x\ninputs:\n\tx: {shape: [N, 4]}\nlayers: [ReLU]\n"
+    [diagnostic] = specc.check(spec).diagnostics
+    assert diagnostic.code == "E001" and (diagnostic.loc.line, diagnostic.loc.col) == (4, 1)
+    assert diagnostic.hint == "YAML indents with spaces, never tabs"
+    assert specc.check("specc: 1\nname: [\n").diagnostics[0].hint is None
