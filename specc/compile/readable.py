@@ -87,8 +87,8 @@ class _Class:
     defaults: dict = field(default_factory=dict)  # own param -> its default, where it has one
     free: list = field(default_factory=list)  # vars / outer block params it reads, keywords
     count: str = ""  # a stack's length as code, when the spec writes it as an expression
-    # id(a Sequential child of instances[0]) -> its `repeat:` count as code: its copies
-    # are built alike, in a comprehension
+    # id(a Sequential child of instances[0]) -> (its `repeat:` count as code, how its
+    # copies are named: see _copy_names): they are built alike, in a comprehension
     repeats: dict = field(default_factory=dict)
     # attr -> (the code of its `if:`, the names it reads), for children some instances
     # lack (a block's shortcut that `if: $downsample` switches on): built under `if`
@@ -403,7 +403,10 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set,
         doc += " with the spec's vars (defaults: the values it was generated with)"
     parts.append(f"\n\n{signature}\n{_INDENT}\"\"\"{doc}.\"\"\"\n"
                  f"{body}{_INDENT}return model\n")
-    return "".join(parts)
+    text = "".join(parts)
+    if not re.search(r"\btorch\.", text):  # the classes call nn only: no unused import
+        text = text.replace(_IMPORTS, "from torch import nn\n", 1)
+    return text
 
 
 def _tie_lines(graph: Graph, names: _Names, root: _Instance) -> list[str]:
@@ -909,7 +912,7 @@ class _Names:
         if not all(_usable_name(name) and name not in self.unusable and name in known
                    for name in names):
             return None
-        return ast.unparse(tree), names
+        return ast.unparse(_Redundant().visit(tree)), names
 
     def _tree(self, raw, depth: int) -> ast.expr | None:
         if isinstance(raw, list):
@@ -942,6 +945,19 @@ class _Names:
 
             tree = Inline().visit(tree)
         return tree
+
+
+class _Redundant(ast.NodeTransformer):
+    """``int(round(x))`` as ``round(x)``: round of one argument is an int already."""
+
+    def visit_Call(self, node):  # noqa: N802
+        self.generic_visit(node)
+        inner = node.args[0] if len(node.args) == 1 else None
+        if isinstance(node.func, ast.Name) and node.func.id == "int" and \
+                isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and \
+                inner.func.id == "round" and len(inner.args) == 1 and not inner.keywords:
+            return inner
+        return node
 
 
 _ALLOWED = (ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
@@ -1008,8 +1024,8 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
     cls.stored = [name for name in dict.fromkeys(read + sorted(stored)) if name in stored]
     read += [name for name in sorted(stored) if name not in read]
     pattern_of = {p: column for column, positions in patterns.items() for p in positions}
-    for child, count in _repeats(cls, names, pattern_of):
-        cls.repeats[id(child)] = count[0]
+    for child, count, pattern in _repeats(cls, names, pattern_of):
+        cls.repeats[id(child)] = (count[0], pattern)
         read += [name for name in sorted(count[1]) if name not in read]
     own_params = list(first.scope.params) if first.scope.kind == "block" else []
     defaults = names.spec.block_defaults.get(first.scope.block or "", {})
@@ -1239,7 +1255,8 @@ def _repeats(cls: _Class, names: _Names, pattern_of: dict) -> list:
     found = []
     for path, child in sequentials(first.children, ()):
         raw = child.scope.exprs.get("repeat") if child.scope is not None else None
-        if raw is None or _named(child.children) or len(child.children) < 2:
+        pattern = _copy_names(child.children)
+        if raw is None or pattern is False or len(child.children) < 2:
             continue
         copies = {(c.key()[2:], tuple(code(p) for p in range(*first.spans[id(c)])))
                   for c in child.children}
@@ -1250,10 +1267,30 @@ def _repeats(cls: _Class, names: _Names, pattern_of: dict) -> list:
             if all(evaluate(raw, inst.env) == len(at(inst, path).items)
                    and at(inst, path).exprs.get("repeat") == raw
                    for inst in cls.instances):
-                found.append((child, count))
+                found.append((child, count, pattern))
         except ExprError:
             continue
     return found
+
+
+_NAME_PART = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _copy_names(children: list):
+    """How a repeat names its copies: None by their index; (prefix, suffix) where each
+    is named ``prefix<i>suffix`` (``repeat_name: encoder_layer_${i}``) in letters, digits,
+    `_` and `-` (the code writes them into an f-string); False otherwise."""
+    attrs = [c.attr for c in children]
+    if attrs == [str(i) for i in range(len(attrs))]:
+        return None
+    at = attrs[0].find("0")
+    while at >= 0:
+        prefix, suffix = attrs[0][:at], attrs[0][at + 1:]
+        if _NAME_PART.fullmatch(prefix) and _NAME_PART.fullmatch(suffix) and \
+                attrs == [f"{prefix}{i}{suffix}" for i in range(len(attrs))]:
+            return prefix, suffix
+        at = attrs[0].find("0", at + 1)
+    return False
 
 
 def _agree(column: tuple, other: tuple) -> bool:
@@ -1343,7 +1380,17 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
         inner = indent + _INDENT
         if id(child) in cls.repeats:  # copies built alike, as many as the spec's count
             made = [expression(c, inner) for c in child.children]
-            return f"nn.Sequential(*[{made[0]} for _ in range({cls.repeats[id(child)]})])"
+            count, pattern = cls.repeats[id(child)]
+            if pattern is None:
+                call, item, loop = "nn.Sequential", made[0], f"for _ in range({count})"
+            else:
+                name = f'f"{pattern[0]}{{i}}{pattern[1]}"'  # (letters, digits, _ and - only)
+                call, item, loop = "_sequential", f"({name}, {made[0]})", \
+                    f"for i in range({count})"
+            one = f"{call}(*[{item} {loop}])"
+            if "\n" not in one and len(indent) + len(child.attr) + 8 + len(one) <= _WIDTH:
+                return one
+            return f"{call}(*[\n{inner}{item}\n{inner}{loop}\n{indent}])"
         named = _named(child.children)
         items = [(f"({c.attr!r}, {expression(c, inner)})" if named else expression(c, inner))
                  for c in child.children]
