@@ -260,6 +260,9 @@ class _Matching:
             x, y = old.items[i], new.items[j]
             old_left.discard(i)
             new_left.discard(j)
+            if isinstance(x, Scope) and isinstance(y, Scope) and x.attr_name != y.attr_name:
+                self._renamed_scopes(x, y)
+                continue
             if x.attr_name != y.attr_name:
                 (self.renamed if x.named or y.named else self.reindexed).append(
                     (_item_id(x), _item_id(y)))
@@ -274,6 +277,23 @@ class _Matching:
             self._gone(old.items[i], self.removed, self.removed_in)
         for j in sorted(new_left):
             self._gone(new.items[j], self.added, self.added_in)
+
+    def _renamed_scopes(self, old: Scope, new: Scope) -> None:
+        """Two blocks at the same place under other names: a rename where anything inside
+        them matches; else one removed and one added (ViT's `encoder` is not Swin's
+        `features` renamed merely because both are the second unnamed sequence)."""
+        lists: list[list] = [self.nodes, self.renamed, self.reindexed, self.removed,
+                             self.added]
+        before = [len(found) for found in lists]
+        (self.renamed if old.named or new.named else self.reindexed).append(
+            (old.path, new.path))
+        self._scopes(old, new)
+        if len(self.nodes) > before[0]:
+            return
+        for found, length in zip(lists, before):
+            del found[length:]
+        self._gone(old, self.removed, self.removed_in)  # re-marks every node inside
+        self._gone(new, self.added, self.added_in)
 
     @staticmethod
     def _gone(item, nodes: list, outer: dict) -> None:

@@ -200,7 +200,9 @@ def load_yaml_counted(data: bytes | str, limits: Limits | None = None,
             # ours; hitting it is the same resource limit, not a syntax error.
             raise error("E004", f"nesting is deeper than the YAML parser allows ({problem})",
                         _mark(mark, file)) from None
-        raise error("E001", f"invalid YAML: {problem}", _mark(mark, file)) from None
+        tab = mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t"
+        raise error("E001", f"invalid YAML: {problem}", _mark(mark, file),
+                    hint="YAML indents with spaces, never tabs" if tab else None) from None
     except yaml.YAMLError as exc:
         raise error("E001", f"invalid YAML: {exc}", Loc(1, 1)) from None
     if builder.documents == 0:

@@ -236,9 +236,11 @@ def _validator_for(_plugin_ops: tuple):  # the cache key: which plugin ops are a
 def validate(doc) -> list[Diagnostic]:
     """Schema errors as located diagnostics, most specific first, one per location."""
     if not isinstance(doc, dict):
+        kind = ("empty" if doc is None else "a list" if isinstance(doc, list) else
+                "true or false" if isinstance(doc, bool) else "a number"
+                if isinstance(doc, (int, float)) else "text")  # not the loader's class names
         return [Diagnostic("E101", "a spec is a mapping with at least `inputs` and `layers`, "
-                           f"not {type(doc).__name__ if doc is not None else 'empty'}",
-                           loc=loc_at(doc, ()))]
+                           f"not {kind}", loc=loc_at(doc, ()))]
     out, seen = [], set()
     for err in _leaf_errors(_validator().iter_errors(doc)):
         diagnostic = _describe(err, doc)

@@ -245,3 +245,16 @@ def test_checkpoint_keys_in_model_order_and_the_index_hint():
     moved_relu = _diff_cli("specs/mlp.yaml", "specs/mlp_img.yaml").stdout
     assert "Unnamed, at a new index (1):\n  2 → 3" in moved_relu
     assert "keeps a key stable" not in moved_relu  # the ReLU that moved has no tensors
+
+
+def test_blocks_with_nothing_in_common_are_not_a_rename():
+    """ViT's `encoder` and Swin's `features` are both the second unnamed-kind sequence, so
+    they were aligned and reported as `encoder → features` renamed, with every node inside
+    added and removed anyway. Nothing inside matches: one block removed, one added. A
+    renamed block whose insides match stays one rename (resnet18's layer4 → stage4 above)."""
+    report = diff((ROOT / "specs" / "vit_b_16.yaml").read_text(),
+                  (ROOT / "specs" / "swin_t.yaml").read_text())
+    assert report["renamed"] == [] and report["reindexed"] == []
+    assert {e.get("within") for e in report["removed"]} >= {"encoder"}
+    assert {e.get("within") for e in report["added"]} >= {"features"}
+    assert report["checkpoint"]["loads"] is False

@@ -210,3 +210,39 @@ def test_help_names_what_explain_and_dim_take():
     assert "required: CODE" in _cli("explain").stderr  # the README's `specc explain CODE`
     for command in ("check", "build"):
         assert "at least 1" in " ".join(_cli(command, "--help").stdout.split())
+
+
+@pytest.mark.parametrize("size", ["infGB", "1e400", "0GB", "0.5B", "1e30TB", "nan"])
+def test_device_memory_that_no_device_has_is_a_usage_error(size):
+    result = _cli("check", "specs/mlp.yaml", "--memory", f"--device-memory={size}")
+    assert result.returncode == 2 and "internal error" not in result.stderr, result.stderr
+    assert "--device-memory: " in result.stderr and repr(size) in result.stderr
+
+
+def test_skip_non_specs_over_config_files_stays_quiet(tmp_path):
+    (tmp_path / "settings.yaml").write_text("a: 1\n")
+    result = _cli("check", "--skip-non-specs", "settings.yaml", cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_a_symbolic_size_that_cannot_be_inferred_shows_the_input():
+    spec = ("specc: 1\nname: m\ninputs:\n  x: {shape: [N, 4, 4]}\nlayers:\n"
+            "  - {op: Linear, out_features: 3}\n  - {op: Conv2d, out_channels: 3, kernel_size: 1}\n")
+    [diagnostic] = specc.check(spec).diagnostics
+    # a 3-D input to Conv2d is unbatched [C, H, W]: the shape shows why C is the batch N
+    assert diagnostic.code == "E304" and "(input [N, 4, 3])" in diagnostic.message
+
+
+@pytest.mark.parametrize("text,kind", [("- a\n- b\n", "a list"), ("just text\n", "text"),
+                                       ("3\n", "a number")])
+def test_a_document_that_is_not_a_mapping_is_named_in_words(text, kind):
+    [diagnostic] = specc.check(text).diagnostics
+    assert diagnostic.code == "E101" and diagnostic.message.endswith(f"not {kind}")  # was LList
+
+
+def test_a_tab_in_the_indentation_gets_a_hint():
+    spec = "specc: 1\nname: x\ninputs:\n\tx: {shape: [N, 4]}\nlayers: [ReLU]\n"
+    [diagnostic] = specc.check(spec).diagnostics
+    assert diagnostic.code == "E001" and (diagnostic.loc.line, diagnostic.loc.col) == (4, 1)
+    assert diagnostic.hint == "YAML indents with spaces, never tabs"
+    assert specc.check("specc: 1\nname: [\n").diagnostics[0].hint is None

@@ -29,6 +29,7 @@ from specc.tensor import FLOAT_DTYPES, ITEMSIZE, TensorType
 OPTIMIZERS = {"sgd": (0, False), "sgd-momentum": (1, False), "adam": (2, True),
               "adamw": (2, True)}
 DEVICES = ("cuda", "cpu")  # whose kernels the saves rules follow (see SaveCtx.device)
+MAX_DEVICE_BYTES = 2**60  # 1 EiB: --device-memory past any device is a typo
 STEP_BYTES = 4  # torch.optim.Adam keeps `step` as a float32 scalar tensor per parameter
 
 
@@ -373,8 +374,11 @@ def parse_bytes(text: str) -> int:
         value = float(number)
     except ValueError:
         raise ValueError(f"cannot read {text!r} as a size (e.g. 24GiB, 80GB)") from None
-    if unit not in units or value <= 0:
+    if unit not in units or value != value:  # NaN is no size either
         raise ValueError(f"cannot read {text!r} as a size (e.g. 24GiB, 80GB)")
+    if not 1 <= value * units[unit] <= MAX_DEVICE_BYTES:  # also inf, which int() refuses
+        raise ValueError(f"{text!r} is not a device's size: give one from 1 B to 1 EiB "
+                         "(e.g. 24GiB, 80GB)")
     return int(value * units[unit])
 
 

@@ -28,7 +28,7 @@ def parse_dims(values) -> dict:
     for item in values or []:
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier():
-            raise UsageError(f"--dim expects SYMBOL=VALUE, got {item!r}")
+            raise UsageError(f"--dim expects SYM=VALUE, got {item!r}")
         try:
             dims[name] = int(value)
         except ValueError:

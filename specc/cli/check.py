@@ -73,10 +73,12 @@ def run(args) -> int:
             else:  # a plain path, as build and render name it
                 print(f"specc: cannot read {m}: No such file or directory", file=sys.stderr)
         return EXIT_USAGE
-    if not paths:  # folders without specs are not a mistake, but say that nothing ran
-        how = "" if args.skip_non_specs else "; --all-yaml checks them"
+    if not paths and not args.skip_non_specs:
+        # folders without specs are not a mistake, but say that nothing ran (a pre-commit
+        # hook's --skip-non-specs over config files asked for the silence)
         print(f"specc: no spec files in {', '.join(args.paths)} (YAML files without a "
-              f"top-level `specc:` or `layers:` key are skipped{how})", file=sys.stderr)
+              "top-level `specc:` or `layers:` key are skipped; --all-yaml checks them)",
+              file=sys.stderr)
         return EXIT_OK
     analyses, failing = [], False
     for path in paths:

@@ -87,8 +87,8 @@ class _Class:
     defaults: dict = field(default_factory=dict)  # own param -> its default, where it has one
     free: list = field(default_factory=list)  # vars / outer block params it reads, keywords
     count: str = ""  # a stack's length as code, when the spec writes it as an expression
-    # id(a Sequential child of instances[0]) -> its `repeat:` count as code: its copies
-    # are built alike, in a comprehension
+    # id(a Sequential child of instances[0]) -> (its `repeat:` count as code, how its
+    # copies are named: see _copy_names): they are built alike, in a comprehension
     repeats: dict = field(default_factory=dict)
     # attr -> (the code of its `if:`, the names it reads), for children some instances
     # lack (a block's shortcut that `if: $downsample` switches on): built under `if`
@@ -104,18 +104,22 @@ class _Class:
         return [(name, "pattern") for name, _ in self.params] + \
             [(name, "own") for name in self.own] + [(name, "free") for name in self.free]
 
-    def signature_code(self) -> list:
-        """The parameters of __init__ as written."""
-        parts = ["self"] + [name for name, _ in self.params]
-        own = list(self.own)
-        # a default only where every later own parameter has one too (Python's rule)
+    def defaulted(self) -> set:
+        """The own parameters __init__ gives a default: those with one where every later
+        own parameter has one too (Python's rule)."""
         defaulted = set()
-        for name in reversed(own):
+        for name in reversed(self.own):
             if name not in self.defaults:
                 break
             defaulted.add(name)
+        return defaulted
+
+    def signature_code(self) -> list:
+        """The parameters of __init__ as written."""
+        parts = ["self"] + [name for name, _ in self.params]
+        defaulted = self.defaulted()
         parts += [f"{name}={_literal(self.defaults[name])}" if name in defaulted else name
-                  for name in own]
+                  for name in self.own]
         if self.free:
             parts += ["*"] + self.free
         return parts
@@ -399,7 +403,10 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set,
         doc += " with the spec's vars (defaults: the values it was generated with)"
     parts.append(f"\n\n{signature}\n{_INDENT}\"\"\"{doc}.\"\"\"\n"
                  f"{body}{_INDENT}return model\n")
-    return "".join(parts)
+    text = "".join(parts)
+    if not re.search(r"\btorch\.", text):  # the classes call nn only: no unused import
+        text = text.replace(_IMPORTS, "from torch import nn\n", 1)
+    return text
 
 
 def _tie_lines(graph: Graph, names: _Names, root: _Instance) -> list[str]:
@@ -774,6 +781,14 @@ def _literals(instance: _Instance) -> None:
         instance.defaults.append(default)
 
     prefix: list = []  # the attributes of the Sequentials a value is in
+    chains: list = []  # the blocks among them, outermost first
+
+    def outer(raw):
+        """An expression of a layer in the blocks of ``chains`` as one of this class's
+        names (each block's params replaced by what its caller gives them)."""
+        for block in reversed(chains):
+            raw = _through(raw, block)
+        return raw
 
     def walk(children: list, absent: bool = False) -> None:
         """``absent``: the template's child this instance lacks, one placeholder a value."""
@@ -789,7 +804,7 @@ def _literals(instance: _Instance) -> None:
             for name, value in child.kwargs:
                 param = op.param(name)
                 add((child.attr, name), _ABSENT if absent else value,
-                    child.node.exprs.get(name), param is not None and param.inferred,
+                    outer(child.node.exprs.get(name)), param is not None and param.inferred,
                     owner=child.node, flows=child.node.inputs)
         elif child.kind == "parameter":
             assert child.node is not None
@@ -799,7 +814,12 @@ def _literals(instance: _Instance) -> None:
                     raw[axis] if isinstance(raw, list) and axis < len(raw) else None)
         elif child.kind == "sequential":
             prefix.append(child.attr)
+            inner = child.scope is not None and child.scope.kind == "block"
+            if inner:  # a block of its own: its layers' expressions read its params
+                chains.append(child.scope)
             walk(child.children, absent)
+            if inner:
+                chains.pop()
             prefix.pop()
         elif child.kind == "class":
             nested = child.instance
@@ -813,7 +833,8 @@ def _literals(instance: _Instance) -> None:
                         owner=scope, flows=[scope.input])
                 elif kind == "own":
                     add((child.attr, name), scope.params[name], scope.exprs.get(name),
-                        default=nested.cls.defaults.get(name, _NO_DEFAULT), owner=scope)
+                        default=nested.cls.defaults[name] if name in nested.cls.defaulted()
+                        else _NO_DEFAULT, owner=scope)
                 else:  # a name the nested code reads from around it: passed on
                     add((child.attr, name), nested.env[name], f"${name}", owner=scope)
 
@@ -828,6 +849,39 @@ def _literals(instance: _Instance) -> None:
             walk([child], absent=True)
         else:
             walk([next(own)])
+
+
+def _through(raw, block: Scope):
+    """An expression in a block's params (``$groups``) as one in the names its caller
+    gives them in (``${w_out // group_width}``), or ``raw`` where it is no expression."""
+    if isinstance(raw, list):
+        return [_through(item, block) for item in raw]
+    text = expression_text(raw)
+    if text is None:
+        return raw
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return raw
+
+    class Given(ast.NodeTransformer):
+        def visit_Name(self, node):  # noqa: N802
+            if node.id not in block.params:
+                return node
+            given = expression_text(block.exprs.get(node.id))
+            if given is not None:
+                try:
+                    return ast.parse(given, mode="eval").body
+                except SyntaxError:
+                    return node
+            value = block.params[node.id]
+            return ast.Constant(value) if value is None or \
+                isinstance(value, (bool, int, float, str)) else node
+
+    tree = Given().visit(tree)
+    if not any(isinstance(node, ast.Name) for node in ast.walk(tree)):
+        return None  # a constant (`padding: ${(kernel_size - 1) // 2}` with 3): a literal
+    return "${" + ast.unparse(tree) + "}"
 
 
 class _Names:
@@ -851,12 +905,14 @@ class _Names:
         tree = self._tree(raw, depth=0)
         if tree is None:
             return None
-        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        names = {node.id for node in ast.walk(tree)
+                 if isinstance(node, ast.Name) and id(node) not in called}  # int(...) aside
         known = set(instance.block_params) | set(self.spec.plain)
         if not all(_usable_name(name) and name not in self.unusable and name in known
                    for name in names):
             return None
-        return ast.unparse(tree), names
+        return ast.unparse(_Redundant().visit(tree)), names
 
     def _tree(self, raw, depth: int) -> ast.expr | None:
         if isinstance(raw, list):
@@ -889,6 +945,19 @@ class _Names:
 
             tree = Inline().visit(tree)
         return tree
+
+
+class _Redundant(ast.NodeTransformer):
+    """``int(round(x))`` as ``round(x)``: round of one argument is an int already."""
+
+    def visit_Call(self, node):  # noqa: N802
+        self.generic_visit(node)
+        inner = node.args[0] if len(node.args) == 1 else None
+        if isinstance(node.func, ast.Name) and node.func.id == "int" and \
+                isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and \
+                inner.func.id == "round" and len(inner.args) == 1 and not inner.keywords:
+            return inner
+        return node
 
 
 _ALLOWED = (ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
@@ -955,8 +1024,8 @@ def _find_parameters(cls: _Class, names: _Names) -> None:
     cls.stored = [name for name in dict.fromkeys(read + sorted(stored)) if name in stored]
     read += [name for name in sorted(stored) if name not in read]
     pattern_of = {p: column for column, positions in patterns.items() for p in positions}
-    for child, count in _repeats(cls, names, pattern_of):
-        cls.repeats[id(child)] = count[0]
+    for child, count, pattern in _repeats(cls, names, pattern_of):
+        cls.repeats[id(child)] = (count[0], pattern)
         read += [name for name in sorted(count[1]) if name not in read]
     own_params = list(first.scope.params) if first.scope.kind == "block" else []
     defaults = names.spec.block_defaults.get(first.scope.block or "", {})
@@ -1186,7 +1255,8 @@ def _repeats(cls: _Class, names: _Names, pattern_of: dict) -> list:
     found = []
     for path, child in sequentials(first.children, ()):
         raw = child.scope.exprs.get("repeat") if child.scope is not None else None
-        if raw is None or _named(child.children) or len(child.children) < 2:
+        pattern = _copy_names(child.children)
+        if raw is None or pattern is False or len(child.children) < 2:
             continue
         copies = {(c.key()[2:], tuple(code(p) for p in range(*first.spans[id(c)])))
                   for c in child.children}
@@ -1197,10 +1267,30 @@ def _repeats(cls: _Class, names: _Names, pattern_of: dict) -> list:
             if all(evaluate(raw, inst.env) == len(at(inst, path).items)
                    and at(inst, path).exprs.get("repeat") == raw
                    for inst in cls.instances):
-                found.append((child, count))
+                found.append((child, count, pattern))
         except ExprError:
             continue
     return found
+
+
+_NAME_PART = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _copy_names(children: list):
+    """How a repeat names its copies: None by their index; (prefix, suffix) where each
+    is named ``prefix<i>suffix`` (``repeat_name: encoder_layer_${i}``) in letters, digits,
+    `_` and `-` (the code writes them into an f-string); False otherwise."""
+    attrs = [c.attr for c in children]
+    if attrs == [str(i) for i in range(len(attrs))]:
+        return None
+    at = attrs[0].find("0")
+    while at >= 0:
+        prefix, suffix = attrs[0][:at], attrs[0][at + 1:]
+        if _NAME_PART.fullmatch(prefix) and _NAME_PART.fullmatch(suffix) and \
+                attrs == [f"{prefix}{i}{suffix}" for i in range(len(attrs))]:
+            return prefix, suffix
+        at = attrs[0].find("0", at + 1)
+    return False
 
 
 def _agree(column: tuple, other: tuple) -> bool:
@@ -1290,7 +1380,17 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
         inner = indent + _INDENT
         if id(child) in cls.repeats:  # copies built alike, as many as the spec's count
             made = [expression(c, inner) for c in child.children]
-            return f"nn.Sequential(*[{made[0]} for _ in range({cls.repeats[id(child)]})])"
+            count, pattern = cls.repeats[id(child)]
+            if pattern is None:
+                call, item, loop = "nn.Sequential", made[0], f"for _ in range({count})"
+            else:
+                name = f'f"{pattern[0]}{{i}}{pattern[1]}"'  # (letters, digits, _ and - only)
+                call, item, loop = "_sequential", f"({name}, {made[0]})", \
+                    f"for i in range({count})"
+            one = f"{call}(*[{item} {loop}])"
+            if "\n" not in one and len(indent) + len(child.attr) + 8 + len(one) <= _WIDTH:
+                return one
+            return f"{call}(*[\n{inner}{item}\n{inner}{loop}\n{indent}])"
         named = _named(child.children)
         items = [(f"({c.attr!r}, {expression(c, inner)})" if named else expression(c, inner))
                  for c in child.children]

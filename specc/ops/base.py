@@ -102,7 +102,8 @@ class InferCtx:
                          f"bind {', '.join(sorted(value.symbols()))} with --dim, or remove "
                          f"{name} to infer it", code=codes.SIZE_DISAGREES)
             raise ShapeError(f"{self.op.name} cannot infer {name}: the input's {what or 'size'} "
-                             f"is symbolic ({value})", name,
+                             f"is symbolic ({value})"
+                             + (f" (input {self.inputs[0]})" if self.inputs else ""), name,
                              hint=f"give {name} explicitly or bind "
                                   f"{', '.join(sorted(value.symbols()))} with --dim",
                              code=codes.NEEDS_CONCRETE)
