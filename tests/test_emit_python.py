@@ -112,7 +112,6 @@ RUN_EVERY_VAR = {"bert", "char_rnn", "gpt2", "llama", "lstm_classifier", "mistra
 
 # the vars build_model still refuses (the file says so, naming the var): none should be
 REFUSED = {
-    "convnext_tiny": {"layer_scale"},
     "swin_t": {"window"},
     "t5": {"num_layers", "num_decoder_layers", "relative_attention_num_buckets",
            "relative_attention_max_distance"},
@@ -359,3 +358,30 @@ def test_emitted_files_pass_ruff(tmp_path):
     res = subprocess.run([ruff, "check", "--isolated", "--select", "E4,E7,E9,F", *paths],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_a_constant_init_is_built_from_its_var(tmp_path):
+    """A parameter whose `init:` is a constant of a var (ConvNeXt's layer scale) is built
+    with it, as torchvision builds it (torch.full(..., layer_scale)), not set to the
+    generated value in init_weights: build_model(scale=v) has the values specc.build
+    gives with scale=v, and with the same seed every tensor is equal."""
+    spec = {"inputs": {"x": {"shape": ["N", 6]}}, "vars": {"width": 4, "scale": 1.0e-6},
+            "layers": [
+                {"name": "proj", "op": "Linear", "out_features": "$width"},
+                {"name": "gamma", "op": "parameter", "shape": ["$width"],
+                 "init": {"method": "constant", "value": "$scale"}},
+                {"op": "mul", "from": ["proj", "gamma"]}]}
+    text = readable_source(spec)
+    assert "self.gamma = nn.Parameter(torch.full((width,), scale))" in text
+    assert "init_weights" not in text
+    module = _emitted_module(text, tmp_path, "layer_scale")
+    for vars_ in ({}, {"scale": 0.5}, {"scale": 0.25, "width": 3}):
+        torch.manual_seed(0)
+        emitted = module.build_model(**vars_)
+        torch.manual_seed(0)
+        built = specc.build(spec, vars=vars_)
+        mine, theirs = emitted.state_dict(), built.state_dict()
+        assert list(mine) == list(theirs)
+        assert all(torch.equal(mine[key], theirs[key]) for key in theirs), vars_
+        x = torch.rand(2, 6)
+        assert torch.equal(emitted(x), built(x))

@@ -152,12 +152,13 @@ def support_code(state: CodegenState) -> list[str]:
     return parts
 
 
-def weights_code(graph: Graph, root_var: str, build_lines: list, ties: bool = True) -> list[str]:
-    """The spec's `init:` entries as an init_weights(model) function (returned) and the
-    lines of build_model() that call it and (``ties``) tie weights (appended to
-    ``build_lines``)."""
+def weights_code(graph: Graph, root_var: str, build_lines: list, ties: bool = True,
+                 skip_init: frozenset = frozenset()) -> list[str]:
+    """The spec's `init:` entries (but those of the nodes ``skip_init`` holds the ids of)
+    as an init_weights(model) function (returned) and the lines of build_model() that
+    call it and (``ties``) tie weights (appended to ``build_lines``)."""
     parts = []
-    init_lines = init_code(graph)
+    init_lines = init_code(graph, skip_init)
     if init_lines:
         parts.append("\n\ndef init_weights(model):\n    \"\"\"The spec's `init:` entries.\"\"\"\n"
                      + "\n".join("    " + line for line in init_lines) + "\n")

@@ -11,9 +11,13 @@ from specc.ir import Graph, Node
 from specc.ops.base import get_op
 
 
-def init_code(graph: Graph) -> list[str]:
+def init_code(graph: Graph, skip: frozenset = frozenset()) -> list[str]:
+    """The calls, in node order; ``skip``: ids of nodes whose tensor is made with its
+    values already (--emit-python's ``torch.full`` of a constant init)."""
     lines = []
     for node in graph.nodes:
+        if id(node) in skip:
+            continue
         for tensor, (method, options) in parse(node.init).items():
             lines.append(_call(node, tensor, method, options))
     return lines

@@ -175,13 +175,14 @@ class _Child:
     scope: Scope | None = None  # "sequential": its scope (a repeat's count is on it)
     instance: _Instance | None = None  # "class"
     persistent: bool = True  # "buffer"
+    fill: float | None = None  # "parameter": the value of a constant init (layer scale)
 
     def key(self) -> tuple:
         """What two children must share to be built by the same line (values aside)."""
         if self.kind == "module":
             return (self.kind, self.attr, self.ctor, tuple(k for k, _ in self.kwargs))
         if self.kind == "parameter":
-            return (self.kind, self.attr, len(self.kwargs))
+            return (self.kind, self.attr, len(self.kwargs), self.fill is None)
         if self.kind == "buffer":
             return (self.kind, self.attr, self.ctor, self.persistent)
         if self.kind == "sequential":
@@ -393,7 +394,8 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set,
                         f"{_INDENT}raise ValueError(f'{name}={{{name}!r}}' + {why!r})"]
     build_lines.append("model = " + _call(root.cls.name, [f"{name}={name}" for name in root.cls.free],
                                           _INDENT, len(_INDENT) + 8))
-    parts += weights_code(graph, "model", build_lines, ties=False)
+    filled = frozenset(id(node) for node in graph.nodes if _fill(node) is not None)
+    parts += weights_code(graph, "model", build_lines, ties=False, skip_init=filled)
     build_lines += _tie_lines(graph, names, root)
     body = "".join(f"{_INDENT}{line}\n" for line in build_lines)
     signature = _signature("def build_model", [f"{name}={_literal(value)}"
@@ -745,12 +747,27 @@ def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | N
         return None
     if op.kind == "parameter":
         shape = list(item.attrs["shape"])
-        return _Child("parameter", attr, kwargs=shape, node=item)
+        return _Child("parameter", attr, kwargs=shape, node=item, fill=_fill(item))
     if op.kind == "buffer":
         return _Child("buffer", attr, ctor=buffer_value_code(item, state.float_dtype),
                       persistent=item.attrs["persistent"])
     kwargs = _constructor_kwargs(item)
     return _Child("module", attr, ctor=constructor(state, item), kwargs=kwargs, node=item)
+
+
+def _fill(node: Node) -> float | None:
+    """The value a parameter's `init:` sets every item to (`method: constant`), which
+    its class builds it with (``torch.full``), as torchvision builds a layer scale."""
+    from specc.initializers import parse
+
+    if op_of(node).kind != "parameter" or not node.init:
+        return None
+    entries = parse(node.init)
+    method, options = next(iter(entries.values())) if len(entries) == 1 else (None, {})
+    value = options.get("value")
+    if method != "constant" or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
 
 
 def _constructor_kwargs(node: Node) -> list:
@@ -812,6 +829,9 @@ def _literals(instance: _Instance) -> None:
             for axis, size in enumerate(child.kwargs):
                 add((child.attr, f"size{axis}"), _ABSENT if absent else size,
                     raw[axis] if isinstance(raw, list) and axis < len(raw) else None)
+            if child.fill is not None:  # (the init's expression is not kept: a var's
+                # value it equals in every variant names it)
+                add((child.attr, "fill"), _ABSENT if absent else child.fill, None)
         elif child.kind == "sequential":
             prefix.append(child.attr)
             inner = child.scope is not None and child.scope.kind == "block"
@@ -1150,6 +1170,11 @@ def _size_code(cls: _Class, names: _Names, position: int, rows: list, earlier: l
 def _one_size(cls: _Class, names: _Names, column: list, rows: list, earlier: list,
               read: list) -> tuple[str, set] | None:
     """See :func:`_size_code`: one size's code, given its value in each row."""
+    if all(isinstance(v, float) for v in column):  # a var it equals in every row
+        return next((found for name in dict.fromkeys(list(cls.instances[0].block_params)
+                                                     + read + list(names.spec.plain))
+                     if (found := names.code(f"${name}", cls.instances[0])) is not None
+                     and all(row.env.get(name) == v for row, v in zip(rows, column))), None)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in column):
         return None
     if len(set(column)) == 1:
@@ -1405,6 +1430,9 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
         if child.kind == "parameter":
             sizes = ", ".join(str(value()) for _ in child.kwargs)
             code = f"nn.Parameter(torch.zeros({sizes}))"  # the values come from init
+            if child.fill is not None:
+                sizes += "," if len(child.kwargs) == 1 else ""
+                code = f"nn.Parameter(torch.full(({sizes}), {value()}))"
             lines.append(_assign(child.attr, code, "register_parameter"))
         elif child.kind == "buffer":
             lines.append(f"self.register_buffer({child.attr!r}, {child.ctor}, "
