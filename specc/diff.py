@@ -355,6 +355,9 @@ def diff_graphs(old: Graph, new: Graph) -> dict:
         # prints them as check's table does, JSON in the machine form (json_default)
         "macs": {"old": t_old["macs"], "new": t_new["macs"],
                  "delta": t_new["macs"] - t_old["macs"]},
+        # per sample while the batch is symbolic (bound to 1), as check's table says; with
+        # a concrete batch (a literal or --dim N=8) the whole batch's
+        "macs_per_sample": {"old": bool(old.batch_symbols), "new": bool(new.batch_symbols)},
         "checkpoint": checkpoint_compat(old, new),
     }
 
@@ -387,11 +390,21 @@ def _change(old, new, delta) -> str:
     return f"{count_text(old)} → {count_text(new)} ({'' if change[0] == '-' else '+'}{change})"
 
 
+def _macs_label(per_sample: dict) -> str:
+    """What the MACs line counts: per sample, the whole batch, or (two specs that disagree)
+    which side counts what."""
+    if per_sample["old"] == per_sample["new"]:
+        return "MACs/sample" if per_sample["old"] else "MACs"
+    return "MACs (old per sample, new per batch)" if per_sample["old"] else \
+        "MACs (old per batch, new per sample)"
+
+
 def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> str:
     p, m = report["params"], report["macs"]
     lines = [f"specc diff {old_path} → {new_path}",
              f"  params:      {_change(p['old'], p['new'], p['delta'])}",
-             f"  MACs/sample: {_change(m['old'], m['new'], m['delta'])}"]
+             f"  {_macs_label(report['macs_per_sample']) + ':':<12} "
+             f"{_change(m['old'], m['new'], m['delta'])}"]
     outs_old, outs_new = report["outputs"]["old"], report["outputs"]["new"]
     if outs_old != outs_new:
         lines.append(f"  outputs:     {_outs(outs_old)} → {_outs(outs_new)}")

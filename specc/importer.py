@@ -1380,6 +1380,12 @@ def spec_document(importer: _Importer, root: _Scope, placeholders: list, name: s
     _blocks_in_use_order(layers, writer.blocks, order)
     if order:
         doc["blocks"] = {n: writer.blocks[n].body for n in order}
+    if not layers:
+        # forward returns its input unchanged (nn.Identity, an empty Sequential): a spec
+        # needs at least one layer, and an Identity is what the module computes
+        if len(writer.outputs) == 1 and not isinstance(output, dict):
+            doc["layers"] = [{"op": "Identity"}]
+            return doc
     doc["layers"] = layers
     last = root.items[-1] if root.items else None
     last_out = last.output if isinstance(last, _Scope) else \

@@ -258,3 +258,24 @@ def test_blocks_with_nothing_in_common_are_not_a_rename():
     assert {e.get("within") for e in report["removed"]} >= {"encoder"}
     assert {e.get("within") for e in report["added"]} >= {"features"}
     assert report["checkpoint"]["loads"] is False
+
+
+def test_a_batch_bound_with_dim_labels_the_batchs_macs_as_check_does():
+    """With `--dim N=8` the MACs are the whole batch's (what torch's flop counter counts on
+    a batch of 8), and the line says "MACs", not "MACs/sample", as check's table does."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    old, new = ROOT / "specs/resnet18.yaml", ROOT / "specs/resnet34.yaml"
+    per_sample = _diff_cli(str(old), str(new)).stdout
+    assert re.search(r"^  MACs/sample: ", per_sample, re.M)
+    out = _diff_cli(str(old), str(new), "--dim", "N=8")
+    assert out.returncode == 0, out.stderr
+    before, after = re.search(r"^  MACs:        (\S+) → (\S+) ", out.stdout, re.M).groups()
+    measured = []
+    for spec in (old, new):
+        model = specc.build(spec, device="meta")
+        with FlopCounterMode(display=False) as counter:
+            model(torch.empty(8, 3, 224, 224, device="meta"))
+        measured.append(counter.get_total_flops() // 2)
+    assert [int(before.replace(",", "")), int(after.replace(",", ""))] == measured

@@ -232,3 +232,17 @@ def test_cli_import_problems_exit_2_without_traceback(args, words):
     assert "Traceback" not in result.stderr
     for word in words:
         assert word in result.stderr
+
+
+@pytest.mark.parametrize("model", [nn.Identity, nn.Sequential, lambda: nn.Dropout(0.5)])
+def test_a_module_that_returns_its_input_imports_as_an_identity(model):
+    """nn.Identity and an empty Sequential trace to no call at all; the spec was refused
+    ('layers' must be a list, got None). It is one Identity, and builds what torch computes."""
+    module = model().eval()
+    x = torch.randn(2, 3)
+    text = specc.from_module(module, x)
+    analysis = specc.check(text)
+    assert analysis.ok, [d.format() for d in analysis.diagnostics]
+    built = specc.build(text).eval()
+    assert list(built.state_dict()) == list(module.state_dict()) == []
+    torch.testing.assert_close(built(x), module(x), rtol=0, atol=0)
