@@ -131,6 +131,12 @@ def check_output_target(path: str, inputs=()) -> None:
     if path == "-":
         raise OutputError("cannot write '-': this output is not written to standard output; "
                           "give a file name")
+    if not path:  # an unset shell variable: `--save "$OUT"`
+        raise OutputError("cannot write '': the file name is empty; give a file name")
+    if path.endswith(("/", os.sep)) and not os.path.isdir(path):
+        # the rename would fail with ENOTDIR naming the temporary file
+        raise OutputError(f"cannot write {path}: a name ending with '/' is a folder; "
+                          "give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: the folder {folder} does not exist")
