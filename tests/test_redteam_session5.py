@@ -56,3 +56,14 @@ def test_device_memory_reads_the_sizes_its_refusal_names():
     result = _cli("check", MLP, "--memory", "--device-memory", "1EiB")
     assert result.returncode == 0, result.stderr
     assert "fits in 1,073,741,824.0 GiB" in result.stdout
+
+
+@pytest.mark.parametrize("folder", ["plots.v2", "plots"])
+def test_render_to_a_folder_says_it_is_a_folder(folder, tmp_path):
+    """`render -o plots.v2` (a folder) said 'cannot render to .v2: name a .svg, ...' and
+    `-o plots` '(no file extension)', as if a file name were missing only its suffix."""
+    (tmp_path / folder).mkdir()
+    result = _cli("render", MLP, "-o", str(tmp_path / folder))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "it is a directory; give a file name" in result.stderr, result.stderr
+    assert list((tmp_path / folder).iterdir()) == []
