@@ -158,6 +158,21 @@ def check_output_target(path: str, inputs=()) -> None:
         raise OutputError(f"cannot write {path}: the file is read-only")
 
 
+def _disk_full(folder: str, exc: Exception) -> bool:
+    """Whether a failed write failed for want of space: torch.save says only 'unexpected
+    pos 1216 vs 1110' and safetensors raises its own error, so ask the file system too
+    (before the partial temporary file is removed and frees what it took)."""
+    import errno  # only after a failed write: `specc check` never needs it
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    try:
+        free = os.statvfs(folder)
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        return False
+    return free.f_bavail * free.f_frsize < 1 << 20
+
+
 class _Terminated(BaseException):
     """SIGTERM during a write, raised so the temporary file is removed on the way out."""
 
@@ -205,8 +220,13 @@ def atomic_write(path: str, write, inputs=()) -> None:
             os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
             os.replace(tmp, path)
         except BaseException as exc:
+            full = isinstance(exc, Exception) and _disk_full(folder, exc)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if full:
+                raise OutputError(f"cannot write {path}: no space left on the device "
+                                  f"(the old {os.path.basename(path)}, if any, is kept)"
+                                  ) from None
             if not isinstance(exc, _Terminated):
                 raise
             terminated = True

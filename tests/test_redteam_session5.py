@@ -67,3 +67,47 @@ def test_render_to_a_folder_says_it_is_a_folder(folder, tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "it is a directory; give a file name" in result.stderr, result.stderr
     assert list((tmp_path / folder).iterdir()) == []
+
+
+class _FullDisk:
+    f_bavail, f_frsize = 3, 4096  # 12 KiB left: what a full disk leaves
+
+
+@pytest.mark.parametrize("failure", [
+    RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1216 vs 1110"),
+    OSError(28, "No space left on device")])
+def test_a_full_disk_is_an_output_error_and_keeps_the_old_file(failure, tmp_path,
+                                                               monkeypatch):
+    """`build --save` onto a full disk (a 64 KiB tmpfs) was 'internal error: RuntimeError:
+    [enforce fail at inline_container.cc:672] unexpected pos' (torch.save) or 'internal
+    error: SafetensorError: ... No space left on device': exit 2 saying the disk is full,
+    the previous file untouched, no temporary file left."""
+    import os
+
+    from specc.files import OutputError, atomic_write
+
+    target = tmp_path / "w.pt"
+    target.write_text("precious")
+
+    def write(path):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise failure
+
+    if not isinstance(failure, OSError):
+        monkeypatch.setattr(os, "statvfs", lambda folder: _FullDisk(), raising=False)
+    with pytest.raises(OutputError, match="no space left on the device"):
+        atomic_write(str(target), write)
+    assert target.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
+
+
+def test_a_failed_write_on_a_disk_with_room_is_not_called_full(tmp_path):
+    from specc.files import atomic_write
+
+    def write(path):
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        atomic_write(str(tmp_path / "w.pt"), write)
+    assert list(tmp_path.iterdir()) == []
