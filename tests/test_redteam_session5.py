@@ -58,17 +58,6 @@ def test_device_memory_reads_the_sizes_its_refusal_names():
     assert "fits in 1,073,741,824.0 GiB" in result.stdout
 
 
-@pytest.mark.parametrize("folder", ["plots.v2", "plots"])
-def test_render_to_a_folder_says_it_is_a_folder(folder, tmp_path):
-    """`render -o plots.v2` (a folder) said 'cannot render to .v2: name a .svg, ...' and
-    `-o plots` '(no file extension)', as if a file name were missing only its suffix."""
-    (tmp_path / folder).mkdir()
-    result = _cli("render", MLP, "-o", str(tmp_path / folder))
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "it is a directory; give a file name" in result.stderr, result.stderr
-    assert list((tmp_path / folder).iterdir()) == []
-
-
 class _FullDisk:
     f_bavail, f_frsize = 3, 4096  # 12 KiB left: what a full disk leaves
 

@@ -83,10 +83,6 @@ def run(args) -> int:
         print_diagnostics(analysis)
     if analysis.graph is None:
         return EXIT_FINDINGS
-    if args.output and os.path.isdir(args.output):
-        from specc.files import check_output_target
-
-        check_output_target(args.output)  # says a directory, not 'cannot render to .<its dot>'
     suffix = os.path.splitext(args.output)[1][1:].lower() if args.output else ""
     fmt = args.format or (suffix if args.output else "dot")
     if args.format and suffix in FORMATS and suffix != args.format:
