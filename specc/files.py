@@ -131,6 +131,12 @@ def check_output_target(path: str, inputs=()) -> None:
     if path == "-":
         raise OutputError("cannot write '-': this output is not written to standard output; "
                           "give a file name")
+    if not path:  # an unset shell variable: `--save "$OUT"`
+        raise OutputError("cannot write '': the file name is empty; give a file name")
+    if path.endswith(("/", os.sep)) and not os.path.isdir(path):
+        # the rename would fail with ENOTDIR naming the temporary file
+        raise OutputError(f"cannot write {path}: a name ending with '/' is a folder; "
+                          "give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: the folder {folder} does not exist")
@@ -150,6 +156,21 @@ def check_output_target(path: str, inputs=()) -> None:
                               "output name")
     if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
         raise OutputError(f"cannot write {path}: the file is read-only")
+
+
+def _disk_full(folder: str, exc: Exception) -> bool:
+    """Whether a failed write failed for want of space: torch.save says only 'unexpected
+    pos 1216 vs 1110' and safetensors raises its own error, so ask the file system too
+    (before the partial temporary file is removed and frees what it took)."""
+    import errno  # only after a failed write: `specc check` never needs it
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    try:
+        free = os.statvfs(folder)
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        return False
+    return free.f_bavail * free.f_frsize < 1 << 20
 
 
 class _Terminated(BaseException):
@@ -199,8 +220,13 @@ def atomic_write(path: str, write, inputs=()) -> None:
             os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
             os.replace(tmp, path)
         except BaseException as exc:
+            full = isinstance(exc, Exception) and _disk_full(folder, exc)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if full:
+                raise OutputError(f"cannot write {path}: no space left on the device "
+                                  f"(the old {os.path.basename(path)}, if any, is kept)"
+                                  ) from None
             if not isinstance(exc, _Terminated):
                 raise
             terminated = True

@@ -366,9 +366,10 @@ def parse_bytes(text: str) -> int:
     """'24GiB', '24GB', '80G', '512MiB', '1e9' -> bytes (GB = 10⁹, GiB = 2³⁰)."""
     units = {"": 1, "B": 1, "K": 1024, "KB": 1000, "KIB": 1024, "M": 2**20, "MB": 10**6,
              "MIB": 2**20, "G": 2**30, "GB": 10**9, "GIB": 2**30, "T": 2**40, "TB": 10**12,
-             "TIB": 2**40}
+             "TIB": 2**40, "P": 2**50, "PB": 10**15, "PIB": 2**50, "E": 2**60, "EB": 10**18,
+             "EIB": 2**60}  # up to MAX_DEVICE_BYTES, 1 EiB, which the refusal names
     raw = text.strip().upper().replace(" ", "")
-    number = raw.rstrip("KMGTIB")
+    number = raw.rstrip("KMGTPEIB")
     unit = raw[len(number):]
     try:
         value = float(number)

@@ -31,8 +31,11 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from specc.analysis import analyse_path
     from specc.errors import SpecError
-    from specc.files import atomic_write
+    from specc.files import atomic_write, check_output_target
 
+    for target in (args.emit_python, args.export, args.save, args.onnx):
+        if target is not None:  # '' too, which the `if args.save:` below would skip
+            check_output_target(target, inputs=[args.path])  # before a long build
     dims = parse_dims(args.dim)
     values, named = outside_vars(args)
     analysis = analyse_path(args.path, dims=dims, lint=False, vars=values)
