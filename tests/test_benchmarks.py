@@ -80,25 +80,6 @@ def test_scaling_quick():
     assert "| check |" in stdout and "| render (DOT) |" in stdout
 
 
-def test_check_path_dataclasses_have_docstrings():
-    """A dataclass without a docstring gets one made from inspect.signature() when its
-    module is imported: about 0.5 ms each on the check path, for nothing."""
-    import dataclasses
-    import importlib
-
-    code = ("import sys, specc.cli\ntry:\n    specc.cli.main(['check', 'specs/resnet50.yaml', "
-            "'-q'])\nexcept SystemExit:\n    pass\n"
-            "print(*sorted(m for m in sys.modules if m.startswith('specc')))")
-    names = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                           text=True).stdout.split()
-    assert "specc.analysis" in names
-    missing = [f"{name}.{value.__name__}" for name in names
-               for value in vars(importlib.import_module(name)).values()
-               if isinstance(value, type) and dataclasses.is_dataclass(value)
-               and value.__module__ == name and value.__doc__.startswith(value.__name__ + "(")]
-    assert not missing, missing
-
-
 def test_value_types_list_their_fields_in_init_order():
     """specc/values.py's equality, hash, repr, pickling and replace() read a value's fields
     from its __slots__ as the parameters of its __init__: the two must name the same fields
