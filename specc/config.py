@@ -54,10 +54,7 @@ class _Table(Value):
     prefix: str  # "tool.specc." in pyproject.toml, "" in a specc.toml without a tool table
 
     def __init__(self, path: str, values: dict, text: str, prefix: str):
-        object.__setattr__(self, "path", path)
-        object.__setattr__(self, "values", values)
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "prefix", prefix)
+        self._set_fields(path, values, text, prefix)
 
     def fail(self, key: str, message: str) -> ConfigError:
         leaf = key.split(".")[-1]

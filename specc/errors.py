@@ -22,9 +22,7 @@ class Loc(Value):
     file: str | None
 
     def __init__(self, line: int = 0, col: int = 0, file: str | None = None):
-        object.__setattr__(self, "line", line)
-        object.__setattr__(self, "col", col)
-        object.__setattr__(self, "file", file)
+        self._set_fields(line, col, file)
 
     def __bool__(self) -> bool:
         return self.line > 0
@@ -51,16 +49,7 @@ class Diagnostic(Value):
     def __init__(self, code: str, message: str, severity: str = "error", loc: Loc = NOWHERE,
                  node: str | None = None, hint: str | None = None, rule: str | None = None,
                  file: str | None = None, instances: tuple = ()):
-        set_field = object.__setattr__
-        set_field(self, "code", code)
-        set_field(self, "message", message)
-        set_field(self, "severity", severity)
-        set_field(self, "loc", loc)
-        set_field(self, "node", node)
-        set_field(self, "hint", hint)
-        set_field(self, "rule", rule)
-        set_field(self, "file", file)
-        set_field(self, "instances", instances)
+        self._set_fields(code, message, severity, loc, node, hint, rule, file, instances)
 
     def with_file(self, file: str) -> "Diagnostic":
         """The diagnostic in ``file`` (the spec), unless it is located in an included file."""

@@ -37,12 +37,13 @@ class Method(Value):
 
     def __init__(self, torch_fn: str, options: tuple[str, ...] = (), min_rank: int = 0,
                  torch_names: dict | None = None, required: tuple[str, ...] = ()):
-        set_field = object.__setattr__
-        set_field(self, "torch_fn", torch_fn)
-        set_field(self, "options", options)
-        set_field(self, "min_rank", min_rank)
-        set_field(self, "torch_names", {} if torch_names is None else torch_names)
-        set_field(self, "required", required)
+        self._set_fields(
+            torch_fn,
+            options,
+            min_rank,
+            {} if torch_names is None else torch_names,
+            required,
+        )
 
 
 METHODS: dict[str, Method] = {

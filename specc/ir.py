@@ -21,8 +21,7 @@ class Ref(Value):
     index: int
 
     def __init__(self, node: Node, index: int = 0):
-        object.__setattr__(self, "node", node)
-        object.__setattr__(self, "index", index)
+        self._set_fields(node, index)
 
     @property
     def type(self) -> TensorType | None:

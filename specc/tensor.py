@@ -24,8 +24,7 @@ class TensorType(Value):
     dtype: str
 
     def __init__(self, shape: tuple, dtype: str = "float32"):
-        object.__setattr__(self, "shape", shape)
-        object.__setattr__(self, "dtype", dtype)
+        self._set_fields(shape, dtype)
 
     @property
     def rank(self) -> int:

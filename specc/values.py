@@ -62,9 +62,16 @@ class Record:
 
 class Value(Record):
     """An immutable record: hashable by its fields (it can be a dict key), and its fields
-    cannot be assigned after ``__init__``, which sets them with ``object.__setattr__``."""
+    cannot be assigned after ``__init__``, which sets them once with :meth:`_set_fields`."""
 
     __slots__ = ()
+
+    def _set_fields(self, *values: object) -> None:
+        """What a subclass's ``__init__`` calls once: its field values in ``__slots__``
+        order, set past the immutability guard."""
+        names: tuple[str, ...] = self.__slots__
+        for name, value in zip(names, values, strict=True):
+            object.__setattr__(self, name, value)
 
     def __hash__(self) -> int:
         return hash(self._get_fields(self))

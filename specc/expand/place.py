@@ -78,10 +78,7 @@ class Place(Value):
     loc: Loc
 
     def __init__(self, frame: Frame, name: str, named: bool, loc: Loc):
-        object.__setattr__(self, "frame", frame)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "named", named)
-        object.__setattr__(self, "loc", loc)
+        self._set_fields(frame, name, named, loc)
 
     @property
     def path(self) -> str:
@@ -98,9 +95,7 @@ class Inline(Value):
     outputs: dict  # declared outputs by name and by position
 
     def __init__(self, output: Ref, names: Namespace, outputs: dict):
-        object.__setattr__(self, "output", output)
-        object.__setattr__(self, "names", names)
-        object.__setattr__(self, "outputs", outputs)
+        self._set_fields(output, names, outputs)
 
 
 def output_of(entry) -> Ref:
@@ -141,5 +136,4 @@ class Disabled(Value):
     error: Exception
 
     def __init__(self, name: str, error: Exception):
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "error", error)
+        self._set_fields(name, error)

@@ -44,15 +44,7 @@ class Param(Value):
     def __init__(self, name: str, type: str, default: Any = REQUIRED, doc: str = "",
                  choices: tuple | None = None, inferred: bool = False, to_torch: bool = True,
                  list_of_one: bool = True):
-        set_field = object.__setattr__
-        set_field(self, "name", name)
-        set_field(self, "type", type)
-        set_field(self, "default", default)
-        set_field(self, "doc", doc)
-        set_field(self, "choices", choices)
-        set_field(self, "inferred", inferred)
-        set_field(self, "to_torch", to_torch)
-        set_field(self, "list_of_one", list_of_one)
+        self._set_fields(name, type, default, doc, choices, inferred, to_torch, list_of_one)
 
     @property
     def required(self) -> bool:
@@ -171,12 +163,7 @@ class Saved(Value):
 
     def __init__(self, what: str, index: int = 0, numel: Dim = 0,
                  dtype: str | dict | None = None, key: str | None = None):
-        set_field = object.__setattr__
-        set_field(self, "what", what)
-        set_field(self, "index", index)
-        set_field(self, "numel", numel)
-        set_field(self, "dtype", dtype)
-        set_field(self, "key", key)
+        self._set_fields(what, index, numel, dtype, key)
 
 
 class Layout(Value):
@@ -190,8 +177,7 @@ class Layout(Value):
     strides: tuple
 
     def __init__(self, sizes: tuple, strides: tuple):
-        object.__setattr__(self, "sizes", sizes)
-        object.__setattr__(self, "strides", strides)
+        self._set_fields(sizes, strides)
 
     @staticmethod
     def contiguous(sizes) -> Layout:
@@ -360,12 +346,7 @@ class Window(Value):
 
     def __init__(self, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
                  transposed: bool = False):
-        set_field = object.__setattr__
-        set_field(self, "kernel", kernel)
-        set_field(self, "stride", stride)
-        set_field(self, "padding", padding)
-        set_field(self, "dilation", dilation)
-        set_field(self, "transposed", transposed)
+        self._set_fields(kernel, stride, padding, dilation, transposed)
 
 
 # ``receptive`` of an OpDef: None (the op mixes or drops spatial positions: the field is

@@ -53,9 +53,7 @@ class PType(Value):
     check: Callable[[Any], bool]
 
     def __init__(self, title: str, schema: dict, check: Callable[[Any], bool]):
-        object.__setattr__(self, "title", title)
-        object.__setattr__(self, "schema", schema)
-        object.__setattr__(self, "check", check)
+        self._set_fields(title, schema, check)
 
 
 _INT = {"type": "integer"}
