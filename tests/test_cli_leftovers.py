@@ -175,3 +175,68 @@ def test_a_spec_reads_other_scripts_digits_as_text_as_pyyaml_does():
     errors = [d for d in specc.check(doc).diagnostics if d.severity == "error"]
     assert [(d.code, d.message) for d in errors] == [
         ("E104", f"Linear.out_features must be a positive integer, got '{ARABIC_12}'")]
+
+
+# --- build --export onto a full disk -------------------------------------------------------
+
+def _build_export(target, preexec_fn=None):
+    return subprocess.run([sys.executable, "-m", "specc", "build", MLP, "--export",
+                           str(target)], check=False, capture_output=True, text=True,
+                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""},
+                          preexec_fn=preexec_fn)
+
+
+def test_export_onto_a_full_disk_exits_2_and_keeps_the_old_file(tmp_path):
+    """`build --export` onto a full disk (a 64 KiB tmpfs) aborted in torch's archive writer
+    (exit 134, a C++ stack, the temporary file left) after specc had said the disk was full.
+    The tmpfs is mounted in a mount namespace of its own (unshare), gone with the process."""
+    import shutil
+
+    unshare = shutil.which("unshare", path="/usr/bin:/bin")
+    if unshare is None:
+        pytest.skip("no unshare(1) to mount a small tmpfs in a namespace")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = (f"mount -t tmpfs -o size=64k tmpfs {disk} || exit 77; "
+              f"printf precious > {disk}/m.pt2; "
+              f"{sys.executable} -m specc build {MLP} --export {disk}/m.pt2; echo rc=$?; "
+              f"ls -A {disk}; cat {disk}/m.pt2")
+    result = subprocess.run([unshare, "-rm", "/bin/sh", "-c", script], check=False,
+                            capture_output=True, text=True, cwd=ROOT,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    if result.returncode == 77 or "unshare:" in result.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()[:200]}")
+    assert result.stdout.splitlines() == ["rc=2", "m.pt2", "precious"], result.stderr
+    assert result.stderr == (f"specc: cannot write {disk}/m.pt2: no space left on the device "
+                             "(the old m.pt2, if any, is kept)\n")
+
+
+def test_export_over_a_file_size_limit_is_an_output_error_not_an_abort(tmp_path):
+    """The same writer failure without a mount: a 64 KiB RLIMIT_FSIZE (Python ignores
+    SIGXFSZ, so the write fails with EFBIG). The old code aborted with exit 134."""
+    import resource
+
+    target = tmp_path / "m.pt2"
+    target.write_text("precious")
+    result = _build_export(target, preexec_fn=lambda: resource.setrlimit(
+        resource.RLIMIT_FSIZE, (1 << 16, 1 << 16)))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr == (f"specc: cannot write {target}: File too large (the old m.pt2, "
+                             "if any, is kept)\n")
+    assert target.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt2"]
+
+
+def test_export_still_writes_a_program_torch_loads_and_runs(tmp_path):
+    import torch
+
+    import specc
+
+    target = tmp_path / "m.pt2"
+    result = _build_export(target)
+    assert result.returncode == 0, result.stderr
+    program = torch.export.load(str(target))
+    model = specc.build(MLP)
+    model.load_state_dict(program.state_dict)
+    x = torch.randn(3, 784)
+    assert torch.allclose(program.module()(x), model.eval()(x), atol=1e-6)

@@ -124,7 +124,7 @@ def _build_and_save(args, analysis, dims) -> int:
         if status:
             return status
     if args.export:
-        from specc.compile.export import export_with_report
+        from specc.compile.export import export_with_report, save_program
 
         try:
             program, warnings = export_with_report(
@@ -137,7 +137,7 @@ def _build_and_save(args, analysis, dims) -> int:
         if warnings:
             analysis.diagnostics = [d.with_file(args.path) for d in warnings]
             print_diagnostics(analysis)
-        atomic_write(args.export, lambda p: torch.export.save(program, p), inputs=[args.path])
+        atomic_write(args.export, lambda p: save_program(program, p), inputs=[args.path])
         report_written(args.export)
     if not (args.save or args.export or args.emit_python or args.onnx):
         print(model)
