@@ -158,6 +158,23 @@ def check_output_target(path: str, inputs=()) -> None:
         raise OutputError(f"cannot write {path}: the file is read-only")
 
 
+# Which outputs replace an existing file. What specc generates from a spec (`render -o`,
+# build's --save, --onnx, --export and --emit-python) is an artifact, rewritten at every run
+# as a compiler's output is; what `new` and `import -o` write is a spec, source the user goes
+# on to edit, so an existing one is replaced only with --force.
+FORCE_HELP = ("replace an existing file (a spec you may have edited is never replaced "
+              "without it)")
+
+
+def check_new_source_target(path: str, force: bool) -> None:
+    """Refuse (OutputError) to write a new spec at ``path``: where no file can be written
+    (check_output_target: --force cannot help there), and over an existing file unless
+    ``force``."""
+    check_output_target(path)
+    if not force and os.path.lexists(path):
+        raise OutputError(f"{path} exists; use --force to overwrite it")
+
+
 def _disk_full(folder: str, exc: Exception) -> bool:
     """Whether a failed write failed for want of space: torch.save says only 'unexpected
     pos 1216 vs 1110' and safetensors raises its own error, so ask the file system too

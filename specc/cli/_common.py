@@ -17,6 +17,13 @@ def output_or_stdout(text: str):
     return None if text == "-" else text
 
 
+def report_written(path: str, detail: str = "") -> None:
+    """The "wrote FILE" line of every command that writes a file: on stderr, which is for
+    progress, so stdout holds only what the command prints as its result (render's figure
+    with `-o -`, import's spec, build's model summary) and can be piped."""
+    print(f"wrote {path}{detail}", file=sys.stderr)
+
+
 def add_dim_option(parser) -> None:
     parser.add_argument("--dim", action="append", metavar="SYM=VALUE",
                         help="bind a symbolic size of the inputs to an integer of at least 1, "
