@@ -219,7 +219,8 @@ def test_a_derived_var_that_cannot_be_computed_is_refused(tmp_path):
 
 def test_emitted_checks_pass_ruff(tmp_path):
     """The checks' code passes the same ruff rules as the rest of the file, and its lines
-    (the module's functions and build_model after its docstring) are at most 100 long."""
+    (the module's functions and build_model after its docstring) are at most 100 long
+    but where one argument is longer."""
     import shutil
 
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
@@ -235,8 +236,11 @@ def test_emitted_checks_pass_ruff(tmp_path):
         function = checks.index("\ndef build_model(")
         doc_end = checks.index('"""\n', checks.index('"""', function) + 3)
         checks = checks[:function] + checks[doc_end + 4:]
+        # (but a line of one argument too long by itself: a spec's path, its expression)
         assert [line for line in checks.split("\n")[1:] if len(line) > 100
-                and "this file was generated with" not in line] == [], name
+                and "this file was generated with" not in line and not (
+                    line.strip().startswith(("'", "lambda: ")) and line.count("'") <= 2
+                    and line.endswith(","))] == [], name
     res = subprocess.run([ruff, "check", "--isolated", "--select", "E4,E7,E9,F", *paths],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -39,7 +39,8 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from specc.compile.readable import _INDENT, _WIDTH, _call, _signature
+from specc.compile.readable import _ALLOWED as _CODE_NODES
+from specc.compile.readable import _FUNCTIONS, _INDENT, _WIDTH, _call, _Math, _signature
 from specc.compile.scopes import op_of
 from specc.expr import expression_text
 from specc.ir import Graph, Scope
@@ -104,9 +105,7 @@ _NUMBERS = {
 # check's own error is all there is for it
 UNGUARDED = {"values"}
 
-_ALLOWED = (ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
-            ast.IfExp, ast.Call, ast.List, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
-_FUNCTIONS = {"min", "max", "abs", "round", "int"}
+_ALLOWED = _CODE_NODES + (ast.List,)  # the readable code's, and lists of them
 _PLAIN = (bool, int, float, str, type(None))
 
 
@@ -265,7 +264,7 @@ class _Writer:
                 return found
 
         names = Names()
-        tree = names.visit(tree)
+        tree = _Decided().visit(names.visit(tree))
         return None if names.failed else tree
 
     def name(self, name: str, block: Scope | None, depth: int) -> ast.expr | None:
@@ -289,6 +288,16 @@ class _Writer:
         return None
 
 
+class _Decided(ast.NodeTransformer):
+    """``a if True else b`` as ``a``: a block param given as a literal decides it."""
+
+    def visit_IfExp(self, node):  # noqa: N802
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant):
+            return node.body if node.test.value else node.orelse
+        return node
+
+
 def guards(graph: Graph, params: list, derived: dict, definitions: dict) -> list[Guard]:
     """The guards of the vars ``params`` (build_model's names) in the order the spec's
     values come, each once. ``derived``: var -> expression of the vars computed from
@@ -306,9 +315,9 @@ def guards(graph: Graph, params: list, derived: dict, definitions: dict) -> list
                  and node.id in writer.params]
         if not names:
             return  # a constant: check tested it
-        code = ast.unparse(tree)
-        condition = " and ".join(f"({ast.unparse(c)})" if len(when) > 1 else ast.unparse(c)
-                                 for c in when)
+        code = ast.unparse(_Math().visit(tree))  # log(x): math.log(x)
+        conditions = [ast.unparse(_Math().visit(c)) for c in when]
+        condition = " and ".join(f"({c})" if len(when) > 1 else c for c in conditions)
         key = (code, condition, check, choices)
         if key not in found:
             found[key] = Guard(code, tuple(dict.fromkeys(names)), check, choices, expected,
@@ -400,8 +409,9 @@ def guarded(text: str, graph: Graph, spec_vars: dict, derived: dict, source,
         given = _given(spec_name, guard.names)
         check = f"_one_of{guard.choices!r}" if guard.choices is not None else \
             f"_is_{guard.check}" if guard.check else "None"
-        what = guard.what + (f" ({_spec_code(guard.code, spec_name)})"
-                             if guard.code not in guard.names else "")
+        shown = _spec_code(guard.code, spec_name)  # the value's code where it is short
+        what = guard.what + (f" ({shown})" if guard.code not in guard.names
+                             and len(shown) <= 40 else "")
         if guard.when and (index == 0 or found[index - 1].when != guard.when):
             body.append(f"if {guard.when}:")  # the guards under one `if:` after it
         indent = _INDENT * (2 if guard.when else 1)
@@ -438,6 +448,8 @@ def guarded(text: str, graph: Graph, spec_vars: dict, derived: dict, source,
     head = lines[:function.lineno - 1]
     while head and not head[-1].strip():
         head.pop()
+    if any("math." in g.code or "math." in g.when for g in found) and "import math" not in head:
+        head.insert(0, "import math")  # (as readable does for a forward's log)
     return "\n".join(head + helpers + ["", ""] + new + rest)
 
 
