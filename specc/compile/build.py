@@ -12,9 +12,10 @@ from typing import Any
 
 from specc.compile.codegen import generate
 from specc.dims import substitute
-from specc.errors import BuildError, DeviceError, Diagnostic, SpecError, WeightsError
+from specc.errors import BuildError, DeviceError, Diagnostic, DtypeError, SpecError, WeightsError
 from specc.infer import totals
 from specc.ir import Graph
+from specc.tensor import FLOAT_DTYPES
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
 _counter = [0]
@@ -106,9 +107,21 @@ def _restore_generated(text: str, name: str, qualname: str):
     return cls.__new__(cls)
 
 
-def _dtype_name(dtype) -> str | None:
-    """"bfloat16" for "bfloat16" or torch.bfloat16."""
-    return None if dtype is None else str(dtype).replace("torch.", "")
+def dtype_name(dtype) -> str | None:
+    """"bfloat16" for "bfloat16" or torch.bfloat16; :class:`DtypeError` for anything but
+    the floating dtypes of the CLI's --dtype (a model's weights are floats: torch refuses
+    ``Module.to(torch.int8)``, and a name such as "bf16" is no torch attribute)."""
+    if dtype is None:
+        return None
+    torch = import_torch()
+    name = dtype if isinstance(dtype, str) else None
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    if name not in FLOAT_DTYPES:
+        raise DtypeError(f"invalid dtype {dtype!r}: a model is built in one of "
+                         f"{', '.join(FLOAT_DTYPES)} (a name, or torch.{FLOAT_DTYPES[0]} "
+                         "and so on)")
+    return name
 
 
 @contextlib.contextmanager
@@ -141,15 +154,16 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     torch = import_torch()
 
     check_device(device)
+    float_dtype = dtype_name(dtype)
     if str(device) != "meta":  # a meta build allocates nothing: no budget to protect
         check_size(graph, max_params)
-    source = generate(graph, trace=recorder is not None, float_dtype=_dtype_name(dtype))
+    source = generate(graph, trace=recorder is not None, float_dtype=float_dtype)
     namespace = load_source(source.text, graph.name,
                             None if recorder is None else {"_specc_record": recorder})
     with torch.device(device), _skipping_init(str(device) == "meta"):
         model = namespace["build_model"]()
-    if dtype is not None:
-        model = model.to(dtype=getattr(torch, dtype) if isinstance(dtype, str) else dtype)
+    if float_dtype is not None:
+        model = model.to(dtype=getattr(torch, float_dtype))
     model.specc_source = source.text
     model.specc_line_owner = source.line_owner
     model.specc_graph = graph
@@ -233,20 +247,30 @@ def load_weights(model, path: str) -> None:
     torch = import_torch()
     device = next((t.device for t in model.state_dict().values()), torch.device("cpu"))
     target = "cpu" if device.type == "meta" else str(device)
+    safetensors = str(path).endswith(".safetensors")
+    load_safetensors = _safetensors().load_file if safetensors else None  # or BuildError
     try:
-        if str(path).endswith(".safetensors"):
-            state = _safetensors().load_file(path, device=target)
+        if load_safetensors is not None:
+            state = load_safetensors(path, device=target)
         else:
             state = torch.load(path, map_location=target, weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except OSError as exc:
         raise WeightsError(f"cannot read weights {path}: {exc}") from None
+    except Exception as exc:  # a deserialiser fails in its own ways on a file it cannot read
+        raise WeightsError(_unreadable(path, exc, safetensors)) from None
     if not isinstance(state, dict):
-        raise WeightsError(f"{path} does not hold a state_dict (found {type(state).__name__})")
+        raise WeightsError(f"{path} does not hold a state_dict (found {type(state).__name__})"
+                           f"; {SAVE_HINT}")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise WeightsError(f"{path} is not a state_dict (names to tensors): {key!r} holds "
+                               f"{str(value)[:40]} ({type(value).__name__}); {SAVE_HINT}")
     expected = model.state_dict()
-    aliases = _tied_aliases(model)  # safetensors writes each shared tensor once
-    for key, twin in aliases.items():
-        if key not in state and twin in state:
-            state[key] = state[twin]
+    for group in _tie_groups(model):  # safetensors writes each shared tensor once
+        present = next((key for key in group if key in state), None)
+        for key in group:
+            if present is not None and key not in state:
+                state[key] = state[present]
     compat = compare_state_dicts(_state_shapes(state), _state_shapes(expected))
     if not compat["loads"]:
         parts = [f"{len(keys)} {what}: {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
@@ -258,18 +282,42 @@ def load_weights(model, path: str) -> None:
     model.load_state_dict(state, strict=True, assign=device.type == "meta")
 
 
-def _tied_aliases(model) -> dict:
-    """state_dict key -> another key holding the very same tensor (tied weights)."""
-    seen: dict = {}
-    aliases: dict = {}
+SAVE_HINT = "save model.state_dict() or use `specc build --save`"
+# torch.load(weights_only=True) names the first Python object it refused to unpickle
+_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def _unreadable(path: str, exc: Exception, safetensors: bool) -> str:
+    """Why ``path`` is no weights file, in a line: torch.load's refusal of a pickled module
+    is a screenful of advice to unpickle it unsafely, which specc never does."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    refused = _REFUSED_GLOBAL.search(text)
+    if refused is not None:
+        name = refused.group(1)
+        what = ("a whole pickled module (torch.save(model))"
+                if name.endswith("._restore_generated") or name.startswith("torch.nn.")
+                else f"pickled Python objects ({name}), not only tensors")
+        return (f"cannot read weights {path}: it holds {what}, which specc does not "
+                f"unpickle (that could run code); {SAVE_HINT}")
+    # the reason is the message's last line, above torch.load's pointer to its docs
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.startswith("Check the documentation")]
+    reason = f"{type(exc).__name__}: {lines[-1]}"[:200] if lines else type(exc).__name__
+    kind = "a safetensors file" if safetensors else "a torch.save'd state_dict"
+    return f"cannot read weights {path}: it is not {kind} ({reason})"
+
+
+def _tie_groups(model) -> list[list[str]]:
+    """The state_dict keys that name one tensor (tied weights), a list per tensor named
+    more than once: t5's shared embedding is also the encoder's, the decoder's and the
+    head's. safetensors keeps one of them, whichever its own rule picks."""
+    groups: dict = {}
     for key, tensor in model.state_dict(keep_vars=True).items():
+        # on meta (and for empty tensors) there is no storage address: the same object
         ident = (tensor.data_ptr(), tensor.device, tuple(tensor.shape)) \
-            if tensor.device.type != "meta" else id(tensor)
-        if ident in seen:
-            aliases[key] = seen[ident]
-        else:
-            seen[ident] = key
-    return aliases
+            if tensor.device.type != "meta" and tensor.numel() else id(tensor)
+        groups.setdefault(ident, []).append(key)
+    return [keys for keys in groups.values() if len(keys) > 1]
 
 
 def _safetensors():

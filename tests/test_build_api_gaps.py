@@ -1,0 +1,160 @@
+"""Gaps of the Python API's build() found by an audit (issue 16, "Weights and interchange
+formats", "diff and the API"): what ``dtype`` accepts, safetensors round trips of tied
+weights, unreadable weight files, the input check of a built module (keyword inputs,
+compound symbolic dims), where an ONNX refusal is located, torch.export's RNN warning.
+torch is the oracle: a reloaded model's outputs equal the saved one's (torch.equal)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import specc
+from specc.errors import BuildError, DtypeError, WeightsError
+
+torch = pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+def _cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "specc", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
+
+
+# -- 1. dtype -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["bf16", "int8", "fp32", torch.int8, torch.bool, 16])
+def test_a_dtype_a_model_cannot_have_is_a_build_error_listing_the_four(dtype):
+    with pytest.raises(DtypeError) as info:
+        specc.build(SPECS / "mlp.yaml", dtype=dtype)
+    assert isinstance(info.value, BuildError) and isinstance(info.value, ValueError)
+    for name in ("float32", "float16", "bfloat16", "float64"):
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64",
+                                   torch.bfloat16, torch.float64])
+def test_the_four_float_dtypes_build_as_names_or_torch_dtypes(dtype):
+    model = specc.build(SPECS / "mlp.yaml", dtype=dtype)
+    want = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    assert {p.dtype for p in model.parameters()} == {want}
+    assert model(torch.zeros(2, 784, dtype=want)).dtype == want
+
+
+# -- 2. tied weights through safetensors ----------------------------------------------------
+
+SMALL_T5 = dict(vocab_size=97, d_model=64, d_kv=12, d_ff=96, num_layers=2,
+                num_decoder_layers=2, num_heads=4)
+SMALL_LLAMA = dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                   tie_word_embeddings=True)
+
+
+def _token_inputs(name: str):
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 97, (2, 9), generator=generator)
+    mask = torch.ones(2, 9, dtype=torch.long)
+    if name == "t5":
+        return ids, mask, torch.randint(0, 97, (2, 5), generator=generator)
+    return ids, mask
+
+
+def _same_outputs(a, b) -> bool:
+    """torch.equal over every tensor of two outputs (a tensor, a tuple or a dict of them)."""
+    leaves = torch.utils._pytree.tree_leaves
+    return all(torch.equal(x, y) for x, y in zip(leaves(a), leaves(b), strict=True))
+
+
+def _tied_keys(model) -> int:
+    """How many state_dict keys name a tensor another key names too."""
+    return len(model.state_dict()) - len({id(t) for t in model.state_dict(keep_vars=True)
+                                          .values()})
+
+
+def test_gpt2_saved_by_the_cli_loads_back_with_its_tied_head(tmp_path):
+    config = {"vocab_size": 100, "n_positions": 32, "n_embd": 32, "n_layer": 2, "n_head": 4}
+    (tmp_path / "g.json").write_text(json.dumps(config))
+    res = _cli("build", str(SPECS / "gpt2.yaml"), "--vars", "g.json", "--save",
+               "g.safetensors", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    from safetensors.torch import load_file
+
+    saved = load_file(tmp_path / "g.safetensors")
+    assert ("lm_head.weight" in saved) != ("transformer.wte.weight" in saved)  # one of two
+    model = specc.build(SPECS / "gpt2.yaml", vars=config,
+                        weights=str(tmp_path / "g.safetensors")).eval()
+    kept = next(iter({"lm_head.weight", "transformer.wte.weight"} & set(saved)))
+    assert torch.equal(model.transformer.wte.weight, saved[kept])
+    assert model.lm_head.weight is model.transformer.wte.weight  # still tied after loading
+    reference = specc.build(SPECS / "gpt2.yaml", vars=config).eval()
+    reference.load_state_dict({**saved, "lm_head.weight": saved[kept],
+                               "transformer.wte.weight": saved[kept]})
+    ids = torch.randint(0, 100, (2, 7))
+    with torch.no_grad():
+        assert _same_outputs(model(ids, torch.ones_like(ids)),
+                             reference(ids, torch.ones_like(ids)))
+
+
+@pytest.mark.parametrize("name, config", [("t5", SMALL_T5), ("llama", SMALL_LLAMA),
+                                          ("gpt2", dict(vocab_size=97, n_positions=32,
+                                                        n_embd=32, n_layer=2, n_head=4))])
+def test_tie_groups_round_trip_through_safetensors(tmp_path, name, config):
+    from specc.compile.build import save_weights
+
+    torch.manual_seed(0)
+    original = specc.build(SPECS / f"{name}.yaml", vars=config).eval()
+    assert _tied_keys(original) == (3 if name == "t5" else 1)  # t5: shared + 3 aliases
+    path = str(tmp_path / f"{name}.safetensors")
+    save_weights(original, path)
+    from safetensors.torch import load_file
+
+    assert len(load_file(path)) == len(original.state_dict()) - _tied_keys(original)
+    torch.manual_seed(1)  # other initial values: only the file can make them equal
+    loaded = specc.build(SPECS / f"{name}.yaml", vars=config, weights=path).eval()
+    assert _tied_keys(loaded) == _tied_keys(original)
+    for key, tensor in original.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], tensor), key
+    inputs = _token_inputs(name)
+    with torch.no_grad():
+        assert _same_outputs(loaded(*inputs), original(*inputs))
+
+
+# -- 3. files that hold no state_dict ---------------------------------------------------------
+
+def _unreadable_files(tmp_path):
+    garbage = bytes(range(256)) * 4
+    (tmp_path / "garbage.safetensors").write_bytes(garbage)
+    (tmp_path / "garbage.pt").write_bytes(garbage)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    torch.save({"a": 1}, tmp_path / "int_values.pt")
+    torch.save({0: torch.zeros(1)}, tmp_path / "int_keys.pt")
+    torch.save(specc.build(SPECS / "mlp.yaml"), tmp_path / "whole_model.pt")
+    torch.save(torch.nn.Linear(784, 10), tmp_path / "torch_module.pt")
+    return {
+        "garbage.safetensors": "not a safetensors file (SafetensorError",
+        "garbage.pt": "not a torch.save'd state_dict (UnpicklingError",
+        "empty.pt": "not a torch.save'd state_dict (EOFError",
+        "int_values.pt": "'a' holds 1 (int)",
+        "int_keys.pt": "0 holds tensor",
+        "whole_model.pt": "holds a whole pickled module",
+        "torch_module.pt": "holds a whole pickled module",
+    }
+
+
+def test_an_unreadable_weights_file_is_a_weights_error_in_one_line(tmp_path):
+    for name, words in _unreadable_files(tmp_path).items():
+        with pytest.raises(WeightsError) as info:
+            specc.build(SPECS / "mlp.yaml", weights=str(tmp_path / name))
+        message = str(info.value)
+        assert words in message, (name, message)
+        assert "\n" not in message and len(message) < 400, (name, message)
+        assert "weights_only" not in message  # never the advice to unpickle unsafely
+        if not name.startswith("garbage") and name != "empty.pt":
+            assert "save model.state_dict() or use `specc build --save`" in message, message
