@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import specc
+from specc.compile.build import InputShapeError
 from specc.errors import BuildError, DtypeError, WeightsError
 
 torch = pytest.importorskip("torch")
@@ -158,3 +159,114 @@ def test_an_unreadable_weights_file_is_a_weights_error_in_one_line(tmp_path):
         assert "weights_only" not in message  # never the advice to unpickle unsafely
         if not name.startswith("garbage") and name != "empty.pt":
             assert "save model.state_dict() or use `specc build --save`" in message, message
+
+
+# -- 4. keyword inputs are checked as positional ones ------------------------------------------
+
+def test_keyword_inputs_are_checked_like_positional_ones():
+    resnet = specc.build(SPECS / "resnet18.yaml").eval()
+    for call in (lambda x: resnet(x), lambda x: resnet(x=x)):
+        with pytest.raises(InputShapeError, match=r"input 'x' .*dim 2 is 64, expected 224"):
+            call(torch.zeros(2, 3, 64, 64))
+    mlp = specc.build(SPECS / "mlp.yaml").eval()
+    with pytest.raises(InputShapeError, match=r"input 'x' .*dim 1 is 783, expected 784"):
+        mlp(x=torch.zeros(2, 783))  # was torch's "mat1 and mat2 shapes cannot be multiplied"
+    x = torch.randn(3, 784)
+    with torch.no_grad():
+        assert torch.equal(mlp(x=x), mlp(x))
+    two = specc.build("inputs: {a: {shape: [N, 4]}, b: {shape: [N, 4]}}\n"
+                      "layers:\n  - {op: sub, from: [a, b]}\n")
+    a, b = torch.randn(3, 4), torch.randn(3, 4)
+    assert torch.equal(two(b=b, a=a), a - b)
+    assert torch.equal(two(a, b=b), a - b)
+    with pytest.raises(InputShapeError, match=r"input 'b'.*dim 0 is 5, expected 3 "
+                       r"\(N = 3 from dim 0 of input 'a'\)"):
+        two(b=torch.zeros(5, 4), a=a)
+
+
+def test_a_pickled_model_still_checks_keyword_inputs(tmp_path):
+    torch.save(specc.build(SPECS / "mlp.yaml"), tmp_path / "m.pt")
+    model = torch.load(tmp_path / "m.pt", weights_only=False)
+    with pytest.raises(InputShapeError, match="dim 1 is 783, expected 784"):
+        model(x=torch.zeros(2, 783))
+
+
+# -- 5. compound symbolic dims -----------------------------------------------------------------
+
+def test_a_size_that_no_whole_symbol_gives_is_refused_at_the_input():
+    unet = specc.build(SPECS / "unet.yaml").eval()
+    with pytest.raises(InputShapeError) as info:
+        unet(torch.zeros(1, 3, 30, 30))  # was torch's "Sizes of tensors must match" inside
+    assert str(info.value) == (
+        "input 'image' (spec line 9) has shape [1, 3, 30, 30], but the spec declares "
+        "[N, 3, 8*h, 8*w]: dim 2 is 30, which is 8*h for no whole h >= 0")
+    with pytest.raises(InputShapeError, match="dim 3 is 44, which is 8[*]w for no whole w"):
+        unet(image=torch.zeros(1, 3, 32, 44))
+    with torch.no_grad():  # what the check accepts, torch runs: h = 4, w = 6
+        assert unet(torch.zeros(1, 3, 32, 48)).shape == (1, 2, 32, 48)
+
+
+CROSS = """
+inputs:
+  wide: {shape: [N, 8*h]}
+  narrow: {shape: [N, 4*h]}
+  grid: {shape: [N, h*w]}
+  plane: {shape: [N, h, w]}
+layers:
+  - {name: a, op: ReLU, from: wide}
+  - {name: b, op: ReLU, from: narrow}
+  - {name: c, op: ReLU, from: grid}
+  - {name: d, op: ReLU, from: plane}
+outputs: [a, b, c, d]
+"""
+
+
+def test_symbols_of_compound_dims_agree_across_inputs():
+    analysis = specc.check(CROSS, lint=False)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    model = specc.build(CROSS)
+    wide, narrow = torch.randn(2, 16), torch.randn(2, 8)  # h = 2
+    grid, plane = torch.randn(2, 6), torch.randn(2, 2, 3)  # w = 3
+    outputs = model(wide, narrow, grid, plane)
+    leaves = torch.utils._pytree.tree_leaves(outputs)
+    assert all(torch.equal(got, x.relu()) for got, x in zip(leaves, (wide, narrow, grid, plane),
+                                                             strict=True))
+    with pytest.raises(InputShapeError, match=r"input 'narrow'.*dim 1 is 12, expected 8 "
+                       r"\(4[*]h with h = 2 from dim 1 of input 'wide'\)"):
+        model(wide, torch.zeros(2, 12), grid, plane)
+    with pytest.raises(InputShapeError, match=r"input 'grid'.*dim 1 is 7, which is h[*]w "
+                       r"\(2[*]w with h = 2 from dim 1 of input 'wide'\) for no whole w"):
+        model(wide, narrow, torch.zeros(2, 7), plane)
+    with pytest.raises(InputShapeError, match=r"input 'plane'.*dim 1 is 3, expected 2 "
+                       r"\(h = 2 from dim 1 of input 'wide'\)"):
+        model(wide, narrow, grid, torch.zeros(2, 3, 3))
+    with pytest.raises(InputShapeError, match=r"input 'plane'.*dim 2 is 3, expected 4 "
+                       r"\(w = 4 from dim 1 of input 'grid'\)"):
+        model(wide, narrow, torch.zeros(2, 8), plane)
+
+
+def test_a_product_of_two_unbound_symbols_is_checked_once_a_later_input_binds_them():
+    model = specc.build("inputs:\n  grid: {shape: [N, h*w]}\n  plane: {shape: [N, h, w]}\n"
+                        "layers:\n  - {name: a, op: ReLU, from: grid}\n"
+                        "  - {name: b, op: ReLU, from: plane}\noutputs: [a, b]\n")
+    plane = torch.randn(2, 2, 3)
+    grid = torch.randn(2, 6)
+    assert all(torch.equal(got, x.relu()) for got, x in zip(model(grid, plane), (grid, plane)))
+    with pytest.raises(InputShapeError, match=r"input 'grid'.*dim 1 is 7, expected 6 "
+                       r"\(h[*]w with h = 2 from dim 1 of input 'plane', w = 3 from dim 2 of "
+                       r"input 'plane'\)"):
+        model(torch.zeros(2, 7), plane)
+
+
+@pytest.mark.parametrize("slope", [1, 2, 8, -3])
+@pytest.mark.parametrize("offset", [-3, 0, 2])
+def test_solve_linear_agrees_with_trying_every_value(slope, offset):
+    from specc.dims import Sym, solve_linear
+
+    dim = slope * Sym.symbol("h") + offset
+    for size in range(0, 40):
+        wholes = [h for h in range(0, 50) if slope * h + offset == size]
+        assert solve_linear(dim, size) == ("h", wholes[0] if wholes else None), size
+    assert solve_linear(Sym.symbol("h") * Sym.symbol("w"), 6) is None
+    assert solve_linear(Sym.symbol("h") * Sym.symbol("h"), 4) is None
+    assert solve_linear((Sym.symbol("h") + 1) // 2, 4) is None

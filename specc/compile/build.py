@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import linecache
 import re
 import sys
@@ -11,7 +12,7 @@ import warnings
 from typing import Any
 
 from specc.compile.codegen import generate
-from specc.dims import substitute
+from specc.dims import Sym, shape_str, solve_linear, substitute
 from specc.errors import BuildError, DeviceError, Diagnostic, DtypeError, SpecError, WeightsError
 from specc.infer import totals
 from specc.ir import Graph
@@ -167,7 +168,8 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     model.specc_source = source.text
     model.specc_line_owner = source.line_owner
     model.specc_graph = graph
-    model.register_forward_pre_hook(InputCheck(graph))
+    params = list(inspect.signature(model.forward).parameters)
+    model.register_forward_pre_hook(InputCheck(graph, params), with_kwargs=True)
     return model
 
 
@@ -177,47 +179,81 @@ class InputShapeError(BuildError, ValueError):
 
 class InputCheck:
     """Forward pre-hook of a built model: each input's rank, fixed sizes, symbol bindings
-    (the same N in every input) and kind of dtype against the spec, so a wrong input fails
-    here with the spec's words instead of deep inside a layer. Picklable (a plain object);
-    skipped while torch.export / torch.compile trace, where sizes are symbolic."""
+    and kind of dtype against the spec, so a wrong input fails here with the spec's words
+    instead of deep inside a layer. Inputs are matched by position or by forward's
+    parameter name (a keyword input is checked as a positional one). A symbol is bound by
+    the first dim that determines it: a plain ``N``, or a dim linear in one unbound symbol
+    (``8*h``: 30 is no multiple of 8, an error here; 32 binds h = 4); every other dim with
+    that symbol (in any input) must agree. Picklable (a plain object); skipped while
+    torch.export / torch.compile trace, where sizes are symbolic."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, params: list[str] | None = None):
         self.inputs = [(n.id, tuple(n.out_types[0].shape), n.out_types[0].is_float,
                         n.loc.line) for n in graph.inputs if n.out_types]
+        # forward's parameter names, in the inputs' order (a name differs from the input's
+        # where the input's is no Python identifier)
+        self.params = params if params and len(params) == len(self.inputs) else \
+            [name for name, *_ in self.inputs]
 
-    def __call__(self, _module, args):
+    def __call__(self, _module, args, kwargs=None):
         import torch
 
         if torch.compiler.is_compiling() or getattr(torch.compiler, "is_exporting", bool)():
             return None
-        bound: dict = {}
-        for (name, shape, is_float, line), value in zip(self.inputs, args):
+        kwargs = kwargs or {}
+        # pickles of models built before keyword inputs were checked lack self.params
+        params = getattr(self, "params", [name for name, *_ in self.inputs])
+        values = [args[i] if i < len(args) else kwargs.get(param)
+                  for i, param in enumerate(params)]
+        bound: dict = {}  # symbol -> (value, the "dim D of input 'X'" that bound it)
+        undetermined = []  # dims with two unbound symbols (h*w): checked after the others
+        for (name, shape, is_float, line), value in zip(self.inputs, values):
             if not isinstance(value, torch.Tensor):
                 continue
             got = tuple(value.shape)
             where = f"input '{name}' (spec line {line})" if line else f"input '{name}'"
-            declared = "[" + ", ".join(map(str, shape)) + "]"
+            start = f"{where} has shape {list(got)}, but the spec declares {shape_str(shape)}"
             if len(got) != len(shape):
-                raise InputShapeError(f"{where} has shape {list(got)}, but the spec declares "
-                                      f"{declared}: {len(shape)} dims, not {len(got)}")
+                raise InputShapeError(f"{start}: {len(shape)} dims, not {len(got)}")
             for axis, (want, size) in enumerate(zip(shape, got)):
-                if not isinstance(want, int):
-                    names = want.symbols()
-                    if len(names) == 1 and str(want) == next(iter(names)):
-                        want = bound.setdefault(str(want), size)
-                    elif all(n in bound for n in names):
-                        want = substitute(want, bound)
-                    else:
-                        continue
-                if want != size:
-                    raise InputShapeError(
-                        f"{where} has shape {list(got)}, but the spec declares {declared}: "
-                        f"dim {axis} is {size}, expected {want}")
+                if not _check_dim(want, size, axis, name, bound, start):
+                    undetermined.append((want, size, axis, name, start))
             if value.is_floating_point() != is_float:
                 kind = "a floating-point" if is_float else "an integer"
                 raise InputShapeError(f"{where} has dtype {value.dtype}, but the spec "
                                       f"declares {kind} tensor")
+        for want, size, axis, name, start in undetermined:  # h*w once h is known
+            _check_dim(want, size, axis, name, bound, start)
         return None
+
+
+def _check_dim(want, size: int, axis: int, name: str, bound: dict, start: str) -> bool:
+    """Check one declared dim against ``size``, binding its symbol where it determines one;
+    False where it cannot be decided yet (two unbound symbols). Raises InputShapeError."""
+    if not isinstance(want, Sym):
+        if want != size:
+            raise InputShapeError(f"{start}: dim {axis} is {size}, expected {want}")
+        return True
+    known = sorted(symbol for symbol in want.symbols() if symbol in bound)
+    origins = ", ".join(f"{symbol} = {bound[symbol][0]} from {bound[symbol][1]}"
+                        for symbol in known)
+    value = substitute(want, {symbol: bound[symbol][0] for symbol in known})
+    if isinstance(value, int):
+        if value != size:
+            formula = "" if str(want) in bound else f"{want} with "
+            raise InputShapeError(f"{start}: dim {axis} is {size}, expected {value} "
+                                  f"({formula}{origins})")
+        return True
+    solution = solve_linear(value, size)
+    if solution is None:
+        return False
+    symbol, whole = solution
+    if whole is None:
+        given = f" ({value} with {origins})" if known else ""
+        raise InputShapeError(f"{start}: dim {axis} is {size}, which is {want}{given} for no "
+                              f"whole {symbol} >= 0")
+    bound[symbol] = (whole, f"dim {axis} of input '{name}'")
+    return True
 
 
 def _state_shapes(state: dict) -> dict:
