@@ -240,9 +240,13 @@ def atomic_write(path: str, write, inputs=()) -> None:
             full = isinstance(exc, Exception) and _disk_full(folder, exc)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            kept = f"(the old {os.path.basename(path)}, if any, is kept)"
             if full:
-                raise OutputError(f"cannot write {path}: no space left on the device "
-                                  f"(the old {os.path.basename(path)}, if any, is kept)"
+                raise OutputError(f"cannot write {path}: no space left on the device {kept}"
+                                  ) from None
+            if isinstance(exc, OSError):  # a quota, a file size limit, EIO: named by the
+                # target, not by the temporary file the message of exc names
+                raise OutputError(f"cannot write {path}: {exc.strerror or exc} {kept}"
                                   ) from None
             if not isinstance(exc, _Terminated):
                 raise

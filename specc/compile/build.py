@@ -307,7 +307,8 @@ def load_weights(model, path: str) -> None:
         for key in group:
             if present is not None and key not in state:
                 state[key] = state[present]
-    compat = compare_state_dicts(_state_shapes(state), _state_shapes(expected))
+    compat = compare_state_dicts(_state_shapes(state), _state_shapes(expected),
+                                 metadata=getattr(state, "_metadata", None))
     if not compat["loads"]:
         parts = [f"{len(keys)} {what}: {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
                  for what, keys in (("missing", compat["missing"]),
