@@ -270,3 +270,55 @@ def test_solve_linear_agrees_with_trying_every_value(slope, offset):
     assert solve_linear(Sym.symbol("h") * Sym.symbol("w"), 6) is None
     assert solve_linear(Sym.symbol("h") * Sym.symbol("h"), 4) is None
     assert solve_linear((Sym.symbol("h") + 1) // 2, 4) is None
+
+
+# -- 6. an ONNX refusal is located at the node torch.onnx could not convert ------------------
+
+ADAPTIVE_MAX = """inputs: {x: {shape: [N, 3, H, W]}}
+layers:
+  - {name: conv, op: Conv2d, out_channels: 8, kernel_size: 3}
+  - {name: pool, op: AdaptiveMaxPool2d, output_size: 3}
+  - {op: Flatten}
+  - {name: fc, op: Linear, out_features: 4}
+"""
+
+
+def test_an_op_without_an_onnx_function_is_located_at_its_node(tmp_path):
+    pytest.importorskip("onnxscript")
+    (tmp_path / "amp.yaml").write_text(ADAPTIVE_MAX)
+    res = _cli("build", "amp.yaml", "--onnx", "a.onnx", cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.startswith(
+        "amp.yaml:4:5: error E401 torch.onnx.export cannot convert pool (AdaptiveMaxPool2d) "
+        "to ONNX: DispatchError: No ONNX function found for aten.adaptive_max_pool2d"), res.stderr
+    assert "hint: torch 2." in res.stderr
+    assert "cannot convert aten.adaptive_max_pool2d (AdaptiveMaxPool2d) to ONNX" in res.stderr
+    assert "(--export)" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "a.onnx").exists()
+    # the oracle: torch.onnx really refuses that op, and torch.export (the hint) exports it
+    model = specc.build(ADAPTIVE_MAX).eval()
+    x = torch.randn(2, 3, 12, 12)
+    program = torch.export.export(model, (x,))
+    assert any("adaptive_max_pool2d" in str(n.target) for n in program.graph.nodes)
+    assert torch.equal(program.module()(x), model(x))
+
+
+def test_an_onnx_refusal_inside_a_block_names_the_block_instance(tmp_path):
+    pytest.importorskip("onnxscript")
+    from specc.compile.onnx import export_onnx
+    from specc.errors import SpecError
+
+    text = ("inputs: {x: {shape: [N, 3, H, W]}}\n"
+            "blocks:\n  Stage:\n    layers:\n"
+            "      - {name: conv, op: Conv2d, out_channels: 4, kernel_size: 3}\n"
+            "      - {name: pool, op: AdaptiveMaxPool2d, output_size: 3}\n"
+            "layers:\n  - {name: stem, op: Conv2d, out_channels: 4, kernel_size: 1}\n"
+            "  - {name: stage1, block: Stage}\n  - {name: stage2, block: Stage}\n")
+    graph = specc.load(text)
+    model = specc.build(text)
+    with pytest.raises(SpecError) as info:
+        export_onnx(model, graph, str(tmp_path / "m.onnx"), {})
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code == "E401" and diagnostic.node == "stage1.pool"
+    assert diagnostic.loc.line == 6  # the block's pool line
+    assert not (tmp_path / "m.onnx").exists()
