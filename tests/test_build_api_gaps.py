@@ -322,3 +322,31 @@ def test_an_onnx_refusal_inside_a_block_names_the_block_instance(tmp_path):
     assert diagnostic.code == "E401" and diagnostic.node == "stage1.pool"
     assert diagnostic.loc.line == 6  # the block's pool line
     assert not (tmp_path / "m.onnx").exists()
+
+
+# -- 7. --export of a recurrent spec prints specc's words only -------------------------------
+
+@pytest.mark.parametrize("name", ["char_rnn", "seq2seq"])
+def test_export_of_an_rnn_spec_has_no_torch_warning_on_stderr(tmp_path, name):
+    res = _cli("build", str(SPECS / f"{name}.yaml"), "--export", "m.pt2", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "UserWarning" not in res.stderr and "_flat_weights" not in res.stderr, res.stderr
+    assert "warning W401" in res.stderr  # specc's own (located) specialisation warning stays
+    for line in res.stderr.splitlines():  # every line is specc's: a diagnostic or its parts
+        assert line.startswith((str(SPECS), "    ", "1 warning", "2 warnings", "wrote ")), line
+    assert (tmp_path / "m.pt2").exists()
+
+
+def test_only_the_rnn_flat_weights_warning_is_silenced():
+    import re
+
+    from specc.compile.export import _RNN_FLAT_WEIGHTS
+
+    torch_words = ("The tensor attributes self.encoder._flat_weights[0], "
+                   "self.encoder._flat_weights[1] were assigned during export. Such attributes "
+                   "must be registered as buffers using the `register_buffer` API")
+    assert re.match(_RNN_FLAT_WEIGHTS, torch_words)
+    assert not re.match(_RNN_FLAT_WEIGHTS, torch_words.replace("encoder._flat_weights[1]",
+                                                               "scale"))
+    assert not re.match(_RNN_FLAT_WEIGHTS, "The tensor attributes self.cache were assigned "
+                        "during export")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from warnings import catch_warnings, filterwarnings
 
 from specc.dims import Sym
 from specc.errors import Diagnostic, Loc, SpecError
@@ -23,6 +24,11 @@ MAX_EXAMPLE_BYTES = 1 << 30  # example inputs are real tensors: bound them befor
 _GENERATED = "<specc-generated"  # how specc.compile.build names the generated source
 _SHAPES_LOGGER = "torch.fx.experimental.symbolic_shapes"  # logs each guard it adds
 _RECURRENT = ("LSTM", "GRU", "RNN")  # with a second input they pack the batch by lengths
+# torch.export warns that an nn.LSTM/GRU/RNN "assigned" its _flat_weights during export:
+# they are the module's own parameters, which its forward lists again on every call, so
+# the program is right. Only a warning naming nothing but such attributes is silenced.
+_RNN_FLAT_WEIGHTS = (r"The tensor attributes (self\.[\w.]*_flat_weights\[\d+\](, )?)+ "
+                     r"were assigned during export")
 
 
 def _input_type(node: Node) -> TensorType:
@@ -159,7 +165,10 @@ def export_with_report(model, graph: Graph, dims: dict | None = None, device="cp
     logger.handlers, logger.propagate = [recorder], False  # record, do not print
     logger.setLevel(logging.INFO)
     try:
-        program = torch.export.export(model.eval(), inputs, dynamic_shapes=dynamic_shapes(graph))
+        with catch_warnings():
+            filterwarnings("ignore", message=_RNN_FLAT_WEIGHTS, category=UserWarning)
+            program = torch.export.export(model.eval(), inputs,
+                                          dynamic_shapes=dynamic_shapes(graph))
     except Exception as exc:  # torch raises many kinds; each becomes one located error
         raise located_export_error(exc, model, graph, "torch.export") from None
     finally:
