@@ -195,64 +195,98 @@ class InputCheck:
         self.params = params if params and len(params) == len(self.inputs) else \
             [name for name, *_ in self.inputs]
 
+    def _plan(self) -> list:
+        """Per input: its fixed dims, its dims that are one symbol (N) and its other
+        symbolic dims (8*h), sorted once: the hook runs on every forward call."""
+        plan = self.__dict__.get("_checks")
+        if plan is None:  # first call (or a model pickled before there was a plan)
+            plan = []
+            for name, shape, is_float, line in self.inputs:
+                kinds: tuple[list, list, list] = ([], [], [])
+                for axis, want in enumerate(shape):
+                    plain = isinstance(want, Sym) and str(want) in want.symbols()
+                    kinds[0 if isinstance(want, int) else 1 if plain else 2].append(
+                        (axis, str(want) if plain else want))
+                plan.append((name, shape, is_float, line, *kinds))
+            self._checks = plan
+        return plan
+
     def __call__(self, _module, args, kwargs=None):
         import torch
 
         if torch.compiler.is_compiling() or getattr(torch.compiler, "is_exporting", bool)():
             return None
-        kwargs = kwargs or {}
-        # pickles of models built before keyword inputs were checked lack self.params
-        params = getattr(self, "params", [name for name, *_ in self.inputs])
-        values = [args[i] if i < len(args) else kwargs.get(param)
-                  for i, param in enumerate(params)]
-        bound: dict = {}  # symbol -> (value, the "dim D of input 'X'" that bound it)
+        if kwargs:
+            # pickles of models built before keyword inputs were checked lack self.params
+            params = getattr(self, "params", [name for name, *_ in self.inputs])
+            args = [args[i] if i < len(args) else kwargs.get(param)
+                    for i, param in enumerate(params)]
+        bound: dict = {}  # symbol -> (value, the input and dim that bound it)
         undetermined = []  # dims with two unbound symbols (h*w): checked after the others
-        for (name, shape, is_float, line), value in zip(self.inputs, values):
+        for (name, shape, is_float, line, fixed, plain, other), value in zip(self._plan(),
+                                                                              args):
             if not isinstance(value, torch.Tensor):
                 continue
-            got = tuple(value.shape)
-            where = f"input '{name}' (spec line {line})" if line else f"input '{name}'"
-            start = f"{where} has shape {list(got)}, but the spec declares {shape_str(shape)}"
+            got = value.shape
             if len(got) != len(shape):
-                raise InputShapeError(f"{start}: {len(shape)} dims, not {len(got)}")
-            for axis, (want, size) in enumerate(zip(shape, got)):
-                if not _check_dim(want, size, axis, name, bound, start):
-                    undetermined.append((want, size, axis, name, start))
+                raise _input_error(name, line, got, shape, f"{len(shape)} dims, not {len(got)}")
+            for axis, want in fixed:
+                if got[axis] != want:
+                    raise _input_error(name, line, got, shape,
+                                       f"dim {axis} is {got[axis]}, expected {want}")
+            for axis, symbol in plain:
+                seen = bound.setdefault(symbol, (got[axis], name, axis))
+                if seen[0] != got[axis]:
+                    raise _input_error(name, line, got, shape, f"dim {axis} is {got[axis]}, "
+                                       f"expected {seen[0]} ({_origins(bound, [symbol])})")
+            for axis, want in other:
+                if not _check_dim(want, axis, name, line, got, shape, bound):
+                    undetermined.append((want, axis, name, line, got, shape))
             if value.is_floating_point() != is_float:
                 kind = "a floating-point" if is_float else "an integer"
-                raise InputShapeError(f"{where} has dtype {value.dtype}, but the spec "
-                                      f"declares {kind} tensor")
-        for want, size, axis, name, start in undetermined:  # h*w once h is known
-            _check_dim(want, size, axis, name, bound, start)
+                raise InputShapeError(f"{_input_words(name, line)} has dtype {value.dtype}, "
+                                      f"but the spec declares {kind} tensor")
+        for want, axis, name, line, got, shape in undetermined:  # h*w once h is known
+            _check_dim(want, axis, name, line, got, shape, bound)
         return None
 
 
-def _check_dim(want, size: int, axis: int, name: str, bound: dict, start: str) -> bool:
-    """Check one declared dim against ``size``, binding its symbol where it determines one;
-    False where it cannot be decided yet (two unbound symbols). Raises InputShapeError."""
-    if not isinstance(want, Sym):
-        if want != size:
-            raise InputShapeError(f"{start}: dim {axis} is {size}, expected {want}")
-        return True
+def _input_words(name: str, line: int | None) -> str:
+    return f"input '{name}' (spec line {line})" if line else f"input '{name}'"
+
+
+def _input_error(name: str, line: int | None, got, shape, what: str) -> InputShapeError:
+    return InputShapeError(f"{_input_words(name, line)} has shape {list(got)}, but the spec "
+                           f"declares {shape_str(shape)}: {what}")
+
+
+def _origins(bound: dict, symbols) -> str:
+    """"h = 2 from dim 1 of input 'wide', …": where each symbol got its value."""
+    return ", ".join(f"{symbol} = {bound[symbol][0]} from dim {bound[symbol][2]} of input "
+                     f"'{bound[symbol][1]}'" for symbol in symbols)
+
+
+def _check_dim(want: Sym, axis: int, name: str, line: int | None, got, shape,
+               bound: dict) -> bool:
+    """Check a compound symbolic dim (8*h, h*w), binding its symbol where it determines
+    one; False where it cannot be decided yet (two unbound symbols)."""
+    size = got[axis]
     known = sorted(symbol for symbol in want.symbols() if symbol in bound)
-    origins = ", ".join(f"{symbol} = {bound[symbol][0]} from {bound[symbol][1]}"
-                        for symbol in known)
     value = substitute(want, {symbol: bound[symbol][0] for symbol in known})
     if isinstance(value, int):
         if value != size:
-            formula = "" if str(want) in bound else f"{want} with "
-            raise InputShapeError(f"{start}: dim {axis} is {size}, expected {value} "
-                                  f"({formula}{origins})")
+            raise _input_error(name, line, got, shape, f"dim {axis} is {size}, expected "
+                               f"{value} ({want} with {_origins(bound, known)})")
         return True
     solution = solve_linear(value, size)
     if solution is None:
         return False
     symbol, whole = solution
     if whole is None:
-        given = f" ({value} with {origins})" if known else ""
-        raise InputShapeError(f"{start}: dim {axis} is {size}, which is {want}{given} for no "
-                              f"whole {symbol} >= 0")
-    bound[symbol] = (whole, f"dim {axis} of input '{name}'")
+        given = f" ({value} with {_origins(bound, known)})" if known else ""
+        raise _input_error(name, line, got, shape, f"dim {axis} is {size}, which is "
+                           f"{want}{given} for no whole {symbol} >= 0")
+    bound[symbol] = (whole, name, axis)
     return True
 
 
