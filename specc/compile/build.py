@@ -108,7 +108,7 @@ def _restore_generated(text: str, name: str, qualname: str):
     return cls.__new__(cls)
 
 
-def dtype_name(dtype) -> str | None:
+def _dtype_name(dtype) -> str | None:
     """"bfloat16" for "bfloat16" or torch.bfloat16; :class:`DtypeError` for anything but
     the floating dtypes of the CLI's --dtype (a model's weights are floats: torch refuses
     ``Module.to(torch.int8)``, and a name such as "bf16" is no torch attribute)."""
@@ -155,7 +155,7 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     torch = import_torch()
 
     check_device(device)
-    float_dtype = dtype_name(dtype)
+    float_dtype = _dtype_name(dtype)
     if str(device) != "meta":  # a meta build allocates nothing: no budget to protect
         check_size(graph, max_params)
     source = generate(graph, trace=recorder is not None, float_dtype=float_dtype)
