@@ -471,7 +471,28 @@ def substitute(value, given: dict):
             unknown.append(node.id)
             return node
 
-    tree = Given().visit(tree)
+    tree = _Folded().visit(Given().visit(tree))
     if unknown or not any(isinstance(node, ast.Name) for node in ast.walk(tree)):
         return None
     return "${" + ast.unparse(tree) + "}"
+
+
+class _Folded(ast.NodeTransformer):
+    """Arithmetic on constants computed, a conditional on a constant test settled:
+    ``${0 if 1 % 2 == 0 else w // 2}`` (a repeat's copy 1) is ``${w // 2}``."""
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        if isinstance(node, ast.IfExp) and isinstance(node.test, ast.Constant):
+            return node.body if node.test.value else node.orelse
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)) and all(
+                isinstance(child, (ast.Constant, ast.operator, ast.unaryop, ast.cmpop,
+                                   ast.boolop, ast.Load))
+                for child in ast.iter_child_nodes(node)):
+            try:
+                value = evaluate_text(ast.unparse(node), {})
+            except ExprError:
+                return node
+            if value is None or isinstance(value, (bool, int, float, str)):
+                return ast.Constant(value)
+        return node

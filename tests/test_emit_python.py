@@ -112,7 +112,6 @@ RUN_EVERY_VAR = {"bert", "char_rnn", "gpt2", "llama", "lstm_classifier", "mistra
 
 # the vars build_model still refuses (the file says so, naming the var): none should be
 REFUSED = {
-    "swin_t": {"window"},
     "t5": {"num_layers", "num_decoder_layers"},
 }
 
@@ -384,3 +383,34 @@ def test_a_constant_init_is_built_from_its_var(tmp_path):
         assert all(torch.equal(mine[key], theirs[key]) for key in theirs), vars_
         x = torch.rand(2, 6)
         assert torch.equal(emitted(x), built(x))
+
+
+def test_swin_relative_position_index_is_computed_from_the_window(tmp_path):
+    """Swin's relative position index buffer is computed in the emitted file from
+    `window` (the spec's comprehension, as Python), not written as a table, so
+    build_model(window=4) builds what specc builds with window=4 (torch.equal), and that
+    is torchvision's Swin with 4×4 windows: its index buffer, and its forward (retyped in
+    tests/torchvision_swin.py) with the same weights."""
+    from tests import torchvision_swin
+
+    small = {"embed_dim": 48, "num_classes": 10}
+    text = readable_source(SPECS / "swin_t.yaml", vars=small)
+    assert "[(a // window - b // window + window - 1) * (2 * window - 1) + a % window - " \
+        "b % window + window - 1 for a in range(window * window) for b in range(window * " \
+        "window)]" in text
+    assert ".reshape(window ** 4,)" in text and "torch.tensor([84, " not in text
+    module = _emitted_module(text, tmp_path, "swin_window")
+    x = torch.randn(1, 3, 224, 224)
+    torch.manual_seed(0)
+    emitted = module.build_model(window=4).eval()
+    index = torchvision_swin.relative_position_index((4, 4))
+    buffers = dict(emitted.named_buffers())
+    assert len(buffers) == 12 and all(torch.equal(b, index) for b in buffers.values())
+    _same_model(emitted, specc.build(SPECS / "swin_t.yaml", vars={**small, "window": 4}), x)
+    with torch.no_grad():
+        for name, table in emitted.named_parameters():
+            if name.endswith("relative_position_bias_table"):
+                table.normal_()  # (trunc_normal(0.02) would hide a wrong gather)
+        want = torchvision_swin.swin_t_forward(emitted, x, window=(4, 4))
+        got = emitted(x)
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-4), (got - want).abs().max()

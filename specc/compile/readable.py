@@ -168,7 +168,9 @@ class _Child:
 
     kind: str  # "module", "parameter", "buffer", "sequential", "class"
     attr: str
-    ctor: str = ""  # "module": the class to call; "buffer": the value's code
+    # "module": the class to call; "buffer": the value's code (with kwargs: a template of
+    # it, whose {values} and {shape} the class's code of those fills)
+    ctor: str = ""
     kwargs: list = field(default_factory=list)  # "module": [(name, value)]; "parameter": sizes
     node: Node | None = None  # "module", "parameter": the node (its expressions)
     children: list = field(default_factory=list)  # "sequential": [_Child]
@@ -184,7 +186,7 @@ class _Child:
         if self.kind == "parameter":
             return (self.kind, self.attr, len(self.kwargs), self.fill is None)
         if self.kind == "buffer":
-            return (self.kind, self.attr, self.ctor, self.persistent)
+            return (self.kind, self.attr, self.ctor, self.persistent, len(self.kwargs))
         if self.kind == "sequential":
             return (self.kind, self.attr, tuple(c.key() for c in self.children))
         assert self.instance is not None
@@ -751,6 +753,15 @@ def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | N
         shape = list(item.attrs["shape"])
         return _Child("parameter", attr, kwargs=shape, node=item, fill=_fill(item))
     if op.kind == "buffer":
+        if item.attrs["values"] is not None and "values" in item.exprs:
+            # values the spec computes (Swin's relative position index from the window):
+            # the class computes them too where it can (see _literals), so the code is a
+            # template of its values and shape
+            sizes = [(f"size{axis}", size) for axis, size in enumerate(item.attrs["shape"])]
+            return _Child("buffer", attr, ctor=buffer_value_code(
+                item, state.float_dtype, "{values}", "{shape}"), node=item,
+                kwargs=sizes + [("values", list(item.attrs["values"]))],
+                persistent=item.attrs["persistent"])
         return _Child("buffer", attr, ctor=buffer_value_code(item, state.float_dtype),
                       persistent=item.attrs["persistent"])
     kwargs = _constructor_kwargs(item)
@@ -834,6 +845,14 @@ def _literals(instance: _Instance) -> None:
             if child.fill is not None:  # (the init's expression is not kept: a var's
                 # value it equals in every variant names it)
                 add((child.attr, "fill"), _ABSENT if absent else child.fill, None)
+        elif child.kind == "buffer" and child.node is not None:  # values computed
+            exprs = child.node.exprs
+            for axis, (name, size) in enumerate(child.kwargs[:-1]):
+                raw = exprs.get("shape")
+                add((child.attr, name), _ABSENT if absent else size,
+                    outer(raw[axis] if isinstance(raw, list) and axis < len(raw) else None))
+            add((child.attr, "values"), _ABSENT if absent else child.kwargs[-1][1],
+                outer(exprs.get("values")))
         elif child.kind == "sequential":
             prefix.append(child.attr)
             inner = child.scope is not None and child.scope.kind == "block"
@@ -902,8 +921,14 @@ class _Names:
         if tree is None:
             return None
         called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-        names = {node.id for node in ast.walk(tree)
-                 if isinstance(node, ast.Name) and id(node) not in called}  # int(...) aside
+        bound = {gen.target.id for node in ast.walk(tree) if isinstance(node, ast.ListComp)
+                 for gen in node.generators if isinstance(gen.target, ast.Name)}
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and
+                 id(node) not in called and node.id not in bound}  # int(...), a, b aside
+        if any(isinstance(gen.target, ast.Name) and not _usable_name(gen.target.id)
+               for node in ast.walk(tree) if isinstance(node, ast.ListComp)
+               for gen in node.generators):
+            return None  # (a comprehension's own name must not be one of the file's)
         known = set(instance.block_params) | set(self.spec.plain)
         if not all(_usable_name(name) and name not in self.unusable and name in known
                    for name in names):
@@ -967,9 +992,10 @@ class _Math(ast.NodeTransformer):
 
 
 _ALLOWED = (ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
-            ast.IfExp, ast.Call, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+            ast.IfExp, ast.Call, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+            ast.ListComp, ast.comprehension, ast.Store)  # a table: [... for a in range(n)]
 _MATH_FUNCTIONS = {"log"}  # written math.log: the file imports math where one is
-_FUNCTIONS = {"min", "max", "abs", "round", "int"} | _MATH_FUNCTIONS
+_FUNCTIONS = {"min", "max", "abs", "round", "int", "range"} | _MATH_FUNCTIONS
 
 
 def _find_parameters(cls: _Class, names: _Names) -> None:
@@ -1453,8 +1479,13 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
                 code = f"nn.Parameter(torch.full(({sizes}), {value()}))"
             lines.append(_assign(child.attr, code, "register_parameter"))
         elif child.kind == "buffer":
-            lines.append(f"self.register_buffer({child.attr!r}, {child.ctor}, "
-                         f"persistent={child.persistent!r})")
+            code = child.ctor
+            if child.kwargs:  # its shape's and values' code
+                shape = ", ".join(str(value()) for _ in child.kwargs[:-1])
+                code = code.format(shape=shape, values=value())
+            lines.append(_call("self.register_buffer", [repr(child.attr), code,
+                                                         f"persistent={child.persistent!r}"],
+                               body, len(body)))
         elif child.attr in cls.conditional:  # built when its `if:` holds, None otherwise
             built = _assign(child.attr, expression(child, body + _INDENT), "add_module")
             lines += [f"if {cls.conditional[child.attr][0]}:", f"{_INDENT}{built}", "else:",

@@ -333,7 +333,7 @@ class Expander:
         """A named `repeat`: a sub-sequence whose copies are named 0..n-1 (or repeat_name)."""
         count = self._repeat_count(item, seq.env)
         container = self._new_frame("repeat", place, sources[0])
-        container.scope.exprs = expressions(item, ("repeat",))
+        container.scope.exprs = self._expressions(item, ("repeat",), seq.env, {})
         body = without(item, ("name", "repeat", "repeat_name", "from", "if", "inline"))
         inner = container.names = Namespace(seq.names)
         prev = sources[0]
@@ -398,6 +398,15 @@ class Expander:
             seq.names.entries[name] = Inline(out, names, by_name)
         return out
 
+    def _expressions(self, item: LDict, keys, env: dict, values: dict) -> dict:
+        """The item's expressions (:func:`expressions`); in a copy of a repeat, with the
+        copy's index ``i`` put in (``${0 if i % 2 == 0 else w // 2}`` in copy 1: ``${w //
+        2}``): what --emit-python writes for each copy."""
+        found = expressions(item, keys)
+        if found and "i" in env and "i" not in self.vars:
+            substitute_in(found, {"i": env["i"]}, values)
+        return found
+
     def _in_caller_names(self, item: LDict, definition: LDict, block_env: dict,
                          seq: Sequence, first_node: int) -> None:
         """The expressions of an inline block's layers (nodes since ``first_node``, and
@@ -417,21 +426,9 @@ class Expander:
         rewritten: set = set()
 
         def rewrite(exprs: dict, values: dict) -> None:
-            """``values``: what the expressions gave (a constant item of a list is it)."""
-            for key in list(exprs):
-                value = substitute(exprs[key], given)
-                if isinstance(value, list):
-                    had = values.get(key)
-                    value = [v if v is not None else had[i] if isinstance(had, list) and
-                             len(had) == len(value) else _UNWRITABLE
-                             for i, v in enumerate(value)]
-                    if _UNWRITABLE in value or not any(isinstance(v, str) and "$" in v
-                                                       for v in value):
-                        value = None
-                if value is None:
-                    del exprs[key]
-                else:
-                    exprs[key] = value
+            if id(exprs) not in rewritten:  # a repeat's copies share their template's
+                rewritten.add(id(exprs))
+                substitute_in(exprs, given, values)
 
         for node in self.nodes[first_node:]:
             chain, scope = [], node.scope
@@ -444,9 +441,7 @@ class Expander:
             else:
                 rewrite(node.exprs, node.attrs)
             for around in chain:
-                if id(around) not in rewritten:
-                    rewritten.add(id(around))
-                    rewrite(around.exprs, around.params)
+                rewrite(around.exprs, around.params)
 
     def _declared_outputs(self, spec: LDict, names: Namespace,
                           last: Ref | None) -> tuple[Ref | None, dict, list[Ref]]:
@@ -528,7 +523,8 @@ class Expander:
             container = self._new_frame("block", place, sources[0], block=item["block"])
             container.scope.params = {key: block_env[key]
                                       for key in definition.get("params") or ()}
-            container.scope.exprs = expressions(item, [k for k in item if k not in NODE_KEYS])
+            container.scope.exprs = self._expressions(
+                item, [k for k in item if k not in NODE_KEYS], env, container.scope.params)
             container.scope.checkpoint = item.get("checkpoint") is True
             last = self.sequence(definition.get("layers") or LList(), container, block_ns,
                                  sources[0], block_env)
@@ -620,8 +616,8 @@ class Expander:
                     given=given, attr_locs=attr_locs, init=init,
                     output_names=op.output_names(attrs), tie=tie,
                     training_only=self.training_only,
-                    exprs=expressions(item, [k for k in item if k not in NODE_KEYS]
-                                      + ["tie"]))  # --emit-python ties by it
+                    exprs=self._expressions(item, [k for k in item if k not in NODE_KEYS]
+                                            + ["tie"], env, attrs))  # --emit-python ties by it
         self.nodes.append(node)
         place.frame.add(node)
         return node
@@ -712,6 +708,26 @@ class Expander:
 
 
 _UNWRITABLE = object()  # a name an expression cannot be written in (see _in_caller_names)
+
+
+def substitute_in(exprs: dict, given: dict, values: dict) -> None:
+    """Each expression of ``exprs`` with names replaced as ``given`` says (see
+    specc.expr.substitute); one that becomes a constant is dropped (the value is written),
+    and so is a list that does. ``values``: what the expressions gave, whose items stand
+    for a list's items that became constants."""
+    for key in list(exprs):
+        value = substitute(exprs[key], given)
+        if isinstance(value, list):
+            had = values.get(key)
+            value = [v if v is not None else had[i] if isinstance(had, list) and
+                     len(had) == len(value) else _UNWRITABLE for i, v in enumerate(value)]
+            if _UNWRITABLE in value or not any(isinstance(v, str) and "$" in v
+                                               for v in value):
+                value = None
+        if value is None:
+            del exprs[key]
+        else:
+            exprs[key] = value
 
 
 def expressions(item: LDict, keys) -> dict:
