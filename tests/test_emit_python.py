@@ -110,12 +110,6 @@ RUN_EVERY_VAR = {"bert", "char_rnn", "gpt2", "llama", "lstm_classifier", "mistra
                  "cnn_img", "small_cnn"}
 
 
-# the vars build_model still refuses (the file says so, naming the var): none should be
-REFUSED = {
-    "t5": {"num_layers", "num_decoder_layers"},
-}
-
-
 @pytest.mark.parametrize("name", ALL_SPECS)
 def test_build_model_takes_every_var_of_the_spec(name, tmp_path):
     """build_model takes every var the spec declares, and build_model(var=v) for another
@@ -131,15 +125,11 @@ def test_build_model_takes_every_var_of_the_spec(name, tmp_path):
     # only a var the spec computes from others is left out (head_dim)
     derived = _spec_names(SPECS / f"{name}.yaml", vars_, declared).derived
     assert set(declared) - set(signature) == set(derived)
-    refused = set()
     for var, parameter in signature.items():
         new = _other_value(name, vars_, var, parameter.default)
         assert new is not None, var
-        if var in REFUSED.get(name, ()):
-            with pytest.raises(ValueError, match=f"generate it again: specc build --var {var}="):
-                module.build_model(**{var: new})
-            refused.add(var)
-            continue
+        # no var is refused any more (every bundled spec's build_model takes each: a
+        # refusal raises ValueError "... generate it again: specc build --var ..." here)
         run = name in RUN_EVERY_VAR
         device = "cpu" if run else "meta"
         with torch.device(device):
@@ -163,7 +153,7 @@ def test_build_model_takes_every_var_of_the_spec(name, tmp_path):
             else:
                 for attr in ("rope_theta", "sliding_window", "scale", "causal"):
                     assert getattr(mine, attr, None) == getattr(theirs, attr, None), (var, attr)
-    assert refused == REFUSED.get(name, set())
+    assert "generate it again" not in inspect.getsource(module.build_model)
 
 
 def test_resnet18_reads_like_torchvision(tmp_path):
@@ -414,3 +404,40 @@ def test_swin_relative_position_index_is_computed_from_the_window(tmp_path):
         want = torchvision_swin.swin_t_forward(emitted, x, window=(4, 4))
         got = emitted(x)
     assert torch.allclose(got, want, atol=1e-5, rtol=1e-4), (got - want).abs().max()
+
+
+def test_t5_stacks_and_buckets_follow_the_vars(tmp_path):
+    """T5's stacks are nn.ModuleLists whose length is the var (the first block, which
+    owns the relative attention bias, then `num_layers - 1` more, as the spec writes
+    them) run in a loop that carries the position bias; the bucket arithmetic is torch
+    code of relative_attention_num_buckets / _max_distance. So build_model with other
+    values is specc.build with them (torch.equal) and Hugging Face's T5 built from the
+    same small config (its weights loaded strictly; logits within 1e-5, as
+    tests/test_hf_specs.py compares the spec)."""
+    transformers = pytest.importorskip("transformers")
+    text = readable_source(SPECS / "t5.yaml", vars=CPU_VARS["t5"])
+    assert " for _ in range(num_layers - 1)\n" in text
+    assert " for _ in range(num_decoder_layers - 1)\n" in text
+    assert "            dropout, x = layer(dropout, x)" in text
+    assert "math.log(self.relative_attention_max_distance / " in text
+    module = _emitted_module(text, tmp_path, "t5_vars")
+    changed = {"num_layers": 3, "num_decoder_layers": 4, "relative_attention_num_buckets": 16,
+               "relative_attention_max_distance": 20, "d_kv": 12}
+    config = transformers.T5Config(**{**CPU_VARS["t5"], **changed, "vocab_size": 64},
+                                   decoder_start_token_id=0)
+    torch.manual_seed(0)
+    hf = transformers.T5ForConditionalGeneration(config).eval()
+    emitted = module.build_model(**changed).eval()
+    assert len(emitted.encoder.block) == 3 and len(emitted.decoder.block) == 4
+    emitted.load_state_dict(hf.state_dict(), strict=True)
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 64, (2, 30), generator=generator)  # past max_distance
+    mask = torch.ones(2, 30, dtype=torch.long)
+    mask[1, 25:] = 0
+    decoder_ids = torch.randint(0, 64, (2, 27), generator=generator)
+    with torch.no_grad():
+        want = hf(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits
+        got = emitted(ids, mask, decoder_ids)["logits"]
+    assert torch.allclose(got, want, atol=1e-5, rtol=0), (got - want).abs().max()
+    built = specc.build(SPECS / "t5.yaml", vars={**CPU_VARS["t5"], **changed})
+    _same_model(emitted, built, ids, mask, decoder_ids)

@@ -87,6 +87,7 @@ class _Class:
     defaults: dict = field(default_factory=dict)  # own param -> its default, where it has one
     free: list = field(default_factory=list)  # vars / outer block params it reads, keywords
     count: str = ""  # a stack's length as code, when the spec writes it as an expression
+    count_from: int = 0  # the stack's item the count starts at (T5: 1, after the first)
     # id(a Sequential child of instances[0]) -> (its `repeat:` count as code, how its
     # copies are named: see _copy_names): they are built alike, in a comprehension
     repeats: dict = field(default_factory=dict)
@@ -719,23 +720,50 @@ def _forward_values(scope: Scope, values: dict):
 
 
 def _is_stack(state: CodegenState, scope: Scope) -> bool:
-    """A `repeat` whose copies run one after the other, each on the previous one's output
-    and the same other inputs (a transformer's layers): an nn.ModuleList and a loop."""
+    return _stack_wiring(state, scope) is not None
+
+
+def _stack_wiring(state: CodegenState, scope: Scope) -> dict | None:
+    """How the copies of a `repeat` that run one after the other are wired, when they are
+    (a transformer's layers: an nn.ModuleList and a loop): {argument position: index of
+    the previous copy's output it reads} for the arguments each copy after the first
+    takes from the one before (the hidden state; T5's position bias too); every other
+    argument is the same outer value in each copy (the attention mask). The first copy
+    reads outer values only, distinct ones; what the scope returns is the last copy's
+    carried outputs. None when the copies are not so wired."""
     items = scope.items
-    if scope.kind == "model" or len(items) < 2 or len(returns(state, scope)) > 1 or any(
+    if scope.kind == "model" or len(items) < 2 or any(
             not isinstance(item, Scope) or item.attr_name != str(index) or item.checkpoint
-            or len(returns(state, item)) > 1 for index, item in enumerate(items)):
-        return False
+            for index, item in enumerate(items)):
+        return None
     outer = externals(state, scope)
-    if not outer or outer[0] != scope.input:
-        return False
-    previous: Ref | None = scope.input
-    for item in items:
-        assert isinstance(item, Scope)  # checked above
-        if externals(state, item) != [previous] + outer[1:]:
-            return False
-        previous = item.output
-    return previous == scope.output
+    first = externals(state, items[0])
+    if not first or len(set(first)) != len(first) or any(ref not in outer for ref in first):
+        return None
+    carried: dict | None = None
+    for previous, item in zip(items, items[1:]):
+        assert isinstance(previous, Scope) and isinstance(item, Scope)  # checked above
+        reads, made = externals(state, item), returns(state, previous)
+        if len(reads) != len(first):
+            return None
+        wiring = {}
+        for position, (ref, initial) in enumerate(zip(reads, first)):
+            if ref in made:
+                wiring[position] = made.index(ref)
+            elif ref != initial:
+                return None
+        if not wiring or len(set(wiring.values())) != len(wiring) or \
+                carried is not None and wiring != carried:
+            return None
+        carried = wiring
+    assert carried is not None
+    last = items[-1]
+    assert isinstance(last, Scope)
+    made = returns(state, last)
+    if any(ref not in made or made.index(ref) not in carried.values()
+           for ref in returns(state, scope)):
+        return None
+    return carried
 
 
 def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | None:
@@ -1388,21 +1416,29 @@ def _verified(names: _Names, raw, position: int, instances: list) -> tuple[str, 
 
 
 def _stack_count(cls: _Class, names: _Names) -> None:
-    """A stack's length from the spec's `repeat:` expression, where it is one."""
+    """A stack's length from the spec's `repeat:` expression, where it is one: a named
+    repeat's, or an unnamed one's whose copies are the stack's items from the first or
+    the second on (T5's blocks: the first, then `repeat: ${num_layers - 1}` more)."""
     first = cls.instances[0]
-    raw = first.scope.exprs.get("repeat")
-    if raw is None or any(inst.scope.exprs.get("repeat") != raw for inst in cls.instances):
+    spliced = [key for key in first.scope.exprs if key.startswith("repeat@")]
+    key, start = "repeat", 0
+    if len(spliced) == 1 and spliced[0] in ("repeat@0", "repeat@1"):
+        key, start = spliced[0], int(spliced[0][-1])
+    raw = first.scope.exprs.get(key)
+    if raw is None or any(inst.scope.exprs.get(key) != raw or
+                          [k for k in inst.scope.exprs if k.startswith("repeat@")] != spliced
+                          for inst in cls.instances):
         return
     from specc.expr import ExprError, evaluate
 
     found = names.code(raw, first)
     try:
-        if found is None or any(evaluate(raw, inst.env) != len(inst.scope.items)
+        if found is None or any(evaluate(raw, inst.env) != len(inst.scope.items) - start
                                 for inst in cls.instances):
             return
     except ExprError:
         return
-    cls.count = found[0]
+    cls.count, cls.count_from = found[0], start
     cls.free += [name for name in sorted(found[1]) if name not in cls.free]
 
 
@@ -1565,8 +1601,14 @@ def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
     first = cls.instances[0]
     signature = cls.signature_code()
     body = _INDENT * 2
-    if len(set(items)) == 1:
+    if len(set(items)) == 1 and cls.count_from == 0:
         made = f"[{items[0]} for _ in range({cls.count or len(items)})]"
+    elif cls.count and len(set(items[1:])) == 1:  # the first, then the count's copies
+        made = f"[{items[0]}] + [{items[1]} for _ in range({cls.count})]"
+        if "\n" in made or len(body) + 17 + len(made) > _WIDTH:
+            inner = body + _INDENT
+            made = f"[\n{inner}{items[0]},\n{body}] + [\n{inner}{items[1]}\n" \
+                f"{inner}for _ in range({cls.count})\n{body}]"
     else:
         made = "[\n" + "".join(f"{body}{_INDENT}{item},\n" for item in items) + f"{body}]"
     forward, _ = forward_text(state, first.scope)
@@ -1575,13 +1617,25 @@ def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
     input_comment, comments = _comments(state, cls)
     loop_comments = {comments[id(item)] for item in first.scope.items}
     comment = loop_comments.pop() if len(loop_comments) == 1 else ""
-    call = f"{inputs[0]} = layer({', '.join(inputs)}){comment}"
+    # each copy's arguments: the first copy's inputs, the carried ones reassigned from
+    # its outputs (in their order; one no copy reads is `_`) for the next
+    carried = _stack_wiring(state, first.scope)
+    assert carried is not None  # a stack's class is made for such a scope only
+    name_of = dict(zip(externals(state, first.scope), inputs))
+    layers = first.scope.items
+    arguments = [name_of[ref] for ref in externals(state, layers[0])]
+    by_output = {output: arguments[position] for position, output in carried.items()}
+    made_by_last = returns(state, layers[-1])
+    targets = [by_output.get(index, "_") for index in range(len(made_by_last))]
+    call = f"{', '.join(targets)} = layer({', '.join(arguments)}){comment}"
+    results = [by_output[made_by_last.index(ref)] for ref in returns(state, first.scope)]
+    result = results[0] if len(results) == 1 else f"({', '.join(results)},)"
     doc = f"{_INDENT}\"\"\"{doc_text(first.scope.path)}: {len(items)} layers, each on the " \
         f"previous one's output{_instances_note(cls)}\"\"\"\n\n"
     return (f"\n\nclass {cls.name}(nn.ModuleList):\n{doc}"
             f"{_signature('def __init__', signature, _INDENT)}\n"
             f"{body}super().__init__({made})\n\n{head}{input_comment}\n"
-            f"{body}for layer in self:\n{body}{_INDENT}{call}\n{body}return {inputs[0]}\n")
+            f"{body}for layer in self:\n{body}{_INDENT}{call}\n{body}return {result}\n")
 
 
 def _instances_note(cls: _Class) -> str:

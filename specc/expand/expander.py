@@ -315,6 +315,10 @@ class Expander:
         """An unnamed `repeat`: the copies become items of this sequence, one index each
         (a named inline block's name goes to its last copy: the value it ends with)."""
         count = self._repeat_count(item, seq.env)
+        scope = seq.frame.scope
+        if "$" in str(item["repeat"]):  # --emit-python: the items from here are its copies
+            scope.exprs.update((f"repeat@{len(scope.items)}", raw) for raw in self._expressions(
+                item, ("repeat",), seq.env, {}).values())
         # copies after the first read the previous copy and the first's other inputs (as
         # in a named repeat): a multi-input block repeats
         bodies = {(first, last): without(item, ("repeat",) + (() if first else ("from",))
@@ -386,13 +390,13 @@ class Expander:
                             item.loc_of("checkpoint"), "drop inline: or checkpoint:")
         self._no_init_on_container(item)
         sources = self.sources(item, seq, prev)
-        first_node = len(self.nodes)
+        first_node, spliced = len(self.nodes), set(seq.frame.scope.exprs)
         with self._block_use(item, sources, seq.env) as (definition, block_env, block_ns):
             names = Namespace(block_ns)
             last = self.sequence(definition.get("layers") or LList(), seq.frame, block_ns,
                                  sources[0], block_env, names)
             out, by_name, _ = self._declared_outputs(definition, names, last)
-            self._in_caller_names(item, definition, block_env, seq, first_node)
+            self._in_caller_names(item, definition, block_env, seq, first_node, spliced)
         out = out or sources[0]
         if name is not None:
             seq.names.entries[name] = Inline(out, names, by_name)
@@ -408,9 +412,11 @@ class Expander:
         return found
 
     def _in_caller_names(self, item: LDict, definition: LDict, block_env: dict,
-                         seq: Sequence, first_node: int) -> None:
-        """The expressions of an inline block's layers (nodes since ``first_node``, and
-        the containers they are in) rewritten in the names of the sequence it joins: each
+                         seq: Sequence, first_node: int, had: set) -> None:
+        """The expressions of an inline block's layers (nodes since ``first_node``, the
+        containers they are in, and the counts of repeats it splices into the sequence,
+        which had the expressions ``had`` before) rewritten in the names of the sequence
+        it joins: each
         block param replaced by what the use gives it (``buckets: ${n // 2}``: ``${n //
         2}``; a plain or default value: that value), so --emit-python computes them where
         they are. A var the caller's names shadow (a param of its block with the same
@@ -442,6 +448,14 @@ class Expander:
                 rewrite(node.exprs, node.attrs)
             for around in chain:
                 rewrite(around.exprs, around.params)
+        scope = seq.frame.scope
+        splices = {key: raw for key, raw in scope.exprs.items() if key not in had}
+        substitute_in(splices, given, {})
+        for key in set(scope.exprs) - had:
+            if key in splices:
+                scope.exprs[key] = splices[key]
+            else:
+                del scope.exprs[key]
 
     def _declared_outputs(self, spec: LDict, names: Namespace,
                           last: Ref | None) -> tuple[Ref | None, dict, list[Ref]]:
