@@ -281,6 +281,11 @@ def generate_readable(graph: Graph, float_dtype: str | None = None,
     usable = {name: value for name, value in spec.plain.items() if _usable_name(name)}
     spec = _Spec(usable, {k: v for k, v in spec.derived.items() if _usable_name(k)},
                  spec.block_defaults)
+    with _forwards_kept():
+        return _generate_readable(graph, float_dtype, spec, reanalyse)
+
+
+def _generate_readable(graph: Graph, float_dtype: str | None, spec: _Spec, reanalyse) -> str:
     points = _other_points(spec, reanalyse) if reanalyse is not None else {}
     text = _generate(graph, float_dtype, spec, set(), [g for _, g in points.values()])
     fixed = set(spec.plain) - set(points)
@@ -633,7 +638,7 @@ def _describe(state: CodegenState, scope: Scope, classes: dict, hint: str) -> _I
     """The instance a (non-Sequential) scope is, its class found or made by its key."""
     children = [child for item in scope.registration_order()
                 if (child := _child(state, item, classes)) is not None]
-    text, _ = forward_text(state, scope, comment=lambda item: "")  # shapes aside
+    text, shape_text = _forward_texts(state, scope)
     key = (scope.block, text, tuple(c.key() for c in children))
     cls = classes.get(key)
     if cls is None:
@@ -642,16 +647,55 @@ def _describe(state: CodegenState, scope: Scope, classes: dict, hint: str) -> _I
     while block.parent is not None and block.kind != "block":
         block = block.parent
     instance = _Instance(scope, cls, children, env={**state.graph.vars, **block.params},
-                         block_params=block.params)
-    # the forward as written whatever the values of the spec's expressions in it
-    with _forward_values(scope, {index: {key: _Coded.of(node.attrs.get(key), _masked(raw))
-                                          for key, raw in node.exprs.items()
-                                          if key in node.attrs}
-                                 for index, node in _function_nodes(scope)}):
-        instance.shape_text = forward_text(state, scope, comment=lambda item: "")[0] \
-            if any(node.exprs for _, node in _function_nodes(scope)) else text
+                         block_params=block.params, shape_text=shape_text)
     cls.instances.append(instance)
     return instance
+
+
+# id(scope) -> (scope, its _forward_texts, what writing them registered in the state)
+# while generate_readable runs: each graph is
+# described once per file it generates (the file and, per var, the file of its other
+# value, each with every var's graph beside it), and its forwards' text is most of that
+_FORWARDS: dict | None = None
+
+
+@contextmanager
+def _forwards_kept():
+    global _FORWARDS
+    outer, _FORWARDS = _FORWARDS, {} if _FORWARDS is None else _FORWARDS
+    try:
+        yield
+    finally:
+        _FORWARDS = outer
+
+
+def _forward_texts(state: CodegenState, scope: Scope) -> tuple[str, str]:
+    """A scope's forward without shape comments, and the same with the values of the
+    spec's expressions in it masked (what instances alike but for those share). The same
+    for every CodegenState of the graph (its names are the graph's)."""
+    kept = _FORWARDS.get(id(scope)) if _FORWARDS is not None else None
+    if kept is not None and kept[0] is scope:
+        for name, added in kept[2].items():  # what writing it registers (SpeccWindows)
+            getattr(state, name).update(added)
+        return kept[1]
+    registered = {name: dict(getattr(state, name)) for name in _REGISTRIES}
+    text, _ = forward_text(state, scope, comment=lambda item: "")  # shapes aside
+    shape_text = text
+    if any(node.exprs for _, node in _function_nodes(scope)):
+        with _forward_values(scope, {index: {key: _Coded.of(node.attrs.get(key), _masked(raw))
+                                              for key, raw in node.exprs.items()
+                                              if key in node.attrs}
+                                     for index, node in _function_nodes(scope)}):
+            shape_text = forward_text(state, scope, comment=lambda item: "")[0]
+    if _FORWARDS is not None:  # (the scope kept: its id too)
+        _FORWARDS[id(scope)] = (scope, (text, shape_text), {
+            name: {key: value for key, value in getattr(state, name).items()
+                   if key not in registered[name]} for name in _REGISTRIES})
+    return text, shape_text
+
+
+# the CodegenState fields a forward's code adds to: the code the file must define for it
+_REGISTRIES = ("runtime_classes", "plugin_classes")
 
 
 class _CodedInt(int):
