@@ -339,7 +339,8 @@ def test_emitted_files_pass_ruff(tmp_path):
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed")
     paths = []
-    for name in ("llama", "bert", "unet", "vit_b_16", "regnet_y_400mf", "mlp", "gpt2"):
+    for name in ("llama", "bert", "unet", "vit_b_16", "regnet_y_400mf", "mlp", "gpt2", "t5",
+                 "swin_t"):
         path = tmp_path / f"{name}.py"
         path.write_text(readable_source(SPECS / f"{name}.yaml", vars=CPU_VARS.get(name)))
         paths.append(str(path))
@@ -441,3 +442,26 @@ def test_t5_stacks_and_buckets_follow_the_vars(tmp_path):
     assert torch.allclose(got, want, atol=1e-5, rtol=0), (got - want).abs().max()
     built = specc.build(SPECS / "t5.yaml", vars={**CPU_VARS["t5"], **changed})
     _same_model(emitted, built, ids, mask, decoder_ids)
+
+
+def test_an_inline_blocks_expressions_are_written_in_its_callers_names(tmp_path):
+    """An inline block's layers join its caller's class: their expressions are written
+    in the caller's names (its param `scale` as what the use gives it, `${scale + 1}`,
+    in the caller's `scale`), and a var the caller shadows (Outer's own `width`) is not
+    read as the caller's: build_model with other vars builds what specc builds."""
+    spec = {"inputs": {"x": {"shape": ["N", 4]}}, "vars": {"width": 6, "factor": 3},
+            "blocks": {
+                "Inner": {"params": {"scale": None}, "layers": [
+                    {"op": "mul", "other": "${scale * factor}"},
+                    {"name": "proj", "op": "Linear", "out_features": "$width"}]},
+                "Outer": {"params": {"scale": 1, "width": 5}, "layers": [
+                    {"name": "fc", "op": "Linear", "out_features": "$width"},
+                    {"block": "Inner", "inline": True, "scale": "${scale + 1}"}]}},
+            "layers": [{"name": "outer", "block": "Outer", "scale": 2, "width": 7},
+                       {"name": "head", "op": "Linear", "out_features": 3}]}
+    text = readable_source(spec)
+    assert "mul_1 = fc * ((self.scale + 1) * self.factor)" in text
+    module = _emitted_module(text, tmp_path, "inline_names")
+    x = torch.rand(2, 4)
+    for changed in ({}, {"factor": 5}, {"width": 8}, {"width": 2, "factor": 0.5}):
+        _same_model(module.build_model(**changed), specc.build(spec, vars=changed), x)
