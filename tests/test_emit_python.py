@@ -419,7 +419,8 @@ def test_t5_stacks_and_buckets_follow_the_vars(tmp_path):
     text = readable_source(SPECS / "t5.yaml", vars=CPU_VARS["t5"])
     assert " for _ in range(num_layers - 1)\n" in text
     assert " for _ in range(num_decoder_layers - 1)\n" in text
-    assert "            dropout, x = layer(dropout, x)" in text
+    assert "        position_bias = x\n        for layer in self:\n" \
+        "            dropout, position_bias = layer(dropout, position_bias)" in text
     assert "math.log(self.relative_attention_max_distance / " in text
     module = _emitted_module(text, tmp_path, "t5_vars")
     changed = {"num_layers": 3, "num_decoder_layers": 4, "relative_attention_num_buckets": 16,

@@ -1668,6 +1668,17 @@ def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
     name_of = dict(zip(externals(state, first.scope), inputs))
     layers = first.scope.items
     arguments = [name_of[ref] for ref in externals(state, layers[0])]
+    # a carried value but the first is named after the output it carries (T5's
+    # position_bias: the first block's input is the causal mask, the later ones' the bias)
+    starts = []
+    taken = set(inputs) | {"self", "layer", "torch", "nn"}
+    for position, output in sorted(carried.items()):
+        if position:
+            carrier = returns(state, layers[0])[output].node
+            name = python_name(state.renamed.get(id(carrier), carrier.attr_name), taken)
+            taken.add(name)
+            starts.append(f"{body}{name} = {arguments[position]}\n")
+            arguments[position] = name
     by_output = {output: arguments[position] for position, output in carried.items()}
     made_by_last = returns(state, layers[-1])
     targets = [by_output.get(index, "_") for index in range(len(made_by_last))]
@@ -1678,7 +1689,7 @@ def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
         f"previous one's output{_instances_note(cls)}\"\"\"\n\n"
     return (f"\n\nclass {cls.name}(nn.ModuleList):\n{doc}"
             f"{_signature('def __init__', signature, _INDENT)}\n"
-            f"{body}super().__init__({made})\n\n{head}{input_comment}\n"
+            f"{body}super().__init__({made})\n\n{head}{input_comment}\n{''.join(starts)}"
             f"{body}for layer in self:\n{body}{_INDENT}{call}\n{body}return {result}\n")
 
 
