@@ -371,7 +371,7 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set,
     whose literals tell what each of this one's follows."""
     state, classes, root = _classes(graph, float_dtype)
     module_names = reserved_names() | runtime_class_names() | set(state.plugin_classes.values())
-    _align(classes, [_classes(other, float_dtype)[1] for other in cloud or []])
+    _align(classes, [_variants_of(other, float_dtype) for other in cloud or []])
     # nested classes come before the classes using them
     order = _merge_conditional(state, list(classes.values()), _Names(spec, module_names))
     root.cls.root = True
@@ -661,12 +661,39 @@ _FORWARDS: dict | None = None
 
 @contextmanager
 def _forwards_kept():
-    global _FORWARDS
-    outer, _FORWARDS = _FORWARDS, {} if _FORWARDS is None else _FORWARDS
+    """Keep forwards' texts and the var graphs' descriptions for one generate_readable."""
+    global _FORWARDS, _DESCRIBED
+    outer = _FORWARDS, _DESCRIBED
+    _FORWARDS = {} if _FORWARDS is None else _FORWARDS
+    _DESCRIBED = {} if _DESCRIBED is None else _DESCRIBED
     try:
         yield
     finally:
-        _FORWARDS = outer
+        _FORWARDS, _DESCRIBED = outer
+
+
+# id(graph) -> (graph, its classes, [(instance, its own class)]) while generate_readable
+# runs: a var's graph stands beside the file's and every other var's (see _align); its
+# description is made once and put back as made before each use (what _find_parameters
+# gives its instances as variants is theirs for one file only)
+_DESCRIBED: dict | None = None
+
+
+def _variants_of(graph: Graph, float_dtype: str | None) -> dict:
+    """The classes of a graph of the spec with other values of its vars (_classes's)."""
+    kept = _DESCRIBED.get(id(graph)) if _DESCRIBED is not None else None
+    if kept is None or kept[0] is not graph:
+        classes = _classes(graph, float_dtype)[1]
+        kept = (graph, classes, [(inst, cls) for cls in classes.values()
+                                 for inst in cls.instances])
+        if _DESCRIBED is not None:
+            _DESCRIBED[id(graph)] = kept
+    for instance, own in kept[2]:  # as _describe made it
+        instance.cls, instance.absent, instance.args, instance.spans = own, set(), {}, {}
+        for name in ("values", "labels", "paths", "raws", "inferred", "defaults", "owners",
+                     "flows"):
+            setattr(instance, name, [])
+    return kept[1]
 
 
 def _forward_texts(state: CodegenState, scope: Scope) -> tuple[str, str]:
