@@ -7,10 +7,14 @@ import sys
 from specc.tensor import FLOAT_DTYPES
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
                                add_var_options, check_dims_used, check_outside_vars,
-                               outside_vars, parse_dims, print_diagnostics)
+                               outside_vars, parse_dims, print_diagnostics, report_written,
+                               whole_number_argument)
 
 
 def add_arguments(p) -> None:
+    p.description = ("Build the spec's nn.Module and print it, or write it out: the files of "
+                     "--emit-python, --export, --save and --onnx are outputs, replaced if "
+                     "they exist (as `render -o`'s are; `new` and `import` need --force).")
     p.add_argument("path")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or meta")
     p.add_argument("--dtype", choices=FLOAT_DTYPES,
@@ -23,7 +27,7 @@ def add_arguments(p) -> None:
                    "safetensors, no pickle)")
     p.add_argument("--onnx", metavar="OUT.onnx", help="export to ONNX (torch.onnx, dynamo), "
                    "checked by onnx.checker and onnxruntime")
-    p.add_argument("--max-params", type=int, default=None,
+    p.add_argument("--max-params", type=whole_number_argument, default=None,
                    help="refuse larger models (default 2e9 parameters)")
     p.set_defaults(func=run)
 
@@ -77,7 +81,7 @@ def run(args) -> int:
             return EXIT_FINDINGS
         atomic_write(args.emit_python, lambda p: open(p, "w", encoding="utf-8").write(
             header + text), inputs=[args.path])
-        print(f"wrote {args.emit_python}")
+        report_written(args.emit_python)
     try:
         from specc.compile.build import import_torch
 
@@ -111,7 +115,7 @@ def _build_and_save(args, analysis, dims) -> int:
                              max_params=args.max_params)
         if args.save:
             atomic_write(args.save, lambda p: save_weights(model, p), inputs=[args.path])
-            print(f"wrote {args.save}")
+            report_written(args.save)
     except BuildError as exc:
         print(f"specc: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -120,7 +124,7 @@ def _build_and_save(args, analysis, dims) -> int:
         if status:
             return status
     if args.export:
-        from specc.compile.export import export_with_report
+        from specc.compile.export import export_with_report, save_program
 
         try:
             program, warnings = export_with_report(
@@ -133,8 +137,8 @@ def _build_and_save(args, analysis, dims) -> int:
         if warnings:
             analysis.diagnostics = [d.with_file(args.path) for d in warnings]
             print_diagnostics(analysis)
-        atomic_write(args.export, lambda p: torch.export.save(program, p), inputs=[args.path])
-        print(f"wrote {args.export}")
+        atomic_write(args.export, lambda p: save_program(program, p), inputs=[args.path])
+        report_written(args.export)
     if not (args.save or args.export or args.emit_python or args.onnx):
         print(model)
     count = sum(p.numel() for p in model.parameters())
@@ -163,5 +167,5 @@ def _write_onnx(args, model, analysis, dims) -> int:
     check = "onnx.checker passed"
     if difference["max"] is not None:
         check += f"; onnxruntime equals torch within {difference['max']:.1e}"
-    print(f"wrote {args.onnx} ({check})")
+    report_written(args.onnx, f" ({check})")
     return EXIT_OK

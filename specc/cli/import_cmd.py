@@ -9,7 +9,9 @@ import importlib
 import os
 import sys
 
-from specc.cli._common import EXIT_OK, EXIT_USAGE, enable_project_plugins, output_or_stdout
+from specc.cli._common import (EXIT_OK, EXIT_USAGE, enable_project_plugins, output_or_stdout,
+                               report_written, whole_number)
+from specc.files import FORCE_HELP, atomic_write, check_new_source_target
 
 from specc.tensor import DTYPES as _DTYPES
 
@@ -29,7 +31,9 @@ def add_arguments(p) -> None:
                    required=True, help="an example input of forward(), e.g. x=1,3,224,224 "
                                        "or tokens=2,16:int64")
     p.add_argument("-o", "--output", metavar="OUT.yaml", type=output_or_stdout,
-                   help="write here (default, or -: stdout)")
+                   help="write here (default, or -: stdout); an existing file only with "
+                        "--force")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--name", help="the spec's name (default: from the class name)")
     p.set_defaults(func=run_import)
 
@@ -43,9 +47,10 @@ def _parse_input(text: str):
     if dtype not in _DTYPES:
         raise _Usage(f"--input {name}: unknown dtype {dtype!r} (one of {', '.join(_DTYPES)})")
     try:
-        shape = [int(d) for d in dims.split(",") if d.strip()]
+        shape = [whole_number(d) for d in dims.split(",") if d.strip()]
     except ValueError:
-        raise _Usage(f"--input {name}: sizes must be integers, got {dims!r}") from None
+        raise _Usage(f"--input {name}: sizes must be integers (digits 0-9), got {dims!r}"
+                     ) from None
     if any(d < 0 for d in shape) or len(shape) > 8:
         raise _Usage(f"--input {name}: a shape is up to 8 non-negative sizes")
     return name, shape, dtype
@@ -70,6 +75,8 @@ def _load_target(target: str):
 
 
 def run_import(args) -> int:
+    if args.output:  # before importing and tracing the user's code
+        check_new_source_target(args.output, args.force)
     try:
         inputs = [_parse_input(t) for t in args.input]
         factory = _load_target(args.target)
@@ -79,7 +86,6 @@ def run_import(args) -> int:
     import torch
     from torch import nn
 
-    from specc.files import atomic_write
     from specc.importer import ImportFailed, from_module
 
     enable_project_plugins()  # plugin ops' module classes stay leaves, mapped to their ops
@@ -115,7 +121,7 @@ def run_import(args) -> int:
                 handle.write(text)
 
         atomic_write(args.output, write)
-        print(f"wrote {args.output}", file=sys.stderr)
+        report_written(args.output)
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -5,10 +5,12 @@ import argparse
 import os
 import sys
 
-from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
-                               check_dims_used, output_or_stdout, parse_dims, print_diagnostics)
+from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, add_dim_option,
+                               check_dims_used, output_or_stdout, parse_dims, print_diagnostics,
+                               report_written, whole_number)
 
 FORMATS = ("svg", "png", "pdf", "dot", "html")
+_SUFFIXES = ", ".join(f".{f}" for f in FORMATS[:-1]) + f" or .{FORMATS[-1]}"
 PNG_DPI = 200  # print quality for a figure one column wide
 
 
@@ -16,9 +18,9 @@ def _depth(text: str):
     if text in ("auto", "all"):
         return text
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("use a number, 'auto' or 'all'") from None
+        value = whole_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; use a number, 'auto' or 'all'") from None
     if value < 0:
         raise argparse.ArgumentTypeError("depth cannot be negative")
     return value
@@ -30,9 +32,9 @@ MAX_DPI = 1200
 
 def _dpi(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        value = whole_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not 1 <= value <= MAX_DPI:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_DPI}, got {value}")
     return value
@@ -41,7 +43,8 @@ def _dpi(text: str) -> int:
 def add_arguments(p) -> None:
     p.add_argument("path")
     p.add_argument("-o", "--output", type=output_or_stdout,
-                   help="OUT.svg|png|pdf|dot|html (default, or -: print DOT)")
+                   help="OUT.svg|png|pdf|dot|html, replaced if it exists: it is an output "
+                        "(default, or -: print DOT)")
     p.add_argument("--format", choices=FORMATS, default=None)
     p.add_argument("--depth", type=_depth, default="auto",
                    help="levels of blocks to open: N, 'all', or 'auto' (default: the deepest "
@@ -70,6 +73,8 @@ def run(args) -> int:
     from specc.diagram import RenderError, render_graph, run_dot
 
     dims = parse_dims(args.dim)
+    if args.output and os.path.isdir(args.output):
+        raise UsageError(_folder_output(args.output, args.path))
     try:
         import graphviz  # noqa: F401
     except ImportError:
@@ -96,7 +101,6 @@ def run(args) -> int:
         page = render_html(analysis).encode()
         if args.output:
             _write(args.output, page, inputs=[args.path])
-            print(f"wrote {args.output}", file=sys.stderr)
         else:
             sys.stdout.buffer.write(page)
         return EXIT_FINDINGS if not analysis.ok else EXIT_OK
@@ -111,8 +115,8 @@ def run(args) -> int:
     status = EXIT_FINDINGS if not analysis.ok else EXIT_OK
     if fmt not in FORMATS:
         what = f".{fmt}" if fmt else f"-o {args.output} (no file extension)"
-        print(f"specc: cannot render to {what}: name a .svg, .png, .pdf, .dot or .html file, "
-              "or give --format", file=sys.stderr)
+        print(f"specc: cannot render to {what}: name a {_SUFFIXES} file, or give --format",
+              file=sys.stderr)
         return EXIT_USAGE
     if fmt == "dot":
         if args.output:
@@ -132,13 +136,22 @@ def run(args) -> int:
         return EXIT_USAGE
     if args.output:
         _write(args.output, data, inputs=[args.path])
-        print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
     return status
+
+
+def _folder_output(output: str, spec: str) -> str:
+    """-o names an existing folder: say so, not 'cannot render to .v2' (plots.v2/) as if
+    the name lacked only a known suffix."""
+    what = f"-o {output}" + ("" if os.path.splitext(output)[1] else " (no file extension)")
+    example = os.path.join(output, os.path.splitext(os.path.basename(spec))[0] + ".svg")
+    return (f"cannot render to {what}: it is a directory; name a {_SUFFIXES} file in it, "
+            f"e.g. -o {example}")
 
 
 def _write(path: str, data: bytes, inputs=()) -> None:
     from specc.files import atomic_write
 
     atomic_write(path, lambda p: open(p, "wb").write(data), inputs=inputs)
+    report_written(path)
