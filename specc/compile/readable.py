@@ -820,6 +820,7 @@ def _stack_wiring(state: CodegenState, scope: Scope) -> dict | None:
             for index, item in enumerate(items)):
         return None
     outer = externals(state, scope)
+    assert isinstance(items[0], Scope)  # checked above
     first = externals(state, items[0])
     if not first or len(set(first)) != len(first) or any(ref not in outer for ref in first):
         return None
