@@ -420,8 +420,10 @@ class Expander:
         2}``): what --emit-python writes for each copy."""
         found = expressions(item, keys)
         if found and "i" in env and "i" not in self.vars:
-            substitute_in(found, {"i": env["i"]}, values)
-        return found
+            bound = dict(found)
+            substitute_in(bound, {"i": env["i"]}, values)
+            found.update(bound)  # one that becomes a constant keeps its `i` (emit guards
+        return found  # check it per copy)
 
     def _in_caller_names(self, item: LDict, definition: LDict, block_env: dict,
                          seq: Sequence, first_node: int, had: set) -> None:
