@@ -169,8 +169,8 @@ class _Child:
 
     kind: str  # "module", "parameter", "buffer", "sequential", "class"
     attr: str
-    # "module": the class to call; "buffer": the value's code (with kwargs: a template of
-    # it, whose {values} and {shape} the class's code of those fills)
+    # "module": the class to call; "buffer": the value's code (with kwargs: its code with
+    # the names values and shape, the class writes it with its code of those)
     ctor: str = ""
     kwargs: list = field(default_factory=list)  # "module": [(name, value)]; "parameter": sizes
     node: Node | None = None  # "module", "parameter": the node (its expressions)
@@ -871,7 +871,7 @@ def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | N
             # template of its values and shape
             sizes = [(f"size{axis}", size) for axis, size in enumerate(item.attrs["shape"])]
             return _Child("buffer", attr, ctor=buffer_value_code(
-                item, state.float_dtype, "{values}", "{shape}"), node=item,
+                item, state.float_dtype, "values", "shape"), node=item,
                 kwargs=sizes + [("values", list(item.attrs["values"]))],
                 persistent=item.attrs["persistent"])
         return _Child("buffer", attr, ctor=buffer_value_code(item, state.float_dtype),
@@ -1602,7 +1602,8 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
             code = child.ctor
             if child.kwargs:  # its shape's and values' code
                 shape = ", ".join(str(value()) for _ in child.kwargs[:-1])
-                code = code.format(shape=shape, values=value())
+                assert child.node is not None
+                code = buffer_value_code(child.node, state.float_dtype, value(), shape)
             lines.append(_call("self.register_buffer", [repr(child.attr), code,
                                                          f"persistent={child.persistent!r}"],
                                body, len(body)))
