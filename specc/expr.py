@@ -367,6 +367,10 @@ class _Evaluator(ast.NodeVisitor):
         result: list = []
         budget = [MAX_ITEMS]
         outer = self.env
+        passes = self._passes(node)
+        if passes is not None and passes > MAX_ITEMS:  # (refused before it runs)
+            raise ExprError(f"a comprehension of more than {MAX_ITEMS} iterations is over "
+                            "the limit")
 
         def run(level: int, env: dict) -> None:
             if level == len(node.generators):
@@ -395,6 +399,31 @@ class _Evaluator(ast.NodeVisitor):
         finally:
             self.env = outer
         return result
+
+
+    def _passes(self, node) -> int | None:
+        """How many passes through its `for`s a comprehension makes, where that is known
+        before it runs (no `if` but on the last `for`, no iterable reading an earlier
+        `for`'s name: Swin's index over range(w * w) twice), so one far over the limit
+        (w = 14: 38,416) is refused at once, not after 10,000 passes. Else None."""
+        targets: set = set()
+        total, product = 0, 1
+        for level, generator in enumerate(node.generators):
+            if not isinstance(generator.target, ast.Name) or generator.is_async or \
+                    generator.ifs and level < len(node.generators) - 1 or \
+                    any(isinstance(name, ast.Name) and name.id in targets
+                        for name in ast.walk(generator.iter)):
+                return None
+            try:
+                items = self.visit(generator.iter)
+            except ExprError:
+                return None
+            if not isinstance(items, list):
+                return None
+            product *= len(items)
+            total += product
+            targets.add(generator.target.id)
+        return total
 
 
 def _kind(value) -> str:
@@ -471,7 +500,28 @@ def substitute(value, given: dict):
             unknown.append(node.id)
             return node
 
-    tree = Given().visit(tree)
+    tree = _Folded().visit(Given().visit(tree))
     if unknown or not any(isinstance(node, ast.Name) for node in ast.walk(tree)):
         return None
     return "${" + ast.unparse(tree) + "}"
+
+
+class _Folded(ast.NodeTransformer):
+    """Arithmetic on constants computed, a conditional on a constant test settled:
+    ``${0 if 1 % 2 == 0 else w // 2}`` (a repeat's copy 1) is ``${w // 2}``."""
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        if isinstance(node, ast.IfExp) and isinstance(node.test, ast.Constant):
+            return node.body if node.test.value else node.orelse
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)) and all(
+                isinstance(child, (ast.Constant, ast.operator, ast.unaryop, ast.cmpop,
+                                   ast.boolop, ast.Load))
+                for child in ast.iter_child_nodes(node)):
+            try:
+                value = evaluate_text(ast.unparse(node), {})
+            except ExprError:
+                return node
+            if value is None or isinstance(value, (bool, int, float, str)):
+                return ast.Constant(value)
+        return node

@@ -126,7 +126,9 @@ class Scope:
         # a block instance's parameter values
         self.params: dict = {} if params is None else params
         # a block instance's arguments that are expressions (`stride: ${2 if i == 0 else
-        # 1}`), and a repeat's `repeat:` count when it is one, as the spec writes them
+        # 1}`, in a repeat's copy with its `i` put in), and a repeat's `repeat:` count when
+        # it is one, as the spec writes them; "repeat@K": the count of an unnamed repeat
+        # whose copies are this scope's items from index K on (read by --emit-python)
         self.exprs: dict = {} if exprs is None else exprs
         # a copy of a repeat that expansion made by copying an earlier copy
         # (specc/expand/copies.py): that copy's scope (the first one expanded). Same module

@@ -110,13 +110,6 @@ RUN_EVERY_VAR = {"bert", "char_rnn", "gpt2", "llama", "lstm_classifier", "mistra
                  "cnn_img", "small_cnn"}
 
 
-# the vars build_model still refuses (the file says so, naming the var): none should be
-REFUSED = {
-    "swin_t": {"window"},
-    "t5": {"num_layers", "num_decoder_layers"},
-}
-
-
 @pytest.mark.parametrize("name", ALL_SPECS)
 def test_build_model_takes_every_var_of_the_spec(name, tmp_path):
     """build_model takes every var the spec declares, and build_model(var=v) for another
@@ -132,15 +125,11 @@ def test_build_model_takes_every_var_of_the_spec(name, tmp_path):
     # only a var the spec computes from others is left out (head_dim)
     derived = _spec_names(SPECS / f"{name}.yaml", vars_, declared).derived
     assert set(declared) - set(signature) == set(derived)
-    refused = set()
     for var, parameter in signature.items():
         new = _other_value(name, vars_, var, parameter.default)
         assert new is not None, var
-        if var in REFUSED.get(name, ()):
-            with pytest.raises(ValueError, match=f"generate it again: specc build --var {var}="):
-                module.build_model(**{var: new})
-            refused.add(var)
-            continue
+        # no var is refused any more (every bundled spec's build_model takes each: a
+        # refusal raises ValueError "... generate it again: specc build --var ..." here)
         run = name in RUN_EVERY_VAR
         device = "cpu" if run else "meta"
         with torch.device(device):
@@ -164,7 +153,7 @@ def test_build_model_takes_every_var_of_the_spec(name, tmp_path):
             else:
                 for attr in ("rope_theta", "sliding_window", "scale", "causal"):
                     assert getattr(mine, attr, None) == getattr(theirs, attr, None), (var, attr)
-    assert refused == REFUSED.get(name, set())
+    assert "generate it again" not in inspect.getsource(module.build_model)
 
 
 def test_resnet18_reads_like_torchvision(tmp_path):
@@ -361,7 +350,8 @@ def test_emitted_files_pass_ruff(tmp_path):
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed")
     paths = []
-    for name in ("llama", "bert", "unet", "vit_b_16", "regnet_y_400mf", "mlp", "gpt2"):
+    for name in ("llama", "bert", "unet", "vit_b_16", "regnet_y_400mf", "mlp", "gpt2", "t5",
+                 "swin_t"):
         path = tmp_path / f"{name}.py"
         path.write_text(readable_source(SPECS / f"{name}.yaml", vars=CPU_VARS.get(name)))
         paths.append(str(path))
@@ -395,3 +385,95 @@ def test_a_constant_init_is_built_from_its_var(tmp_path):
         assert all(torch.equal(mine[key], theirs[key]) for key in theirs), vars_
         x = torch.rand(2, 6)
         assert torch.equal(emitted(x), built(x))
+
+
+def test_swin_relative_position_index_is_computed_from_the_window(tmp_path):
+    """Swin's relative position index buffer is computed in the emitted file from
+    `window` (the spec's comprehension, as Python), not written as a table, so
+    build_model(window=4) builds what specc builds with window=4 (torch.equal), and that
+    is torchvision's Swin with 4×4 windows: its index buffer, and its forward (retyped in
+    tests/torchvision_swin.py) with the same weights."""
+    from tests import torchvision_swin
+
+    small = {"embed_dim": 48, "num_classes": 10}
+    text = readable_source(SPECS / "swin_t.yaml", vars=small)
+    assert "[(a // window - b // window + window - 1) * (2 * window - 1) + a % window - " \
+        "b % window + window - 1 for a in range(window * window) for b in range(window * " \
+        "window)]" in text
+    assert ".reshape(window ** 4,)" in text and "torch.tensor([84, " not in text
+    module = _emitted_module(text, tmp_path, "swin_window")
+    x = torch.randn(1, 3, 224, 224)
+    torch.manual_seed(0)
+    emitted = module.build_model(window=4).eval()
+    index = torchvision_swin.relative_position_index((4, 4))
+    buffers = dict(emitted.named_buffers())
+    assert len(buffers) == 12 and all(torch.equal(b, index) for b in buffers.values())
+    _same_model(emitted, specc.build(SPECS / "swin_t.yaml", vars={**small, "window": 4}), x)
+    with torch.no_grad():
+        for name, table in emitted.named_parameters():
+            if name.endswith("relative_position_bias_table"):
+                table.normal_()  # (trunc_normal(0.02) would hide a wrong gather)
+        want = torchvision_swin.swin_t_forward(emitted, x, window=(4, 4))
+        got = emitted(x)
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-4), (got - want).abs().max()
+
+
+def test_t5_stacks_and_buckets_follow_the_vars(tmp_path):
+    """T5's stacks are nn.ModuleLists whose length is the var (the first block, which
+    owns the relative attention bias, then `num_layers - 1` more, as the spec writes
+    them) run in a loop that carries the position bias; the bucket arithmetic is torch
+    code of relative_attention_num_buckets / _max_distance. So build_model with other
+    values is specc.build with them (torch.equal) and Hugging Face's T5 built from the
+    same small config (its weights loaded strictly; logits within 1e-5, as
+    tests/test_hf_specs.py compares the spec)."""
+    transformers = pytest.importorskip("transformers")
+    text = readable_source(SPECS / "t5.yaml", vars=CPU_VARS["t5"])
+    assert " for _ in range(num_layers - 1)\n" in text
+    assert " for _ in range(num_decoder_layers - 1)\n" in text
+    assert "        position_bias = x\n        for layer in self:\n" \
+        "            dropout, position_bias = layer(dropout, position_bias)" in text
+    assert "math.log(self.relative_attention_max_distance / " in text
+    module = _emitted_module(text, tmp_path, "t5_vars")
+    changed = {"num_layers": 3, "num_decoder_layers": 4, "relative_attention_num_buckets": 16,
+               "relative_attention_max_distance": 20, "d_kv": 12}
+    config = transformers.T5Config(**{**CPU_VARS["t5"], **changed, "vocab_size": 64},
+                                   decoder_start_token_id=0)
+    torch.manual_seed(0)
+    hf = transformers.T5ForConditionalGeneration(config).eval()
+    emitted = module.build_model(**changed).eval()
+    assert len(emitted.encoder.block) == 3 and len(emitted.decoder.block) == 4
+    emitted.load_state_dict(hf.state_dict(), strict=True)
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 64, (2, 30), generator=generator)  # past max_distance
+    mask = torch.ones(2, 30, dtype=torch.long)
+    mask[1, 25:] = 0
+    decoder_ids = torch.randint(0, 64, (2, 27), generator=generator)
+    with torch.no_grad():
+        want = hf(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits
+        got = emitted(ids, mask, decoder_ids)["logits"]
+    assert torch.allclose(got, want, atol=1e-5, rtol=0), (got - want).abs().max()
+    built = specc.build(SPECS / "t5.yaml", vars={**CPU_VARS["t5"], **changed})
+    _same_model(emitted, built, ids, mask, decoder_ids)
+
+
+def test_an_inline_blocks_expressions_are_written_in_its_callers_names(tmp_path):
+    """An inline block's layers join its caller's class: their expressions are written
+    in the caller's names (its param `scale` as what the use gives it, `${scale + 1}`,
+    in the caller's `scale`), and a var the caller shadows (Outer's own `width`) is not
+    read as the caller's: build_model with other vars builds what specc builds."""
+    spec = {"inputs": {"x": {"shape": ["N", 4]}}, "vars": {"width": 6, "factor": 3},
+            "blocks": {
+                "Inner": {"params": {"scale": None}, "layers": [
+                    {"op": "mul", "other": "${scale * factor}"},
+                    {"name": "proj", "op": "Linear", "out_features": "$width"}]},
+                "Outer": {"params": {"scale": 1, "width": 5}, "layers": [
+                    {"name": "fc", "op": "Linear", "out_features": "$width"},
+                    {"block": "Inner", "inline": True, "scale": "${scale + 1}"}]}},
+            "layers": [{"name": "outer", "block": "Outer", "scale": 2, "width": 7},
+                       {"name": "head", "op": "Linear", "out_features": 3}]}
+    text = readable_source(spec)
+    assert "mul_1 = fc * ((self.scale + 1) * self.factor)" in text
+    module = _emitted_module(text, tmp_path, "inline_names")
+    x = torch.rand(2, 4)
+    for changed in ({}, {"factor": 5}, {"width": 8}, {"width": 2, "factor": 0.5}):
+        _same_model(module.build_model(**changed), specc.build(spec, vars=changed), x)

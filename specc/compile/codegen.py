@@ -380,16 +380,20 @@ def runtime_class_source(name: str) -> str:
     raise CodegenError(f"specc/compile/runtime.py has no class {name}")
 
 
-def buffer_value_code(node: Node, float_dtype: str) -> str:
+def buffer_value_code(node: Node, float_dtype: str, values_code: str | None = None,
+                      shape_code: str | None = None) -> str:
     """The initial value of a `buffer` node: its values, or its fill value, in its dtype —
-    a float32 buffer in a bf16 build is made in bf16, so `min` is bf16's minimum."""
+    a float32 buffer in a bf16 build is made in bf16, so `min` is bf16's minimum.
+    ``values_code``, ``shape_code``: code written in place of the values and the shape
+    (--emit-python computes them from the vars)."""
     a = node.attrs
     dtype = a["dtype"]
     if dtype == "float32" and float_dtype != "float32":
         dtype = float_dtype
-    shape = ", ".join(str(d) for d in a["shape"])
+    shape = shape_code if shape_code is not None else ", ".join(str(d) for d in a["shape"])
     if a["values"] is not None:
-        return f"torch.tensor({a['values']!r}, dtype=torch.{dtype}).reshape({shape},)"
+        values = values_code if values_code is not None else repr(a["values"])
+        return f"torch.tensor({values}, dtype=torch.{dtype}).reshape({shape},)"
     fill = a["fill"]
     if fill in ("min", "max"):
         value = f"torch.finfo(torch.{dtype}).{fill}"

@@ -10,7 +10,7 @@ expression of the vars computes and check tests is one guard in build_model —
 - an op's argument (``out_features: ${hidden // 2}``): the test of its parameter's type
   (:data:`specc.ops.ptypes.PTYPES`, ``nhead`` a positive integer, which ``True`` is not)
   or its choices, exactly as expansion tests it (``check_value``);
-- a named repeat's count (``repeat: $layers``): a positive integer;
+- a repeat's count (``repeat: $layers``; an unnamed one's too): a positive integer;
 - a var computed from others (``head_dim: ${hidden_size // num_attention_heads}``): that
   it can be computed at all (``num_attention_heads=0`` divides by zero).
 
@@ -389,6 +389,10 @@ def guards(graph: Graph, params: list, derived: dict, definitions: dict) -> list
         if raw is not None:
             add(writer.code(raw, _block_of(scope.parent)), under(scope.parent), "posint",
                 None, "a positive integer", f"{scope.path}: repeat")
+        for key, raw in scope.exprs.items():  # an unnamed repeat spliced into it (T5's
+            if key.startswith("repeat@"):  # `repeat: ${num_layers - 1}`), in its names
+                add(writer.code(raw, _block_of(scope)), under(scope), "posint", None,
+                    "a positive integer", f"{scope.path or 'model'}: repeat")
     for node in graph.nodes:
         op = op_of(node)
         block = _block_of(node.scope)

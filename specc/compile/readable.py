@@ -87,6 +87,7 @@ class _Class:
     defaults: dict = field(default_factory=dict)  # own param -> its default, where it has one
     free: list = field(default_factory=list)  # vars / outer block params it reads, keywords
     count: str = ""  # a stack's length as code, when the spec writes it as an expression
+    count_from: int = 0  # the stack's item the count starts at (T5: 1, after the first)
     # id(a Sequential child of instances[0]) -> (its `repeat:` count as code, how its
     # copies are named: see _copy_names): they are built alike, in a comprehension
     repeats: dict = field(default_factory=dict)
@@ -168,7 +169,9 @@ class _Child:
 
     kind: str  # "module", "parameter", "buffer", "sequential", "class"
     attr: str
-    ctor: str = ""  # "module": the class to call; "buffer": the value's code
+    # "module": the class to call; "buffer": the value's code (with kwargs: its code with
+    # the names values and shape, the class writes it with its code of those)
+    ctor: str = ""
     kwargs: list = field(default_factory=list)  # "module": [(name, value)]; "parameter": sizes
     node: Node | None = None  # "module", "parameter": the node (its expressions)
     children: list = field(default_factory=list)  # "sequential": [_Child]
@@ -184,7 +187,7 @@ class _Child:
         if self.kind == "parameter":
             return (self.kind, self.attr, len(self.kwargs), self.fill is None)
         if self.kind == "buffer":
-            return (self.kind, self.attr, self.ctor, self.persistent)
+            return (self.kind, self.attr, self.ctor, self.persistent, len(self.kwargs))
         if self.kind == "sequential":
             return (self.kind, self.attr, tuple(c.key() for c in self.children))
         assert self.instance is not None
@@ -290,6 +293,11 @@ def generate_readable(graph: Graph, float_dtype: str | None = None,
     usable = {name: value for name, value in spec.plain.items() if _usable_name(name)}
     spec = _Spec(usable, {k: v for k, v in spec.derived.items() if _usable_name(k)},
                  spec.block_defaults)
+    with _forwards_kept():
+        return _generate_readable(graph, float_dtype, spec, reanalyse)
+
+
+def _generate_readable(graph: Graph, float_dtype: str | None, spec: _Spec, reanalyse) -> str:
     points = _other_points(spec, reanalyse) if reanalyse is not None else {}
     text = _generate(graph, float_dtype, spec, set(), [g for _, g in points.values()])
     fixed = set(spec.plain) - set(points)
@@ -375,7 +383,7 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set,
     whose literals tell what each of this one's follows."""
     state, classes, root = _classes(graph, float_dtype)
     module_names = reserved_names() | runtime_class_names() | set(state.plugin_classes.values())
-    _align(classes, [_classes(other, float_dtype)[1] for other in cloud or []])
+    _align(classes, [_variants_of(other, float_dtype) for other in cloud or []])
     # nested classes come before the classes using them
     order = _merge_conditional(state, list(classes.values()), _Names(spec, module_names))
     root.cls.root = True
@@ -642,7 +650,7 @@ def _describe(state: CodegenState, scope: Scope, classes: dict, hint: str) -> _I
     """The instance a (non-Sequential) scope is, its class found or made by its key."""
     children = [child for item in scope.registration_order()
                 if (child := _child(state, item, classes)) is not None]
-    text, _ = forward_text(state, scope, comment=lambda item: "")  # shapes aside
+    text, shape_text = _forward_texts(state, scope)
     key = (scope.block, text, tuple(c.key() for c in children))
     cls = classes.get(key)
     if cls is None:
@@ -651,16 +659,82 @@ def _describe(state: CodegenState, scope: Scope, classes: dict, hint: str) -> _I
     while block.parent is not None and block.kind != "block":
         block = block.parent
     instance = _Instance(scope, cls, children, env={**state.graph.vars, **block.params},
-                         block_params=block.params)
-    # the forward as written whatever the values of the spec's expressions in it
-    with _forward_values(scope, {index: {key: _Coded.of(node.attrs.get(key), _masked(raw))
-                                          for key, raw in node.exprs.items()
-                                          if key in node.attrs}
-                                 for index, node in _function_nodes(scope)}):
-        instance.shape_text = forward_text(state, scope, comment=lambda item: "")[0] \
-            if any(node.exprs for _, node in _function_nodes(scope)) else text
+                         block_params=block.params, shape_text=shape_text)
     cls.instances.append(instance)
     return instance
+
+
+# id(scope) -> (scope, its _forward_texts, what writing them registered in the state)
+# while generate_readable runs: each graph is
+# described once per file it generates (the file and, per var, the file of its other
+# value, each with every var's graph beside it), and its forwards' text is most of that
+_FORWARDS: dict | None = None
+
+
+@contextmanager
+def _forwards_kept():
+    """Keep forwards' texts and the var graphs' descriptions for one generate_readable."""
+    global _FORWARDS, _DESCRIBED
+    outer = _FORWARDS, _DESCRIBED
+    _FORWARDS = {} if _FORWARDS is None else _FORWARDS
+    _DESCRIBED = {} if _DESCRIBED is None else _DESCRIBED
+    try:
+        yield
+    finally:
+        _FORWARDS, _DESCRIBED = outer
+
+
+# id(graph) -> (graph, its classes, [(instance, its own class)]) while generate_readable
+# runs: a var's graph stands beside the file's and every other var's (see _align); its
+# description is made once and put back as made before each use (what _find_parameters
+# gives its instances as variants is theirs for one file only)
+_DESCRIBED: dict | None = None
+
+
+def _variants_of(graph: Graph, float_dtype: str | None) -> dict:
+    """The classes of a graph of the spec with other values of its vars (_classes's)."""
+    kept = _DESCRIBED.get(id(graph)) if _DESCRIBED is not None else None
+    if kept is None or kept[0] is not graph:
+        classes = _classes(graph, float_dtype)[1]
+        kept = (graph, classes, [(inst, cls) for cls in classes.values()
+                                 for inst in cls.instances])
+        if _DESCRIBED is not None:
+            _DESCRIBED[id(graph)] = kept
+    for instance, own in kept[2]:  # as _describe made it
+        instance.cls, instance.absent, instance.args, instance.spans = own, set(), {}, {}
+        for name in ("values", "labels", "paths", "raws", "inferred", "defaults", "owners",
+                     "flows"):
+            setattr(instance, name, [])
+    return kept[1]
+
+
+def _forward_texts(state: CodegenState, scope: Scope) -> tuple[str, str]:
+    """A scope's forward without shape comments, and the same with the values of the
+    spec's expressions in it masked (what instances alike but for those share). The same
+    for every CodegenState of the graph (its names are the graph's)."""
+    kept = _FORWARDS.get(id(scope)) if _FORWARDS is not None else None
+    if kept is not None and kept[0] is scope:
+        for name, added in kept[2].items():  # what writing it registers (SpeccWindows)
+            getattr(state, name).update(added)
+        return kept[1]
+    registered = {name: dict(getattr(state, name)) for name in _REGISTRIES}
+    text, _ = forward_text(state, scope, comment=lambda item: "")  # shapes aside
+    shape_text = text
+    if any(node.exprs for _, node in _function_nodes(scope)):
+        with _forward_values(scope, {index: {key: _Coded.of(node.attrs.get(key), _masked(raw))
+                                              for key, raw in node.exprs.items()
+                                              if key in node.attrs}
+                                     for index, node in _function_nodes(scope)}):
+            shape_text = forward_text(state, scope, comment=lambda item: "")[0]
+    if _FORWARDS is not None:  # (the scope kept: its id too)
+        _FORWARDS[id(scope)] = (scope, (text, shape_text), {
+            name: {key: value for key, value in getattr(state, name).items()
+                   if key not in registered[name]} for name in _REGISTRIES})
+    return text, shape_text
+
+
+# the CodegenState fields a forward's code adds to: the code the file must define for it
+_REGISTRIES = ("runtime_classes", "plugin_classes")
 
 
 class _CodedInt(int):
@@ -729,23 +803,51 @@ def _forward_values(scope: Scope, values: dict):
 
 
 def _is_stack(state: CodegenState, scope: Scope) -> bool:
-    """A `repeat` whose copies run one after the other, each on the previous one's output
-    and the same other inputs (a transformer's layers): an nn.ModuleList and a loop."""
+    return _stack_wiring(state, scope) is not None
+
+
+def _stack_wiring(state: CodegenState, scope: Scope) -> dict | None:
+    """How the copies of a `repeat` that run one after the other are wired, when they are
+    (a transformer's layers: an nn.ModuleList and a loop): {argument position: index of
+    the previous copy's output it reads} for the arguments each copy after the first
+    takes from the one before (the hidden state; T5's position bias too); every other
+    argument is the same outer value in each copy (the attention mask). The first copy
+    reads outer values only, distinct ones; what the scope returns is the last copy's
+    carried outputs. None when the copies are not so wired."""
     items = scope.items
-    if scope.kind == "model" or len(items) < 2 or len(returns(state, scope)) > 1 or any(
+    if scope.kind == "model" or len(items) < 2 or any(
             not isinstance(item, Scope) or item.attr_name != str(index) or item.checkpoint
-            or len(returns(state, item)) > 1 for index, item in enumerate(items)):
-        return False
+            for index, item in enumerate(items)):
+        return None
     outer = externals(state, scope)
-    if not outer or outer[0] != scope.input:
-        return False
-    previous: Ref | None = scope.input
-    for item in items:
-        assert isinstance(item, Scope)  # checked above
-        if externals(state, item) != [previous] + outer[1:]:
-            return False
-        previous = item.output
-    return previous == scope.output
+    assert isinstance(items[0], Scope)  # checked above
+    first = externals(state, items[0])
+    if not first or len(set(first)) != len(first) or any(ref not in outer for ref in first):
+        return None
+    carried: dict | None = None
+    for previous, item in zip(items, items[1:]):
+        assert isinstance(previous, Scope) and isinstance(item, Scope)  # checked above
+        reads, made = externals(state, item), returns(state, previous)
+        if len(reads) != len(first):
+            return None
+        wiring = {}
+        for position, (ref, initial) in enumerate(zip(reads, first)):
+            if ref in made:
+                wiring[position] = made.index(ref)
+            elif ref != initial:
+                return None
+        if not wiring or len(set(wiring.values())) != len(wiring) or \
+                carried is not None and wiring != carried:
+            return None
+        carried = wiring
+    assert carried is not None
+    last = items[-1]
+    assert isinstance(last, Scope)
+    made = returns(state, last)
+    if any(ref not in made or made.index(ref) not in carried.values()
+           for ref in returns(state, scope)):
+        return None
+    return carried
 
 
 def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | None:
@@ -763,6 +865,15 @@ def _child(state: CodegenState, item: Node | Scope, classes: dict) -> _Child | N
         shape = list(item.attrs["shape"])
         return _Child("parameter", attr, kwargs=shape, node=item, fill=_fill(item))
     if op.kind == "buffer":
+        if item.attrs["values"] is not None and "values" in item.exprs:
+            # values the spec computes (Swin's relative position index from the window):
+            # the class computes them too where it can (see _literals), so the code is a
+            # template of its values and shape
+            sizes = [(f"size{axis}", size) for axis, size in enumerate(item.attrs["shape"])]
+            return _Child("buffer", attr, ctor=buffer_value_code(
+                item, state.float_dtype, "values", "shape"), node=item,
+                kwargs=sizes + [("values", list(item.attrs["values"]))],
+                persistent=item.attrs["persistent"])
         return _Child("buffer", attr, ctor=buffer_value_code(item, state.float_dtype),
                       persistent=item.attrs["persistent"])
     kwargs = _constructor_kwargs(item)
@@ -846,6 +957,14 @@ def _literals(instance: _Instance) -> None:
             if child.fill is not None:  # (the init's expression is not kept: a var's
                 # value it equals in every variant names it)
                 add((child.attr, "fill"), _ABSENT if absent else child.fill, None)
+        elif child.kind == "buffer" and child.node is not None:  # values computed
+            exprs = child.node.exprs
+            for axis, (name, size) in enumerate(child.kwargs[:-1]):
+                raw = exprs.get("shape")
+                add((child.attr, name), _ABSENT if absent else size,
+                    outer(raw[axis] if isinstance(raw, list) and axis < len(raw) else None))
+            add((child.attr, "values"), _ABSENT if absent else child.kwargs[-1][1],
+                outer(exprs.get("values")))
         elif child.kind == "sequential":
             prefix.append(child.attr)
             inner = child.scope is not None and child.scope.kind == "block"
@@ -914,8 +1033,14 @@ class _Names:
         if tree is None:
             return None
         called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-        names = {node.id for node in ast.walk(tree)
-                 if isinstance(node, ast.Name) and id(node) not in called}  # int(...) aside
+        bound = {gen.target.id for node in ast.walk(tree) if isinstance(node, ast.ListComp)
+                 for gen in node.generators if isinstance(gen.target, ast.Name)}
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and
+                 id(node) not in called and node.id not in bound}  # int(...), a, b aside
+        if any(isinstance(gen.target, ast.Name) and not _usable_name(gen.target.id)
+               for node in ast.walk(tree) if isinstance(node, ast.ListComp)
+               for gen in node.generators):
+            return None  # (a comprehension's own name must not be one of the file's)
         known = set(instance.block_params) | set(self.spec.plain)
         if not all(_usable_name(name) and name not in self.unusable and name in known
                    for name in names):
@@ -979,9 +1104,10 @@ class _Math(ast.NodeTransformer):
 
 
 _ALLOWED = (ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
-            ast.IfExp, ast.Call, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+            ast.IfExp, ast.Call, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+            ast.ListComp, ast.comprehension, ast.Store)  # a table: [... for a in range(n)]
 _MATH_FUNCTIONS = {"log"}  # written math.log: the file imports math where one is
-_FUNCTIONS = {"min", "max", "abs", "round", "int"} | _MATH_FUNCTIONS
+_FUNCTIONS = {"min", "max", "abs", "round", "int", "range"} | _MATH_FUNCTIONS
 
 
 def _find_parameters(cls: _Class, names: _Names) -> None:
@@ -1374,21 +1500,29 @@ def _verified(names: _Names, raw, position: int, instances: list) -> tuple[str, 
 
 
 def _stack_count(cls: _Class, names: _Names) -> None:
-    """A stack's length from the spec's `repeat:` expression, where it is one."""
+    """A stack's length from the spec's `repeat:` expression, where it is one: a named
+    repeat's, or an unnamed one's whose copies are the stack's items from the first or
+    the second on (T5's blocks: the first, then `repeat: ${num_layers - 1}` more)."""
     first = cls.instances[0]
-    raw = first.scope.exprs.get("repeat")
-    if raw is None or any(inst.scope.exprs.get("repeat") != raw for inst in cls.instances):
+    spliced = [key for key in first.scope.exprs if key.startswith("repeat@")]
+    key, start = "repeat", 0
+    if len(spliced) == 1 and spliced[0] in ("repeat@0", "repeat@1"):
+        key, start = spliced[0], int(spliced[0][-1])
+    raw = first.scope.exprs.get(key)
+    if raw is None or any(inst.scope.exprs.get(key) != raw or
+                          [k for k in inst.scope.exprs if k.startswith("repeat@")] != spliced
+                          for inst in cls.instances):
         return
     from specc.expr import ExprError, evaluate
 
     found = names.code(raw, first)
     try:
-        if found is None or any(evaluate(raw, inst.env) != len(inst.scope.items)
+        if found is None or any(evaluate(raw, inst.env) != len(inst.scope.items) - start
                                 for inst in cls.instances):
             return
     except ExprError:
         return
-    cls.count = found[0]
+    cls.count, cls.count_from = found[0], start
     cls.free += [name for name in sorted(found[1]) if name not in cls.free]
 
 
@@ -1465,8 +1599,14 @@ def _class_code(state: CodegenState, cls: _Class) -> str:
                 code = f"nn.Parameter(torch.full(({sizes}), {value()}))"
             lines.append(_assign(child.attr, code, "register_parameter"))
         elif child.kind == "buffer":
-            lines.append(f"self.register_buffer({child.attr!r}, {child.ctor}, "
-                         f"persistent={child.persistent!r})")
+            code = child.ctor
+            if child.kwargs:  # its shape's and values' code
+                shape = ", ".join(str(value()) for _ in child.kwargs[:-1])
+                assert child.node is not None
+                code = buffer_value_code(child.node, state.float_dtype, value(), shape)
+            lines.append(_call("self.register_buffer", [repr(child.attr), code,
+                                                         f"persistent={child.persistent!r}"],
+                               body, len(body)))
         elif child.attr in cls.conditional:  # built when its `if:` holds, None otherwise
             built = _assign(child.attr, expression(child, body + _INDENT), "add_module")
             lines += [f"if {cls.conditional[child.attr][0]}:", f"{_INDENT}{built}", "else:",
@@ -1546,8 +1686,14 @@ def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
     first = cls.instances[0]
     signature = cls.signature_code()
     body = _INDENT * 2
-    if len(set(items)) == 1:
+    if len(set(items)) == 1 and cls.count_from == 0:
         made = f"[{items[0]} for _ in range({cls.count or len(items)})]"
+    elif cls.count and len(set(items[1:])) == 1:  # the first, then the count's copies
+        made = f"[{items[0]}] + [{items[1]} for _ in range({cls.count})]"
+        if "\n" in made or len(body) + 17 + len(made) > _WIDTH:
+            inner = body + _INDENT
+            made = f"[\n{inner}{items[0]},\n{body}] + [\n{inner}{items[1]}\n" \
+                f"{inner}for _ in range({cls.count})\n{body}]"
     else:
         made = "[\n" + "".join(f"{body}{_INDENT}{item},\n" for item in items) + f"{body}]"
     forward, _ = forward_text(state, first.scope)
@@ -1556,13 +1702,36 @@ def _stack_code(state: CodegenState, cls: _Class, items: list) -> str:
     input_comment, comments = _comments(state, cls)
     loop_comments = {comments[id(item)] for item in first.scope.items}
     comment = loop_comments.pop() if len(loop_comments) == 1 else ""
-    call = f"{inputs[0]} = layer({', '.join(inputs)}){comment}"
+    # each copy's arguments: the first copy's inputs, the carried ones reassigned from
+    # its outputs (in their order; one no copy reads is `_`) for the next
+    carried = _stack_wiring(state, first.scope)
+    assert carried is not None  # a stack's class is made for such a scope only
+    name_of = dict(zip(externals(state, first.scope), inputs))
+    layers = first.scope.items
+    arguments = [name_of[ref] for ref in externals(state, layers[0])]
+    # a carried value but the first is named after the output it carries (T5's
+    # position_bias: the first block's input is the causal mask, the later ones' the bias)
+    starts = []
+    taken = set(inputs) | {"self", "layer", "torch", "nn"}
+    for position, output in sorted(carried.items()):
+        if position:
+            carrier = returns(state, layers[0])[output].node
+            name = python_name(state.renamed.get(id(carrier), carrier.attr_name), taken)
+            taken.add(name)
+            starts.append(f"{body}{name} = {arguments[position]}\n")
+            arguments[position] = name
+    by_output = {output: arguments[position] for position, output in carried.items()}
+    made_by_last = returns(state, layers[-1])
+    targets = [by_output.get(index, "_") for index in range(len(made_by_last))]
+    call = f"{', '.join(targets)} = layer({', '.join(arguments)}){comment}"
+    results = [by_output[made_by_last.index(ref)] for ref in returns(state, first.scope)]
+    result = results[0] if len(results) == 1 else f"({', '.join(results)},)"
     doc = f"{_INDENT}\"\"\"{doc_text(first.scope.path)}: {len(items)} layers, each on the " \
         f"previous one's output{_instances_note(cls)}\"\"\"\n\n"
     return (f"\n\nclass {cls.name}(nn.ModuleList):\n{doc}"
             f"{_signature('def __init__', signature, _INDENT)}\n"
-            f"{body}super().__init__({made})\n\n{head}{input_comment}\n"
-            f"{body}for layer in self:\n{body}{_INDENT}{call}\n{body}return {inputs[0]}\n")
+            f"{body}super().__init__({made})\n\n{head}{input_comment}\n{''.join(starts)}"
+            f"{body}for layer in self:\n{body}{_INDENT}{call}\n{body}return {result}\n")
 
 
 def _instances_note(cls: _Class) -> str:

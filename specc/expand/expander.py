@@ -327,6 +327,10 @@ class Expander:
         """An unnamed `repeat`: the copies become items of this sequence, one index each
         (a named inline block's name goes to its last copy: the value it ends with)."""
         count = self._repeat_count(item, seq.env)
+        scope = seq.frame.scope
+        if "$" in str(item["repeat"]):  # --emit-python: the items from here are its copies
+            scope.exprs.update((f"repeat@{len(scope.items)}", raw) for raw in self._expressions(
+                item, ("repeat",), seq.env, {}).values())
         # copies after the first read the previous copy and the first's other inputs (as
         # in a named repeat): a multi-input block repeats
         bodies = {(first, last): without(item, ("repeat",) + (() if first else ("from",))
@@ -345,7 +349,7 @@ class Expander:
         """A named `repeat`: a sub-sequence whose copies are named 0..n-1 (or repeat_name)."""
         count = self._repeat_count(item, seq.env)
         container = self._new_frame("repeat", place, sources[0])
-        container.scope.exprs = expressions(item, ("repeat",))
+        container.scope.exprs = self._expressions(item, ("repeat",), seq.env, {})
         body = without(item, ("name", "repeat", "repeat_name", "from", "if", "inline"))
         inner = container.names = Namespace(seq.names)
         prev = sources[0]
@@ -398,22 +402,35 @@ class Expander:
                             item.loc_of("checkpoint"), "drop inline: or checkpoint:")
         self._no_init_on_container(item)
         sources = self.sources(item, seq, prev)
-        first_node = len(self.nodes)
+        first_node, spliced = len(self.nodes), set(seq.frame.scope.exprs)
         with self._block_use(item, sources, seq.env) as (definition, block_env, block_ns):
             names = Namespace(block_ns)
             last = self.sequence(definition.get("layers") or LList(), seq.frame, block_ns,
                                  sources[0], block_env, names)
             out, by_name, _ = self._declared_outputs(definition, names, last)
-            self._in_caller_names(item, definition, block_env, seq, first_node)
+            self._in_caller_names(item, definition, block_env, seq, first_node, spliced)
         out = out or sources[0]
         if name is not None:
             seq.names.entries[name] = Inline(out, names, by_name)
         return out
 
+    def _expressions(self, item: LDict, keys, env: dict, values: dict) -> dict:
+        """The item's expressions (:func:`expressions`); in a copy of a repeat, with the
+        copy's index ``i`` put in (``${0 if i % 2 == 0 else w // 2}`` in copy 1: ``${w //
+        2}``): what --emit-python writes for each copy."""
+        found = expressions(item, keys)
+        if found and "i" in env and "i" not in self.vars:
+            bound = dict(found)
+            substitute_in(bound, {"i": env["i"]}, values)
+            found.update(bound)  # one that becomes a constant keeps its `i` (emit guards
+        return found  # check it per copy)
+
     def _in_caller_names(self, item: LDict, definition: LDict, block_env: dict,
-                         seq: Sequence, first_node: int) -> None:
-        """The expressions of an inline block's layers (nodes since ``first_node``, and
-        the containers they are in) rewritten in the names of the sequence it joins: each
+                         seq: Sequence, first_node: int, had: set) -> None:
+        """The expressions of an inline block's layers (nodes since ``first_node``, the
+        containers they are in, and the counts of repeats it splices into the sequence,
+        which had the expressions ``had`` before) rewritten in the names of the sequence
+        it joins: each
         block param replaced by what the use gives it (``buckets: ${n // 2}``: ``${n //
         2}``; a plain or default value: that value), so --emit-python computes them where
         they are. A var the caller's names shadow (a param of its block with the same
@@ -429,21 +446,9 @@ class Expander:
         rewritten: set = set()
 
         def rewrite(exprs: dict, values: dict) -> None:
-            """``values``: what the expressions gave (a constant item of a list is it)."""
-            for key in list(exprs):
-                value = substitute(exprs[key], given)
-                if isinstance(value, list):
-                    had = values.get(key)
-                    value = [v if v is not None else had[i] if isinstance(had, list) and
-                             len(had) == len(value) else _UNWRITABLE
-                             for i, v in enumerate(value)]
-                    if _UNWRITABLE in value or not any(isinstance(v, str) and "$" in v
-                                                       for v in value):
-                        value = None
-                if value is None:
-                    del exprs[key]
-                else:
-                    exprs[key] = value
+            if id(exprs) not in rewritten:  # a repeat's copies share their template's
+                rewritten.add(id(exprs))
+                substitute_in(exprs, given, values)
 
         for node in self.nodes[first_node:]:
             chain, scope = [], node.scope
@@ -456,9 +461,15 @@ class Expander:
             else:
                 rewrite(node.exprs, node.attrs)
             for around in chain:
-                if id(around) not in rewritten:
-                    rewritten.add(id(around))
-                    rewrite(around.exprs, around.params)
+                rewrite(around.exprs, around.params)
+        scope = seq.frame.scope
+        splices = {key: raw for key, raw in scope.exprs.items() if key not in had}
+        substitute_in(splices, given, {})
+        for key in set(scope.exprs) - had:
+            if key in splices:
+                scope.exprs[key] = splices[key]
+            else:
+                del scope.exprs[key]
 
     def _declared_outputs(self, spec: LDict, names: Namespace,
                           last: Ref | None) -> tuple[Ref | None, dict, list[Ref]]:
@@ -540,7 +551,8 @@ class Expander:
             container = self._new_frame("block", place, sources[0], block=item["block"])
             container.scope.params = {key: block_env[key]
                                       for key in definition.get("params") or ()}
-            container.scope.exprs = expressions(item, [k for k in item if k not in NODE_KEYS])
+            container.scope.exprs = self._expressions(
+                item, [k for k in item if k not in NODE_KEYS], env, container.scope.params)
             container.scope.checkpoint = item.get("checkpoint") is True
             last = self.sequence(definition.get("layers") or LList(), container, block_ns,
                                  sources[0], block_env)
@@ -633,8 +645,8 @@ class Expander:
                     given=given, attr_locs=attr_locs, init=init,
                     output_names=op.output_names(attrs), tie=tie,
                     training_only=self.training_only,
-                    exprs=expressions(item, [k for k in item if k not in NODE_KEYS]
-                                      + ["tie"]))  # --emit-python ties by it
+                    exprs=self._expressions(item, [k for k in item if k not in NODE_KEYS]
+                                            + ["tie"], env, attrs))  # --emit-python ties by it
         self.nodes.append(node)
         place.frame.add(node)
         return node
@@ -725,6 +737,26 @@ class Expander:
 
 
 _UNWRITABLE = object()  # a name an expression cannot be written in (see _in_caller_names)
+
+
+def substitute_in(exprs: dict, given: dict, values: dict) -> None:
+    """Each expression of ``exprs`` with names replaced as ``given`` says (see
+    specc.expr.substitute); one that becomes a constant is dropped (the value is written),
+    and so is a list that does. ``values``: what the expressions gave, whose items stand
+    for a list's items that became constants."""
+    for key in list(exprs):
+        value = substitute(exprs[key], given)
+        if isinstance(value, list):
+            had = values.get(key)
+            value = [v if v is not None else had[i] if isinstance(had, list) and
+                     len(had) == len(value) else _UNWRITABLE for i, v in enumerate(value)]
+            if _UNWRITABLE in value or not any(isinstance(v, str) and "$" in v
+                                               for v in value):
+                value = None
+        if value is None:
+            del exprs[key]
+        else:
+            exprs[key] = value
 
 
 def expressions(item: LDict, keys) -> dict:
