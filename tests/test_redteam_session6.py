@@ -64,6 +64,53 @@ def test_a_var_named_none_true_or_false_is_emitted_as_its_value(tmp_path):
     assert torch.equal(emitted(x), built(x)) and emitted(x).shape == (2, 2)
 
 
+def _built_and_emitted(spec):
+    import specc
+    from specc.compile.readable import readable_source
+
+    built = specc.build(spec)
+    namespace: dict = {}
+    exec(compile(readable_source(str(spec)), "emitted.py", "exec"), namespace)
+    emitted = namespace["build_model"]()
+    emitted.load_state_dict(built.state_dict())
+    return built, emitted
+
+
+@pytest.mark.parametrize("model,node", [("mlp", "Mlp"), ("A", "A")])
+def test_a_node_named_like_the_models_class_builds(tmp_path, model, node):
+    """`name: mlp` with a node `Mlp`: check passed, `specc build` said 'internal error:
+    TypeError: linear(): argument input must be Tensor, not dict' (build_model's local
+    `Mlp`, the node's module, was called as the class `Mlp`)."""
+    import torch
+
+    spec = tmp_path / "m.yaml"
+    spec.write_text(f"specc: 1\nname: {model}\ninputs:\n  x: {{shape: [N, 8]}}\nlayers:\n"
+                    f"  - {{name: {node}, op: Linear, out_features: 8}}\n  - ReLU\n"
+                    "  - {name: head, op: Linear, out_features: 3}\n")
+    built, emitted = _built_and_emitted(spec)
+    x = torch.randn(2, 8)
+    assert built(x).shape == (2, 3) and torch.equal(emitted(x), built(x))
+    assert list(built.state_dict()) == [f"{node}.weight", f"{node}.bias", "head.weight",
+                                        "head.bias"]
+
+
+@pytest.mark.parametrize("where", ["input", "node"])
+def test_an_input_or_node_named_getattr_keeps_forward_working(tmp_path, where):
+    """forward's local (or parameter) `getattr` hid the builtin its next line calls,
+    `getattr(self, '2')(...)`: 'Tensor object is not callable' in the built module's and
+    the emitted file's forward, for a spec check accepted."""
+    import torch
+
+    first = "getattr" if where == "input" else "x"
+    spec = tmp_path / "g.yaml"
+    spec.write_text(f"specc: 1\nname: g\ninputs:\n  {first}: {{shape: [N, 8]}}\nlayers:\n"
+                    "  - {name: getattr, op: Linear, out_features: 8}\n  - ReLU\n"
+                    "  - {op: Linear, out_features: 3}\n")
+    built, emitted = _built_and_emitted(spec)
+    x = torch.randn(2, 8)
+    assert built(x).shape == (2, 3) and torch.equal(emitted(x), built(x))
+
+
 # --- outputs that must not replace a spec ---------------------------------------------
 
 def test_import_does_not_replace_a_spec_saved_while_it_traced(tmp_path):
@@ -95,6 +142,23 @@ def test_an_empty_o_is_refused_not_read_as_standard_output(command, tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert "cannot write '': the file name is empty" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["x\ninjected: 1\n.yaml", "my model.yaml"])
+def test_new_writes_a_spec_that_checks_whatever_its_file_name(tmp_path, name):
+    """`specc new $'x\\ninjected: 1\\n.yaml'` wrote the name into the comments raw: its
+    newline ended the comment, the file was invalid YAML (E001) and the name's text became
+    keys; a name with a space gave a `specc check my model.yaml` that does not run."""
+    import shlex
+
+    result = _cli("new", name, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / name).read_text()
+    assert "\ninjected" not in text
+    check = _cli("check", name, "--format", "concise", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    if name.isprintable():
+        assert f"# Check it:   specc check {shlex.quote(name)}\n" in text
 
 
 # --- numbers on the command line ------------------------------------------------------
