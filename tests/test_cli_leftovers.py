@@ -305,3 +305,28 @@ def test_explain_says_where_the_missing_parameter_went():
     for code in ("E103", "E105"):
         text = " ".join(_cli("explain", code).stdout.split())
         assert "misspel" in text and ("E103" in text or code == "E103"), text
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0", "'0': give the largest parameter count to build, at least 1"),
+    ("-5", "'-5': give the largest parameter count to build, at least 1"),
+    ("1.55e1", "'1.55e1' is not a whole number of parameters"),
+    ("١٢", "is not a whole number written with the digits 0-9 (or like 2e9)"),
+])
+def test_max_params_refuses_what_cannot_be_a_budget(value, message):
+    result = _cli("build", str(SPECS / "mlp.yaml"), "--device", "meta", f"--max-params={value}")
+    assert result.returncode == 2 and message in result.stderr  # 0 and -5 were accepted
+
+
+def test_max_params_reads_the_notation_its_help_uses():
+    # the budget is read exactly, against the parameters torch counts in the built model
+    import specc
+
+    count = sum(p.numel() for p in specc.build(SPECS / "mlp.yaml", device="meta").parameters())
+    fits = _cli("build", str(SPECS / "mlp.yaml"), "--device", "meta", "--max-params", "2e9")
+    assert fits.returncode == 0, fits.stderr  # the default's own notation was refused
+    assert _cli("build", str(SPECS / "mlp.yaml"), "--device", "meta",
+                f"--max-params={count}").returncode == 0
+    over = _cli("build", str(SPECS / "mlp.yaml"), "--device", "meta", "--max-params=2.35e5")
+    assert over.returncode == 2  # a limit, as E004 is everywhere
+    assert f"the model has {count:,} parameters" in over.stderr + over.stdout

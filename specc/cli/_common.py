@@ -58,6 +58,30 @@ def whole_number_argument(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def parameter_count_argument(text: str) -> int:
+    """--max-params as argparse reads it: a count of at least 1, as digits (2000000000) or
+    in the help's own notation (2e9, 1.5e9); a count that is not whole is refused."""
+    import argparse
+    import re
+
+    stripped = text.strip()
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?[eE][0-9]{1,3}", stripped):
+        mantissa, _, exponent = stripped.lower().partition("e")
+        whole, _, fraction = mantissa.partition(".")
+        if len(fraction) > int(exponent):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of parameters")
+        count = int(whole + fraction) * 10 ** (int(exponent) - len(fraction))
+    else:
+        try:
+            count = whole_number(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (or like 2e9)") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the largest parameter count to build, "
+                                         "at least 1 (e.g. 2e9)")
+    return count
+
+
 def add_dim_option(parser) -> None:
     parser.add_argument("--dim", action="append", metavar="SYM=VALUE",
                         help="bind a symbolic size of the inputs to an integer of at least 1, "

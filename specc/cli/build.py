@@ -8,7 +8,7 @@ from specc.tensor import FLOAT_DTYPES
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
                                add_var_options, check_dims_used, check_outside_vars,
                                outside_vars, parse_dims, print_diagnostics, report_written,
-                               whole_number_argument)
+                               parameter_count_argument)
 
 
 def add_arguments(p) -> None:
@@ -28,8 +28,8 @@ def add_arguments(p) -> None:
                    "safetensors, no pickle)")
     p.add_argument("--onnx", metavar="OUT.onnx", help="export to ONNX (torch.onnx, dynamo), "
                    "checked by onnx.checker and onnxruntime")
-    p.add_argument("--max-params", type=whole_number_argument, default=None,
-                   help="refuse larger models (default 2e9 parameters)")
+    p.add_argument("--max-params", type=parameter_count_argument, default=None,
+                   help="refuse larger models (default 2e9 parameters; 2e9 or 2000000000)")
     p.set_defaults(func=run)
 
 
