@@ -58,6 +58,7 @@ def read_bounded(path: str, limit: int) -> bytes:
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
+SNIFF_BYTES = 1_000_000  # what looks_like_spec reads of a file
 _SPEC_KEY = re.compile(rb"^(specc|layers)\s*:", re.M)
 _TOP_LEVEL_KEY = re.compile(rb"^([A-Za-z_][A-Za-z0-9_-]{0,30})[ \t]*:", re.M)
 
@@ -68,11 +69,13 @@ def looks_like_spec(path: str) -> bool:
     (``inputs:`` with ``layer:``), so a spec with a misspelt ``layers`` is checked and its
     mistake reported instead of the file being skipped as a stranger."""
     try:
-        text = read_bounded(path, 1_000_000)
-    except FileTooLarge:
-        return True  # let check report the problem
+        text = read_bounded(path, SNIFF_BYTES)
+    except FileTooLarge:  # a spec names its keys at the top: a big data file is no spec
+        # (check reports a big spec, over max_file_bytes, as such)
+        with open(path, "rb") as handle:
+            text = handle.read(SNIFF_BYTES)
     except OSError:
-        return True
+        return True  # let check report the problem
     if _SPEC_KEY.search(text):
         return True
     keys = {key.lower() for key in _TOP_LEVEL_KEY.findall(text)}
@@ -106,13 +109,16 @@ def git_ignored(paths: list[str], folder: str) -> set[str]:
         return set()
     try:
         result = subprocess.run(["git", "-C", folder, "check-ignore", "--no-index", "-z",
-                                 "--stdin"], input="\0".join(os.path.abspath(p) for p in paths),
-                                capture_output=True, text=True, timeout=30)
+                                 "--stdin"],
+                                # bytes: a file name that is not UTF-8 (b'm\xfe.yaml', read
+                                # by os.walk as a surrogate) goes to git as it is on disk
+                                input=b"\0".join(os.fsencode(os.path.abspath(p)) for p in paths),
+                                capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return set()
     if result.returncode not in (0, 1):  # 128: not a repository
         return set()
-    ignored = set(filter(None, result.stdout.split("\0")))
+    ignored = {os.fsdecode(p) for p in result.stdout.split(b"\0") if p}
     return {p for p in paths if os.path.abspath(p) in ignored}
 
 
@@ -147,6 +153,7 @@ def expand_paths(args, all_yaml: bool = False
     that git does not ignore; ``all_yaml`` keeps every YAML file. Files named on the command
     line are always kept."""
     found, missing, skipped = [], [], []
+    seen: set[str] = set()
     for arg in args:
         if os.path.isdir(arg):
             matches = []
@@ -171,7 +178,10 @@ def expand_paths(args, all_yaml: bool = False
             matches = sorted(glob.glob(arg, recursive=True))
         if not matches:
             missing.append(arg)
-        found += [m for m in matches if m not in found]
+        for match in matches:  # a set beside the list: `check **/*.yaml` may name 20,000
+            if match not in seen:
+                seen.add(match)
+                found.append(match)
     return found, missing, skipped
 
 
@@ -266,11 +276,28 @@ def _raise_terminated(_signum, _frame):  # a signal handler's signature
     raise _Terminated()
 
 
-def atomic_write(path: str, write, inputs=()) -> None:
+def _link_new(tmp: str, path: str) -> None:
+    """Move ``tmp`` to ``path`` unless ``path`` exists (then OutputError)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputError(f"{path} exists; use --force to overwrite it") from None
+    except OSError:  # a file system without hard links: the narrow check-then-rename
+        if os.path.lexists(path):
+            raise OutputError(f"{path} exists; use --force to overwrite it") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def atomic_write(path: str, write, inputs=(), replace: bool = True) -> None:
     """Write through a temporary file in the same folder, then rename into place.
 
     The target is checked first (check_output_target); SIGINT or SIGTERM while writing
-    removes the temporary file (and SIGTERM then ends the process as it would have)."""
+    removes the temporary file (and SIGTERM then ends the process as it would have).
+    ``replace=False`` (a new spec without --force) never replaces a file that appeared
+    while writing (an editor's save during `import`'s trace): the file is linked into
+    place, which fails if the name exists."""
     import tempfile
 
     check_output_target(path, inputs)
@@ -288,9 +315,13 @@ def atomic_write(path: str, write, inputs=()) -> None:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-            os.replace(tmp, path)
+            if replace:
+                os.replace(tmp, path)
+            else:
+                _link_new(tmp, path)
         except BaseException as exc:
-            full = isinstance(exc, Exception) and _disk_full(folder, exc)
+            full = isinstance(exc, Exception) and not isinstance(exc, OutputError) and \
+                _disk_full(folder, exc)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             kept = f"(the old {os.path.basename(path)}, if any, is kept)"

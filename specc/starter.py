@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 
 STARTER = """\
 # yaml-language-server: $schema=https://raw.githubusercontent.com/specc-dev/specc/main/schemas/specc.schema.json
@@ -40,4 +41,7 @@ layers:
 def starter_text(path: str) -> str:
     """The starter spec for a file at `path` (its name becomes the model's name)."""
     stem = os.path.splitext(os.path.basename(path))[0] or "model"
-    return STARTER.format(name=path, stem=stem if stem.isidentifier() else "model")
+    # the comments' commands: quoted as a shell needs ('my model.yaml'); a name with a
+    # newline escaped, which would otherwise end the comment and break the YAML
+    shown = shlex.quote(path) if path.isprintable() else ascii(path)
+    return STARTER.format(name=shown, stem=stem if stem.isidentifier() else "model")

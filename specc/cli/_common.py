@@ -13,7 +13,13 @@ class UsageError(Exception):
 
 def output_or_stdout(text: str):
     """argparse type of an `-o` whose default is standard output: `-o -` asks for it too
-    (None), instead of a file named `-`."""
+    (None), instead of a file named `-`. An empty name (`-o "$OUT"` with OUT unset) is
+    refused, not read as "no -o"."""
+    if not text:
+        import argparse  # loaded already: the command line is being parsed with it
+
+        raise argparse.ArgumentTypeError("cannot write '': the file name is empty; give a "
+                                         "file name, or - for standard output")
     return None if text == "-" else text
 
 
@@ -34,7 +40,12 @@ def whole_number(text: str) -> int:
     digits = stripped[1:] if stripped[:1] in ("+", "-") else stripped
     if not (digits.isascii() and digits.isdigit()):
         raise ValueError(f"{text!r} is not a whole number written with the digits 0-9")
+    if len(digits) > _MAX_DIGITS:  # int() refuses 4,300 digits, naming sys.set_int_max_...
+        raise ValueError(f"{text[:20]}... ({len(digits)} digits) is too large a number")
     return int(stripped)
+
+
+_MAX_DIGITS = 1000  # far above any size, far below int()'s limit on reading digits
 
 
 def whole_number_argument(text: str) -> int:

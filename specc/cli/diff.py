@@ -22,6 +22,7 @@ def run(args) -> int:
 
     from specc.analysis import analyse_path
     from specc.diff import diff_graphs, format_text, json_default
+    from specc.report.style import printable
 
     dims = parse_dims(args.dim)
     analyses = [analyse_path(p, dims=dims, lint=False) for p in (args.old, args.new)]
@@ -29,7 +30,8 @@ def run(args) -> int:
     for a in analyses:
         if not a.ok:
             print_diagnostics(a)
-            print(f"specc diff: {a.path} has errors; fix them first", file=sys.stderr)
+            print(f"specc diff: {printable(a.path)} has errors; fix them first",
+                  file=sys.stderr)
             return EXIT_USAGE
     old, new = analyses[0].graph, analyses[1].graph
     assert old is not None and new is not None  # analyses without errors have graphs
@@ -38,7 +40,8 @@ def run(args) -> int:
         print(json.dumps({"old": args.old, "new": args.new, **report}, indent=1,
                          default=json_default))
     else:
-        print(format_text(report, args.old, args.new))
+        # a file name's ESC or bidi override reaches the terminal shown, not obeyed
+        print(printable(format_text(report, args.old, args.new)))
     if args.fail_on_incompatible:
         if report["checkpoint"] is None:
             print("specc diff: --fail-on-incompatible needs torch to compare state_dicts",

@@ -75,7 +75,7 @@ def _load_target(target: str):
 
 
 def run_import(args) -> int:
-    if args.output:  # before importing and tracing the user's code
+    if args.output is not None:  # before importing and tracing the user's code
         check_new_source_target(args.output, args.force)
     try:
         inputs = [_parse_input(t) for t in args.input]
@@ -120,7 +120,7 @@ def run_import(args) -> int:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text)
 
-        atomic_write(args.output, write)
+        atomic_write(args.output, write, replace=args.force)
         report_written(args.output)
     else:
         sys.stdout.write(text)

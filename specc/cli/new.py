@@ -16,6 +16,7 @@ def run(args) -> int:
 
     check_new_source_target(args.path, args.force)
     text = starter_text(args.path)
-    atomic_write(args.path, lambda p: open(p, "w", encoding="utf-8").write(text))
+    atomic_write(args.path, lambda p: open(p, "w", encoding="utf-8").write(text),
+                 replace=args.force)
     report_written(args.path, f" — now run: specc check {args.path}")
     return EXIT_OK

@@ -290,8 +290,10 @@ def _emit_construction(state: CodegenState, scope: Scope, class_hint: str) -> st
         return var
     text, owners = forward_text(state, scope)
     if text not in state.classes:
-        taken = _module_names(state)
-        name = python_name(class_hint, taken, "Block")
+        # nor a local of build_model (a node named `Mlp` in a spec named mlp): `Mlp({...})`
+        # would call that node's module; and no later local takes the class's name
+        name = python_name(class_hint, _module_names(state) | state.used_names, "Block")
+        state.used_names.add(name)
         state.classes[text] = name
         state.class_order.append((name, text))
         state.class_owners[name] = owners
@@ -428,11 +430,17 @@ def constructor_args(node: Node) -> str:
     return ", ".join(args)
 
 
+# builtins generated forwards call: a node named `getattr` gets another local name, else
+# `getattr = self.getattr(x)` breaks the `getattr(self, '2')` after it
+_FORWARD_BUILTINS = {"getattr", "isinstance", "super", "list", "tuple", "range", "len", "int",
+                     "float", "min", "max", "abs", "round", "sum", "zip", "ValueError"}
+
+
 def forward_text(state: CodegenState, scope: Scope, comment=None) -> tuple[str, list]:
     """The forward method of a generated scope class (indented for the class body), and for
     each line of its body the attribute name of the item it computes. ``comment(item)``,
     when given, is what ends each item's last line (the model's shapes by default)."""
-    taken: set = {"self", "torch", "nn"}
+    taken: set = {"self", "torch", "nn"} | _FORWARD_BUILTINS
     names: dict = {}
     params = []
     for ref in externals(state, scope):

@@ -1056,8 +1056,10 @@ class _Names:
         if not isinstance(raw, str) or "$" not in raw:
             return ast.Constant(raw) if isinstance(raw, (bool, int, float)) else None
         text = expression_text(raw)
-        if text is None:
-            return None  # text with values interpolated: no constructor takes it
+        if text is None or keyword.iskeyword(text):
+            # None: text with values interpolated: no constructor takes it; a keyword:
+            # `$True` reads the var named True, which Python would read as the constant
+            return None
         try:
             tree = ast.parse(text, mode="eval").body
         except SyntaxError:
