@@ -12,7 +12,8 @@ The default drawing is meant to go into a paper or a PR as it is:
   (``TransformerEncoderLayer ×6``, ``BasicBlock ×2``), not by the word "repeat";
 - a norm / activation / dropout that only follows one layer is written into that layer's box
   (``Conv2d(3→64, 7×7, stride 2)`` over ``BatchNorm2d · ReLU``), as papers draw them;
-- parallel branches keep the order of the source (``ordering=out``);
+- parallel branches keep the order of the source where Graphviz can (``ordering=in``,
+  ``newrank``: see tests/test_diagram_branches.py for where it cannot);
 - op labels spell their arguments the way torch names them, shapes ride on the edges;
 - a block's title sits in a corner of its cluster that no edge runs through, where one is
   (:func:`title_crossings` reads Graphviz's layout).
@@ -625,7 +626,10 @@ class _Drawing:
         # left to right, each shape on an edge sits between two rank gaps: half as wide
         ranksep = "0.15" if rankdir in ("LR", "RL") else "0.3"
         self.dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.25", ranksep=ranksep,
-                      ordering="out",  # branches in the order the spec lists them
+                      # a merge's inputs left to right in the spec's order (GPT-2's wte
+                      # before wpe); `newrank` ranks clusters with the rest, without
+                      # which Graphviz ignores that order inside them
+                      ordering="in", newrank="true",
                       label=_html(self._title()), labelloc="t")
         self.dot.attr(size=size)  # only ever shrinks a drawing, never enlarges
         if dpi:

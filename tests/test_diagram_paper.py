@@ -273,7 +273,8 @@ def test_no_edge_runs_through_a_cluster_title(name):
     _, _, first_layout, _ = _fitted(
         lambda d, wrap, places=None, boxes=PAGE_BOXES: _Drawing(analysis, d, True, False, wrap=wrap,
                                                        boxes=boxes), depth, "TB", None)
-    if name in ("llama", "mistral", "qwen2", "t5", "tcn", "bert"):
+    # (BERT's titles were crossed too, until `newrank` laid its clusters out differently)
+    if name in ("llama", "mistral", "qwen2", "t5", "tcn"):
         assert title_crossings(first_layout.source)  # what the top-left corner gave
     for dpi in (None, PNG_DPI):
         drawn = specc.render(SPECS / f"{name}.yaml", dpi=dpi, depth=depth)
