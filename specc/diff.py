@@ -53,28 +53,44 @@ def _state_dict_shapes(graph: Graph):
         return None
 
     model = build_module(graph, device="meta", max_params=10**15)
-    return {k: list(v.shape) for k, v in model.state_dict().items()}
+    state = model.state_dict()
+    return {k: list(v.shape) for k, v in state.items()}, getattr(state, "_metadata", None)
 
 
 def checkpoint_compat(old: Graph, new: Graph) -> dict | None:
     before, after = _state_dict_shapes(old), _state_dict_shapes(new)
     if before is None or after is None:
         return None
-    return compare_state_dicts(before, after)
+    return compare_state_dicts(before[0], after[0], metadata=before[1])
 
 
-def compare_state_dicts(before: dict, after: dict) -> dict:
+def compare_state_dicts(before: dict, after: dict, metadata: dict | None = None) -> dict:
     """Would a state_dict with key -> shape ``before`` load strictly where ``after`` is
-    expected? (also the message of ``specc.build(..., weights=)``)"""
-    missing = sorted((k for k in after if k not in before), key=_key_order)  # NEW needs them
+    expected? (also the message of ``specc.build(..., weights=)``). ``metadata``: the
+    state_dict's ``_metadata`` (module path -> {"version": …}) where it has one; torch's
+    BatchNorm reads it to decide whether to fill in a ``num_batches_tracked`` it lacks."""
+    needed = {k: shape for k, shape in after.items() if not _filled_by_torch(k, metadata)}
+    missing = sorted((k for k in needed if k not in before), key=_key_order)  # NEW needs them
     unexpected = sorted((k for k in before if k not in after), key=_key_order)
     mismatched = {k: [before[k], after[k]] for k in sorted(before, key=_key_order)
                   if k in after and before[k] != after[k]}
     return {"loads": not (missing or unexpected or mismatched), "missing": missing,
             "unexpected": unexpected, "shape_mismatch": mismatched,
             # the same keys, a module whose every tensor is listed written once: `layer1.2.*`
-            "missing_modules": _whole_modules(missing, after),
-            "unexpected_modules": _whole_modules(unexpected, before)}
+            "missing_modules": _whole_modules(missing, needed, before),
+            "unexpected_modules": _whole_modules(unexpected, before, after)}
+
+
+def _filled_by_torch(key: str, metadata: dict | None) -> bool:
+    """A BatchNorm's step counter that a state_dict without it still loads into, strict or
+    not: torch's _NormBase._load_from_state_dict sets it to 0 when the state_dict's
+    metadata has no version ≥ 2 for that module (a module OLD did not have, a
+    safetensors file). Reporting it missing disagreed with torch's missing_keys."""
+    module, _, name = key.rpartition(".")
+    if name != "num_batches_tracked":
+        return False
+    version = (metadata or {}).get(module, {}).get("version")
+    return version is None or version < 2
 
 
 def _key_order(key: str) -> tuple:
@@ -89,9 +105,11 @@ def _prefixes(key: str) -> list[str]:
     return [".".join(parts[:end]) for end in range(1, len(parts))]
 
 
-def _whole_modules(keys: list[str], every: dict) -> list[str]:
+def _whole_modules(keys: list[str], every: dict, other: dict) -> list[str]:
     """``keys`` with the tensors of a module that are all listed written as ``module.*``
-    (the outermost such module): 96 keys of resnet34's new blocks read as 8 lines."""
+    (the outermost such module): 96 keys of resnet34's new blocks read as 8 lines. Only a
+    module the ``other`` state_dict has no tensor under: renaming `enc.fc` to `enc.proj`
+    reads `enc.fc.*` unexpected and `enc.proj.*` missing, not `enc.*` on both sides."""
     total: dict[str, int] = defaultdict(int)
     listed: dict[str, int] = defaultdict(int)
     for key in every:
@@ -100,9 +118,11 @@ def _whole_modules(keys: list[str], every: dict) -> list[str]:
     for key in keys:
         for prefix in _prefixes(key):
             listed[prefix] += 1
+    elsewhere = {prefix for key in other for prefix in _prefixes(key)}
     out: dict[str, None] = {}
     for key in keys:
-        whole = next((p for p in _prefixes(key) if listed[p] == total[p] > 1), None)
+        whole = next((p for p in _prefixes(key)
+                      if listed[p] == total[p] > 1 and p not in elsewhere), None)
         out[f"{whole}.*" if whole else key] = None
     return list(out)
 
@@ -110,15 +130,20 @@ def _whole_modules(keys: list[str], every: dict) -> list[str]:
 # ---------------------------------------------------------------- structural matching
 
 def _key(item) -> tuple:
-    """What two items must share to be aligned without a common name."""
+    """What two items must share to be aligned without a common name: the op, or for a
+    block the kind of scope (Llama's and Mistral's decoder layers are other blocks with
+    the same insides; whether the insides match decides, in _Matching._paired_scopes)."""
     if isinstance(item, Scope):
-        return ("scope", item.kind, item.block)
+        return ("scope", item.kind)
     return ("node", item.op)
 
 
 def _twin_key(item) -> tuple:
-    """Items equal under this key are twins: same op and the same arguments."""
-    return _key(item) if isinstance(item, Scope) else ("node", item.op, _args(item))
+    """Items equal under this key are twins: same op and the same arguments, or the same
+    block."""
+    if isinstance(item, Scope):
+        return ("scope", item.kind, item.block)
+    return ("node", item.op, _args(item))
 
 
 def _edit_script_pairs(a: list, b: list, max_edits: int) -> list[tuple[int, int]] | None:
@@ -238,6 +263,8 @@ class _Matching:
         self.nodes: list[tuple[Node, Node]] = []  # matched node pairs
         self.renamed: list[tuple[str, str]] = []  # items whose own name changed
         self.reindexed: list[tuple[str, str]] = []  # unnamed items whose index shifted
+        self.reblocked: list[tuple[Scope, Scope]] = []  # matched blocks of another block
+        self.recounted: list[tuple[Scope, Scope]] = []  # matched repeats, other copy counts
         self.removed: list[Node] = []
         self.added: list[Node] = []
         self.added_in: dict[str, Scope] = {}  # added node id -> outermost added scope
@@ -253,6 +280,8 @@ class _Matching:
         self._moves()
 
     def _scopes(self, old: Scope, new: Scope) -> None:
+        if old.kind == new.kind == "repeat" and len(old.items) != len(new.items):
+            self.recounted.append((old, new))
         pairs = _align_items(old.items, new.items)
         old_left = set(range(len(old.items)))
         new_left = set(range(len(new.items)))
@@ -260,8 +289,9 @@ class _Matching:
             x, y = old.items[i], new.items[j]
             old_left.discard(i)
             new_left.discard(j)
-            if isinstance(x, Scope) and isinstance(y, Scope) and x.attr_name != y.attr_name:
-                self._renamed_scopes(x, y)
+            if isinstance(x, Scope) and isinstance(y, Scope) and (
+                    x.attr_name != y.attr_name or x.block != y.block):
+                self._paired_scopes(x, y)
                 continue
             if x.attr_name != y.attr_name:
                 (self.renamed if x.named or y.named else self.reindexed).append(
@@ -278,17 +308,24 @@ class _Matching:
         for j in sorted(new_left):
             self._gone(new.items[j], self.added, self.added_in)
 
-    def _renamed_scopes(self, old: Scope, new: Scope) -> None:
-        """Two blocks at the same place under other names: a rename where anything inside
-        them matches; else one removed and one added (ViT's `encoder` is not Swin's
-        `features` renamed merely because both are the second unnamed sequence)."""
+    def _paired_scopes(self, old: Scope, new: Scope) -> None:
+        """Two blocks at the same place under other names or of another block. Renamed
+        where anything inside them matches; of another block where every node inside
+        matches (Llama's decoder layers and Mistral's: same names and ops, arguments may
+        differ). Else one removed and one added: ViT's `encoder` is not Swin's `features`
+        renamed merely because both are the second unnamed sequence, and resnet50's
+        Bottleneck (conv3, bn3) is replaced by resnet34's BasicBlock, not edited into it."""
         lists: list[list] = [self.nodes, self.renamed, self.reindexed, self.removed,
-                             self.added]
+                             self.added, self.reblocked, self.recounted]
         before = [len(found) for found in lists]
-        (self.renamed if old.named or new.named else self.reindexed).append(
-            (old.path, new.path))
+        if old.attr_name != new.attr_name:
+            (self.renamed if old.named or new.named else self.reindexed).append(
+                (old.path, new.path))
+        if old.block != new.block:
+            self.reblocked.append((old, new))
         self._scopes(old, new)
-        if len(self.nodes) > before[0]:
+        same_insides = len(self.removed) == before[3] and len(self.added) == before[4]
+        if len(self.nodes) > before[0] and (old.block == new.block or same_insides):
             return
         for found, length in zip(lists, before):
             del found[length:]
@@ -329,12 +366,13 @@ def _item_id(item) -> str:
 def diff_graphs(old: Graph, new: Graph) -> dict:
     match = _Matching(old, new)
     changed, shapes = [], []
+    changes_of: dict[tuple[str, str], dict] = {}  # (old id, new id) -> what changed
     for a, b in match.nodes:
         where = {"node": b.id} if a.id == b.id else {"node": b.id, "old_node": a.id}
-        if a.op != b.op:
-            changed.append({**where, "changes": {"op": [a.op, b.op]}})
-        elif _arg_changes(a, b):
-            changed.append({**where, "changes": _arg_changes(a, b)})
+        changes = {"op": [a.op, b.op]} if a.op != b.op else _arg_changes(a, b)
+        if changes:
+            changed.append({**where, "changes": changes})
+            changes_of[a.id, b.id] = changes
         if _shape(a) != _shape(b):
             shapes.append({**where, "old": _shape(a), "new": _shape(b)})
     t_old, t_new = totals(old), totals(new)
@@ -343,8 +381,22 @@ def diff_graphs(old: Graph, new: Graph) -> dict:
                    **_within(match.added_in, n)} for n in match.added],
         "removed": [{"node": n.id, "op": n.op, **_within(match.removed_in, n)}
                     for n in match.removed],
-        "renamed": [{"from": x, "to": y} for x, y in match.renamed],
+        # a renamed node whose arguments changed too carries them: "renamed A → B, and
+        # out_features 64 → 128" is one fact (they are in "changed" as well)
+        "renamed": [{"from": x, "to": y, **({"changes": changes_of[x, y]}
+                                             if (x, y) in changes_of else {})}
+                    for x, y in match.renamed],
         "reindexed": [{"from": x, "to": y} for x, y in match.reindexed],
+        # a block whose place and insides match but that is another block (Llama's
+        # decoder layer → Mistral's); what changed inside is in the other lists
+        "block_changed": [{"scope": y.path, **({"old_scope": x.path} if x.path != y.path
+                                               else {}), "from": x.block, "to": y.block}
+                          for x, y in match.reblocked],
+        # a repeat with more or fewer copies; the copies are in "added" / "removed"
+        "repeat_counts": [{"repeat": y.path, **({"old_repeat": x.path} if x.path != y.path
+                                                 else {}),
+                           "old": len(x.items), "new": len(y.items)}
+                          for x, y in match.recounted],
         "changed": changed,
         "shape_changes": shapes,
         "outputs": {"old": {k: r.type.to_json() for k, r in old.outputs if r.type},
@@ -368,15 +420,19 @@ def json_default(value):
 
 
 def _within(outer: dict, node: Node) -> dict:
-    """For a node added or removed with a whole block: which block (the text groups them)."""
+    """For a node added or removed with a whole block: which block (the text groups them);
+    and the repeat whose whole copy the node or that block is (`layer3.5` of `layer3`)."""
     scope = outer.get(node.id)
+    item: Node | Scope = node if scope is None else scope
+    parent = item.scope if isinstance(item, Node) else item.parent
+    copy = {"copy_of": parent.path} if parent is not None and parent.kind == "repeat" else {}
     if scope is None:
-        return {}
+        return copy
     from specc.report.summary import scope_label
 
     # a repeat by what repeats (`GPT2Block ×12`), as the table and the diagram name it
     kind = scope_label(scope) if scope.kind == "repeat" else scope.block or scope.kind
-    return {"within": scope.path, "within_kind": kind}
+    return {"within": scope.path, "within_kind": kind, **copy}
 
 
 def _change(old, new, delta) -> str:
@@ -408,23 +464,33 @@ def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> 
     outs_old, outs_new = report["outputs"]["old"], report["outputs"]["new"]
     if outs_old != outs_new:
         lines.append(f"  outputs:     {_outs(outs_old)} → {_outs(outs_new)}")
+    recounts = report["repeat_counts"]
+    # a renamed node's own changes are said on its rename line, not again under Changed
+    told = {(e["from"], e["to"]) for e in report["renamed"] if "changes" in e}
+    changed = [e for e in report["changed"] if (e.get("old_node"), e["node"]) not in told]
     sections = [
-        ("Added", _grouped(report["added"])),
-        ("Removed", _grouped(report["removed"])),
-        ("Renamed", _fold_copies([(f"{e['from']} → {e['to']}", "") for e in report["renamed"]],
-                                 "")),
+        ("Added", _grouped(report["added"], "added", {
+            e["repeat"]: (e["old"], e["new"]) for e in recounts})),
+        ("Removed", _grouped(report["removed"], "removed", {
+            e.get("old_repeat", e["repeat"]): (e["old"], e["new"]) for e in recounts})),
+        ("Renamed", _fold_copies([(f"{e['from']} → {e['to']}",
+                                   f", and {_changes(e['changes'])}" if "changes" in e else "")
+                                  for e in report["renamed"]], "")),
+        ("Block changed", _fold_copies([
+            (_where({"node": e["scope"], **({"old_node": e["old_scope"]}
+                                            if "old_scope" in e else {})}),
+             f"{e['from']} → {e['to']}") for e in report["block_changed"]],
+            whole=[True] * len(report["block_changed"]))),
         ("Unnamed, at a new index", _fold_copies([(f"{e['from']} → {e['to']}", "")
                                                   for e in report["reindexed"]], "")),
-        ("Changed", _fold_copies([(_where(e), ", ".join(
-            f"{k} {v[0]!r} → {v[1]!r}" for k, v in e["changes"].items()))
-            for e in report["changed"]])),
+        ("Changed", _fold_copies([(_where(e), _changes(e["changes"])) for e in changed])),
         ("Shape changed", _fold_copies([
             (_where(e), f"{_shapes(e['old'])} → {_shapes(e['new'])}")
             for e in report["shape_changes"]])),
     ]
     nodes = {"Added": len(report["added"]), "Removed": len(report["removed"]),
-             "Changed": len(report["changed"]), "Shape changed": len(report["shape_changes"])}
-    pairs = {"Renamed": len(report["renamed"]),
+             "Changed": len(changed), "Shape changed": len(report["shape_changes"])}
+    pairs = {"Renamed": len(report["renamed"]), "Block changed": len(report["block_changed"]),
              "Unnamed, at a new index": len(report["reindexed"])}
     for title, items in sections:
         if items:  # folded lines stand for several nodes: the count says how many
@@ -453,31 +519,70 @@ def _keys_moved_with_index(report: dict) -> bool:
         any(key.startswith(new) for key in cp["missing"] for _, new in moved)
 
 
-def _fold_copies(entries: list[tuple[str, str]], sep: str = ": ") -> list[str]:
+def _changes(changes: dict) -> str:
+    return ", ".join(f"{k} {v[0]!r} → {v[1]!r}" for k, v in changes.items())
+
+
+def _fold_copies(entries: list[tuple[str, str]], sep: str = ": ",
+                 whole: list[bool] | None = None) -> list[str]:
     """``(path, change)`` as `path: change` lines, the same change in several copies of a
-    repeat as one: `model.layers.0–31.mlp.gate_proj: out_features 14336 → 11008` instead of
-    32 lines that differ only in the copy's index. A path may name a pair, `a.0.5 → a.0.6`,
-    whose copy index is the same on both sides."""
+    repeat as one (see _folds)."""
+    return [f"{path}{sep}{change}" for path, change, _ in _folds(entries, whole)]
+
+
+def _folds(entries: list[tuple[str, str]],
+           whole: list[bool] | None = None) -> list[tuple[str, str, list[str]]]:
+    """``(path, change)`` entries with the same change in several copies of a repeat folded
+    into one ``(folded path, change, the paths it stands for)``:
+    `model.layers.0–31.mlp.gate_proj` instead of 32 paths that differ only in the copy's
+    index. A path may name a pair, `a.0.5 → a.0.6`, whose copy index is the same on both
+    sides: places that hold the same number in every path fold as one. A copy's index has
+    the copy's insides after it (unnamed layers `2` and `5` of one sequence are not copies
+    of anything), unless ``whole[i]`` says entry ``i`` names a whole block: `layer3.2–5`.
+    Independent indices fold one after the other, the innermost first (Swin's
+    `features.{1,3,7}.0–1.attn`), each only across paths equal everywhere else, so a
+    folded path stands for exactly the paths it was folded from."""
     groups: dict[tuple, list[list[str]]] = {}
-    for path, change in entries:
+    for at, (path, change) in enumerate(entries):
         parts = path.split(".")
         pattern = tuple("#" if part.isdigit() else part for part in parts)
-        groups.setdefault((pattern, change), []).append(parts)
-    lines = []
-    for (_, change), paths in groups.items():
-        varying = [at for at in range(len(paths[0])) if len({p[at] for p in paths}) > 1]
-        # one copy index: every varying place holds the same number in each path; and a
-        # copy's index has the copy's insides after it (unnamed layers `2` and `5` of one
-        # sequence are not copies of anything)
-        if not varying or varying[-1] == len(paths[0]) - 1 or any(
-                len({p[at] for at in varying}) > 1 for p in paths):  # written out
-            lines += [f"{'.'.join(parts)}{sep}{change}" for parts in paths]
-            continue
-        parts = list(paths[0])
-        for at in varying:
-            parts[at] = _index_range(sorted({int(p[at]) for p in paths}))
-        lines.append(f"{'.'.join(parts)}{sep}{change}")
-    return lines
+        groups.setdefault((pattern, change, bool(whole and whole[at])), []).append(parts)
+    out = []
+    for (_, change, last_folds), paths in groups.items():
+        width = len(paths[0])
+        arrow = next((at for at, part in enumerate(paths[0]) if " → " in part), width)
+        copy_indices: list[list[int]] = []  # the places of one copy index each
+        for at in range(width if last_folds else width - 1):
+            column = [p[at] for p in paths]
+            if len(set(column)) == 1:
+                continue
+            # a place after the arrow holding the same numbers as one before it is the
+            # same copy's index on the other side of a pair; on one side, two places are
+            # two indices even where the paths happen to hold equal numbers
+            same = next((places for places in copy_indices if at > arrow > places[-1]
+                         and [p[places[0]] for p in paths] == column), None)
+            if same:
+                same.append(at)
+            else:
+                copy_indices.append([at])
+        rows = [(parts, [".".join(parts)]) for parts in paths]
+        for places in sorted(copy_indices, key=max, reverse=True):
+            merged: dict[tuple, tuple[list[str], set[int], list[str]]] = {}
+            for parts, members in rows:
+                rest = tuple(part for at, part in enumerate(parts) if at not in places)
+                if rest in merged:
+                    merged[rest][1].add(int(parts[places[0]]))
+                    merged[rest][2].extend(members)
+                else:
+                    merged[rest] = (parts, {int(parts[places[0]])}, list(members))
+            rows = []
+            for parts, indices, members in merged.values():
+                if len(indices) > 1:
+                    folded = _index_range(sorted(indices))
+                    parts = [folded if at in places else part for at, part in enumerate(parts)]
+                rows.append((parts, members))
+        out += [(".".join(parts), change, members) for parts, members in rows]
+    return out
 
 
 def _index_range(indices: list[int]) -> str:
@@ -487,16 +592,38 @@ def _index_range(indices: list[int]) -> str:
     return "{" + ",".join(map(str, indices)) + "}"
 
 
-def _grouped(entries: list) -> list[str]:
-    """One line per node (the same op in several copies of a repeat folded into one), then
-    one per whole block added or removed."""
-    blocks: dict[str, list] = {}  # block path -> [its kind, nodes in it]
+def _grouped(entries: list, verb: str, recounts: dict) -> list[str]:
+    """One line per node, then one per whole block added or removed, the same in several
+    copies of a repeat folded into one (`model.layers.0–31.input_norm (RMSNorm)`); copies
+    that a repeat gained or lost say so: `layer3: 2 → 6 copies, added layer3.2–5
+    (BasicBlock, 7 nodes each)`. ``recounts``: repeat path -> (old, new) copy count."""
+    nodes = [e for e in entries if "within" not in e]
+    blocks: dict[str, list] = {}  # block path -> [its kind, nodes in it, the repeat it copies]
     for e in entries:
         if "within" in e:
-            blocks.setdefault(e["within"], [e["within_kind"], 0])[1] += 1
-    return _fold_copies([(e["node"], f"({e['op']})") for e in entries if "within" not in e],
-                        " ") + [f"{path} ({kind}, {count} node{'s' * (count != 1)})"
-                                for path, (kind, count) in blocks.items()]
+            blocks.setdefault(e["within"], [e["within_kind"], 0, e.get("copy_of")])[1] += 1
+    copy_of = {e["node"]: e.get("copy_of") for e in nodes}
+    copy_of.update((path, block[2]) for path, block in blocks.items())
+
+    def recounted(members: list[str]) -> str:
+        repeats = {copy_of[m] for m in members}
+        repeat = repeats.pop() if len(repeats) == 1 else None
+        if repeat not in recounts:
+            return ""
+        old, new = recounts[repeat]
+        return f"{repeat}: {old} → {new} copies, {verb} "
+
+    lines = [f"{recounted(members)}{path} {op}" for path, op, members in _folds(
+        [(e["node"], f"({e['op']})") for e in nodes], ["copy_of" in e for e in nodes])]
+    for path, kind, members in _folds([(p, block[0]) for p, block in blocks.items()],
+                                      [True] * len(blocks)):
+        counts = [blocks[m][1] for m in members]
+        if len(set(counts)) > 1:
+            size = f"{sum(counts)} nodes in all"
+        else:
+            size = f"{counts[0]} node{'s' * (counts[0] != 1)}{' each' * (len(counts) > 1)}"
+        lines.append(f"{recounted(members)}{path} ({kind}, {size})")
+    return lines
 
 
 def _where(entry: dict) -> str:

@@ -226,7 +226,7 @@ def parse_dim(text: str):
     factors = text.replace(" ", "").split("*")
     result = 1
     for factor in factors:
-        if factor.isdigit():
+        if factor.isascii() and factor.isdigit():  # not "١٢": E104 refuses it as YAML does
             result = result * int(factor)
         elif factor.isidentifier():
             result = result * Sym.symbol(factor)

@@ -429,3 +429,49 @@ def _check_pow(base, exponent) -> None:
         return  # float arithmetic raises OverflowError quickly; visit_BinOp reports it
     if exponent > 1 and abs(base) > 1 and exponent * math.log2(abs(base)) > 64:
         raise ExprError("integer overflow: result exceeds 2**63")
+
+
+def substitute(value, given: dict):
+    """A whole expression (``$x``, ``${...}``, or a list holding some) with names replaced
+    as ``given`` says: by another expression's text (``$groups`` in a block whose caller
+    gives ``${w // g}``: ``${w // g}``) or by a plain value; the names a comprehension
+    binds are left alone. None when the result reads no name (a constant) or a name is
+    given something else (no value to write: the caller writes the value it has);
+    ``value`` itself when it is no whole expression or does not parse. --emit-python
+    writes an expression in the names of the code around it this way (an inline block's
+    layers in their caller's names)."""
+    if isinstance(value, list):
+        return [substitute(item, given) for item in value]
+    text = expression_text(value)
+    if text is None:
+        return value
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except (SyntaxError, RecursionError, ValueError):
+        return value
+    bound = {gen.target.id for node in ast.walk(tree) if isinstance(node, ast.ListComp)
+             for gen in node.generators if isinstance(gen.target, ast.Name)}
+
+    unknown = []
+
+    class Given(ast.NodeTransformer):
+        def visit_Name(self, node):  # noqa: N802
+            if node.id in bound or node.id not in given:
+                return node
+            replacement = given[node.id]
+            inner = expression_text(replacement)
+            if inner is not None:
+                try:
+                    return ast.parse(inner, mode="eval").body
+                except (SyntaxError, RecursionError, ValueError):
+                    pass
+            elif replacement is None or isinstance(replacement, (bool, int, float)) or \
+                    isinstance(replacement, str) and "$" not in replacement:
+                return ast.Constant(replacement)
+            unknown.append(node.id)
+            return node
+
+    tree = Given().visit(tree)
+    if unknown or not any(isinstance(node, ast.Name) for node in ast.walk(tree)):
+        return None
+    return "${" + ast.unparse(tree) + "}"

@@ -59,16 +59,41 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 _SPEC_KEY = re.compile(rb"^(specc|layers)\s*:", re.M)
+_TOP_LEVEL_KEY = re.compile(rb"^([A-Za-z_][A-Za-z0-9_-]{0,30})[ \t]*:", re.M)
 
 
 def looks_like_spec(path: str) -> bool:
-    """A cheap test for pre-commit hooks that see every YAML file of a repository."""
+    """A cheap test for pre-commit hooks that see every YAML file of a repository: a
+    top-level ``specc:`` or ``layers:`` key, or a near miss of both required keys
+    (``inputs:`` with ``layer:``), so a spec with a misspelt ``layers`` is checked and its
+    mistake reported instead of the file being skipped as a stranger."""
     try:
-        return bool(_SPEC_KEY.search(read_bounded(path, 1_000_000)))
+        text = read_bounded(path, 1_000_000)
     except FileTooLarge:
         return True  # let check report the problem
     except OSError:
         return True
+    if _SPEC_KEY.search(text):
+        return True
+    keys = {key.lower() for key in _TOP_LEVEL_KEY.findall(text)}
+    # near misses need both: one misspelt key alone (Kubernetes's `spec:`, a `player:`)
+    # is no evidence of a spec
+    return (any(_within(key, b"inputs", 1) for key in keys)
+            and any(_within(key, b"layers", 2) for key in keys))
+
+
+def _within(word: bytes, target: bytes, edits: int) -> bool:
+    """Whether ``word`` is at most ``edits`` insertions, deletions or substitutions from
+    ``target`` (both short: a top-level key is capped at 31 characters)."""
+    if abs(len(word) - len(target)) > edits:
+        return False
+    previous = list(range(len(target) + 1))
+    for i, a in enumerate(word, 1):
+        current = [i]
+        for j, b in enumerate(target, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return previous[-1] <= edits
 
 
 def git_ignored(paths: list[str], folder: str) -> set[str]:
@@ -91,13 +116,37 @@ def git_ignored(paths: list[str], folder: str) -> set[str]:
     return {p for p in paths if os.path.abspath(p) in ignored}
 
 
-def expand_paths(args, all_yaml: bool = False) -> tuple[list[str], list[str]]:
-    """(spec files in a stable order, arguments that matched nothing).
+class SkippedYaml:
+    """The YAML files a directory argument held that were not checked, counted."""
 
-    A directory yields its YAML files that look like specs (a top-level ``specc:`` or
-    ``layers:``) and that git does not ignore; ``all_yaml`` keeps every YAML file. Files
-    named on the command line are always kept."""
-    found, missing = [], []
+    __slots__ = ("folder", "not_specs", "ignored")
+
+    def __init__(self, folder: str, not_specs: int, ignored: int):
+        self.folder, self.not_specs, self.ignored = folder, not_specs, ignored
+
+    def describe(self) -> str:
+        parts = []
+        if self.not_specs:
+            parts.append(f"{_files(self.not_specs)} without a top-level `layers:` or `specc:` "
+                         "key")
+        if self.ignored:
+            parts.append(f"{_files(self.ignored)} that git ignores")
+        return f"skipped {' and '.join(parts)} in {self.folder} (--all-yaml checks them)"
+
+
+def _files(count: int) -> str:
+    return f"{count} YAML file{'s' if count != 1 else ''}"
+
+
+def expand_paths(args, all_yaml: bool = False
+                 ) -> tuple[list[str], list[str], list[SkippedYaml]]:
+    """(spec files in a stable order, arguments that matched nothing, what each directory
+    argument skipped).
+
+    A directory yields its YAML files that look like specs (:func:`looks_like_spec`) and
+    that git does not ignore; ``all_yaml`` keeps every YAML file. Files named on the command
+    line are always kept."""
+    found, missing, skipped = [], [], []
     for arg in args:
         if os.path.isdir(arg):
             matches = []
@@ -106,8 +155,12 @@ def expand_paths(args, all_yaml: bool = False) -> tuple[list[str], list[str]]:
                 matches += [os.path.join(root, f) for f in sorted(files)
                             if f.endswith(SPEC_SUFFIXES)]
             if not all_yaml:
-                skipped = git_ignored(matches, arg)
-                matches = [m for m in matches if m not in skipped and looks_like_spec(m)]
+                ignored = git_ignored(matches, arg)
+                kept = [m for m in matches if m not in ignored]
+                specs = [m for m in kept if looks_like_spec(m)]
+                if len(specs) < len(matches):
+                    skipped.append(SkippedYaml(arg, len(kept) - len(specs), len(ignored)))
+                matches = specs
                 if not matches:
                     continue  # a folder without specs is not a typo
         elif os.path.exists(arg):
@@ -119,7 +172,7 @@ def expand_paths(args, all_yaml: bool = False) -> tuple[list[str], list[str]]:
         if not matches:
             missing.append(arg)
         found += [m for m in matches if m not in found]
-    return found, missing
+    return found, missing, skipped
 
 
 def check_output_target(path: str, inputs=()) -> None:
@@ -240,9 +293,13 @@ def atomic_write(path: str, write, inputs=()) -> None:
             full = isinstance(exc, Exception) and _disk_full(folder, exc)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            kept = f"(the old {os.path.basename(path)}, if any, is kept)"
             if full:
-                raise OutputError(f"cannot write {path}: no space left on the device "
-                                  f"(the old {os.path.basename(path)}, if any, is kept)"
+                raise OutputError(f"cannot write {path}: no space left on the device {kept}"
+                                  ) from None
+            if isinstance(exc, OSError):  # a quota, a file size limit, EIO: named by the
+                # target, not by the temporary file the message of exc names
+                raise OutputError(f"cannot write {path}: {exc.strerror or exc} {kept}"
                                   ) from None
             if not isinstance(exc, _Terminated):
                 raise

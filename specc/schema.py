@@ -349,7 +349,7 @@ def _name_problem(err, path):
         return lambda doc: Diagnostic("E203", message, loc=loc_at(doc, path))
     symbol = [s for s in (err.validator_value if err.validator == "anyOf" else [])
               if isinstance(s, dict) and s.get("type") == "string" and "pattern" in s
-              and "description" in s]
+              and "description" in s and s != _EXPR]  # text for a number is not a symbol
     if symbol:  # a string where a string of a form is one choice: a shape's symbol
         message = f"'{_dotted(path)}' must be {symbol[0]['description']}, got " \
                   f"{err.instance!r}: a symbol is a Python-style name (letters, digits and _, " \

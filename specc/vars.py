@@ -56,7 +56,19 @@ def parse_var(text: str) -> tuple[str, object]:
         parsed = value
     if isinstance(parsed, (dict, list)):
         raise ValueError(f"--var {name}: give a single value, got {value!r}")
+    if isinstance(parsed, str) and not parsed.isascii() and _python_reads_a_number(parsed):
+        # '١٢': YAML (and so the spec) reads text, where the user meant 12
+        raise ValueError(f"--var {name}: {value!r} is not a number written with the digits "
+                         "0-9 (a spec would read it as text)")
     return name, parsed
+
+
+def _python_reads_a_number(text: str) -> bool:
+    try:
+        float(text)  # any script's digits
+    except ValueError:
+        return False
+    return True
 
 
 def read_vars_file(path: str) -> dict:

@@ -102,3 +102,141 @@ def test_every_wrote_line_is_on_stderr_and_stdout_holds_the_result(tmp_path):
         result = _cli(*args)
         assert result.returncode == 0, result.stderr
         assert result.stdout == "" and result.stderr.startswith("wrote "), args
+
+
+# --- numbers on the command line are ASCII digits ----------------------------------------
+
+ARABIC_12, FULLWIDTH_12 = "\u0661\u0662", "\uff11\uff12"  # '١٢' and '１２': int() reads 12
+
+
+@pytest.mark.parametrize("text", ["12", "+12", "-3", " 7 ", "0"])
+def test_whole_number_reads_what_int_reads_in_ascii(text):
+    from specc.cli._common import whole_number
+
+    assert whole_number(text) == int(text)
+
+
+@pytest.mark.parametrize("text", [ARABIC_12, FULLWIDTH_12, "1_000", "\u00b2", "", "-", "1.0"])
+def test_whole_number_refuses_what_no_spec_reads_as_an_integer(text):
+    import yaml
+
+    from specc.cli._common import whole_number
+
+    with pytest.raises(ValueError, match="digits 0-9"):
+        whole_number(text)
+    if text and not text.isascii():  # the oracle: YAML reads text here, Python an int
+        assert isinstance(yaml.safe_load(f"x: {text}")["x"], str)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["check", MLP, "--dim", f"N={ARABIC_12}"],
+     f"specc: --dim N: '{ARABIC_12}' is not a whole number written with the digits 0-9"),
+    (["check", MLP, "--var", f"hidden={ARABIC_12}"],
+     f"specc: --var hidden: '{ARABIC_12}' is not a number written with the digits 0-9"),
+    (["check", MLP, "--var", f"hidden={FULLWIDTH_12}.5"], "not a number written with the digits"),
+    (["check", MLP, "--memory", "--device-memory", f"{FULLWIDTH_12}GB"],
+     f"cannot read '{FULLWIDTH_12}GB' as a size (e.g. 24GiB, 80GB; digits 0-9)"),
+    (["render", MLP, "--dpi", ARABIC_12], "argument --dpi: '١٢' is not a whole number"),
+    (["render", MLP, "--depth", ARABIC_12], "argument --depth: '١٢' is not a whole number"),
+    (["build", MLP, "--max-params", FULLWIDTH_12],
+     "argument --max-params: '１２' is not a whole number written with the digits 0-9"),
+    (["import", "torch.nn:ReLU", "--input", f"x={ARABIC_12},3"],
+     "--input x: sizes must be integers (digits 0-9)"),
+])
+def test_numbers_in_other_scripts_digits_are_usage_errors(args, message):
+    """`--dim N=١٢` was read as N=12: Python's int() takes any script's decimal digits."""
+    result = _cli(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_same_options_in_ascii_still_work(tmp_path):
+    assert _cli("check", MLP, "--dim", "N=12", "-q").returncode == 0
+    assert _cli("check", MLP, "--var", "hidden=12", "-q").returncode == 0
+    assert _cli("render", MLP, "--depth", "1", "-o", str(tmp_path / "m.dot")).returncode == 0
+
+
+def test_a_spec_reads_other_scripts_digits_as_text_as_pyyaml_does():
+    """The loader agrees with PyYAML (the oracle): '١٢' is a string, so `out_features: ١٢`
+    is a plain 'must be a positive integer' (it was 'must be an expression ... a symbol is a
+    Python-style name'), and a shape's '2*١٢' is not read as 24 after its E104."""
+    import yaml
+
+    from specc.dims import parse_dim
+    from specc.loader import load_yaml
+
+    for text in (ARABIC_12, FULLWIDTH_12, f"{ARABIC_12}.5"):
+        assert load_yaml(f"x: {text}") == yaml.safe_load(f"x: {text}") == {"x": text}
+    assert parse_dim(f"2*{ARABIC_12}") is None and parse_dim("2*12") == 24
+    doc = ("specc: 1\ninputs:\n  x: {shape: [N, 8]}\n"
+           f"layers:\n  - {{op: Linear, out_features: {ARABIC_12}}}\n")
+    import specc
+
+    errors = [d for d in specc.check(doc).diagnostics if d.severity == "error"]
+    assert [(d.code, d.message) for d in errors] == [
+        ("E104", f"Linear.out_features must be a positive integer, got '{ARABIC_12}'")]
+
+
+# --- build --export onto a full disk -------------------------------------------------------
+
+def _build_export(target, preexec_fn=None):
+    return subprocess.run([sys.executable, "-m", "specc", "build", MLP, "--export",
+                           str(target)], check=False, capture_output=True, text=True,
+                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""},
+                          preexec_fn=preexec_fn)
+
+
+def test_export_onto_a_full_disk_exits_2_and_keeps_the_old_file(tmp_path):
+    """`build --export` onto a full disk (a 64 KiB tmpfs) aborted in torch's archive writer
+    (exit 134, a C++ stack, the temporary file left) after specc had said the disk was full.
+    The tmpfs is mounted in a mount namespace of its own (unshare), gone with the process."""
+    import shutil
+
+    unshare = shutil.which("unshare", path="/usr/bin:/bin")
+    if unshare is None:
+        pytest.skip("no unshare(1) to mount a small tmpfs in a namespace")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = (f"mount -t tmpfs -o size=64k tmpfs {disk} || exit 77; "
+              f"printf precious > {disk}/m.pt2; "
+              f"{sys.executable} -m specc build {MLP} --export {disk}/m.pt2; echo rc=$?; "
+              f"ls -A {disk}; cat {disk}/m.pt2")
+    result = subprocess.run([unshare, "-rm", "/bin/sh", "-c", script], check=False,
+                            capture_output=True, text=True, cwd=ROOT,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    if result.returncode == 77 or "unshare:" in result.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()[:200]}")
+    assert result.stdout.splitlines() == ["rc=2", "m.pt2", "precious"], result.stderr
+    assert result.stderr == (f"specc: cannot write {disk}/m.pt2: no space left on the device "
+                             "(the old m.pt2, if any, is kept)\n")
+
+
+def test_export_over_a_file_size_limit_is_an_output_error_not_an_abort(tmp_path):
+    """The same writer failure without a mount: a 64 KiB RLIMIT_FSIZE (Python ignores
+    SIGXFSZ, so the write fails with EFBIG). The old code aborted with exit 134."""
+    import resource
+
+    target = tmp_path / "m.pt2"
+    target.write_text("precious")
+    result = _build_export(target, preexec_fn=lambda: resource.setrlimit(
+        resource.RLIMIT_FSIZE, (1 << 16, 1 << 16)))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr == (f"specc: cannot write {target}: File too large (the old m.pt2, "
+                             "if any, is kept)\n")
+    assert target.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt2"]
+
+
+def test_export_still_writes_a_program_torch_loads_and_runs(tmp_path):
+    import torch
+
+    import specc
+
+    target = tmp_path / "m.pt2"
+    result = _build_export(target)
+    assert result.returncode == 0, result.stderr
+    program = torch.export.load(str(target))
+    model = specc.build(MLP)
+    model.load_state_dict(program.state_dict)
+    x = torch.randn(3, 784)
+    assert torch.allclose(program.module()(x), model.eval()(x), atol=1e-6)

@@ -113,8 +113,7 @@ RUN_EVERY_VAR = {"bert", "char_rnn", "gpt2", "llama", "lstm_classifier", "mistra
 # the vars build_model still refuses (the file says so, naming the var): none should be
 REFUSED = {
     "swin_t": {"window"},
-    "t5": {"num_layers", "num_decoder_layers", "relative_attention_num_buckets",
-           "relative_attention_max_distance"},
+    "t5": {"num_layers", "num_decoder_layers"},
 }
 
 

@@ -22,10 +22,15 @@ def test_pre_commit_snippet_names_the_hook_and_an_existing_ref():
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert {h["id"] for h in repo["hooks"]} <= {h["id"] for h in hooks}
     rev = repo["rev"]
-    if rev != "main":  # a tag or commit must exist in this repository
-        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
-                             cwd=ROOT, capture_output=True, text=True)
-        assert out.returncode == 0, f"README pins rev {rev!r}, which this repository lacks"
+    # an immutable ref (pre-commit warns about a branch), the release of this version
+    version = re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert rev == f"v{version.group(1)}"
+    tags = subprocess.run(["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True)
+    if tags.returncode != 0 or not tags.stdout.strip():
+        pytest.skip("not a git checkout with tags (an archive or a clone without tags)")
+    out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", rev + "^{commit}"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, f"README pins rev {rev!r}, which this repository lacks"
 
 
 def test_specc_new_writes_the_readme_modeline():
@@ -59,6 +64,35 @@ def test_directory_check_skips_non_specs_and_gitignored_files(tmp_path):
     assert "ci.yaml" in every.stdout and "build/copy.yaml" in every.stdout
     named = _check("models/ci.yaml", cwd=tmp_path)  # a file named explicitly is checked
     assert named.returncode == 1 and "ci.yaml" in named.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_directory_check_says_what_it_skipped_and_checks_a_misspelt_spec(tmp_path):
+    from specc.files import looks_like_spec
+
+    models = tmp_path / "models"
+    models.mkdir()
+    # `layers` misspelt: still a spec (it has `inputs:`), so check reports the misspelling
+    (models / "typo.yaml").write_text("inputs: {x: {shape: [N, 4]}}\nlayer:\n"
+                                      "  - {op: Linear, out_features: 2}\n")
+    (models / "ci.yaml").write_text("on: [push]\njobs: {}\n")
+    (models / "k8s.yaml").write_text("apiVersion: v1\nspec:\n  containers: []\n")
+    (models / "action.yaml").write_text("name: x\ninputs:\n  who: {}\nruns: {using: node20}\n")
+    (models / "out").mkdir()
+    (models / "out" / "copy.yaml").write_text((ROOT / "specs" / "mlp.yaml").read_text())
+    (tmp_path / ".gitignore").write_text("out/\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    assert looks_like_spec(models / "typo.yaml")
+    assert not any(looks_like_spec(models / f) for f in ("ci.yaml", "k8s.yaml", "action.yaml"))
+    out = _check("models", cwd=tmp_path)
+    assert out.returncode == 1 and "typo.yaml" in out.stdout and "'layer'" in out.stdout
+    assert ("skipped 3 YAML files without a top-level `layers:` or `specc:` key and 1 YAML file "
+            "that git ignores in models (--all-yaml checks them)") in out.stderr
+    assert _check("models", "--quiet", cwd=tmp_path).stderr == ""
+    # a folder whose only spec git ignores says so instead of blaming a missing key
+    ignored = _check("models/out", cwd=tmp_path)
+    assert ignored.returncode == 0
+    assert "no spec files in models/out: skipped 1 YAML file that git ignores" in ignored.stderr
 
 
 def test_flatten_and_Flatten_defaults_documented_side_by_side():

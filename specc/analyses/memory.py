@@ -372,9 +372,12 @@ def parse_bytes(text: str) -> int:
     number = raw.rstrip("KMGTPEIB")
     unit = raw[len(number):]
     try:
+        if not number.isascii():  # float() reads any script's digits: '２４GB' is 24 GB
+            raise ValueError
         value = float(number)
     except ValueError:
-        raise ValueError(f"cannot read {text!r} as a size (e.g. 24GiB, 80GB)") from None
+        raise ValueError(f"cannot read {text!r} as a size (e.g. 24GiB, 80GB; digits 0-9)"
+                         ) from None
     if unit not in units or value != value:  # NaN is no size either
         raise ValueError(f"cannot read {text!r} as a size (e.g. 24GiB, 80GB)")
     if not 1 <= value * units[unit] <= MAX_DEVICE_BYTES:  # also inf, which int() refuses

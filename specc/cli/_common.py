@@ -24,6 +24,29 @@ def report_written(path: str, detail: str = "") -> None:
     print(f"wrote {path}{detail}", file=sys.stderr)
 
 
+def whole_number(text: str) -> int:
+    """An integer typed on the command line (--dim, --dpi, --depth, --max-params, import's
+    sizes): digits 0-9 with an optional sign. int() alone also reads the digits of other
+    scripts ('١٢' and '１２' are 12) and '1_000', which no spec reads as a number (a YAML
+    integer is ASCII digits; PyYAML agrees), so a pasted or mistyped character never becomes
+    a size silently. Raises ValueError saying what it needs."""
+    stripped = text.strip()
+    digits = stripped[1:] if stripped[:1] in ("+", "-") else stripped
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError(f"{text!r} is not a whole number written with the digits 0-9")
+    return int(stripped)
+
+
+def whole_number_argument(text: str) -> int:
+    """whole_number as an argparse type: its message in argparse's usage error."""
+    import argparse  # loaded already: the command line was just parsed with it
+
+    try:
+        return whole_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_dim_option(parser) -> None:
     parser.add_argument("--dim", action="append", metavar="SYM=VALUE",
                         help="bind a symbolic size of the inputs to an integer of at least 1, "
@@ -37,9 +60,9 @@ def parse_dims(values) -> dict:
         if not sep or not name.isidentifier():
             raise UsageError(f"--dim expects SYM=VALUE, got {item!r}")
         try:
-            dims[name] = int(value)
-        except ValueError:
-            raise UsageError(f"--dim {name}: {value!r} is not an integer") from None
+            dims[name] = whole_number(value)
+        except ValueError as exc:
+            raise UsageError(f"--dim {name}: {exc}") from None
         if dims[name] < 1:
             from specc.dims import EMPTY_SIZE_REFUSED
 

@@ -7,7 +7,8 @@ import sys
 from specc.tensor import FLOAT_DTYPES
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_option,
                                add_var_options, check_dims_used, check_outside_vars,
-                               outside_vars, parse_dims, print_diagnostics, report_written)
+                               outside_vars, parse_dims, print_diagnostics, report_written,
+                               whole_number_argument)
 
 
 def add_arguments(p) -> None:
@@ -26,7 +27,7 @@ def add_arguments(p) -> None:
                    "safetensors, no pickle)")
     p.add_argument("--onnx", metavar="OUT.onnx", help="export to ONNX (torch.onnx, dynamo), "
                    "checked by onnx.checker and onnxruntime")
-    p.add_argument("--max-params", type=int, default=None,
+    p.add_argument("--max-params", type=whole_number_argument, default=None,
                    help="refuse larger models (default 2e9 parameters)")
     p.set_defaults(func=run)
 
@@ -123,7 +124,7 @@ def _build_and_save(args, analysis, dims) -> int:
         if status:
             return status
     if args.export:
-        from specc.compile.export import export_with_report
+        from specc.compile.export import export_with_report, save_program
 
         try:
             program, warnings = export_with_report(
@@ -136,7 +137,7 @@ def _build_and_save(args, analysis, dims) -> int:
         if warnings:
             analysis.diagnostics = [d.with_file(args.path) for d in warnings]
             print_diagnostics(analysis)
-        atomic_write(args.export, lambda p: torch.export.save(program, p), inputs=[args.path])
+        atomic_write(args.export, lambda p: save_program(program, p), inputs=[args.path])
         report_written(args.export)
     if not (args.save or args.export or args.emit_python or args.onnx):
         print(model)

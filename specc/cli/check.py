@@ -61,7 +61,7 @@ def run(args) -> int:
     dims = parse_dims(args.dim)
     values, named = outside_vars(args)
     request = _fit_request(args)
-    paths, missing = expand_paths(args.paths, all_yaml=args.all_yaml)
+    paths, missing, skipped = expand_paths(args.paths, all_yaml=args.all_yaml)
     if args.skip_non_specs:
         from specc.files import looks_like_spec
 
@@ -74,12 +74,15 @@ def run(args) -> int:
                 print(f"specc: cannot read {m}: No such file or directory", file=sys.stderr)
         return EXIT_USAGE
     if not paths and not args.skip_non_specs:
-        # folders without specs are not a mistake, but say that nothing ran (a pre-commit
-        # hook's --skip-non-specs over config files asked for the silence)
-        print(f"specc: no spec files in {', '.join(args.paths)} (YAML files without a "
-              "top-level `specc:` or `layers:` key are skipped; --all-yaml checks them)",
+        # folders without specs are not a mistake, but say that nothing ran and why (a
+        # pre-commit hook's --skip-non-specs over config files asked for the silence)
+        why = "; ".join(s.describe() for s in skipped)
+        print(f"specc: no spec files in {', '.join(args.paths)}" + (f": {why}" if why else ""),
               file=sys.stderr)
         return EXIT_OK
+    if not args.quiet:
+        for folder in skipped:  # a file that vanished from the check should not go unseen
+            print(f"specc: {folder.describe()}", file=sys.stderr)
     analyses, failing = [], False
     for path in paths:
         try:

@@ -10,7 +10,7 @@ import os
 import sys
 
 from specc.cli._common import (EXIT_OK, EXIT_USAGE, enable_project_plugins, output_or_stdout,
-                               report_written)
+                               report_written, whole_number)
 from specc.files import FORCE_HELP, atomic_write, check_new_source_target
 
 from specc.tensor import DTYPES as _DTYPES
@@ -47,9 +47,10 @@ def _parse_input(text: str):
     if dtype not in _DTYPES:
         raise _Usage(f"--input {name}: unknown dtype {dtype!r} (one of {', '.join(_DTYPES)})")
     try:
-        shape = [int(d) for d in dims.split(",") if d.strip()]
+        shape = [whole_number(d) for d in dims.split(",") if d.strip()]
     except ValueError:
-        raise _Usage(f"--input {name}: sizes must be integers, got {dims!r}") from None
+        raise _Usage(f"--input {name}: sizes must be integers (digits 0-9), got {dims!r}"
+                     ) from None
     if any(d < 0 for d in shape) or len(shape) > 8:
         raise _Usage(f"--input {name}: a shape is up to 8 non-negative sizes")
     return name, shape, dtype

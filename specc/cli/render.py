@@ -7,7 +7,7 @@ import sys
 
 from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, add_dim_option,
                                check_dims_used, output_or_stdout, parse_dims, print_diagnostics,
-                               report_written)
+                               report_written, whole_number)
 
 FORMATS = ("svg", "png", "pdf", "dot", "html")
 _SUFFIXES = ", ".join(f".{f}" for f in FORMATS[:-1]) + f" or .{FORMATS[-1]}"
@@ -18,9 +18,9 @@ def _depth(text: str):
     if text in ("auto", "all"):
         return text
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("use a number, 'auto' or 'all'") from None
+        value = whole_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; use a number, 'auto' or 'all'") from None
     if value < 0:
         raise argparse.ArgumentTypeError("depth cannot be negative")
     return value
@@ -32,9 +32,9 @@ MAX_DPI = 1200
 
 def _dpi(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        value = whole_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not 1 <= value <= MAX_DPI:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_DPI}, got {value}")
     return value

@@ -247,7 +247,8 @@ def load_weights(model, path: str) -> None:
     for key, twin in aliases.items():
         if key not in state and twin in state:
             state[key] = state[twin]
-    compat = compare_state_dicts(_state_shapes(state), _state_shapes(expected))
+    compat = compare_state_dicts(_state_shapes(state), _state_shapes(expected),
+                                 metadata=getattr(state, "_metadata", None))
     if not compat["loads"]:
         parts = [f"{len(keys)} {what}: {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
                  for what, keys in (("missing", compat["missing"]),

@@ -199,6 +199,24 @@ def _torch_symbols(placeholder) -> dict:
         return {}
 
 
+def save_program(program, path: str) -> None:
+    """torch.export.save ``program`` to ``path``, through memory.
+
+    Given a file (a path or a file object), torch's archive writer fails on a full disk with
+    an error that its destructor raises again, which C++ turns into an abort: exit 134 after
+    specc's own message, the temporary file left behind. Into memory it cannot fail that way,
+    and the file is then written by Python, whose OSError (ENOSPC) atomic_write reports. The
+    price is one more copy of the weights in memory while the file is written."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    with open(path, "wb") as out:
+        out.write(buffer.getbuffer())
+
+
 def export_model(model, graph: Graph, dims: dict | None = None, device="cpu"):
     """The ExportedProgram alone (see export_with_report for the specialisation warnings)."""
     return export_with_report(model, graph, dims, device)[0]

@@ -50,7 +50,7 @@ from specc.compile.codegen import (CodegenError, CodegenState, buffer_value_code
                                    weights_code)
 from specc.compile.scopes import externals, find_exports, is_chain, op_of, returns
 from specc.dims import Sym
-from specc.expr import expression_text
+from specc.expr import expression_text, substitute
 from specc.expand.names import MODULE_ATTRS, plain_attribute
 from specc.ir import Graph, Node, Ref, Scope
 
@@ -408,6 +408,8 @@ def _generate(graph: Graph, float_dtype: str | None, spec: _Spec, fixed: set,
     text = "".join(parts)
     if not re.search(r"\btorch\.", text):  # the classes call nn only: no unused import
         text = text.replace(_IMPORTS, "from torch import nn\n", 1)
+    if re.search(r"\bmath\.\w+\(", text):  # a spec's log(...) in the code
+        text = "import math\n" + text
     return text
 
 
@@ -874,34 +876,8 @@ def _literals(instance: _Instance) -> None:
 def _through(raw, block: Scope):
     """An expression in a block's params (``$groups``) as one in the names its caller
     gives them in (``${w_out // group_width}``), or ``raw`` where it is no expression."""
-    if isinstance(raw, list):
-        return [_through(item, block) for item in raw]
-    text = expression_text(raw)
-    if text is None:
-        return raw
-    try:
-        tree = ast.parse(text, mode="eval").body
-    except SyntaxError:
-        return raw
-
-    class Given(ast.NodeTransformer):
-        def visit_Name(self, node):  # noqa: N802
-            if node.id not in block.params:
-                return node
-            given = expression_text(block.exprs.get(node.id))
-            if given is not None:
-                try:
-                    return ast.parse(given, mode="eval").body
-                except SyntaxError:
-                    return node
-            value = block.params[node.id]
-            return ast.Constant(value) if value is None or \
-                isinstance(value, (bool, int, float, str)) else node
-
-    tree = Given().visit(tree)
-    if not any(isinstance(node, ast.Name) for node in ast.walk(tree)):
-        return None  # a constant (`padding: ${(kernel_size - 1) // 2}` with 3): a literal
-    return "${" + ast.unparse(tree) + "}"
+    return substitute(raw, {name: block.exprs.get(name, value)
+                            for name, value in block.params.items()})
 
 
 class _Names:
@@ -932,7 +908,7 @@ class _Names:
         if not all(_usable_name(name) and name not in self.unusable and name in known
                    for name in names):
             return None
-        return ast.unparse(_Redundant().visit(tree)), names
+        return ast.unparse(_Math().visit(_Redundant().visit(tree))), names
 
     def _tree(self, raw, depth: int) -> ast.expr | None:
         if isinstance(raw, list):
@@ -980,9 +956,20 @@ class _Redundant(ast.NodeTransformer):
         return node
 
 
+class _Math(ast.NodeTransformer):
+    """``log(x)`` as ``math.log(x)``: the spec's function is Python's (specc.expr)."""
+
+    def visit_Call(self, node):  # noqa: N802
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in _MATH_FUNCTIONS:
+            node.func = ast.Attribute(ast.Name("math", ast.Load()), node.func.id, ast.Load())
+        return node
+
+
 _ALLOWED = (ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
             ast.IfExp, ast.Call, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
-_FUNCTIONS = {"min", "max", "abs", "round", "int"}
+_MATH_FUNCTIONS = {"log"}  # written math.log: the file imports math where one is
+_FUNCTIONS = {"min", "max", "abs", "round", "int"} | _MATH_FUNCTIONS
 
 
 def _find_parameters(cls: _Class, names: _Names) -> None:
@@ -1093,6 +1080,7 @@ def _forward_codes(cls: _Class, names: _Names, rows: list) -> tuple[dict, set]:
             for axis, (item, _) in enumerate(items):
                 found = names.code(item, first) if isinstance(item, str) and "$" in item \
                     else None
+                found = found and _settled(found, rows)
                 if found is not None and not all(
                         name not in taken and plain_attribute(name) for name in found[1]):
                     found = None
@@ -1119,16 +1107,46 @@ def _forward_codes(cls: _Class, names: _Names, rows: list) -> tuple[dict, set]:
     return out, stored
 
 
+def _settled(found: tuple[str, set], rows: list) -> tuple[str, set]:
+    """An expression's code with each conditional whose test comes out the same in every
+    row replaced by the branch it takes (a T5 encoder's attention is bidirectional in
+    every instance: ``n // 2 if bidirectional else n`` is ``n // 2`` there)."""
+    from specc.expr import ExprError, evaluate_text
+
+    class Settle(ast.NodeTransformer):
+        def visit_IfExp(self, node):  # noqa: N802
+            self.generic_visit(node)
+            try:
+                tests = {bool(evaluate_text(ast.unparse(node.test), row.env)) for row in rows}
+            except ExprError:
+                return node
+            if len(tests) != 1:
+                return node
+            return node.body if tests.pop() else node.orelse
+
+    tree = Settle().visit(ast.parse(found[0], mode="eval"))
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+            and id(node) not in called and node.id != "math"}
+    return ast.unparse(tree), used
+
+
 def _on_self(code: str) -> str:
-    """An expression of the names with each read as the module's attribute of it."""
+    """An expression of the names with each read as the module's attribute of it, in
+    parentheses unless it is one name, number or call (it is an operand in the forward:
+    ``x / (self.buckets // 2)``)."""
     class OnSelf(ast.NodeTransformer):
         def visit_Name(self, node):  # noqa: N802
-            if node.id in _FUNCTIONS:
+            if node.id in _FUNCTIONS or node.id == "math":
                 return node
             return ast.copy_location(ast.Attribute(ast.Name("self", ast.Load()), node.id,
                                                    ast.Load()), node)
 
-    return ast.unparse(OnSelf().visit(ast.parse(code, mode="eval")))
+    tree = OnSelf().visit(ast.parse(code, mode="eval"))
+    text = ast.unparse(tree)
+    if isinstance(tree.body, (ast.Attribute, ast.Name, ast.Constant, ast.Call)):
+        return text
+    return f"({text})"
 
 
 def _same_paths(variant: _Instance, instance: _Instance) -> bool:

@@ -14,7 +14,7 @@ from specc.expand.copies import Template, reads_i
 from specc.expand.mapping import normalise, without
 from specc.expand.names import NodeError, check_name, suggest
 from specc.expand.place import Disabled, Frame, Inline, Namespace, Place, Sequence, output_of
-from specc.expr import ExprError, evaluate
+from specc.expr import ExprError, evaluate, substitute
 from specc.ir import Node, Ref, Scope
 from specc.loader import LDict, LList
 from specc.ops.base import REQUIRED, get_op
@@ -386,15 +386,67 @@ class Expander:
                             item.loc_of("checkpoint"), "drop inline: or checkpoint:")
         self._no_init_on_container(item)
         sources = self.sources(item, seq, prev)
+        first_node = len(self.nodes)
         with self._block_use(item, sources, seq.env) as (definition, block_env, block_ns):
             names = Namespace(block_ns)
             last = self.sequence(definition.get("layers") or LList(), seq.frame, block_ns,
                                  sources[0], block_env, names)
             out, by_name, _ = self._declared_outputs(definition, names, last)
+            self._in_caller_names(item, definition, block_env, seq, first_node)
         out = out or sources[0]
         if name is not None:
             seq.names.entries[name] = Inline(out, names, by_name)
         return out
+
+    def _in_caller_names(self, item: LDict, definition: LDict, block_env: dict,
+                         seq: Sequence, first_node: int) -> None:
+        """The expressions of an inline block's layers (nodes since ``first_node``, and
+        the containers they are in) rewritten in the names of the sequence it joins: each
+        block param replaced by what the use gives it (``buckets: ${n // 2}``: ``${n //
+        2}``; a plain or default value: that value), so --emit-python computes them where
+        they are. A var the caller's names shadow (a param of its block with the same
+        name) makes an expression reading it a literal there (its value: no code)."""
+        params = list(definition.get("params") or ())
+        given: dict = {name: item[name] if name in item and "$" in str(item[name]) else
+                       block_env[name] for name in params}
+        for name, value in definition.get("params", {}).items():  # a default expression:
+            if name not in item and isinstance(value, str) and "$" in value:  # no code here
+                given[name] = _UNWRITABLE
+        given.update((name, _UNWRITABLE) for name, value in self.vars.items()
+                     if name not in given and seq.env.get(name, value) is not value)
+        rewritten: set = set()
+
+        def rewrite(exprs: dict, values: dict) -> None:
+            """``values``: what the expressions gave (a constant item of a list is it)."""
+            for key in list(exprs):
+                value = substitute(exprs[key], given)
+                if isinstance(value, list):
+                    had = values.get(key)
+                    value = [v if v is not None else had[i] if isinstance(had, list) and
+                             len(had) == len(value) else _UNWRITABLE
+                             for i, v in enumerate(value)]
+                    if _UNWRITABLE in value or not any(isinstance(v, str) and "$" in v
+                                                       for v in value):
+                        value = None
+                if value is None:
+                    del exprs[key]
+                else:
+                    exprs[key] = value
+
+        for node in self.nodes[first_node:]:
+            chain, scope = [], node.scope
+            while scope is not None and scope is not seq.frame.scope:
+                chain.append(scope)
+                scope = scope.parent
+            blocks = [index for index, around in enumerate(chain) if around.kind == "block"]
+            if blocks:  # in a block used inside: its arguments are in these names
+                chain = chain[blocks[-1]:blocks[-1] + 1]
+            else:
+                rewrite(node.exprs, node.attrs)
+            for around in chain:
+                if id(around) not in rewritten:
+                    rewritten.add(id(around))
+                    rewrite(around.exprs, around.params)
 
     def _declared_outputs(self, spec: LDict, names: Namespace,
                           last: Ref | None) -> tuple[Ref | None, dict, list[Ref]]:
@@ -657,6 +709,9 @@ class Expander:
             if exc.offset is not None and loc.line:  # point into the expression itself
                 loc = loc.replace(col=loc.col + exc.offset)
             raise NodeError("E207", f"in {what}: {exc}", loc) from None
+
+
+_UNWRITABLE = object()  # a name an expression cannot be written in (see _in_caller_names)
 
 
 def expressions(item: LDict, keys) -> dict:
