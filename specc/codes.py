@@ -128,12 +128,17 @@ SCHEMA = _declare("E101", "schema", "error", "the document does not match the sp
 UNKNOWN_OP = _declare("E102", "unknown-op", "error", "unknown op",
                       "`op:` names no op specc knows; docs/ops.md lists them.")
 UNKNOWN_PARAMETER = _declare("E103", "unknown-parameter", "error", "unknown parameter or key",
-                             "The op (or the spec) has no parameter of that name.")
+                             "The op (or the spec) has no parameter of that name. When "
+                             "the name misspells a required parameter that is missing "
+                             "(`out_featurs` for `out_features`), this one error says both: "
+                             "there is no E105 for the same typo.")
 BAD_VALUE = _declare("E104", "bad-value", "error", "a value has the wrong type or range",
                      "The value does not fit the parameter's type (docs/ops.md).")
 MISSING_VALUE = _declare("E105", "missing-value", "error",
                          "a required parameter or key is missing",
-                         "The op needs this parameter and specc cannot infer it.")
+                         "The op needs this parameter and specc cannot infer it. A "
+                         "misspelling of it given instead is reported once, as E103 (or "
+                         "E205 for a block's parameter), naming both.")
 BAD_INIT = _declare("E106", "bad-init", "error", "an `init:` entry torch.nn.init cannot apply",
                     "An unknown init method, a mapping that mixes tensor names with a method, "
                     "a tensor the layer does not have (a bias with `bias: false`, a weight on "
@@ -158,7 +163,8 @@ UNKNOWN_BLOCK = _declare("E204", "unknown-block", "error", "unknown block",
 BLOCK_PARAMETER = _declare("E205", "block-parameter", "error",
                            "block parameter missing or unknown",
                            "A block use passes a parameter the block does not declare, or "
-                           "leaves out one without a default.")
+                           "leaves out one without a default (a misspelling of that one is "
+                           "one error, naming both).")
 RECURSIVE_BLOCK = _declare("E206", "recursive-block", "error", "a block uses itself",
                            "A block that uses itself, directly or through others, would "
                            "expand forever.")

@@ -369,6 +369,8 @@ def diff_graphs(old: Graph, new: Graph) -> dict:
     changes_of: dict[tuple[str, str], dict] = {}  # (old id, new id) -> what changed
     for a, b in match.nodes:
         where = {"node": b.id} if a.id == b.id else {"node": b.id, "old_node": a.id}
+        if b.id.rpartition(".")[2].isdigit():  # an unnamed node: its path says not what it is
+            where["op"] = b.op
         changes = {"op": [a.op, b.op]} if a.op != b.op else _arg_changes(a, b)
         if changes:
             changed.append({**where, "changes": changes})
@@ -481,8 +483,8 @@ def format_text(report: dict, old_path: str, new_path: str, limit: int = 25) -> 
                                             if "old_scope" in e else {})}),
              f"{e['from']} → {e['to']}") for e in report["block_changed"]],
             whole=[True] * len(report["block_changed"]))),
-        ("Unnamed, at a new index", _fold_copies([(f"{e['from']} → {e['to']}", "")
-                                                  for e in report["reindexed"]], "")),
+        ("Unnamed, at a new index", _shifts(_fold_copies([(f"{e['from']} → {e['to']}", "")
+                                                          for e in report["reindexed"]], ""))),
         ("Changed", _fold_copies([(_where(e), _changes(e["changes"])) for e in changed])),
         ("Shape changed", _fold_copies([
             (_where(e), f"{_shapes(e['old'])} → {_shapes(e['new'])}")
@@ -519,6 +521,26 @@ def _keys_moved_with_index(report: dict) -> bool:
         any(key.startswith(new) for key in cp["missing"] for _, new in moved)
 
 
+def _shifts(lines: list[str], most: int = 4) -> list[str]:
+    """`A → B` lines of unnamed layers at a new index, more than ``most`` of them in one
+    sequence as one line: vgg16 → vgg16_bn's 30 layers of `features` moved by the
+    BatchNorms between them read `30 unnamed layers of features (features.1 →
+    features.2, …, features.30 → features.43)`, not 30 lines."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for line in lines:
+        old, _, new = line.partition(" → ")
+        groups.setdefault((old.rpartition(".")[0], new.rpartition(".")[0]), []).append(line)
+    out = []
+    for (old, new), shifted in groups.items():
+        if len(shifted) <= most:
+            out += shifted
+            continue
+        where = old if old == new else f"{old} → {new}"
+        out.append(f"{len(shifted)} unnamed layers of {where or 'the model'} "
+                   f"({shifted[0]}, …, {shifted[-1]})")
+    return out
+
+
 def _changes(changes: dict) -> str:
     return ", ".join(f"{k} {v[0]!r} → {v[1]!r}" for k, v in changes.items())
 
@@ -537,8 +559,10 @@ def _folds(entries: list[tuple[str, str]],
     `model.layers.0–31.mlp.gate_proj` instead of 32 paths that differ only in the copy's
     index. A path may name a pair, `a.0.5 → a.0.6`, whose copy index is the same on both
     sides: places that hold the same number in every path fold as one. A copy's index has
-    the copy's insides after it (unnamed layers `2` and `5` of one sequence are not copies
-    of anything), unless ``whole[i]`` says entry ``i`` names a whole block: `layer3.2–5`.
+    the copy's insides after it (unnamed layers `2` and `5` of one sequence changed in
+    the same way are not copies of anything), unless ``whole[i]`` says entry ``i`` is a
+    whole block or node added or removed, whose places are worth one line: `layer3.2–5`,
+    `features.{1,4,8} (BatchNorm2d)`.
     Independent indices fold one after the other, the innermost first (Swin's
     `features.{1,3,7}.0–1.attn`), each only across paths equal everywhere else, so a
     folded path stands for exactly the paths it was folded from."""
@@ -613,8 +637,10 @@ def _grouped(entries: list, verb: str, recounts: dict) -> list[str]:
         old, new = recounts[repeat]
         return f"{repeat}: {old} → {new} copies, {verb} "
 
+    # the same op added at several places of one sequence is one line too, its places
+    # listed: vgg16 → vgg16_bn's 13 BatchNorms read `features.{1,4,…,41} (BatchNorm2d)`
     lines = [f"{recounted(members)}{path} {op}" for path, op, members in _folds(
-        [(e["node"], f"({e['op']})") for e in nodes], ["copy_of" in e for e in nodes])]
+        [(e["node"], f"({e['op']})") for e in nodes], [True] * len(nodes))]
     for path, kind, members in _folds([(p, block[0]) for p, block in blocks.items()],
                                       [True] * len(blocks)):
         counts = [blocks[m][1] for m in members]
@@ -627,7 +653,9 @@ def _grouped(entries: list, verb: str, recounts: dict) -> list[str]:
 
 
 def _where(entry: dict) -> str:
-    return entry["node"] if "old_node" not in entry else f"{entry['old_node']} → {entry['node']}"
+    """`fc`, `enc → encoder`; an unnamed node with its op: `9 (flatten)`."""
+    where = entry["node"] if "old_node" not in entry else f"{entry['old_node']} → {entry['node']}"
+    return f"{where} ({entry['op']})" if "op" in entry else where
 
 
 def _checkpoint_lines(cp, limit: int) -> list[str]:

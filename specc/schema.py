@@ -242,13 +242,75 @@ def validate(doc) -> list[Diagnostic]:
         return [Diagnostic("E101", "a spec is a mapping with at least `inputs` and `layers`, "
                            f"not {kind}", loc=loc_at(doc, ()))]
     out, seen = [], set()
-    for err in _leaf_errors(_validator().iter_errors(doc)):
-        diagnostic = _describe(err, doc)
-        key = (diagnostic.loc, diagnostic.code)
-        if key not in seen:
-            seen.add(key)
-            out.append(diagnostic)
+    errors = list(_leaf_errors(_validator().iter_errors(doc)))
+    misspelt = _misspellings(errors)
+    for err in errors:
+        for diagnostic in _describe_folding(err, doc, misspelt):
+            key = (diagnostic.loc, diagnostic.code)
+            if key not in seen:
+                seen.add(key)
+                out.append(diagnostic)
     return sorted(out, key=lambda d: (d.loc.line, d.loc.col))
+
+
+def _misspellings(errors) -> dict:
+    """{(path of a mapping, required key it lacks): the unknown key of that mapping that
+    misspells it}: `{op: Linear, out_featurs: 4}` fails both `additionalProperties` and
+    `required`, two reports of one typo. Both checks still run; this is how their errors
+    are presented (as jsonschema's best_match ranks errors without changing them)."""
+    from specc.expand.names import misspelt_required
+
+    missing: dict = {}
+    for err in errors:
+        if err.validator == "required":
+            missing.setdefault(tuple(err.absolute_path), set()).add(_missing_key(err))
+    found: dict = {}
+    for err in errors:
+        path = tuple(err.absolute_path)
+        if err.validator == "additionalProperties" and path in missing:
+            for key in _unknown_keys(err):
+                wanted = misspelt_required(key, err.schema.get("properties", {}), missing[path])
+                if wanted is not None:
+                    found.setdefault((path, wanted), key)
+    return found
+
+
+def _describe_folding(err, doc, misspelt: dict) -> list[Diagnostic]:
+    """_describe's diagnostic, with the misspellings of required keys folded: one E103 at
+    the misspelt key that says both, and no E105 for the key it misspells."""
+    path = tuple(err.absolute_path)
+    if err.validator == "required":
+        return [] if (path, _missing_key(err)) in misspelt else [_describe(err, doc)]
+    if err.validator != "additionalProperties":
+        return [_describe(err, doc)]
+    typos = {key: wanted for (where, wanted), key in misspelt.items() if where == path}
+    out = [_unknown_key(err, doc, key, typos.get(key)) for key in typos]
+    others = [key for key in _unknown_keys(err) if key not in typos]
+    return out + ([_unknown_key(err, doc, others[0])] if others else [])
+
+
+def _unknown_keys(err) -> list:
+    return sorted(set(err.instance) - set(err.schema.get("properties", {})), key=str)
+
+
+def _missing_key(err) -> str:
+    return err.message.split("'")[1] if "'" in err.message else err.message
+
+
+def _unknown_key(err, doc, key, misspells: str | None = None) -> Diagnostic:
+    """E103 for ``key`` of the mapping that fails ``additionalProperties``; ``misspells``:
+    the missing required key it is a typo of, said in the same message."""
+    from specc.expand.names import suggest, unknown_misspelling
+
+    path = list(err.absolute_path)
+    owner = err.instance.get("op") if isinstance(err.instance, dict) else None
+    known = list(err.schema.get("properties", {}))
+    what = f"{owner} has no parameter" if isinstance(owner, str) else "unknown key"
+    if misspells is not None:
+        return Diagnostic("E103", unknown_misspelling(what, key, misspells),
+                          loc=key_loc_at(doc, path + [key]))
+    return Diagnostic("E103", f"{what} '{key}'", loc=key_loc_at(doc, path + [key]),
+                      hint=suggest(key, known) or f"allowed: {', '.join(known)}")
 
 
 def _matching_alternative(err):
@@ -290,18 +352,9 @@ def _describe(err, doc) -> Diagnostic:
     op = parent.get("op") if isinstance(parent, dict) else None
     node_desc = f"{op}" if isinstance(op, str) else "node"
     if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})), key=str)
-        key = extra[0] if extra else "?"
-        container = err.instance
-        owner = container.get("op") if isinstance(container, dict) else None
-        from specc.expand import suggest
-
-        known = list(err.schema.get("properties", {}))
-        what = f"{owner} has no parameter" if isinstance(owner, str) else "unknown key"
-        return Diagnostic("E103", f"{what} '{key}'", loc=key_loc_at(doc, path + [key]),
-                          hint=suggest(key, known) or f"allowed: {', '.join(known)}")
+        return _unknown_key(err, doc, (_unknown_keys(err) or ["?"])[0])
     if err.validator == "required":
-        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        missing = _missing_key(err)
         owner = err.instance.get("op") if isinstance(err.instance, dict) else None
         what = f"{owner} needs parameter" if isinstance(owner, str) else "missing required key"
         return Diagnostic("E105", f"{what} '{missing}'", loc=loc_at(doc, path))

@@ -58,7 +58,7 @@ def test_generated_outputs_are_replaced_and_the_help_says_which_need_force(tmp_p
     assert weights.read_bytes()[:2] == b"PK"  # torch.save's zip archive
     assert "replaced if it exists" in " ".join(_cli("render", "--help").stdout.split())
     build_help = " ".join(_cli("build", "--help").stdout.split())
-    assert "replaced if they exist" in build_help and "need --force" in build_help
+    assert "replaced if they exist" in build_help and "replace a spec only with --force" in build_help
     for command in ("new", "import"):
         assert "--force" in _cli(command, "--help").stdout
 
@@ -240,3 +240,68 @@ def test_export_still_writes_a_program_torch_loads_and_runs(tmp_path):
     model.load_state_dict(program.state_dict)
     x = torch.randn(3, 784)
     assert torch.allclose(program.module()(x), model.eval()(x), atol=1e-6)
+
+
+# --- a misspelt required parameter is one error --------------------------------------------
+
+MISSPELT = """specc: 1
+name: m
+inputs:
+  x: {shape: [N, 8]}
+blocks:
+  head:
+    params: {width: null}
+    layers:
+      - {op: Linear, out_features: $width}
+layers:
+  - {op: Linear, out_featurs: 16, bais: false}
+  - {op: Linear, out_features: 8, biass: false}
+  - {block: head, widht: 4}
+  - {op: Linear}
+"""
+
+
+def test_a_misspelt_required_parameter_is_one_located_error_that_says_both(tmp_path):
+    """`out_featurs: 16` was two errors: E105 "Linear needs parameter 'out_features'" at
+    the node and E103 "has no parameter 'out_featurs'" at the key. Both checks still run;
+    their errors are presented as one, at the key."""
+    import json
+
+    import torch
+
+    with pytest.raises(TypeError, match="out_featurs"):  # torch refuses the spelling too
+        torch.nn.Linear(8, out_featurs=16)
+    spec = tmp_path / "m.yaml"
+    spec.write_text(MISSPELT)
+    result = _cli("check", str(spec), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    found = sorted((d["code"], d["line"], d["column"], d["message"], d["hint"])
+                   for d in json.loads(result.stdout)["files"][0]["diagnostics"])
+    assert found == [
+        ("E103", 11, 18, "Linear has no parameter 'out_featurs' — did you mean "
+                         "'out_features' (required, missing)?", None),
+        ("E103", 11, 35, "Linear has no parameter 'bais'", "did you mean 'bias'?"),
+        ("E103", 12, 35, "Linear has no parameter 'biass'", "did you mean 'bias'?"),
+        ("E105", 14, 5, "Linear needs parameter 'out_features'", None),
+        ("E205", 13, 19, "block 'head' has no parameter 'widht' — did you mean 'width' "
+                         "(required, missing)?", None)], found
+
+
+def test_the_expander_says_a_misspelt_required_parameter_as_validate_does():
+    """Without the schema (expand() alone) the message is the same."""
+    from specc.analysis import Limits
+    from specc.expand import expand
+    from specc.loader import load_yaml
+
+    doc = load_yaml(MISSPELT.replace("    params: {width: null}\n", "    params: {width: 4}\n"))
+    _, found = expand(doc, {}, Limits())
+    assert [(d.code, d.loc.line, d.message) for d in found if d.loc.line == 11] == [
+        ("E103", 11, "Linear has no parameter 'out_featurs' — did you mean 'out_features' "
+                     "(required, missing)?")]
+    assert [d.code for d in found if d.loc.line == 14] == ["E105"]
+
+
+def test_explain_says_where_the_missing_parameter_went():
+    for code in ("E103", "E105"):
+        text = " ".join(_cli("explain", code).stdout.split())
+        assert "misspel" in text and ("E103" in text or code == "E103"), text

@@ -56,7 +56,7 @@ def test_removed_and_changed_unnamed_nodes_are_located():
     report = diff(old, new)
     assert [(e["node"], e["op"]) for e in report["removed"]] == [("1", "ReLU")]
     assert report["added"] == []
-    assert report["changed"] == [{"node": "3", "old_node": "4",
+    assert report["changed"] == [{"node": "3", "old_node": "4", "op": "Linear",
                                   "changes": {"out_features": [4, 6]}}]
     assert report["checkpoint"]["loads"] is torch_loads(old, new) is False
 
@@ -156,7 +156,7 @@ def test_an_inserted_twin_of_a_neighbour_is_added_not_a_change():
     assert report["changed"] == [] and report["removed"] == []
     # a real change of an argument is still one change
     report = diff(spec(*layers), spec(*layers[:2], "{op: Dropout, p: 0.1}", *layers[3:]))
-    assert report["changed"] == [{"node": "2", "changes": {"p": [0.2, 0.1]}}]
+    assert report["changed"] == [{"node": "2", "op": "Dropout", "changes": {"p": [0.2, 0.1]}}]
     assert report["added"] == report["removed"] == []
 
 

@@ -300,3 +300,21 @@ def test_a_checkpoint_without_batchnorm_counters_loads_as_in_torch(tmp_path):
     save_file(state, str(path))
     with pytest.raises(WeightsError, match="1 missing: fc.bias"):
         specc.build(ROOT / "specs" / "resnet18.yaml", weights=str(path))
+
+
+def test_the_same_op_added_along_a_sequence_is_one_line():
+    """vgg16 → vgg16_bn: 13 BatchNorms between the convolutions read as one line whose
+    places are exactly the BatchNorm2d modules of the built vgg16_bn, and the 30 layers
+    they push to a new index as one line (JSON lists each); an unnamed node whose shape
+    changes says its op (`9 (flatten)`)."""
+    new = (ROOT / "specs" / "vgg16_bn.yaml").read_text()
+    report, text = diff_text((ROOT / "specs" / "vgg16.yaml").read_text(), new)
+    added = re.search(r"Added \(13 nodes\):\n  (\S+) \(BatchNorm2d\)\nUnnamed", text)[1]
+    model = specc.build(new, device="meta")
+    norms = {name for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert set(expand(added)) == norms and len(norms) == 13
+    assert "Unnamed, at a new index (30):\n  30 unnamed layers of features (features.1 → " \
+           "features.2, …, features.30 → features.43)\n" in text
+    assert len(report["reindexed"]) == 30
+    _, text = diff_text(RESNET50, (ROOT / "specs" / "resnet34.yaml").read_text())
+    assert "  9 (flatten): [N, 2048] → [N, 512]\n" in text

@@ -204,7 +204,18 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     assert "getattr(self" not in text and "= self.relu_2(add_" in text
     assert "def build_model(num_classes=1000):\n" in text
     build = text[text.index("def build_model"):]
-    assert len(build.splitlines()) == 4  # the signature, the docstring, one call, return
+    # the signature, the docstring, the check of num_classes `specc check` makes (issue 16:
+    # build_model refuses what check refuses, naming the var), one call, return
+    assert build.splitlines()[2:] == [
+        "    _require(",
+        "        _is_posint, lambda: num_classes, 'fc: Linear.out_features', 'a positive integer',",
+        "        num_classes=num_classes,",
+        "    )",
+        "    try:",
+        "        model = Resnet18(num_classes=num_classes)",
+        "    except (AssertionError, ArithmeticError, RuntimeError, TypeError, ValueError) as error:",
+        "        raise _not_built(error, num_classes=num_classes) from error",
+        "    return model"]
     module = _emitted_module(text, tmp_path, "r18_readable")
     model = module.build_model(num_classes=10).eval()
     assert model.fc.out_features == 10 and model.layer2[0].conv1.stride == (2, 2)

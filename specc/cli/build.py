@@ -14,7 +14,8 @@ from specc.cli._common import (EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, add_dim_optio
 def add_arguments(p) -> None:
     p.description = ("Build the spec's nn.Module and print it, or write it out: the files of "
                      "--emit-python, --export, --save and --onnx are outputs, replaced if "
-                     "they exist (as `render -o`'s are; `new` and `import` need --force).")
+                     "they exist (as `render -o`'s are; `new` and `import` replace a spec "
+                     "only with --force).")
     p.add_argument("path")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or meta")
     p.add_argument("--dtype", choices=FLOAT_DTYPES,

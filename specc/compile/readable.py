@@ -206,17 +206,29 @@ def readable_source(source, *, vars: dict | None = None, dims: dict | None = Non
                     float_dtype: str | None = None) -> str:
     """The --emit-python file of a spec (a path, YAML text or a dict) with ``vars``."""
     import specc
+    from specc.compile import emit_guards
 
     analysis = specc.check(source, vars=vars, dims=dims, lint=False)
     if not analysis.ok or analysis.graph is None:
         raise CodegenError("the spec has errors; fix them before building")
+    # a var named as a name of Python's or the file's (class, nn, int) has another name
+    # in the code; build_model takes it by keyword, and refuses what check refuses
+    renames = emit_guards.python_names(analysis.declared_vars, _LOCAL_NAMES | reserved_names()
+                                       | runtime_class_names())
+    by_code_name = {new: name for name, new in renames.items()}
 
     def reanalyse(changed: dict) -> Graph | None:
+        changed = {by_code_name.get(name, name): value for name, value in changed.items()}
         again = specc.check(source, vars={**(vars or {}), **changed}, dims=dims, lint=False)
-        return again.graph if again.ok else None
+        return emit_guards.rename_graph_vars(again.graph, renames) if again.ok else None
 
-    return generate_readable(analysis.graph, float_dtype,
-                             _spec_names(source, vars or {}, analysis.declared_vars), reanalyse)
+    spec = _spec_names(source, vars or {}, analysis.declared_vars)
+    coded = _Spec({renames.get(k, k): v for k, v in spec.plain.items()},
+                  {renames.get(k, k): emit_guards.renamed_expression(v, renames)
+                   for k, v in spec.derived.items()}, spec.block_defaults)
+    graph = emit_guards.rename_graph_vars(analysis.graph, renames)
+    return emit_guards.guarded(generate_readable(graph, float_dtype, coded, reanalyse), graph,
+                               spec.plain, coded.derived, source, renames)
 
 
 def _spec_names(source, overrides: dict, declared: list) -> _Spec:

@@ -12,7 +12,8 @@ from collections.abc import Collection
 from specc.errors import Diagnostic, Limits, Loc, SpecError
 from specc.expand.copies import Template, reads_i
 from specc.expand.mapping import normalise, without
-from specc.expand.names import NodeError, check_name, suggest
+from specc.expand.names import (NodeError, check_name, misspelt_required, suggest,
+                                unknown_misspelling)
 from specc.expand.place import Disabled, Frame, Inline, Namespace, Place, Sequence, output_of
 from specc.expr import ExprError, evaluate, substitute
 from specc.ir import Node, Ref, Scope
@@ -93,6 +94,17 @@ class Expander:
             return None
         self.suggestions_left -= 1
         return suggest(word, options() if callable(options) else options)
+
+    def unknown_parameter(self, code: str, what: str, key: str, loc: Loc, options,
+                          missing: list) -> NodeError:
+        """The error of an unknown parameter ``key``: when it misspells a required one that
+        is ``missing``, one error says both (as validate() does for the schema's two);
+        else a "did you mean", or the parameters there are."""
+        wanted = misspelt_required(key, options, missing)
+        if wanted is not None:
+            return NodeError(code, unknown_misspelling(what, key, wanted), loc)
+        return NodeError(code, f"{what} '{key}'", loc, self.suggest(key, options) or
+                         f"its parameters: {', '.join(options) or 'none'}")
 
     def _sequence(self, items: LList, frame: Frame, names: Namespace, prev: Ref | None,
                   env: dict) -> Ref | None:
@@ -577,10 +589,11 @@ class Expander:
             if key in NODE_KEYS:
                 continue
             if key not in declared:
-                raise NodeError("E205", f"block '{block_name}' has no parameter '{key}'",
-                                item.key_locs.get(key, item.loc),
-                                self.suggest(key, declared) or
-                                f"its parameters: {', '.join(declared) or 'none'}")
+                raise self.unknown_parameter(
+                    "E205", f"block '{block_name}' has no parameter", key,
+                    item.key_locs.get(key, item.loc), declared,
+                    [name for name, default in declared.items()
+                     if default is None and name not in item])
             values[key] = self.eval(value, env, item.loc_of(key), key)
         for key, default in declared.items():
             if key not in values:
@@ -635,10 +648,10 @@ class Expander:
             param = op.param(key)
             vloc = item.loc_of(key)
             if param is None:
-                raise NodeError("E103", f"{op.name} has no parameter '{key}'",
-                                item.key_locs.get(key, vloc),
-                                self.suggest(key, op.param_map) or
-                                f"its parameters: {', '.join(op.param_map) or 'none'}")
+                raise self.unknown_parameter(
+                    "E103", f"{op.name} has no parameter", key, item.key_locs.get(key, vloc),
+                    op.param_map, [p.name for p in op.params if p.default is REQUIRED
+                                   and not p.inferred and p.name not in item])
             value = self.eval(value, env, vloc, key)
             if param.type == "shape" and isinstance(value, list):  # --dim binds symbols here too
                 self.symbols |= {v for v in value if isinstance(v, str)}

@@ -96,7 +96,29 @@ SUGGEST_CANDIDATES = 2_000  # names one "did you mean" compares with, at most
 
 
 def suggest(word: str, options) -> str | None:
-    """"did you mean 'x'?" for the closest option, or None.
+    """"did you mean 'x'?" for the closest option, or None."""
+    match = closest(word, options)
+    return f"did you mean '{match}'?" if match is not None else None
+
+
+def misspelt_required(word: str, options, missing) -> str | None:
+    """The required parameter that the unknown ``word`` most likely misspells: its closest
+    option when that is one of ``missing`` (required and not given), else None. Unknown
+    'out_featurs' and missing 'out_features' are then one mistake: its diagnostic (E103)
+    says both, and the missing parameter gets no E105 of its own."""
+    if not missing:
+        return None
+    match = closest(word, options)
+    return match if match is not None and match in missing else None
+
+
+def unknown_misspelling(what: str, word: str, required: str) -> str:
+    """The E103 message of an unknown ``word`` that misspells a missing ``required`` one."""
+    return f"{what} '{word}' — did you mean '{required}' (required, missing)?"
+
+
+def closest(word: str, options) -> str | None:
+    """The option closest to ``word`` (difflib, cutoff 0.6), or None.
 
     Bounded work: only options of about the same length can pass difflib's 0.6 cutoff, and
     of those at most SUGGEST_CANDIDATES (the ones sharing the first letter first) are
@@ -110,7 +132,7 @@ def suggest(word: str, options) -> str | None:
         close_length = (first + [o for o in close_length if o[:1] != word[:1]])[
             :SUGGEST_CANDIDATES]
     close = difflib.get_close_matches(word, close_length, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    return close[0] if close else None
 
 
 def join(prefix: str, name: str) -> str:
