@@ -39,8 +39,9 @@ def build(source, *, device="cpu", dtype=None, dims=None, max_params=None, weigh
     ``vars``: values for the spec's ``vars:`` (e.g. ``{"hidden": 512}``).
     ``weights``: a ``.safetensors`` file or a torch.save'd state_dict, loaded strictly.
     Raises :class:`specc.errors.SpecError` for an invalid spec and
-    :class:`specc.errors.BuildError` (``DeviceError``, ``WeightsError``) when the module
-    cannot be made here — e.g. ``device="cuda"`` on a machine without a GPU."""
+    :class:`specc.errors.BuildError` (``DeviceError``, ``DtypeError``, ``WeightsError``) when
+    the module cannot be made here — e.g. ``device="cuda"`` on a machine without a GPU, or a
+    ``dtype`` other than float32, float16, bfloat16, float64 (names or torch dtypes)."""
     from specc.compile.build import build_module, load_weights
 
     model = build_module(load(source, dims=dims, vars=vars), device=device, dtype=dtype,

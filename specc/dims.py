@@ -235,6 +235,25 @@ def parse_dim(text: str):
     return result
 
 
+def solve_linear(dim: Dim, size: int) -> tuple[str, int | None] | None:
+    """Where ``dim`` is ``a*s + b`` in one symbol ``s`` (8*h, h+2, no floor division):
+    (s, the whole s >= 0 at which dim equals ``size``, or None where there is none).
+    None where ``dim`` is not of that form (a constant, h*w, h*h, (h+1)//2)."""
+    if not isinstance(dim, Sym):
+        return None
+    slope, offset, symbol = 0, 0, None
+    for mono, coef in dim.terms:
+        if not mono:
+            offset = coef
+        elif len(mono) == 1 and mono[0] not in _ATOMS and symbol is None:
+            symbol, slope = mono[0], coef
+        else:
+            return None
+    assert symbol is not None  # a Sym with only a constant term collapses to an int
+    value, remainder = divmod(size - offset, slope)
+    return symbol, (value if remainder == 0 and value >= 0 else None)
+
+
 def _as_terms(value) -> dict:
     if isinstance(value, Sym):
         return dict(value.terms)

@@ -128,6 +128,10 @@ class DeviceError(BuildError):
     """The requested device does not exist on this machine (e.g. ``cuda`` without a GPU)."""
 
 
+class DtypeError(BuildError, ValueError):
+    """The requested dtype is not one a model can be built in (``"bf16"``, ``torch.int8``)."""
+
+
 class WeightsError(BuildError):
     """A weights file cannot be read or does not fit the model strictly."""
 

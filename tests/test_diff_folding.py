@@ -318,3 +318,25 @@ def test_the_same_op_added_along_a_sequence_is_one_line():
     assert len(report["reindexed"]) == 30
     _, text = diff_text(RESNET50, (ROOT / "specs" / "resnet34.yaml").read_text())
     assert "  9 (flatten): [N, 2048] → [N, 512]\n" in text
+
+
+def test_every_pair_of_bundled_specs_accounts_for_every_node_once():
+    """All 34 × 34 ordered pairs of specs/: every node of OLD is matched or removed and
+    every node of NEW matched or added, each exactly once (the bookkeeping that undoes a
+    tentative pairing of two blocks must leave nothing behind or twice), a spec diffed
+    with itself has no changes, and the text is written without error."""
+    import specc.diff as diff
+
+    graphs = [specc.load(path) for path in sorted((ROOT / "specs").glob("*.yaml"))]
+    assert len(graphs) > 30
+    for old in graphs:
+        for new in graphs:
+            match = diff._Matching(old, new)
+            for graph, side, gone in ((old, 0, match.removed), (new, 1, match.added)):
+                seen = [id(pair[side]) for pair in match.nodes] + [id(n) for n in gone]
+                every = [*graph.inputs, *graph.nodes]
+                assert sorted(seen) == sorted(map(id, every)), (old.name, new.name)
+            if old is new:
+                assert not (match.renamed or match.reindexed or match.reblocked
+                            or match.recounted or match.removed or match.added)
+                assert all(a is b for a, b in match.nodes)

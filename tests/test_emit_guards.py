@@ -71,16 +71,19 @@ def _candidates(default) -> list:
 
 
 # (spec, var) whose refused values build_model builds anyway (specc refuses them, naming
-# the var): what only shape inference or a value per repeat copy tells
+# the var): what only shape inference tells
 NOT_GUARDED = {
-    # `p: ${stochastic_depth_prob * block_id / ...}` with block_id: $i, the copy's index
+    # StochasticDepth's p (${stochastic_depth_prob * block_id / (total_blocks - 1.0)}) must
+    # be in [0, 1]: a shape rule (L104 dropout-p-range), not its parameter's type, which
+    # build_model checks for each copy's block_id (a float; total_blocks=1 divides by 0)
     ("convnext_tiny", "stochastic_depth_prob"), ("convnext_tiny", "total_blocks"),
     ("efficientnet_b0", "stochastic_depth_prob"), ("efficientnet_b0", "total_blocks"),
     ("swin_t", "stochastic_depth_prob"), ("swin_t", "total_blocks"),
     # RotaryEmbedding: head_dim × partial_rotary_factor must be a positive even number
     ("llama", "partial_rotary_factor"), ("mistral", "partial_rotary_factor"),
     ("qwen2", "partial_rotary_factor"),
-    # the input's size: `inputs: {x: {shape: [N, 3, $image, $image]}}`
+    # pos_embedding's size ${(image // patch) ** 2 + 1} must match the patches of the
+    # input, whose shape is no var (image=-1 gives 2: a broadcast error, E301)
     ("vit_b_16", "image"),
 }
 
@@ -195,12 +198,34 @@ def test_a_check_under_an_if_holds_only_where_the_value_is_built(tmp_path):
         torch.manual_seed(0)
         emitted = module.build_model(**vars_)
         assert torch.equal(emitted(x), built(x))
+    _both_refuse(spec, module, {"s": 0}, r"^build_model: width=8, s=0: down.proj.0: "
+                 r"Linear.out_features \(width \* 2 \* \(s - 1\) - 10\) must be a positive "
+                 r"integer, got -26$")
+
+
+def _both_refuse(spec, module, vars_: dict, message: str) -> None:
+    """specc.build refuses the vars, and build_model refuses them with ``message``."""
     with pytest.raises(SpecError):
-        specc.build(spec, vars={"s": 0})
-    with pytest.raises(ValueError, match=r"^build_model: width=8, s=0: down.proj.0: "
-                                         r"Linear.out_features \(width \* 2 \* \(s - 1\) - 10\) "
-                                         r"must be a positive integer, got -26$"):
-        module.build_model(s=0)
+        specc.build(spec, vars=vars_)
+    with pytest.raises(ValueError, match=message):
+        module.build_model(**vars_)
+
+
+def test_a_value_each_copy_of_a_repeat_computes_from_its_index_is_checked_per_copy(tmp_path):
+    """`k: $i` gives each copy of a repeat its own block param: the check of the layer
+    reading it is made for each copy's value (a loop over them), as check makes it for
+    each copy: width=2 gives the third copy out_features=0."""
+    spec = {"inputs": {"x": {"shape": ["N", 4]}}, "vars": {"width": 6},
+            "blocks": {"Lin": {"params": {"k": 0}, "layers": [
+                {"op": "Linear", "out_features": "${width - k}"}]}},
+            "layers": [{"layers": [{"block": "Lin", "repeat": 3, "k": "$i"}]},
+                       {"name": "head", "op": "Linear", "out_features": 2}]}
+    text = readable_source(spec)
+    assert "    for k in (0, 1, 2):\n        _require(\n" in text
+    module = _module(text, tmp_path, "per_copy")
+    _both_refuse(spec, module, {"width": 2}, r"^build_model: width=2: 0.0.0 and 2 other "
+                 r"copies: Linear.out_features \(width - k\) must be a positive integer, got 0$")
+    _same(module.build_model(), specc.build(spec), torch.rand(2, 4))
 
 
 def test_a_derived_var_that_cannot_be_computed_is_refused(tmp_path):
@@ -210,10 +235,8 @@ def test_a_derived_var_that_cannot_be_computed_is_refused(tmp_path):
                                                         "head_dim": "${hidden // heads}"},
             "layers": [{"op": "Linear", "out_features": "$head_dim"}]}
     module = _module(readable_source(spec), tmp_path, "derived")
-    with pytest.raises(SpecError):
-        specc.build(spec, vars={"heads": 0})
-    with pytest.raises(ValueError, match=r"^build_model: hidden=8, heads=0: vars.head_dim \(hidden // heads\): .*by zero"):
-        module.build_model(heads=0)
+    _both_refuse(spec, module, {"heads": 0},
+                 r"^build_model: hidden=8, heads=0: vars.head_dim \(hidden // heads\): .*by zero")
     assert module.build_model(heads=4)(torch.rand(2, 8)).shape == (2, 2)
 
 

@@ -105,3 +105,27 @@ def test_flatten_and_Flatten_defaults_documented_side_by_side():
 
     x = torch.zeros(2, 3, 4)
     assert torch.flatten(x).shape == (24,) and torch.nn.Flatten()(x).shape == (2, 12)
+
+
+def test_readme_python_snippet_runs_as_written_in_a_fresh_checkout(tmp_path):
+    """The README's "From Python" block, verbatim, in a directory holding only the specs
+    (a fresh checkout: no mlp.safetensors), then torch checks what it made."""
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    section = README.split("From Python", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    oracle = ("\nwith torch.no_grad():\n"
+              "    x = torch.randn(2, 784)\n"
+              "    assert torch.equal(torch.load('mlp.pt', weights_only=False).eval()(x), "
+              "model.eval()(x))\n"
+              "    from safetensors.torch import load_file\n"
+              "    assert all(torch.equal(model.state_dict()[k], v)\n"
+              "               for k, v in load_file('mlp.safetensors').items())\n"
+              "assert logits.shape == (4, 10) and small.fc1.out_features == 128\n"
+              "assert 'op: Conv2d' in text and 'resnet50' in dot.source\n")
+    out = subprocess.run([sys.executable, "-c", snippet + oracle], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert "'params': 25557032" in out.stdout  # print(analysis.totals): torchvision's count

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import linecache
 import re
 import sys
@@ -11,10 +12,11 @@ import warnings
 from typing import Any
 
 from specc.compile.codegen import generate
-from specc.dims import substitute
-from specc.errors import BuildError, DeviceError, Diagnostic, SpecError, WeightsError
+from specc.dims import Sym, shape_str, solve_linear, substitute
+from specc.errors import BuildError, DeviceError, Diagnostic, DtypeError, SpecError, WeightsError
 from specc.infer import totals
 from specc.ir import Graph
+from specc.tensor import FLOAT_DTYPES
 
 DEFAULT_MAX_PARAMS = 2_000_000_000
 _counter = [0]
@@ -107,8 +109,20 @@ def _restore_generated(text: str, name: str, qualname: str):
 
 
 def _dtype_name(dtype) -> str | None:
-    """"bfloat16" for "bfloat16" or torch.bfloat16."""
-    return None if dtype is None else str(dtype).replace("torch.", "")
+    """"bfloat16" for "bfloat16" or torch.bfloat16; :class:`DtypeError` for anything but
+    the floating dtypes of the CLI's --dtype (a model's weights are floats: torch refuses
+    ``Module.to(torch.int8)``, and a name such as "bf16" is no torch attribute)."""
+    if dtype is None:
+        return None
+    torch = import_torch()
+    name = dtype if isinstance(dtype, str) else None
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    if name not in FLOAT_DTYPES:
+        raise DtypeError(f"invalid dtype {dtype!r}: a model is built in one of "
+                         f"{', '.join(FLOAT_DTYPES)} (a name, or torch.{FLOAT_DTYPES[0]} "
+                         "and so on)")
+    return name
 
 
 @contextlib.contextmanager
@@ -141,19 +155,21 @@ def build_module(graph: Graph, device="cpu", dtype=None, max_params: int | None 
     torch = import_torch()
 
     check_device(device)
+    float_dtype = _dtype_name(dtype)
     if str(device) != "meta":  # a meta build allocates nothing: no budget to protect
         check_size(graph, max_params)
-    source = generate(graph, trace=recorder is not None, float_dtype=_dtype_name(dtype))
+    source = generate(graph, trace=recorder is not None, float_dtype=float_dtype)
     namespace = load_source(source.text, graph.name,
                             None if recorder is None else {"_specc_record": recorder})
     with torch.device(device), _skipping_init(str(device) == "meta"):
         model = namespace["build_model"]()
-    if dtype is not None:
-        model = model.to(dtype=getattr(torch, dtype) if isinstance(dtype, str) else dtype)
+    if float_dtype is not None:
+        model = model.to(dtype=getattr(torch, float_dtype))
     model.specc_source = source.text
     model.specc_line_owner = source.line_owner
     model.specc_graph = graph
-    model.register_forward_pre_hook(InputCheck(graph))
+    params = list(inspect.signature(model.forward).parameters)
+    model.register_forward_pre_hook(InputCheck(graph, params), with_kwargs=True)
     return model
 
 
@@ -163,47 +179,115 @@ class InputShapeError(BuildError, ValueError):
 
 class InputCheck:
     """Forward pre-hook of a built model: each input's rank, fixed sizes, symbol bindings
-    (the same N in every input) and kind of dtype against the spec, so a wrong input fails
-    here with the spec's words instead of deep inside a layer. Picklable (a plain object);
-    skipped while torch.export / torch.compile trace, where sizes are symbolic."""
+    and kind of dtype against the spec, so a wrong input fails here with the spec's words
+    instead of deep inside a layer. Inputs are matched by position or by forward's
+    parameter name (a keyword input is checked as a positional one). A symbol is bound by
+    the first dim that determines it: a plain ``N``, or a dim linear in one unbound symbol
+    (``8*h``: 30 is no multiple of 8, an error here; 32 binds h = 4); every other dim with
+    that symbol (in any input) must agree. Picklable (a plain object); skipped while
+    torch.export / torch.compile trace, where sizes are symbolic."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, params: list[str] | None = None):
         self.inputs = [(n.id, tuple(n.out_types[0].shape), n.out_types[0].is_float,
                         n.loc.line) for n in graph.inputs if n.out_types]
+        # forward's parameter names, in the inputs' order (a name differs from the input's
+        # where the input's is no Python identifier)
+        self.params = params if params and len(params) == len(self.inputs) else \
+            [name for name, *_ in self.inputs]
 
-    def __call__(self, _module, args):
+    def _plan(self) -> list:
+        """Per input: its fixed dims, its dims that are one symbol (N) and its other
+        symbolic dims (8*h), sorted once: the hook runs on every forward call."""
+        plan = self.__dict__.get("_checks")
+        if plan is None:  # first call (or a model pickled before there was a plan)
+            plan = []
+            for name, shape, is_float, line in self.inputs:
+                kinds: tuple[list, list, list] = ([], [], [])
+                for axis, want in enumerate(shape):
+                    plain = isinstance(want, Sym) and str(want) in want.symbols()
+                    kinds[0 if isinstance(want, int) else 1 if plain else 2].append(
+                        (axis, str(want) if plain else want))
+                plan.append((name, shape, is_float, line, *kinds))
+            self._checks = plan
+        return plan
+
+    def __call__(self, _module, args, kwargs=None):
         import torch
 
         if torch.compiler.is_compiling() or getattr(torch.compiler, "is_exporting", bool)():
             return None
-        bound: dict = {}
-        for (name, shape, is_float, line), value in zip(self.inputs, args):
+        if kwargs:
+            # pickles of models built before keyword inputs were checked lack self.params
+            params = getattr(self, "params", [name for name, *_ in self.inputs])
+            args = [args[i] if i < len(args) else kwargs.get(param)
+                    for i, param in enumerate(params)]
+        bound: dict = {}  # symbol -> (value, the input and dim that bound it)
+        undetermined = []  # dims with two unbound symbols (h*w): checked after the others
+        for (name, shape, is_float, line, fixed, plain, other), value in zip(self._plan(),
+                                                                              args):
             if not isinstance(value, torch.Tensor):
                 continue
-            got = tuple(value.shape)
-            where = f"input '{name}' (spec line {line})" if line else f"input '{name}'"
-            declared = "[" + ", ".join(map(str, shape)) + "]"
+            got = value.shape
             if len(got) != len(shape):
-                raise InputShapeError(f"{where} has shape {list(got)}, but the spec declares "
-                                      f"{declared}: {len(shape)} dims, not {len(got)}")
-            for axis, (want, size) in enumerate(zip(shape, got)):
-                if not isinstance(want, int):
-                    names = want.symbols()
-                    if len(names) == 1 and str(want) == next(iter(names)):
-                        want = bound.setdefault(str(want), size)
-                    elif all(n in bound for n in names):
-                        want = substitute(want, bound)
-                    else:
-                        continue
-                if want != size:
-                    raise InputShapeError(
-                        f"{where} has shape {list(got)}, but the spec declares {declared}: "
-                        f"dim {axis} is {size}, expected {want}")
+                raise _input_error(name, line, got, shape, f"{len(shape)} dims, not {len(got)}")
+            for axis, want in fixed:
+                if got[axis] != want:
+                    raise _input_error(name, line, got, shape,
+                                       f"dim {axis} is {got[axis]}, expected {want}")
+            for axis, symbol in plain:
+                seen = bound.setdefault(symbol, (got[axis], name, axis))
+                if seen[0] != got[axis]:
+                    raise _input_error(name, line, got, shape, f"dim {axis} is {got[axis]}, "
+                                       f"expected {seen[0]} ({_origins(bound, [symbol])})")
+            for axis, want in other:
+                if not _check_dim(want, axis, name, line, got, shape, bound):
+                    undetermined.append((want, axis, name, line, got, shape))
             if value.is_floating_point() != is_float:
                 kind = "a floating-point" if is_float else "an integer"
-                raise InputShapeError(f"{where} has dtype {value.dtype}, but the spec "
-                                      f"declares {kind} tensor")
+                raise InputShapeError(f"{_input_words(name, line)} has dtype {value.dtype}, "
+                                      f"but the spec declares {kind} tensor")
+        for want, axis, name, line, got, shape in undetermined:  # h*w once h is known
+            _check_dim(want, axis, name, line, got, shape, bound)
         return None
+
+
+def _input_words(name: str, line: int | None) -> str:
+    return f"input '{name}' (spec line {line})" if line else f"input '{name}'"
+
+
+def _input_error(name: str, line: int | None, got, shape, what: str) -> InputShapeError:
+    return InputShapeError(f"{_input_words(name, line)} has shape {list(got)}, but the spec "
+                           f"declares {shape_str(shape)}: {what}")
+
+
+def _origins(bound: dict, symbols) -> str:
+    """"h = 2 from dim 1 of input 'wide', …": where each symbol got its value."""
+    return ", ".join(f"{symbol} = {bound[symbol][0]} from dim {bound[symbol][2]} of input "
+                     f"'{bound[symbol][1]}'" for symbol in symbols)
+
+
+def _check_dim(want: Sym, axis: int, name: str, line: int | None, got, shape,
+               bound: dict) -> bool:
+    """Check a compound symbolic dim (8*h, h*w), binding its symbol where it determines
+    one; False where it cannot be decided yet (two unbound symbols)."""
+    size = got[axis]
+    known = sorted(symbol for symbol in want.symbols() if symbol in bound)
+    value = substitute(want, {symbol: bound[symbol][0] for symbol in known})
+    if isinstance(value, int):
+        if value != size:
+            raise _input_error(name, line, got, shape, f"dim {axis} is {size}, expected "
+                               f"{value} ({want} with {_origins(bound, known)})")
+        return True
+    solution = solve_linear(value, size)
+    if solution is None:
+        return False
+    symbol, whole = solution
+    if whole is None:
+        given = f" ({value} with {_origins(bound, known)})" if known else ""
+        raise _input_error(name, line, got, shape, f"dim {axis} is {size}, which is "
+                           f"{want}{given} for no whole {symbol} >= 0")
+    bound[symbol] = (whole, name, axis)
+    return True
 
 
 def _state_shapes(state: dict) -> dict:
@@ -233,20 +317,30 @@ def load_weights(model, path: str) -> None:
     torch = import_torch()
     device = next((t.device for t in model.state_dict().values()), torch.device("cpu"))
     target = "cpu" if device.type == "meta" else str(device)
+    safetensors = str(path).endswith(".safetensors")
+    load_safetensors = _safetensors().load_file if safetensors else None  # or BuildError
     try:
-        if str(path).endswith(".safetensors"):
-            state = _safetensors().load_file(path, device=target)
+        if load_safetensors is not None:
+            state = load_safetensors(path, device=target)
         else:
             state = torch.load(path, map_location=target, weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except OSError as exc:
         raise WeightsError(f"cannot read weights {path}: {exc}") from None
+    except Exception as exc:  # a deserialiser fails in its own ways on a file it cannot read
+        raise WeightsError(_unreadable(path, exc, safetensors)) from None
     if not isinstance(state, dict):
-        raise WeightsError(f"{path} does not hold a state_dict (found {type(state).__name__})")
+        raise WeightsError(f"{path} does not hold a state_dict (found {type(state).__name__})"
+                           f"; {SAVE_HINT}")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise WeightsError(f"{path} is not a state_dict (names to tensors): {key!r} holds "
+                               f"{str(value)[:40]} ({type(value).__name__}); {SAVE_HINT}")
     expected = model.state_dict()
-    aliases = _tied_aliases(model)  # safetensors writes each shared tensor once
-    for key, twin in aliases.items():
-        if key not in state and twin in state:
-            state[key] = state[twin]
+    for group in _tie_groups(model):  # safetensors writes each shared tensor once
+        present = next((key for key in group if key in state), None)
+        for key in group:
+            if present is not None and key not in state:
+                state[key] = state[present]
     compat = compare_state_dicts(_state_shapes(state), _state_shapes(expected),
                                  metadata=getattr(state, "_metadata", None))
     if not compat["loads"]:
@@ -259,18 +353,42 @@ def load_weights(model, path: str) -> None:
     model.load_state_dict(state, strict=True, assign=device.type == "meta")
 
 
-def _tied_aliases(model) -> dict:
-    """state_dict key -> another key holding the very same tensor (tied weights)."""
-    seen: dict = {}
-    aliases: dict = {}
+SAVE_HINT = "save model.state_dict() or use `specc build --save`"
+# torch.load(weights_only=True) names the first Python object it refused to unpickle
+_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def _unreadable(path: str, exc: Exception, safetensors: bool) -> str:
+    """Why ``path`` is no weights file, in a line: torch.load's refusal of a pickled module
+    is a screenful of advice to unpickle it unsafely, which specc never does."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    refused = _REFUSED_GLOBAL.search(text)
+    if refused is not None:
+        name = refused.group(1)
+        what = ("a whole pickled module (torch.save(model))"
+                if name.endswith("._restore_generated") or name.startswith("torch.nn.")
+                else f"pickled Python objects ({name}), not only tensors")
+        return (f"cannot read weights {path}: it holds {what}, which specc does not "
+                f"unpickle (that could run code); {SAVE_HINT}")
+    # the reason is the message's last line, above torch.load's pointer to its docs
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.startswith("Check the documentation")]
+    reason = f"{type(exc).__name__}: {lines[-1]}"[:200] if lines else type(exc).__name__
+    kind = "a safetensors file" if safetensors else "a torch.save'd state_dict"
+    return f"cannot read weights {path}: it is not {kind} ({reason})"
+
+
+def _tie_groups(model) -> list[list[str]]:
+    """The state_dict keys that name one tensor (tied weights), a list per tensor named
+    more than once: t5's shared embedding is also the encoder's, the decoder's and the
+    head's. safetensors keeps one of them, whichever its own rule picks."""
+    groups: dict = {}
     for key, tensor in model.state_dict(keep_vars=True).items():
+        # on meta (and for empty tensors) there is no storage address: the same object
         ident = (tensor.data_ptr(), tensor.device, tuple(tensor.shape)) \
-            if tensor.device.type != "meta" else id(tensor)
-        if ident in seen:
-            aliases[key] = seen[ident]
-        else:
-            seen[ident] = key
-    return aliases
+            if tensor.device.type != "meta" and tensor.numel() else id(tensor)
+        groups.setdefault(ident, []).append(key)
+    return [keys for keys in groups.values() if len(keys) > 1]
 
 
 def _safetensors():

@@ -37,10 +37,11 @@ import ast
 import builtins
 import keyword
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from specc.compile.readable import _ALLOWED as _CODE_NODES
-from specc.compile.readable import _FUNCTIONS, _INDENT, _WIDTH, _call, _Math, _signature
+from specc.compile.readable import (_FUNCTIONS, _INDENT, _WIDTH, _call, _Math, _packed,
+                                    _signature)
 from specc.compile.scopes import op_of
 from specc.expr import expression_text
 from specc.ir import Graph, Scope
@@ -122,6 +123,10 @@ class Guard:
     expected: str  # check's words for what the value must be
     what: str
     when: str = ""
+    # the names of block params each copy of a repeat has its own value of (`block_id`),
+    # and their values, one tuple a copy: the check is made for each
+    loop: tuple = ()
+    copies: list = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- names the file can use
@@ -270,7 +275,12 @@ class _Writer:
     def name(self, name: str, block: Scope | None, depth: int) -> ast.expr | None:
         if block is not None and name in block.params:
             if name in block.exprs:  # given as an expression of the caller's names
-                return self.code(block.exprs[name], _block_of(block.parent), depth + 1)
+                caller = _block_of(block.parent)
+                found = self.code(block.exprs[name], caller, depth + 1)
+                if found is None and self._per_copy(block, name, caller):
+                    found = ast.Name(name, ast.Load())
+                    found.per_copy = block.params[name]  # type: ignore[attr-defined]
+                return found
             definition = self.definitions.get(block.block)
             default = definition.get(name) if definition is not None else "$"
             value = block.params[name]
@@ -286,6 +296,30 @@ class _Writer:
         if name in self.derived:
             return self.code(self.derived[name], None, depth + 1)
         return None
+
+    def _per_copy(self, block: Scope, name: str, caller: Scope | None) -> bool:
+        """A block param that each copy of a repeat computes from its index alone
+        (``block_id: ${6 + i}``), a plain value: the same whatever the vars, so a check
+        reading it is made for each copy's value. Not under a repeat whose count is an
+        expression (a var may change which copies there are)."""
+        if not isinstance(block.params[name], _PLAIN) or isinstance(block.params[name], str):
+            return False
+        text = expression_text(block.exprs[name])
+        try:
+            tree = ast.parse(text, mode="eval") if text is not None else None
+        except SyntaxError:
+            return False
+        outer = set(caller.params) if caller is not None else set()
+        if tree is None or any(isinstance(node, ast.Name) and (
+                node.id in self.params or node.id in self.derived or node.id in outer)
+                for node in ast.walk(tree)):
+            return False
+        scope: Scope | None = block
+        while scope is not None:
+            if "repeat" in scope.exprs:
+                return False
+            scope = scope.parent
+        return True
 
 
 class _Decided(ast.NodeTransformer):
@@ -315,13 +349,25 @@ def guards(graph: Graph, params: list, derived: dict, definitions: dict) -> list
                  and node.id in writer.params]
         if not names:
             return  # a constant: check tested it
+        when = [_Constants().visit(c) for c in when]  # a copy's own value decides its `if:`
+        per_copy: dict[str, set] = {}  # loop variable -> this copy's value
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and hasattr(node, "per_copy"):
+                node.id = _fresh(node.id, writer.params | set(_FILE_NAMES))
+                per_copy.setdefault(node.id, set()).add(node.per_copy)
+        if any(len(values) > 1 for values in per_copy.values()):
+            tree, per_copy = _Constants().visit(tree), {}  # two params of one name
         code = ast.unparse(_Math().visit(tree))  # log(x): math.log(x)
-        conditions = [ast.unparse(_Math().visit(c)) for c in when]
-        condition = " and ".join(f"({c})" if len(when) > 1 else c for c in conditions)
-        key = (code, condition, check, choices)
+        conditions = [ast.unparse(_Math().visit(c)) for c in when if _condition(c, writer)]
+        condition = " and ".join(f"({c})" if len(conditions) > 1 else c for c in conditions)
+        loop = tuple(per_copy)
+        key = (code, condition, check, choices, loop)
         if key not in found:
             found[key] = Guard(code, tuple(dict.fromkeys(names)), check, choices, expected,
-                               what, condition)
+                               what, condition, loop)
+        values = tuple(next(iter(per_copy[name])) for name in loop)
+        if loop and values not in found[key].copies:
+            found[key].copies.append(values)
 
     for name, raw in derived.items():
         add(writer.code(raw, None), [], "", None, "", f"vars.{name}")
@@ -357,8 +403,9 @@ def guards(graph: Graph, params: list, derived: dict, definitions: dict) -> list
             expected = check_value(param.type, param.choices, _NOTHING)
             add(writer.code(raw, block), when, param.type if param.choices is None else "",
                 param.choices, expected or "", f"{node.id}: {op.name}.{key}")
-    always = {(g.code, g.check, g.choices) for g in found.values() if not g.when}
-    return [g for g in found.values() if not g.when or (g.code, g.check, g.choices) not in always]
+    always = {(g.code, g.check, g.choices, g.loop) for g in found.values() if not g.when}
+    return [g for g in found.values()
+            if not g.when or (g.code, g.check, g.choices, g.loop) not in always]
 
 
 _NOTHING = object()  # fits no ptype: check_value says what is expected
@@ -368,7 +415,19 @@ def _condition(tree: ast.expr, writer: _Writer) -> list:
     """An `if:`'s code as a condition of a guard; none where it reads no var (it holds:
     the value was built)."""
     return [tree] if any(isinstance(n, ast.Name) and n.id in writer.params
-                         for n in ast.walk(tree)) else []
+                         and not hasattr(n, "per_copy") for n in ast.walk(tree)) else []
+
+
+class _Constants(ast.NodeTransformer):
+    """A copy's own value of a per-copy block param (:meth:`_Writer._per_copy`) in place
+    of its name."""
+
+    def visit_Name(self, node):  # noqa: N802
+        return ast.Constant(node.per_copy) if hasattr(node, "per_copy") else node
+
+
+# names build_model and the module's functions use, which a loop variable must not take
+_FILE_NAMES = ("model", "error", "unknown", "build_model", "init_weights", "math", "torch", "nn")
 
 
 # ---------------------------------------------------------------- the code in the file
@@ -414,10 +473,24 @@ def guarded(text: str, graph: Graph, spec_vars: dict, derived: dict, source,
                              and len(shown) <= 40 else "")
         if guard.when and (index == 0 or found[index - 1].when != guard.when):
             body.append(f"if {guard.when}:")  # the guards under one `if:` after it
-        indent = _INDENT * (2 if guard.when else 1)
-        call = _call("_require", [check, f"lambda: {guard.code}", repr(what),
-                                  repr(guard.expected), *given], indent, len(indent))
-        body.append(f"{_INDENT}{call}" if guard.when else call)
+        level = 1 if guard.when else 0  # in build_model's body
+        checks = []
+        if guard.loop:  # the check of each copy of a repeat, with its value of a param
+            values = [repr(v[0]) if len(v) == 1 else repr(v) for v in guard.copies]
+            if len(values) > 1:  # `features.1.0.stochastic_depth and 17 other copies: ...`
+                what = what.replace(": ", f" and {len(values) - 1} other copies: ", 1)
+            loop = f"{_INDENT * level}for {', '.join(guard.loop)} in "
+            items = ", ".join(values) + ("," if len(values) == 1 else "")
+            if len(_INDENT) + len(loop) + len(items) + 3 > _WIDTH:
+                inner = _INDENT * (level + 2)
+                items = f"\n{inner}{_packed(values, inner)},\n{_INDENT * (level + 1)}"
+            checks.append(f"{loop}({items}):")
+            level += 1
+        indent = _INDENT * (level + 1)
+        checks.append(_INDENT * level + _call(
+            "_require", [check, f"lambda: {guard.code}", repr(what), repr(guard.expected),
+                         *given], indent, len(indent)))
+        body += checks
     construction = next((stmt for stmt in function.body if isinstance(stmt, ast.Assign)
                          and [getattr(t, "id", None) for t in stmt.targets] == ["model"]), None)
     # build_model's text: its new `def` line, its docstring, the checks, then its body

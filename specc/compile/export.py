@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from warnings import catch_warnings, filterwarnings
 
 from specc.dims import Sym
 from specc.errors import Diagnostic, Loc, SpecError
@@ -23,6 +24,11 @@ MAX_EXAMPLE_BYTES = 1 << 30  # example inputs are real tensors: bound them befor
 _GENERATED = "<specc-generated"  # how specc.compile.build names the generated source
 _SHAPES_LOGGER = "torch.fx.experimental.symbolic_shapes"  # logs each guard it adds
 _RECURRENT = ("LSTM", "GRU", "RNN")  # with a second input they pack the batch by lengths
+# torch.export warns that an nn.LSTM/GRU/RNN "assigned" its _flat_weights during export:
+# they are the module's own parameters, which its forward lists again on every call, so
+# the program is right. Only a warning naming nothing but such attributes is silenced.
+_RNN_FLAT_WEIGHTS = (r"The tensor attributes (self\.[\w.]*_flat_weights\[\d+\](, )?)+ "
+                     r"were assigned during export")
 
 
 def _input_type(node: Node) -> TensorType:
@@ -100,13 +106,15 @@ class _GuardStacks(logging.Handler):
             self.guards.append((message, lines))
 
 
-def _node_path(model, lines: list[int]) -> str:
+def generated_path(model, lines: list[int]) -> str:
     """The node a stack of generated lines was computing: its attributes, outermost first."""
     owners = getattr(model, "specc_line_owner", {})
     return ".".join(owners[line] for line in lines if line in owners)
 
 
-def _where(graph: Graph, path: str) -> tuple[Loc, str | None]:
+def spec_location(graph: Graph, path: str) -> tuple[Loc, str | None]:
+    """(the spec location of the node or block instance at ``path``, the path); the first
+    input's location where ``path`` names neither."""
     node = graph.node(path) if path else None
     if node is not None:
         return node.loc, path
@@ -116,6 +124,12 @@ def _where(graph: Graph, path: str) -> tuple[Loc, str | None]:
     return (graph.inputs[0].loc if graph.inputs else Loc()), path or None
 
 
+def generated_lines(stack_trace: str) -> list[int]:
+    """The generated source's lines in a stack trace as torch's node meta records it."""
+    return [int(line) for line in re.findall(
+        rf'File "{re.escape(_GENERATED)}[^"]*", line (\d+)', stack_trace or "")]
+
+
 def located_export_error(exc: BaseException, model, graph: Graph, exporter: str) -> SpecError:
     """E401 at the spec node whose generated forward line was running when ``exporter``
     failed (the innermost cause of a wrapped exception: torch.onnx wraps torch.export's)."""
@@ -123,7 +137,7 @@ def located_export_error(exc: BaseException, model, graph: Graph, exporter: str)
         exc = exc.__cause__
     lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__)
              if f.filename.startswith(_GENERATED) and f.lineno is not None]
-    loc, path = _where(graph, _node_path(model, lines))
+    loc, path = spec_location(graph, generated_path(model, lines))
     culprit = graph.node(path) if path else None
     packs = culprit is not None and culprit.op in _RECURRENT and len(culprit.inputs) > 1
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # the exporters colour their text
@@ -151,7 +165,10 @@ def export_with_report(model, graph: Graph, dims: dict | None = None, device="cp
     logger.handlers, logger.propagate = [recorder], False  # record, do not print
     logger.setLevel(logging.INFO)
     try:
-        program = torch.export.export(model.eval(), inputs, dynamic_shapes=dynamic_shapes(graph))
+        with catch_warnings():
+            filterwarnings("ignore", message=_RNN_FLAT_WEIGHTS, category=UserWarning)
+            program = torch.export.export(model.eval(), inputs,
+                                          dynamic_shapes=dynamic_shapes(graph))
     except Exception as exc:  # torch raises many kinds; each becomes one located error
         raise located_export_error(exc, model, graph, "torch.export") from None
     finally:
@@ -177,7 +194,7 @@ def _specialised(program, graph: Graph, model, guards, inputs) -> list[Diagnosti
             symbol = symbols.get(f"L['{name}'].size()[{axis}]")
             culprit = next((lines for message, lines in guards if symbol and
                             re.search(rf"\b{symbol}\b", message)), None)
-            path = _node_path(model, culprit) if culprit else ""
+            path = generated_path(model, culprit) if culprit else ""
             forcing = graph.node(path) if path else None
             why = f": {path} ({forcing.op}) is traced for one size" if forcing is not None else ""
             warnings.append(Diagnostic(
