@@ -4,12 +4,16 @@ The default drawing is meant to go into a paper or a PR as it is:
 
 - depth is picked automatically: the deepest level of blocks whose drawing keeps the longest
   path under :data:`PAGE_BOXES` boxes (deeper blocks are drawn as one box each); a chain
-  still taller than that with one box per block wraps into columns where one edge crosses;
+  still taller than that with one box per block wraps into columns where one edge crosses
+  (left to right: :data:`PAGE_BOXES_ACROSS`, rows); the laid-out drawing is measured, and
+  made shallower or wrapped shorter until a page shrinks it by at most :data:`MIN_SCALE`
+  (box labels print at 7 pt or more); one that cannot (a forced depth) grows past the page;
 - consecutive identical copies in a ``repeat`` fold into one, named by what they are
   (``TransformerEncoderLayer ×6``, ``BasicBlock ×2``), not by the word "repeat";
 - a norm / activation / dropout that only follows one layer is written into that layer's box
   (``Conv2d(3→64, 7×7, stride 2)`` over ``BatchNorm2d · ReLU``), as papers draw them;
-- parallel branches keep the order of the source (``ordering=out``);
+- parallel branches keep the order of the source where Graphviz can (``ordering=in``,
+  ``newrank``: see tests/test_diagram_branches.py for where it cannot);
 - op labels spell their arguments the way torch names them, shapes ride on the edges;
 - a block's title sits in a corner of its cluster that no edge runs through, where one is
   (:func:`title_crossings` reads Graphviz's layout).
@@ -20,6 +24,7 @@ errors are drawn red with their codes, so a broken spec still renders.
 from __future__ import annotations
 
 import html
+import math
 import re
 import subprocess
 
@@ -39,6 +44,16 @@ _SYMBOLS = {"add": "+", "mul": "×", "sub": "−", "div": "÷", "matmul": "@"}
 _FUSED_CATEGORIES = ("norm", "activation", "dropout")
 PAGE_INCHES = "7,9.5"  # a letter / A4 page less margins: larger drawings are scaled down
 PAGE_BOXES = 12  # the longest path of an automatic-depth drawing stays under this (a page)
+# left to right, a box and the shape on the edge after it take ~230 pt of a 504-pt line: the
+# first guess for a row, shortened where the laid-out drawing is still too wide (_fitted)
+PAGE_BOXES_ACROSS = 4
+WRAP_MAX_CROSSING = 2  # edges a cut between two columns (rows) of a wrapped chain may cross
+LABEL_POINTS = 11  # a box's label
+# a page scales a drawing down, but never so far that a box's label prints below this
+# (MIN_SCALE = 7/11: the 9-pt shapes on edges print at 5.7 pt); a drawing that would need
+# more grows larger than a page instead
+MIN_LABEL_POINTS = 7.0
+MIN_SCALE = MIN_LABEL_POINTS / LABEL_POINTS
 
 
 DOT_TIMEOUT_S = 60  # wall-clock budget for one `dot` run
@@ -178,6 +193,7 @@ class _Layout:
         self.consumers = graph.consumers()
         self.outputs_refs = graph.outputs
         self.outputs = {ref.node.id for _, ref in graph.outputs}
+        self.column_firsts: list[str] = []  # the first box of each column, once wrapped
         self._scope(top, 0)
 
     def _scope(self, scope: Scope, level: int) -> None:
@@ -254,16 +270,18 @@ class _Layout:
             length[box] = max(length.get(box, 1), here or 1)
         return length
 
-    def columns(self) -> dict[str, int]:
+    def columns(self, boxes: int = PAGE_BOXES) -> dict[str, int]:
         """Box -> column, when even one box per top-level block is taller than a page
         (Inception-v3: 23 boxes, drawn at a third of its size on one page, 4-pt text): the
-        chain is cut into columns of at most PAGE_BOXES, side by side, as a snake. Only where
-        a single edge crosses the cut (a U-Net's skips would criss-cross the page); empty
-        when it fits or has no such cut. Edges into a later column do not rank their head
-        (Graphviz `constraint`), so each column starts at the top."""
+        chain is cut into columns of at most ``boxes``, side by side, as a snake (left to
+        right, the same cut gives rows, one under the other). Only where one edge, or
+        failing that two short ones, cross the cut (a U-Net's skips would criss-cross the
+        page); empty when it fits or has no such cut. Edges into a later column do not rank
+        their head (Graphviz `constraint`), so each column starts at the top (each row at
+        the left)."""
         levels = self.levels()
         longest = max(levels.values(), default=1) + 1
-        if longest <= PAGE_BOXES:
+        if longest <= boxes:
             return {}
         edges: set[tuple[str, str]] = set()  # (tail box, head box), once per pair of boxes
         for node in self.graph.nodes:
@@ -274,30 +292,78 @@ class _Layout:
                 tail = self.box.get(ref.node.id, ref.node.id)
                 if tail != box and tail in levels and not self.crosses_copies(ref.node, node):
                     edges.add((tail, box))
-        spans = [(levels[tail], levels[head]) for tail, head in edges]
-        for _, ref in self.outputs_refs:  # the output oval, one level below its box
+        after, starts = self._late_sources(levels, edges)
+        for name, ref in self.outputs_refs:  # the output oval, one level below its box
             tail = self.box.get(ref.node.id, ref.node.id)
             if tail in levels:
-                spans.append((levels[tail], levels[tail] + 1))
+                levels["output:" + name] = levels[tail] + 1
+                edges.add((tail, "output:" + name))
+        spans = [(levels[tail], levels[head]) for tail, head in edges]
         crossing = [0] * (longest + 2)  # crossing[L]: edges from level <= L to level > L
+        far = [0] * (longest + 2)  # far[L]: those of them that end below level L + 1
         for tail_level, head_level in spans:
             crossing[tail_level] += 1
             crossing[head_level] -= 1
+            if head_level - 1 > tail_level:
+                far[tail_level] += 1
+                far[head_level - 1] -= 1
         for level in range(1, len(crossing)):
             crossing[level] += crossing[level - 1]
-        per = -(-longest // -(-longest // PAGE_BOXES))  # ceil(longest / columns)
+            far[level] += far[level - 1]
+        per = -(-longest // -(-longest // boxes))  # ceil(longest / columns)
         cuts, start = [], 0
-        while longest - start > PAGE_BOXES:
-            # near the ideal cut: a column of one or two boxes would not save a page
-            near = range(start + (per + 1) // 2, min(start + PAGE_BOXES, start + per * 3 // 2,
-                                                     longest - 1) + 1)
-            clean = [cut for cut in near if crossing[cut] == 1]
+        while longest - start > boxes:
+            # near the ideal cut: a column of one or two boxes would not save a page (nor
+            # one of the output oval alone)
+            near = range(start + (per + 1) // 2, min(start + boxes, start + per * 3 // 2,
+                                                     longest - 2) + 1)
+            # one edge across the cut, else two into the first level of the next column (an
+            # LSTM's two outputs, ViT's class token beside the patches); a skip to a later
+            # level (a U-Net's) or more edges would criss-cross the page
+            clean = [cut for cut in near if crossing[cut] == 1] or \
+                [cut for cut in near if crossing[cut] <= WRAP_MAX_CROSSING and not far[cut]]
             if not clean:
                 break
             cut = min(clean, key=lambda c: abs(c - (start + per)))
             cuts.append(cut)
             start = cut
-        return {box: sum(level > cut for cut in cuts) for box, level in levels.items()}
+        if not cuts:
+            return {}
+        column = {box: sum(level > cut for cut in cuts) for box, level in levels.items()}
+        for box in reversed(list(levels)):  # graph order: consumers first
+            if box in starts and box in after:  # a model's second input, ViT's class token
+                column[box] = min(column[head] for head in after[box])  # beside its use
+        firsts: dict[int, str] = {}  # column -> its box on the first level
+        for box, level in levels.items():
+            if column[box] not in firsts or level < levels[firsts[column[box]]]:
+                firsts[column[box]] = box
+        self.column_firsts = [firsts[index] for index in sorted(firsts)]
+        return column
+
+
+    def _late_sources(self, levels: dict[str, int], edges: set[tuple[str, str]]
+                      ) -> tuple[dict[str, list[str]], set[str]]:
+        """Boxes no graph input feeds (ViT's class token, positions made from nothing) move
+        down to just before their first consumer, where Graphviz ranks them, instead of the
+        first level, where a cut would cross their long edge. Returns each box's consumers,
+        and the boxes that start a chain (those, and inputs): a wrapped drawing puts them in
+        the column of their first consumer, not at the top of the first column, an edge
+        from which Graphviz ranks nothing (an LSTM's `lengths` drawn under the last row)."""
+        after: dict[str, list[str]] = {}
+        for tail, head in edges:
+            after.setdefault(tail, []).append(head)
+        fed = {node.id for node in self.graph.inputs}
+        stack = list(fed)
+        while stack:  # what the graph inputs reach
+            for head in after.get(stack.pop(), []):
+                if head not in fed:
+                    fed.add(head)
+                    stack.append(head)
+        for box in reversed(list(levels)):  # graph order: consumers first
+            if box not in fed and box in after:
+                levels[box] = min(levels[head] for head in after[box]) - 1
+        entered = {head for _, head in edges}
+        return after, {box for box in levels if box not in fed or box not in entered}
 
 
 def _carried(node: Node, ref: Ref, inside: set[int]) -> Ref:
@@ -345,11 +411,11 @@ def max_depth(scope: Scope) -> int:
     return max((1 + max_depth(s) for s in scope.items if isinstance(s, Scope)), default=0)
 
 
-def page_depth(graph, top: Scope, fold: bool, fuse: bool) -> int:
-    """The deepest level whose drawing keeps the longest path within PAGE_BOXES (0: every
+def page_depth(graph, top: Scope, fold: bool, fuse: bool, boxes: int = PAGE_BOXES) -> int:
+    """The deepest level whose drawing keeps the longest path within ``boxes`` (0: every
     top-level block one box)."""
     for depth in range(max_depth(top), 0, -1):
-        if _Layout(graph, top, depth, fold, fuse).longest_path() <= PAGE_BOXES:
+        if _Layout(graph, top, depth, fold, fuse).longest_path() <= boxes:
             return depth
     return 0
 
@@ -357,7 +423,8 @@ def page_depth(graph, top: Scope, fold: bool, fuse: bool) -> int:
 class _Drawing:
     def __init__(self, analysis, depth, shapes: bool, params: bool, fold: bool = True,
                  fuse: bool = True, block: str | None = None, legend: bool = False,
-                 fields: dict | None = None, title_places: dict | None = None):
+                 fields: dict | None = None, title_places: dict | None = None,
+                 wrap: int | None = PAGE_BOXES, boxes: int = PAGE_BOXES):
         import graphviz
 
         self.graph = analysis.graph
@@ -369,16 +436,17 @@ class _Drawing:
             if d.node and d.severity in ("error", "warning"):
                 self.problems.setdefault(d.node, []).append(d)
         if depth == "auto":
-            depth = page_depth(self.graph, self.top, fold, fuse)
+            depth = page_depth(self.graph, self.top, fold, fuse, boxes)
         elif depth == "all":
             depth = None
         self.layout = _Layout(self.graph, self.top, depth, fold, fuse)
-        self.depth = depth
+        self.depth, self.wrap = depth, wrap
         self.dot = graphviz.Digraph("model")  # the model's name is shown escaped, never an ID
         self.ids: dict[str, str] = {}
         self.keys: dict[str, str] = {}  # Graphviz id -> box key
-        # a drawing of top-level boxes only, still taller than a page, wraps into columns
-        self.columns = self.layout.columns() if depth == 0 else {}
+        # a drawing of top-level boxes only, still longer than ``wrap`` boxes, wraps into
+        # columns (rows, left to right)
+        self.columns = self.layout.columns(wrap) if depth == 0 and wrap else {}
         self.categories: set = set()
         # cluster name -> TITLE_PLACES entry, where the default top-left title is crossed
         self.title_places = title_places or {}
@@ -554,14 +622,19 @@ class _Drawing:
         self.dot.edge(tail, head, label=_html(_esc(label)) if label else "", fontsize="9",
                       fontname=_FONT, color="#555555", **({"constraint": "false"} if wraps else {}))
 
-    def draw(self, rankdir: str, dpi: int | None = None):
-        self.dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.25", ranksep="0.3",
-                      ordering="out",  # branches in the order the spec lists them
+    def draw(self, rankdir: str, dpi: int | None = None, size: str = PAGE_INCHES):
+        # left to right, each shape on an edge sits between two rank gaps: half as wide
+        ranksep = "0.15" if rankdir in ("LR", "RL") else "0.3"
+        self.dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.25", ranksep=ranksep,
+                      # a merge's inputs left to right in the spec's order (GPT-2's wte
+                      # before wpe); `newrank` ranks clusters with the rest, without
+                      # which Graphviz ignores that order inside them
+                      ordering="in", newrank="true",
                       label=_html(self._title()), labelloc="t")
-        self.dot.attr(size=PAGE_INCHES)  # only ever shrinks a drawing, never enlarges
+        self.dot.attr(size=size)  # only ever shrinks a drawing, never enlarges
         if dpi:
             self.dot.attr(dpi=str(dpi))
-        self.dot.attr("node", fontname=_FONT, fontsize="11", margin="0.12,0.05")
+        self.dot.attr("node", fontname=_FONT, fontsize=str(LABEL_POINTS), margin="0.12,0.05")
         inside = {n.id for n in self.top.walk_nodes()}
         if self.top is self.graph.root:
             for node in self.graph.inputs:
@@ -590,6 +663,14 @@ class _Drawing:
             self.dot.node(gid, _lines(rows), shape="oval",
                           style="filled", fillcolor="#f9dcc4", peripheries="2")
             self.edge(ref, gid, seen)
+        if self.columns:
+            # the columns in order, left to right (rows top to bottom): their first boxes
+            # on one rank, chained by invisible edges, which Graphviz keeps in their order
+            with self.dot.subgraph() as firsts:
+                firsts.attr(rank="same")
+                boxes = [self.gv_id(box) for box in self.layout.column_firsts]
+                for tail, head in zip(boxes, boxes[1:]):
+                    firsts.edge(tail, head, style="invis")
         if self.legend:
             self._legend()
         return self.dot
@@ -626,14 +707,16 @@ class _Drawing:
 def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = True,
                  params: bool = False, receptive_field: bool = False, *, fold: bool = True,
                  fuse: bool = True, block: str | None = None, legend: bool = False,
-                 dpi: int | None = None):
+                 dpi: int | None = None, notes: list[str] | None = None):
     """A graphviz.Digraph of an analysis (a spec with errors renders too, marked).
 
     ``depth``: "auto" (default: fits a page), "all", or how many levels of blocks to open;
     ``fold``: identical consecutive repeat copies drawn once, ``×N``; ``fuse``: norms,
     activations and dropouts written into the box of the layer they follow; ``block``:
     draw only the inside of the first instance of that block (or scope path);
-    ``receptive_field`` annotates spatial nodes with their field size and stride."""
+    ``receptive_field`` annotates spatial nodes with their field size and stride;
+    ``notes`` receives a line when the drawing is larger than a page (see
+    :data:`MIN_LABEL_POINTS`)."""
     if analysis.graph is None:
         raise RenderError("the spec could not be read far enough to draw it")
     fields = None
@@ -641,10 +724,15 @@ def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = Tru
         from specc.analyses.receptive_field import receptive_fields
 
         fields = receptive_fields(analysis.graph)
+
+    def drawing(depth, wrap: int | None, places: dict | None = None,
+                boxes: int = PAGE_BOXES) -> _Drawing:
+        return _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend, fields,
+                        places, wrap, boxes)
+
+    depth_drawn, wrap, dot, layout = _fitted(drawing, depth, rankdir, dpi)
     places: dict = {}
-    dot = _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
-                   fields).draw(rankdir, dpi)
-    crossed, widths = _title_layout(dot.source)
+    crossed, widths = _title_layout(layout)
     # Graphviz routes edges straight through cluster titles (Llama's embed_tokens →
     # input_layernorm ran through "layers (LlamaDecoderLayer ×32)"): a crossed title moves
     # to the corner, of the four, that the fewest edges cross in the laid-out drawing; where
@@ -655,19 +743,89 @@ def render_graph(analysis, depth="auto", rankdir: str = "TB", shapes: bool = Tru
         if cluster not in crossed:  # cleared by moving another title
             continue
         pad = round(widths[cluster]) + TITLE_CLEARANCE * 4
-        best = (crossed, dot, places)
+        best = (crossed, dot, places, layout)
         for place in [*TITLE_PLACES[1:], *((*corner[:2], pad) for corner in TITLE_PLACES)]:
             if cluster not in best[0]:
                 break
             trial = {**places, cluster: place}
-            drawn = _Drawing(analysis, depth, shapes, params, fold, fuse, block, legend,
-                             fields, trial).draw(rankdir, dpi)
-            count, _ = _title_layout(drawn.source)
+            drawn = drawing(depth_drawn, wrap, trial).draw(rankdir, dpi)
+            trial_layout = _laid_out(drawn.source)
+            count, _ = _title_layout(trial_layout)
             if (sum(count.values()), cluster in count) < (sum(best[0].values()),
                                                            cluster in best[0]):
-                best = (count, drawn, trial)
-        crossed, dot, places = best
+                best = (count, drawn, trial, trial_layout)
+        crossed, dot, places, layout = best
+    scale = page_scale(layout)
+    if scale < MIN_SCALE:  # the page would shrink the labels below readable: grow instead
+        width, height = natural_size(layout)
+        inches = [math.ceil(v * MIN_SCALE / 72 * 100) / 100 for v in (width, height)]
+        dot = drawing(depth_drawn, wrap, places).draw(rankdir, dpi, size="%g,%g" % (*inches,))
+        if notes is not None:
+            page = " × ".join(PAGE_INCHES.split(","))
+            how = ("--depth auto draws a smaller one, fitted to a page" if depth != "auto"
+                   else "no depth of this model fits a page at that size" +
+                   ("; --rankdir TB may" if rankdir in ("LR", "RL") else ""))
+            notes.append(f"the figure is {inches[0]:g} × {inches[1]:g} in, larger than a page "
+                         f"({page} in), so that its labels print at {MIN_LABEL_POINTS:g} pt "
+                         f"(on a page: {scale * LABEL_POINTS:.1f} pt); {how}")
     return dot
+
+
+def _fitted(drawing, depth, rankdir: str, dpi: int | None):
+    """(depth, wrap, DOT, its layout) of the drawing to make: the depth asked for, or with
+    ``depth="auto"`` the deepest whose longest path fits a page (PAGE_BOXES down, or
+    PAGE_BOXES_ACROSS left to right), made shallower, then wrapped into columns (rows) of
+    that many boxes, then fewer, until the laid-out drawing fits a page at MIN_SCALE or
+    more (the largest scale tried where none does). A drawing that fits is not wrapped: a
+    U-Net's skips would criss-cross the columns."""
+    boxes = PAGE_BOXES_ACROSS if rankdir in ("LR", "RL") else PAGE_BOXES
+    first = drawing(depth, boxes if depth != "auto" else None, boxes=boxes)
+    dot = first.draw(rankdir, dpi)
+    layout = _laid_out(dot.source)
+    tried = [(page_scale(layout), first.depth, first.wrap, dot, layout)]
+    if depth != "auto" or layout is None:
+        return tried[0][1:]
+    depth, wrap, drawn = first.depth, None, [(first.depth, first.columns)]
+    while tried[-1][0] < MIN_SCALE:
+        if depth > 0:
+            depth -= 1  # a shallower drawing is shorter, and narrower
+        elif wrap is None or wrap > 2:
+            wrap = boxes if wrap is None else wrap - 1  # shorter columns, more of them
+        else:
+            break
+        again = drawing(depth, wrap)
+        if (depth, again.columns) in drawn:
+            continue  # wrapped as before (or not at all): the same layout
+        drawn.append((depth, again.columns))
+        dot = again.draw(rankdir, dpi)
+        layout = _laid_out(dot.source)
+        tried.append((page_scale(layout), depth, wrap, dot, layout))
+    return max(tried, key=lambda t: t[0])[1:]  # the first of the best
+
+
+def _laid_out(source: str) -> dict | None:
+    """Graphviz's layout of a DOT source (`dot -Tjson`); None without Graphviz."""
+    import json
+
+    try:
+        return json.loads(run_dot(source, "json"))
+    except RenderError:
+        return None
+
+
+def natural_size(layout: dict | None) -> tuple[float, float]:
+    """Width and height in points of a laid-out drawing before any page scales it."""
+    if layout is None:
+        return 0.0, 0.0
+    left, bottom, right, top = map(float, layout["bb"].split(","))
+    return right - left, top - bottom
+
+
+def page_scale(layout: dict | None) -> float:
+    """How much the page (PAGE_INCHES) shrinks a laid-out drawing: 1 where it fits."""
+    width, height = natural_size(layout)
+    page_w, page_h = (float(v) * 72 for v in PAGE_INCHES.split(","))
+    return min(1.0, page_w / width if width else 1.0, page_h / height if height else 1.0)
 
 
 # (labeljust, labelloc, points of blank beside the title)
@@ -680,16 +838,12 @@ def title_crossings(source: str) -> dict[str, int]:
     """Cluster name -> how many edges run through its title (the edge's line, its arrowhead
     or its label touches the title's text), in Graphviz's layout of a DOT source (empty
     without Graphviz: the drawing is then left as it is)."""
-    return _title_layout(source)[0]
+    return _title_layout(_laid_out(source))[0]
 
 
-def _title_layout(source: str) -> tuple[dict[str, int], dict[str, float]]:
-    """:func:`title_crossings`, and each cluster title's width in points."""
-    import json
-
-    try:
-        layout = json.loads(run_dot(source, "json"))
-    except RenderError:
+def _title_layout(layout: dict | None) -> tuple[dict[str, int], dict[str, float]]:
+    """:func:`title_crossings` of a layout, and each cluster title's width in points."""
+    if layout is None:
         return {}, {}
     titles: dict[str, list[tuple[float, float, float, float]]] = {}
     for obj in layout.get("objects", []):

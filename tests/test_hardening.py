@@ -138,7 +138,7 @@ def test_rendered_dot_parses_and_carries_no_injected_attributes():
                "fontsize", "margin", "width", "fixedsize", "peripheries", "labelloc",
                "rankdir", "nodesep", "ranksep", "labeljust",
                # fixed layout settings of the paper-ready drawing (no user text in them)
-               "ordering", "size", "dpi"}
+               "ordering", "newrank", "size", "dpi"}
     everything = [graph] + graph.get_nodes() + graph.get_edges() + graph.get_subgraphs()
     for item in everything:
         assert set(item.get_attributes()) <= allowed, item.get_attributes()

@@ -104,14 +104,17 @@ def run(args) -> int:
         else:
             sys.stdout.buffer.write(page)
         return EXIT_FINDINGS if not analysis.ok else EXIT_OK
+    notes: list[str] = []  # a figure larger than a page says so
     try:
         dot = render_graph(analysis, args.depth, args.rankdir, not args.no_shapes, args.params,
                            fold=not args.every_op, fuse=not args.every_op, block=args.block,
                            legend=args.legend, receptive_field=args.receptive_field,
-                           dpi=args.dpi or (PNG_DPI if fmt == "png" else None))
+                           dpi=args.dpi or (PNG_DPI if fmt == "png" else None), notes=notes)
     except RenderError as exc:
         print(f"specc render: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    for note in notes:
+        print(f"specc render: note: {note}", file=sys.stderr)
     status = EXIT_FINDINGS if not analysis.ok else EXIT_OK
     if fmt not in FORMATS:
         what = f".{fmt}" if fmt else f"-o {args.output} (no file extension)"
