@@ -27,13 +27,13 @@ class OutputError(UsageError):
     """An output path specc refuses to write (exit code 2, like any usage error)."""
 
 
-def read_bounded(path: str, limit: int) -> bytes:
+def read_bounded(path: str, limit: int, truncate: bool = False) -> bytes:
     """The bytes of a regular file, reading at most ``limit`` + 1 of them.
 
     Opened non-blocking, so a FIFO cannot stall the open; anything that is not a regular
     file after following links (FIFO, device, socket, directory) is refused with an
     OSError, and a file with more than ``limit`` bytes raises FileTooLarge without being
-    read further."""
+    read further — or, with ``truncate``, gives its first ``limit`` bytes."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
         mode = os.fstat(fd).st_mode
@@ -50,6 +50,8 @@ def read_bounded(path: str, limit: int) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
         if total > limit:
+            if truncate:
+                return b"".join(chunks)[:limit]
             raise FileTooLarge(path, total, limit)
         return b"".join(chunks)
     finally:
@@ -68,12 +70,9 @@ def looks_like_spec(path: str) -> bool:
     top-level ``specc:`` or ``layers:`` key, or a near miss of both required keys
     (``inputs:`` with ``layer:``), so a spec with a misspelt ``layers`` is checked and its
     mistake reported instead of the file being skipped as a stranger."""
-    try:
-        text = read_bounded(path, SNIFF_BYTES)
-    except FileTooLarge:  # a spec names its keys at the top: a big data file is no spec
+    try:  # a spec names its keys at the top: the first bytes of a big file tell
         # (check reports a big spec, over max_file_bytes, as such)
-        with open(path, "rb") as handle:
-            text = handle.read(SNIFF_BYTES)
+        text = read_bounded(path, SNIFF_BYTES, truncate=True)
     except OSError:
         return True  # let check report the problem
     if _SPEC_KEY.search(text):
